@@ -1,0 +1,45 @@
+// suites.hpp - one function per benchmark suite; each returns its figures as JSON.
+// A variant that fails is recorded as {"error": ...} (and counted by
+// error_entry) so that the other variants and suites still run.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+#include "transport.hpp"
+
+namespace bench {
+
+// A transport by its report name: cacheline, spsc_ring, shmq_spin, shmq_sleep,
+// shmq_spin_zc, boost_mq, unix_socket, pipe, posix_mq.
+std::unique_ptr<Transport> make_transport(const std::string &name);
+
+// Logs the failure of `what` to stderr, counts it, and returns {"error": ...}.
+Json error_entry(const std::string &what, const std::exception &e);
+int error_count();
+
+// Runs `fn` once per named transport; returns {name: fn's JSON or an error entry}.
+// Transports without `need` are skipped (absent from the result).
+Json for_each_transport(const char *suite, const std::vector<std::string> &names, Feature need,
+                        const std::function<Json(Transport &)> &fn);
+
+// A progress line on stderr: "[suite] variant: text".
+void progress(const char *suite, const std::string &variant, const std::string &text);
+std::string fmt_ns(double ns);
+std::string fmt_rate(double per_second);
+
+Json suite_pingpong(const Config &cfg);
+Json suite_throughput(const Config &cfg);
+Json suite_size_curve(const Config &cfg);
+Json suite_fixed_rate(const Config &cfg);
+Json suite_scaling(const Config &cfg);
+Json suite_depth(const Config &cfg);
+Json suite_recovery(const Config &cfg);
+
+// shmq batch throughput (shmq_send_batch / shmq_recv_batch, ack each), for suite_throughput.
+Json shmq_batch_throughput(const Config &cfg, size_t batch);
+
+} // namespace bench

@@ -1,0 +1,30 @@
+// pingpong.cpp - round-trip latency of 64-byte messages between two processes,
+// for every transport, from the cache-line limit to POSIX mq. For shmq a round
+// trip is send -> recv -> ack -> reply, on two queues (one per direction).
+#include "../measure.hpp"
+#include "../suites.hpp"
+
+namespace bench {
+
+namespace {
+constexpr size_t kSize = 64;
+} // namespace
+
+Json suite_pingpong(const Config &cfg) {
+    std::vector<std::string> names = {"cacheline", "spsc_ring", "shmq_spin", "shmq_sleep",
+                                      "boost_mq",  "unix_socket", "pipe",    "posix_mq"};
+    return for_each_transport("pingpong", names, Feature::PingPong, [&](Transport &t) {
+        auto r = measure_pingpong(t, kSize, cfg.pingpong_rounds, cfg.warmup_rounds,
+                                  cfg.pingpong_budget_s);
+        progress("pingpong", t.name(),
+                 "p50 " + fmt_ns(double(r.summary.p50)) + ", p99.9 " +
+                     fmt_ns(double(r.summary.p999)) + " over " + std::to_string(r.summary.count));
+        Json j = to_json(r.summary);
+        j["size"] = kSize;
+        j["settings"] = t.describe();
+        j["curve"] = percentile_curve(r.sorted);
+        return j;
+    });
+}
+
+} // namespace bench

@@ -1,0 +1,272 @@
+/*
+ * shmq.h - the whole supported C API of libshmq.
+ *
+ * shmq is a crash-safe work queue in shared memory: producers and consumers on
+ * one host map one segment per queue (/dev/shm/shmq.<queue>). A consumer
+ * *leases* a message, then acks it (done), nacks it (retry later, with backoff),
+ * rejects it (dead-letter now) or extends the lease. Delivery is at-least-once;
+ * each message carries a stable 64-bit id and a delivery count so consumers can
+ * be idempotent.
+ *
+ * Conventions: every function returning int returns SHMQ_OK (0) or a positive
+ * shmq_error code; shmq_strerror() describes it. Handles are opaque. Names
+ * starting with shmq_ are the public API; everything else is internal.
+ * A queue handle may be used from several threads at once.
+ *
+ * Timeouts are in nanoseconds: 0 means "do not wait", SHMQ_FOREVER means
+ * "wait until it happens". Usable from C11 and C++.
+ */
+#ifndef SHMQ_H
+#define SHMQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMQ_VERSION_MAJOR 0
+#define SHMQ_VERSION_MINOR 1
+#define SHMQ_VERSION_PATCH 0
+/* Compile-time version as one number: major * 10000 + minor * 100 + patch. */
+#define SHMQ_VERSION                                                       \
+    (SHMQ_VERSION_MAJOR * 10000 + SHMQ_VERSION_MINOR * 100 + SHMQ_VERSION_PATCH)
+
+#if defined(__GNUC__)
+#define SHMQ_API __attribute__((visibility("default")))
+#else
+#define SHMQ_API
+#endif
+
+/* Wait until the operation can complete. */
+#define SHMQ_FOREVER ((int64_t)-1)
+/* Queue names: [A-Za-z0-9._-]{1,64}, not made of dots only. */
+#define SHMQ_NAME_MAX 64
+
+/* Runtime version, same encoding as SHMQ_VERSION. Compare it with
+ * SHMQ_VERSION to detect a header/library mismatch. */
+SHMQ_API uint32_t shmq_version(void);
+
+/* Errors. The hot-path ones say what to do next. */
+typedef enum shmq_error {
+    SHMQ_OK = 0,
+    SHMQ_EFULL = 1,        /* no free slot (overflow policy "fail"): retry later or shed load */
+    SHMQ_ETIMEDOUT = 2,    /* the timeout passed: nothing was sent / received */
+    SHMQ_EEMPTY = 3,       /* non-blocking receive found no ready message */
+    SHMQ_ELEASELOST = 4,   /* the lease expired or was reclaimed (or a reservation was, because
+                              this process was judged dead): another consumer may have the
+                              message; do not use its payload, do not retry the ack */
+    SHMQ_ECLOSED = 5,      /* the queue was unlinked or the handle closed */
+    SHMQ_EINVAL = 6,       /* a bad argument (NULL, zero size, out-of-range parameter) */
+    SHMQ_EBADNAME = 7,     /* queue name not [A-Za-z0-9._-]{1,64} */
+    SHMQ_ETOOBIG = 8,      /* message larger than the queue's slot size */
+    SHMQ_ENOTFOUND = 9,    /* no such queue */
+    SHMQ_EEXIST = 10,      /* the queue already exists */
+    SHMQ_EVERSION = 11,    /* segment made by an incompatible shmq version or layout */
+    SHMQ_ECORRUPT = 12,    /* segment header is damaged or was never fully initialised */
+    SHMQ_EPERM = 13,       /* permission denied (segment owned by another user, mode 0600) */
+    SHMQ_ENOSPACE = 14,    /* not enough room in /dev/shm (or memory) for the segment */
+    SHMQ_ECLIENTS = 15,    /* the client table is full (max_clients attached); records of dead
+                              processes are freed by recovery (shmqd or any attached client) */
+    SHMQ_EPREFETCH = 16,   /* this consumer already holds its prefetch limit of leases: ack some */
+    SHMQ_EINTR = 17,       /* interrupted by a signal before anything happened */
+    SHMQ_ESYS = 18         /* an unexpected system error; errno describes it */
+} shmq_error;
+
+/* A static English description of an error code; never NULL. */
+SHMQ_API const char *shmq_strerror(int err);
+
+/* Is `name` a valid queue name? Returns SHMQ_OK or SHMQ_EBADNAME. */
+SHMQ_API int shmq_name_check(const char *name);
+
+/* ---- Creating and opening ---------------------------------------------- */
+
+typedef enum shmq_overflow {
+    SHMQ_OVERFLOW_BLOCK = 0, /* a full queue makes send wait (up to its timeout) */
+    SHMQ_OVERFLOW_FAIL = 1,  /* a full queue makes send return SHMQ_EFULL at once */
+    SHMQ_OVERFLOW_SPILL = 2  /* shmqd spills ready messages to disk; without shmqd, as BLOCK */
+} shmq_overflow;
+
+typedef enum shmq_jitter {
+    SHMQ_JITTER_NONE = 0,  /* delay = min(cap, base * 2^(attempt-1)) */
+    SHMQ_JITTER_FULL = 1,  /* uniform in [0, delay] */
+    SHMQ_JITTER_EQUAL = 2  /* uniform in [delay/2, delay] */
+} shmq_jitter;
+
+/* Parameters fixed when a queue is created. Call shmq_params_init() first:
+ * it sets `struct_size` and the defaults given in brackets. */
+typedef struct shmq_params {
+    uint32_t struct_size;     /* sizeof(shmq_params), set by shmq_params_init */
+    uint32_t slot_size;       /* largest payload in bytes [1024], 1 .. 1 GiB */
+    uint32_t slot_count;      /* message slots [1024], 1 .. 16 M */
+    uint32_t max_clients;     /* producers + consumers attached at once [64], 2 .. 500 */
+    uint32_t lease_ms;        /* default lease time [30000] */
+    uint32_t max_attempts;    /* deliveries before dead-lettering [5], 1 .. 1000000 */
+    uint32_t backoff_base_ms; /* retry delay after the first attempt [100] */
+    uint32_t backoff_cap_ms;  /* largest retry delay [30000] */
+    uint32_t jitter;          /* shmq_jitter [SHMQ_JITTER_FULL] */
+    uint32_t overflow;        /* shmq_overflow [SHMQ_OVERFLOW_BLOCK] */
+    uint32_t mode;            /* file mode of the segment [0600]; 0660 shares with the group.
+                                 Modes granting anything to "others" are refused. */
+} shmq_params;
+
+/* Per-handle options. Call shmq_options_init() first; NULL means defaults. */
+typedef struct shmq_options {
+    uint32_t struct_size; /* sizeof(shmq_options), set by shmq_options_init */
+    uint32_t prefetch;    /* most messages this handle may hold leased at once [64];
+                             0 means no limit */
+    uint32_t spin_ns;     /* how long a blocking call spins before sleeping [20000] */
+} shmq_options;
+
+SHMQ_API void shmq_params_init(shmq_params *params);
+SHMQ_API void shmq_options_init(shmq_options *options);
+
+typedef struct shmq_queue shmq_queue;
+
+/* Create queue `name` with `params` (NULL = defaults) and attach to it.
+ * Fails with SHMQ_EEXIST if it exists. The segment becomes visible under its
+ * name only once fully initialised, so no process ever sees a half-made one.
+ * On success *out is a handle the caller closes with shmq_close(). */
+SHMQ_API int shmq_create(const char *name, const shmq_params *params,
+                         const shmq_options *options, shmq_queue **out);
+
+/* Attach to an existing queue. Validates magic, layout version and layout
+ * fingerprint: SHMQ_EVERSION or SHMQ_ECORRUPT on a mismatch. */
+SHMQ_API int shmq_open(const char *name, const shmq_options *options, shmq_queue **out);
+
+/* Detach and free the handle; NULL is allowed. Leases still held go back to
+ * the queue as if nacked (the attempt counts); reservations are freed. The
+ * handle is invalid afterwards. */
+SHMQ_API void shmq_close(shmq_queue *q);
+
+/* Remove the queue's name. Processes that have it open keep working on the
+ * old segment until they close it; a new shmq_open() will not find it. */
+SHMQ_API int shmq_unlink(const char *name);
+
+/* The queue's parameters as stored in its segment. */
+SHMQ_API int shmq_get_params(const shmq_queue *q, shmq_params *out);
+
+/* ---- Sending ----------------------------------------------------------- */
+
+/* Copy `len` bytes into a free slot and make it ready. With no free slot:
+ * policy FAIL returns SHMQ_EFULL; BLOCK and SPILL wait up to timeout_ns.
+ * On SHMQ_OK the message is in shared memory and survives this process. */
+SHMQ_API int shmq_send(shmq_queue *q, const void *data, size_t len, int64_t timeout_ns);
+
+typedef struct shmq_iov {
+    const void *data;
+    size_t len;
+} shmq_iov;
+
+/* Send up to `count` messages in order; *sent (may be NULL) tells how many
+ * were sent. Returns SHMQ_OK only if all were; otherwise the error that
+ * stopped it. Wakes sleeping consumers once. */
+SHMQ_API int shmq_send_batch(shmq_queue *q, const shmq_iov *msgs, size_t count,
+                             size_t *sent, int64_t timeout_ns);
+
+/* Zero-copy send: reserve a slot, write up to `capacity` bytes at `data`, then
+ * commit (make it ready) or abort (give the slot back). A reservation must be
+ * committed or aborted by the thread that made it; if the process dies first,
+ * recovery frees the slot. */
+typedef struct shmq_reservation {
+    void *data;        /* where to write the payload */
+    size_t capacity;   /* the slot size */
+    uint64_t token[2]; /* internal */
+} shmq_reservation;
+
+SHMQ_API int shmq_reserve(shmq_queue *q, shmq_reservation *r, int64_t timeout_ns);
+SHMQ_API int shmq_commit(shmq_queue *q, shmq_reservation *r, size_t len);
+SHMQ_API int shmq_abort(shmq_queue *q, shmq_reservation *r);
+
+/* ---- Receiving (leasing) ----------------------------------------------- */
+
+/* A leased message. `data` points into shared memory (zero-copy) and stays
+ * valid until the message is acked, nacked or rejected, or its lease ends.
+ * After SHMQ_ELEASELOST it may change under you: do not read it. */
+typedef struct shmq_msg {
+    const void *data;
+    size_t len;
+    uint64_t id;          /* unique and stable per queue, the same on redelivery */
+    uint32_t attempt;     /* delivery count: 1 on first delivery */
+    uint32_t lease_ms;    /* lease length granted */
+    int64_t enqueued_ns;  /* first enqueue, CLOCK_REALTIME nanoseconds */
+    uint64_t receipt[2];  /* internal: names (slot, generation) */
+} shmq_msg;
+
+/* Lease the oldest ready message. Waits up to timeout_ns (0: do not wait,
+ * returns SHMQ_EEMPTY). Returns SHMQ_EPREFETCH if this handle already holds
+ * `prefetch` leases. */
+SHMQ_API int shmq_recv(shmq_queue *q, shmq_msg *msg, int64_t timeout_ns);
+
+/* Lease up to `max` messages; waits up to timeout_ns for the first one only.
+ * *count tells how many were leased (also on error, from 0). */
+SHMQ_API int shmq_recv_batch(shmq_queue *q, shmq_msg *msgs, size_t max, size_t *count,
+                             int64_t timeout_ns);
+
+/* Done: free the slot. SHMQ_ELEASELOST if the lease was reclaimed. Ack, nack
+ * and reject spend the receipt: a second call with the same msg returns
+ * SHMQ_EINVAL. */
+SHMQ_API int shmq_ack(shmq_queue *q, shmq_msg *msg);
+
+/* Retry later. delay_ns < 0 applies the queue's backoff policy; otherwise the
+ * message is redelivered after delay_ns. Past max_attempts the message goes to
+ * the dead-letter state instead. */
+SHMQ_API int shmq_nack(shmq_queue *q, shmq_msg *msg, int64_t delay_ns);
+
+/* No retry: move the message to the dead-letter state now. */
+SHMQ_API int shmq_reject(shmq_queue *q, shmq_msg *msg);
+
+/* Extend the lease to `lease_ms` from now. Updates msg's receipt, so later
+ * acks must use the same msg. SHMQ_ELEASELOST if it had already been lost. */
+SHMQ_API int shmq_extend(shmq_queue *q, shmq_msg *msg, uint32_t lease_ms);
+
+/* ---- Observing and recovering ------------------------------------------ */
+
+typedef struct shmq_client_stats {
+    int32_t pid;
+    uint32_t role;         /* bit 0: has sent, bit 1: has received, bit 2: daemon */
+    uint32_t prefetch;
+    uint32_t leased;       /* leases held now (by this client's own count) */
+    int32_t alive;         /* 1 if the process is alive, 0 if dead, -1 unknown */
+    uint32_t reserved_;
+    uint64_t sent, delivered, acked, nacked, rejected;
+    int64_t attached_ns;   /* CLOCK_REALTIME */
+} shmq_client_stats;
+
+typedef struct shmq_stats {
+    uint32_t struct_size;  /* set by the caller to sizeof(shmq_stats) */
+    uint32_t slot_count;
+    uint64_t free, writing, ready, leased, delayed, dead; /* slots per state, now */
+    int64_t oldest_ready_age_ns; /* 0 when nothing is ready */
+    uint64_t enqueued, delivered, acked, nacked, rejected, redelivered, reclaimed,
+        dead_lettered;       /* totals since the queue was created */
+    uint32_t clients;        /* attached now */
+    uint32_t clients_max;
+    int64_t daemon_heartbeat_age_ns; /* -1 if no daemon ever ran */
+    shmq_client_stats *client;       /* optional array the caller provides */
+    size_t client_cap;               /* its length */
+} shmq_stats;
+
+/* A snapshot read straight from the segment (not atomic as a whole: counts
+ * taken while others work may be off by the operations in flight). */
+SHMQ_API int shmq_stats_get(shmq_queue *q, shmq_stats *out);
+
+typedef struct shmq_recovery {
+    uint32_t dead_clients;     /* client records of dead processes released */
+    uint32_t leases_reclaimed; /* LEASED slots taken back (dead owner or expired) */
+    uint32_t writes_reclaimed; /* half-written slots of dead producers freed */
+    uint32_t delayed_promoted; /* DELAYED slots made READY */
+    uint32_t dead_lettered;    /* slots moved to DEAD because attempts ran out */
+    uint32_t republished;      /* ring entries a dead process had not published */
+} shmq_recovery;
+
+/* Run recovery once: release dead clients' records and slots, reclaim expired
+ * leases, promote due retries. Safe to run from several processes at once;
+ * every step is a CAS. `report` may be NULL. */
+SHMQ_API int shmq_recover(shmq_queue *q, shmq_recovery *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHMQ_H */

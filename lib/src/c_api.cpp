@@ -1,0 +1,147 @@
+// c_api.cpp - the C functions of shmq.h, each a thin, NULL-checked call into
+// the C++ core. shmq_queue is the C name of shmq::detail::Queue.
+#include "names.hpp"
+#include "queue.hpp"
+#include "segment.hpp"
+
+#include "shmq/shmq.h"
+
+using shmq::detail::Queue;
+
+struct shmq_queue {};
+
+static Queue *Q(shmq_queue *q) { return reinterpret_cast<Queue *>(q); }
+static const Queue *Q(const shmq_queue *q) { return reinterpret_cast<const Queue *>(q); }
+
+extern "C" {
+
+uint32_t shmq_version(void) { return SHMQ_VERSION; }
+
+const char *shmq_strerror(int err) {
+    switch (err) {
+    case SHMQ_OK: return "success";
+    case SHMQ_EFULL: return "queue is full";
+    case SHMQ_ETIMEDOUT: return "timed out";
+    case SHMQ_EEMPTY: return "no message ready";
+    case SHMQ_ELEASELOST: return "lease lost: the message was reclaimed and may be with another consumer";
+    case SHMQ_ECLOSED: return "queue was unlinked";
+    case SHMQ_EINVAL: return "invalid argument";
+    case SHMQ_EBADNAME: return "bad queue name: use 1-64 of [A-Za-z0-9._-], not only dots";
+    case SHMQ_ETOOBIG: return "message larger than the queue's slot size";
+    case SHMQ_ENOTFOUND: return "no such queue";
+    case SHMQ_EEXIST: return "queue already exists";
+    case SHMQ_EVERSION: return "segment was made by an incompatible shmq version";
+    case SHMQ_ECORRUPT: return "segment is corrupt or was never fully initialised";
+    case SHMQ_EPERM: return "permission denied";
+    case SHMQ_ENOSPACE: return "not enough space in /dev/shm or memory";
+    case SHMQ_ECLIENTS: return "client table full";
+    case SHMQ_EPREFETCH: return "prefetch limit reached: ack or nack held messages first";
+    case SHMQ_EINTR: return "interrupted";
+    case SHMQ_ESYS: return "unexpected system error";
+    default: return "unknown shmq error";
+    }
+}
+
+int shmq_name_check(const char *name) { return shmq::detail::check_name(name); }
+
+void shmq_params_init(shmq_params *p) {
+    if (p == nullptr) return;
+    *p = shmq_params{};
+    p->struct_size = sizeof(shmq_params);
+    p->slot_size = 1024;
+    p->slot_count = 1024;
+    p->max_clients = 64;
+    p->lease_ms = 30000;
+    p->max_attempts = 5;
+    p->backoff_base_ms = 100;
+    p->backoff_cap_ms = 30000;
+    p->jitter = SHMQ_JITTER_FULL;
+    p->overflow = SHMQ_OVERFLOW_BLOCK;
+    p->mode = 0600;
+}
+
+void shmq_options_init(shmq_options *o) {
+    if (o == nullptr) return;
+    *o = shmq_options{};
+    o->struct_size = sizeof(shmq_options);
+    o->prefetch = 64;
+    o->spin_ns = 20000;
+}
+
+int shmq_create(const char *name, const shmq_params *params, const shmq_options *options, shmq_queue **out) {
+    Queue *q = nullptr;
+    int rc = Queue::create(name, params, options, &q);
+    if (rc == SHMQ_OK) *out = reinterpret_cast<shmq_queue *>(q);
+    return rc;
+}
+
+int shmq_open(const char *name, const shmq_options *options, shmq_queue **out) {
+    Queue *q = nullptr;
+    int rc = Queue::open(name, options, &q);
+    if (rc == SHMQ_OK) *out = reinterpret_cast<shmq_queue *>(q);
+    return rc;
+}
+
+void shmq_close(shmq_queue *q) { delete Q(q); }
+
+int shmq_unlink(const char *name) { return shmq::detail::segment_unlink(name); }
+
+int shmq_get_params(const shmq_queue *q, shmq_params *out) {
+    if (q == nullptr || out == nullptr) return SHMQ_EINVAL;
+    Q(q)->params(out);
+    return SHMQ_OK;
+}
+
+int shmq_send(shmq_queue *q, const void *data, size_t len, int64_t timeout_ns) {
+    return q == nullptr ? SHMQ_EINVAL : Q(q)->send(data, len, timeout_ns);
+}
+
+int shmq_send_batch(shmq_queue *q, const shmq_iov *msgs, size_t count, size_t *sent, int64_t timeout_ns) {
+    if (q == nullptr) {
+        if (sent != nullptr) *sent = 0;
+        return SHMQ_EINVAL;
+    }
+    return Q(q)->send_batch(msgs, count, sent, timeout_ns);
+}
+
+int shmq_reserve(shmq_queue *q, shmq_reservation *r, int64_t timeout_ns) {
+    return q == nullptr ? SHMQ_EINVAL : Q(q)->reserve(r, timeout_ns);
+}
+
+int shmq_commit(shmq_queue *q, shmq_reservation *r, size_t len) {
+    return q == nullptr ? SHMQ_EINVAL : Q(q)->commit(r, len);
+}
+
+int shmq_abort(shmq_queue *q, shmq_reservation *r) { return q == nullptr ? SHMQ_EINVAL : Q(q)->abort(r); }
+
+int shmq_recv(shmq_queue *q, shmq_msg *msg, int64_t timeout_ns) {
+    return q == nullptr ? SHMQ_EINVAL : Q(q)->recv(msg, timeout_ns);
+}
+
+int shmq_recv_batch(shmq_queue *q, shmq_msg *msgs, size_t max, size_t *count, int64_t timeout_ns) {
+    if (q == nullptr) {
+        if (count != nullptr) *count = 0;
+        return SHMQ_EINVAL;
+    }
+    return Q(q)->recv_batch(msgs, max, count, timeout_ns);
+}
+
+int shmq_ack(shmq_queue *q, shmq_msg *msg) { return q == nullptr ? SHMQ_EINVAL : Q(q)->ack(msg); }
+
+int shmq_nack(shmq_queue *q, shmq_msg *msg, int64_t delay_ns) {
+    return q == nullptr ? SHMQ_EINVAL : Q(q)->nack(msg, delay_ns);
+}
+
+int shmq_reject(shmq_queue *q, shmq_msg *msg) { return q == nullptr ? SHMQ_EINVAL : Q(q)->reject(msg); }
+
+int shmq_extend(shmq_queue *q, shmq_msg *msg, uint32_t lease_ms) {
+    return q == nullptr ? SHMQ_EINVAL : Q(q)->extend(msg, lease_ms);
+}
+
+int shmq_stats_get(shmq_queue *q, shmq_stats *out) { return q == nullptr ? SHMQ_EINVAL : Q(q)->stats(out); }
+
+int shmq_recover(shmq_queue *q, shmq_recovery *report) {
+    return q == nullptr ? SHMQ_EINVAL : Q(q)->recover(report);
+}
+
+} // extern "C"

@@ -1,0 +1,145 @@
+// layout.hpp - the bytes of one queue's shared-memory segment.
+//
+// A segment is [Header][client records][slots][ready ring][free ring], each part
+// cache-line aligned and addressed by offsets, never pointers (every process maps
+// it at another address). Changing any struct here changes the layout
+// fingerprint, so an old process refuses a new segment instead of misreading it.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace shmq::detail {
+
+constexpr std::size_t kLine = 64;
+constexpr uint64_t kMagic = 0x3147455351484d53ULL; // "SMHQSEG1" little-endian
+constexpr uint32_t kLayoutVersion = 1;
+constexpr uint32_t kMaxClients = 500;              // owner field has 9 bits, 511 = none
+constexpr uint32_t kMaxSlots = 1u << 24;
+constexpr uint32_t kMaxSlotSize = 1u << 30;
+constexpr uint32_t kPendingPerClient = 4;          // concurrent publishes per client
+
+using A64 = std::atomic<uint64_t>;
+using A32 = std::atomic<uint32_t>;
+using AI64 = std::atomic<int64_t>;
+
+// Parameters fixed at creation. Each process validates them once at open and
+// then uses its own copy, so later writes into shared memory cannot steer it.
+struct Params {
+    uint32_t slot_size, slot_count, max_clients, lease_ms;
+    uint32_t max_attempts, backoff_base_ms, backoff_cap_ms, jitter;
+    uint32_t overflow, mode, ring_cap, slot_stride;
+    uint64_t off_clients, off_slots, off_ready_ring, off_free_ring, total_size;
+};
+
+struct alignas(kLine) Header {
+    // Identity, written once. `magic` is stored last (release) by the creator.
+    A64 magic;
+    uint32_t layout_version, header_size;
+    uint64_t fingerprint;
+    int64_t created_ns;    // CLOCK_REALTIME
+    int64_t epoch_mono_ns; // lease and retry times are ms since this
+    int32_t creator_pid;
+    uint32_t reserved0;
+    alignas(kLine) Params params;
+    // Liveness and control.
+    alignas(kLine) AI64 daemon_heartbeat_ms; // ms since epoch, 0 = never
+    AI64 last_recover_ms;                   // rate-limits client-driven recovery
+    A32 unlinked;                           // set by shmq_unlink before the name goes
+    A32 daemon_pid;
+    // Waiting: consumers sleep on ready_futex, producers on space_futex.
+    alignas(kLine) A32 ready_futex;
+    A32 ready_waiters;
+    alignas(kLine) A32 space_futex;
+    A32 space_waiters;
+    alignas(kLine) A64 next_id;
+    // Totals of work done by recovery (clients count their own work).
+    alignas(kLine) A64 reclaimed, promoted, recovery_dead, dead_clients;
+};
+
+// One pending ring publish, recorded before the slot CAS it follows, so that a
+// recoverer can finish the push if this process dies between the two.
+struct Pending {
+    A64 target; // 0 = unused; else kPendingUsed | ring << 32 | slot
+    A64 state;  // the slot state word that the push belongs to
+};
+constexpr uint64_t kPendingUsed = 1ULL << 63;
+constexpr uint64_t kPendingClaimed = kPendingUsed | 0xFFFFFFFFULL; // claimed, not yet filled
+
+struct alignas(kLine) ClientRecord {
+    A64 word;           // ClientWord: state | epoch | pid or recoverer
+    int64_t start_time; // /proc/PID/stat field 22, clock ticks since boot
+    uint64_t pidns;     // inode of the process's pid namespace
+    int64_t attached_ns;
+    A32 role, prefetch;
+    A32 leased;         // leases held, counted by the owner only
+    A32 sleeping;       // owner's threads asleep on ready_futex
+    A32 space_sleeping; // owner's threads asleep on space_futex
+    alignas(kLine) Pending pending[kPendingPerClient];
+    // Cumulative counters (enum Counter): never reset, so totals = the sum
+    // over records and a reused record goes on counting; per-client = count - base.
+    alignas(kLine) A64 count[8];
+    uint64_t base[8];
+};
+
+enum Counter : uint32_t { kSent, kDelivered, kAcked, kNacked, kRejected, kRedelivered, kDead, kCounters };
+
+struct alignas(kLine) SlotHeader {
+    A64 state;            // SlotWord: the truth about this slot
+    A64 id;
+    AI64 enqueued_ns;     // CLOCK_REALTIME of the first enqueue
+    A32 len;
+    A32 attempts;         // deliveries so far
+    A32 lease_ms;
+};
+
+struct alignas(kLine) RingHeader {
+    A64 head;
+    alignas(kLine) A64 tail;
+};
+
+constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+constexpr uint32_t next_pow2(uint32_t v) {
+    uint32_t p = 1;
+    while (p < v) p <<= 1;
+    return p;
+}
+
+// Sizes and offsets of every shared struct, hashed (FNV-1a). A process opening
+// a segment whose fingerprint differs from its own refuses it.
+constexpr uint64_t layout_fingerprint() {
+    const uint64_t parts[] = {
+        kLayoutVersion,
+        sizeof(Header),
+        offsetof(Header, params),
+        offsetof(Header, daemon_heartbeat_ms),
+        offsetof(Header, ready_futex),
+        offsetof(Header, space_futex),
+        offsetof(Header, next_id),
+        offsetof(Header, reclaimed),
+        sizeof(Params),
+        sizeof(ClientRecord),
+        offsetof(ClientRecord, pending),
+        offsetof(ClientRecord, count),
+        sizeof(SlotHeader),
+        offsetof(SlotHeader, attempts),
+        sizeof(RingHeader),
+        kPendingPerClient,
+        kMaxClients,
+    };
+    uint64_t h = 1469598103934665603ULL;
+    for (uint64_t p : parts) {
+        for (int i = 0; i < 8; ++i) {
+            h ^= (p >> (8 * i)) & 0xff;
+            h *= 1099511628211ULL;
+        }
+    }
+    return h;
+}
+
+static_assert(sizeof(A64) == 8 && A64::is_always_lock_free, "64-bit atomics must be lock-free");
+static_assert(sizeof(SlotHeader) == kLine);
+
+} // namespace shmq::detail

@@ -1,0 +1,136 @@
+// queue.hpp - one process's handle on one queue: the core behind shmq.h.
+//
+// A handle maps the segment, holds a validated copy of its parameters and one
+// record in the client table. Every operation is a sequence of CASes on slot
+// state words and ring cells; the comment at each step says what recovery does
+// if the process dies right there (see recovery.cpp for the other side).
+#pragma once
+
+#include "layout.hpp"
+#include "ring.hpp"
+#include "segment.hpp"
+#include "shmq/shmq.h"
+#include "sys.hpp"
+#include "words.hpp"
+
+#include <atomic>
+#include <cstdint>
+
+namespace shmq::detail {
+
+enum RingId : uint32_t { kReadyRing = 0, kFreeRing = 1 };
+
+// Crash points around a transition_and_push (any may be null).
+struct Points {
+    const char *intent = nullptr; // intent recorded, slot CAS not done
+    const char *cas = nullptr;    // slot CAS done, not pushed
+    const char *push = nullptr;   // pushed, intent not cleared
+};
+
+class Queue {
+public:
+    static int create(const char *name, const shmq_params *params, const shmq_options *opts, Queue **out);
+    static int open(const char *name, const shmq_options *opts, Queue **out);
+    ~Queue();
+    Queue(const Queue &) = delete;
+    Queue &operator=(const Queue &) = delete;
+
+    int send(const void *data, size_t len, int64_t timeout_ns);
+    int send_batch(const shmq_iov *msgs, size_t count, size_t *sent, int64_t timeout_ns);
+    int reserve(shmq_reservation *r, int64_t timeout_ns);
+    int commit(shmq_reservation *r, size_t len);
+    int abort(shmq_reservation *r);
+
+    int recv(shmq_msg *msg, int64_t timeout_ns);
+    int recv_batch(shmq_msg *msgs, size_t max, size_t *count, int64_t timeout_ns);
+    int ack(shmq_msg *msg);
+    int nack(shmq_msg *msg, int64_t delay_ns);
+    int reject(shmq_msg *msg);
+    int extend(shmq_msg *msg, uint32_t lease_ms);
+
+    int stats(shmq_stats *out);
+    int recover(shmq_recovery *report);
+    void params(shmq_params *out) const;
+
+    // For the daemon, doctor and tests.
+    Header *header() const { return hdr_; }
+    const Params &layout() const { return p_; }
+    SlotHeader *slot(uint32_t i) const {
+        return reinterpret_cast<SlotHeader *>(base() + p_.off_slots + uint64_t(i) * p_.slot_stride);
+    }
+    ClientRecord *client(uint32_t i) const {
+        return reinterpret_cast<ClientRecord *>(base() + p_.off_clients + uint64_t(i) * sizeof(ClientRecord));
+    }
+    Ring &ring(RingId id) { return id == kReadyRing ? ready_ : free_; }
+    uint32_t self_index() const { return me_; }
+    uint32_t now_ms() const; // ms since the segment's epoch, wrapping
+
+private:
+    enum class Wait { Ready, Space };
+
+    Queue() = default;
+    char *base() const { return static_cast<char *>(map_.base); }
+    char *payload(uint32_t i) const { return reinterpret_cast<char *>(slot(i)) + sizeof(SlotHeader); }
+    bool closed() const { return hdr_->unlinked.load(std::memory_order_acquire) != 0; }
+    void bump(Counter c, uint64_t n);
+
+    // Attaching and detaching (queue.cpp).
+    int attach(const shmq_options *opts);
+    bool try_attach(const ProcessId &me);
+    void fill_record(ClientRecord *rec, uint32_t epoch, const ProcessId &me);
+    void detach();
+
+    // Publishing with a recorded intent (queue.cpp): CAS slot i from `from`
+    // to `to`, then push it to ring r. If this process dies in between, a
+    // recoverer finds the intent and pushes. False if the CAS failed.
+    Pending *claim_pending();
+    bool transition_and_push(uint32_t i, SlotWord from, SlotWord to, RingId r, const Points &at);
+    uint32_t redo_pending(ClientRecord *dead);
+
+    // Sending (send.cpp).
+    bool try_claim_free(uint32_t *slot, SlotWord *word);
+    int claim_free(uint32_t *slot, SlotWord *word, int64_t timeout_ns);
+    int publish(uint32_t slot, SlotWord writing, size_t len);
+    bool valid_reservation(const shmq_reservation *r) const;
+    void wake(Wait what, int n);
+
+    // Receiving (recv.cpp).
+    bool try_lease(shmq_msg *msg);
+    bool fill_message(uint32_t i, SlotWord leased, shmq_msg *msg);
+    bool take_prefetch();
+    void release_lease();
+    bool receipt(const shmq_msg *msg, uint32_t *i, SlotWord *w) const;
+    int finish(shmq_msg *msg, SlotWord to, const Points &at);
+    uint32_t backoff_ms(uint32_t attempts);
+    SlotWord retry_word(SlotWord from, uint32_t attempts, int64_t delay_ns, uint32_t now);
+
+    // Waiting (wait.hpp).
+    template <class F> int wait_for(Wait what, int64_t timeout_ns, F &&try_op);
+
+    // Recovery (recovery.cpp).
+    void maybe_recover();
+    bool recoverer_gone(uint32_t x) const;
+    bool claim_if_dead(uint32_t i);
+    uint32_t claim_dead_clients(uint8_t *dead, shmq_recovery *rep);
+    void recover_records_only();
+    void release_sleepers(ClientRecord *rec);
+    void free_record(uint32_t i);
+    void reclaim_lease(uint32_t i, SlotWord w, uint32_t now, shmq_recovery *rep);
+    void scan_slots(const uint8_t *dead, shmq_recovery *rep);
+
+    // Stats (stats.cpp).
+    void count_slots(shmq_stats *out) const;
+    void count_clients(shmq_stats *out) const;
+
+    Mapping map_;
+    Params p_{};
+    Header *hdr_ = nullptr;
+    Ring ready_, free_;
+    uint32_t me_ = kNoOwner;
+    ClientRecord *rec_ = nullptr;
+    uint32_t prefetch_ = 0;
+    uint32_t spin_ns_ = 0;
+    std::atomic<uint64_t> rng_{0};
+};
+
+} // namespace shmq::detail

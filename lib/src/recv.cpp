@@ -1,0 +1,208 @@
+// recv.cpp - the consumer's side: lease a READY slot, then ack, nack, reject
+// or extend it. Every step names its receipt (slot, state word): a consumer
+// whose lease was reclaimed fails its CAS and gets SHMQ_ELEASELOST, so it
+// never touches a slot that is no longer its own.
+//
+//   READY --(pop ready ring, CAS)--> LEASED(me, deadline) --ack--> FREE --> free ring
+//                                        |--nack--> DELAYED(until) or READY --> ready ring
+//                                        `--reject / out of attempts--> DEAD
+#include "crashpoint.hpp"
+#include "queue.hpp"
+#include "sys.hpp"
+#include "wait.hpp"
+
+#include <climits>
+
+namespace shmq::detail {
+
+constexpr uint32_t kMaxTimeMs = 86400000;
+
+bool Queue::try_lease(shmq_msg *msg) {
+    for (;;) {
+        uint32_t deadline = now_ms() + p_.lease_ms;
+        SlotWord got{0};
+        uint32_t i = ready_.pop([&](uint32_t v) {
+            if (v >= p_.slot_count) return Take::Stale;
+            SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
+            if (w.state() != SlotState::Ready) return Take::Stale;
+            SlotWord nw = w.next(SlotState::Leased, me_, deadline);
+            if (!slot(v)->state.compare_exchange_strong(w.raw, nw.raw, std::memory_order_acq_rel))
+                return Take::Retry;
+            got = nw;
+            return Take::Taken;
+        });
+        if (i == Ring::kEmpty) return false;
+        // Dying here: LEASED by a dead owner, delivery count not yet raised
+        // (the message never reached the caller). Recovery redelivers it.
+        SHMQ_CRASH_POINT("recv.after_lease");
+        if (fill_message(i, got, msg)) return true;
+    }
+}
+
+// Describe leased slot i in *msg. A length beyond the slot size can only come
+// from a broken or hostile writer: that message goes to DEAD (invalid).
+bool Queue::fill_message(uint32_t i, SlotWord leased, shmq_msg *msg) {
+    SlotHeader *s = slot(i);
+    uint32_t len = s->len.load(std::memory_order_relaxed);
+    if (len > p_.slot_size) {
+        SlotWord dead = leased.next(SlotState::Dead, kNoOwner, uint32_t(DeadReason::Invalid));
+        if (s->state.compare_exchange_strong(leased.raw, dead.raw, std::memory_order_acq_rel)) bump(kDead, 1);
+        return false;
+    }
+    uint32_t attempt = s->attempts.load(std::memory_order_relaxed) + 1;
+    s->attempts.store(attempt, std::memory_order_relaxed);
+    s->lease_ms.store(p_.lease_ms, std::memory_order_relaxed);
+    msg->data = payload(i);
+    msg->len = len;
+    msg->id = s->id.load(std::memory_order_relaxed);
+    msg->attempt = attempt;
+    msg->lease_ms = p_.lease_ms;
+    msg->enqueued_ns = s->enqueued_ns.load(std::memory_order_relaxed);
+    msg->receipt[0] = i;
+    msg->receipt[1] = leased.raw;
+    bump(kDelivered, 1);
+    if (attempt > 1) bump(kRedelivered, 1);
+    return true;
+}
+
+// Take one unit of this handle's prefetch allowance; false if none is left.
+bool Queue::take_prefetch() {
+    uint32_t held = rec_->leased.fetch_add(1, std::memory_order_relaxed);
+    if (prefetch_ == 0 || held < prefetch_) return true;
+    rec_->leased.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+}
+
+void Queue::release_lease() { rec_->leased.fetch_sub(1, std::memory_order_relaxed); }
+
+int Queue::recv(shmq_msg *msg, int64_t timeout_ns) {
+    if (msg == nullptr) return SHMQ_EINVAL;
+    if (!take_prefetch()) return SHMQ_EPREFETCH;
+    int rc = SHMQ_OK;
+    if (!try_lease(msg)) {
+        maybe_recover(); // due retries become ready even for pollers
+        if (closed()) rc = SHMQ_ECLOSED;
+        else if (timeout_ns == 0) rc = try_lease(msg) ? SHMQ_OK : SHMQ_EEMPTY;
+        else rc = wait_for(Wait::Ready, timeout_ns, [&] { return try_lease(msg); });
+    }
+    if (rc != SHMQ_OK) release_lease();
+    return rc;
+}
+
+int Queue::recv_batch(shmq_msg *msgs, size_t max, size_t *count, int64_t timeout_ns) {
+    if (count != nullptr) *count = 0;
+    if (msgs == nullptr || count == nullptr) return SHMQ_EINVAL;
+    if (max == 0) return SHMQ_OK;
+    int rc = recv(&msgs[0], timeout_ns);
+    if (rc != SHMQ_OK) return rc;
+    size_t n = 1;
+    while (n < max && take_prefetch()) {
+        if (!try_lease(&msgs[n])) {
+            release_lease();
+            break;
+        }
+        ++n;
+    }
+    *count = n;
+    return SHMQ_OK;
+}
+
+// The receipt of a message this handle leased and has not finished, or false.
+bool Queue::receipt(const shmq_msg *msg, uint32_t *i, SlotWord *w) const {
+    if (msg == nullptr || msg->receipt[0] >= p_.slot_count) return false;
+    *i = uint32_t(msg->receipt[0]);
+    *w = SlotWord{msg->receipt[1]};
+    return w->state() == SlotState::Leased && w->owner() == me_;
+}
+
+// End a lease by moving the slot from its receipt state to `to`, pushing it
+// to ring `r` if `to` is FREE or READY. The receipt is spent either way.
+int Queue::finish(shmq_msg *msg, SlotWord to, const Points &at) {
+    uint32_t i;
+    SlotWord from{0};
+    if (!receipt(msg, &i, &from)) return SHMQ_EINVAL;
+    msg->receipt[1] = 0;
+    release_lease();
+    bool ok;
+    if (to.state() == SlotState::Free || to.state() == SlotState::Ready) {
+        RingId r = to.state() == SlotState::Free ? kFreeRing : kReadyRing;
+        ok = transition_and_push(i, from, to, r, at);
+        if (ok) wake(r == kFreeRing ? Wait::Space : Wait::Ready, 1);
+    } else {
+        ok = slot(i)->state.compare_exchange_strong(from.raw, to.raw, std::memory_order_acq_rel);
+        SHMQ_CRASH_POINT(at.cas);
+    }
+    return ok ? SHMQ_OK : SHMQ_ELEASELOST;
+}
+
+int Queue::ack(shmq_msg *msg) {
+    SlotWord from{msg != nullptr ? msg->receipt[1] : 0};
+    int rc = finish(msg, from.next(SlotState::Free, kNoOwner, 0), Points{nullptr, "ack.after_free", nullptr});
+    if (rc == SHMQ_OK) bump(kAcked, 1);
+    return rc;
+}
+
+uint32_t Queue::backoff_ms(uint32_t attempts) {
+    uint32_t shift = attempts > 1 ? attempts - 1 : 0;
+    uint64_t d = shift >= 32 ? UINT64_MAX : uint64_t(p_.backoff_base_ms) << shift;
+    if (d > p_.backoff_cap_ms) d = p_.backoff_cap_ms;
+    // splitmix64 over a per-handle counter: cheap, good enough for jitter.
+    uint64_t z = rng_.fetch_add(0x9E3779B97F4A7C15ULL, std::memory_order_relaxed);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    if (p_.jitter == SHMQ_JITTER_FULL) return uint32_t(z % (d + 1));
+    if (p_.jitter == SHMQ_JITTER_EQUAL) return uint32_t(d / 2 + z % (d - d / 2 + 1));
+    return uint32_t(d);
+}
+
+// Where a message goes when its lease ends without an ack: DEAD once it has
+// used max_attempts deliveries, else READY now (delay 0) or DELAYED.
+SlotWord Queue::retry_word(SlotWord from, uint32_t attempts, int64_t delay_ns, uint32_t now) {
+    if (attempts >= p_.max_attempts)
+        return from.next(SlotState::Dead, kNoOwner, uint32_t(DeadReason::MaxAttempts));
+    uint64_t ms = delay_ns < 0 ? backoff_ms(attempts) : (uint64_t(delay_ns) + 999999) / 1000000;
+    if (ms > kMaxTimeMs) ms = kMaxTimeMs;
+    if (ms == 0) return from.next(SlotState::Ready, kNoOwner, 0);
+    return from.next(SlotState::Delayed, kNoOwner, now + uint32_t(ms));
+}
+
+int Queue::nack(shmq_msg *msg, int64_t delay_ns) {
+    uint32_t i;
+    SlotWord from{0};
+    if (!receipt(msg, &i, &from)) return SHMQ_EINVAL;
+    SlotWord to = retry_word(from, slot(i)->attempts.load(std::memory_order_relaxed), delay_ns, now_ms());
+    const char *point = to.state() == SlotState::Delayed ? "nack.after_delayed" : "nack.after_ready";
+    int rc = finish(msg, to, Points{nullptr, point, nullptr});
+    if (rc == SHMQ_OK) bump(kNacked, 1);
+    if (rc == SHMQ_OK && to.state() == SlotState::Dead) bump(kDead, 1);
+    return rc;
+}
+
+int Queue::reject(shmq_msg *msg) {
+    SlotWord from{msg != nullptr ? msg->receipt[1] : 0};
+    int rc = finish(msg, from.next(SlotState::Dead, kNoOwner, uint32_t(DeadReason::Rejected)), Points{});
+    if (rc == SHMQ_OK) {
+        bump(kRejected, 1);
+        bump(kDead, 1);
+    }
+    return rc;
+}
+
+int Queue::extend(shmq_msg *msg, uint32_t lease_ms) {
+    uint32_t i;
+    SlotWord from{0};
+    if (!receipt(msg, &i, &from) || lease_ms == 0 || lease_ms > kMaxTimeMs) return SHMQ_EINVAL;
+    SlotWord to = from.next(SlotState::Leased, me_, now_ms() + lease_ms);
+    if (!slot(i)->state.compare_exchange_strong(from.raw, to.raw, std::memory_order_acq_rel)) {
+        msg->receipt[1] = 0; // spent: a later ack must not count it twice
+        release_lease();
+        return SHMQ_ELEASELOST;
+    }
+    slot(i)->lease_ms.store(lease_ms, std::memory_order_relaxed);
+    msg->receipt[1] = to.raw;
+    msg->lease_ms = lease_ms;
+    return SHMQ_OK;
+}
+
+} // namespace shmq::detail

@@ -1,0 +1,100 @@
+// ring.hpp - a bounded MPMC ring of slot indices that no dead process can block.
+//
+// Why not Boost.Lockfree or a Vyukov ring: both claim a position first and fill
+// or empty its cell later, so a process killed between the two leaves a cell
+// that everyone behind it waits on forever. Here the cell CAS *is* the claim:
+// a push fills the cell at `tail` in one CAS and anyone may then advance `tail`;
+// a pop first takes the slot the cell names (the caller's slot-state CAS), then
+// empties the cell, and anyone who finds the cell naming a slot that is no
+// longer takeable may empty it and advance `head`. Entries are hints: the slot
+// state word decides ownership, so a stale or duplicate entry is discarded, and
+// the capacity (>= 2 x slots) leaves room for the few duplicates recovery makes.
+//
+// Cell = seq:32 | value:32. For position p the cell reads {p, EMPTY} when free
+// for this lap, {p+1, v} when holding v, and {p+cap, EMPTY} once emptied.
+#pragma once
+
+#include "crashpoint.hpp"
+#include "layout.hpp"
+
+#include <cstdint>
+
+namespace shmq::detail {
+
+enum class Take { Taken, Stale, Retry };
+
+class Ring {
+public:
+    static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
+
+    Ring() = default;
+    Ring(RingHeader *h, A64 *cells, uint32_t cap, const char *push_point, const char *pop_point)
+        : h_(h), cells_(cells), mask_(cap - 1), push_point_(push_point), pop_point_(pop_point) {}
+
+    // Lay out an empty ring in fresh shared memory.
+    static void init(RingHeader *h, A64 *cells, uint32_t cap);
+
+    // Append v. False only if the ring is full (cannot happen while it holds
+    // fewer than cap entries; callers size it so).
+    bool push(uint32_t v);
+
+    // Take the oldest entry whose slot `take(v)` accepts. Stale entries met on
+    // the way are removed. Returns kEmpty when the ring is empty.
+    template <class F> uint32_t pop(F &&take);
+
+    // Is there an entry at head? Sequentially consistent, for the sleep/wake
+    // handshake (pairs with the seq_cst cell CAS in push()).
+    bool maybe_nonempty() const;
+
+    // Visit every entry now between head and tail (not atomic as a whole).
+    template <class F> void for_each(F &&visit) const;
+
+    uint32_t cap() const { return mask_ + 1; }
+
+private:
+    static constexpr uint64_t cell(uint64_t pos, uint32_t v) { return uint64_t(uint32_t(pos)) << 32 | v; }
+    static constexpr uint32_t seq_of(uint64_t c) { return uint32_t(c >> 32); }
+    static constexpr uint32_t val_of(uint64_t c) { return uint32_t(c); }
+    A64 &at(uint64_t pos) const { return cells_[pos & mask_]; }
+    void remove(uint64_t h, uint64_t c);
+
+    RingHeader *h_ = nullptr;
+    A64 *cells_ = nullptr;
+    uint64_t mask_ = 0;
+    const char *push_point_ = nullptr;
+    const char *pop_point_ = nullptr;
+};
+
+template <class F> uint32_t Ring::pop(F &&take) {
+    for (;;) {
+        uint64_t h = h_->head.load(std::memory_order_acquire);
+        uint64_t c = at(h).load(std::memory_order_acquire);
+        uint32_t seq = seq_of(c), v = val_of(c);
+        if (seq == uint32_t(h + 1) && v != kEmpty) {
+            Take t = take(v);
+            if (t == Take::Retry) continue;
+            if (t == Take::Taken) SHMQ_CRASH_POINT(pop_point_);
+            // Taken or stale, the entry is spent: empty the cell (or find that a
+            // helper did) and advance head.
+            remove(h, c);
+            if (t == Take::Taken) return v;
+        } else if (seq == uint32_t(h + mask_ + 1) && v == kEmpty) {
+            // Emptied, head not yet advanced: help.
+            h_->head.compare_exchange_strong(h, h + 1, std::memory_order_acq_rel);
+        } else if (seq == uint32_t(h) && v == kEmpty) {
+            if (h_->head.load(std::memory_order_acquire) == h) return kEmpty;
+        }
+        // Otherwise head moved under us: reload.
+    }
+}
+
+template <class F> void Ring::for_each(F &&visit) const {
+    uint64_t h = h_->head.load(std::memory_order_acquire);
+    uint64_t t = h_->tail.load(std::memory_order_acquire);
+    for (uint64_t p = h; p != t + 1 && p - h <= mask_; ++p) {
+        uint64_t c = at(p).load(std::memory_order_acquire);
+        if (seq_of(c) == uint32_t(p + 1) && val_of(c) != kEmpty) visit(val_of(c));
+    }
+}
+
+} // namespace shmq::detail

@@ -1,0 +1,41 @@
+// segment.hpp - creating, validating, mapping and unlinking one queue's segment.
+//
+// A segment is built under a hidden temporary name and linked to its final name
+// only once fully initialised, so no process can ever open a half-made one.
+// Opening validates everything in the header against this build's layout and
+// returns the validated parameters; callers use that copy, not shared memory.
+#pragma once
+
+#include "layout.hpp"
+#include "shmq/shmq.h"
+
+#include <cstddef>
+#include <string>
+
+namespace shmq::detail {
+
+struct Mapping {
+    void *base = nullptr;
+    size_t size = 0;
+};
+
+// Where segments live: $SHMQ_DIR if set (tests), else /dev/shm.
+std::string segment_dir();
+std::string segment_path(const char *name);
+
+// Turn public parameters into a full layout. SHMQ_EINVAL on any out-of-range value.
+int compute_layout(const shmq_params &in, Params &out);
+
+// Check a segment image of `size` bytes. On SHMQ_OK, *out holds its parameters,
+// all offsets proven to lie inside the image. Never reads outside [base, base+size).
+int validate_segment(const void *base, size_t size, Params *out);
+
+int segment_create(const char *name, const Params &p, Mapping *out);
+int segment_open(const char *name, Mapping *out, Params *p);
+void segment_unmap(Mapping *m);
+int segment_unlink(const char *name);
+
+// Map errno from a system call to the closest shmq_error.
+int error_from_errno(int e);
+
+} // namespace shmq::detail

@@ -1,0 +1,89 @@
+// stats.cpp - a snapshot of one queue read straight from its segment.
+#include "queue.hpp"
+#include "sys.hpp"
+
+namespace shmq::detail {
+
+static int alive_of(const ClientRecord *rec, ClientWord w) {
+    Liveness l = process_liveness(ProcessId{int32_t(w.value()), rec->start_time, rec->pidns});
+    return l == Liveness::Alive ? 1 : l == Liveness::Dead ? 0 : -1;
+}
+
+static void fill_client(const ClientRecord *rec, ClientWord w, shmq_client_stats *c) {
+    uint64_t v[kCounters];
+    for (uint32_t k = 0; k < kCounters; ++k) v[k] = rec->count[k].load(std::memory_order_relaxed) - rec->base[k];
+    *c = shmq_client_stats{};
+    c->pid = int32_t(w.value());
+    c->role = rec->role.load(std::memory_order_relaxed);
+    c->prefetch = rec->prefetch.load(std::memory_order_relaxed);
+    c->leased = rec->leased.load(std::memory_order_relaxed);
+    c->alive = alive_of(rec, w);
+    c->sent = v[kSent];
+    c->delivered = v[kDelivered];
+    c->acked = v[kAcked];
+    c->nacked = v[kNacked];
+    c->rejected = v[kRejected];
+    c->attached_ns = rec->attached_ns;
+}
+
+void Queue::count_slots(shmq_stats *out) const {
+    const int64_t now = real_ns();
+    int64_t oldest = 0;
+    for (uint32_t i = 0; i < p_.slot_count; ++i) {
+        SlotWord w{slot(i)->state.load(std::memory_order_acquire)};
+        switch (w.state()) {
+        case SlotState::Free: ++out->free; break;
+        case SlotState::Writing: ++out->writing; break;
+        case SlotState::Ready: {
+            ++out->ready;
+            int64_t age = now - slot(i)->enqueued_ns.load(std::memory_order_relaxed);
+            if (age > oldest) oldest = age;
+            break;
+        }
+        case SlotState::Leased: ++out->leased; break;
+        case SlotState::Delayed: ++out->delayed; break;
+        case SlotState::Dead: ++out->dead; break;
+        }
+    }
+    out->oldest_ready_age_ns = oldest;
+}
+
+void Queue::count_clients(shmq_stats *out) const {
+    uint64_t total[kCounters] = {};
+    for (uint32_t i = 0; i < p_.max_clients; ++i) {
+        const ClientRecord *rec = client(i);
+        for (uint32_t k = 0; k < kCounters; ++k) total[k] += rec->count[k].load(std::memory_order_relaxed);
+        ClientWord w{rec->word.load(std::memory_order_acquire)};
+        if (w.state() != ClientState::Active) continue;
+        if (out->client != nullptr && out->clients < out->client_cap)
+            fill_client(rec, w, &out->client[out->clients]);
+        ++out->clients;
+    }
+    out->enqueued = total[kSent];
+    out->delivered = total[kDelivered];
+    out->acked = total[kAcked];
+    out->nacked = total[kNacked];
+    out->rejected = total[kRejected];
+    out->redelivered = total[kRedelivered];
+    out->dead_lettered = total[kDead] + hdr_->recovery_dead.load(std::memory_order_relaxed);
+}
+
+int Queue::stats(shmq_stats *out) {
+    if (out == nullptr || out->struct_size < sizeof(shmq_stats)) return SHMQ_EINVAL;
+    shmq_client_stats *client = out->client;
+    size_t cap = out->client_cap;
+    *out = shmq_stats{};
+    out->struct_size = sizeof(shmq_stats);
+    out->client = client;
+    out->client_cap = cap;
+    out->slot_count = p_.slot_count;
+    out->clients_max = p_.max_clients;
+    count_slots(out);
+    count_clients(out);
+    out->reclaimed = hdr_->reclaimed.load(std::memory_order_relaxed);
+    int64_t hb = hdr_->daemon_heartbeat_ms.load(std::memory_order_relaxed);
+    out->daemon_heartbeat_age_ns = hb == 0 ? -1 : int64_t(int32_t(now_ms() - uint32_t(hb))) * 1000000;
+    return SHMQ_OK;
+}
+
+} // namespace shmq::detail

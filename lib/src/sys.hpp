@@ -1,0 +1,42 @@
+// sys.hpp - the few operating-system services the core uses: clocks, futexes,
+// and process liveness (pid + start time, so a reused pid is not mistaken for
+// the process that registered).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <sys/types.h>
+
+namespace shmq::detail {
+
+int64_t mono_ns();
+int64_t real_ns();
+
+// Sleep while *word == expected, at most timeout_ns (< 0: no limit). Shared
+// (not FUTEX_PRIVATE): works across processes. Spurious returns are allowed.
+void futex_wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns);
+void futex_wake(std::atomic<uint32_t> *word, int count);
+
+struct ProcessId {
+    int32_t pid;
+    int64_t start_time; // /proc/PID/stat field 22
+    uint64_t pidns;     // inode of /proc/PID/ns/pid
+};
+
+ProcessId self_process();
+
+enum class Liveness { Alive, Dead, Unknown };
+
+// Is the process that registered as `id` still running? A zombie counts as
+// dead; a process in another pid namespace is Unknown (judge it by deadlines).
+Liveness process_liveness(const ProcessId &id);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+} // namespace shmq::detail
