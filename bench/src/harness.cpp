@@ -14,7 +14,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/mman.h>
-#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -144,6 +144,9 @@ void Children::kill_all() {
 }
 
 namespace {
+// glibc 2.36's <sys/pidfd.h> lacks extern "C", so call the system call directly.
+int pidfd_open(pid_t pid, unsigned flags) { return int(syscall(SYS_pidfd_open, pid, flags)); }
+
 std::string describe_status(pid_t pid, int status) {
     std::string who = "child " + std::to_string(pid);
     if (WIFSIGNALED(status))

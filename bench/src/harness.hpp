@@ -94,9 +94,9 @@ struct Config {
     bool short_mode = false;
     std::string out_dir = "bench/results";
     std::string only;         // run only suites whose name contains this
-    size_t pingpong_rounds = 200000;
+    size_t pingpong_rounds = 300000;
     size_t warmup_rounds = 20000;
-    double pingpong_budget_s = 8; // per variant: stop early after this
+    double pingpong_budget_s = 15; // per variant: stop early after this
     double throughput_s = 1.0;   // per variant
     double size_point_s = 0.25;  // per (transport, size) point
     size_t size_rounds = 5000;   // ping-pong rounds per size point

@@ -17,8 +17,8 @@ Json evaluate_goals(const Json &results);
 
 std::string render_markdown(const Json &results);
 
-// Writes pingpong_pct.dat, fixed_rate_pct.dat, size_throughput.dat and
-// size_latency.dat into `dir` (gnuplot blocks, one per transport).
+// Writes pingpong_pct.dat, fixed_rate_pct.dat and size_curve.dat into `dir`
+// (gnuplot blocks, one per transport).
 void write_plot_data(const Json &results, const std::string &dir);
 
 // Figure lookup: the number at results[a][b][c], or NaN if absent.

@@ -20,6 +20,7 @@ const char *const kCrashPoints[] = {
     "free.push.after_cell",  // free-ring cell filled, tail not advanced
     "nack.after_delayed",    // slot DELAYED by a nack
     "nack.after_ready",      // slot READY by a zero-delay nack, not yet pushed
+    "create.before_link",    // segment built under its temporary name, not yet linked
     "attach.after_claim",    // client record ATTACHING
     "recover.after_claim",   // recoverer claimed a dead client's record
     "recover.after_reclaim", // recoverer moved a dead client's lease, not yet pushed

@@ -1,6 +1,7 @@
 // segment.cpp - segment layout, creation, validation and removal (segment.hpp).
 #include "segment.hpp"
 
+#include "crashpoint.hpp"
 #include "names.hpp"
 #include "ring.hpp"
 #include "sys.hpp"
@@ -166,6 +167,7 @@ int segment_create(const char *name, const Params &p, Mapping *out) {
     close(fd);
     if (rc == SHMQ_OK) {
         init_segment(out->base, p);
+        SHMQ_CRASH_POINT("create.before_link");
         // link() fails if the name exists: creating is atomic and exclusive.
         if (link(tmp.c_str(), path.c_str()) != 0) {
             rc = error_from_errno(errno);

@@ -1,0 +1,158 @@
+// report.cpp - the Markdown report (results.md): machine, goals met or not,
+// latency and throughput tables, and ratios of shmq against the cache-line limit
+// and every alternative, written as "shmq N x faster/slower" to avoid ambiguity.
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "report.hpp"
+#include "suites.hpp"
+
+namespace bench {
+
+namespace {
+
+using Out = std::ostringstream;
+
+std::string ns_cell(const Json &j, const char *key) {
+    return j.contains(key) && j[key].is_number() ? fmt_ns(j[key].get<double>()) : "-";
+}
+
+std::string times(double r) {
+    if (std::isnan(r) || r <= 0)
+        return "-";
+    char buf[48];
+    if (r >= 1)
+        std::snprintf(buf, sizeof buf, "shmq %.1fx faster", r);
+    else
+        std::snprintf(buf, sizeof buf, "shmq %.1fx slower", 1 / r);
+    return buf;
+}
+
+std::string error_of(const Json &j) {
+    return j.is_object() && j.contains("error") ? "error: " + j["error"].get<std::string>() : "";
+}
+
+void md_machine(Out &o, const Json &r) {
+    const Json &m = r["machine"];
+    o << "# shmq benchmark results\n\n";
+    o << "Mode: **" << r["config"]["mode"].get<std::string>() << "**, " << m["date_utc"].get<std::string>()
+      << ". Machine: " << m["cpu_model"].get<std::string>() << ", " << m["logical_cpus"] << " logical CPUs"
+      << (m["virtualized"].get<bool>() ? " (virtual machine)" : "") << ", " << m["memory_mib"]
+      << " MiB, " << m["kernel"].get<std::string>() << ". Compiler " << m["compiler"].get<std::string>()
+      << ". One CLOCK_MONOTONIC read costs " << fmt_ns(m["clock_read_ns"].get<double>())
+      << " (included twice in every latency sample). Nothing is pinned.\n\n";
+}
+
+void md_goals(Out &o, const Json &r) {
+    o << "## Goals (issue 3)\n\n| goal | target | measured | status |\n| --- | --- | --- | --- |\n";
+    for (const auto &g : r["goals"]) {
+        std::string status = g["met"].is_null() ? "not measured" : g["met"].get<bool>() ? "met" : "**not met**";
+        o << "| " << g["goal"].get<std::string>() << " | " << g["target"].get<std::string>() << " | "
+          << g["measured"].get<std::string>() << " | " << status << " |\n";
+    }
+    o << "\n";
+}
+
+void md_latency_table(Out &o, const Json &suite) {
+    o << "| transport | p50 | p90 | p99 | p99.9 | max | samples |\n| --- | --- | --- | --- | --- | --- | --- |\n";
+    for (const auto &[name, j] : suite.items()) {
+        if (!error_of(j).empty()) {
+            o << "| " << name << " | " << error_of(j) << " ||||||\n";
+            continue;
+        }
+        o << "| " << name << " | " << ns_cell(j, "p50_ns") << " | " << ns_cell(j, "p90_ns") << " | "
+          << ns_cell(j, "p99_ns") << " | " << ns_cell(j, "p99.9_ns") << " | " << ns_cell(j, "max_ns")
+          << " | " << j["count"] << " |\n";
+    }
+    o << "\n";
+}
+
+void md_pingpong(Out &o, const Json &r) {
+    if (!r.contains("pingpong"))
+        return;
+    o << "## Ping-pong round trip, 64 B\n\nClosed loop between two processes: send, receive the "
+         "reply. shmq: send -> recv -> ack -> reply on two queues. cacheline carries an 8-byte "
+         "sequence only (the physical limit). Plot: `pingpong_latency.png`.\n\n";
+    md_latency_table(o, r["pingpong"]);
+}
+
+void md_ratio_row(Out &o, const Json &r, const std::string &ref, const std::string &other) {
+    auto lat = [&](const char *suite, const char *key) {
+        return figure(r, suite, other, key) / figure(r, suite, ref, key);
+    };
+    double tput = figure(r, "throughput", ref, "msgs_per_s") / figure(r, "throughput", other, "msgs_per_s");
+    o << "| " << other << " | " << times(lat("pingpong", "p50_ns")) << " | "
+      << times(lat("pingpong", "p99.9_ns")) << " | " << times(tput) << " | "
+      << times(lat("fixed_rate", "p99_ns")) << " |\n";
+}
+
+void md_ratios(Out &o, const Json &r, const std::string &ref) {
+    o << "### " << ref << " compared with each transport\n\n"
+      << "| compared with | ping-pong p50 | ping-pong p99.9 | throughput 64 B | fixed-rate p99 |\n"
+      << "| --- | --- | --- | --- | --- |\n";
+    for (const char *other : {"cacheline", "spsc_ring", "shmq_spin", "shmq_sleep", "boost_mq",
+                              "unix_socket", "pipe", "posix_mq"})
+        if (other != ref)
+            md_ratio_row(o, r, ref, other);
+    o << "\n";
+}
+
+void md_throughput(Out &o, const Json &r) {
+    if (!r.contains("throughput"))
+        return;
+    o << "## One-way throughput, 64 B, 1 producer -> 1 consumer process\n\n"
+         "Every message received, order-checked and (shmq) acked one by one; shmq_batch sends and "
+         "leases 32 per call and acks each.\n\n| transport | msg/s | MB/s |\n| --- | --- | --- |\n";
+    for (const auto &[name, j] : r["throughput"].items()) {
+        if (!error_of(j).empty()) {
+            o << "| " << name << " | " << error_of(j) << " | |\n";
+            continue;
+        }
+        char mb[32];
+        std::snprintf(mb, sizeof mb, "%.0f", j["bytes_per_s"].get<double>() / 1e6);
+        o << "| " << name << " | " << fmt_rate(j["msgs_per_s"].get<double>()) << " | " << mb << " |\n";
+    }
+    o << "\n";
+}
+
+void md_settings(Out &o, const Json &r) {
+    if (!r.contains("throughput"))
+        return;
+    o << "## Settings used (throughput runs)\n\n";
+    for (const auto &[name, j] : r["throughput"].items())
+        if (j.contains("settings"))
+            o << "- " << name << ": `" << j["settings"].dump() << "`\n";
+    o << "\n";
+}
+
+} // namespace
+
+void md_size(Out &o, const Json &r);
+void md_scaling(Out &o, const Json &r);
+void md_depth(Out &o, const Json &r);
+void md_fixed_rate(Out &o, const Json &r);
+void md_recovery(Out &o, const Json &r);
+
+std::string render_markdown(const Json &r) {
+    Out o;
+    md_machine(o, r);
+    if (r.contains("goals"))
+        md_goals(o, r);
+    md_pingpong(o, r);
+    if (r.contains("pingpong") || r.contains("throughput")) {
+        o << "## Ratios\n\n";
+        md_ratios(o, r, "shmq_spin");
+        md_ratios(o, r, "shmq_sleep");
+    }
+    md_throughput(o, r);
+    md_size(o, r);
+    md_scaling(o, r);
+    md_depth(o, r);
+    md_fixed_rate(o, r);
+    md_recovery(o, r);
+    md_settings(o, r);
+    return o.str();
+}
+
+} // namespace bench

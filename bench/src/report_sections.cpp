@@ -1,0 +1,154 @@
+// report_sections.cpp - the Markdown sections of the secondary suites: size
+// curve, producer x consumer scaling, queue depth, fixed-rate latency and crash
+// recovery. Each section is skipped when its suite did not run.
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "report.hpp"
+#include "suites.hpp"
+
+namespace bench {
+
+using Out = std::ostringstream;
+
+namespace {
+
+// rows: size -> transport -> cell text
+using Grid = std::map<size_t, std::map<std::string, std::string>>;
+
+void print_grid(Out &o, const Grid &grid, const std::vector<std::string> &cols) {
+    o << "| size |";
+    for (const auto &c : cols)
+        o << " " << c << " |";
+    o << "\n| --- |";
+    for (size_t i = 0; i < cols.size(); i++)
+        o << " --- |";
+    o << "\n";
+    for (const auto &[size, row] : grid) {
+        o << "| " << size << " B |";
+        for (const auto &c : cols)
+            o << " " << (row.count(c) ? row.at(c) : "-") << " |";
+        o << "\n";
+    }
+    o << "\n";
+}
+
+std::string mbps(double bytes_per_s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.0f", bytes_per_s / 1e6);
+    return buf;
+}
+
+} // namespace
+
+void md_size(Out &o, const Json &r) {
+    if (!r.contains("size_curve"))
+        return;
+    Grid tput, rtt;
+    std::vector<std::string> cols;
+    for (const auto &[name, points] : r["size_curve"].items()) {
+        cols.push_back(name);
+        if (!points.is_array())
+            continue;
+        for (const auto &p : points) {
+            size_t s = p["size"].get<size_t>();
+            tput[s][name] = mbps(p["bytes_per_s"].get<double>());
+            rtt[s][name] = fmt_ns(p["rtt_p50_ns"].get<double>());
+        }
+    }
+    o << "## Payload size curve\n\nshmq_spin copies in (shmq_send) and out (before ack); "
+         "shmq_spin_zc reserves/commits and reads in place, touching only a 16-byte header (the "
+         "payload counts as built in place). posix_mq stops at msgsize_max. Plots: "
+         "`size_throughput.png`, `size_latency.png`.\n\nThroughput, MB/s (one way):\n\n";
+    print_grid(o, tput, cols);
+    o << "Ping-pong round trip, p50:\n\n";
+    print_grid(o, rtt, cols);
+}
+
+void md_scaling(Out &o, const Json &r) {
+    if (!r.contains("scaling"))
+        return;
+    o << "## shmq scaling: producers x consumers (64 B, ack each, default spin)\n\n"
+      << "Machine has " << r["machine"]["logical_cpus"] << " logical CPUs: cells marked * run more "
+      << "processes than CPUs (oversubscribed, spinning waiters then steal time from working ones).\n\n"
+      << "| producers \\ consumers | 1 | 2 | 3 | 4 |\n| --- | --- | --- | --- | --- |\n";
+    std::map<int, std::map<int, std::string>> cells;
+    for (const auto &c : r["scaling"]["cells"]) {
+        std::string text = c.contains("error") ? "error" : fmt_rate(c["msgs_per_s"].get<double>());
+        if (c.value("oversubscribed", false))
+            text += " *";
+        cells[c["producers"].get<int>()][c["consumers"].get<int>()] = text;
+    }
+    for (auto &[p, row] : cells) {
+        o << "| " << p << " |";
+        for (int c = 1; c <= 4; c++)
+            o << " " << row[c] << " |";
+        o << "\n";
+    }
+    o << "\n";
+}
+
+void md_depth(Out &o, const Json &r) {
+    if (!r.contains("depth"))
+        return;
+    o << "## Cost per message vs messages already waiting (one process, send + recv + ack, 64 B)\n\n"
+         "| transport | 0 waiting | 1k waiting | 100k waiting | 100k / 0 |\n| --- | --- | --- | --- | --- |\n";
+    for (const auto &[name, j] : r["depth"].items()) {
+        if (!j.contains("points")) {
+            o << "| " << name << " | " << j.value("error", "") << " | | | |\n";
+            continue;
+        }
+        const Json &p = j["points"];
+        char ratio[16];
+        std::snprintf(ratio, sizeof ratio, "%.2fx",
+                      p[2]["ns_per_msg"].get<double>() / p[0]["ns_per_msg"].get<double>());
+        o << "| " << name << " | " << fmt_ns(p[0]["ns_per_msg"].get<double>()) << " | "
+          << fmt_ns(p[1]["ns_per_msg"].get<double>()) << " | " << fmt_ns(p[2]["ns_per_msg"].get<double>())
+          << " | " << ratio << " |\n";
+    }
+    o << "\n";
+}
+
+void md_fixed_rate(Out &o, const Json &r) {
+    if (!r.contains("fixed_rate"))
+        return;
+    o << "## Latency at a fixed rate (open loop, 64 B)\n\nMessage i is due at start + i/rate; "
+         "latency runs from the due time to receipt, so stalls are charged to every message "
+         "behind them. Plot: `fixed_rate_latency.png`.\n\n"
+         "| transport | target | achieved | p50 | p99 | p99.9 | max | worst send lag |\n"
+         "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    for (const auto &[name, j] : r["fixed_rate"].items()) {
+        if (j.contains("error")) {
+            o << "| " << name << " | error: " << j["error"].get<std::string>() << " |||||||\n";
+            continue;
+        }
+        o << "| " << name << " | " << fmt_rate(j["target_hz"].get<double>()) << " | "
+          << fmt_rate(j["achieved_hz"].get<double>()) << " | " << fmt_ns(j["p50_ns"].get<double>())
+          << " | " << fmt_ns(j["p99_ns"].get<double>()) << " | " << fmt_ns(j["p99.9_ns"].get<double>())
+          << " | " << fmt_ns(j["max_ns"].get<double>()) << " | "
+          << fmt_ns(j["max_send_lag_ns"].get<double>()) << " |\n";
+    }
+    o << "\n";
+}
+
+void md_recovery(Out &o, const Json &r) {
+    if (!r.contains("recovery"))
+        return;
+    const Json &j = r["recovery"];
+    o << "## Crash recovery: consumer SIGKILLed while holding a lease\n\n";
+    if (j.contains("error")) {
+        o << "error: " << j["error"].get<std::string>() << "\n\n";
+        return;
+    }
+    char calls[32];
+    std::snprintf(calls, sizeof calls, "%.1f", j["mean_recover_calls"].get<double>());
+    o << "From the parent's waitpid() return to its shmq_recv() of the same message, calling "
+         "shmq_recover() in a loop (lease time " << j["lease_ms"] << " ms, so this is dead-owner "
+         "detection, not expiry). " << j["count"] << " trials: p50 " << fmt_ns(j["p50_ns"].get<double>())
+      << ", p99 " << fmt_ns(j["p99_ns"].get<double>()) << ", max " << fmt_ns(j["max_ns"].get<double>())
+      << "; " << calls << " shmq_recover() calls per trial on average.\n\n";
+}
+
+} // namespace bench

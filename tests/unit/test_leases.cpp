@@ -1,0 +1,225 @@
+// Leases: nack with and without delay, reject, extend, expiry, max attempts,
+// the prefetch limit, and stats that match what was done.
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <time.h>
+
+using namespace testing;
+
+static shmq_stats stats_of(shmq_queue *q) {
+    shmq_stats s{};
+    s.struct_size = sizeof s;
+    REQUIRE(shmq_stats_get(q, &s) == SHMQ_OK);
+    return s;
+}
+
+static int64_t mono_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+TEST_CASE("nack without delay redelivers at once with the same id and attempt 2") {
+    TestQueue t("nack0");
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    shmq_msg m;
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+    uint64_t id = m.id;
+    REQUIRE(shmq_nack(t.q, &m, 0) == SHMQ_OK);
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+    CHECK(m.id == id);
+    CHECK(m.attempt == 2);
+    CHECK(shmq_ack(t.q, &m) == SHMQ_OK);
+    shmq_stats s = stats_of(t.q);
+    CHECK(s.nacked == 1);
+    CHECK(s.redelivered == 1);
+    CHECK(s.delivered == 2);
+}
+
+TEST_CASE("nack with a delay holds the message back until the delay has passed") {
+    TestQueue t("nackdelay");
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    shmq_msg m;
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+    const int64_t delay = 200 * 1000000LL;
+    int64_t t0 = mono_ns();
+    REQUIRE(shmq_nack(t.q, &m, delay) == SHMQ_OK);
+    CHECK(stats_of(t.q).delayed == 1);
+    CHECK(shmq_recv(t.q, &m, 0) == SHMQ_EEMPTY);
+    REQUIRE(shmq_recv(t.q, &m, 5 * 1000000000LL) == SHMQ_OK); // recovery promotes it
+    CHECK(mono_ns() - t0 >= delay);
+    CHECK(m.attempt == 2);
+    CHECK(shmq_ack(t.q, &m) == SHMQ_OK);
+}
+
+TEST_CASE("the backoff policy delays retries: min(cap, base * 2^(attempt-1)), no jitter") {
+    shmq_params p = small_params();
+    p.backoff_base_ms = 40;
+    p.backoff_cap_ms = 100;
+    p.jitter = SHMQ_JITTER_NONE;
+    p.max_attempts = 10;
+    TestQueue t("backoff", p);
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    const int64_t expect_ms[] = {40, 80, 100, 100};
+    for (int64_t want : expect_ms) {
+        shmq_msg m;
+        REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+        int64_t t0 = mono_ns();
+        REQUIRE(shmq_nack(t.q, &m, -1) == SHMQ_OK);
+        REQUIRE(shmq_recv(t.q, &m, 5 * 1000000000LL) == SHMQ_OK);
+        int64_t waited_ms = (mono_ns() - t0) / 1000000;
+        CHECK(waited_ms >= want - 1); // ms rounding of the stored due time
+        REQUIRE(shmq_nack(t.q, &m, 0) == SHMQ_OK);
+    }
+}
+
+TEST_CASE("after max_attempts deliveries a nack moves the message to DEAD") {
+    shmq_params p = small_params();
+    p.max_attempts = 3;
+    TestQueue t("maxatt", p);
+    REQUIRE(shmq_send(t.q, "poison", 6, 0) == SHMQ_OK);
+    shmq_msg m;
+    for (uint32_t a = 1; a <= 3; ++a) {
+        REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+        CHECK(m.attempt == a);
+        REQUIRE(shmq_nack(t.q, &m, 0) == SHMQ_OK);
+    }
+    CHECK(shmq_recv(t.q, &m, 0) == SHMQ_EEMPTY);
+    shmq_stats s = stats_of(t.q);
+    CHECK(s.dead == 1);
+    CHECK(s.dead_lettered == 1);
+}
+
+TEST_CASE("reject dead-letters at once") {
+    TestQueue t("reject");
+    REQUIRE(shmq_send(t.q, "bad", 3, 0) == SHMQ_OK);
+    shmq_msg m;
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+    REQUIRE(shmq_reject(t.q, &m) == SHMQ_OK);
+    shmq_stats s = stats_of(t.q);
+    CHECK(s.dead == 1);
+    CHECK(s.rejected == 1);
+    CHECK(shmq_recv(t.q, &m, 0) == SHMQ_EEMPTY);
+}
+
+TEST_CASE("an expired lease is reclaimed by recovery and the late ack gets lease lost") {
+    shmq_params p = small_params();
+    p.lease_ms = 50;
+    TestQueue t("expire", p);
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    shmq_msg late;
+    REQUIRE(shmq_recv(t.q, &late, 0) == SHMQ_OK);
+    shmq_recovery r{};
+    REQUIRE(shmq_recover(t.q, &r) == SHMQ_OK);
+    CHECK(r.leases_reclaimed == 0); // not expired yet
+    shmq_msg again;
+    REQUIRE(shmq_recv(t.q, &again, 5 * 1000000000LL) == SHMQ_OK); // waits out the lease
+    CHECK(again.id == late.id);
+    CHECK(again.attempt == 2);
+    CHECK(shmq_ack(t.q, &late) == SHMQ_ELEASELOST);
+    CHECK(shmq_ack(t.q, &again) == SHMQ_OK);
+    CHECK(stats_of(t.q).reclaimed == 1);
+}
+
+TEST_CASE("extend keeps a lease alive past its first deadline") {
+    shmq_params p = small_params();
+    p.lease_ms = 100;
+    TestQueue t("extend", p);
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    shmq_msg m;
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+    REQUIRE(shmq_extend(t.q, &m, 60000) == SHMQ_OK);
+    CHECK(m.lease_ms == 60000);
+    CHECK(shmq_extend(t.q, &m, 0) == SHMQ_EINVAL);
+    shmq_msg other;
+    CHECK(shmq_recv(t.q, &other, 300 * 1000000LL) == SHMQ_ETIMEDOUT); // not reclaimed
+    CHECK(shmq_ack(t.q, &m) == SHMQ_OK);
+}
+
+TEST_CASE("the prefetch limit caps the leases one handle holds") {
+    TestQueue t("prefetch");
+    shmq_queue *c = open_queue(t.name, 2);
+    REQUIRE(c != nullptr);
+    for (int i = 0; i < 4; ++i) REQUIRE(shmq_send(t.q, &i, sizeof i, 0) == SHMQ_OK);
+    shmq_msg a, b, x;
+    REQUIRE(shmq_recv(c, &a, 0) == SHMQ_OK);
+    REQUIRE(shmq_recv(c, &b, 0) == SHMQ_OK);
+    CHECK(shmq_recv(c, &x, 0) == SHMQ_EPREFETCH);
+    shmq_msg batch[4];
+    size_t n = 9;
+    CHECK(shmq_recv_batch(c, batch, 4, &n, 0) == SHMQ_EPREFETCH);
+    CHECK(n == 0);
+    REQUIRE(shmq_ack(c, &a) == SHMQ_OK);
+    CHECK(shmq_recv(c, &x, 0) == SHMQ_OK);
+    CHECK(shmq_ack(c, &x) == SHMQ_OK);
+    CHECK(shmq_ack(c, &b) == SHMQ_OK);
+    shmq_close(c);
+}
+
+TEST_CASE("closing a handle returns its leases to the queue") {
+    TestQueue t("closeleases");
+    shmq_queue *c = open_queue(t.name);
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    shmq_msg m;
+    REQUIRE(shmq_recv(c, &m, 0) == SHMQ_OK);
+    shmq_close(c);
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+    CHECK(m.attempt == 2);
+    CHECK(shmq_ack(t.q, &m) == SHMQ_OK);
+}
+
+TEST_CASE("blocking calls honour their timeouts") {
+    TestQueue t("timeouts", small_params(1));
+    shmq_msg m;
+    CHECK(shmq_recv(t.q, &m, 0) == SHMQ_EEMPTY);
+    int64_t t0 = mono_ns();
+    CHECK(shmq_recv(t.q, &m, 30 * 1000000LL) == SHMQ_ETIMEDOUT);
+    CHECK(mono_ns() - t0 >= 30 * 1000000LL);
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    CHECK(shmq_send(t.q, "y", 1, 0) == SHMQ_EFULL);
+    t0 = mono_ns();
+    CHECK(shmq_send(t.q, "y", 1, 30 * 1000000LL) == SHMQ_ETIMEDOUT);
+    CHECK(mono_ns() - t0 >= 30 * 1000000LL);
+}
+
+TEST_CASE("overflow policy fail refuses at once even with a timeout") {
+    shmq_params p = small_params(1);
+    p.overflow = SHMQ_OVERFLOW_FAIL;
+    TestQueue t("fail", p);
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    CHECK(shmq_send(t.q, "y", 1, SHMQ_FOREVER) == SHMQ_EFULL);
+}
+
+TEST_CASE("stats count states, totals and clients") {
+    TestQueue t("stats", small_params(8));
+    for (int i = 0; i < 5; ++i) REQUIRE(shmq_send(t.q, &i, sizeof i, 0) == SHMQ_OK);
+    shmq_msg a, b, c;
+    REQUIRE(shmq_recv(t.q, &a, 0) == SHMQ_OK);
+    REQUIRE(shmq_recv(t.q, &b, 0) == SHMQ_OK);
+    REQUIRE(shmq_recv(t.q, &c, 0) == SHMQ_OK);
+    REQUIRE(shmq_ack(t.q, &a) == SHMQ_OK);
+    REQUIRE(shmq_nack(t.q, &b, 10 * 1000000000LL) == SHMQ_OK);
+    shmq_client_stats cl[4];
+    shmq_stats s{};
+    s.struct_size = sizeof s;
+    s.client = cl;
+    s.client_cap = 4;
+    REQUIRE(shmq_stats_get(t.q, &s) == SHMQ_OK);
+    CHECK(s.ready == 2);
+    CHECK(s.leased == 1);
+    CHECK(s.delayed == 1);
+    CHECK(s.free == 4);
+    CHECK(s.enqueued == 5);
+    CHECK(s.delivered == 3);
+    CHECK(s.acked == 1);
+    CHECK(s.nacked == 1);
+    CHECK(s.oldest_ready_age_ns > 0);
+    REQUIRE(s.clients == 1);
+    CHECK(cl[0].alive == 1);
+    CHECK(cl[0].sent == 5);
+    CHECK(cl[0].leased == 1);
+    CHECK(s.daemon_heartbeat_age_ns == -1);
+    CHECK(shmq_ack(t.q, &c) == SHMQ_OK);
+}
