@@ -93,7 +93,8 @@ Json percentile_curve(const std::vector<int64_t> &sorted);
 struct Config {
     bool short_mode = false;
     std::string out_dir = "bench/results";
-    std::string only;         // run only suites whose name contains this
+    std::string only;         // comma-separated suites to run (empty: all)
+    std::string variant;      // comma-separated transports to run (empty: all)
     size_t pingpong_rounds = 300000;
     size_t warmup_rounds = 20000;
     double pingpong_budget_s = 15; // per variant: stop early after this

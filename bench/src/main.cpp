@@ -27,8 +27,10 @@ const Suite kSuites[] = {
 };
 
 void usage() {
-    std::puts("usage: shmq_bench [--short] [--out DIR] [--only SUITE[,SUITE...]]\n"
+    std::puts("usage: shmq_bench [--short] [--out DIR] [--only SUITE,...] [--variant NAME,...]\n"
               "suites: pingpong throughput size fixed_rate scaling depth recovery\n"
+              "variants: cacheline spsc_ring shmq_spin shmq_sleep shmq_spin_zc shmq_batch\n"
+              "          boost_mq unix_socket pipe posix_mq\n"
               "--short: a quick run (CI); --out: results directory [bench/results]");
 }
 
@@ -58,6 +60,8 @@ Parsed parse(int argc, char **argv, Config &c) {
             c.out_dir = argv[++i];
         else if (a == "--only" && has_value)
             c.only = argv[++i];
+        else if (a == "--variant" && has_value)
+            c.variant = argv[++i];
         else if (a == "--help" || a == "-h")
             return Parsed::Help;
         else {

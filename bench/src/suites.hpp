@@ -22,14 +22,17 @@ Json error_entry(const std::string &what, const std::exception &e);
 int error_count();
 
 // Runs `fn` once per named transport; returns {name: fn's JSON or an error entry}.
-// Transports without `need` are skipped (absent from the result).
-Json for_each_transport(const char *suite, const std::vector<std::string> &names, Feature need,
+// Transports without `need`, or not chosen by --variant, are skipped (absent).
+Json for_each_transport(const Config &cfg, const char *suite, const std::vector<std::string> &names, Feature need,
                         const std::function<Json(Transport &)> &fn);
 
 // A progress line on stderr: "[suite] variant: text".
 void progress(const char *suite, const std::string &variant, const std::string &text);
 std::string fmt_ns(double ns);
 std::string fmt_rate(double per_second);
+
+// Is variant `name` chosen by --variant (a comma-separated list; empty: all)?
+bool variant_selected(const Config &cfg, const std::string &name);
 
 Json suite_pingpong(const Config &cfg);
 Json suite_throughput(const Config &cfg);

@@ -138,6 +138,8 @@ int shmq_extend(shmq_queue *q, shmq_msg *msg, uint32_t lease_ms) {
     return q == nullptr ? SHMQ_EINVAL : Q(q)->extend(msg, lease_ms);
 }
 
+int shmq_ready_fd(shmq_queue *q, int *fd) { return q == nullptr ? SHMQ_EINVAL : Q(q)->ready_fd(fd); }
+
 int shmq_stats_get(shmq_queue *q, shmq_stats *out) { return q == nullptr ? SHMQ_EINVAL : Q(q)->stats(out); }
 
 int shmq_recover(shmq_queue *q, shmq_recovery *report) {

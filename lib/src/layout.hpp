@@ -53,6 +53,8 @@ struct alignas(kLine) Header {
     A32 ready_waiters;
     alignas(kLine) A32 space_futex;
     A32 space_waiters;
+    // Consumers waiting on a readiness fd (notify.cpp), not on the futex.
+    alignas(kLine) A32 fd_waiters;
     alignas(kLine) A64 next_id;
     // Totals of work done by recovery (clients count their own work).
     alignas(kLine) A64 reclaimed, promoted, recovery_dead, dead_clients;
@@ -76,6 +78,7 @@ struct alignas(kLine) ClientRecord {
     A32 leased;         // leases held, counted by the owner only
     A32 sleeping;       // owner's threads asleep on ready_futex
     A32 space_sleeping; // owner's threads asleep on space_futex
+    A32 fd_armed;       // 1 while the owner waits on its readiness fd
     alignas(kLine) Pending pending[kPendingPerClient];
     // Cumulative counters (enum Counter): never reset, so totals = the sum
     // over records and a reused record goes on counting; per-client = count - base.
@@ -118,6 +121,7 @@ constexpr uint64_t layout_fingerprint() {
         offsetof(Header, ready_futex),
         offsetof(Header, space_futex),
         offsetof(Header, next_id),
+        offsetof(Header, fd_waiters),
         offsetof(Header, reclaimed),
         sizeof(Params),
         sizeof(ClientRecord),

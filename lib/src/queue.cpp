@@ -32,6 +32,7 @@ int Queue::create(const char *name, const shmq_params *params, const shmq_option
     shmq_params_init(&defaults);
     auto *q = new (std::nothrow) Queue();
     if (q == nullptr) return SHMQ_ENOSPACE;
+    q->name_ = name;
     rc = compute_layout(params != nullptr ? *params : defaults, q->p_);
     if (rc == SHMQ_OK) rc = segment_create(name, q->p_, &q->map_);
     if (rc == SHMQ_OK) rc = q->attach(opts);
@@ -49,6 +50,7 @@ int Queue::open(const char *name, const shmq_options *opts, Queue **out) {
     if (rc != SHMQ_OK) return rc;
     auto *q = new (std::nothrow) Queue();
     if (q == nullptr) return SHMQ_ENOSPACE;
+    q->name_ = name;
     rc = segment_open(name, &q->map_, &q->p_);
     if (rc == SHMQ_OK) rc = q->attach(opts);
     if (rc != SHMQ_OK) {
@@ -60,6 +62,7 @@ int Queue::open(const char *name, const shmq_options *opts, Queue **out) {
 }
 
 Queue::~Queue() {
+    if (rec_ != nullptr) close_fds();
     if (rec_ != nullptr) detach();
     segment_unmap(&map_);
 }
@@ -90,6 +93,7 @@ void Queue::fill_record(ClientRecord *rec, uint32_t epoch, const ProcessId &me) 
     rec->leased.store(0, std::memory_order_relaxed);
     rec->sleeping.store(0, std::memory_order_relaxed);
     rec->space_sleeping.store(0, std::memory_order_relaxed);
+    rec->fd_armed.store(0, std::memory_order_relaxed);
     for (auto &pd : rec->pending) pd.target.store(0, std::memory_order_relaxed);
     for (uint32_t k = 0; k < kCounters; ++k) rec->base[k] = rec->count[k].load(std::memory_order_relaxed);
     rec->word.store(ClientWord::make(ClientState::Active, epoch, uint32_t(me.pid)).raw,

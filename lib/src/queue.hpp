@@ -15,6 +15,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
 
 namespace shmq::detail {
 
@@ -48,6 +51,7 @@ public:
     int reject(shmq_msg *msg);
     int extend(shmq_msg *msg, uint32_t lease_ms);
 
+    int ready_fd(int *fd);
     int stats(shmq_stats *out);
     int recover(shmq_recovery *report);
     void params(shmq_params *out) const;
@@ -118,6 +122,14 @@ private:
     void reclaim_lease(uint32_t i, SlotWord w, uint32_t now, shmq_recovery *rep);
     void scan_slots(const uint8_t *dead, shmq_recovery *rep);
 
+    // Readiness fd (notify.cpp).
+    std::string fifo_path(uint32_t idx, uint32_t epoch) const;
+    void drain_fd();
+    void arm_fd();
+    void notify_one(uint32_t idx);
+    void notify_fd_waiters();
+    void close_fds();
+
     // Stats (stats.cpp).
     void count_slots(shmq_stats *out) const;
     void count_clients(shmq_stats *out) const;
@@ -131,6 +143,15 @@ private:
     uint32_t prefetch_ = 0;
     uint32_t spin_ns_ = 0;
     std::atomic<uint64_t> rng_{0};
+    std::string name_;
+    // Readiness fd: ours, and those of consumers we wake (by record index).
+    struct PeerFd {
+        uint32_t epoch;
+        int fd;
+    };
+    std::mutex fd_mu_;
+    int fd_ = -1;
+    std::vector<PeerFd> peer_fd_;
 };
 
 } // namespace shmq::detail

@@ -65,6 +65,8 @@ void Queue::release_sleepers(ClientRecord *rec) {
     if (n != 0) hdr_->ready_waiters.fetch_sub(n, std::memory_order_seq_cst);
     n = rec->space_sleeping.exchange(0, std::memory_order_acq_rel);
     if (n != 0) hdr_->space_waiters.fetch_sub(n, std::memory_order_seq_cst);
+    if (rec->fd_armed.exchange(0, std::memory_order_acq_rel) != 0)
+        hdr_->fd_waiters.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 void Queue::free_record(uint32_t i) {

@@ -83,6 +83,7 @@ int Queue::recv(shmq_msg *msg, int64_t timeout_ns) {
         maybe_recover(); // due retries become ready even for pollers
         if (closed()) rc = SHMQ_ECLOSED;
         else if (timeout_ns == 0) rc = try_lease(msg) ? SHMQ_OK : SHMQ_EEMPTY;
+        if (rc == SHMQ_EEMPTY) arm_fd();
         else rc = wait_for(Wait::Ready, timeout_ns, [&] { return try_lease(msg); });
     }
     if (rc != SHMQ_OK) release_lease();

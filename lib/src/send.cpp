@@ -61,6 +61,7 @@ void Queue::wake(Wait what, int n) {
     A32 &futex = what == Wait::Ready ? hdr_->ready_futex : hdr_->space_futex;
     // SYNC POINT: this seq_cst load pairs with the waiter's seq_cst increment
     // of `waiters` and our seq_cst ring push: either it sees us or we see it.
+    if (what == Wait::Ready && hdr_->fd_waiters.load(std::memory_order_seq_cst) != 0) notify_fd_waiters();
     if (waiters.load(std::memory_order_seq_cst) == 0) return;
     futex.fetch_add(1, std::memory_order_seq_cst);
     futex_wake(&futex, n);

@@ -13,7 +13,7 @@ constexpr size_t kSize = 64;
 Json suite_fixed_rate(const Config &cfg) {
     std::vector<std::string> names = {"spsc_ring", "shmq_spin", "shmq_sleep", "boost_mq",
                                       "unix_socket", "pipe",    "posix_mq"};
-    return for_each_transport("fixed_rate", names, Feature::FixedRate, [&](Transport &t) {
+    return for_each_transport(cfg, "fixed_rate", names, Feature::FixedRate, [&](Transport &t) {
         auto r = measure_fixed_rate(t, kSize, cfg.fixed_rate_hz, cfg.fixed_rate_s);
         progress("fixed_rate", t.name(),
                  "p50 " + fmt_ns(double(r.latency.summary.p50)) + ", p99.9 " +

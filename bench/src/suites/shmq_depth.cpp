@@ -36,7 +36,7 @@ double ns_per_message(Transport &t, size_t depth, size_t iters) {
 
 Json suite_depth(const Config &cfg) {
     std::vector<std::string> names = {"shmq_spin", "spsc_ring", "boost_mq"};
-    return for_each_transport("depth", names, Feature::Depth, [&](Transport &t) {
+    return for_each_transport(cfg, "depth", names, Feature::Depth, [&](Transport &t) {
         Json points = Json::array();
         for (size_t depth : {size_t(0), size_t(1000), size_t(100000)}) {
             double ns = ns_per_message(t, depth, cfg.depth_iters);

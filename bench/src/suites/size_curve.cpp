@@ -30,7 +30,7 @@ Json size_point(const Config &cfg, Transport &t, size_t size) {
 Json suite_size_curve(const Config &cfg) {
     std::vector<std::string> names = {"spsc_ring", "shmq_spin", "shmq_spin_zc", "boost_mq",
                                       "unix_socket", "pipe",    "posix_mq"};
-    return for_each_transport("size", names, Feature::OneWay, [&](Transport &t) {
+    return for_each_transport(cfg, "size", names, Feature::OneWay, [&](Transport &t) {
         Json points = Json::array();
         for (size_t size : curve_sizes(cfg.short_mode)) {
             if (size > t.max_size())

@@ -14,13 +14,15 @@ constexpr size_t kBatch = 32;
 Json suite_throughput(const Config &cfg) {
     std::vector<std::string> names = {"spsc_ring", "shmq_spin", "shmq_sleep", "boost_mq",
                                       "unix_socket", "pipe",    "posix_mq"};
-    Json out = for_each_transport("throughput", names, Feature::OneWay, [&](Transport &t) {
+    Json out = for_each_transport(cfg, "throughput", names, Feature::OneWay, [&](Transport &t) {
         auto r = measure_throughput(t, kSize, cfg.throughput_s);
         progress("throughput", t.name(), fmt_rate(r.per_second()));
         Json j = rate_json(r, kSize);
         j["settings"] = t.describe();
         return j;
     });
+    if (!variant_selected(cfg, "shmq_batch"))
+        return out;
     try {
         out["shmq_batch"] = shmq_batch_throughput(cfg, kBatch);
     } catch (const std::exception &e) {

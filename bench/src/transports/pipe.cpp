@@ -18,6 +18,7 @@ class Pipe final : public Transport {
         for (int dir : {0, 1})
             if (pipe2(fds_[dir], O_CLOEXEC) < 0)
                 throw_errno("pipe2");
+        buffer_bytes_ = fcntl(fds_[0][0], F_GETPIPE_SZ);
     }
     std::unique_ptr<Endpoint> open(int send_dir, int recv_dir) override {
         return std::make_unique<FdEndpoint>(send_dir < 0 ? -1 : fds_[send_dir][1],
@@ -28,10 +29,11 @@ class Pipe final : public Transport {
         close_fds(fds_[1], 2);
     }
     Json describe() const override {
-        return {{"buffer_bytes", fds_[0][0] >= 0 ? fcntl(fds_[0][0], F_GETPIPE_SZ) : -1}};
+        return {{"buffer_bytes", buffer_bytes_}};
     }
 
   private:
+    int buffer_bytes_ = -1;
     int fds_[2][2] = {{-1, -1}, {-1, -1}};
 };
 

@@ -41,12 +41,16 @@ Json error_entry(const std::string &what, const std::exception &e) {
 
 int error_count() { return g_errors; }
 
-Json for_each_transport(const char *suite, const std::vector<std::string> &names, Feature need,
-                        const std::function<Json(Transport &)> &fn) {
+bool variant_selected(const Config &cfg, const std::string &name) {
+    return cfg.variant.empty() || ("," + cfg.variant + ",").find("," + name + ",") != std::string::npos;
+}
+
+Json for_each_transport(const Config &cfg, const char *suite, const std::vector<std::string> &names,
+                        Feature need, const std::function<Json(Transport &)> &fn) {
     Json out = Json::object();
     for (const auto &name : names) {
         auto t = make_transport(name);
-        if (!t->supports(need))
+        if (!t->supports(need) || !variant_selected(cfg, name))
             continue;
         try {
             out[name] = fn(*t);

@@ -18,6 +18,8 @@ class UnixSocket final : public Transport {
         for (int dir : {0, 1})
             if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds_[dir]) < 0)
                 throw_errno("socketpair");
+        socklen_t n = sizeof sndbuf_;
+        getsockopt(fds_[0][0], SOL_SOCKET, SO_SNDBUF, &sndbuf_, &n);
     }
     std::unique_ptr<Endpoint> open(int send_dir, int recv_dir) override {
         return std::make_unique<FdEndpoint>(send_dir < 0 ? -1 : fds_[send_dir][0],
@@ -27,16 +29,10 @@ class UnixSocket final : public Transport {
         close_fds(fds_[0], 2);
         close_fds(fds_[1], 2);
     }
-    Json describe() const override { return {{"type", "SOCK_STREAM socketpair"}, {"sndbuf", sndbuf()}}; }
+    Json describe() const override { return {{"type", "SOCK_STREAM socketpair"}, {"sndbuf", sndbuf_}}; }
 
   private:
-    int sndbuf() const {
-        int v = -1;
-        socklen_t n = sizeof v;
-        if (fds_[0][0] >= 0)
-            getsockopt(fds_[0][0], SOL_SOCKET, SO_SNDBUF, &v, &n);
-        return v;
-    }
+    int sndbuf_ = -1;
     int fds_[2][2] = {{-1, -1}, {-1, -1}};
 };
 

@@ -221,6 +221,14 @@ SHMQ_API int shmq_reject(shmq_queue *q, shmq_msg *msg);
  * acks must use the same msg. SHMQ_ELEASELOST if it had already been lost. */
 SHMQ_API int shmq_extend(shmq_queue *q, shmq_msg *msg, uint32_t lease_ms);
 
+/* A file descriptor that becomes readable when messages may be ready, for
+ * epoll/poll, asyncio or Go's poller. The handle owns it (do not close it).
+ * Use: call shmq_recv(q, &m, 0) until it returns SHMQ_EEMPTY (that call arms
+ * the fd), then wait for the fd to be readable, and repeat. Readable means
+ * "look again", not "a message is yours": another consumer may win it.
+ * Producers make a system call for it only while such a consumer waits. */
+SHMQ_API int shmq_ready_fd(shmq_queue *q, int *fd);
+
 /* ---- Observing and recovering ------------------------------------------ */
 
 typedef struct shmq_client_stats {
