@@ -70,9 +70,12 @@ void track_pid(pid_t pid, bool add) {
 }
 
 void on_fatal_signal(int sig) {
-    for (auto pid : g_pids)
-        if (pid > 0)
+    for (auto pid : g_pids) {
+        if (pid > 0) {
             kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+        }
+    }
     for (auto &e : g_cleanup)
         if (e.fn)
             e.fn(e.name);

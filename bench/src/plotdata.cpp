@@ -27,16 +27,20 @@ void write_percentiles(const Json &suite, const std::string &path) {
     }
 }
 
-// Size curve: size in bytes, throughput in MB/s, round-trip p50 in µs.
+// Size curve: size in bytes, MB/s (NaN for zero-copy, which moves no payload),
+// round-trip p50 in µs, messages/s.
 void write_sizes(const Json &suite, const std::string &path) {
     std::ofstream f(path);
     for (const auto &[name, points] : suite.items()) {
         if (!points.is_array() || points.empty())
             continue;
-        f << "\"" << name << "\" \"MBps\" \"rtt_us\"\n";
-        for (const auto &p : points)
-            f << p["size"] << " " << p["bytes_per_s"].get<double>() / 1e6 << " "
-              << p["rtt_p50_ns"].get<double>() / 1e3 << "\n";
+        bool nominal = name.ends_with("_zc");
+        f << "\"" << name << "\" \"MBps\" \"rtt_us\" \"msgs\"\n";
+        for (const auto &p : points) {
+            double mbps = p["bytes_per_s"].get<double>() / 1e6;
+            f << p["size"] << " " << (nominal ? NAN : mbps) << " "
+              << p["rtt_p50_ns"].get<double>() / 1e3 << " " << p["msgs_per_s"].get<double>() << "\n";
+        }
         f << "\n\n";
     }
 }

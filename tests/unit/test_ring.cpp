@@ -1,0 +1,123 @@
+// The index ring on its own: order, laps, full, stale entries, and finishing
+// the half-done steps of a pusher or popper that stopped between its CASes.
+#include "ring.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+using shmq::detail::A64;
+using shmq::detail::Ring;
+using shmq::detail::RingHeader;
+using shmq::detail::Take;
+
+namespace {
+
+struct TestRing {
+    explicit TestRing(uint32_t cap) : cells(new A64[cap]) {
+        Ring::init(&hdr, cells.get(), cap);
+        ring = Ring(&hdr, cells.get(), cap, nullptr, nullptr);
+    }
+    uint32_t pop() {
+        return ring.pop([](uint32_t) { return Take::Taken; });
+    }
+    RingHeader hdr;
+    std::unique_ptr<A64[]> cells;
+    Ring ring;
+};
+
+uint64_t cell(uint64_t pos, uint32_t v) { return uint64_t(uint32_t(pos)) << 32 | v; }
+
+} // namespace
+
+TEST_CASE("ring: first in, first out, over many laps") {
+    TestRing r(512); // holds at most ~340 at once
+    uint32_t next_out = 0;
+    for (uint32_t i = 0; i < 1000; ++i) {
+        REQUIRE(r.ring.push(i));
+        if (i % 3 == 2) {
+            CHECK(r.pop() == next_out++);
+            CHECK(r.pop() == next_out++);
+        }
+    }
+    while (next_out < 1000) REQUIRE(r.pop() == next_out++);
+    CHECK(r.pop() == Ring::kEmpty);
+    CHECK_FALSE(r.ring.maybe_nonempty());
+}
+
+TEST_CASE("ring: a full ring refuses a push and accepts again after a pop") {
+    TestRing r(4);
+    for (uint32_t i = 0; i < 4; ++i) REQUIRE(r.ring.push(i));
+    CHECK_FALSE(r.ring.push(9));
+    CHECK(r.pop() == 0);
+    CHECK(r.ring.push(9));
+}
+
+TEST_CASE("ring: entries the caller finds stale are dropped on the way") {
+    TestRing r(8);
+    for (uint32_t i = 0; i < 5; ++i) REQUIRE(r.ring.push(i));
+    uint32_t got = r.ring.pop([](uint32_t v) { return v < 3 ? Take::Stale : Take::Taken; });
+    CHECK(got == 3);
+    CHECK(r.pop() == 4);
+    CHECK(r.pop() == Ring::kEmpty);
+}
+
+TEST_CASE("ring: a pusher that filled its cell but never advanced tail is helped") {
+    TestRing r(8);
+    REQUIRE(r.ring.push(1));
+    r.cells[1].store(cell(2, 42)); // filled position 1, tail still 1
+    REQUIRE(r.hdr.tail.load() == 1);
+    CHECK(r.ring.maybe_nonempty());
+    REQUIRE(r.ring.push(2)); // helps tail past 1, lands at 2
+    CHECK(r.pop() == 1);
+    CHECK(r.pop() == 42);
+    CHECK(r.pop() == 2);
+    CHECK(r.pop() == Ring::kEmpty);
+}
+
+TEST_CASE("ring: a popper that emptied its cell but never advanced head is helped") {
+    TestRing r(8);
+    REQUIRE(r.ring.push(1));
+    REQUIRE(r.ring.push(2));
+    r.cells[0].store(cell(0 + 8, Ring::kEmpty)); // emptied position 0, head still 0
+    CHECK(r.pop() == 2);
+    CHECK(r.hdr.head.load() == 2);
+}
+
+TEST_CASE("ring: a popper that emptied the cell at a lagging tail does not stall pushers") {
+    TestRing r(4);
+    r.cells[0].store(cell(1, 7)); // pushed at 0, tail not advanced
+    CHECK(r.pop() == 7);          // popped: head 1, tail still 0
+    REQUIRE(r.hdr.tail.load() == 0);
+    REQUIRE(r.ring.push(8));
+    CHECK(r.pop() == 8);
+}
+
+TEST_CASE("ring: four threads pushing and popping lose and duplicate nothing") {
+    const uint32_t per = 50000, threads = 4;
+    TestRing r(1024);
+    std::vector<std::atomic<uint8_t>> seen(per * threads);
+    std::atomic<uint32_t> popped{0};
+    std::vector<std::thread> ts;
+    for (uint32_t t = 0; t < threads; ++t) {
+        ts.emplace_back([&, t] {
+            for (uint32_t i = 0; i < per; ++i) {
+                while (!r.ring.push(t * per + i)) std::this_thread::yield();
+                uint32_t v = r.pop();
+                if (v != Ring::kEmpty) {
+                    seen[v].fetch_add(1);
+                    popped.fetch_add(1);
+                }
+            }
+        });
+    }
+    for (auto &t : ts) t.join();
+    for (uint32_t v; (v = r.pop()) != Ring::kEmpty; popped.fetch_add(1)) seen[v].fetch_add(1);
+    CHECK(popped.load() == per * threads);
+    uint32_t bad = 0;
+    for (auto &s : seen) bad += s.load() != 1;
+    CHECK(bad == 0);
+}
