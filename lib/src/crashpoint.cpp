@@ -24,6 +24,8 @@ const char *const kCrashPoints[] = {
     "attach.after_claim",    // client record ATTACHING
     "recover.after_claim",   // recoverer claimed a dead client's record
     "recover.after_reclaim", // recoverer moved a dead client's lease, not yet pushed
+    "dlq.after_write",       // shmqd wrote a dead letter to disk, slot not yet freed
+    "spill.after_write",     // shmqd wrote a spilled message to disk, slot not yet freed
     nullptr,
 };
 

@@ -48,6 +48,7 @@ struct alignas(kLine) Header {
     AI64 last_recover_ms;                   // rate-limits client-driven recovery
     A32 unlinked;                           // set by shmq_unlink before the name goes
     A32 daemon_pid;
+    A32 spill_full;                         // set by shmqd when its spill store is at its cap
     // Waiting: consumers sleep on ready_futex, producers on space_futex.
     alignas(kLine) A32 ready_futex;
     A32 ready_waiters;

@@ -23,6 +23,24 @@ namespace shmq::detail {
 
 enum RingId : uint32_t { kReadyRing = 0, kFreeRing = 1 };
 
+// The identity of a message that leaves shared memory for disk and comes back.
+struct MessageMeta {
+    uint64_t id;
+    uint32_t attempts;   // deliveries so far
+    int64_t enqueued_ns; // first enqueue, CLOCK_REALTIME
+};
+
+// A message taken out of shared memory by shmqd (admin.cpp): a DEAD slot on
+// its way to the dead-letter store, or a READY one on its way to spill.
+struct Outgoing {
+    MessageMeta meta;
+    uint32_t reason;       // DeadReason, for dead letters
+    const void *data;      // in shared memory; valid until released
+    uint32_t len;
+    uint32_t slot;
+    uint64_t word;         // the state word we hold it in
+};
+
 // Crash points around a transition_and_push (any may be null).
 struct Points {
     const char *intent = nullptr; // intent recorded, slot CAS not done
@@ -55,6 +73,19 @@ public:
     int stats(shmq_stats *out);
     int recover(shmq_recovery *report);
     void params(shmq_params *out) const;
+
+    // For shmqd (admin.cpp). Call with one daemon per queue (shmqd's lock).
+    void heartbeat();
+    // Visit each DEAD slot; when `persist` returns true (written and synced)
+    // the slot is freed. A crash in between writes it twice, never loses it.
+    template <class F> uint32_t drain_dead(F &&persist);
+    // Lease the oldest READY message for spilling (no delivery counted).
+    bool take_for_spill(Outgoing *out);
+    // The spilled message is on disk: free its slot.
+    bool release_spilled(const Outgoing &out);
+    // Put a message back (spill refill, dead-letter redrive), keeping its id.
+    int restore(const MessageMeta &meta, const void *data, size_t len);
+    void set_spill_full(bool full);
 
     // For the daemon, doctor and tests.
     Header *header() const { return hdr_; }
@@ -94,7 +125,7 @@ private:
     // Sending (send.cpp).
     bool try_claim_free(uint32_t *slot, SlotWord *word);
     int claim_free(uint32_t *slot, SlotWord *word, int64_t timeout_ns);
-    int publish(uint32_t slot, SlotWord writing, size_t len);
+    int publish(uint32_t slot, SlotWord writing, size_t len, const MessageMeta *meta);
     bool valid_reservation(const shmq_reservation *r) const;
     void wake(Wait what, int n);
 
@@ -134,6 +165,8 @@ private:
     void count_slots(shmq_stats *out) const;
     void count_clients(shmq_stats *out) const;
 
+    bool release_dead(uint32_t i, SlotWord w);
+
     Mapping map_;
     Params p_{};
     Header *hdr_ = nullptr;
@@ -153,5 +186,21 @@ private:
     int fd_ = -1;
     std::vector<PeerFd> peer_fd_;
 };
+
+template <class F> uint32_t Queue::drain_dead(F &&persist) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < p_.slot_count; ++i) {
+        SlotWord w{slot(i)->state.load(std::memory_order_acquire)};
+        if (w.state() != SlotState::Dead) continue;
+        SlotHeader *s = slot(i);
+        uint32_t len = s->len.load(std::memory_order_relaxed);
+        Outgoing out{{s->id.load(std::memory_order_relaxed), s->attempts.load(std::memory_order_relaxed),
+                      s->enqueued_ns.load(std::memory_order_relaxed)},
+                     w.time(), payload(i), len <= p_.slot_size ? len : 0, i, w.raw};
+        if (len > p_.slot_size) out.reason = uint32_t(DeadReason::Invalid);
+        if (persist(static_cast<const Outgoing &>(out)) && release_dead(i, w)) ++n;
+    }
+    return n;
+}
 
 } // namespace shmq::detail

@@ -36,23 +36,27 @@ int Queue::claim_free(uint32_t *out, SlotWord *word, int64_t timeout_ns) {
     if (closed()) return SHMQ_ECLOSED;
     if (try_claim_free(out, word)) return SHMQ_OK;
     if (p_.overflow == SHMQ_OVERFLOW_FAIL) return SHMQ_EFULL;
+    if (p_.overflow == SHMQ_OVERFLOW_SPILL && hdr_->spill_full.load(std::memory_order_relaxed) != 0)
+        return SHMQ_EFULL; // shmqd's spill store reached its disk cap
     if (timeout_ns == 0) return SHMQ_EFULL;
     return wait_for(Wait::Space, timeout_ns, [&] { return try_claim_free(out, word); });
 }
 
-int Queue::publish(uint32_t i, SlotWord writing, size_t len) {
+// Make WRITING slot i READY. `meta` carries the id, attempts and enqueue
+// time of a message coming back from disk; null means a new message.
+int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *meta) {
     SlotHeader *s = slot(i);
-    s->id.store(hdr_->next_id.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
-    s->enqueued_ns.store(real_ns(), std::memory_order_relaxed);
+    s->id.store(meta ? meta->id : hdr_->next_id.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
+    s->enqueued_ns.store(meta ? meta->enqueued_ns : real_ns(), std::memory_order_relaxed);
     s->len.store(uint32_t(len), std::memory_order_relaxed);
-    s->attempts.store(0, std::memory_order_relaxed);
+    s->attempts.store(meta ? meta->attempts : 0, std::memory_order_relaxed);
     SHMQ_CRASH_POINT("send.writing");
     // SYNC POINT: the release in this CAS publishes payload and header fields
     // to the consumer whose acquire CAS leases the slot.
     SlotWord ready = writing.next(SlotState::Ready, kNoOwner, 0);
     Points at{"send.after_intent", "send.after_ready", "send.after_push"};
     if (!transition_and_push(i, writing, ready, kReadyRing, at)) return SHMQ_ELEASELOST;
-    bump(kSent, 1);
+    if (meta == nullptr) bump(kSent, 1);
     return SHMQ_OK;
 }
 
@@ -75,7 +79,7 @@ int Queue::send(const void *data, size_t len, int64_t timeout_ns) {
     int rc = claim_free(&i, &w, timeout_ns);
     if (rc != SHMQ_OK) return rc;
     if (len > 0) std::memcpy(payload(i), data, len);
-    rc = publish(i, w, len);
+    rc = publish(i, w, len, nullptr);
     if (rc == SHMQ_OK) wake(Wait::Ready, 1);
     return rc;
 }
@@ -98,7 +102,7 @@ int Queue::send_batch(const shmq_iov *msgs, size_t count, size_t *sent, int64_t 
             if (rc != SHMQ_OK) break;
         }
         if (m.len > 0) std::memcpy(payload(i), m.data, m.len);
-        rc = publish(i, w, m.len);
+        rc = publish(i, w, m.len, nullptr);
         if (rc != SHMQ_OK) break;
     }
     if (n > 0) wake(Wait::Ready, int(n < INT_MAX ? n : INT_MAX));
@@ -129,7 +133,7 @@ bool Queue::valid_reservation(const shmq_reservation *r) const {
 int Queue::commit(shmq_reservation *r, size_t len) {
     if (!valid_reservation(r)) return SHMQ_EINVAL;
     if (len > p_.slot_size) return SHMQ_ETOOBIG;
-    int rc = publish(uint32_t(r->token[0]), SlotWord{r->token[1]}, len);
+    int rc = publish(uint32_t(r->token[0]), SlotWord{r->token[1]}, len, nullptr);
     r->token[1] = 0;
     r->data = nullptr;
     if (rc == SHMQ_OK) wake(Wait::Ready, 1);

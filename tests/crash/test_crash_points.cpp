@@ -42,6 +42,34 @@ void leave_dead_lessee(const std::string &name) {
     wait_child(pid);
 }
 
+// The daemon's moves to disk: the "disk" is a pipe to the parent. For the
+// dead-letter point a message is rejected first; for spill, the oldest ready
+// message is taken. The child dies after writing, before freeing the slot.
+int daemon_script(const std::string &name, const std::string &point, Pipe &disk) {
+    shmq_queue *q = open_queue(name);
+    if (q == nullptr) return 10;
+    auto &core = *reinterpret_cast<shmq::detail::Queue *>(q);
+    shmq::detail::crash_point_arm(point.c_str(), 0);
+    auto write_out = [&](const shmq::detail::Outgoing &o) {
+        disk.put(o.data, o.len);
+        disk.put("\n", 1);
+        return true;
+    };
+    if (point == "dlq.after_write") {
+        shmq_msg m;
+        if (shmq_recv(q, &m, 0) != SHMQ_OK || shmq_reject(q, &m) != SHMQ_OK) return 11;
+        core.drain_dead(write_out);
+    } else {
+        shmq::detail::Outgoing o;
+        if (!core.take_for_spill(&o)) return 12;
+        write_out(o);
+        core.release_spilled(o);
+    }
+    return 7;
+}
+
+bool is_daemon_point(const std::string &point) { return point == "dlq.after_write" || point == "spill.after_write"; }
+
 // The child's script touches every transition once. It reports each call that
 // completed through `done`, so the parent knows what must have taken effect.
 int child_script(const std::string &name, const std::string &point, Pipe &done) {
@@ -86,6 +114,29 @@ std::map<std::string, int> drain(shmq_queue *q) {
     return seen;
 }
 
+// The message the dead daemon wrote to "disk" is still in shared memory too
+// (a duplicate at worst); a second daemon finishes the move.
+void check_daemon_point(shmq_queue *q, const std::string &point, Pipe &disk) {
+    char buf[16] = {};
+    REQUIRE(disk.get(buf, 3));
+    std::string written(buf, 2);
+    CHECK(written == "p0");
+    auto &core = *reinterpret_cast<shmq::detail::Queue *>(q);
+    shmq_recover(q, nullptr);
+    if (point == "dlq.after_write") {
+        std::string again;
+        CHECK(core.drain_dead([&](const shmq::detail::Outgoing &o) {
+            again.assign(static_cast<const char *>(o.data), o.len);
+            return true;
+        }) == 1);
+        CHECK(again == "p0");
+    }
+    std::map<std::string, int> seen = drain(q);
+    CHECK(seen.count("p0") == (point == "spill.after_write" ? 1 : 0));
+    for (int i = 1; i < kParentMsgs; ++i) CHECK(seen.count("p" + std::to_string(i)) == 1);
+    CHECK(shmq::detail::audit(core).by_state[0] == 16);
+}
+
 void check_point(const std::string &point) {
     CAPTURE(point);
     TestQueue t("crash", crash_params());
@@ -96,10 +147,14 @@ void check_point(const std::string &point) {
     Pipe done;
     pid_t pid = spawn([&] {
         done.close_read();
-        return child_script(t.name, point, done);
+        return is_daemon_point(point) ? daemon_script(t.name, point, done) : child_script(t.name, point, done);
     });
     done.close_write();
     REQUIRE(wait_child(pid) == -SIGKILL);
+    if (is_daemon_point(point)) {
+        check_daemon_point(t.q, point, done);
+        return;
+    }
     char progress[8] = {};
     for (int n = 0; n < 2 && done.get(&progress[n], 1); ++n) {
     }

@@ -1,0 +1,80 @@
+// admin.cpp - what shmqd does to a queue beyond recovery: its heartbeat, and
+// moving messages between shared memory and disk (dead letters, spill).
+//
+// Disk first, then the slot: a message is written and synced before its slot
+// is freed, so a daemon killed in between leaves it in memory *and* on disk
+// (a duplicate), never in neither.
+#include "crashpoint.hpp"
+#include "queue.hpp"
+#include "sys.hpp"
+#include "wait.hpp"
+
+#include <cstring>
+#include <unistd.h>
+
+namespace shmq::detail {
+
+// Spilling holds a lease for as long as a disk write may take.
+constexpr uint32_t kSpillLeaseMs = 600000;
+
+void Queue::heartbeat() {
+    hdr_->daemon_pid.store(uint32_t(getpid()), std::memory_order_relaxed);
+    uint32_t now = now_ms();
+    hdr_->daemon_heartbeat_ms.store(now != 0 ? now : 1, std::memory_order_relaxed); // 0 means "never"
+    rec_->role.fetch_or(4, std::memory_order_relaxed);
+}
+
+bool Queue::release_dead(uint32_t i, SlotWord w) {
+    SHMQ_CRASH_POINT("dlq.after_write");
+    bool ok = transition_and_push(i, w, w.next(SlotState::Free, kNoOwner, 0), kFreeRing, Points{});
+    if (ok) wake(Wait::Space, 1);
+    return ok;
+}
+
+bool Queue::take_for_spill(Outgoing *out) {
+    uint32_t deadline = now_ms() + kSpillLeaseMs;
+    SlotWord got{0};
+    uint32_t i = ready_.pop([&](uint32_t v) {
+        if (v >= p_.slot_count) return Take::Stale;
+        SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
+        if (w.state() != SlotState::Ready) return Take::Stale;
+        SlotWord nw = w.next(SlotState::Leased, me_, deadline);
+        if (!slot(v)->state.compare_exchange_strong(w.raw, nw.raw, std::memory_order_acq_rel)) return Take::Retry;
+        got = nw;
+        return Take::Taken;
+    });
+    if (i == Ring::kEmpty) return false;
+    // Dying here: LEASED by a dead owner with its delivery count unchanged;
+    // recovery makes it READY again (after the backoff for its attempts).
+    SlotHeader *s = slot(i);
+    uint32_t len = s->len.load(std::memory_order_relaxed);
+    *out = Outgoing{{s->id.load(std::memory_order_relaxed), s->attempts.load(std::memory_order_relaxed),
+                     s->enqueued_ns.load(std::memory_order_relaxed)},
+                    0, payload(i), len <= p_.slot_size ? len : 0, i, got.raw};
+    return true;
+}
+
+bool Queue::release_spilled(const Outgoing &out) {
+    SHMQ_CRASH_POINT("spill.after_write");
+    SlotWord w{out.word};
+    if (out.slot >= p_.slot_count || w.state() != SlotState::Leased || w.owner() != me_) return false;
+    bool ok = transition_and_push(out.slot, w, w.next(SlotState::Free, kNoOwner, 0), kFreeRing, Points{});
+    if (ok) wake(Wait::Space, 1);
+    return ok;
+}
+
+int Queue::restore(const MessageMeta &meta, const void *data, size_t len) {
+    if (len > p_.slot_size) return SHMQ_ETOOBIG;
+    if (data == nullptr && len > 0) return SHMQ_EINVAL;
+    uint32_t i;
+    SlotWord w{0};
+    if (!try_claim_free(&i, &w)) return SHMQ_EFULL;
+    if (len > 0) std::memcpy(payload(i), data, len);
+    int rc = publish(i, w, len, &meta);
+    if (rc == SHMQ_OK) wake(Wait::Ready, 1);
+    return rc;
+}
+
+void Queue::set_spill_full(bool full) { hdr_->spill_full.store(full ? 1 : 0, std::memory_order_relaxed); }
+
+} // namespace shmq::detail

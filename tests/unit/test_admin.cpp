@@ -1,0 +1,100 @@
+// shmqd's operations on a queue: heartbeat, draining dead letters, taking
+// messages out for spill and restoring them with their identity intact.
+#include "support.hpp"
+
+#include "queue.hpp"
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+
+using namespace testing;
+using shmq::detail::Outgoing;
+
+static shmq::detail::Queue &core(shmq_queue *q) { return *reinterpret_cast<shmq::detail::Queue *>(q); }
+
+static shmq_stats stats_of(shmq_queue *q) {
+    shmq_stats s{};
+    s.struct_size = sizeof s;
+    REQUIRE(shmq_stats_get(q, &s) == SHMQ_OK);
+    return s;
+}
+
+TEST_CASE("drain_dead hands over each dead letter with its reason, then frees the slot") {
+    shmq_params p = small_params(4);
+    p.max_attempts = 1;
+    TestQueue t("drain", p);
+    REQUIRE(shmq_send(t.q, "rejected", 8, 0) == SHMQ_OK);
+    REQUIRE(shmq_send(t.q, "tired", 5, 0) == SHMQ_OK);
+    shmq_msg a, b;
+    REQUIRE(shmq_recv(t.q, &a, 0) == SHMQ_OK);
+    REQUIRE(shmq_recv(t.q, &b, 0) == SHMQ_OK);
+    REQUIRE(shmq_reject(t.q, &a) == SHMQ_OK);
+    REQUIRE(shmq_nack(t.q, &b, 0) == SHMQ_OK); // max_attempts 1: dead
+    std::map<std::string, uint32_t> reasons;
+    bool accept = false;
+    auto persist = [&](const Outgoing &o) {
+        reasons[std::string(static_cast<const char *>(o.data), o.len)] = o.reason;
+        return accept;
+    };
+    CHECK(core(t.q).drain_dead(persist) == 0); // not persisted: slots stay DEAD
+    CHECK(stats_of(t.q).dead == 2);
+    accept = true;
+    CHECK(core(t.q).drain_dead(persist) == 2);
+    CHECK(reasons["rejected"] == uint32_t(shmq::detail::DeadReason::Rejected));
+    CHECK(reasons["tired"] == uint32_t(shmq::detail::DeadReason::MaxAttempts));
+    CHECK(stats_of(t.q).free == 4);
+}
+
+TEST_CASE("a message spilled and restored keeps its id, attempts and enqueue time") {
+    TestQueue t("spill", small_params(4));
+    REQUIRE(shmq_send(t.q, "big order", 9, 0) == SHMQ_OK);
+    shmq_msg m;
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+    REQUIRE(shmq_nack(t.q, &m, 0) == SHMQ_OK); // one delivery so far
+    Outgoing o;
+    REQUIRE(core(t.q).take_for_spill(&o));
+    std::string saved(static_cast<const char *>(o.data), o.len);
+    shmq::detail::MessageMeta meta = o.meta;
+    CHECK(meta.attempts == 1);
+    REQUIRE(core(t.q).release_spilled(o));
+    CHECK(stats_of(t.q).free == 4);
+    CHECK(shmq_recv(t.q, &m, 0) == SHMQ_EEMPTY);
+    REQUIRE(core(t.q).restore(meta, saved.data(), saved.size()) == SHMQ_OK);
+    shmq_msg back;
+    REQUIRE(shmq_recv(t.q, &back, 0) == SHMQ_OK);
+    CHECK(back.id == m.id);
+    CHECK(back.attempt == 2);
+    CHECK(back.enqueued_ns == m.enqueued_ns);
+    CHECK(std::string(static_cast<const char *>(back.data), back.len) == "big order");
+    CHECK(stats_of(t.q).enqueued == 1); // restoring is not a new send
+    CHECK(shmq_ack(t.q, &back) == SHMQ_OK);
+}
+
+TEST_CASE("restore refuses when no slot is free, and oversized payloads") {
+    TestQueue t("restorefull", small_params(1, 8));
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    shmq::detail::MessageMeta meta{77, 0, 1};
+    CHECK(core(t.q).restore(meta, "y", 1) == SHMQ_EFULL);
+    CHECK(core(t.q).restore(meta, "123456789", 9) == SHMQ_ETOOBIG);
+}
+
+TEST_CASE("under the spill policy producers block, and get EFULL once shmqd says its disk is full") {
+    shmq_params p = small_params(1);
+    p.overflow = SHMQ_OVERFLOW_SPILL;
+    TestQueue t("spillfull", p);
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    CHECK(shmq_send(t.q, "y", 1, 10 * 1000000LL) == SHMQ_ETIMEDOUT);
+    core(t.q).set_spill_full(true);
+    CHECK(shmq_send(t.q, "y", 1, SHMQ_FOREVER) == SHMQ_EFULL);
+}
+
+TEST_CASE("the daemon's heartbeat shows in the stats") {
+    TestQueue t("beat");
+    CHECK(stats_of(t.q).daemon_heartbeat_age_ns == -1);
+    core(t.q).heartbeat();
+    int64_t age = stats_of(t.q).daemon_heartbeat_age_ns;
+    CHECK(age >= 0);
+    CHECK(age < 1000000000LL);
+}
