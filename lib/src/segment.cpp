@@ -118,7 +118,7 @@ static void init_segment(void *base, const Params &p) {
     h->header_size = sizeof(Header);
     h->fingerprint = layout_fingerprint();
     h->created_ns = real_ns();
-    h->epoch_mono_ns = mono_ns();
+    h->epoch_mono_ns = mono_ns() - 1000000000; // ms-times start at 1000: 0 can mean "never"
     h->creator_pid = int32_t(getpid());
     h->params = p;
     h->next_id.store(1, std::memory_order_relaxed);

@@ -82,7 +82,8 @@ int Queue::stats(shmq_stats *out) {
     count_clients(out);
     out->reclaimed = hdr_->reclaimed.load(std::memory_order_relaxed);
     int64_t hb = hdr_->daemon_heartbeat_ms.load(std::memory_order_relaxed);
-    out->daemon_heartbeat_age_ns = hb == 0 ? -1 : int64_t(int32_t(now_ms() - uint32_t(hb))) * 1000000;
+    int64_t age_ms = int32_t(now_ms() - uint32_t(hb));
+    out->daemon_heartbeat_age_ns = hb == 0 ? -1 : (age_ms > 0 ? age_ms : 0) * 1000000;
     return SHMQ_OK;
 }
 
