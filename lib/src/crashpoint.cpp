@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace shmq::detail {
 
@@ -40,7 +42,26 @@ void crash_point_arm(const char *name, unsigned skip) {
 }
 
 #ifdef SHMQ_CRASH_POINTS
+// SHMQ_CRASH_AT=name[:skip] arms a point in a whole program (for tests that
+// run shmqd or a client as a separate binary).
+static void arm_from_env() {
+    static std::atomic<bool> done{false};
+    if (done.exchange(true)) return;
+    static std::string spec;
+    const char *env = getenv("SHMQ_CRASH_AT");
+    if (env == nullptr || g_armed.load() != nullptr) return;
+    spec = env;
+    unsigned skip = 0;
+    size_t colon = spec.find(':');
+    if (colon != std::string::npos) {
+        skip = unsigned(strtoul(spec.c_str() + colon + 1, nullptr, 10));
+        spec.resize(colon);
+    }
+    crash_point_arm(spec.c_str(), skip);
+}
+
 void crash_point(const char *name) {
+    arm_from_env();
     const char *armed = g_armed.load(std::memory_order_relaxed);
     if (name == nullptr || armed == nullptr || std::strcmp(armed, name) != 0) return;
     if (g_skip.load() > 0) {
