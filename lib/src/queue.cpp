@@ -146,7 +146,7 @@ void Queue::detach() {
     uint8_t self[kMaxClients / 8 + 1] = {};
     self[me_ / 8] |= uint8_t(1u << (me_ % 8));
     shmq_recovery rep{};
-    scan_slots(self, &rep);
+    scan_slots(self, &rep, 0, p_.slot_count);
     release_sleepers(rec_);
     ClientWord w{rec_->word.load(std::memory_order_acquire)};
     rec_->word.store(ClientWord::make(ClientState::Free, w.epoch() + 1, 0).raw, std::memory_order_release);

@@ -71,7 +71,10 @@ public:
 
     int ready_fd(int *fd);
     int stats(shmq_stats *out);
-    int recover(shmq_recovery *report);
+    // One recovery pass. `budget` > 0 scans at most that many slots for
+    // expired leases and due retries (a full pass whenever a dead client is
+    // found); 0 scans all.
+    int recover(shmq_recovery *report, uint32_t budget = 0);
     void params(shmq_params *out) const;
 
     // For shmqd (admin.cpp). Call with one daemon per queue (shmqd's lock).
@@ -151,7 +154,7 @@ private:
     void release_sleepers(ClientRecord *rec);
     void free_record(uint32_t i);
     void reclaim_lease(uint32_t i, SlotWord w, uint32_t now, shmq_recovery *rep);
-    void scan_slots(const uint8_t *dead, shmq_recovery *rep);
+    void scan_slots(const uint8_t *dead, shmq_recovery *rep, uint32_t first, uint32_t count);
 
     // Readiness fd (notify.cpp).
     std::string fifo_path(uint32_t idx, uint32_t epoch) const;
@@ -176,6 +179,7 @@ private:
     uint32_t prefetch_ = 0;
     uint32_t spin_ns_ = 0;
     std::atomic<uint64_t> rng_{0};
+    std::atomic<uint32_t> scan_cursor_{0};
     std::string name_;
     // Readiness fd: ours, and those of consumers we wake (by record index).
     struct PeerFd {

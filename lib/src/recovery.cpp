@@ -116,9 +116,10 @@ void Queue::reclaim_lease(uint32_t i, SlotWord w, uint32_t now, shmq_recovery *r
     if (to.state() == SlotState::Dead) ++rep->dead_lettered;
 }
 
-void Queue::scan_slots(const uint8_t *dead, shmq_recovery *rep) {
+void Queue::scan_slots(const uint8_t *dead, shmq_recovery *rep, uint32_t first, uint32_t count) {
     const uint32_t now = now_ms();
-    for (uint32_t i = 0; i < p_.slot_count; ++i) {
+    for (uint32_t k = 0; k < count; ++k) {
+        uint32_t i = (first + k) % p_.slot_count;
         SlotWord w{slot(i)->state.load(std::memory_order_acquire)};
         switch (w.state()) {
         case SlotState::Writing:
@@ -139,11 +140,19 @@ void Queue::scan_slots(const uint8_t *dead, shmq_recovery *rep) {
     }
 }
 
-int Queue::recover(shmq_recovery *report) {
+int Queue::recover(shmq_recovery *report, uint32_t budget) {
     shmq_recovery rep{};
     DeadSet dead = {};
     rep.dead_clients = claim_dead_clients(dead, &rep);
-    scan_slots(dead, &rep);
+    // A dead client's slots may be anywhere: its record is freed only after
+    // a full pass. Otherwise a budget bounds the cost on huge queues, and
+    // successive calls sweep on from where the last one stopped.
+    if (rep.dead_clients > 0 || budget == 0 || budget >= p_.slot_count) {
+        scan_slots(dead, &rep, 0, p_.slot_count);
+    } else {
+        uint32_t first = scan_cursor_.fetch_add(budget, std::memory_order_relaxed) % p_.slot_count;
+        scan_slots(dead, &rep, first, budget);
+    }
     for (uint32_t i = 0; i < p_.max_clients; ++i)
         if (in_set(dead, i)) free_record(i);
     hdr_->reclaimed.fetch_add(rep.leases_reclaimed, std::memory_order_relaxed);
@@ -164,7 +173,7 @@ void Queue::maybe_recover() {
     if (hb != 0 && int32_t(uint32_t(now) - uint32_t(hb)) < kDaemonStaleMs) return;
     int64_t last = hdr_->last_recover_ms.load(std::memory_order_relaxed);
     if (int32_t(uint32_t(now) - uint32_t(last)) < kClientRecoverMs) return;
-    if (hdr_->last_recover_ms.compare_exchange_strong(last, now, std::memory_order_relaxed)) recover(nullptr);
+    if (hdr_->last_recover_ms.compare_exchange_strong(last, now, std::memory_order_relaxed)) recover(nullptr, 65536);
 }
 
 } // namespace shmq::detail

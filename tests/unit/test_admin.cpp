@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -97,4 +99,25 @@ TEST_CASE("the daemon's heartbeat shows in the stats") {
     int64_t age = stats_of(t.q).daemon_heartbeat_age_ns;
     CHECK(age >= 0);
     CHECK(age < 1000000000LL);
+}
+
+TEST_CASE("a budgeted recovery sweeps the slots in turns and reclaims every expired lease") {
+    shmq_params p = small_params(64);
+    p.lease_ms = 1;
+    TestQueue t("budget", p);
+    shmq_msg held[40];
+    for (int i = 0; i < 40; ++i) {
+        REQUIRE(shmq_send(t.q, &i, sizeof i, 0) == SHMQ_OK);
+        REQUIRE(shmq_recv(t.q, &held[i], 0) == SHMQ_OK);
+    }
+    uint32_t reclaimed = 0, most = 0;
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (reclaimed < 40 && std::chrono::steady_clock::now() < give_up) {
+        shmq_recovery r{};
+        REQUIRE(core(t.q).recover(&r, 16) == SHMQ_OK);
+        reclaimed += r.leases_reclaimed;
+        most = std::max(most, r.leases_reclaimed);
+    }
+    CHECK(reclaimed == 40);
+    CHECK(most <= 16); // never more than its budget of slots per call
 }
