@@ -98,7 +98,8 @@ struct Config {
     size_t pingpong_rounds = 300000;
     size_t warmup_rounds = 20000;
     double pingpong_budget_s = 15; // per variant: stop early after this
-    double throughput_s = 1.0;   // per variant
+    double throughput_s = 1.0;   // per run
+    size_t throughput_reps = 3;  // runs per variant; the median is reported
     double size_point_s = 0.25;  // per (transport, size) point
     size_t size_rounds = 5000;   // ping-pong rounds per size point
     double scaling_s = 1.0;      // per producers x consumers cell

@@ -29,8 +29,8 @@ const Suite kSuites[] = {
 void usage() {
     std::puts("usage: shmq_bench [--short] [--out DIR] [--only SUITE,...] [--variant NAME,...]\n"
               "suites: pingpong throughput size fixed_rate scaling depth recovery\n"
-              "variants: cacheline spsc_ring shmq_spin shmq_sleep shmq_spin_zc shmq_batch\n"
-              "          boost_mq unix_socket pipe posix_mq\n"
+              "variants: cacheline spsc_ring shmq_spin shmq_default shmq_sleep shmq_spin_zc\n"
+              "          shmq_batch boost_mq unix_socket pipe posix_mq\n"
               "--short: a quick run (CI); --out: results directory [bench/results]");
 }
 
@@ -40,6 +40,7 @@ void apply_short_mode(Config &c) {
     c.warmup_rounds = 2000;
     c.pingpong_budget_s = 2;
     c.throughput_s = 0.2;
+    c.throughput_reps = 1;
     c.size_point_s = 0.05;
     c.size_rounds = 500;
     c.scaling_s = 0.1;
@@ -82,7 +83,8 @@ bool selected(const Config &c, const char *name) {
 Json config_json(const Config &c) {
     return Json{{"mode", c.short_mode ? "short" : "full"}, {"pingpong_rounds", c.pingpong_rounds},
                 {"warmup_rounds", c.warmup_rounds},       {"pingpong_budget_s", c.pingpong_budget_s},
-                {"throughput_s", c.throughput_s},         {"size_point_s", c.size_point_s},
+                {"throughput_s", c.throughput_s},
+                {"throughput_reps", c.throughput_reps},         {"size_point_s", c.size_point_s},
                 {"size_rounds", c.size_rounds},           {"scaling_s", c.scaling_s},
                 {"depth_iters", c.depth_iters},           {"fixed_rate_s", c.fixed_rate_s},
                 {"fixed_rate_hz", c.fixed_rate_hz},       {"recovery_trials", c.recovery_trials}};

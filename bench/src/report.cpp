@@ -91,7 +91,7 @@ void md_ratios(Out &o, const Json &r, const std::string &ref) {
     o << "### " << ref << " compared with each transport\n\n"
       << "| compared with | ping-pong p50 | ping-pong p99.9 | throughput 64 B | fixed-rate p99 |\n"
       << "| --- | --- | --- | --- | --- |\n";
-    for (const char *other : {"cacheline", "spsc_ring", "shmq_spin", "shmq_sleep", "boost_mq",
+    for (const char *other : {"cacheline", "spsc_ring", "shmq_spin", "shmq_default", "shmq_sleep", "boost_mq",
                               "unix_socket", "pipe", "posix_mq"})
         if (other != ref)
             md_ratio_row(o, r, ref, other);
@@ -143,6 +143,7 @@ std::string render_markdown(const Json &r) {
     if (r.contains("pingpong") || r.contains("throughput")) {
         o << "## Ratios\n\n";
         md_ratios(o, r, "shmq_spin");
+        md_ratios(o, r, "shmq_default");
         md_ratios(o, r, "shmq_sleep");
     }
     md_throughput(o, r);

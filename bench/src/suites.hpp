@@ -9,12 +9,13 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "measure.hpp"
 #include "transport.hpp"
 
 namespace bench {
 
-// A transport by its report name: cacheline, spsc_ring, shmq_spin, shmq_sleep,
-// shmq_spin_zc, boost_mq, unix_socket, pipe, posix_mq.
+// A transport by its report name: cacheline, spsc_ring, shmq_spin, shmq_default,
+// shmq_sleep, shmq_spin_zc, boost_mq, unix_socket, pipe, posix_mq.
 std::unique_ptr<Transport> make_transport(const std::string &name);
 
 // Logs the failure of `what` to stderr, counts it, and returns {"error": ...}.
@@ -42,7 +43,7 @@ Json suite_scaling(const Config &cfg);
 Json suite_depth(const Config &cfg);
 Json suite_recovery(const Config &cfg);
 
-// shmq batch throughput (shmq_send_batch / shmq_recv_batch, ack each), for suite_throughput.
-Json shmq_batch_throughput(const Config &cfg, size_t batch);
+// One run of shmq batch throughput (shmq_send_batch / shmq_recv_batch, ack each).
+RateRun shmq_batch_throughput(const Config &cfg, size_t batch);
 
 } // namespace bench

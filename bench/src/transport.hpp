@@ -77,6 +77,8 @@ struct ShmqMode {
     bool zero_copy = false;
 };
 std::unique_ptr<Transport> make_shmq(const std::string &label, ShmqMode mode);
+// The library's default spin budget (shmq_options_init).
+uint32_t default_spin_ns();
 
 // A message's first 8 bytes carry its sequence number; this one means "stop".
 constexpr uint64_t kStopSeq = UINT64_MAX;

@@ -10,6 +10,7 @@ void Ring::init(RingHeader *h, A64 *cells, uint32_t cap) {
 }
 
 bool Ring::push(uint32_t v) {
+    uint64_t last_t = ~0ULL, last_c = 0;
     for (;;) {
         uint64_t t = h_->tail.load(std::memory_order_acquire);
         uint64_t c = at(t).load(std::memory_order_acquire);
@@ -31,7 +32,13 @@ bool Ring::push(uint32_t v) {
         } else if (seq == uint32_t(t - mask_) && val != kEmpty) {
             // Still holding the entry from one lap ago: full.
             if (h_->tail.load(std::memory_order_acquire) == t) return false;
+        } else if (t == last_t && c == last_c) {
+            // A state no ring operation writes, seen twice with tail unmoved:
+            // damage from outside. Reset the cell for this lap and go on.
+            at(t).compare_exchange_strong(c, cell(t, kEmpty), std::memory_order_acq_rel);
         }
+        last_t = t;
+        last_c = c;
     }
 }
 

@@ -66,6 +66,7 @@ private:
 };
 
 template <class F> uint32_t Ring::pop(F &&take) {
+    uint64_t last_h = ~0ULL, last_c = 0;
     for (;;) {
         uint64_t h = h_->head.load(std::memory_order_acquire);
         uint64_t c = at(h).load(std::memory_order_acquire);
@@ -78,13 +79,19 @@ template <class F> uint32_t Ring::pop(F &&take) {
             // helper did) and advance head.
             remove(h, c);
             if (t == Take::Taken) return v;
-        } else if (seq == uint32_t(h + mask_ + 1) && v == kEmpty) {
-            // Emptied, head not yet advanced: help.
+        } else if ((seq == uint32_t(h + mask_ + 1) && v == kEmpty) ||
+                   (seq == uint32_t(h + mask_ + 2) && v != kEmpty)) {
+            // Emptied (and maybe refilled a lap later), head not yet advanced: help.
             h_->head.compare_exchange_strong(h, h + 1, std::memory_order_acq_rel);
         } else if (seq == uint32_t(h) && v == kEmpty) {
             if (h_->head.load(std::memory_order_acquire) == h) return kEmpty;
+        } else if (h == last_h && c == last_c) {
+            // A state no ring operation writes, seen twice with head unmoved:
+            // damage from outside. Discard the cell rather than spin forever.
+            remove(h, c);
         }
-        // Otherwise head moved under us: reload.
+        last_h = h;
+        last_c = c;
     }
 }
 

@@ -121,3 +121,14 @@ TEST_CASE("ring: four threads pushing and popping lose and duplicate nothing") {
     for (auto &s : seen) bad += s.load() != 1;
     CHECK(bad == 0);
 }
+
+TEST_CASE("ring: a cell damaged from outside is discarded, neither pop nor push spins forever") {
+    TestRing r(8);
+    REQUIRE(r.ring.push(1));
+    REQUIRE(r.ring.push(2));
+    r.cells[0].store(cell(12345, 99)); // garbage at head
+    CHECK(r.pop() == 2);
+    r.cells[r.hdr.tail.load() & 7].store(cell(777, 5)); // garbage at tail
+    CHECK(r.ring.push(3));
+    CHECK(r.pop() == 3);
+}

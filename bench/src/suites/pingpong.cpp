@@ -11,7 +11,7 @@ constexpr size_t kSize = 64;
 } // namespace
 
 Json suite_pingpong(const Config &cfg) {
-    std::vector<std::string> names = {"cacheline", "spsc_ring", "shmq_spin", "shmq_sleep",
+    std::vector<std::string> names = {"cacheline", "spsc_ring", "shmq_spin", "shmq_default", "shmq_sleep",
                                       "boost_mq",  "unix_socket", "pipe",    "posix_mq"};
     return for_each_transport(cfg, "pingpong", names, Feature::PingPong, [&](Transport &t) {
         auto r = measure_pingpong(t, kSize, cfg.pingpong_rounds, cfg.warmup_rounds,

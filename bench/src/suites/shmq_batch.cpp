@@ -72,7 +72,7 @@ void batch_consumer(const std::string &name, size_t batch, BatchShared &sh) {
 
 } // namespace
 
-Json shmq_batch_throughput(const Config &cfg, size_t batch) {
+RateRun shmq_batch_throughput(const Config &cfg, size_t batch) {
     NamedQueue queue(bench_params(kSize, 4096));
     SharedMem mem(sizeof(BatchShared));
     auto *sh = new (mem.data()) BatchShared{};
@@ -80,12 +80,7 @@ Json shmq_batch_throughput(const Config &cfg, size_t batch) {
     kids.spawn([&] { batch_consumer(queue.name(), batch, *sh); });
     kids.spawn([&] { batch_producer(queue.name(), batch, cfg.throughput_s, *sh); });
     kids.wait_all(2 * cfg.throughput_s + 30);
-    RateRun r{sh->received.load(), double(sh->end_ns.load() - sh->gate.start_ns.load()) / 1e9};
-    progress("throughput", "shmq_batch", fmt_rate(r.per_second()));
-    Json j = rate_json(r, kSize);
-    j["batch"] = batch;
-    j["settings"] = {{"slot_count", 4096}, {"spin_ns", 1000000000u}, {"prefetch", 0}};
-    return j;
+    return RateRun{sh->received.load(), double(sh->end_ns.load() - sh->gate.start_ns.load()) / 1e9};
 }
 
 } // namespace bench

@@ -14,6 +14,8 @@ std::unique_ptr<Transport> make_transport(const std::string &name) {
         return make_spsc_ring();
     if (name == "shmq_spin")
         return make_shmq(name, ShmqMode{1000000000u, false});
+    if (name == "shmq_default")
+        return make_shmq(name, ShmqMode{default_spin_ns(), false});
     if (name == "shmq_sleep")
         return make_shmq(name, ShmqMode{0, false});
     if (name == "shmq_spin_zc")

@@ -80,6 +80,12 @@ class Shmq final : public Transport {
 
 } // namespace
 
+uint32_t default_spin_ns() {
+    shmq_options o;
+    shmq_options_init(&o);
+    return o.spin_ns;
+}
+
 std::unique_ptr<Transport> make_shmq(const std::string &label, ShmqMode mode) {
     return std::make_unique<Shmq>(label, mode);
 }
