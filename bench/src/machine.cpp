@@ -27,6 +27,13 @@ std::string cpuinfo(const std::string &key) {
     return "";
 }
 
+std::string load_average() {
+    std::ifstream f("/proc/loadavg");
+    std::string a, b, c;
+    f >> a >> b >> c;
+    return a + " " + b + " " + c;
+}
+
 double clock_overhead_ns() {
     constexpr int kReads = 1000000;
     int64_t t0 = now_ns();
@@ -45,6 +52,8 @@ std::string utc_now() {
 
 } // namespace
 
+std::string machine_load_average() { return load_average(); }
+
 Json describe_machine() {
     utsname u{};
     uname(&u);
@@ -62,6 +71,7 @@ Json describe_machine() {
         {"clock", "CLOCK_MONOTONIC"},
         {"clock_read_ns", clock_overhead_ns()},
         {"date_utc", utc_now()},
+        {"load_average_at_start", load_average()},
     };
 }
 

@@ -128,6 +128,7 @@ int main(int argc, char **argv) {
     r["machine"] = describe_machine();
     r["config"] = config_json(cfg);
     run_suites(cfg, r);
+    r["machine"]["load_average_at_end"] = machine_load_average();
     r["goals"] = evaluate_goals(r);
     r["errors"] = error_count();
     write_file(cfg.out_dir + "/results.json", r.dump(1) + "\n");

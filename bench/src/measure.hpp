@@ -20,7 +20,7 @@ struct LatencyRun {
 };
 
 // Round trips of `size`-byte messages: `warmup` unrecorded, then up to `rounds`
-// recorded, stopping early once `budget_s` has passed.
+// recorded, stopping early once `budget_s` has passed since the warm-up ended.
 LatencyRun measure_pingpong(Transport &t, size_t size, size_t rounds, size_t warmup,
                             double budget_s);
 

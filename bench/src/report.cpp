@@ -41,7 +41,10 @@ void md_machine(Out &o, const Json &r) {
       << (m["virtualized"].get<bool>() ? " (virtual machine)" : "") << ", " << m["memory_mib"]
       << " MiB, " << m["kernel"].get<std::string>() << ". Compiler " << m["compiler"].get<std::string>()
       << ". One CLOCK_MONOTONIC read costs " << fmt_ns(m["clock_read_ns"].get<double>())
-      << " (included twice in every latency sample). Nothing is pinned.\n\n";
+      << " (included twice in every latency sample). Nothing is pinned. Load average (1/5/15 min) "
+      << "at start " << m["load_average_at_start"].get<std::string>() << ", at end "
+      << m.value("load_average_at_end", "?") << ": other work on the machine skews the figures, "
+      << "spinning variants most.\n\n";
 }
 
 void md_goals(Out &o, const Json &r) {

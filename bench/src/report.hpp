@@ -10,6 +10,8 @@
 namespace bench {
 
 Json describe_machine();
+// /proc/loadavg's 1, 5 and 15 minute figures, e.g. "0.12 0.40 0.33".
+std::string machine_load_average();
 
 // [{goal, target, measured, value, met}], one per goal; met is null when the
 // figure is missing (suite skipped or failed).

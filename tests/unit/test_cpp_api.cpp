@@ -1,0 +1,51 @@
+// The C++ API: RAII handles, errors as exceptions on open, and a dropped
+// message going back to the queue instead of leaking its lease.
+#include "shmq/shmq.hpp"
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace std::chrono_literals;
+
+TEST_CASE("C++: create, send, receive, ack") {
+    std::string name = testing::unique_name("cpp");
+    shmq::Queue q = shmq::Queue::create(name);
+    REQUIRE(q.send("hello", 0ns) == SHMQ_OK);
+    auto m = q.recv(0ns);
+    REQUIRE(m.has_value());
+    CHECK(m->data() == "hello");
+    CHECK(m->attempt() == 1);
+    CHECK(m->ack() == SHMQ_OK);
+    int status = SHMQ_OK;
+    CHECK_FALSE(q.recv(0ns, &status).has_value());
+    CHECK(status == SHMQ_EEMPTY);
+    shmq::Queue::unlink(name);
+}
+
+TEST_CASE("C++: opening a missing queue throws an Error with the code") {
+    try {
+        shmq::Queue::open("no.such.queue");
+        FAIL("expected shmq::Error");
+    } catch (const shmq::Error &e) {
+        CHECK(e.code() == SHMQ_ENOTFOUND);
+    }
+}
+
+TEST_CASE("C++: a message dropped without ack comes back") {
+    std::string name = testing::unique_name("cppdrop");
+    shmq_params p = testing::small_params();
+    shmq::Queue q = shmq::Queue::create(name, p);
+    REQUIRE(q.send("x", 0ns) == SHMQ_OK);
+    uint64_t id = 0;
+    {
+        auto m = q.recv(0ns);
+        REQUIRE(m.has_value());
+        id = m->id();
+    } // dropped: nacked with the backoff (0 in small_params)
+    auto again = q.recv(1s);
+    REQUIRE(again.has_value());
+    CHECK(again->id() == id);
+    CHECK(again->attempt() == 2);
+    CHECK(again->ack() == SHMQ_OK);
+    shmq::Queue::unlink(name);
+}
