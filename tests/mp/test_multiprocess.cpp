@@ -52,12 +52,14 @@ TEST_CASE("one million messages from a producer process to a consumer process: a
     shmq_queue *c = open_spinning(t.name);
     REQUIRE(c != nullptr);
     uint32_t expected = 0, bad = 0;
+    uint64_t last_id = 0;
     for (uint32_t k = 0; k < n; ++k) {
         shmq_msg m;
         if (shmq_recv(c, &m, kPatience) != SHMQ_OK) break;
         uint64_t v;
         std::memcpy(&v, m.data, sizeof v);
-        if (m.len != sizeof v || uint32_t(v) != expected || m.attempt != 1) ++bad;
+        if (m.len != sizeof v || uint32_t(v) != expected || m.attempt != 1 || m.id <= last_id) ++bad;
+        last_id = m.id; // one producer: ids grow, so none repeats
         ++expected;
         shmq_ack(c, &m);
     }
