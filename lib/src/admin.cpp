@@ -9,6 +9,7 @@
 #include "sys.hpp"
 #include "wait.hpp"
 
+#include <climits>
 #include <cstring>
 #include <unistd.h>
 
@@ -73,6 +74,26 @@ int Queue::restore(const MessageMeta &meta, const void *data, size_t len) {
     int rc = publish(i, w, len, &meta);
     if (rc == SHMQ_OK) wake(Wait::Ready, 1);
     return rc;
+}
+
+// Racy by design (peek reads a slot it does not own); the caller re-checks
+// the state word afterwards and discards the copy if it changed. Relaxed
+// atomic byte loads keep that race defined.
+void Queue::copy_payload(char *to, uint32_t i, uint32_t len) const {
+    const char *from = payload(i);
+    for (uint32_t k = 0; k < len; ++k)
+        to[k] = std::atomic_ref<char>(const_cast<char &>(from[k])).load(std::memory_order_relaxed);
+}
+
+uint32_t Queue::purge() {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < p_.slot_count; ++i) {
+        SlotWord w{slot(i)->state.load(std::memory_order_acquire)};
+        if (w.state() != SlotState::Ready && w.state() != SlotState::Delayed) continue;
+        if (transition_and_push(i, w, w.next(SlotState::Free, kNoOwner, 0), kFreeRing, Points{})) ++n;
+    }
+    if (n > 0) wake(Wait::Space, INT_MAX);
+    return n;
 }
 
 void Queue::set_spill_full(bool full) { hdr_->spill_full.store(full ? 1 : 0, std::memory_order_relaxed); }

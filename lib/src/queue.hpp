@@ -89,6 +89,11 @@ public:
     // Put a message back (spill refill, dead-letter redrive), keeping its id.
     int restore(const MessageMeta &meta, const void *data, size_t len);
     void set_spill_full(bool full);
+    // Copy up to `max` READY messages, oldest first, without leasing them.
+    // A message leased while being copied is skipped (its word changed).
+    template <class F> uint32_t peek(uint32_t max, F &&visit);
+    // Drop every READY and DELAYED message (operator's purge). Returns how many.
+    uint32_t purge();
 
     // For the daemon, doctor and tests.
     Header *header() const { return hdr_; }
@@ -169,6 +174,7 @@ private:
     void count_clients(shmq_stats *out) const;
 
     bool release_dead(uint32_t i, SlotWord w);
+    void copy_payload(char *to, uint32_t i, uint32_t len) const;
 
     Mapping map_;
     Params p_{};
@@ -190,6 +196,29 @@ private:
     int fd_ = -1;
     std::vector<PeerFd> peer_fd_;
 };
+
+template <class F> uint32_t Queue::peek(uint32_t max, F &&visit) {
+    uint32_t n = 0;
+    std::vector<char> buf(p_.slot_size);
+    ready_.for_each([&](uint32_t i) {
+        if (n >= max || i >= p_.slot_count) return;
+        SlotHeader *s = slot(i);
+        uint64_t before = s->state.load(std::memory_order_acquire);
+        if (SlotWord{before}.state() != SlotState::Ready) return;
+        uint32_t len = s->len.load(std::memory_order_relaxed);
+        if (len > p_.slot_size) return;
+        MessageMeta meta{s->id.load(std::memory_order_relaxed), s->attempts.load(std::memory_order_relaxed),
+                         s->enqueued_ns.load(std::memory_order_relaxed)};
+        copy_payload(buf.data(), i, len);
+        // SYNC POINT: the acquire fence orders the copy before the re-check;
+        // an unchanged word means no one leased (and rewrote) the slot meanwhile.
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (s->state.load(std::memory_order_relaxed) != before) return;
+        visit(static_cast<const MessageMeta &>(meta), static_cast<const void *>(buf.data()), len);
+        ++n;
+    });
+    return n;
+}
 
 template <class F> uint32_t Queue::drain_dead(F &&persist) {
     uint32_t n = 0;

@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <map>
+#include <vector>
 #include <string>
 
 using namespace testing;
@@ -120,4 +122,35 @@ TEST_CASE("a budgeted recovery sweeps the slots in turns and reclaims every expi
     }
     CHECK(reclaimed == 40);
     CHECK(most <= 16); // never more than its budget of slots per call
+}
+
+TEST_CASE("peek shows ready messages oldest first without leasing them") {
+    TestQueue t("peek", small_params(8));
+    for (const char *s : {"first", "second", "third"}) REQUIRE(shmq_send(t.q, s, strlen(s), 0) == SHMQ_OK);
+    shmq_msg m;
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK); // "first" is leased: not shown
+    std::vector<std::string> seen;
+    uint32_t n = core(t.q).peek(10, [&](const shmq::detail::MessageMeta &, const void *data, uint32_t len) {
+        seen.emplace_back(static_cast<const char *>(data), len);
+    });
+    CHECK(n == 2);
+    CHECK(seen == std::vector<std::string>{"second", "third"});
+    CHECK(stats_of(t.q).ready == 2); // still there
+    CHECK(core(t.q).peek(1, [](const shmq::detail::MessageMeta &, const void *, uint32_t) {}) == 1);
+    CHECK(shmq_ack(t.q, &m) == SHMQ_OK);
+}
+
+TEST_CASE("purge drops ready and delayed messages and leaves leased ones") {
+    TestQueue t("purge", small_params(8));
+    for (int i = 0; i < 4; ++i) REQUIRE(shmq_send(t.q, &i, sizeof i, 0) == SHMQ_OK);
+    shmq_msg held, later;
+    REQUIRE(shmq_recv(t.q, &held, 0) == SHMQ_OK);
+    REQUIRE(shmq_recv(t.q, &later, 0) == SHMQ_OK);
+    REQUIRE(shmq_nack(t.q, &later, 60 * 1000000000LL) == SHMQ_OK);
+    CHECK(core(t.q).purge() == 3); // two ready, one delayed
+    shmq_stats s = stats_of(t.q);
+    CHECK(s.ready + s.delayed == 0);
+    CHECK(s.leased == 1);
+    CHECK(shmq_ack(t.q, &held) == SHMQ_OK);
+    CHECK(stats_of(t.q).free == 8);
 }
