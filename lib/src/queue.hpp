@@ -107,6 +107,9 @@ public:
     Ring &ring(RingId id) { return id == kReadyRing ? ready_ : free_; }
     uint32_t self_index() const { return me_; }
     uint32_t now_ms() const; // ms since the segment's epoch, wrapping
+    // The same, from the coarse clock and rounded up: for deadlines handed
+    // out on the hot path, which may then run a few ms long, never short.
+    uint32_t deadline_base_ms() const;
 
 private:
     enum class Wait { Ready, Space };

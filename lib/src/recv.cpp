@@ -19,7 +19,7 @@ constexpr uint32_t kMaxTimeMs = 86400000;
 
 bool Queue::try_lease(shmq_msg *msg) {
     for (;;) {
-        uint32_t deadline = now_ms() + p_.lease_ms;
+        uint32_t deadline = deadline_base_ms() + p_.lease_ms;
         SlotWord got{0};
         uint32_t i = ready_.pop([&](uint32_t v) {
             if (v >= p_.slot_count) return Take::Stale;

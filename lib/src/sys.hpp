@@ -11,6 +11,9 @@ namespace shmq::detail {
 
 int64_t mono_ns();
 int64_t real_ns();
+// CLOCK_MONOTONIC_COARSE plus its resolution: never earlier than mono_ns()
+// would have said, at most one tick (a few ms) later, and 3x cheaper.
+int64_t mono_ns_not_before();
 
 // Sleep while *word == expected, at most timeout_ns (< 0: no limit). Shared
 // (not FUTEX_PRIVATE): works across processes. Spurious returns are allowed.

@@ -97,16 +97,19 @@ TEST_CASE("ring: a popper that emptied the cell at a lagging tail does not stall
 }
 
 TEST_CASE("ring: four threads pushing and popping lose and duplicate nothing") {
+    // As in the queue, taking an entry is a CAS on what it names (here a
+    // flag per value): two poppers reading the same cell cannot both win.
     const uint32_t per = 50000, threads = 4;
     TestRing r(1024);
-    std::vector<std::atomic<uint8_t>> seen(per * threads);
+    std::vector<std::atomic<uint8_t>> owned(per * threads), seen(per * threads);
+    auto take = [&](uint32_t v) { return owned[v].exchange(1) == 0 ? Take::Taken : Take::Stale; };
     std::atomic<uint32_t> popped{0};
     std::vector<std::thread> ts;
     for (uint32_t t = 0; t < threads; ++t) {
         ts.emplace_back([&, t] {
             for (uint32_t i = 0; i < per; ++i) {
                 while (!r.ring.push(t * per + i)) std::this_thread::yield();
-                uint32_t v = r.pop();
+                uint32_t v = r.ring.pop(take);
                 if (v != Ring::kEmpty) {
                     seen[v].fetch_add(1);
                     popped.fetch_add(1);
@@ -115,11 +118,12 @@ TEST_CASE("ring: four threads pushing and popping lose and duplicate nothing") {
         });
     }
     for (auto &t : ts) t.join();
-    for (uint32_t v; (v = r.pop()) != Ring::kEmpty; popped.fetch_add(1)) seen[v].fetch_add(1);
+    for (uint32_t v; (v = r.ring.pop(take)) != Ring::kEmpty; popped.fetch_add(1)) seen[v].fetch_add(1);
     CHECK(popped.load() == per * threads);
     uint32_t bad = 0;
     for (auto &s : seen) bad += s.load() != 1;
     CHECK(bad == 0);
+    CHECK(r.hdr.head.load() == r.hdr.tail.load());
 }
 
 TEST_CASE("ring: a cell damaged from outside is discarded, neither pop nor push spins forever") {
