@@ -61,6 +61,23 @@ int Queue::open(const char *name, const shmq_options *opts, Queue **out) {
     return SHMQ_OK;
 }
 
+int Queue::inspect(const char *name, Queue **out) {
+    if (out == nullptr) return SHMQ_EINVAL;
+    int rc = check_name(name);
+    if (rc != SHMQ_OK) return rc;
+    auto *q = new (std::nothrow) Queue();
+    if (q == nullptr) return SHMQ_ENOSPACE;
+    q->name_ = name;
+    rc = segment_open(name, &q->map_, &q->p_);
+    if (rc != SHMQ_OK) {
+        delete q;
+        return rc;
+    }
+    q->bind();
+    *out = q;
+    return SHMQ_OK;
+}
+
 Queue::~Queue() {
     if (rec_ != nullptr) close_fds();
     if (rec_ != nullptr) detach();
@@ -121,7 +138,8 @@ bool Queue::try_attach(const ProcessId &me) {
     return false;
 }
 
-int Queue::attach(const shmq_options *opts) {
+// Point the header and ring views at the mapped segment.
+void Queue::bind() {
     hdr_ = static_cast<Header *>(map_.base);
     char *b = base();
     auto *rr = reinterpret_cast<RingHeader *>(b + p_.off_ready_ring);
@@ -130,6 +148,10 @@ int Queue::attach(const shmq_options *opts) {
                   "ready.pop.after_take");
     free_ = Ring(fr, reinterpret_cast<A64 *>(fr + 1), p_.ring_cap, "free.push.after_cell",
                  "free.pop.after_take");
+}
+
+int Queue::attach(const shmq_options *opts) {
+    bind();
     shmq_options o;
     options_or_default(opts, &o);
     prefetch_ = o.prefetch;

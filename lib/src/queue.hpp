@@ -52,6 +52,11 @@ class Queue {
 public:
     static int create(const char *name, const shmq_params *params, const shmq_options *opts, Queue **out);
     static int open(const char *name, const shmq_options *opts, Queue **out);
+    // Map and validate without attaching (no client record): for observers
+    // such as shmqctl list/stat/peek. Only stats(), peek() and the read-only
+    // accessors may be used on such a handle.
+    static int inspect(const char *name, Queue **out);
+    bool attached() const { return rec_ != nullptr; }
     ~Queue();
     Queue(const Queue &) = delete;
     Queue &operator=(const Queue &) = delete;
@@ -121,6 +126,7 @@ private:
     void bump(Counter c, uint64_t n);
 
     // Attaching and detaching (queue.cpp).
+    void bind();
     int attach(const shmq_options *opts);
     bool try_attach(const ProcessId &me);
     void fill_record(ClientRecord *rec, uint32_t epoch, const ProcessId &me);
