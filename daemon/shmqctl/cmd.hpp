@@ -1,0 +1,23 @@
+// cmd.hpp - one function per shmqctl command; main.cpp maps arguments to them.
+#pragma once
+
+#include "ctl.hpp"
+
+namespace shmqctl {
+
+enum class RecvAction { Ack, Nack, NoAck };
+
+int cmd_list(const Output &out, std::vector<std::string> columns);
+int cmd_stat(const Output &out, const std::string &name);
+int cmd_watch(const std::string &name, double interval_s, int count);
+int cmd_peek(const Output &out, const std::string &name, uint32_t count);
+int cmd_create(const std::string &name, const shmq_params &p);
+int cmd_delete(const std::string &name);
+int cmd_send(const std::string &name, const std::string &data, int64_t timeout_ns);
+int cmd_recv(const Output &out, const std::string &name, uint32_t count, RecvAction act, int64_t nack_ns,
+             int64_t timeout_ns);
+int cmd_purge(const std::string &name);
+int cmd_recover(const Output &out, const std::string &name);
+int cmd_doctor(const Output &out, bool fix);
+
+} // namespace shmqctl

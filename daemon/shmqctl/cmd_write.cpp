@@ -1,0 +1,103 @@
+// cmd_write.cpp - the commands that change a queue: create, delete, send,
+// recv, purge, recover. They attach as a client, like any producer or consumer.
+#include "cmd.hpp"
+
+#include <iostream>
+
+namespace shmqctl {
+
+int cmd_create(const std::string &name, const shmq_params &p) {
+    shmq::detail::Queue *q = nullptr;
+    int rc = shmq::detail::Queue::create(name.c_str(), &p, nullptr, &q);
+    delete q;
+    if (rc != SHMQ_OK) return fail("create " + name, rc);
+    std::cout << "created " << name << " (" << p.slot_count << " slots of " << p.slot_size << " bytes)\n";
+    return kOk;
+}
+
+int cmd_delete(const std::string &name) {
+    int rc = shmq_unlink(name.c_str());
+    if (rc != SHMQ_OK) return fail("delete " + name, rc);
+    std::cout << "deleted " << name << "\n";
+    return kOk;
+}
+
+static int send_one(shmq::detail::Queue &q, const std::string &data, int64_t timeout_ns) {
+    return q.send(data.data(), data.size(), timeout_ns);
+}
+
+int cmd_send(const std::string &name, const std::string &data, int64_t timeout_ns) {
+    QueuePtr q;
+    int rc = open_attached(name, &q);
+    if (rc != SHMQ_OK) return fail("send " + name, rc);
+    uint64_t n = 0;
+    if (data == "-") {
+        for (std::string line; std::getline(std::cin, line); ++n)
+            if ((rc = send_one(*q, line, timeout_ns)) != SHMQ_OK) break;
+    } else if ((rc = send_one(*q, data, timeout_ns)) == SHMQ_OK) {
+        n = 1;
+    }
+    if (rc != SHMQ_OK) return fail("send " + name + " (after " + std::to_string(n) + " sent)", rc);
+    std::cerr << "sent " << n << "\n";
+    return kOk;
+}
+
+static int finish(shmq::detail::Queue &q, shmq_msg &m, RecvAction act, int64_t nack_ns) {
+    switch (act) {
+    case RecvAction::Ack: return q.ack(&m);
+    case RecvAction::Nack: return q.nack(&m, nack_ns);
+    case RecvAction::NoAck: return SHMQ_OK; // given back when we detach, as a nack
+    }
+    return SHMQ_OK;
+}
+
+int cmd_recv(const Output &out, const std::string &name, uint32_t count, RecvAction act, int64_t nack_ns,
+             int64_t timeout_ns) {
+    QueuePtr q;
+    int rc = open_attached(name, &q);
+    if (rc != SHMQ_OK) return fail("recv " + name, rc);
+    nlohmann::json all = nlohmann::json::array();
+    uint32_t got = 0;
+    for (; got < count; ++got) {
+        shmq_msg m;
+        if ((rc = q->recv(&m, timeout_ns)) != SHMQ_OK) break;
+        std::string shown = render_payload(m.data, m.len, out.payload);
+        if (out.json) all.push_back({{"id", m.id}, {"attempt", m.attempt}, {"size", m.len}, {"data", shown}});
+        else std::cout << (out.payload == Output::Payload::Raw ? shown : "#" + std::to_string(m.id) + " attempt=" +
+                                                                             std::to_string(m.attempt) + ": " + shown)
+                       << "\n";
+        if ((rc = finish(*q, m, act, nack_ns)) != SHMQ_OK) return fail("recv " + name + ": finishing", rc);
+    }
+    if (out.json) print_json(all);
+    if (got == 0) return fail("recv " + name, rc);
+    return kOk;
+}
+
+int cmd_purge(const std::string &name) {
+    QueuePtr q;
+    int rc = open_attached(name, &q);
+    if (rc != SHMQ_OK) return fail("purge " + name, rc);
+    std::cout << "purged " << q->purge() << " messages from " << name << " (leased ones are left to their consumers)\n";
+    return kOk;
+}
+
+int cmd_recover(const Output &out, const std::string &name) {
+    QueuePtr q;
+    int rc = open_attached(name, &q);
+    if (rc != SHMQ_OK) return fail("recover " + name, rc);
+    shmq_recovery r{};
+    q->recover(&r);
+    nlohmann::json j = {{"dead_clients", r.dead_clients},         {"leases_reclaimed", r.leases_reclaimed},
+                        {"writes_reclaimed", r.writes_reclaimed}, {"delayed_promoted", r.delayed_promoted},
+                        {"dead_lettered", r.dead_lettered},       {"republished", r.republished}};
+    if (out.json) {
+        print_json(j);
+    } else {
+        std::cout << "recovered " << name << ":";
+        for (auto &[k, v] : j.items()) std::cout << " " << k << "=" << v.dump();
+        std::cout << "\n";
+    }
+    return kOk;
+}
+
+} // namespace shmqctl

@@ -1,0 +1,45 @@
+// ctl.hpp - what the shmqctl commands share: exit codes, opening queues,
+// and printing (tables, escaped payloads, JSON).
+#pragma once
+
+#include "queue.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace shmqctl {
+
+// Exit codes, documented in `shmqctl --help` and daemon/README.md.
+enum Exit { kOk = 0, kUsage = 1, kNotFound = 2, kCannotOpen = 3, kNothing = 4, kFailed = 5 };
+
+using QueuePtr = std::unique_ptr<shmq::detail::Queue>;
+
+struct Output {
+    bool json = false;
+    enum class Payload { Escaped, Hex, Raw } payload = Payload::Escaped;
+};
+
+// Print "shmqctl: <what>: <error>. <hint>" on stderr and return the exit code
+// that fits the error.
+int fail(const std::string &what, int shmq_error);
+int fail_msg(const std::string &message, int code);
+
+// Attach as a client (for commands that change the queue) or only map it.
+int open_attached(const std::string &name, QueuePtr *out);
+int open_observer(const std::string &name, QueuePtr *out);
+
+// Queue names found in the segment directory, sorted.
+std::vector<std::string> queue_names();
+
+std::string render_payload(const void *data, size_t len, Output::Payload how);
+std::string format_age(int64_t ns);
+void print_table(const std::vector<std::string> &header, const std::vector<std::vector<std::string>> &rows);
+void print_json(const nlohmann::json &j);
+
+nlohmann::json stats_json(const shmq_stats &s);
+shmq_stats read_stats(shmq::detail::Queue &q, std::vector<shmq_client_stats> *clients = nullptr);
+
+} // namespace shmqctl

@@ -1,0 +1,124 @@
+// main.cpp - shmqctl, the operator's command line: argument parsing only;
+// each command is a function in cmd_*.cpp. Exit codes: 0 ok, 1 usage,
+// 2 queue not found, 3 queue cannot be opened (permission, version,
+// corrupt), 4 nothing to receive, 5 other failure.
+#include "cmd.hpp"
+
+#include <CLI/CLI.hpp>
+
+namespace {
+
+using namespace shmqctl;
+
+struct Args {
+    Output out;
+    bool hex = false, raw = false;
+    std::string queue, data = "-";
+    std::vector<std::string> columns;
+    uint32_t count = 1;
+    double interval = 1.0, timeout_s = 1.0, nack_ms = -1;
+    int watch_count = 0;
+    bool ack = false, no_ack = false, fix = false;
+    shmq_params params{};
+    std::string jitter = "full", overflow = "block";
+    uint32_t mode = 0600;
+};
+
+int64_t to_ns(double s) { return s < 0 ? SHMQ_FOREVER : int64_t(s * 1e9); }
+
+void add_create(CLI::App &app, Args &a) {
+    shmq_params_init(&a.params);
+    auto *c = app.add_subcommand("create", "create a queue");
+    c->add_option("queue", a.queue, "queue name")->required();
+    c->add_option("--slots", a.params.slot_count, "message slots")->capture_default_str();
+    c->add_option("--slot-size", a.params.slot_size, "largest payload in bytes")->capture_default_str();
+    c->add_option("--max-clients", a.params.max_clients, "clients attached at once")->capture_default_str();
+    c->add_option("--lease", a.params.lease_ms, "default lease in ms")->capture_default_str();
+    c->add_option("--max-attempts", a.params.max_attempts, "deliveries before dead-lettering")->capture_default_str();
+    c->add_option("--backoff-base", a.params.backoff_base_ms, "first retry delay in ms")->capture_default_str();
+    c->add_option("--backoff-cap", a.params.backoff_cap_ms, "largest retry delay in ms")->capture_default_str();
+    c->add_option("--jitter", a.jitter, "none|full|equal")->check(CLI::IsMember({"none", "full", "equal"}));
+    c->add_option("--overflow", a.overflow, "block|fail|spill")->check(CLI::IsMember({"block", "fail", "spill"}));
+    c->add_option("--mode", a.mode, "file mode, 0600 or 0660 (octal)");
+}
+
+void add_message_commands(CLI::App &app, Args &a) {
+    auto *s = app.add_subcommand("send", "send DATA, or one message per stdin line with '-'");
+    s->add_option("queue", a.queue)->required();
+    s->add_option("data", a.data, "the payload, or - for stdin lines");
+    s->add_option("--timeout", a.timeout_s, "seconds to wait for room (-1: forever)");
+    auto *r = app.add_subcommand("recv", "lease messages, print them, then ack (default), nack or leave them");
+    r->add_option("queue", a.queue)->required();
+    r->add_option("--count", a.count, "messages to receive");
+    r->add_flag("--ack", a.ack, "ack each (the default)");
+    r->add_option("--nack", a.nack_ms, "nack each with this delay in ms (-1: the queue's backoff)");
+    r->add_flag("--no-ack", a.no_ack, "neither: they go back to the queue when shmqctl exits (counts an attempt)");
+    r->add_option("--timeout", a.timeout_s, "seconds to wait for the first message");
+    auto *p = app.add_subcommand("peek", "show ready messages without leasing them");
+    p->add_option("queue", a.queue)->required();
+    p->add_option("--count", a.count, "messages to show");
+}
+
+void add_commands(CLI::App &app, Args &a) {
+    auto *l = app.add_subcommand("list", "a table of queues");
+    l->add_option("columns", a.columns, "columns: name ready leased delayed dead clients oldest enqueued acked");
+    for (const char *name : {"stat", "purge", "delete", "recover"})
+        app.add_subcommand(name, std::string(name) + " a queue")->add_option("queue", a.queue)->required();
+    auto *w = app.add_subcommand("watch", "a live view, one line per interval");
+    w->add_option("queue", a.queue)->required();
+    w->add_option("--interval", a.interval, "seconds between lines");
+    w->add_option("--count", a.watch_count, "stop after this many lines (0: never)");
+    app.add_subcommand("doctor", "check /dev/shm and every queue, and say what to do")
+        ->add_flag("--fix", a.fix, "remove what is provably stale");
+    add_create(app, a);
+    add_message_commands(app, a);
+}
+
+int apply_create(Args &a) {
+    a.params.jitter = a.jitter == "none" ? SHMQ_JITTER_NONE : a.jitter == "equal" ? SHMQ_JITTER_EQUAL : SHMQ_JITTER_FULL;
+    a.params.overflow =
+        a.overflow == "fail" ? SHMQ_OVERFLOW_FAIL : a.overflow == "spill" ? SHMQ_OVERFLOW_SPILL : SHMQ_OVERFLOW_BLOCK;
+    a.params.mode = a.mode;
+    return cmd_create(a.queue, a.params);
+}
+
+int run(const std::string &cmd, Args &a) {
+    if (cmd == "list") return cmd_list(a.out, a.columns);
+    if (cmd == "stat") return cmd_stat(a.out, a.queue);
+    if (cmd == "watch") return cmd_watch(a.queue, a.interval, a.watch_count);
+    if (cmd == "peek") return cmd_peek(a.out, a.queue, a.count);
+    if (cmd == "create") return apply_create(a);
+    if (cmd == "delete") return cmd_delete(a.queue);
+    if (cmd == "send") return cmd_send(a.queue, a.data, to_ns(a.timeout_s));
+    if (cmd == "purge") return cmd_purge(a.queue);
+    if (cmd == "recover") return cmd_recover(a.out, a.queue);
+    if (cmd == "doctor") return cmd_doctor(a.out, a.fix);
+    RecvAction act = a.no_ack ? RecvAction::NoAck : a.nack_ms != -1 || !a.ack ? RecvAction::Ack : RecvAction::Ack;
+    if (!a.no_ack && a.nack_ms != -1) act = RecvAction::Nack;
+    return cmd_recv(a.out, a.queue, a.count, act, a.nack_ms < 0 ? -1 : int64_t(a.nack_ms * 1e6), to_ns(a.timeout_s));
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    CLI::App app{"shmqctl: inspect and operate shmq queues (segments in $SHMQ_DIR or /dev/shm)"};
+    app.footer("Exit codes: 0 ok, 1 usage, 2 queue not found, 3 cannot open (permission, version, corrupt), "
+               "4 nothing received, 5 other failure.");
+    Args a;
+    app.add_flag("--json", a.out.json, "machine-readable output");
+    app.add_flag("--hex", a.hex, "show payloads as hex");
+    app.add_flag("--raw", a.raw, "write payloads as they are");
+    app.require_subcommand(1);
+    app.fallthrough(); // global flags (--json ...) may follow the command
+    add_commands(app, a);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError &e) {
+        app.exit(e);
+        return kUsage;
+    }
+    a.out.payload = a.raw ? Output::Payload::Raw : a.hex ? Output::Payload::Hex : Output::Payload::Escaped;
+    return run(app.get_subcommands().front()->get_name(), a);
+}

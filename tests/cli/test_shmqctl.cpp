@@ -1,0 +1,157 @@
+// shmqctl end to end: the binary run as an operator would, its output and
+// exit codes on a live queue, a missing queue and bad arguments, and its
+// --json checked against the library's own stats.
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace testing;
+
+namespace {
+
+struct Run {
+    int code;
+    std::string out;
+};
+
+// Run shmqctl with `args` (shell words), stdin from `input`; stdout captured.
+Run ctl(const std::string &args, const std::string &input = "") {
+    std::string cmd = std::string(SHMQCTL) + " " + args + " 2>/dev/null";
+    if (!input.empty()) cmd = "printf '" + input + "' | " + cmd;
+    FILE *p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    int status = pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+shmq_stats lib_stats(const std::string &name) {
+    shmq_queue *q = open_queue(name);
+    REQUIRE(q != nullptr);
+    shmq_stats s{};
+    s.struct_size = sizeof s;
+    REQUIRE(shmq_stats_get(q, &s) == SHMQ_OK);
+    shmq_close(q);
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("create, send from stdin, list and stat --json agree with the library") {
+    std::string q = unique_name("ctl");
+    REQUIRE(ctl("create " + q + " --slots 32 --slot-size 128 --max-attempts 3").code == 0);
+    REQUIRE(ctl("send " + q + " -", "a\\nb\\nc\\n").code == 0);
+    REQUIRE(ctl("send " + q + " single").code == 0);
+    Run list = ctl("list --json");
+    REQUIRE(list.code == 0);
+    auto all = nlohmann::json::parse(list.out);
+    auto it = std::find_if(all.begin(), all.end(), [&](auto &j) { return j["name"] == q; });
+    REQUIRE(it != all.end());
+    shmq_stats s = lib_stats(q);
+    CHECK((*it)["ready"] == s.ready);
+    CHECK((*it)["enqueued"] == s.enqueued);
+    CHECK(s.ready == 4);
+    Run stat = ctl("stat " + q + " --json");
+    REQUIRE(stat.code == 0);
+    auto j = nlohmann::json::parse(stat.out);
+    CHECK(j["params"]["slot_count"] == 32);
+    CHECK(j["params"]["max_attempts"] == 3);
+    CHECK(j["stats"]["ready"] == 4);
+    CHECK(ctl("list name ready").out.find(q) != std::string::npos);
+    CHECK(ctl("delete " + q).code == 0);
+}
+
+TEST_CASE("peek shows without leasing; recv acks by default, --nack puts back") {
+    std::string q = unique_name("ctlrecv");
+    REQUIRE(ctl("create " + q).code == 0);
+    REQUIRE(ctl("send " + q + " -", "first\\nsecond\\n").code == 0);
+    Run peek = ctl("peek " + q + " --count 5 --json");
+    REQUIRE(peek.code == 0);
+    CHECK(nlohmann::json::parse(peek.out).size() == 2);
+    CHECK(lib_stats(q).ready == 2);
+    Run nack = ctl("recv " + q + " --nack 0 --json");
+    REQUIRE(nack.code == 0);
+    CHECK(nlohmann::json::parse(nack.out)[0]["data"] == "first");
+    Run got = ctl("recv " + q + " --count 2 --json");
+    REQUIRE(got.code == 0);
+    auto msgs = nlohmann::json::parse(got.out);
+    REQUIRE(msgs.size() == 2);
+    CHECK(msgs[1]["data"] == "first");
+    CHECK(msgs[1]["attempt"] == 2);
+    CHECK(lib_stats(q).acked == 2);
+    CHECK(ctl("recv " + q + " --timeout 0").code == 4); // nothing left
+    CHECK(ctl("delete " + q).code == 0);
+}
+
+TEST_CASE("payloads that are not printable are escaped, or hex on request") {
+    std::string q = unique_name("ctlbin");
+    REQUIRE(ctl("create " + q).code == 0);
+    shmq_queue *h = open_queue(q);
+    REQUIRE(shmq_send(h, "a\x01\n", 3, 0) == SHMQ_OK);
+    shmq_close(h);
+    CHECK(ctl("peek " + q).out.find("a\\x01\\n") != std::string::npos);
+    CHECK(ctl("peek " + q + " --hex").out.find("61010a") != std::string::npos);
+    ctl("delete " + q);
+}
+
+TEST_CASE("purge empties the queue; recover reclaims a killed consumer's lease") {
+    std::string q = unique_name("ctlops");
+    REQUIRE(ctl("create " + q).code == 0);
+    REQUIRE(ctl("send " + q + " -", "x\\ny\\nz\\n").code == 0);
+    Pipe leased;
+    pid_t pid = spawn([&] {
+        shmq_queue *h = open_queue(q);
+        shmq_msg m;
+        if (h == nullptr || shmq_recv(h, &m, 0) != SHMQ_OK) return 1;
+        leased.put("L", 1);
+        pause();
+        return 2;
+    });
+    char c;
+    REQUIRE(leased.get(&c, 1));
+    kill(pid, SIGKILL);
+    REQUIRE(wait_child(pid) == -SIGKILL);
+    Run rec = ctl("recover " + q + " --json");
+    REQUIRE(rec.code == 0);
+    auto r = nlohmann::json::parse(rec.out);
+    CHECK(r["dead_clients"] == 1);
+    CHECK(r["leases_reclaimed"] == 1);
+    Run purge = ctl("purge " + q);
+    CHECK(purge.code == 0);
+    CHECK(purge.out.find("purged 3") != std::string::npos);
+    CHECK(lib_stats(q).ready == 0);
+    ctl("delete " + q);
+}
+
+TEST_CASE("exit codes: missing queue 2, bad arguments 1, bad name 1, unknown column 1") {
+    CHECK(ctl("stat no.such.queue").code == 2);
+    CHECK(ctl("recv no.such.queue").code == 2);
+    CHECK(ctl("frobnicate").code == 1);
+    CHECK(ctl("create '../etc'").code == 1);
+    CHECK(ctl("list bogus_column").code == 1);
+    CHECK(ctl("create " + std::string(65, 'a')).code == 1);
+}
+
+TEST_CASE("doctor finds a half-made segment of a dead creator and --fix removes it") {
+    std::string dir = getenv("SHMQ_DIR");
+    std::string stale = dir + "/.shmq.ghost.tmp.999999999.0"; // no such pid
+    std::ofstream(stale) << "half";
+    Run d = ctl("doctor --json");
+    auto j = nlohmann::json::parse(d.out);
+    bool found = false;
+    for (auto &f : j["findings"]) found |= std::string(f["what"]).find(".shmq.ghost.tmp") != std::string::npos;
+    CHECK(found);
+    CHECK(ctl("doctor --fix").code == 0);
+    CHECK(access(stale.c_str(), F_OK) != 0);
+}
