@@ -33,22 +33,17 @@ static std::atomic<SyncFn> g_sync_hook{nullptr};
 
 void set_sync_hook(SyncFn fn) { g_sync_hook.store(fn); }
 
-int sync_data(int fd) {
+static int sync_with(int (*real)(int), int fd) {
     SyncFn hook = g_sync_hook.load();
     int rc;
     do {
-        rc = hook != nullptr ? hook(fd) : ::fdatasync(fd);
+        rc = hook != nullptr ? hook(fd) : real(fd);
     } while (rc != 0 && errno == EINTR);
     return rc == 0 ? 0 : errno;
 }
 
-int sync_dir(int dirfd) {
-    int rc;
-    do {
-        rc = ::fsync(dirfd);
-    } while (rc != 0 && errno == EINTR);
-    return rc == 0 ? 0 : errno;
-}
+int sync_data(int fd) { return sync_with(::fdatasync, fd); }
+int sync_dir(int dirfd) { return sync_with(::fsync, dirfd); }
 
 int pread_full(int fd, void *buf, size_t n, uint64_t off) {
     auto *p = static_cast<char *>(buf);

@@ -29,8 +29,8 @@ private:
     int fd_ = -1;
 };
 
-// Tests may replace fdatasync (to count calls or make them fail); nullptr
-// restores the real one. The hook must be set while no store is in use.
+// Tests may replace fdatasync and the fsync of directories (to count calls or
+// make them fail); nullptr restores them. Set it while no store is in use.
 using SyncFn = int (*)(int fd);
 void set_sync_hook(SyncFn fn);
 

@@ -1,0 +1,176 @@
+// dead_letters.cpp - the dead-letter store (dead_letters.hpp). Reads stream
+// one record at a time through RecordLog::scan; every removal is one
+// RecordLog::rewrite, so it happens entirely or not at all.
+#include "dead_letters.hpp"
+
+#include "names.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+namespace shmq::store {
+
+constexpr size_t kMetaSize = 32;
+
+const char *dead_reason_name(DeadReason r) {
+    switch (r) {
+    case DeadReason::MaxAttempts: return "max_attempts";
+    case DeadReason::Rejected: return "rejected";
+    case DeadReason::Expired: return "expired";
+    case DeadReason::Invalid: return "invalid";
+    }
+    return "unknown";
+}
+
+static void encode_meta(const DeadLetterMeta &m, std::byte out[kMetaSize]) {
+    put_u64(out, m.id);
+    put_u32(out + 8, m.attempts);
+    put_u32(out + 12, uint32_t(m.reason));
+    put_u64(out + 16, uint64_t(m.first_enqueue_ns));
+    put_u64(out + 24, uint64_t(m.died_ns));
+}
+
+std::vector<std::byte> encode_dead_letter(const DeadLetterMeta &m, std::span<const std::byte> payload) {
+    std::vector<std::byte> body(kMetaSize + payload.size());
+    encode_meta(m, body.data());
+    std::copy(payload.begin(), payload.end(), body.begin() + kMetaSize);
+    return body;
+}
+
+bool decode_dead_letter(std::span<const std::byte> body, DeadLetterView *out) {
+    if (body.size() < kMetaSize) return false;
+    const std::byte *p = body.data();
+    out->meta = DeadLetterMeta{get_u64(p), get_u32(p + 8), DeadReason(get_u32(p + 12)), int64_t(get_u64(p + 16)),
+                               int64_t(get_u64(p + 24))};
+    out->payload = body.subspan(kMetaSize);
+    return true;
+}
+
+int DeadLetters::take(int rc) {
+    if (rc != 0) error_ = log_.error();
+    return rc;
+}
+
+int DeadLetters::open(int dirfd, const std::string &queue, const StoreOptions &o, OpenReport *rep) {
+    count_ = 0;
+    if (!valid_queue_name(queue)) {
+        error_ = "dead-letter store: bad queue name '" + queue + "' (want [A-Za-z0-9._-]{1,64}, not only dots)";
+        return EINVAL;
+    }
+    OpenReport local;
+    rep = rep != nullptr ? rep : &local;
+    std::vector<std::string> malformed;
+    LogOptions lo{Kind::Dlq, o.fsync, o.interval_ms, o.max_record, o.read_only};
+    int rc = log_.open(dirfd, dlq_file(queue), lo, rep, [&](uint64_t off, std::span<const std::byte> body) {
+        DeadLetterView v;
+        if (decode_dead_letter(body, &v)) ++count_;
+        else malformed.push_back(log_.path() + ": record at offset " + std::to_string(off) + " is too short (" +
+                                 std::to_string(body.size()) + " bytes) for a dead letter: ignored");
+        return true;
+    });
+    rep->problems.insert(rep->problems.end(), malformed.begin(), malformed.end());
+    return take(rc);
+}
+
+int DeadLetters::add(const DeadLetterMeta &m, std::span<const std::byte> payload) {
+    std::byte head[kMetaSize];
+    encode_meta(m, head);
+    int rc = log_.append(std::span<const std::byte>(head, kMetaSize), payload);
+    if (rc == 0) ++count_;
+    return take(rc);
+}
+
+int DeadLetters::list(const std::function<bool(const DeadLetterInfo &)> &visit) {
+    return take(log_.scan([&](uint64_t off, std::span<const std::byte> body) {
+        DeadLetterView v;
+        if (!decode_dead_letter(body, &v)) return true;
+        return visit(DeadLetterInfo{v.meta, v.payload.size(), off});
+    }));
+}
+
+int DeadLetters::show(uint64_t id, DeadLetter *out) {
+    bool found = false;
+    int rc = log_.scan([&](uint64_t, std::span<const std::byte> body) {
+        DeadLetterView v;
+        if (decode_dead_letter(body, &v) && v.meta.id == id) {
+            found = true; // keep looking: the most recent one wins
+            out->meta = v.meta;
+            out->payload.assign(v.payload.begin(), v.payload.end());
+        }
+        return true;
+    });
+    if (rc != 0) return take(rc);
+    if (found) return 0;
+    error_ = log_.path() + ": no dead letter with id " + std::to_string(id);
+    return ENOENT;
+}
+
+// One rewrite dropping the well-formed records `drop` selects.
+int DeadLetters::remove_where(const std::function<bool(uint64_t off, uint64_t id)> &drop, uint64_t *removed) {
+    uint64_t n = 0, old_id = log_.file_id();
+    int rc = log_.rewrite([&](uint64_t off, std::span<const std::byte> body) {
+        DeadLetterView v;
+        bool gone = decode_dead_letter(body, &v) && drop(off, v.meta.id);
+        n += gone ? 1 : 0;
+        return !gone;
+    });
+    if (log_.file_id() != old_id) count_ -= std::min(count_, n); // replaced, even if the dir sync failed
+    if (removed != nullptr) *removed = log_.file_id() != old_id ? n : 0;
+    return take(rc);
+}
+
+int DeadLetters::purge() {
+    return remove_where([](uint64_t, uint64_t) { return true; }, nullptr);
+}
+
+int DeadLetters::remove(std::span<const uint64_t> ids, uint64_t *removed) {
+    std::vector<uint64_t> sorted(ids.begin(), ids.end());
+    std::sort(sorted.begin(), sorted.end());
+    return remove_where(
+        [&](uint64_t, uint64_t id) { return std::binary_search(sorted.begin(), sorted.end(), id); }, removed);
+}
+
+int DeadLetters::redrive(std::span<const uint64_t> ids, size_t max_per_call, const RedriveFn &send,
+                         RedriveResult *res) {
+    std::vector<uint64_t> sorted(ids.begin(), ids.end());
+    std::sort(sorted.begin(), sorted.end());
+    return redrive_where([&](uint64_t id) { return std::binary_search(sorted.begin(), sorted.end(), id); },
+                         max_per_call, send, res);
+}
+
+int DeadLetters::redrive_all(size_t max_per_call, const RedriveFn &send, RedriveResult *res) {
+    return redrive_where([](uint64_t) { return true; }, max_per_call, send, res);
+}
+
+// Offers the selected records, then removes the sent ones (by offset: ids may
+// repeat). If reading failed part way, what was sent is still removed.
+int DeadLetters::redrive_where(const Select &sel, size_t max, const RedriveFn &send, RedriveResult *res) {
+    *res = RedriveResult{};
+    std::vector<uint64_t> sent; // offsets, ascending
+    int rc = take(log_.scan([&](uint64_t off, std::span<const std::byte> body) {
+        DeadLetterView v;
+        if (!decode_dead_letter(body, &v) || !sel(v.meta.id)) return true;
+        if (max != 0 && res->sent + res->kept == max) {
+            res->more = true;
+            return false;
+        }
+        RedriveStep step = send(v);
+        if (step == RedriveStep::Sent) {
+            sent.push_back(off);
+            ++res->sent;
+            return true;
+        }
+        ++res->kept;
+        res->more = step == RedriveStep::Stop;
+        return step != RedriveStep::Stop;
+    }));
+    if (sent.empty()) return rc;
+    std::string read_error = error_;
+    int rm = remove_where([&](uint64_t off, uint64_t) { return std::binary_search(sent.begin(), sent.end(), off); },
+                          nullptr);
+    if (rc == 0) return rm;
+    error_ = read_error;
+    return rc;
+}
+
+} // namespace shmq::store
