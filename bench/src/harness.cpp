@@ -1,5 +1,5 @@
-// harness.cpp - fork/wait helpers, shared mappings, percentiles and the cleanup
-// registry. Children are watched through pidfds so the parent sleeps in poll()
+// harness.cpp - fork/wait helpers, shared mappings, the start gate and
+// percentiles. Children are watched through pidfds so the parent sleeps in poll()
 // instead of stealing one of the two cores while a benchmark runs.
 #include "harness.hpp"
 
@@ -48,63 +48,6 @@ int64_t Gate::arrive(uint32_t n) {
     return start_ns.load();
 }
 
-// ---- cleanup registry (async-signal-safe: fixed arrays, no allocation) ----
-
-namespace {
-struct CleanupEntry {
-    void (*fn)(const char *);
-    char name[128];
-};
-constexpr int kMaxCleanup = 64;
-CleanupEntry g_cleanup[kMaxCleanup];
-constexpr int kMaxPids = 64;
-volatile pid_t g_pids[kMaxPids];
-
-void track_pid(pid_t pid, bool add) {
-    for (auto &slot : g_pids) {
-        if (add ? slot == 0 : slot == pid) {
-            slot = add ? pid : 0;
-            return;
-        }
-    }
-}
-
-void on_fatal_signal(int sig) {
-    for (auto pid : g_pids) {
-        if (pid > 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, nullptr, 0);
-        }
-    }
-    for (auto &e : g_cleanup)
-        if (e.fn)
-            e.fn(e.name);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-} // namespace
-
-void cleanup_register(void (*fn)(const char *), const std::string &name) {
-    for (auto &e : g_cleanup) {
-        if (!e.fn) {
-            std::snprintf(e.name, sizeof e.name, "%s", name.c_str());
-            e.fn = fn;
-            return;
-        }
-    }
-}
-
-void cleanup_unregister(const std::string &name) {
-    for (auto &e : g_cleanup)
-        if (e.fn && name == e.name)
-            e.fn = nullptr;
-}
-
-void cleanup_install_signal_handlers() {
-    for (int sig : {SIGINT, SIGTERM, SIGHUP})
-        signal(sig, on_fatal_signal);
-}
-
 std::string unique_name() {
     static int counter = 0;
     return "bench." + std::to_string(getpid()) + "." + std::to_string(counter++);
@@ -133,7 +76,7 @@ pid_t Children::spawn(const std::function<void()> &fn) {
         _exit(rc);
     }
     pids_.push_back(pid);
-    track_pid(pid, true);
+    cleanup_track_child(pid, true);
     return pid;
 }
 
@@ -141,7 +84,7 @@ void Children::kill_all() {
     for (pid_t pid : pids_) {
         kill(pid, SIGKILL);
         waitpid(pid, nullptr, 0);
-        track_pid(pid, false);
+        cleanup_track_child(pid, false);
     }
     pids_.clear();
 }
@@ -185,7 +128,7 @@ int Children::wait_one(pid_t pid, double timeout_s) {
     if (waitpid(pid, &status, 0) < 0)
         throw_errno("waitpid");
     std::erase(pids_, pid);
-    track_pid(pid, false);
+    cleanup_track_child(pid, false);
     return status;
 }
 
@@ -212,7 +155,7 @@ void Children::wait_all(double timeout_s) {
             if (waitpid(pid, &status, WNOHANG) == 0)
                 continue;
             pids_[i] = 0;
-            track_pid(pid, false);
+            cleanup_track_child(pid, false);
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 std::erase(pids_, 0);
                 kill_all();

@@ -107,7 +107,25 @@ struct Config {
     double fixed_rate_s = 2.0;
     double fixed_rate_hz = 100000;
     size_t recovery_trials = 50;
+    double quiet_wait_s = 10;    // per variant, see wait_for_quiet (0: do not wait)
 };
+
+// CPU time spent on the whole machine versus by this program (itself and its
+// reaped children), to tell how much other work ran during a suite.
+struct CpuSnapshot {
+    int64_t wall_ns = 0;
+    double busy_s = 0;  // all CPUs, /proc/stat user+nice+system+irq+softirq
+    double steal_s = 0; // time the hypervisor ran something else
+    double ours_s = 0;  // getrusage(SELF) + getrusage(CHILDREN)
+    static CpuSnapshot take();
+};
+// {"other_cpu_s", "other_cpu_share" (of all CPUs' time), "steal_s"} between a and b.
+Json interference(const CpuSnapshot &a, const CpuSnapshot &b);
+
+// Waits (up to max_s) until other processes use under 5% of the machine's CPU
+// over a 200 ms window; returns the seconds waited. On a shared machine this
+// keeps a compiler run from landing in the middle of a measurement.
+double wait_for_quiet(double max_s);
 
 // A unique name per run and call: "bench.<pid>.<n>".
 std::string unique_name();
@@ -116,5 +134,7 @@ std::string unique_name();
 void cleanup_register(void (*fn)(const char *), const std::string &name);
 void cleanup_unregister(const std::string &name);
 void cleanup_install_signal_handlers();
+// Children to SIGKILL if the parent is interrupted (Children keeps this up to date).
+void cleanup_track_child(pid_t pid, bool running);
 
 } // namespace bench

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <sched.h>
 
 namespace bench {
 
@@ -39,7 +40,16 @@ struct Shared {
     std::atomic<uint64_t> count{0};
     std::atomic<int64_t> end_ns{0};
     std::atomic<int64_t> lag_ns{0};
+    std::atomic<int> cpu[2][2]; // [side][start, end], sched_getcpu()
 };
+
+// "same CPU", "two CPUs" or "moved", from where both sides ran at start and end.
+std::string placement(const Shared &sh) {
+    bool same_start = sh.cpu[0][0] == sh.cpu[1][0], same_end = sh.cpu[0][1] == sh.cpu[1][1];
+    if (same_start && same_end)
+        return "same CPU";
+    return !same_start && !same_end ? "two CPUs" : "moved";
+}
 
 struct Run {
     SharedMem mem;
@@ -68,9 +78,13 @@ void echo_side(Transport &t, size_t size, Shared &sh) {
     while (true) {
         ep->recv(buf.data(), size);
         ep->send(buf.data(), size);
-        if (get_seq(buf.data()) == kStopSeq)
-            return;
+        uint64_t seq = get_seq(buf.data());
+        if (seq == kStopSeq)
+            break;
+        if (seq == 1)
+            sh.cpu[1][0] = sched_getcpu();
     }
+    sh.cpu[1][1] = sched_getcpu();
 }
 
 void ping_side(Transport &t, size_t size, size_t rounds, size_t warmup, double budget_s, Run &run) {
@@ -87,14 +101,17 @@ void ping_side(Transport &t, size_t size, size_t rounds, size_t warmup, double b
         int64_t t1 = now_ns();
         if (get_seq(buf.data()) != seq)
             throw std::runtime_error("ping-pong: reply out of order");
+        if (seq == 1)
+            run.shared->cpu[0][0] = sched_getcpu();
+        if (seq == warmup + 1)
+            deadline = t0 + int64_t(budget_s * 1e9);
         if (seq > warmup)
             run.samples[n++] = t1 - t0;
-        else if (seq == warmup || warmup == 0)
-            deadline = t1 + int64_t(budget_s * 1e9);
         if (t1 > deadline)
             break;
     }
     run.shared->count.store(n);
+    run.shared->cpu[0][1] = sched_getcpu();
     put_header(buf.data(), kStopSeq, 0);
     ep->send(buf.data(), size);
     ep->recv(buf.data(), size);
@@ -110,7 +127,9 @@ LatencyRun measure_pingpong(Transport &t, size_t size, size_t rounds, size_t war
     kids.spawn([&] { echo_side(t, size, *run.shared); });
     kids.spawn([&] { ping_side(t, size, rounds, warmup, budget_s, run); });
     kids.wait_all(3 * budget_s + 60);
-    return run.latency();
+    LatencyRun r = run.latency();
+    r.placement = placement(*run.shared);
+    return r;
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "harness.hpp"
@@ -17,6 +18,10 @@ size_t capacity_for(size_t msg_size);
 struct LatencyRun {
     Summary summary;
     std::vector<int64_t> sorted; // every sample, ascending
+    // Ping-pong only: where the two processes ran at the start and at the end
+    // of the measurement: "same CPU", "two CPUs" or "moved" (the scheduler's
+    // choice, which decides how sleeping transports are woken).
+    std::string placement;
 };
 
 // Round trips of `size`-byte messages: `warmup` unrecorded, then up to `rounds`

@@ -58,15 +58,16 @@ void md_goals(Out &o, const Json &r) {
 }
 
 void md_latency_table(Out &o, const Json &suite) {
-    o << "| transport | p50 | p90 | p99 | p99.9 | max | samples |\n| --- | --- | --- | --- | --- | --- | --- |\n";
+    o << "| transport | p50 | p90 | p99 | p99.9 | max | samples | processes ran on | other load |\n"
+         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
     for (const auto &[name, j] : suite.items()) {
         if (!error_of(j).empty()) {
-            o << "| " << name << " | " << error_of(j) << " ||||||\n";
+            o << "| " << name << " | " << error_of(j) << " ||||||||\n";
             continue;
         }
         o << "| " << name << " | " << ns_cell(j, "p50_ns") << " | " << ns_cell(j, "p90_ns") << " | "
           << ns_cell(j, "p99_ns") << " | " << ns_cell(j, "p99.9_ns") << " | " << ns_cell(j, "max_ns")
-          << " | " << j["count"] << " |\n";
+          << " | " << j["count"] << " | " << j.value("placement", "-") << " | " << other_load(j) << " |\n";
     }
     o << "\n";
 }
@@ -76,7 +77,10 @@ void md_pingpong(Out &o, const Json &r) {
         return;
     o << "## Ping-pong round trip, 64 B\n\nClosed loop between two processes: send, receive the "
          "reply. shmq: send -> recv -> ack -> reply on two queues. cacheline carries an 8-byte "
-         "sequence only (the physical limit). Plot: `pingpong_latency.png`.\n\n";
+         "sequence only (the physical limit). Plot: `pingpong_latency.png`. The last column "
+         "tells where the scheduler put the two processes: a sleeping receiver woken on the "
+         "sender's CPU (\"same CPU\") is cheap; one on a halted other vCPU must be kicked "
+         "by the host (tens of microseconds on a VM).\n\n";
     md_latency_table(o, r["pingpong"]);
 }
 
@@ -106,15 +110,36 @@ void md_throughput(Out &o, const Json &r) {
         return;
     o << "## One-way throughput, 64 B, 1 producer -> 1 consumer process\n\n"
          "Every message received, order-checked and (shmq) acked one by one; shmq_batch sends and "
-         "leases 32 per call and acks each.\n\n| transport | msg/s | MB/s |\n| --- | --- | --- |\n";
+         "leases 32 per call and acks each. Median of the runs; all runs are in results.json.\n\n"
+         "| transport | msg/s | MB/s | other load |\n| --- | --- | --- | --- |\n";
     for (const auto &[name, j] : r["throughput"].items()) {
         if (!error_of(j).empty()) {
-            o << "| " << name << " | " << error_of(j) << " | |\n";
+            o << "| " << name << " | " << error_of(j) << " | | |\n";
             continue;
         }
         char mb[32];
         std::snprintf(mb, sizeof mb, "%.0f", j["bytes_per_s"].get<double>() / 1e6);
-        o << "| " << name << " | " << fmt_rate(j["msgs_per_s"].get<double>()) << " | " << mb << " |\n";
+        o << "| " << name << " | " << fmt_rate(j["msgs_per_s"].get<double>()) << " | " << mb << " | "
+          << other_load(j) << " |\n";
+    }
+    o << "\n";
+}
+
+void md_interference(Out &o, const Json &r) {
+    if (!r.contains("interference"))
+        return;
+    o << "## Other work during each suite\n\nCPU time used by anything but this benchmark, as a "
+         "share of all CPUs' time, and time the hypervisor gave to others (steal). Before each "
+         "variant the benchmark waits (up to " << r["config"]["quiet_wait_s"] << " s) for the "
+         "machine to go quiet; the \"other load\" columns above give the share during each "
+         "variant. Figures taken under load are pessimistic.\n\n| suite | wall | other CPU | steal |\n"
+         "| --- | --- | --- | --- |\n";
+    for (const auto &[name, j] : r["interference"].items()) {
+        char line[128];
+        std::snprintf(line, sizeof line, "| %s | %.1f s | %.1f%% | %.2f s |\n", name.c_str(),
+                      j["wall_s"].get<double>(), 100 * j["other_cpu_share"].get<double>(),
+                      j["steal_s"].get<double>());
+        o << line;
     }
     o << "\n";
 }
@@ -155,6 +180,7 @@ std::string render_markdown(const Json &r) {
     md_depth(o, r);
     md_fixed_rate(o, r);
     md_recovery(o, r);
+    md_interference(o, r);
     md_settings(o, r);
     return o.str();
 }

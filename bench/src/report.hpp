@@ -23,6 +23,9 @@ std::string render_markdown(const Json &results);
 // (gnuplot blocks, one per transport).
 void write_plot_data(const Json &results, const std::string &dir);
 
+// "12%": other processes' CPU share while a variant ran, or "-".
+std::string other_load(const Json &variant);
+
 // Figure lookup: the number at results[a][b][c], or NaN if absent.
 double figure(const Json &results, const std::string &a, const std::string &b,
               const std::string &c);

@@ -117,18 +117,18 @@ void md_fixed_rate(Out &o, const Json &r) {
     o << "## Latency at a fixed rate (open loop, 64 B)\n\nMessage i is due at start + i/rate; "
          "latency runs from the due time to receipt, so stalls are charged to every message "
          "behind them. Plot: `fixed_rate_latency.png`.\n\n"
-         "| transport | target | achieved | p50 | p99 | p99.9 | max | worst send lag |\n"
-         "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+         "| transport | target | achieved | p50 | p99 | p99.9 | max | worst send lag | other load |\n"
+         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
     for (const auto &[name, j] : r["fixed_rate"].items()) {
         if (j.contains("error")) {
-            o << "| " << name << " | error: " << j["error"].get<std::string>() << " |||||||\n";
+            o << "| " << name << " | error: " << j["error"].get<std::string>() << " ||||||||\n";
             continue;
         }
         o << "| " << name << " | " << fmt_rate(j["target_hz"].get<double>()) << " | "
           << fmt_rate(j["achieved_hz"].get<double>()) << " | " << fmt_ns(j["p50_ns"].get<double>())
           << " | " << fmt_ns(j["p99_ns"].get<double>()) << " | " << fmt_ns(j["p99.9_ns"].get<double>())
           << " | " << fmt_ns(j["max_ns"].get<double>()) << " | "
-          << fmt_ns(j["max_send_lag_ns"].get<double>()) << " |\n";
+          << fmt_ns(j["max_send_lag_ns"].get<double>()) << " | " << other_load(j) << " |\n";
     }
     o << "\n";
 }

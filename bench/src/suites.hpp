@@ -32,6 +32,10 @@ void progress(const char *suite, const std::string &variant, const std::string &
 std::string fmt_ns(double ns);
 std::string fmt_rate(double per_second);
 
+// Waits for a quiet machine (cfg.quiet_wait_s), runs fn and adds to its JSON
+// object an "interference" record: other processes' CPU share while it ran.
+Json measure_quietly(const Config &cfg, const std::function<Json()> &fn);
+
 // Is variant `name` chosen by --variant (a comma-separated list; empty: all)?
 bool variant_selected(const Config &cfg, const std::string &name);
 

@@ -50,10 +50,14 @@ struct alignas(kLine) Header {
     A32 daemon_pid;
     A32 spill_full;                         // set by shmqd when its spill store is at its cap
     // Waiting: consumers sleep on ready_futex, producers on space_futex.
+    // A waker sets *_wake_pending and makes the system call; later wakers skip
+    // it until a woken sleeper clears the flag (wait.hpp).
     alignas(kLine) A32 ready_futex;
     A32 ready_waiters;
+    A32 ready_wake_pending;
     alignas(kLine) A32 space_futex;
     A32 space_waiters;
+    A32 space_wake_pending;
     // Consumers waiting on a readiness fd (notify.cpp), not on the futex.
     alignas(kLine) A32 fd_waiters;
     alignas(kLine) A64 next_id;

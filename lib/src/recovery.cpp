@@ -60,11 +60,15 @@ bool Queue::claim_if_dead(uint32_t i) {
 }
 
 // A dead client's sleeping threads still count in the header's waiters.
+// A dead sleeper may also have died between being woken and clearing the
+// wake-pending flag: clear it, at worst costing one extra system call.
 void Queue::release_sleepers(ClientRecord *rec) {
     uint32_t n = rec->sleeping.exchange(0, std::memory_order_acq_rel);
     if (n != 0) hdr_->ready_waiters.fetch_sub(n, std::memory_order_seq_cst);
+    if (n != 0) hdr_->ready_wake_pending.store(0, std::memory_order_seq_cst);
     n = rec->space_sleeping.exchange(0, std::memory_order_acq_rel);
     if (n != 0) hdr_->space_waiters.fetch_sub(n, std::memory_order_seq_cst);
+    if (n != 0) hdr_->space_wake_pending.store(0, std::memory_order_seq_cst);
     if (rec->fd_armed.exchange(0, std::memory_order_acq_rel) != 0)
         hdr_->fd_waiters.fetch_sub(1, std::memory_order_seq_cst);
 }

@@ -19,12 +19,13 @@ constexpr uint32_t kMaxTimeMs = 86400000;
 
 bool Queue::try_lease(shmq_msg *msg) {
     for (;;) {
-        uint32_t deadline = deadline_base_ms() + p_.lease_ms;
+        uint32_t deadline = 0; // read the clock only once there is something to lease
         SlotWord got{0};
         uint32_t i = ready_.pop([&](uint32_t v) {
             if (v >= p_.slot_count) return Take::Stale;
             SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
             if (w.state() != SlotState::Ready) return Take::Stale;
+            if (deadline == 0) deadline = deadline_base_ms() + p_.lease_ms;
             SlotWord nw = w.next(SlotState::Leased, me_, deadline);
             if (!slot(v)->state.compare_exchange_strong(w.raw, nw.raw, std::memory_order_acq_rel))
                 return Take::Retry;
@@ -81,10 +82,14 @@ int Queue::recv(shmq_msg *msg, int64_t timeout_ns) {
     int rc = SHMQ_OK;
     if (!try_lease(msg)) {
         maybe_recover(); // due retries become ready even for pollers
-        if (closed()) rc = SHMQ_ECLOSED;
-        else if (timeout_ns == 0) rc = try_lease(msg) ? SHMQ_OK : SHMQ_EEMPTY;
-        if (rc == SHMQ_EEMPTY) arm_fd();
-        else rc = wait_for(Wait::Ready, timeout_ns, [&] { return try_lease(msg); });
+        if (closed()) {
+            rc = SHMQ_ECLOSED;
+        } else if (timeout_ns == 0) {
+            rc = try_lease(msg) ? SHMQ_OK : SHMQ_EEMPTY;
+            if (rc == SHMQ_EEMPTY) arm_fd();
+        } else {
+            rc = wait_for(Wait::Ready, timeout_ns, [&] { return try_lease(msg); });
+        }
     }
     if (rc != SHMQ_OK) release_lease();
     return rc;

@@ -61,12 +61,18 @@ int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *
 }
 
 void Queue::wake(Wait what, int n) {
-    A32 &waiters = what == Wait::Ready ? hdr_->ready_waiters : hdr_->space_waiters;
-    A32 &futex = what == Wait::Ready ? hdr_->ready_futex : hdr_->space_futex;
+    const bool ready = what == Wait::Ready;
+    A32 &waiters = ready ? hdr_->ready_waiters : hdr_->space_waiters;
+    A32 &futex = ready ? hdr_->ready_futex : hdr_->space_futex;
+    A32 &pending = ready ? hdr_->ready_wake_pending : hdr_->space_wake_pending;
     // SYNC POINT: this seq_cst load pairs with the waiter's seq_cst increment
     // of `waiters` and our seq_cst ring push: either it sees us or we see it.
-    if (what == Wait::Ready && hdr_->fd_waiters.load(std::memory_order_seq_cst) != 0) notify_fd_waiters();
+    if (ready && hdr_->fd_waiters.load(std::memory_order_seq_cst) != 0) notify_fd_waiters();
     if (waiters.load(std::memory_order_seq_cst) == 0) return;
+    // One system call per wake-up, not one per send while the sleeper takes
+    // tens of microseconds to run. SYNC POINT: pairs with the woken sleeper's
+    // seq_cst clear of `pending` before it looks at the ring again.
+    if (pending.load(std::memory_order_seq_cst) != 0 || pending.exchange(1, std::memory_order_seq_cst) != 0) return;
     futex.fetch_add(1, std::memory_order_seq_cst);
     futex_wake(&futex, n);
 }

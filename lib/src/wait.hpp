@@ -5,6 +5,9 @@
 // sleep if still empty. Waker: push (seq_cst), then read waiters (seq_cst) and
 // bump + wake only if someone sleeps. Either the waker sees the sleeper or the
 // sleeper sees the push: no lost wake-up, and no system call when nobody sleeps.
+// A wake-pending flag makes it one system call per wake-up: wakers skip the
+// call while it is set; a sleeper clears it (seq_cst) on waking, before its
+// next look at the ring, so a send it would miss makes the next waker call.
 #pragma once
 
 #include "queue.hpp"
@@ -32,10 +35,17 @@ template <class F> int Queue::wait_for(Wait what, int64_t timeout_ns, F &&try_op
     A32 &waiters = ready ? hdr_->ready_waiters : hdr_->space_waiters;
     A32 &futex = ready ? hdr_->ready_futex : hdr_->space_futex;
     A32 &mine = ready ? rec_->sleeping : rec_->space_sleeping;
-    for (;;) {
+    A32 &pending = ready ? hdr_->ready_wake_pending : hdr_->space_wake_pending;
+    RingId ring_id = ready ? kReadyRing : kFreeRing;
+    for (bool slept = false;; slept = true) {
         if (closed()) return SHMQ_ECLOSED;
         maybe_recover();
-        if (try_op()) return SHMQ_OK;
+        if (try_op()) {
+            // Woken while wakers skipped their calls for us: if more is
+            // waiting, pass the wake-up on to the next sleeper.
+            if (slept && ring(ring_id).maybe_nonempty()) wake(what, 1);
+            return SHMQ_OK;
+        }
         int64_t now = mono_ns();
         if (now >= deadline) return SHMQ_ETIMEDOUT;
         // Order matters for recovery: a crash between these two increments
@@ -44,10 +54,14 @@ template <class F> int Queue::wait_for(Wait what, int64_t timeout_ns, F &&try_op
         waiters.fetch_add(1, std::memory_order_seq_cst);
         mine.fetch_add(1, std::memory_order_relaxed);
         uint32_t seen = futex.load(std::memory_order_seq_cst);
-        if (!ring(ready ? kReadyRing : kFreeRing).maybe_nonempty() && !closed())
+        if (!ring(ring_id).maybe_nonempty() && !closed())
             futex_wait(&futex, seen, std::min(deadline - now, kMaxSleepNs));
         mine.fetch_sub(1, std::memory_order_relaxed);
         waiters.fetch_sub(1, std::memory_order_seq_cst);
+        // Awake (woken, timed out or never slept): let the next send wake
+        // again. A crash before this store leaves the flag set; recovery
+        // clears it, and until then sleepers wake on their 100 ms cap.
+        pending.store(0, std::memory_order_seq_cst);
     }
 }
 

@@ -223,3 +223,17 @@ TEST_CASE("stats count states, totals and clients") {
     CHECK(s.daemon_heartbeat_age_ns == -1);
     CHECK(shmq_ack(t.q, &c) == SHMQ_OK);
 }
+
+TEST_CASE("polling with timeout 0 picks up a retry that recovery makes due during the call") {
+    TestQueue t("pollretry");
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    shmq_msg m;
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+    REQUIRE(shmq_nack(t.q, &m, 30 * 1000000LL) == SHMQ_OK);
+    int rc = SHMQ_EEMPTY;
+    for (int64_t end = mono_ns() + 5 * 1000000000LL; rc == SHMQ_EEMPTY && mono_ns() < end;)
+        rc = shmq_recv(t.q, &m, 0); // never anything but EMPTY or OK
+    REQUIRE(rc == SHMQ_OK);
+    CHECK(m.attempt == 2);
+    CHECK(shmq_ack(t.q, &m) == SHMQ_OK);
+}

@@ -18,9 +18,11 @@ Json suite_pingpong(const Config &cfg) {
                                   cfg.pingpong_budget_s);
         progress("pingpong", t.name(),
                  "p50 " + fmt_ns(double(r.summary.p50)) + ", p99.9 " +
-                     fmt_ns(double(r.summary.p999)) + " over " + std::to_string(r.summary.count));
+                     fmt_ns(double(r.summary.p999)) + " over " + std::to_string(r.summary.count) +
+                     ", " + r.placement);
         Json j = to_json(r.summary);
         j["size"] = kSize;
+        j["placement"] = r.placement;
         j["settings"] = t.describe();
         j["curve"] = percentile_curve(r.sorted);
         return j;

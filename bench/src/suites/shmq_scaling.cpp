@@ -93,7 +93,7 @@ Json suite_scaling(const Config &cfg) {
         for (uint32_t c = 1; c <= 4; c++) {
             std::string label = std::to_string(p) + "x" + std::to_string(c);
             try {
-                cells.push_back(scaling_cell(cfg, p, c));
+                cells.push_back(measure_quietly(cfg, [&] { return scaling_cell(cfg, p, c); }));
                 progress("scaling", label, fmt_rate(cells.back()["msgs_per_s"].get<double>()));
             } catch (const std::exception &e) {
                 Json err = error_entry("scaling " + label, e);

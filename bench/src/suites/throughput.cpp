@@ -44,7 +44,9 @@ Json suite_throughput(const Config &cfg) {
     if (!variant_selected(cfg, "shmq_batch"))
         return out;
     try {
-        Json j = median_of_runs(cfg, "shmq_batch", [&] { return shmq_batch_throughput(cfg, kBatch); });
+        Json j = measure_quietly(cfg, [&] {
+            return median_of_runs(cfg, "shmq_batch", [&] { return shmq_batch_throughput(cfg, kBatch); });
+        });
         j["batch"] = kBatch;
         j["settings"] = {{"slot_count", 4096}, {"spin_ns", 1000000000u}, {"prefetch", 0}};
         out["shmq_batch"] = j;

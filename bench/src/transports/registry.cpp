@@ -1,5 +1,6 @@
-// registry.cpp - maps report names to transport factories, and counts failures.
-// The shmq variants differ only in handle options: spin budget and zero-copy.
+// registry.cpp - maps report names to transport factories and runs a suite's
+// variants one by one, each after waiting for a quiet machine. The shmq
+// variants differ only in handle options: spin budget and zero-copy.
 #include <cstdio>
 #include <stdexcept>
 
@@ -31,17 +32,16 @@ std::unique_ptr<Transport> make_transport(const std::string &name) {
     throw std::invalid_argument("unknown transport " + name);
 }
 
-namespace {
-int g_errors = 0;
-} // namespace
-
-Json error_entry(const std::string &what, const std::exception &e) {
-    g_errors++;
-    std::fprintf(stderr, "shmq_bench: %s failed: %s\n", what.c_str(), e.what());
-    return Json{{"error", e.what()}};
+Json measure_quietly(const Config &cfg, const std::function<Json()> &fn) {
+    double waited = cfg.quiet_wait_s > 0 ? wait_for_quiet(cfg.quiet_wait_s) : 0;
+    CpuSnapshot before = CpuSnapshot::take();
+    Json j = fn();
+    Json load = interference(before, CpuSnapshot::take());
+    load["waited_for_quiet_s"] = waited;
+    if (j.is_object())
+        j["interference"] = load;
+    return j;
 }
-
-int error_count() { return g_errors; }
 
 bool variant_selected(const Config &cfg, const std::string &name) {
     return cfg.variant.empty() || ("," + cfg.variant + ",").find("," + name + ",") != std::string::npos;
@@ -55,40 +55,12 @@ Json for_each_transport(const Config &cfg, const char *suite, const std::vector<
         if (!t->supports(need) || !variant_selected(cfg, name))
             continue;
         try {
-            out[name] = fn(*t);
+            out[name] = measure_quietly(cfg, [&] { return fn(*t); });
         } catch (const std::exception &e) {
             out[name] = error_entry(std::string(suite) + " " + name, e);
         }
     }
     return out;
-}
-
-void progress(const char *suite, const std::string &variant, const std::string &text) {
-    std::fprintf(stderr, "[%s] %s: %s\n", suite, variant.c_str(), text.c_str());
-}
-
-std::string fmt_ns(double ns) {
-    char buf[32];
-    if (ns < 1e3)
-        std::snprintf(buf, sizeof buf, "%.0f ns", ns);
-    else if (ns < 1e6)
-        std::snprintf(buf, sizeof buf, "%.2f us", ns / 1e3);
-    else if (ns < 1e9)
-        std::snprintf(buf, sizeof buf, "%.2f ms", ns / 1e6);
-    else
-        std::snprintf(buf, sizeof buf, "%.2f s", ns / 1e9);
-    return buf;
-}
-
-std::string fmt_rate(double per_second) {
-    char buf[32];
-    if (per_second >= 1e6)
-        std::snprintf(buf, sizeof buf, "%.2f M/s", per_second / 1e6);
-    else if (per_second >= 1e3)
-        std::snprintf(buf, sizeof buf, "%.1f k/s", per_second / 1e3);
-    else
-        std::snprintf(buf, sizeof buf, "%.0f /s", per_second);
-    return buf;
 }
 
 } // namespace bench
