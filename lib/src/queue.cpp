@@ -230,12 +230,13 @@ uint32_t Queue::redo_pending(ClientRecord *dead) {
     return redone;
 }
 
-// Statistics only, so a plain load and store rather than a locked add: exact
-// while one thread at a time uses a handle; concurrent threads on one handle
-// may lose an increment. (Measured: the locked adds cost ~20% of a message.)
-void Queue::bump(Counter c, uint64_t n) {
-    A64 &v = rec_->count[c];
-    v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+// A locked add even though only this handle writes the counter: a handle may
+// be shared by threads (Go's Consume does), and metrics must not lose counts.
+void Queue::bump(Counter c, uint64_t n) { rec_->count[c].fetch_add(n, std::memory_order_relaxed); }
+
+// Mark this client a producer (bit 0) or consumer (bit 1), once.
+void Queue::mark_role(uint32_t bit) {
+    if ((rec_->role.load(std::memory_order_relaxed) & bit) == 0) rec_->role.fetch_or(bit, std::memory_order_relaxed);
 }
 
 } // namespace shmq::detail

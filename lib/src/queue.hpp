@@ -124,6 +124,7 @@ private:
     char *payload(uint32_t i) const { return reinterpret_cast<char *>(slot(i)) + sizeof(SlotHeader); }
     bool closed() const { return hdr_->unlinked.load(std::memory_order_acquire) != 0; }
     void bump(Counter c, uint64_t n);
+    void mark_role(uint32_t bit);
 
     // Attaching and detaching (queue.cpp).
     void bind();

@@ -63,6 +63,7 @@ bool Queue::fill_message(uint32_t i, SlotWord leased, shmq_msg *msg) {
     msg->receipt[1] = leased.raw;
     bump(kDelivered, 1);
     if (attempt > 1) bump(kRedelivered, 1);
+    mark_role(2);
     return true;
 }
 

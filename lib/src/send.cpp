@@ -56,7 +56,10 @@ int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *
     SlotWord ready = writing.next(SlotState::Ready, kNoOwner, 0);
     Points at{"send.after_intent", "send.after_ready", "send.after_push"};
     if (!transition_and_push(i, writing, ready, kReadyRing, at)) return SHMQ_ELEASELOST;
-    if (meta == nullptr) bump(kSent, 1);
+    if (meta == nullptr) {
+        bump(kSent, 1);
+        mark_role(1);
+    }
     return SHMQ_OK;
 }
 

@@ -219,6 +219,7 @@ TEST_CASE("stats count states, totals and clients") {
     REQUIRE(s.clients == 1);
     CHECK(cl[0].alive == 1);
     CHECK(cl[0].sent == 5);
+    CHECK(cl[0].role == 3); // has sent and received
     CHECK(cl[0].leased == 1);
     CHECK(s.daemon_heartbeat_age_ns == -1);
     CHECK(shmq_ack(t.q, &c) == SHMQ_OK);

@@ -14,7 +14,9 @@
  * A queue handle may be used from several threads at once.
  *
  * Timeouts are in nanoseconds: 0 means "do not wait", SHMQ_FOREVER means
- * "wait until it happens". Usable from C11 and C++.
+ * "wait until it happens". Usable from C11 and C++. Closing a handle while
+ * another thread is blocked in a call on it is undefined: stop them first
+ * (blocking with bounded timeouts makes that easy).
  */
 #ifndef SHMQ_H
 #define SHMQ_H
@@ -57,7 +59,7 @@ typedef enum shmq_error {
     SHMQ_ELEASELOST = 4,   /* the lease expired or was reclaimed (or a reservation was, because
                               this process was judged dead): another consumer may have the
                               message; do not use its payload, do not retry the ack */
-    SHMQ_ECLOSED = 5,      /* the queue was unlinked or the handle closed */
+    SHMQ_ECLOSED = 5,      /* the queue was unlinked: open it again (or a new one) */
     SHMQ_EINVAL = 6,       /* a bad argument (NULL, zero size, out-of-range parameter) */
     SHMQ_EBADNAME = 7,     /* queue name not [A-Za-z0-9._-]{1,64} */
     SHMQ_ETOOBIG = 8,      /* message larger than the queue's slot size */
@@ -223,10 +225,13 @@ SHMQ_API int shmq_extend(shmq_queue *q, shmq_msg *msg, uint32_t lease_ms);
 
 /* A file descriptor that becomes readable when messages may be ready, for
  * epoll/poll, asyncio or Go's poller. The handle owns it (do not close it).
- * Use: call shmq_recv(q, &m, 0) until it returns SHMQ_EEMPTY (that call arms
- * the fd), then wait for the fd to be readable, and repeat. Readable means
- * "look again", not "a message is yours": another consumer may win it.
- * Producers make a system call for it only while such a consumer waits. */
+ * Use: call shmq_ready_fd() once; then call shmq_recv(q, &m, 0) until it
+ * returns SHMQ_EEMPTY (that call arms the fd), wait for the fd to be
+ * readable, and repeat. Readable means "look again", not "a message is
+ * yours": another consumer may win it. Producers make a system call for it
+ * only while such a consumer waits. Retries that come due and leases that
+ * expire make it readable when recovery runs (shmqd runs it continuously);
+ * without shmqd, also poll every 100 ms or so. */
 SHMQ_API int shmq_ready_fd(shmq_queue *q, int *fd);
 
 /* ---- Observing and recovering ------------------------------------------ */

@@ -1,0 +1,3 @@
+module shmq.dev/shmq
+
+go 1.19

@@ -1,0 +1,111 @@
+// queue.go - a handle on one queue: open, create, close, unlink, and the
+// discipline every C call follows (a read lock that Close waits for).
+package shmq
+
+// #include <shmq/shmq.h>
+// #include <stdlib.h>
+import "C"
+
+import (
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// Queue is one process's handle on one queue. It is safe for concurrent use.
+// Close it when done; a finalizer closes a forgotten handle as a backstop.
+type Queue struct {
+	name     string
+	prefetch uint32
+	mu       sync.RWMutex // held shared by every C call, exclusively by Close
+	h        *C.shmq_queue
+}
+
+// Open attaches to the existing queue name.
+func Open(name string, opts ...Option) (*Queue, error) {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	o := optionsToC(opts)
+	var h *C.shmq_queue
+	rc, errno := C.shmq_open(cname, &o, &h)
+	if err := codeErrno(rc, errno, "open", name); err != nil {
+		return nil, err
+	}
+	return newQueue(name, h, uint32(o.prefetch)), nil
+}
+
+// Create makes queue name with params (start from DefaultParams()) and
+// attaches to it. It fails with ErrExists if the queue exists.
+func Create(name string, params Params, opts ...Option) (*Queue, error) {
+	p, ok := params.toC()
+	if !ok {
+		return nil, &Error{Code: CodeInvalid, Op: "create", Queue: name, Note: "duration out of range"}
+	}
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	o := optionsToC(opts)
+	var h *C.shmq_queue
+	rc, errno := C.shmq_create(cname, &p, &o, &h)
+	if err := codeErrno(rc, errno, "create", name); err != nil {
+		return nil, err
+	}
+	return newQueue(name, h, uint32(o.prefetch)), nil
+}
+
+func newQueue(name string, h *C.shmq_queue, prefetch uint32) *Queue {
+	q := &Queue{name: name, prefetch: prefetch, h: h}
+	runtime.SetFinalizer(q, (*Queue).Close)
+	return q
+}
+
+// Unlink removes queue name. Handles open on it keep working until closed
+// (their calls then return ErrClosed); new opens get ErrNotFound.
+func Unlink(name string) error {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	rc, errno := C.shmq_unlink(cname)
+	return codeErrno(rc, errno, "unlink", name)
+}
+
+// Name is the queue's name.
+func (q *Queue) Name() string { return q.name }
+
+// Close detaches from the queue; leases still held go back to it (their
+// attempt counts). It waits for calls in progress on other goroutines, which
+// end within one wait slice (50 ms) with ErrClosed. Closing twice is fine.
+func (q *Queue) Close() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.h != nil {
+		C.shmq_close(q.h)
+		q.h = nil
+		runtime.SetFinalizer(q, nil)
+	}
+	return nil
+}
+
+// Params returns the queue's parameters as stored in its segment.
+func (q *Queue) Params() (Params, error) {
+	h, err := q.enter("params")
+	if err != nil {
+		return Params{}, err
+	}
+	defer q.leave()
+	var c C.shmq_params
+	if err := codeErr(C.shmq_get_params(h, &c), "params", q.name); err != nil {
+		return Params{}, err
+	}
+	return paramsFromC(&c), nil
+}
+
+// enter takes the shared lock for one C call; leave releases it.
+func (q *Queue) enter(op string) (*C.shmq_queue, error) {
+	q.mu.RLock()
+	if q.h == nil {
+		q.mu.RUnlock()
+		return nil, &Error{Code: CodeClosed, Op: op, Queue: q.name, Note: "handle closed"}
+	}
+	return q.h, nil
+}
+
+func (q *Queue) leave() { q.mu.RUnlock() }

@@ -1,0 +1,109 @@
+// stats.go - Stats (a snapshot of the queue) and Recover (one recovery
+// pass), converted from shmq_stats and shmq_recovery.
+package shmq
+
+// #include <shmq/shmq.h>
+// #include <stdlib.h>
+import "C"
+
+import (
+	"time"
+	"unsafe"
+)
+
+// Stats is a snapshot of one queue: slots per state now, totals since the
+// queue was created, and the attached clients. It is read without stopping
+// anyone, so counts may be off by the operations in flight.
+type Stats struct {
+	SlotCount                                   uint32
+	Free, Writing, Ready, Leased, Delayed, Dead uint64
+	OldestReadyAge                              time.Duration // 0 when nothing is ready
+	Enqueued, Delivered, Acked, Nacked          uint64
+	Rejected, Redelivered, Reclaimed            uint64
+	DeadLettered                                uint64
+	ClientsMax                                  uint32
+	DaemonHeartbeatAge                          time.Duration // -1 if no daemon ever ran
+	Clients                                     []ClientStats
+}
+
+// ClientStats describes one attached process; counters are since it attached.
+type ClientStats struct {
+	PID                                      int
+	Role                                     uint32 // bit 0: has sent, bit 1: has received, bit 2: daemon
+	Prefetch, Leased                         uint32
+	Alive                                    int // 1 alive, 0 dead, -1 unknown
+	Sent, Delivered, Acked, Nacked, Rejected uint64
+	AttachedAt                               time.Time
+}
+
+// Recovery reports what one recovery pass did.
+type Recovery struct {
+	DeadClients, LeasesReclaimed, WritesReclaimed uint32
+	DelayedPromoted, DeadLettered, Republished    uint32
+}
+
+// Stats reads a snapshot of the queue.
+func (q *Queue) Stats() (Stats, error) {
+	h, err := q.enter("stats")
+	if err != nil {
+		return Stats{}, err
+	}
+	defer q.leave()
+	var p C.shmq_params
+	C.shmq_get_params(h, &p)
+	clients := (*C.shmq_client_stats)(C.calloc(C.size_t(p.max_clients), C.sizeof_shmq_client_stats))
+	defer C.free(unsafe.Pointer(clients))
+	s := C.shmq_stats{struct_size: C.sizeof_shmq_stats, client: clients, client_cap: C.size_t(p.max_clients)}
+	if err := codeErr(C.shmq_stats_get(h, &s), "stats", q.name); err != nil {
+		return Stats{}, err
+	}
+	return statsFromC(&s), nil
+}
+
+func statsFromC(s *C.shmq_stats) Stats {
+	out := Stats{
+		SlotCount: uint32(s.slot_count), Free: uint64(s.free), Writing: uint64(s.writing),
+		Ready: uint64(s.ready), Leased: uint64(s.leased), Delayed: uint64(s.delayed), Dead: uint64(s.dead),
+		OldestReadyAge: time.Duration(s.oldest_ready_age_ns),
+		Enqueued:       uint64(s.enqueued), Delivered: uint64(s.delivered), Acked: uint64(s.acked),
+		Nacked: uint64(s.nacked), Rejected: uint64(s.rejected), Redelivered: uint64(s.redelivered),
+		Reclaimed: uint64(s.reclaimed), DeadLettered: uint64(s.dead_lettered),
+		ClientsMax: uint32(s.clients_max), DaemonHeartbeatAge: time.Duration(s.daemon_heartbeat_age_ns),
+	}
+	n := int(s.clients)
+	if n > int(s.client_cap) {
+		n = int(s.client_cap)
+	}
+	for _, c := range unsafe.Slice(s.client, n) {
+		out.Clients = append(out.Clients, clientFromC(&c))
+	}
+	return out
+}
+
+func clientFromC(c *C.shmq_client_stats) ClientStats {
+	return ClientStats{
+		PID: int(c.pid), Role: uint32(c.role), Prefetch: uint32(c.prefetch), Leased: uint32(c.leased),
+		Alive: int(c.alive), Sent: uint64(c.sent), Delivered: uint64(c.delivered), Acked: uint64(c.acked),
+		Nacked: uint64(c.nacked), Rejected: uint64(c.rejected), AttachedAt: time.Unix(0, int64(c.attached_ns)),
+	}
+}
+
+// Recover runs one recovery pass: releases dead clients' records and slots,
+// reclaims expired leases, promotes due retries. shmqd does this on a timer;
+// without it, clients run it themselves while they wait.
+func (q *Queue) Recover() (Recovery, error) {
+	h, err := q.enter("recover")
+	if err != nil {
+		return Recovery{}, err
+	}
+	defer q.leave()
+	var r C.shmq_recovery
+	if err := codeErr(C.shmq_recover(h, &r), "recover", q.name); err != nil {
+		return Recovery{}, err
+	}
+	return Recovery{
+		DeadClients: uint32(r.dead_clients), LeasesReclaimed: uint32(r.leases_reclaimed),
+		WritesReclaimed: uint32(r.writes_reclaimed), DelayedPromoted: uint32(r.delayed_promoted),
+		DeadLettered: uint32(r.dead_lettered), Republished: uint32(r.republished),
+	}, nil
+}

@@ -1,0 +1,36 @@
+"""shmq: a crash-safe shared-memory work queue (Python binding of libshmq).
+
+    with shmq.Queue("orders") as q:
+        q.send(b"order 42")
+        with q.recv(timeout=1.0) as msg:   # acked on success, nacked on error
+            handle(msg.data)
+
+The binding is ctypes over libshmq: segments are mapped only by the C
+library (never multiprocessing.shared_memory). libshmq is found through
+$SHMQ_LIBRARY, then the system's library path, then the source tree's build/.
+"""
+from __future__ import annotations
+
+from ._lib import lib as _cdll
+from .errors import (BadName, Closed, Corrupt, Empty, Error, Exists, Full, Interrupted,
+                     InvalidArgument, LeaseLost, NoSpace, NotFound, OSFailure, PermissionDenied,
+                     PrefetchLimit, Timeout, TooBig, TooManyClients, VersionMismatch)
+from .message import Message
+from .queue import Queue, unlink
+from .stats import ClientStats, QueueParams, Recovery, Stats
+
+__version__ = "0.1.0"
+
+
+def library_version() -> str:
+    """The loaded libshmq's version, "major.minor.patch"."""
+    v = _cdll.shmq_version()
+    return f"{v // 10000}.{v // 100 % 100}.{v % 100}"
+
+
+__all__ = [
+    "Queue", "Message", "unlink", "library_version", "Stats", "ClientStats", "QueueParams",
+    "Recovery", "Error", "Full", "Timeout", "Empty", "LeaseLost", "Closed", "InvalidArgument",
+    "BadName", "TooBig", "NotFound", "Exists", "VersionMismatch", "Corrupt", "PermissionDenied",
+    "NoSpace", "TooManyClients", "PrefetchLimit", "Interrupted", "OSFailure",
+]

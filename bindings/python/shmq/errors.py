@@ -1,0 +1,144 @@
+"""The exception hierarchy: shmq.Error with one subclass per shmq_error code.
+
+raise_for(rc) turns a C return code into the matching exception, carrying the
+code (.code) and libshmq's own description (shmq_strerror).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import NoReturn, Optional
+
+from ._lib import lib
+
+
+class Error(Exception):
+    """Any failure reported by libshmq; ``code`` is the shmq_error value."""
+
+    code: int = -1
+    sent: int = 0  # send_many only: how many messages went before the failure
+
+    def __init__(self, message: Optional[str] = None, *, code: Optional[int] = None) -> None:
+        if code is not None:
+            self.code = code
+        if message is None:
+            message = lib.shmq_strerror(self.code).decode()
+        super().__init__(message)
+
+
+class Full(Error):
+    """No free slot and the overflow policy is "fail" (or a zero timeout)."""
+    code = 1
+
+
+class Timeout(Error, TimeoutError):
+    """The timeout passed: nothing was sent or received. Also a TimeoutError."""
+    code = 2
+
+
+class Empty(Error):
+    """A non-blocking receive (timeout=0) found no ready message."""
+    code = 3
+
+
+class LeaseLost(Error):
+    """The lease expired or was reclaimed; another consumer may have the message."""
+    code = 4
+
+
+class Closed(Error):
+    """The queue was unlinked, or this handle was closed."""
+    code = 5
+
+
+class InvalidArgument(Error, ValueError):
+    """A bad argument or parameter. Also a ValueError."""
+    code = 6
+
+
+class BadName(Error):
+    """The queue name is not 1-64 of [A-Za-z0-9._-] (and not only dots)."""
+    code = 7
+
+
+class TooBig(Error):
+    """The message is larger than the queue's slot size."""
+    code = 8
+
+
+class NotFound(Error):
+    """No such queue."""
+    code = 9
+
+
+class Exists(Error):
+    """The queue already exists."""
+    code = 10
+
+
+class VersionMismatch(Error):
+    """The segment was made by an incompatible shmq version or layout."""
+    code = 11
+
+
+class Corrupt(Error):
+    """The segment header is damaged or was never fully initialised."""
+    code = 12
+
+
+class PermissionDenied(Error):
+    """Permission denied (another user's segment, or a symlink in its place)."""
+    code = 13
+
+
+class NoSpace(Error):
+    """Not enough room in $SHMQ_DIR (/dev/shm) or memory for the segment."""
+    code = 14
+
+
+class TooManyClients(Error):
+    """The queue's client table is full (max_clients attached)."""
+    code = 15
+
+
+class PrefetchLimit(Error):
+    """This handle already holds its prefetch limit of leases: ack some first."""
+    code = 16
+
+
+class Interrupted(Error):
+    """Interrupted by a signal before anything happened."""
+    code = 17
+
+
+class OSFailure(Error):
+    """An unexpected system error; ``errno`` holds the C errno seen, if any."""
+    code = 18
+
+    def __init__(self, message: Optional[str] = None, *, code: Optional[int] = None,
+                 errno: int = 0) -> None:
+        self.errno = errno
+        if message is None and errno:
+            message = f"{lib.shmq_strerror(self.code).decode()}: {os.strerror(errno)}"
+        super().__init__(message, code=code)
+
+
+_BY_CODE = {cls.code: cls for cls in (
+    Full, Timeout, Empty, LeaseLost, Closed, InvalidArgument, BadName, TooBig, NotFound, Exists,
+    VersionMismatch, Corrupt, PermissionDenied, NoSpace, TooManyClients, PrefetchLimit,
+    Interrupted, OSFailure)}
+
+
+def error_for(rc: int) -> Error:
+    """The exception for C return code ``rc`` (not SHMQ_OK)."""
+    cls = _BY_CODE.get(rc)
+    if cls is None:
+        return Error(code=rc)
+    if cls is OSFailure:
+        return OSFailure(errno=ctypes.get_errno())
+    return cls()
+
+
+def raise_for(rc: int) -> NoReturn:
+    """Raise the exception for C return code ``rc`` (not SHMQ_OK)."""
+    raise error_for(rc)

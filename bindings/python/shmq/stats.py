@@ -1,0 +1,119 @@
+"""Plain-data views of shmq_params, shmq_stats and shmq_recovery.
+
+Times are converted to Python's units: durations in seconds (float), instants
+as timezone-aware UTC datetimes. Field names otherwise follow the C structs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+from . import _lib
+
+JITTER = {"none": 0, "full": 1, "equal": 2}
+OVERFLOW = {"block": 0, "fail": 1, "spill": 2}
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def utc_from_ns(ns: int) -> datetime:
+    """A CLOCK_REALTIME nanosecond count as an aware UTC datetime (exact to the us)."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def _name_of(table: dict[str, int], value: int) -> str:
+    return next((k for k, v in table.items() if v == value), str(value))
+
+
+@dataclass(frozen=True)
+class QueueParams:
+    """A queue's parameters, fixed at creation (shmq_params)."""
+    slot_size: int
+    slot_count: int
+    max_clients: int
+    lease: float          # seconds
+    max_attempts: int
+    backoff_base: float   # seconds
+    backoff_cap: float    # seconds
+    jitter: str           # "none" | "full" | "equal"
+    overflow: str         # "block" | "fail" | "spill"
+    mode: int
+
+    @classmethod
+    def from_c(cls, p: _lib.Params) -> "QueueParams":
+        return cls(p.slot_size, p.slot_count, p.max_clients, p.lease_ms / 1000, p.max_attempts,
+                   p.backoff_base_ms / 1000, p.backoff_cap_ms / 1000, _name_of(JITTER, p.jitter),
+                   _name_of(OVERFLOW, p.overflow), p.mode)
+
+
+@dataclass(frozen=True)
+class ClientStats:
+    """One attached process (shmq_client_stats); counters since it attached."""
+    pid: int
+    role: int             # bit 0: has sent, bit 1: has received, bit 2: daemon
+    prefetch: int
+    leased: int
+    alive: Optional[bool]  # None when liveness is unknown (another pid namespace)
+    sent: int
+    delivered: int
+    acked: int
+    nacked: int
+    rejected: int
+    attached_at: datetime
+
+    @classmethod
+    def from_c(cls, c: _lib.ClientStats) -> "ClientStats":
+        alive = None if c.alive < 0 else bool(c.alive)
+        return cls(c.pid, c.role, c.prefetch, c.leased, alive, c.sent, c.delivered, c.acked,
+                   c.nacked, c.rejected, utc_from_ns(c.attached_ns))
+
+
+@dataclass(frozen=True)
+class Stats:
+    """A snapshot of one queue (shmq_stats): slots per state now, totals since creation."""
+    slot_count: int
+    free: int
+    writing: int
+    ready: int
+    leased: int
+    delayed: int
+    dead: int
+    oldest_ready_age: float           # seconds; 0.0 when nothing is ready
+    enqueued: int
+    delivered: int
+    acked: int
+    nacked: int
+    rejected: int
+    redelivered: int
+    reclaimed: int
+    dead_lettered: int
+    clients_max: int
+    daemon_heartbeat_age: Optional[float]  # seconds; None if no daemon ever ran
+    clients: list[ClientStats] = field(default_factory=list)
+
+    @classmethod
+    def from_c(cls, s: _lib.Stats) -> "Stats":
+        shown = min(s.clients, s.client_cap)
+        hb = None if s.daemon_heartbeat_age_ns < 0 else s.daemon_heartbeat_age_ns / 1e9
+        return cls(s.slot_count, s.free, s.writing, s.ready, s.leased, s.delayed, s.dead,
+                   s.oldest_ready_age_ns / 1e9, s.enqueued, s.delivered, s.acked, s.nacked,
+                   s.rejected, s.redelivered, s.reclaimed, s.dead_lettered, s.clients_max, hb,
+                   [ClientStats.from_c(s.client[i]) for i in range(shown)])
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What one recovery pass did (shmq_recovery)."""
+    dead_clients: int
+    leases_reclaimed: int
+    writes_reclaimed: int
+    delayed_promoted: int
+    dead_lettered: int
+    republished: int
+
+    @classmethod
+    def from_c(cls, r: _lib.Recovery) -> "Recovery":
+        return cls(r.dead_clients, r.leases_reclaimed, r.writes_reclaimed, r.delayed_promoted,
+                   r.dead_lettered, r.republished)

@@ -1,0 +1,62 @@
+"""Zero-copy payload views: they point into the segment, are read-only, are
+released when the message is finished, and keep the mapping alive (close is
+deferred) while any buffer derived from them exists."""
+import ctypes
+import gc
+import unittest
+
+import support
+import shmq
+
+
+class ZeroCopy(support.QueueTest):
+    def test_view_points_into_shared_memory(self):
+        self.q.send(b"zero-copy payload")
+        msg = self.q.recv(timeout=1, copy=False)
+        view = msg.view()
+        self.assertEqual(bytes(view), b"zero-copy payload")
+        self.assertEqual(ctypes.addressof(view.obj), ctypes.addressof(msg._msg.data.contents))  # no copy was made
+        self.assertTrue(view.readonly)
+        self.assertEqual((view.format, view[0]), ("B", ord("z")))
+        with self.assertRaises(TypeError):
+            view[0] = 1
+        msg.ack()
+
+    def test_finishing_releases_the_view(self):
+        self.q.send(b"abc")
+        msg = self.q.recv(timeout=1)
+        view = msg.view()
+        msg.ack()
+        with self.assertRaises(ValueError):
+            bytes(view)
+        with self.assertRaises(shmq.InvalidArgument):
+            msg.view()
+
+    def test_uncopied_data_is_readable_only_while_leased(self):
+        self.q.send_many([b"one", b"two"])
+        first = self.q.recv(timeout=1, copy=False)
+        self.assertEqual(first.data, b"one")  # copied now, kept afterwards
+        first.ack()
+        self.assertEqual(first.data, b"one")
+        second = self.q.recv(timeout=1, copy=False)
+        second.ack()
+        with self.assertRaises(shmq.InvalidArgument):
+            second.data
+
+    def test_derived_buffers_defer_close(self):
+        self.q.send(b"keep me mapped")
+        msg = self.q.recv(timeout=1)
+        derived = msg.view()[5:7]
+        msg.ack()
+        with shmq.Queue(self.name) as watcher:
+            self.assertEqual(len(watcher.stats().clients), 2)
+            self.q.close()
+            self.assertEqual(bytes(derived), b"me")  # still mapped: no crash
+            self.assertEqual(len(watcher.stats().clients), 2)
+            del derived
+            gc.collect()
+            self.assertEqual(len(watcher.stats().clients), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
