@@ -1,8 +1,10 @@
 /* quickstart.c - the main job for now: one queue, a producer process and a
  * consumer process, a consumer killed with SIGKILL while holding a message,
- * and a summary of what flowed. Uses only shmq.h (C11).
+ * a poison message rejected into the dead letters, and a summary of what
+ * flowed. Uses only shmq.h (C11).
  *
- * Usage: quickstart [MESSAGES]   (default 1000000) */
+ * Usage: quickstart [MESSAGES [QUEUE]]   (default 1000000; QUEUE: use an
+ * existing queue, e.g. one shmqd made, instead of creating "quickstart") */
 #define _POSIX_C_SOURCE 200809L
 #include <shmq/shmq.h>
 
@@ -14,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define QUEUE "quickstart"
+static const char *QUEUE = "quickstart";
 #define SECOND 1000000000LL
 
 static double now_s(void) {
@@ -98,43 +100,70 @@ static int crash_demo(shmq_queue *q) {
     shmq_recover(q, &r);
     shmq_msg m;
     int ok = shmq_recv(q, &m, SECOND) == SHMQ_OK;
-    printf("crash:    consumer pid %d killed with SIGKILL holding a lease; recovery reclaimed %u;\n"
+    printf("crash:    consumer pid %d killed with SIGKILL holding a lease; recovery (%s) gave it back:\n"
            "          redelivered \"%.*s\" with attempt %u\n",
-           (int)pid, r.leases_reclaimed, ok ? (int)m.len : 0, ok ? (const char *)m.data : "", ok ? m.attempt : 0);
+           (int)pid, r.leases_reclaimed > 0 ? "this process" : "shmqd", ok ? (int)m.len : 0,
+           ok ? (const char *)m.data : "", ok ? m.attempt : 0);
     if (ok) shmq_ack(q, &m);
     return ok && m.attempt == 2;
 }
 
+/* A message the consumer cannot handle: rejected, so it becomes a dead
+ * letter (which shmqd, if it runs, writes to its dead-letter store). */
+static int poison_demo(shmq_queue *q) {
+    shmq_send(q, "order.created #poison {broken json", 34, 0);
+    shmq_msg m;
+    if (shmq_recv(q, &m, SECOND) != SHMQ_OK) return 0;
+    printf("poison:   \"%.*s\" rejected -> dead letter id %llu\n", (int)m.len, (const char *)m.data,
+           (unsigned long long)m.id);
+    return shmq_reject(q, &m) == SHMQ_OK;
+}
+
+static shmq_queue *make_queue(int own) {
+    shmq_queue *q = NULL;
+    int rc;
+    if (own) {
+        shmq_unlink(QUEUE); /* a leftover from an earlier run */
+        shmq_params p;
+        shmq_params_init(&p);
+        p.slot_size = 64;
+        p.slot_count = 4096;
+        rc = shmq_create(QUEUE, &p, NULL, &q);
+    } else {
+        rc = shmq_open(QUEUE, NULL, &q);
+    }
+    if (rc != SHMQ_OK) {
+        fprintf(stderr, "quickstart: %s %s: %s\n", own ? "create" : "open", QUEUE, shmq_strerror(rc));
+        exit(1);
+    }
+    return q;
+}
+
 int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 1000000;
-    shmq_unlink(QUEUE); /* a leftover from an earlier run */
+    int own = argc <= 2;
+    if (!own) QUEUE = argv[2];
+    shmq_queue *q = make_queue(own);
     shmq_params p;
-    shmq_params_init(&p);
-    p.slot_size = 64;
-    p.slot_count = 4096;
-    shmq_queue *q = NULL;
-    int rc = shmq_create(QUEUE, &p, NULL, &q);
-    if (rc != SHMQ_OK) {
-        fprintf(stderr, "quickstart: create %s: %s\n", QUEUE, shmq_strerror(rc));
-        return 1;
-    }
-    printf("queue:    /dev/shm/shmq.%s, %u slots of %u bytes (shmq %d)\n", QUEUE, p.slot_count, p.slot_size,
-           (int)shmq_version());
+    shmq_get_params(q, &p);
+    const char *dir = getenv("SHMQ_DIR");
+    printf("queue:    %s/shmq.%s, %u slots of %u bytes (shmq %d)\n", dir ? dir : "/dev/shm", QUEUE, p.slot_count,
+           p.slot_size, (int)shmq_version());
     double t0 = now_s();
     pid_t c = spawn(consumer, n), pr = spawn(producer, n);
     int ok = wait_ok(pr) & wait_ok(c);
     double dt = now_s() - t0;
     ok &= crash_demo(q);
+    ok &= poison_demo(q);
     shmq_stats s = {.struct_size = sizeof s};
     shmq_stats_get(q, &s);
     printf("flowed:   %ld messages in %.2f s (%.2f M msg/s, each sent, leased and acked across processes)\n", n,
            dt, n / dt / 1e6);
-    printf("stats:    enqueued %llu, delivered %llu, acked %llu, redelivered %llu, reclaimed %llu, free %llu/%u\n",
+    printf("stats:    enqueued %llu, delivered %llu, acked %llu, redelivered %llu, reclaimed %llu, dead-lettered %llu\n",
            (unsigned long long)s.enqueued, (unsigned long long)s.delivered, (unsigned long long)s.acked,
-           (unsigned long long)s.redelivered, (unsigned long long)s.reclaimed, (unsigned long long)s.free,
-           s.slot_count);
+           (unsigned long long)s.redelivered, (unsigned long long)s.reclaimed, (unsigned long long)s.dead_lettered);
     shmq_close(q);
-    shmq_unlink(QUEUE);
+    if (own) shmq_unlink(QUEUE);
     printf("%s\n", ok ? "result:   OK, nothing lost" : "result:   FAILED");
     return ok ? 0 : 1;
 }

@@ -20,4 +20,11 @@ int cmd_purge(const std::string &name);
 int cmd_recover(const Output &out, const std::string &name);
 int cmd_doctor(const Output &out, bool fix);
 
+// Dead letters (cmd_dlq.cpp). The directory comes from shmqd's config.
+std::string dead_letter_dir(const std::string &config, const std::string &override_dir);
+int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &queue);
+int cmd_dlq_show(const Output &out, const std::string &dir, const std::string &queue, uint64_t id);
+int cmd_dlq_purge(const std::string &dir, const std::string &queue);
+int cmd_dlq_redrive(const std::string &dir, const std::string &queue, const std::vector<uint64_t> &ids, double rate);
+
 } // namespace shmqctl

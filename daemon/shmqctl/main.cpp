@@ -19,6 +19,10 @@ struct Args {
     double interval = 1.0, timeout_s = 1.0, nack_ms = -1;
     int watch_count = 0;
     bool ack = false, no_ack = false, fix = false;
+    std::string config, dlq_dir, dlq_cmd;
+    uint64_t id = 0;
+    std::vector<uint64_t> ids;
+    double rate = 100;
     shmq_params params{};
     std::string jitter = "full", overflow = "block";
     uint32_t mode = 0600;
@@ -59,7 +63,24 @@ void add_message_commands(CLI::App &app, Args &a) {
     p->add_option("--count", a.count, "messages to show");
 }
 
+void add_dlq(CLI::App &app, Args &a) {
+    auto *d = app.add_subcommand("dlq", "dead letters: list, show, redrive, purge");
+    d->require_subcommand(1);
+    auto *l = d->add_subcommand("list", "list a queue's dead letters");
+    l->add_option("queue", a.queue)->required();
+    auto *s = d->add_subcommand("show", "show one dead letter");
+    s->add_option("queue", a.queue)->required();
+    s->add_option("id", a.id)->required();
+    auto *r = d->add_subcommand("redrive", "put dead letters back into the queue as fresh deliveries");
+    r->add_option("queue", a.queue)->required();
+    r->add_option("--id", a.ids, "only these ids (repeatable)");
+    r->add_option("--rate", a.rate, "messages per second");
+    auto *p = d->add_subcommand("purge", "delete a queue's dead letters (shmqd must be stopped)");
+    p->add_option("queue", a.queue)->required();
+}
+
 void add_commands(CLI::App &app, Args &a) {
+    add_dlq(app, a);
     auto *l = app.add_subcommand("list", "a table of queues");
     l->add_option("columns", a.columns, "columns: name ready leased delayed dead clients oldest enqueued acked");
     for (const char *name : {"stat", "purge", "delete", "recover"})
@@ -80,6 +101,14 @@ int apply_create(Args &a) {
         a.overflow == "fail" ? SHMQ_OVERFLOW_FAIL : a.overflow == "spill" ? SHMQ_OVERFLOW_SPILL : SHMQ_OVERFLOW_BLOCK;
     a.params.mode = a.mode;
     return cmd_create(a.queue, a.params);
+}
+
+int run_dlq(const std::string &sub, Args &a) {
+    std::string dir = dead_letter_dir(a.config, a.dlq_dir);
+    if (sub == "list") return cmd_dlq_list(a.out, dir, a.queue);
+    if (sub == "show") return cmd_dlq_show(a.out, dir, a.queue, a.id);
+    if (sub == "purge") return cmd_dlq_purge(dir, a.queue);
+    return cmd_dlq_redrive(dir, a.queue, a.ids, a.rate);
 }
 
 int run(const std::string &cmd, Args &a) {
@@ -108,6 +137,8 @@ int main(int argc, char **argv) {
     app.add_flag("--json", a.out.json, "machine-readable output");
     app.add_flag("--hex", a.hex, "show payloads as hex");
     app.add_flag("--raw", a.raw, "write payloads as they are");
+    app.add_option("--config", a.config, "shmqd's config file, to find its dead-letter directory");
+    app.add_option("--dlq-dir", a.dlq_dir, "the dead-letter directory (overrides --config)");
     app.require_subcommand(1);
     app.fallthrough(); // global flags (--json ...) may follow the command
     add_commands(app, a);
@@ -120,5 +151,7 @@ int main(int argc, char **argv) {
         return kUsage;
     }
     a.out.payload = a.raw ? Output::Payload::Raw : a.hex ? Output::Payload::Hex : Output::Payload::Escaped;
-    return run(app.get_subcommands().front()->get_name(), a);
+    CLI::App *cmd = app.get_subcommands().front();
+    if (cmd->get_name() == "dlq") return run_dlq(cmd->get_subcommands().front()->get_name(), a);
+    return run(cmd->get_name(), a);
 }

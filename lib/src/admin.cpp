@@ -33,26 +33,41 @@ bool Queue::release_dead(uint32_t i, SlotWord w) {
 }
 
 bool Queue::take_for_spill(Outgoing *out) {
-    uint32_t deadline = now_ms() + kSpillLeaseMs;
-    SlotWord got{0};
-    uint32_t i = ready_.pop([&](uint32_t v) {
-        if (v >= p_.slot_count) return Take::Stale;
-        SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
-        if (w.state() != SlotState::Ready) return Take::Stale;
-        SlotWord nw = w.next(SlotState::Leased, me_, deadline);
-        if (!slot(v)->state.compare_exchange_strong(w.raw, nw.raw, std::memory_order_acq_rel)) return Take::Retry;
-        got = nw;
-        return Take::Taken;
-    });
-    if (i == Ring::kEmpty) return false;
-    // Dying here: LEASED by a dead owner with its delivery count unchanged;
-    // recovery makes it READY again (after the backoff for its attempts).
-    SlotHeader *s = slot(i);
-    uint32_t len = s->len.load(std::memory_order_relaxed);
-    *out = Outgoing{{s->id.load(std::memory_order_relaxed), s->attempts.load(std::memory_order_relaxed),
-                     s->enqueued_ns.load(std::memory_order_relaxed)},
-                    0, payload(i), len <= p_.slot_size ? len : 0, i, got.raw};
-    return true;
+    for (;;) {
+        uint32_t deadline = now_ms() + kSpillLeaseMs;
+        SlotWord got{0};
+        uint32_t i = ready_.pop([&](uint32_t v) {
+            if (v >= p_.slot_count) return Take::Stale;
+            SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
+            if (w.state() != SlotState::Ready) return Take::Stale;
+            SlotWord nw = w.next(SlotState::Leased, me_, deadline);
+            if (!slot(v)->state.compare_exchange_strong(w.raw, nw.raw, std::memory_order_acq_rel)) return Take::Retry;
+            got = nw;
+            return Take::Taken;
+        });
+        if (i == Ring::kEmpty) return false;
+        // Dying here: LEASED by a dead owner with its delivery count unchanged;
+        // recovery makes it READY again (after the backoff for its attempts).
+        SlotHeader *s = slot(i);
+        uint32_t len = s->len.load(std::memory_order_relaxed);
+        if (len > p_.slot_size) { // a broken writer's message: dead, as in drain_dead
+            SlotWord dead = got.next(SlotState::Dead, kNoOwner, uint32_t(DeadReason::Invalid));
+            s->state.compare_exchange_strong(got.raw, dead.raw, std::memory_order_acq_rel);
+            continue;
+        }
+        *out = Outgoing{{s->id.load(std::memory_order_relaxed), s->attempts.load(std::memory_order_relaxed),
+                         s->enqueued_ns.load(std::memory_order_relaxed)},
+                        0, payload(i), len, i, got.raw};
+        return true;
+    }
+}
+
+bool Queue::return_spilled(const Outgoing &out) {
+    SlotWord w{out.word};
+    if (out.slot >= p_.slot_count || w.state() != SlotState::Leased || w.owner() != me_) return false;
+    bool ok = transition_and_push(out.slot, w, w.next(SlotState::Ready, kNoOwner, 0), kReadyRing, Points{});
+    if (ok) wake(Wait::Ready, 1);
+    return ok;
 }
 
 bool Queue::release_spilled(const Outgoing &out) {

@@ -91,6 +91,8 @@ public:
     bool take_for_spill(Outgoing *out);
     // The spilled message is on disk: free its slot.
     bool release_spilled(const Outgoing &out);
+    // The disk write failed: make the message READY again, untouched.
+    bool return_spilled(const Outgoing &out);
     // Put a message back (spill refill, dead-letter redrive), keeping its id.
     int restore(const MessageMeta &meta, const void *data, size_t len);
     void set_spill_full(bool full);
@@ -123,6 +125,7 @@ private:
     char *base() const { return static_cast<char *>(map_.base); }
     char *payload(uint32_t i) const { return reinterpret_cast<char *>(slot(i)) + sizeof(SlotHeader); }
     bool closed() const { return hdr_->unlinked.load(std::memory_order_acquire) != 0; }
+    bool daemon_alive() const;
     void bump(Counter c, uint64_t n);
     void mark_role(uint32_t bit);
 

@@ -169,12 +169,16 @@ int Queue::recover(shmq_recovery *report, uint32_t budget) {
     return SHMQ_OK;
 }
 
+bool Queue::daemon_alive() const {
+    int64_t hb = hdr_->daemon_heartbeat_ms.load(std::memory_order_relaxed);
+    return hb != 0 && int32_t(now_ms() - uint32_t(hb)) < kDaemonStaleMs;
+}
+
 // While no daemon keeps the queue, clients about to sleep take turns running
 // recovery, so retries come due and dead consumers' messages come back.
 void Queue::maybe_recover() {
+    if (daemon_alive()) return;
     int64_t now = now_ms();
-    int64_t hb = hdr_->daemon_heartbeat_ms.load(std::memory_order_relaxed);
-    if (hb != 0 && int32_t(uint32_t(now) - uint32_t(hb)) < kDaemonStaleMs) return;
     int64_t last = hdr_->last_recover_ms.load(std::memory_order_relaxed);
     if (int32_t(uint32_t(now) - uint32_t(last)) < kClientRecoverMs) return;
     if (hdr_->last_recover_ms.compare_exchange_strong(last, now, std::memory_order_relaxed)) recover(nullptr, 65536);

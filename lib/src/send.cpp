@@ -36,8 +36,9 @@ int Queue::claim_free(uint32_t *out, SlotWord *word, int64_t timeout_ns) {
     if (closed()) return SHMQ_ECLOSED;
     if (try_claim_free(out, word)) return SHMQ_OK;
     if (p_.overflow == SHMQ_OVERFLOW_FAIL) return SHMQ_EFULL;
-    if (p_.overflow == SHMQ_OVERFLOW_SPILL && hdr_->spill_full.load(std::memory_order_relaxed) != 0)
-        return SHMQ_EFULL; // shmqd's spill store reached its disk cap
+    if (p_.overflow == SHMQ_OVERFLOW_SPILL && hdr_->spill_full.load(std::memory_order_relaxed) != 0 &&
+        daemon_alive())
+        return SHMQ_EFULL; // shmqd's spill store reached its disk cap (a dead daemon's flag is ignored)
     if (timeout_ns == 0) return SHMQ_EFULL;
     return wait_for(Wait::Space, timeout_ns, [&] { return try_claim_free(out, word); });
 }

@@ -3,6 +3,9 @@
 // --json checked against the library's own stats.
 #include "support.hpp"
 
+#include "store/dead_letters.hpp"
+#include "store/fsutil.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -10,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <span>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -154,4 +158,49 @@ TEST_CASE("doctor finds a half-made segment of a dead creator and --fix removes 
     CHECK(found);
     CHECK(ctl("doctor --fix").code == 0);
     CHECK(access(stale.c_str(), F_OK) != 0);
+}
+
+TEST_CASE("dlq list, show, redrive and purge on a dead-letter store") {
+    std::string q = unique_name("ctldlq");
+    REQUIRE(ctl("create " + q).code == 0);
+    char tmpl[] = "/tmp/shmqctl-dlq-XXXXXX";
+    std::string dir = mkdtemp(tmpl);
+    {
+        shmq::store::Fd fd;
+        std::string why;
+        REQUIRE(shmq::store::open_dir(dir, false, &fd, &why) == 0);
+        shmq::store::DeadLetters dl;
+        shmq::store::OpenReport rep;
+        REQUIRE(dl.open(fd.get(), q, shmq::store::StoreOptions{}, &rep) == 0);
+        for (uint64_t id : {41, 42}) {
+            std::string body = "poison " + std::to_string(id);
+            shmq::store::DeadLetterMeta m{id, 5, shmq::store::DeadReason::MaxAttempts, 1, 2};
+            REQUIRE(dl.add(m, std::as_bytes(std::span(body.data(), body.size()))) == 0);
+        }
+    }
+    std::string at = " --dlq-dir " + dir;
+    Run list = ctl("dlq list " + q + at + " --json");
+    REQUIRE(list.code == 0);
+    auto all = nlohmann::json::parse(list.out);
+    REQUIRE(all.size() == 2);
+    CHECK(all[0]["reason"] == "max_attempts");
+    Run show = ctl("dlq show " + q + " 42" + at + " --json");
+    REQUIRE(show.code == 0);
+    CHECK(nlohmann::json::parse(show.out)["data"] == "poison 42");
+    CHECK(ctl("dlq show " + q + " 7" + at).code == 2);
+    REQUIRE(ctl("dlq redrive " + q + " --id 41 --rate 1000" + at).code == 0);
+    shmq_queue *h = open_queue(q);
+    shmq_msg m;
+    REQUIRE(shmq_recv(h, &m, 0) == SHMQ_OK);
+    CHECK(m.id == 41); // same id, a fresh delivery
+    CHECK(m.attempt == 1);
+    CHECK(shmq_ack(h, &m) == SHMQ_OK);
+    shmq_close(h);
+    CHECK(nlohmann::json::parse(ctl("dlq list " + q + at + " --json").out).size() == 1);
+    CHECK(ctl("dlq purge " + q + at).code == 0);
+    CHECK(nlohmann::json::parse(ctl("dlq list " + q + at + " --json").out).size() == 0);
+    CHECK(ctl("dlq list " + q + " --dlq-dir /nonexistent/dir").code == 2);
+    ctl("delete " + q);
+    std::string rm = "rm -rf " + dir;
+    CHECK(system(rm.c_str()) == 0);
 }

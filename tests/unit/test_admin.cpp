@@ -90,8 +90,27 @@ TEST_CASE("under the spill policy producers block, and get EFULL once shmqd says
     TestQueue t("spillfull", p);
     REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
     CHECK(shmq_send(t.q, "y", 1, 10 * 1000000LL) == SHMQ_ETIMEDOUT);
+    core(t.q).heartbeat();
     core(t.q).set_spill_full(true);
     CHECK(shmq_send(t.q, "y", 1, SHMQ_FOREVER) == SHMQ_EFULL);
+    // A daemon that died with the flag set does not make producers fail forever.
+    core(t.q).header()->daemon_heartbeat_ms.store(core(t.q).now_ms() - 5000);
+    CHECK(shmq_send(t.q, "y", 1, 10 * 1000000LL) == SHMQ_ETIMEDOUT);
+}
+
+TEST_CASE("a message taken for spilling whose write failed goes back as it was") {
+    TestQueue t("unspill", small_params(4));
+    REQUIRE(shmq_send(t.q, "keep me", 7, 0) == SHMQ_OK);
+    Outgoing o;
+    REQUIRE(core(t.q).take_for_spill(&o));
+    CHECK(stats_of(t.q).leased == 1);
+    REQUIRE(core(t.q).return_spilled(o));
+    CHECK_FALSE(core(t.q).return_spilled(o)); // the receipt is spent
+    shmq_msg m;
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+    CHECK(m.attempt == 1); // not a delivery
+    CHECK(std::string(static_cast<const char *>(m.data), m.len) == "keep me");
+    CHECK(shmq_ack(t.q, &m) == SHMQ_OK);
 }
 
 TEST_CASE("the daemon's heartbeat shows in the stats") {

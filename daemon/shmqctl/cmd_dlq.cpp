@@ -1,0 +1,111 @@
+// cmd_dlq.cpp - `shmqctl dlq list|show|redrive|purge`: the dead-letter store
+// of a queue, read straight from shmqd's files (list and show work while the
+// daemon runs; redrive goes through it when it runs, see ops.hpp).
+#include "cmd.hpp"
+
+#include "config.hpp"
+#include "ops.hpp"
+#include "store/dead_letters.hpp"
+#include "store/fsutil.hpp"
+
+#include <iostream>
+
+namespace shmqctl {
+
+namespace store = shmq::store;
+
+std::string dead_letter_dir(const std::string &config, const std::string &override_dir) {
+    if (!override_dir.empty()) return override_dir;
+    if (config.empty()) return shmqd::default_config().daemon.dead_letter_dir;
+    shmqd::ConfigResult r = shmqd::load_config(config);
+    if (!r.ok()) {
+        std::cerr << "shmqctl: " << r.error << "\n";
+        return "";
+    }
+    return r.config.daemon.dead_letter_dir;
+}
+
+static int open_store(const std::string &dir, const std::string &queue, bool read_only, store::DeadLetters *dl) {
+    if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq " + queue, SHMQ_EBADNAME);
+    store::Fd fd;
+    std::string why;
+    if (dir.empty() || store::open_dir(dir, false, &fd, &why) != 0)
+        return fail_msg("dlq: dead-letter directory " + dir + ": " + why + ". Pass --config or --dlq-dir.", kNotFound);
+    store::StoreOptions o;
+    o.read_only = read_only;
+    store::OpenReport rep;
+    int rc = dl->open(fd.get(), queue, o, &rep);
+    if (rc == ENOENT) return fail_msg("dlq: no dead letters recorded for " + queue + " in " + dir, kNotFound);
+    if (rc == EWOULDBLOCK)
+        return fail_msg("dlq: " + dl->error() + "; stop shmqd to purge (redrive works while it runs)", kFailed);
+    if (rc != 0) return fail_msg("dlq: " + dl->error(), kCannotOpen);
+    for (auto &p : rep.problems) std::cerr << "shmqctl: dlq: " << p << "\n";
+    return kOk;
+}
+
+static nlohmann::json meta_json(const store::DeadLetterMeta &m, uint64_t size) {
+    return {{"id", m.id},
+            {"attempts", m.attempts},
+            {"reason", store::dead_reason_name(m.reason)},
+            {"size", size},
+            {"first_enqueue_unix_seconds", double(m.first_enqueue_ns) / 1e9},
+            {"died_unix_seconds", double(m.died_ns) / 1e9}};
+}
+
+int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &queue) {
+    store::DeadLetters dl;
+    if (int rc = open_store(dir, queue, true, &dl); rc != kOk) return rc;
+    nlohmann::json all = nlohmann::json::array();
+    std::vector<std::vector<std::string>> rows;
+    int64_t now = shmq::detail::real_ns();
+    dl.list([&](const store::DeadLetterInfo &i) {
+        all.push_back(meta_json(i.meta, i.size));
+        rows.push_back({std::to_string(i.meta.id), std::to_string(i.meta.attempts),
+                        store::dead_reason_name(i.meta.reason), std::to_string(i.size),
+                        format_age(now - i.meta.died_ns) + " ago"});
+        return true;
+    });
+    if (out.json) print_json(all);
+    else print_table({"id", "attempts", "reason", "size", "died"}, rows);
+    return kOk;
+}
+
+int cmd_dlq_show(const Output &out, const std::string &dir, const std::string &queue, uint64_t id) {
+    store::DeadLetters dl;
+    if (int rc = open_store(dir, queue, true, &dl); rc != kOk) return rc;
+    store::DeadLetter d;
+    if (dl.show(id, &d) != 0) return fail_msg("dlq show: no dead letter " + std::to_string(id) + " in " + queue, kNotFound);
+    std::string shown = render_payload(d.payload.data(), d.payload.size(), out.payload);
+    nlohmann::json j = meta_json(d.meta, d.payload.size());
+    j["data"] = shown;
+    if (out.json) print_json(j);
+    else if (out.payload == Output::Payload::Raw) std::cout << shown;
+    else for (auto &[k, v] : j.items()) std::cout << k << ": " << (v.is_string() ? std::string(v) : v.dump()) << "\n";
+    return kOk;
+}
+
+int cmd_dlq_purge(const std::string &dir, const std::string &queue) {
+    store::DeadLetters dl;
+    if (int rc = open_store(dir, queue, false, &dl); rc != kOk) return rc;
+    uint64_t n = dl.count();
+    if (dl.purge() != 0) return fail_msg("dlq purge: " + dl.error(), kFailed);
+    std::cout << "purged " << n << " dead letters of " << queue << "\n";
+    return kOk;
+}
+
+int cmd_dlq_redrive(const std::string &dir, const std::string &queue, const std::vector<uint64_t> &ids, double rate) {
+    if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq redrive " + queue, SHMQ_EBADNAME);
+    shmqd::ops::RedriveOptions o;
+    o.queue = queue;
+    o.dead_letter_dir = dir;
+    o.ids = ids;
+    o.rate = rate;
+    shmqd::ops::RedriveReport rep;
+    int rc = shmqd::ops::redrive(o, &rep);
+    if (rc != 0) return fail_msg("dlq redrive: " + rep.error, rc == ENOENT ? kNotFound : kFailed);
+    if (rep.via_daemon) std::cout << "redriven by shmqd" << (rep.finished ? "" : " (still in progress)") << "\n";
+    else std::cout << "redriven " << rep.sent << " dead letters into " << queue << (rep.kept ? ", kept " + std::to_string(rep.kept) + " (larger than a slot)" : "") << "\n";
+    return kOk;
+}
+
+} // namespace shmqctl

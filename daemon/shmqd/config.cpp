@@ -1,0 +1,358 @@
+// config.cpp - reading shmqd's TOML configuration.
+//
+// A TableReader walks one TOML table: each typed getter checks the value's
+// type and range and remembers the key, and finish() reports any key nobody
+// asked for. The first problem wins and becomes a message naming the full key
+// ("queues.orders.slot_size") and its line, so a typo never passes silently.
+#define TOML_EXCEPTIONS 0
+#define TOML_HEADER_ONLY 1
+#include <toml++/toml.h>
+
+#include "config.hpp"
+#include "net_address.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <type_traits>
+#include <sstream>
+#include <utility>
+
+namespace shmqd {
+
+namespace {
+
+constexpr uint32_t kMaxTimeMs = 86400000; // the core's limit on lease and retry times
+
+std::string where(const toml::node &n) {
+    const auto &b = n.source().begin;
+    return b.line > 0 ? " (line " + std::to_string(b.line) + ")" : "";
+}
+
+class TableReader {
+public:
+    TableReader(const toml::table &t, std::string prefix, std::string *err)
+        : t_(t), prefix_(std::move(prefix)), err_(err) {}
+
+    template <class T> void integer(const char *key, T lo, T hi, T *out) {
+        const toml::node *n = get(key);
+        if (n == nullptr) return;
+        std::optional<int64_t> v = n->value_exact<int64_t>();
+        if (!v || *v < int64_t(lo) || uint64_t(*v) > uint64_t(hi))
+            return fail(key, *n, "expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+        *out = T(*v);
+    }
+    void number(const char *key, double lo, double hi, double *out) {
+        const toml::node *n = get(key);
+        if (n == nullptr) return;
+        std::optional<double> v = n->value<double>(); // integers convert too
+        if (!v || !std::isfinite(*v) || *v < lo || *v > hi) {
+            std::ostringstream s;
+            s << "expected a number in " << lo << ".." << hi;
+            return fail(key, *n, s.str());
+        }
+        *out = *v;
+    }
+    void text(const char *key, std::string *out) {
+        const toml::node *n = get(key);
+        if (n == nullptr) return;
+        if (!n->is_string()) return fail(key, *n, "expected a string");
+        *out = *n->value<std::string>();
+    }
+    void boolean(const char *key, bool *out) {
+        const toml::node *n = get(key);
+        if (n == nullptr) return;
+        if (!n->is_boolean()) return fail(key, *n, "expected true or false");
+        *out = *n->value<bool>();
+    }
+    // A string that must be one of `names`; *out becomes its index.
+    template <class T> void choice(const char *key, std::initializer_list<const char *> names, T *out) {
+        const toml::node *n = get(key);
+        if (n == nullptr) return;
+        std::optional<std::string> v = n->value<std::string>();
+        uint32_t i = 0;
+        for (const char *name : names) {
+            if (v && *v == name) {
+                if constexpr (std::is_same_v<T, std::string>) *out = name;
+                else *out = T(i);
+                return;
+            }
+            ++i;
+        }
+        std::string list;
+        for (const char *name : names) list += std::string(list.empty() ? "" : ", ") + "\"" + name + "\"";
+        fail(key, *n, "expected one of " + list);
+    }
+    void file_mode(const char *key, uint32_t *out);
+    const toml::node *get(const char *key) {
+        seen_.insert(key);
+        return failed() ? nullptr : t_.get(key);
+    }
+    void fail(const char *key, const toml::node &n, const std::string &what) {
+        if (!failed()) *err_ = prefix_ + key + where(n) + ": " + what + ", got " + shown(n);
+    }
+    void fail_plain(const std::string &what) {
+        if (!failed()) *err_ = what;
+    }
+    // Report the first key no getter asked for.
+    void finish() {
+        for (auto &&[k, v] : t_) {
+            if (failed()) return;
+            if (seen_.count(std::string(k.str())) == 0)
+                *err_ = prefix_ + std::string(k.str()) + where(v) + ": unknown key";
+        }
+    }
+    bool failed() const { return !err_->empty(); }
+    const std::string &prefix() const { return prefix_; }
+
+private:
+    static std::string shown(const toml::node &n) {
+        std::ostringstream s;
+        if (n.is_table()) s << "a table";
+        else if (n.is_array()) s << "an array";
+        else if (auto v = n.value<std::string>(); v && n.is_string()) s << '"' << *v << '"';
+        else n.visit([&](auto &&x) { s << x; });
+        return s.str();
+    }
+
+    const toml::table &t_;
+    std::string prefix_;
+    std::string *err_;
+    std::set<std::string> seen_;
+};
+
+// A file mode as an integer (TOML 0o660) or a string ("0660").
+void TableReader::file_mode(const char *key, uint32_t *out) {
+    const toml::node *n = get(key);
+    if (n == nullptr) return;
+    int64_t m = -1;
+    if (auto i = n->value_exact<int64_t>()) m = *i;
+    if (auto s = n->value_exact<std::string>()) {
+        char *end = nullptr;
+        m = s->empty() ? -1 : int64_t(std::strtol(s->c_str(), &end, 8));
+        if (end == nullptr || *end != '\0') m = -1;
+    }
+    if (m < 0 || (m & ~0660) != 0 || (m & 0600) != 0600)
+        return fail(key, *n, "expected a file mode 0600, 0640 or 0660 (nothing for others)");
+    *out = uint32_t(m);
+}
+
+void read_fsync(TableReader &r, const char *key, FsyncPolicy *out) {
+    r.choice(key, {"always", "interval", "never"}, out);
+}
+
+void read_segment_params(TableReader &r, shmq_params *p) {
+    r.integer<uint32_t>("slot_size", 1, 1u << 30, &p->slot_size);
+    r.integer<uint32_t>("slot_count", 1, 1u << 24, &p->slot_count);
+    r.integer<uint32_t>("max_clients", 2, 500, &p->max_clients);
+    r.integer<uint32_t>("lease_ms", 1, kMaxTimeMs, &p->lease_ms);
+    r.integer<uint32_t>("max_attempts", 1, 1000000, &p->max_attempts);
+    r.integer<uint32_t>("backoff_base_ms", 0, kMaxTimeMs, &p->backoff_base_ms);
+    r.integer<uint32_t>("backoff_cap_ms", 0, kMaxTimeMs, &p->backoff_cap_ms);
+    r.choice("jitter", {"none", "full", "equal"}, &p->jitter);
+    r.choice("overflow", {"block", "fail", "spill"}, &p->overflow);
+    r.file_mode("mode", &p->mode);
+}
+
+void check_queue(TableReader &r, const QueueConfig &q) {
+    if (q.params.backoff_base_ms > q.params.backoff_cap_ms)
+        r.fail_plain(r.prefix() + "backoff_base_ms: must not exceed backoff_cap_ms (" +
+                     std::to_string(q.params.backoff_cap_ms) + "), got " + std::to_string(q.params.backoff_base_ms));
+    if (q.spill_low_water >= q.spill_high_water)
+        r.fail_plain(r.prefix() + "spill_low_water: must be below spill_high_water");
+    if (q.params.overflow == SHMQ_OVERFLOW_SPILL && q.params.slot_count < 2)
+        r.fail_plain(r.prefix() + "slot_count: the spill policy needs at least 2 slots");
+}
+
+void read_queue(const toml::table &t, const std::string &name, QueueConfig *q, std::string *err) {
+    TableReader r(t, "queues." + name + ".", err);
+    read_segment_params(r, &q->params);
+    r.number("spill_high_water", 0.0, 1.0, &q->spill_high_water);
+    r.number("spill_low_water", 0.0, 1.0, &q->spill_low_water);
+    r.integer<uint64_t>("spill_max_bytes", 4096, uint64_t(1) << 50, &q->spill_max_bytes);
+    read_fsync(r, "dlq_fsync", &q->dlq_fsync);
+    read_fsync(r, "spill_fsync", &q->spill_fsync);
+    r.integer<uint32_t>("fsync_interval_ms", 1, 3600000, &q->fsync_interval_ms);
+    r.number("redrive_rate", 0.001, 1e9, &q->redrive_rate);
+    r.finish();
+    if (!r.failed()) check_queue(r, *q);
+}
+
+std::string anchored(const std::string &path, const std::string &base) {
+    if (path.empty() || path[0] == '/' || base.empty()) return path;
+    return base + "/" + path;
+}
+
+void read_daemon(const toml::table &t, const std::string &base, DaemonConfig *d, std::string *err) {
+    TableReader r(t, "daemon.", err);
+    r.text("spill_dir", &d->spill_dir);
+    r.text("dead_letter_dir", &d->dead_letter_dir);
+    r.text("metrics", &d->metrics);
+    r.boolean("metrics_allow_remote", &d->metrics_allow_remote);
+    r.integer<uint32_t>("tick_ms", 1, 1000, &d->tick_ms);
+    r.choice("log_level", {"trace", "debug", "info", "warn", "error", "critical", "off"}, &d->log_level);
+    r.finish();
+    d->spill_dir = anchored(d->spill_dir, base);
+    d->dead_letter_dir = anchored(d->dead_letter_dir, base);
+}
+
+void read_queues(const toml::table &t, Config *c, std::string *err) {
+    for (auto &&[k, v] : t) {
+        std::string name(k.str());
+        if (shmq_name_check(name.c_str()) != SHMQ_OK) {
+            *err = "queues." + name + where(v) + ": not a valid queue name ([A-Za-z0-9._-]{1,64})";
+            return;
+        }
+        if (!v.is_table()) {
+            *err = "queues." + name + where(v) + ": expected a table [queues." + name + "]";
+            return;
+        }
+        QueueConfig q = default_queue(name);
+        read_queue(*v.as_table(), name, &q, err);
+        if (!err->empty()) return;
+        c->queues.push_back(q);
+    }
+}
+
+// The top level: version, [daemon], [queues.*].
+void read_root(const toml::table &root, const std::string &base, Config *c, std::string *err) {
+    TableReader r(root, "", err);
+    const toml::node *v = r.get("version");
+    if (v == nullptr && !r.failed()) *err = "version: missing (write version = 1 at the top)";
+    r.integer<int>("version", 1, 1, &c->version);
+    const toml::node *d = r.get("daemon");
+    if (d != nullptr && !d->is_table()) r.fail("daemon", *d, "expected a table [daemon]");
+    else if (d != nullptr) read_daemon(*d->as_table(), base, &c->daemon, err);
+    const toml::node *q = r.get("queues");
+    if (q != nullptr && !q->is_table()) r.fail("queues", *q, "expected tables [queues.NAME]");
+    else if (q != nullptr) read_queues(*q->as_table(), c, err);
+    r.finish();
+}
+
+void check_daemon(const Config &c, std::string *err) {
+    std::string why;
+    if (c.daemon.metrics != "off" && !parse_address(c.daemon.metrics, nullptr, &why))
+        *err = "daemon.metrics: " + why + ", got \"" + c.daemon.metrics + "\"";
+    else if (c.daemon.metrics != "off" && !c.daemon.metrics_allow_remote && !is_loopback(c.daemon.metrics))
+        *err = "daemon.metrics: \"" + c.daemon.metrics +
+               "\" is not a loopback address; set metrics_allow_remote = true to expose metrics beyond this host";
+    else if (c.daemon.spill_dir.empty()) *err = "daemon.spill_dir: must not be empty";
+    else if (c.daemon.dead_letter_dir.empty()) *err = "daemon.dead_letter_dir: must not be empty";
+    else if (c.queues.empty()) *err = "queues: no queue configured (add a [queues.NAME] table)";
+}
+
+std::string state_dir() {
+    const char *s = getenv("STATE_DIRECTORY"); // systemd's StateDirectory=
+    if (s == nullptr || *s == '\0') return "/var/lib/shmqd";
+    std::string dir(s);
+    size_t colon = dir.find(':'); // several directories: the first one
+    return colon == std::string::npos ? dir : dir.substr(0, colon);
+}
+
+} // namespace
+
+QueueConfig default_queue(const std::string &name) {
+    QueueConfig q;
+    q.name = name;
+    shmq_params_init(&q.params);
+    return q;
+}
+
+Config default_config() {
+    Config c;
+    c.source = "(built-in default)";
+    c.daemon.spill_dir = state_dir() + "/spill";
+    c.daemon.dead_letter_dir = state_dir() + "/dead-letters";
+    c.queues.push_back(default_queue("default"));
+    return c;
+}
+
+ConfigResult parse_config(const std::string &text, const std::string &source, const std::string &base_dir) {
+    ConfigResult res;
+    res.config = default_config();
+    res.config.queues.clear();
+    res.config.source = source;
+    toml::parse_result parsed = toml::parse(text, source);
+    if (!parsed) {
+        const auto &e = parsed.error();
+        res.error = "line " + std::to_string(e.source().begin.line) + ", column " +
+                    std::to_string(e.source().begin.column) + ": " + std::string(e.description());
+        return res;
+    }
+    read_root(parsed.table(), base_dir, &res.config, &res.error);
+    if (res.ok()) check_daemon(res.config, &res.error);
+    std::sort(res.config.queues.begin(), res.config.queues.end(),
+              [](const QueueConfig &a, const QueueConfig &b) { return a.name < b.name; });
+    return res;
+}
+
+ConfigResult load_config(const std::string &path) {
+    std::ifstream in(path);
+    if (!in) {
+        ConfigResult res;
+        res.error = "cannot read the file";
+        return res;
+    }
+    std::stringstream buf;
+    buf << in.rdbuf();
+    std::error_code ec; // relative paths in the file are relative to its directory, made absolute
+    std::string base = std::filesystem::absolute(path, ec).parent_path().string();
+    return parse_config(buf.str(), path, ec ? std::string(".") : base);
+}
+
+const QueueConfig *find_queue(const Config &c, const std::string &name) {
+    for (const QueueConfig &q : c.queues)
+        if (q.name == name) return &q;
+    return nullptr;
+}
+
+namespace {
+const std::pair<const char *, uint32_t shmq_params::*> kParamFields[] = {
+    {"slot_size", &shmq_params::slot_size},
+    {"slot_count", &shmq_params::slot_count},
+    {"max_clients", &shmq_params::max_clients},
+    {"lease_ms", &shmq_params::lease_ms},
+    {"max_attempts", &shmq_params::max_attempts},
+    {"backoff_base_ms", &shmq_params::backoff_base_ms},
+    {"backoff_cap_ms", &shmq_params::backoff_cap_ms},
+    {"jitter", &shmq_params::jitter},
+    {"overflow", &shmq_params::overflow},
+    {"mode", &shmq_params::mode},
+};
+} // namespace
+
+std::vector<std::string> param_differences(const shmq_params &a, const shmq_params &b) {
+    std::vector<std::string> out;
+    for (const auto &[key, field] : kParamFields)
+        if (a.*field != b.*field) out.emplace_back(key);
+    return out;
+}
+
+std::string param_value(const shmq_params &p, const std::string &key) {
+    static const char *const jitter[] = {"none", "full", "equal"};
+    static const char *const overflow[] = {"block", "fail", "spill"};
+    if (key == "jitter" && p.jitter <= 2) return jitter[p.jitter];
+    if (key == "overflow" && p.overflow <= 2) return overflow[p.overflow];
+    if (key == "mode") {
+        char buf[16];
+        snprintf(buf, sizeof buf, "0%o", p.mode);
+        return buf;
+    }
+    for (const auto &[name, field] : kParamFields)
+        if (key == name) return std::to_string(p.*field);
+    return "?";
+}
+
+const char *fsync_name(FsyncPolicy p) {
+    switch (p) {
+    case FsyncPolicy::Always: return "always";
+    case FsyncPolicy::Interval: return "interval";
+    case FsyncPolicy::Never: return "never";
+    }
+    return "?";
+}
+
+} // namespace shmqd

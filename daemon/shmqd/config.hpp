@@ -1,0 +1,73 @@
+// config.hpp - shmqd's configuration: what the TOML file says, with defaults.
+//
+// A Config is plain data, validated once when parsed (config.cpp); everything
+// after that trusts it. Queue parameters that live in the segment are kept as
+// a shmq_params; the rest are the daemon's own policies for that queue.
+#pragma once
+
+#include "shmq/shmq.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shmqd {
+
+// How often a disk store syncs: after every write, every interval, or never
+// (the kernel decides). Maps onto the store library's policy.
+enum class FsyncPolicy { Always, Interval, Never };
+
+struct QueueConfig {
+    std::string name;
+    shmq_params params;            // fixed in the segment when it is created
+    double spill_high_water = 0.75; // spill when READY > this fraction of slots
+    double spill_low_water = 0.25;  // refill when READY <= this fraction
+    uint64_t spill_max_bytes = uint64_t(1) << 30;
+    FsyncPolicy dlq_fsync = FsyncPolicy::Always;
+    FsyncPolicy spill_fsync = FsyncPolicy::Interval;
+    uint32_t fsync_interval_ms = 100; // for the Interval policy
+    double redrive_rate = 100;        // messages per second put back by redrive
+};
+
+struct DaemonConfig {
+    std::string spill_dir;
+    std::string dead_letter_dir;
+    std::string metrics = "127.0.0.1:9464"; // "off" disables the endpoint
+    bool metrics_allow_remote = false;
+    uint32_t tick_ms = 5;
+    std::string log_level = "info";
+};
+
+struct Config {
+    int version = 1;
+    std::string source; // the file it came from, or "(built-in default)"
+    DaemonConfig daemon;
+    std::vector<QueueConfig> queues; // sorted by name, names unique
+};
+
+// The result of parsing: a config, or an error message that names the key.
+struct ConfigResult {
+    Config config;
+    std::string error;
+    bool ok() const { return error.empty(); }
+};
+
+// Parse TOML text. `origin` names it in messages and anchors relative paths
+// (a directory; empty means the current one).
+ConfigResult parse_config(const std::string &text, const std::string &source, const std::string &base_dir);
+// Read and parse a file.
+ConfigResult load_config(const std::string &path);
+// No file: one queue named "default" with default parameters, state under
+// $STATE_DIRECTORY (set by systemd) or /var/lib/shmqd.
+Config default_config();
+
+QueueConfig default_queue(const std::string &name);
+const QueueConfig *find_queue(const Config &c, const std::string &name);
+
+// Names of the segment parameters that differ between a and b ("slot_count").
+std::vector<std::string> param_differences(const shmq_params &a, const shmq_params &b);
+// One parameter as text, for log lines.
+std::string param_value(const shmq_params &p, const std::string &key);
+const char *fsync_name(FsyncPolicy p);
+
+} // namespace shmqd

@@ -1,0 +1,110 @@
+// loop.cpp - one tick of one queue (loop.hpp). Recovery comes first, so a dead
+// consumer's lease is back in the queue within one tick of its death; the
+// moves to and from disk follow, each bounded by kMoveBatch.
+#include "loop.hpp"
+
+#include "moves.hpp"
+#include "sys.hpp"
+
+#include <algorithm>
+#include <spdlog/spdlog.h>
+
+namespace shmqd {
+
+namespace {
+
+void retry_stores(Supervised &s, const StoreDirs &dirs, int64_t now_ms) {
+    std::string why;
+    if (!s.dlq_health.ok && now_ms >= s.dlq_health.retry_ms) {
+        if (reopen_dlq(&s, dirs.dlq, &why)) {
+            spdlog::info("queue {}: dead-letter store reopened", s.cfg.name);
+            s.dlq_health = StoreHealth{};
+        } else {
+            store_failed(&s, &s.dlq_health, "dead-letter store", why);
+        }
+    }
+    if (!s.spill_health.ok && now_ms >= s.spill_health.retry_ms) {
+        if (reopen_spill(&s, dirs.spill, &why)) {
+            spdlog::info("queue {}: spill store reopened", s.cfg.name);
+            s.spill_health = StoreHealth{};
+        } else {
+            store_failed(&s, &s.spill_health, "spill store", why);
+        }
+    }
+}
+
+void take_stats(Supervised &s) {
+    s.stats.struct_size = sizeof(shmq_stats);
+    s.stats.client = s.clients.data();
+    s.stats.client_cap = s.clients.size();
+    s.q->stats(&s.stats);
+}
+
+// The first enqueue time of the oldest spilled message, looked up at most once a second.
+void update_spill_head(Supervised &s, int64_t now_ms) {
+    if (s.spill.count() == 0) {
+        s.spill_head_ns = 0;
+        return;
+    }
+    if (now_ms < s.spill_head_check_ms || !s.spill_health.ok) return;
+    s.spill_head_check_ms = now_ms + 1000;
+    if (s.spill.peek_batch(1, &s.refill_batch) == 0 && !s.refill_batch.empty())
+        s.spill_head_ns = s.refill_batch[0].meta.first_enqueue_ns;
+    s.spill.commit(0); // forget the peek
+}
+
+void flush_stores(Supervised &s) {
+    if (s.dlq_health.ok && s.dlq.flush_if_due() != 0)
+        store_failed(&s, &s.dlq_health, "dead-letter store", s.dlq.error());
+    if (s.spill_health.ok && s.spill.flush_if_due() != 0)
+        store_failed(&s, &s.spill_health, "spill store", s.spill.error());
+}
+
+} // namespace
+
+bool tick_queue(Supervised &s, const StoreDirs &dirs, int64_t now_ms) {
+    retry_stores(s, dirs, now_ms);
+    s.q->heartbeat();
+    s.q->recover(nullptr, kRecoverBudget);
+    take_stats(s);
+    uint32_t dead = s.stats.dead > 0 ? drain_dead_letters(s) : 0;
+    uint32_t out = spill_out(s);
+    uint32_t in = refill(s);
+    uint32_t back = redrive_step(s, dirs.dlq, now_ms);
+    flush_stores(s);
+    update_spill_head(s, now_ms);
+    if (dead + out + in + back > 0) take_stats(s); // the sample shows the result
+    return dead >= kMoveBatch || out >= kMoveBatch || in >= kMoveBatch;
+}
+
+QueueSample sample_queue(const Supervised &s) {
+    QueueSample q;
+    q.name = s.cfg.name;
+    q.stats = s.stats;
+    q.stats.client = nullptr;
+    q.stats.client_cap = 0;
+    q.spilled = s.spill.count();
+    q.spill_bytes = s.spill.bytes();
+    q.dead_letters = s.dlq.count();
+    q.dead_letter_bytes = s.dlq.bytes();
+    int64_t spill_age = s.spill_head_ns > 0 ? shmq::detail::real_ns() - s.spill_head_ns : 0;
+    q.oldest_age_ns = std::max(s.stats.oldest_ready_age_ns, spill_age);
+    q.dead_lettered = s.dead_lettered;
+    q.spilled_total = s.spilled_total;
+    q.refilled_total = s.refilled_total;
+    q.redriven_total = s.redriven_total;
+    q.spill_full = s.spill_full;
+    size_t n = std::min<size_t>(s.stats.clients, s.clients.size());
+    for (size_t i = 0; i < n; ++i) {
+        const shmq_client_stats &c = s.clients[i];
+        // A consumer: has received (role bit 1; the core does not set it yet,
+        // so a delivery count or a lease counts too), is not us, is alive.
+        bool received = (c.role & 2) != 0 || c.delivered > 0 || c.leased > 0;
+        if (!received || (c.role & 4) != 0 || c.alive == 0) continue;
+        ++q.consumers;
+        q.per_consumer.push_back(ConsumerSample{c.pid, c.delivered, c.acked, c.leased});
+    }
+    return q;
+}
+
+} // namespace shmqd

@@ -1,0 +1,161 @@
+// metrics_text.cpp - a Snapshot in the Prometheus text format: one HELP and
+// TYPE line per family, then its samples for every queue. Names follow
+// STYLE.md: prefix shmq_, base units (seconds, bytes), counters end in _total.
+#include "metrics.hpp"
+
+#include <cstdio>
+#include <functional>
+#include <string>
+
+namespace shmqd {
+
+namespace {
+
+std::string escape(const std::string &v) {
+    std::string out;
+    for (char c : v) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+
+std::string num(double v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
+}
+
+class Writer {
+public:
+    void family(const char *name, const char *type, const char *help) {
+        out_ += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    }
+    void sample(const std::string &name, const std::string &labels, const std::string &value) {
+        out_ += name;
+        if (!labels.empty()) out_ += "{" + labels + "}";
+        out_ += " " + value + "\n";
+    }
+    void sample(const std::string &name, const std::string &labels, uint64_t value) {
+        sample(name, labels, std::to_string(value));
+    }
+    std::string take() { return std::move(out_); }
+
+private:
+    std::string out_;
+};
+
+std::string qlabel(const QueueSample &q) { return "queue=\"" + escape(q.name) + "\""; }
+
+using QueueValue = std::function<uint64_t(const QueueSample &)>;
+
+// A family with one sample per queue.
+void per_queue(Writer &w, const Snapshot &s, const char *name, const char *type, const char *help,
+               const QueueValue &value) {
+    w.family(name, type, help);
+    for (const QueueSample &q : s.queues) w.sample(name, qlabel(q), value(q));
+}
+
+void queue_gauges(Writer &w, const Snapshot &s) {
+    per_queue(w, s, "shmq_queue_messages_ready", "gauge", "Messages ready for delivery in shared memory.",
+              [](const QueueSample &q) { return q.stats.ready; });
+    per_queue(w, s, "shmq_queue_messages_leased", "gauge", "Messages leased by consumers (in flight).",
+              [](const QueueSample &q) { return q.stats.leased; });
+    per_queue(w, s, "shmq_queue_messages_delayed", "gauge", "Messages waiting for a retry time.",
+              [](const QueueSample &q) { return q.stats.delayed; });
+    per_queue(w, s, "shmq_queue_messages_spilled", "gauge", "Messages waiting in the spill store on disk.",
+              [](const QueueSample &q) { return q.spilled; });
+    per_queue(w, s, "shmq_queue_spill_bytes", "gauge", "Size of the spill file in bytes.",
+              [](const QueueSample &q) { return q.spill_bytes; });
+    per_queue(w, s, "shmq_queue_spill_full", "gauge", "1 while the spill store is at its disk cap.",
+              [](const QueueSample &q) { return uint64_t(q.spill_full); });
+    per_queue(w, s, "shmq_queue_dead_letters", "gauge", "Records in the dead-letter store.",
+              [](const QueueSample &q) { return q.dead_letters; });
+    per_queue(w, s, "shmq_queue_dead_letter_bytes", "gauge", "Size of the dead-letter store in bytes.",
+              [](const QueueSample &q) { return q.dead_letter_bytes; });
+    per_queue(w, s, "shmq_queue_slots", "gauge", "Message slots in the segment (its capacity).",
+              [](const QueueSample &q) { return uint64_t(q.stats.slot_count); });
+    per_queue(w, s, "shmq_consumers", "gauge", "Attached processes that have received from the queue.",
+              [](const QueueSample &q) { return uint64_t(q.consumers); });
+    w.family("shmq_queue_oldest_message_age_seconds", "gauge",
+             "Age of the oldest ready message, in memory or spilled (0 if none).");
+    for (const QueueSample &q : s.queues)
+        w.sample("shmq_queue_oldest_message_age_seconds", qlabel(q), num(double(q.oldest_age_ns) / 1e9));
+}
+
+void queue_counters(Writer &w, const Snapshot &s) {
+    per_queue(w, s, "shmq_messages_enqueued_total", "counter", "Messages sent into the queue.",
+              [](const QueueSample &q) { return q.stats.enqueued; });
+    per_queue(w, s, "shmq_messages_delivered_total", "counter", "Deliveries (leases) including redeliveries.",
+              [](const QueueSample &q) { return q.stats.delivered; });
+    per_queue(w, s, "shmq_messages_acked_total", "counter", "Messages acknowledged by consumers.",
+              [](const QueueSample &q) { return q.stats.acked; });
+    per_queue(w, s, "shmq_messages_retried_total", "counter", "Messages nacked for a retry.",
+              [](const QueueSample &q) { return q.stats.nacked; });
+    per_queue(w, s, "shmq_leases_reclaimed_total", "counter", "Leases taken back from dead or stalled consumers.",
+              [](const QueueSample &q) { return q.stats.reclaimed; });
+    per_queue(w, s, "shmq_messages_spilled_total", "counter", "Messages this daemon moved to the spill store.",
+              [](const QueueSample &q) { return q.spilled_total; });
+    per_queue(w, s, "shmq_messages_refilled_total", "counter", "Messages this daemon put back from the spill store.",
+              [](const QueueSample &q) { return q.refilled_total; });
+    w.family("shmq_messages_dead_lettered_total", "counter",
+             "Messages this daemon wrote to the dead-letter store, by reason.");
+    for (const QueueSample &q : s.queues)
+        for (size_t r = 1; r < kReasonNames.size(); ++r)
+            w.sample("shmq_messages_dead_lettered_total", qlabel(q) + ",reason=\"" + kReasonNames[r] + "\"",
+                     q.dead_lettered[r]);
+}
+
+void consumers(Writer &w, const Snapshot &s) {
+    struct Col {
+        const char *name, *type, *help;
+        uint64_t (*get)(const ConsumerSample &);
+    };
+    const Col cols[] = {
+        {"shmq_consumer_messages_delivered_total", "counter", "Deliveries to this consumer since it attached.",
+         [](const ConsumerSample &c) { return c.delivered; }},
+        {"shmq_consumer_messages_acked_total", "counter", "Acks by this consumer since it attached.",
+         [](const ConsumerSample &c) { return c.acked; }},
+        {"shmq_consumer_messages_in_flight", "gauge", "Leases this consumer holds now.",
+         [](const ConsumerSample &c) { return uint64_t(c.in_flight); }},
+    };
+    for (const Col &col : cols) {
+        w.family(col.name, col.type, col.help);
+        for (const QueueSample &q : s.queues)
+            for (const ConsumerSample &c : q.per_consumer)
+                w.sample(col.name, qlabel(q) + ",pid=\"" + std::to_string(c.pid) + "\"", col.get(c));
+    }
+}
+
+void daemon_metrics(Writer &w, const Snapshot &s) {
+    w.family("shmq_daemon_build_info", "gauge", "shmqd's version, as a label; the value is always 1.");
+    w.sample("shmq_daemon_build_info", "version=\"" SHMQD_VERSION "\"", "1");
+    w.family("shmq_daemon_start_time_seconds", "gauge", "When this shmqd started, in seconds since the epoch.");
+    char start[32];
+    snprintf(start, sizeof start, "%.3f", double(s.started_ns) / 1e9);
+    w.sample("shmq_daemon_start_time_seconds", "", start);
+    w.family("shmq_daemon_loop_seconds", "histogram", "Duration of one supervision tick over all queues.");
+    for (size_t i = 0; i < LoopHistogram::kBounds.size(); ++i)
+        w.sample("shmq_daemon_loop_seconds_bucket", "le=\"" + num(LoopHistogram::kBounds[i]) + "\"",
+                 s.loop.buckets[i]);
+    w.sample("shmq_daemon_loop_seconds_bucket", "le=\"+Inf\"", s.loop.count);
+    w.sample("shmq_daemon_loop_seconds_sum", "", num(s.loop.sum));
+    w.sample("shmq_daemon_loop_seconds_count", "", s.loop.count);
+}
+
+} // namespace
+
+std::string render_metrics(const Snapshot &s) {
+    Writer w;
+    daemon_metrics(w, s);
+    queue_gauges(w, s);
+    queue_counters(w, s);
+    consumers(w, s);
+    return w.take();
+}
+
+} // namespace shmqd

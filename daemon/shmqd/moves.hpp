@@ -1,0 +1,28 @@
+// moves.hpp - what one tick does to one queue besides recovery: moving dead
+// letters to disk, spilling overflow out, refilling from the spill, and
+// carrying out a redrive request. Each returns how many messages it moved.
+#pragma once
+
+#include "supervised.hpp"
+
+#include <cstdint>
+
+namespace shmqd {
+
+// Most messages one tick moves per queue and direction; a tick that hits it
+// is followed by another at once.
+constexpr uint32_t kMoveBatch = 256;
+
+// Write DEAD slots (a batch at most) to the dead-letter store; each slot is
+// freed only after its record was added (and synced, under fsync "always").
+uint32_t drain_dead_letters(Supervised &s);
+// READY above the high-water mark (overflow "spill"): move the oldest ready
+// messages to the spill store, down to the middle mark.
+uint32_t spill_out(Supervised &s);
+// READY at or below the low-water mark: bring spilled messages back, oldest
+// first, up to the middle mark, then commit the spill's cursor.
+uint32_t refill(Supervised &s);
+// Look for a redrive request and carry it out at its rate.
+uint32_t redrive_step(Supervised &s, int dlq_dirfd, int64_t now_ms);
+
+} // namespace shmqd

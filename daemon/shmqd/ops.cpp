@@ -1,0 +1,101 @@
+// ops.cpp - redrive() for tools (ops.hpp). Direct: open the store (which
+// takes its writer lock) and the queue, then send in small batches paced by
+// the rate; a full queue pauses until room appears or the timeout passes.
+// Via the daemon: write the request file and watch it disappear.
+#include "ops.hpp"
+
+#include "store/dead_letters.hpp"
+#include "store/fsutil.hpp"
+#include "queue.hpp"
+#include "redrive_request.hpp"
+#include "redrive_send.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <thread>
+
+namespace shmqd::ops {
+
+namespace {
+
+namespace store = shmq::store;
+using Clock = std::chrono::steady_clock;
+using shmq::detail::Queue;
+
+int fail(RedriveReport *rep, int rc, const std::string &why) {
+    rep->error = why;
+    return rc;
+}
+
+// Wait until the daemon has deleted the request file, or the deadline.
+int wait_for_daemon(int dirfd, const RedriveOptions &o, RedriveReport *rep) {
+    auto deadline = Clock::now() + std::chrono::milliseconds(o.timeout_ms);
+    while (redrive_request_pending(dirfd, o.queue)) {
+        if (Clock::now() >= deadline)
+            return fail(rep, ETIMEDOUT, "shmqd has not finished the redrive yet (the request stays pending)");
+        std::this_thread::sleep_for(std::chrono::milliseconds(20)); // polling a file, with a deadline
+    }
+    rep->finished = true;
+    return 0;
+}
+
+int via_daemon(int dirfd, const RedriveOptions &o, RedriveReport *rep) {
+    rep->via_daemon = true;
+    std::string why;
+    int rc = write_redrive_request(dirfd, o.queue, RedriveRequest{o.ids, o.rate}, &why);
+    if (rc != 0) return fail(rep, rc, why);
+    return o.wait ? wait_for_daemon(dirfd, o, rep) : 0;
+}
+
+int open_queue(const std::string &name, Queue **q, RedriveReport *rep) {
+    shmq_options opts;
+    shmq_options_init(&opts);
+    opts.prefetch = 0;
+    int rc = Queue::open(name.c_str(), &opts, q);
+    if (rc == SHMQ_OK) return 0;
+    return fail(rep, rc == SHMQ_ENOTFOUND ? ENOENT : EIO, "queue " + name + ": " + shmq_strerror(rc));
+}
+
+// Batches of about a tenth of a second's worth, each followed by the pause
+// that keeps the average at `rate`.
+int direct(Queue &q, store::DeadLetters &dlq, const RedriveOptions &o, RedriveReport *rep) {
+    const double rate = o.rate > 0 ? o.rate : 100;
+    const size_t batch = std::max<size_t>(1, size_t(rate / 10));
+    auto deadline = Clock::now() + std::chrono::milliseconds(o.timeout_ms);
+    for (;;) {
+        store::RedriveResult res;
+        if (redrive_batch(q, dlq, o.ids, batch + rep->kept, &res) != 0) return fail(rep, EIO, dlq.error());
+        rep->sent += res.sent;
+        rep->kept = res.kept;
+        if (!res.more) {
+            rep->finished = true;
+            return 0;
+        }
+        if (Clock::now() >= deadline) return fail(rep, ETIMEDOUT, "the queue stayed full; the rest stays dead-lettered");
+        auto pause = std::chrono::duration<double>(double(std::max<uint64_t>(res.sent, 1)) / rate);
+        std::this_thread::sleep_for(pause); // pacing to the rate, not synchronisation
+    }
+}
+
+} // namespace
+
+int redrive(const RedriveOptions &o, RedriveReport *rep) {
+    *rep = RedriveReport{};
+    store::Fd dir;
+    std::string why;
+    if (int rc = store::open_dir(o.dead_letter_dir, false, &dir, &why); rc != 0)
+        return fail(rep, rc, why + ": " + strerror(rc));
+    store::DeadLetters dlq;
+    int rc = dlq.open(dir.get(), o.queue, store::StoreOptions{}, nullptr);
+    if (rc == EWOULDBLOCK) return via_daemon(dir.get(), o, rep); // shmqd holds the store
+    if (rc != 0) return fail(rep, rc, dlq.error());
+    Queue *raw = nullptr;
+    if (int qrc = open_queue(o.queue, &raw, rep); qrc != 0) return qrc;
+    std::unique_ptr<Queue> q(raw);
+    return direct(*q, dlq, o, rep);
+}
+
+} // namespace shmqd::ops

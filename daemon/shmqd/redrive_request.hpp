@@ -1,0 +1,37 @@
+// redrive_request.hpp - asking a running shmqd to redrive dead letters.
+//
+// The dead-letter store has one writer at a time (the daemon holds its lock),
+// so a tool that wants records back while shmqd runs leaves a request file,
+// `<dead_letter_dir>/<queue>.redrive`, and the daemon carries it out at its
+// rate and deletes it when done. The file is written under a temporary name
+// and linked into place, so the daemon never reads half of one, and a second
+// request for the same queue is refused while the first is pending.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shmqd {
+
+struct RedriveRequest {
+    std::vector<uint64_t> ids; // empty: every record
+    double rate = 0;           // messages per second; 0: the queue's redrive_rate
+};
+
+std::string redrive_request_file(const std::string &queue);
+
+// Write a request into the directory `dirfd`. 0, EEXIST if one is pending, or
+// another errno (*why says what).
+int write_redrive_request(int dirfd, const std::string &queue, const RedriveRequest &req, std::string *why);
+// Read a pending request: 0, ENOENT if there is none, EINVAL if it is
+// malformed (*why says where), or another errno.
+int read_redrive_request(int dirfd, const std::string &queue, RedriveRequest *out, std::string *why);
+void remove_redrive_request(int dirfd, const std::string &queue);
+bool redrive_request_pending(int dirfd, const std::string &queue);
+
+// The text of a request file, and back.
+std::string format_redrive_request(const RedriveRequest &req);
+bool parse_redrive_request(const std::string &text, RedriveRequest *out, std::string *why);
+
+} // namespace shmqd

@@ -1,0 +1,142 @@
+// spilling.cpp - overflow to disk and back. Out: take the oldest READY
+// messages (the core leases them to the daemon), append them to the spill,
+// sync once per batch when the policy says "always", and only then free
+// their slots. Back: peek the oldest spilled records, restore each into a
+// free slot with its id, attempts and enqueue time, then commit the cursor.
+// Either way a crash in the middle duplicates messages and never loses one.
+#include "moves.hpp"
+
+#include "sys.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <spdlog/spdlog.h>
+
+namespace shmqd {
+
+namespace store = shmq::store;
+using shmq::detail::MessageMeta;
+using shmq::detail::Outgoing;
+
+namespace {
+
+// Copy a payload out of shared memory: what is written must not change under us.
+void copy_payload(Supervised &s, const Outgoing &o) {
+    const auto *p = static_cast<const std::byte *>(o.data);
+    s.buf.assign(p, p + o.len);
+}
+
+// Put back a message taken for spilling whose write failed: READY again as
+// it was (same slot, same delivery count).
+void give_back(Supervised &s, const Outgoing &o) {
+    if (s.q->return_spilled(o))
+        spdlog::debug("queue {}: put back message {} after a failed spill", s.cfg.name, o.meta.id);
+    else
+        spdlog::error("queue {}: could not put back message {} after a failed spill", s.cfg.name, o.meta.id);
+}
+
+// Append one taken message to the spill. False (message given back) on failure.
+bool push_one(Supervised &s, const Outgoing &o) {
+    copy_payload(s, o);
+    int rc = s.spill.push(store::SpillMeta{o.meta.id, o.meta.attempts, o.meta.enqueued_ns}, s.buf);
+    if (rc == 0) return true;
+    give_back(s, o);
+    if (rc == EDQUOT) {
+        if (!s.spill_full) spdlog::warn("queue {}: spill store full: {}; senders now get SHMQ_EFULL", s.cfg.name,
+                                        s.spill.error());
+        s.spill_full = true;
+        s.q->set_spill_full(true);
+    } else {
+        store_failed(&s, &s.spill_health, "spill store", s.spill.error());
+    }
+    return false;
+}
+
+// Under fsync "always" the batch is synced before any of its slots is freed.
+// If that fails, the messages stay in memory too (and may come back twice).
+bool sync_batch(Supervised &s, std::vector<Outgoing> &taken) {
+    if (s.cfg.spill_fsync != FsyncPolicy::Always || s.spill.sync() == 0) return true;
+    store_failed(&s, &s.spill_health, "spill store", s.spill.error());
+    for (const Outgoing &o : taken) {
+        copy_payload(s, o);
+        give_back(s, o);
+    }
+    return false;
+}
+
+} // namespace
+
+uint32_t spill_out(Supervised &s) {
+    if (s.params.overflow != SHMQ_OVERFLOW_SPILL || s.spill_full || !s.spill_health.ok) return 0;
+    if (s.stats.ready <= s.marks.high) return 0;
+    uint64_t want = std::min<uint64_t>(s.stats.ready - s.marks.mid, kMoveBatch);
+    std::vector<Outgoing> taken;
+    taken.reserve(want);
+    Outgoing o;
+    while (taken.size() < want && s.q->take_for_spill(&o)) {
+        if (!push_one(s, o)) break;
+        taken.push_back(o);
+    }
+    if (taken.empty() || !sync_batch(s, taken)) return 0;
+    uint32_t n = 0;
+    for (const Outgoing &t : taken) n += s.q->release_spilled(t) ? 1 : 0;
+    s.spilled_total += n;
+    return n;
+}
+
+namespace {
+
+// A spilled record that no longer fits a slot (the queue was re-created with
+// smaller slots) cannot go back: it becomes a dead letter instead.
+bool dead_letter_oversized(Supervised &s, const store::SpillRecord &r) {
+    store::DeadLetterMeta m{r.meta.id, r.meta.attempts, store::DeadReason::Invalid, r.meta.first_enqueue_ns,
+                            shmq::detail::real_ns()};
+    if (s.dlq.add(m, r.payload) != 0) return false;
+    spdlog::warn("queue {}: spilled message {} ({} bytes) no longer fits a slot ({} bytes): dead-lettered",
+                 s.cfg.name, r.meta.id, r.payload.size(), s.params.slot_size);
+    ++s.dead_lettered[uint32_t(store::DeadReason::Invalid)];
+    return true;
+}
+
+// Restore records of the last peek in order; how many are done with.
+size_t restore_batch(Supervised &s) {
+    size_t done = 0;
+    for (const store::SpillRecord &r : s.refill_batch) {
+        MessageMeta meta{r.meta.id, r.meta.attempts, r.meta.first_enqueue_ns};
+        int rc = s.q->restore(meta, r.payload.data(), r.payload.size());
+        if (rc == SHMQ_ETOOBIG && dead_letter_oversized(s, r)) rc = SHMQ_OK;
+        if (rc != SHMQ_OK) break; // SHMQ_EFULL: producers took the free slots first
+        ++done;
+    }
+    return done;
+}
+
+} // namespace
+
+uint32_t refill(Supervised &s) {
+    if (s.spill.count() == 0 || !s.spill_health.ok || s.stats.ready > s.marks.low) return 0;
+    uint64_t want = std::min<uint64_t>({s.marks.mid - s.stats.ready, s.stats.free, kMoveBatch});
+    if (want == 0) return 0;
+    if (s.spill.peek_batch(want, &s.refill_batch) != 0) {
+        store_failed(&s, &s.spill_health, "spill store", s.spill.error());
+        return 0;
+    }
+    size_t done = restore_batch(s);
+    // A failed commit that lowered count() stands (only compaction failed, and
+    // is tried again later); otherwise the cursor was not saved and those
+    // records will come again (duplicates): reopen to start clean.
+    uint64_t before = s.spill.count();
+    if (s.spill.commit(done) != 0) {
+        if (done > 0 && s.spill.count() < before) spdlog::warn("queue {}: spill compaction: {}", s.cfg.name, s.spill.error());
+        else store_failed(&s, &s.spill_health, "spill store", s.spill.error());
+    }
+    s.refilled_total += done;
+    if (done > 0 && s.spill_full) {
+        s.spill_full = false; // room again, or at least worth another try
+        s.q->set_spill_full(false);
+    }
+    s.spill_head_check_ms = 0; // the head moved: look again
+    return uint32_t(done);
+}
+
+} // namespace shmqd

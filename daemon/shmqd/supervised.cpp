@@ -1,0 +1,181 @@
+// supervised.cpp - taking a queue under supervision (supervised.hpp): open its
+// segment or create it from the config, lock it against other daemons, and
+// open its two stores, reporting whatever damage they had on disk.
+#include "supervised.hpp"
+
+#include "store/names.hpp"
+#include "segment.hpp"
+#include "sys.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <spdlog/spdlog.h>
+
+namespace shmqd {
+
+namespace store = shmq::store;
+using shmq::detail::Queue;
+
+Watermarks watermarks(const QueueConfig &c, uint32_t slot_count) {
+    Watermarks m;
+    m.high = uint32_t(std::clamp(std::floor(c.spill_high_water * slot_count), 1.0, double(slot_count)));
+    m.low = std::min(uint32_t(std::floor(c.spill_low_water * slot_count)), m.high - 1);
+    m.mid = (m.low + m.high + 1) / 2;
+    return m;
+}
+
+namespace {
+
+store::Fsync store_fsync(FsyncPolicy p) {
+    switch (p) {
+    case FsyncPolicy::Always: return store::Fsync::Always;
+    case FsyncPolicy::Interval: return store::Fsync::Interval;
+    case FsyncPolicy::Never: return store::Fsync::Never;
+    }
+    return store::Fsync::Always;
+}
+
+uint32_t max_record(const shmq_params &p) { return uint32_t(std::min<uint64_t>(uint64_t(p.slot_size) + 4096, 1u << 30)); }
+
+int open_queue(const QueueConfig &cfg, Queue **q, bool *created) {
+    shmq_options o;
+    shmq_options_init(&o);
+    o.prefetch = 0;
+    o.spin_ns = 0;
+    *created = false;
+    int rc = Queue::open(cfg.name.c_str(), &o, q);
+    if (rc != SHMQ_ENOTFOUND) return rc;
+    rc = Queue::create(cfg.name.c_str(), &cfg.params, &o, q);
+    if (rc == SHMQ_EEXIST) return Queue::open(cfg.name.c_str(), &o, q); // a client made it first
+    *created = rc == SHMQ_OK;
+    return rc;
+}
+
+void warn_differences(const QueueConfig &cfg, const shmq_params &actual) {
+    for (const std::string &key : param_differences(cfg.params, actual))
+        spdlog::warn("queue {}: the segment has {} = {} but the config says {}; keeping the segment's "
+                     "(re-create the queue to change it)",
+                     cfg.name, key, param_value(actual, key), param_value(cfg.params, key));
+}
+
+void report(const std::string &what, const store::OpenReport &rep) {
+    for (const std::string &p : rep.problems) spdlog::warn("{}: {}", what, p);
+    if (rep.corrupt_skipped + rep.torn_bytes_truncated > 0)
+        spdlog::warn("{}: {} records kept, {} corrupt regions skipped, {} torn bytes cut from the end", what,
+                     rep.records, rep.corrupt_skipped, rep.torn_bytes_truncated);
+}
+
+// A store file refused for its header (not a log of ours) is moved aside and
+// replaced by an empty one, so one bad file cannot stop a queue's supervision.
+bool move_aside(int dirfd, const std::string &file, const std::string &what, const std::string &error) {
+    std::string bad = file + ".bad-" + std::to_string(time(nullptr));
+    if (renameat(dirfd, file.c_str(), dirfd, bad.c_str()) != 0) return false;
+    spdlog::error("{}: {}; moved it aside as {} and starting an empty one", what, error, bad);
+    return true;
+}
+
+bool open_dlq(Supervised *s, int dirfd, std::string *why) {
+    store::StoreOptions o{store_fsync(s->cfg.dlq_fsync), s->cfg.fsync_interval_ms, max_record(s->params), false};
+    store::OpenReport rep;
+    const std::string what = "queue " + s->cfg.name + ": dead-letter store";
+    int rc = s->dlq.open(dirfd, s->cfg.name, o, &rep);
+    if (rc == EPROTO && move_aside(dirfd, store::dlq_file(s->cfg.name), what, s->dlq.error()))
+        rc = s->dlq.open(dirfd, s->cfg.name, o, &rep);
+    if (rc != 0) {
+        *why = what + ": " + s->dlq.error();
+        return false;
+    }
+    report(what, rep);
+    return true;
+}
+
+// The spill is synced by the loop after each batch when the policy is
+// "always" (one fdatasync per batch, still before any slot is freed).
+bool open_spill(Supervised *s, int dirfd, std::string *why) {
+    store::Fsync f = s->cfg.spill_fsync == FsyncPolicy::Always ? store::Fsync::Never : store_fsync(s->cfg.spill_fsync);
+    store::SpillOptions o{f, s->cfg.fsync_interval_ms, max_record(s->params), s->cfg.spill_max_bytes};
+    store::OpenReport rep;
+    const std::string what = "queue " + s->cfg.name + ": spill store";
+    int rc = s->spill.open(dirfd, s->cfg.name, o, &rep);
+    if (rc == EPROTO && move_aside(dirfd, store::spill_file(s->cfg.name), what, s->spill.error()))
+        rc = s->spill.open(dirfd, s->cfg.name, o, &rep);
+    if (rc != 0) {
+        *why = what + ": " + s->spill.error();
+        return false;
+    }
+    report(what, rep);
+    if (s->spill.count() > 0) spdlog::info("{}: {} messages to refill", what, s->spill.count());
+    return true;
+}
+
+bool take_segment(const QueueConfig &cfg, Supervised *s, std::string *why) {
+    Queue *q = nullptr;
+    bool created = false;
+    int rc = open_queue(cfg, &q, &created);
+    if (rc != SHMQ_OK) {
+        *why = "queue " + cfg.name + ": cannot open or create its segment " +
+               shmq::detail::segment_path(cfg.name.c_str()) + ": " + shmq_strerror(rc);
+        return false;
+    }
+    s->q.reset(q);
+    std::string lock_why;
+    if (!s->segment_lock.acquire_existing(shmq::detail::segment_path(cfg.name.c_str()), &lock_why)) {
+        *why = "queue " + cfg.name + ": already supervised by another shmqd (segment lock " + lock_why + ")";
+        s->q.reset();
+        return false;
+    }
+    q->params(&s->params);
+    if (created) spdlog::info("queue {}: created ({} slots of {} bytes)", cfg.name, s->params.slot_count,
+                              s->params.slot_size);
+    else spdlog::info("queue {}: adopted the existing segment", cfg.name);
+    if (!created) warn_differences(cfg, s->params);
+    return true;
+}
+
+} // namespace
+
+bool supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *s, std::string *why) {
+    s->cfg = cfg;
+    if (!take_segment(cfg, s, why)) return false;
+    s->marks = watermarks(cfg, s->params.slot_count);
+    s->buf.reserve(s->params.slot_size);
+    s->clients.resize(s->params.max_clients);
+    s->stats.struct_size = sizeof(shmq_stats);
+    s->q->set_spill_full(false); // a flag left by a daemon that died; set again if still true
+    if (!open_dlq(s, dirs.dlq, why) || !open_spill(s, dirs.spill, why)) {
+        unsupervise(s);
+        return false;
+    }
+    return true;
+}
+
+bool reopen_dlq(Supervised *s, int dirfd, std::string *why) {
+    s->dlq.close();
+    return open_dlq(s, dirfd, why);
+}
+
+bool reopen_spill(Supervised *s, int dirfd, std::string *why) {
+    s->spill.close();
+    return open_spill(s, dirfd, why);
+}
+
+void store_failed(Supervised *s, StoreHealth *h, const char *what, const std::string &error) {
+    if (h->ok) spdlog::error("queue {}: {}: {}; retrying every second", s->cfg.name, what, error);
+    h->ok = false;
+    h->retry_ms = shmq::detail::mono_ns() / 1000000 + 1000;
+}
+
+void unsupervise(Supervised *s) {
+    if (s->dlq.sync() != 0) spdlog::error("queue {}: dead-letter store: {}", s->cfg.name, s->dlq.error());
+    if (s->spill.sync() != 0) spdlog::error("queue {}: spill store: {}", s->cfg.name, s->spill.error());
+    s->dlq.close();
+    s->spill.close();
+    if (s->q) s->q->set_spill_full(false); // without a daemon, "spill" behaves as "block"
+    s->q.reset(); // detaches from the segment
+    s->segment_lock.release();
+}
+
+} // namespace shmqd

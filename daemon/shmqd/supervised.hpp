@@ -1,0 +1,93 @@
+// supervised.hpp - one queue under shmqd's care: the handle on its segment,
+// the lock that makes this daemon its only supervisor, its dead-letter and
+// spill stores, and the counters the metrics show.
+//
+// Everything here can be rebuilt from the segment and the files: a daemon
+// killed at any moment loses only counters and a pending redrive's progress
+// (the request file stays, so a restarted daemon resumes it).
+#pragma once
+
+#include "config.hpp"
+#include "lockfile.hpp"
+#include "metrics.hpp"
+#include "queue.hpp"
+#include "redrive_request.hpp"
+
+#include "store/dead_letters.hpp"
+#include "store/spill.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace shmqd {
+
+// The spill thresholds of a queue in slots (config fractions x slot_count):
+// spill when READY > high, refill when READY <= low, both towards `mid`.
+struct Watermarks {
+    uint32_t high = 0, low = 0, mid = 0;
+};
+Watermarks watermarks(const QueueConfig &c, uint32_t slot_count);
+
+struct RedriveJob {
+    bool active = false;
+    RedriveRequest req;
+    double tokens = 0;           // messages we may send now
+    int64_t last_ms = 0;         // when tokens were last added
+    int64_t next_check_ms = 0;   // when to look for a request file again
+    uint64_t sent = 0, kept = 0; // progress of this request
+};
+
+// A store that failed a write is reopened (which re-checks the file) after a pause.
+struct StoreHealth {
+    bool ok = true;
+    int64_t retry_ms = 0; // mono ms when to reopen
+};
+
+struct Supervised {
+    QueueConfig cfg;      // as configured (segment parameters may differ: see params)
+    shmq_params params{}; // as stored in the segment: these rule
+    std::unique_ptr<shmq::detail::Queue> q;
+    FileLock segment_lock;
+    shmq::store::DeadLetters dlq;
+    shmq::store::Spill spill;
+    Watermarks marks;
+    bool spill_full = false;
+    StoreHealth dlq_health, spill_health;
+    int64_t spill_head_ns = 0;    // first enqueue of the oldest spilled message (0: unknown)
+    int64_t spill_head_check_ms = 0;
+    RedriveJob redrive;
+    std::vector<std::byte> buf; // a payload copied out of shared memory
+    std::vector<shmq::store::SpillRecord> refill_batch;
+    std::vector<shmq_client_stats> clients;
+    // Counters since this daemon started.
+    std::array<uint64_t, kReasonNames.size()> dead_lettered{};
+    uint64_t spilled_total = 0, refilled_total = 0, redriven_total = 0;
+    // This tick's snapshot of the segment, taken before moving anything.
+    shmq_stats stats{};
+};
+
+// The store directories, opened once: everything is created relative to them.
+struct StoreDirs {
+    int spill = -1;
+    int dlq = -1;
+};
+
+// Open or create the queue, lock it, open its stores. On failure returns
+// false with *why (a message for the log, naming the queue).
+bool supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *out, std::string *why);
+// Sync the stores and let go of the queue (the segment stays).
+void unsupervise(Supervised *s);
+// Take new daemon-side policies (rates, water marks) from a reloaded config;
+// log what cannot change without re-creating the queue.
+void apply_policies(Supervised *s, const QueueConfig &cfg, const StoreDirs &dirs);
+// Close and open a store again (after a failed write, or a policy change).
+bool reopen_dlq(Supervised *s, int dirfd, std::string *why);
+bool reopen_spill(Supervised *s, int dirfd, std::string *why);
+// Note a store failure: log it (once per failure) and schedule a reopen.
+void store_failed(Supervised *s, StoreHealth *h, const char *what, const std::string &error);
+
+} // namespace shmqd

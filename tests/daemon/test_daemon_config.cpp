@@ -1,0 +1,128 @@
+// shmqd's configuration: the example file parses, defaults are sane, and every
+// kind of mistake is refused with a message that names the key.
+#include "config.hpp"
+#include "net_address.hpp"
+#include "redrive_request.hpp"
+#include "supervised.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+
+using namespace shmqd;
+
+static ConfigResult parse(const std::string &text) { return parse_config(text, "test.toml", "/base"); }
+
+static std::string error_of(const std::string &text) {
+    ConfigResult r = parse(text);
+    CHECK_FALSE(r.ok());
+    return r.error;
+}
+
+TEST_CASE("the commented example config parses") {
+    std::ifstream in(SHMQD_EXAMPLE_CONFIG);
+    std::stringstream s;
+    s << in.rdbuf();
+    ConfigResult r = parse_config(s.str(), SHMQD_EXAMPLE_CONFIG, "/etc/shmqd");
+    INFO(r.error);
+    REQUIRE(r.ok());
+    REQUIRE(r.config.queues.size() >= 2);
+    const QueueConfig *orders = find_queue(r.config, "orders");
+    REQUIRE(orders != nullptr);
+    CHECK(orders->params.overflow == SHMQ_OVERFLOW_SPILL);
+}
+
+TEST_CASE("a minimal config: defaults for everything not given, relative paths anchored at the file") {
+    ConfigResult r = parse("version = 1\n[daemon]\nspill_dir = \"spill\"\ndead_letter_dir = \"/abs/dlq\"\n"
+                           "[queues.b]\n[queues.a]\nslot_count = 8\nmode = 0o660\njitter = \"equal\"\n");
+    INFO(r.error);
+    REQUIRE(r.ok());
+    CHECK(r.config.daemon.spill_dir == "/base/spill");
+    CHECK(r.config.daemon.dead_letter_dir == "/abs/dlq");
+    CHECK(r.config.daemon.metrics == "127.0.0.1:9464");
+    CHECK(r.config.daemon.tick_ms == 5);
+    REQUIRE(r.config.queues.size() == 2);
+    CHECK(r.config.queues[0].name == "a"); // sorted
+    CHECK(r.config.queues[0].params.slot_count == 8);
+    CHECK(r.config.queues[0].params.mode == 0660);
+    CHECK(r.config.queues[0].params.jitter == SHMQ_JITTER_EQUAL);
+    shmq_params d;
+    shmq_params_init(&d);
+    CHECK(param_differences(r.config.queues[1].params, d).empty());
+}
+
+TEST_CASE("no config file: one queue named default") {
+    Config c = default_config();
+    REQUIRE(c.queues.size() == 1);
+    CHECK(c.queues[0].name == "default");
+    CHECK_FALSE(c.daemon.spill_dir.empty());
+}
+
+TEST_CASE("mistakes are refused with the key named") {
+    const std::string head = "version = 1\n[daemon]\nspill_dir = \"s\"\ndead_letter_dir = \"d\"\n";
+    CHECK(error_of(head + "[queues.q]\nslot_sise = 5\n").find("queues.q.slot_sise") != std::string::npos);
+    CHECK(error_of(head + "[queues.q]\nslot_sise = 5\n").find("unknown key") != std::string::npos);
+    CHECK(error_of(head + "[queues.q]\nslot_size = -5\n").find("queues.q.slot_size") != std::string::npos);
+    CHECK(error_of(head + "[queues.q]\nslot_size = \"big\"\n").find("queues.q.slot_size") != std::string::npos);
+    CHECK(error_of(head + "[queues.q]\njitter = \"lots\"\n").find("queues.q.jitter") != std::string::npos);
+    CHECK(error_of(head + "[queues.q]\noverflow = 3\n").find("queues.q.overflow") != std::string::npos);
+    CHECK(error_of(head + "[queues.q]\nmode = 0o666\n").find("queues.q.mode") != std::string::npos);
+    CHECK(error_of(head + "[queues.q]\ndlq_fsync = \"sometimes\"\n").find("queues.q.dlq_fsync") !=
+          std::string::npos);
+    CHECK(error_of(head + "[queues.q]\nspill_high_water = 1.5\n").find("queues.q.spill_high_water") !=
+          std::string::npos);
+    CHECK(error_of(head + "[queues.q]\nspill_low_water = 0.9\nspill_high_water = 0.5\n")
+              .find("queues.q.spill_low_water") != std::string::npos);
+    CHECK(error_of(head + "[queues.q]\nbackoff_base_ms = 500\nbackoff_cap_ms = 100\n")
+              .find("queues.q.backoff_base_ms") != std::string::npos);
+    CHECK(error_of(head + "[queues.\"bad name\"]\n").find("queues.bad name") != std::string::npos);
+    CHECK(error_of(head + "[queues.q]\n[daemon2]\n").find("daemon2") != std::string::npos);
+    CHECK(error_of("[queues.q]\n").find("version") != std::string::npos);
+    CHECK(error_of("version = 2\n[queues.q]\n").find("version") != std::string::npos);
+    CHECK(error_of(head).find("queues") != std::string::npos);
+    CHECK(error_of(head + "tick_ms = 0\n[queues.q]\n").find("daemon.tick_ms") != std::string::npos);
+    CHECK(error_of("version = 1\n[daemon]\nspill_dir = \"s\"\ndead_letter_dir = \"d\"\nlog_level = \"loud\"\n"
+                   "[queues.q]\n")
+              .find("daemon.log_level") != std::string::npos);
+    CHECK(error_of("version = 1\n[daemon\n").find("line 2") != std::string::npos);
+}
+
+TEST_CASE("the metrics address must be loopback unless remote access is allowed") {
+    const std::string head = "version = 1\n[queues.q]\n[daemon]\nspill_dir = \"s\"\ndead_letter_dir = \"d\"\n";
+    CHECK(error_of(head + "metrics = \"0.0.0.0:9464\"\n").find("daemon.metrics") != std::string::npos);
+    CHECK(error_of(head + "metrics = \"127.0.0.1\"\n").find("daemon.metrics") != std::string::npos);
+    CHECK(error_of(head + "metrics = \"example.com:80\"\n").find("daemon.metrics") != std::string::npos);
+    CHECK(parse(head + "metrics = \"0.0.0.0:9464\"\nmetrics_allow_remote = true\n").ok());
+    CHECK(parse(head + "metrics = \"[::1]:9464\"\n").ok());
+    CHECK(parse(head + "metrics = \"localhost:0\"\n").ok());
+    CHECK(parse(head + "metrics = \"off\"\n").ok());
+    CHECK(is_loopback("127.0.0.2:1"));
+    CHECK_FALSE(is_loopback("10.0.0.1:1"));
+}
+
+TEST_CASE("water marks in slots: spill above high, refill at or below low, both towards the middle") {
+    QueueConfig q = default_queue("q");
+    q.spill_high_water = 0.75;
+    q.spill_low_water = 0.25;
+    Watermarks m = watermarks(q, 32);
+    CHECK(m.high == 24);
+    CHECK(m.low == 8);
+    CHECK(m.mid == 16);
+    m = watermarks(q, 2); // the smallest queue the spill policy accepts
+    CHECK(m.high == 1);
+    CHECK(m.low == 0);
+    CHECK(m.mid == 1);
+}
+
+TEST_CASE("a redrive request survives the trip through its file format") {
+    RedriveRequest in{{17, 18, 19}, 25}, out;
+    std::string why;
+    REQUIRE(parse_redrive_request(format_redrive_request(in), &out, &why));
+    CHECK(out.ids == in.ids);
+    CHECK(out.rate == 25);
+    REQUIRE(parse_redrive_request("ids all\n", &out, &why));
+    CHECK(out.ids.empty());
+    CHECK_FALSE(parse_redrive_request("rate 5\n", &out, &why));
+    CHECK_FALSE(parse_redrive_request("ids 1 x\n", &out, &why));
+}
