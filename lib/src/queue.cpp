@@ -7,6 +7,7 @@
 #include "sys.hpp"
 
 #include <cstring>
+#include <memory>
 #include <new>
 #include <unistd.h>
 
@@ -24,58 +25,45 @@ static int check_options(const shmq_options *o) {
     return o == nullptr || o->struct_size >= sizeof(shmq_options) ? SHMQ_OK : SHMQ_EINVAL;
 }
 
-int Queue::create(const char *name, const shmq_params *params, const shmq_options *opts, Queue **out) {
-    if (out == nullptr || check_options(opts) != SHMQ_OK) return SHMQ_EINVAL;
-    int rc = check_name(name);
-    if (rc != SHMQ_OK) return rc;
-    shmq_params defaults;
-    shmq_params_init(&defaults);
-    auto *q = new (std::nothrow) Queue();
-    if (q == nullptr) return SHMQ_ENOSPACE;
-    q->name_ = name;
-    rc = compute_layout(params != nullptr ? *params : defaults, q->p_);
-    if (rc == SHMQ_OK) rc = segment_create(name, q->p_, &q->map_);
-    if (rc == SHMQ_OK) rc = q->attach(opts);
-    if (rc != SHMQ_OK) {
-        delete q;
-        return rc;
-    }
-    *out = q;
-    return SHMQ_OK;
-}
-
-int Queue::open(const char *name, const shmq_options *opts, Queue **out) {
-    if (out == nullptr || check_options(opts) != SHMQ_OK) return SHMQ_EINVAL;
-    int rc = check_name(name);
-    if (rc != SHMQ_OK) return rc;
-    auto *q = new (std::nothrow) Queue();
-    if (q == nullptr) return SHMQ_ENOSPACE;
-    q->name_ = name;
-    rc = segment_open(name, &q->map_, &q->p_);
-    if (rc == SHMQ_OK) rc = q->attach(opts);
-    if (rc != SHMQ_OK) {
-        delete q;
-        return rc;
-    }
-    *out = q;
-    return SHMQ_OK;
-}
-
-int Queue::inspect(const char *name, Queue **out) {
+// Validate the name, make a handle, run `setup` on it, and hand it out only
+// if that succeeded.
+template <class F> int Queue::build(const char *name, Queue **out, F &&setup) {
     if (out == nullptr) return SHMQ_EINVAL;
     int rc = check_name(name);
     if (rc != SHMQ_OK) return rc;
-    auto *q = new (std::nothrow) Queue();
+    std::unique_ptr<Queue> q(new (std::nothrow) Queue());
     if (q == nullptr) return SHMQ_ENOSPACE;
     q->name_ = name;
-    rc = segment_open(name, &q->map_, &q->p_);
-    if (rc != SHMQ_OK) {
-        delete q;
-        return rc;
-    }
-    q->bind();
-    *out = q;
+    if ((rc = setup(*q)) != SHMQ_OK) return rc;
+    *out = q.release();
     return SHMQ_OK;
+}
+
+int Queue::create(const char *name, const shmq_params *params, const shmq_options *opts, Queue **out) {
+    if (check_options(opts) != SHMQ_OK) return SHMQ_EINVAL;
+    shmq_params defaults;
+    shmq_params_init(&defaults);
+    return build(name, out, [&](Queue &q) {
+        int rc = compute_layout(params != nullptr ? *params : defaults, q.p_);
+        if (rc == SHMQ_OK) rc = segment_create(name, q.p_, &q.map_);
+        return rc == SHMQ_OK ? q.attach(opts) : rc;
+    });
+}
+
+int Queue::open(const char *name, const shmq_options *opts, Queue **out) {
+    if (check_options(opts) != SHMQ_OK) return SHMQ_EINVAL;
+    return build(name, out, [&](Queue &q) {
+        int rc = segment_open(name, &q.map_, &q.p_);
+        return rc == SHMQ_OK ? q.attach(opts) : rc;
+    });
+}
+
+int Queue::inspect(const char *name, Queue **out) {
+    return build(name, out, [&](Queue &q) {
+        int rc = segment_open(name, &q.map_, &q.p_);
+        if (rc == SHMQ_OK) q.bind();
+        return rc;
+    });
 }
 
 Queue::~Queue() {

@@ -122,6 +122,7 @@ private:
     enum class Wait { Ready, Space };
 
     Queue() = default;
+    template <class F> static int build(const char *name, Queue **out, F &&setup);
     char *base() const { return static_cast<char *>(map_.base); }
     char *payload(uint32_t i) const { return reinterpret_cast<char *>(slot(i)) + sizeof(SlotHeader); }
     bool closed() const { return hdr_->unlinked.load(std::memory_order_acquire) != 0; }
