@@ -3,6 +3,8 @@
 // broke, but none of them crashes or hangs, and recovery and stats still work.
 #include "support.hpp"
 
+#include "daemon/harness.hpp"
+
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -90,4 +92,23 @@ TEST_CASE("a client writing garbage into the segment crashes and hangs no one el
         s.struct_size = sizeof s;
         CHECK(shmq_stats_get(t.q, &s) == SHMQ_OK);
     }
+}
+
+TEST_CASE("shmqd supervising a segment under attack keeps running and stops cleanly") {
+    dtest::TempDir dir;
+    dir.write("shmqd.toml", dtest::daemon_section(dir) + dtest::queue_section("victim", "lease_ms = 20\n"));
+    dtest::Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    std::string path = dir.shm + "/shmq.victim";
+    for (unsigned round = 0; round < 2; ++round) {
+        CAPTURE(round);
+        pid_t prod = spawn([&] { return honest_producer("victim"); });
+        pid_t cons = spawn([&] { return honest_consumer("victim"); });
+        pid_t bad = spawn([&] { return hostile(path, 100 + round); });
+        CHECK(wait_child(bad) == 0);
+        CHECK(wait_child(prod) == 0);
+        CHECK(wait_child(cons) == 0);
+        CHECK(d.running()); // the daemon survived the garbage
+    }
+    CHECK(d.stop() == 0);
 }
