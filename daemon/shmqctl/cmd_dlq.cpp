@@ -62,7 +62,7 @@ int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &q
         all.push_back(meta_json(i.meta, i.size));
         rows.push_back({std::to_string(i.meta.id), std::to_string(i.meta.attempts),
                         store::dead_reason_name(i.meta.reason), std::to_string(i.size),
-                        format_age(now - i.meta.died_ns) + " ago"});
+                        i.meta.died_ns > 0 && i.meta.died_ns <= now ? format_age(now - i.meta.died_ns) + " ago" : "?"});
         return true;
     });
     if (out.json) print_json(all);

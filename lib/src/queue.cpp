@@ -72,10 +72,11 @@ Queue::~Queue() {
     segment_unmap(&map_);
 }
 
-uint32_t Queue::now_ms() const { return uint32_t((mono_ns() - hdr_->epoch_mono_ns) / 1000000); }
+// Wrapping on purpose: ms-times are compared with time_reached().
+uint32_t Queue::now_ms() const { return uint32_t(uint64_t(mono_ns() - epoch_) / 1000000); }
 
 uint32_t Queue::deadline_base_ms() const {
-    return uint32_t((mono_ns_not_before() - hdr_->epoch_mono_ns + 999999) / 1000000);
+    return uint32_t((uint64_t(mono_ns_not_before() - epoch_) + 999999) / 1000000);
 }
 
 void Queue::params(shmq_params *out) const {
@@ -129,6 +130,9 @@ bool Queue::try_attach(const ProcessId &me) {
 // Point the header and ring views at the mapped segment.
 void Queue::bind() {
     hdr_ = static_cast<Header *>(map_.base);
+    // Our own copy, clamped: a damaged header must not make time overflow.
+    int64_t now = mono_ns(), e = hdr_->epoch_mono_ns;
+    epoch_ = e > 0 && e <= now ? e : now - 1000000000;
     char *b = base();
     auto *rr = reinterpret_cast<RingHeader *>(b + p_.off_ready_ring);
     auto *fr = reinterpret_cast<RingHeader *>(b + p_.off_free_ring);

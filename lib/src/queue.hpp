@@ -193,6 +193,7 @@ private:
     Mapping map_;
     Params p_{};
     Header *hdr_ = nullptr;
+    int64_t epoch_ = 0; // the header's epoch_mono_ns, read once
     Ring ready_, free_;
     uint32_t me_ = kNoOwner;
     ClientRecord *rec_ = nullptr;

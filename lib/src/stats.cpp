@@ -36,8 +36,10 @@ void Queue::count_slots(shmq_stats *out) const {
         case SlotState::Writing: ++out->writing; break;
         case SlotState::Ready: {
             ++out->ready;
-            int64_t age = now - slot(i)->enqueued_ns.load(std::memory_order_relaxed);
-            if (age > oldest) oldest = age;
+            // A time from shared memory is not trusted: one in the future
+            // or before the epoch (a broken writer's) counts as no age.
+            int64_t enq = slot(i)->enqueued_ns.load(std::memory_order_relaxed);
+            if (enq > 0 && enq <= now && now - enq > oldest) oldest = now - enq;
             break;
         }
         case SlotState::Leased: ++out->leased; break;
