@@ -270,34 +270,15 @@ Config default_config() {
     return c;
 }
 
-// toml++ 3.3 reaches __builtin_unreachable on some non-ASCII whitespace (found
-// by fuzz_config), so non-ASCII bytes are accepted only inside comments and
-// quoted strings, where the parser copies them without classifying them.
-// Returns 0, or the line of the first stray non-ASCII byte.
-static size_t stray_non_ascii_line(const std::string &text) {
+// toml++ 3.3 reaches __builtin_unreachable on some non-ASCII characters where
+// it classifies whitespace (found by fuzz_config), and malformed text makes
+// "inside a string or comment" undecidable before parsing, so the config must
+// be ASCII. Returns 0, or the line of the first non-ASCII byte.
+static size_t non_ascii_line(const std::string &text) {
     size_t line = 1;
-    char quote = 0;      // '"' or '\'' while inside a string
-    bool triple = false; // a multi-line string
-    bool comment = false;
-    for (size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        bool three = i + 2 < text.size() && text[i + 1] == c && text[i + 2] == c;
-        if (c == '\n') {
-            ++line;
-            comment = false;
-            if (!triple) quote = 0; // an unterminated one-line string: toml++ reports it
-        } else if (comment) {
-            continue;
-        } else if (quote != 0) {
-            if (c == '\\' && quote == '"') ++i; // skip the escaped character
-            else if (c == quote && (!triple || three)) quote = 0, i += triple ? 2 : 0, triple = false;
-        } else if (c == '#') {
-            comment = true;
-        } else if (c == '"' || c == '\'') {
-            quote = c, triple = three, i += three ? 2 : 0;
-        } else if (static_cast<unsigned char>(c) >= 0x80) {
-            return line;
-        }
+    for (char c : text) {
+        if (c == '\n') ++line;
+        if (static_cast<unsigned char>(c) >= 0x80) return line;
     }
     return 0;
 }
@@ -307,8 +288,8 @@ ConfigResult parse_config(const std::string &text, const std::string &source, co
     res.config = default_config();
     res.config.queues.clear();
     res.config.source = source;
-    if (size_t line = stray_non_ascii_line(text); line != 0) {
-        res.error = "line " + std::to_string(line) + ": a non-ASCII character outside a comment or a string";
+    if (size_t line = non_ascii_line(text); line != 0) {
+        res.error = "line " + std::to_string(line) + ": a non-ASCII character (the configuration must be ASCII)";
         return res;
     }
     toml::parse_result parsed = toml::parse(text, source);
