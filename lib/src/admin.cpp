@@ -92,12 +92,12 @@ int Queue::restore(const MessageMeta &meta, const void *data, size_t len) {
 }
 
 // Racy by design (peek reads a slot it does not own); the caller re-checks
-// the state word afterwards and discards the copy if it changed. Relaxed
-// atomic byte loads keep that race defined.
+// the state word afterwards and discards the copy if it changed. Atomic byte
+// loads keep that race defined; acquire keeps the re-check after them.
 void Queue::copy_payload(char *to, uint32_t i, uint32_t len) const {
     const char *from = payload(i);
     for (uint32_t k = 0; k < len; ++k)
-        to[k] = std::atomic_ref<char>(const_cast<char &>(from[k])).load(std::memory_order_relaxed);
+        to[k] = std::atomic_ref<char>(const_cast<char &>(from[k])).load(std::memory_order_acquire);
 }
 
 uint32_t Queue::purge() {

@@ -224,10 +224,9 @@ template <class F> uint32_t Queue::peek(uint32_t max, F &&visit) {
         if (len > p_.slot_size) return;
         MessageMeta meta{s->id.load(std::memory_order_relaxed), s->attempts.load(std::memory_order_relaxed),
                          s->enqueued_ns.load(std::memory_order_relaxed)};
+        // SYNC POINT: the copy's acquire loads keep the re-check after them; an
+        // unchanged word means no one leased (and rewrote) the slot meanwhile.
         copy_payload(buf.data(), i, len);
-        // SYNC POINT: the acquire fence orders the copy before the re-check;
-        // an unchanged word means no one leased (and rewrote) the slot meanwhile.
-        std::atomic_thread_fence(std::memory_order_acquire);
         if (s->state.load(std::memory_order_relaxed) != before) return;
         visit(static_cast<const MessageMeta &>(meta), static_cast<const void *>(buf.data()), len);
         ++n;
