@@ -331,7 +331,7 @@ int main(int argc, char **argv) {
         if (p.stopped) kill(p.pid, SIGCONT), p.stopped = false;
     auto give_up = Clock::now() + std::chrono::seconds(120);
     while (!drained(*q) && Clock::now() < give_up) {
-        usleep(20000);
+        usleep(20000); // a polling interval for the drained() condition, not synchronisation
         reap_and_restart(o, procs, n);
     }
     if (!drained(*q)) fprintf(stderr, "chaos: the queue did not drain in 120 s\n");
