@@ -48,7 +48,7 @@ func TestRecvCancel(t *testing.T) {
 	}()
 	waitUntil(t, 5*time.Second, "the receiver to wait", func() bool {
 		s, err := q.Stats()
-		return err == nil && s.Clients[0].Leased == 1
+		return err == nil && s.Clients[0].Sleeping == 1
 	})
 	start := time.Now()
 	cancel()

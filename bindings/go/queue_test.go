@@ -170,7 +170,7 @@ func TestCloseEndsABlockedRecv(t *testing.T) {
 	}()
 	waitUntil(t, 5*time.Second, "the receiver to wait", func() bool {
 		s, err := q.Stats()
-		return err == nil && s.Clients[0].Leased == 1 // its prefetch unit, taken while waiting
+		return err == nil && s.Clients[0].Sleeping == 1
 	})
 	start := time.Now()
 	q.Close()

@@ -31,7 +31,8 @@ type ClientStats struct {
 	PID                                      int
 	Role                                     uint32 // bit 0: has sent, bit 1: has received, bit 2: daemon
 	Prefetch, Leased                         uint32
-	Alive                                    int // 1 alive, 0 dead, -1 unknown
+	Sleeping                                 uint32 // its threads asleep in Recv, waiting for a message
+	Alive                                    int    // 1 alive, 0 dead, -1 unknown
 	Sent, Delivered, Acked, Nacked, Rejected uint64
 	AttachedAt                               time.Time
 }
@@ -83,7 +84,8 @@ func statsFromC(s *C.shmq_stats) Stats {
 func clientFromC(c *C.shmq_client_stats) ClientStats {
 	return ClientStats{
 		PID: int(c.pid), Role: uint32(c.role), Prefetch: uint32(c.prefetch), Leased: uint32(c.leased),
-		Alive: int(c.alive), Sent: uint64(c.sent), Delivered: uint64(c.delivered), Acked: uint64(c.acked),
+		Sleeping: uint32(c.sleeping),
+		Alive:    int(c.alive), Sent: uint64(c.sent), Delivered: uint64(c.delivered), Acked: uint64(c.acked),
 		Nacked: uint64(c.nacked), Rejected: uint64(c.rejected), AttachedAt: time.Unix(0, int64(c.attached_ns)),
 	}
 }

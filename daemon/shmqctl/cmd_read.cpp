@@ -65,7 +65,7 @@ static const char *role_name(uint32_t role) {
 
 static nlohmann::json client_json(const shmq_client_stats &c) {
     return {{"pid", c.pid},           {"role", role_name(c.role)}, {"alive", c.alive},
-            {"leased", c.leased},     {"prefetch", c.prefetch},    {"sent", c.sent},
+            {"leased", c.leased},     {"sleeping", c.sleeping}, {"prefetch", c.prefetch},    {"sent", c.sent},
             {"delivered", c.delivered}, {"acked", c.acked},        {"nacked", c.nacked},
             {"rejected", c.rejected}, {"attached_unix_seconds", double(c.attached_ns) / 1e9}};
 }

@@ -80,20 +80,27 @@ void Queue::release_lease() { rec_->leased.fetch_sub(1, std::memory_order_relaxe
 int Queue::recv(shmq_msg *msg, int64_t timeout_ns) {
     if (msg == nullptr) return SHMQ_EINVAL;
     if (!take_prefetch()) return SHMQ_EPREFETCH;
+    if (try_lease(msg)) return SHMQ_OK;
+    // Waiting holds no prefetch unit, so that observers (stats, metrics) do
+    // not count a consumer idle in recv as holding a lease.
+    release_lease();
+    maybe_recover(); // due retries become ready even for pollers
+    if (closed()) return SHMQ_ECLOSED;
+    bool over_limit = false; // other threads of this handle took the last unit
+    auto attempt = [&] {
+        if (!take_prefetch()) return over_limit = true;
+        if (try_lease(msg)) return true;
+        release_lease();
+        return false;
+    };
     int rc = SHMQ_OK;
-    if (!try_lease(msg)) {
-        maybe_recover(); // due retries become ready even for pollers
-        if (closed()) {
-            rc = SHMQ_ECLOSED;
-        } else if (timeout_ns == 0) {
-            rc = try_lease(msg) ? SHMQ_OK : SHMQ_EEMPTY;
-            if (rc == SHMQ_EEMPTY) arm_fd();
-        } else {
-            rc = wait_for(Wait::Ready, timeout_ns, [&] { return try_lease(msg); });
-        }
+    if (timeout_ns == 0) {
+        rc = attempt() ? SHMQ_OK : SHMQ_EEMPTY;
+        if (rc == SHMQ_EEMPTY) arm_fd();
+    } else {
+        rc = wait_for(Wait::Ready, timeout_ns, attempt);
     }
-    if (rc != SHMQ_OK) release_lease();
-    return rc;
+    return rc == SHMQ_OK && over_limit ? SHMQ_EPREFETCH : rc;
 }
 
 int Queue::recv_batch(shmq_msg *msgs, size_t max, size_t *count, int64_t timeout_ns) {

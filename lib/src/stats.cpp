@@ -17,6 +17,7 @@ static void fill_client(const ClientRecord *rec, ClientWord w, shmq_client_stats
     c->role = rec->role.load(std::memory_order_relaxed);
     c->prefetch = rec->prefetch.load(std::memory_order_relaxed);
     c->leased = rec->leased.load(std::memory_order_relaxed);
+    c->sleeping = rec->sleeping.load(std::memory_order_relaxed);
     c->alive = alive_of(rec, w);
     c->sent = v[kSent];
     c->delivered = v[kDelivered];

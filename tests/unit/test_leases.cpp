@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sched.h>
+#include <thread>
 #include <time.h>
 
 using namespace testing;
@@ -155,6 +157,47 @@ TEST_CASE("the prefetch limit caps the leases one handle holds") {
     CHECK(shmq_recv(c, &x, 0) == SHMQ_OK);
     CHECK(shmq_ack(c, &x) == SHMQ_OK);
     CHECK(shmq_ack(c, &b) == SHMQ_OK);
+    shmq_close(c);
+}
+
+// The client record of the handle with prefetch limit `prefetch` (this test's
+// handles share one pid).
+static shmq_client_stats client_with_prefetch(shmq_queue *q, uint32_t prefetch) {
+    shmq_client_stats c[8];
+    shmq_stats s{};
+    s.struct_size = sizeof s;
+    s.client = c;
+    s.client_cap = 8;
+    REQUIRE(shmq_stats_get(q, &s) == SHMQ_OK);
+    for (uint32_t i = 0; i < s.clients && i < 8; ++i)
+        if (c[i].prefetch == prefetch) return c[i];
+    FAIL("no client with prefetch " << prefetch);
+    return {};
+}
+
+TEST_CASE("a consumer waiting in recv holds no lease and shows as sleeping") {
+    TestQueue t("sleeper");
+    shmq_queue *c = open_queue(t.name, 3);
+    REQUIRE(c != nullptr);
+    int rc = -1;
+    std::thread receiver([&] {
+        shmq_msg m;
+        rc = shmq_recv(c, &m, 10 * 1000000000LL);
+        if (rc == SHMQ_OK) rc = shmq_ack(c, &m);
+    });
+    const int64_t deadline = mono_ns() + 10 * 1000000000LL;
+    shmq_client_stats seen = client_with_prefetch(t.q, 3);
+    while (seen.sleeping == 0 && mono_ns() < deadline) { // a condition, polled under a deadline
+        sched_yield();
+        seen = client_with_prefetch(t.q, 3);
+    }
+    CHECK(seen.sleeping == 1);
+    CHECK(seen.leased == 0);
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    receiver.join();
+    CHECK(rc == SHMQ_OK);
+    CHECK(client_with_prefetch(t.q, 3).leased == 0);
+    CHECK(client_with_prefetch(t.q, 3).acked == 1);
     shmq_close(c);
 }
 

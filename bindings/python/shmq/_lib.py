@@ -41,7 +41,7 @@ class Msg(Structure):
 
 class ClientStats(Structure):
     _fields_ = [("pid", c_int32), ("role", c_uint32), ("prefetch", c_uint32), ("leased", c_uint32),
-                ("alive", c_int32), ("reserved_", c_uint32), ("sent", c_uint64),
+                ("alive", c_int32), ("sleeping", c_uint32), ("sent", c_uint64),
                 ("delivered", c_uint64), ("acked", c_uint64), ("nacked", c_uint64),
                 ("rejected", c_uint64), ("attached_ns", c_int64)]
 

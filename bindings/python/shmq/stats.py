@@ -62,12 +62,13 @@ class ClientStats:
     nacked: int
     rejected: int
     attached_at: datetime
+    sleeping: int         # its threads asleep in recv, waiting for a message
 
     @classmethod
     def from_c(cls, c: _lib.ClientStats) -> "ClientStats":
         alive = None if c.alive < 0 else bool(c.alive)
         return cls(c.pid, c.role, c.prefetch, c.leased, alive, c.sent, c.delivered, c.acked,
-                   c.nacked, c.rejected, utc_from_ns(c.attached_ns))
+                   c.nacked, c.rejected, utc_from_ns(c.attached_ns), c.sleeping)
 
 
 @dataclass(frozen=True)

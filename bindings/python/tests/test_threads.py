@@ -22,8 +22,8 @@ class Threads(support.QueueTest):
         return t, result
 
     def _wait_for_sleeper(self):
-        support.wait_until(lambda: self.q.stats().clients[0].leased == 1,
-                           what="the receiver to hold its prefetch unit while waiting")
+        support.wait_until(lambda: self.q.stats().clients[0].sleeping == 1,
+                           what="the receiver to sleep in recv")
 
     def test_blocked_receive_does_not_hold_the_gil(self):
         t, result = self._in_thread(lambda: self.q.recv(timeout=30).data)

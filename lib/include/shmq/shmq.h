@@ -240,9 +240,9 @@ typedef struct shmq_client_stats {
     int32_t pid;
     uint32_t role;         /* bit 0: has sent, bit 1: has received, bit 2: daemon */
     uint32_t prefetch;
-    uint32_t leased;       /* leases held now (by this client's own count) */
+    uint32_t leased;       /* leases held now (counted by the client itself) */
     int32_t alive;         /* 1 if the process is alive, 0 if dead, -1 unknown */
-    uint32_t reserved_;
+    uint32_t sleeping;     /* its threads asleep in recv, waiting for a message */
     uint64_t sent, delivered, acked, nacked, rejected;
     int64_t attached_ns;   /* CLOCK_REALTIME */
 } shmq_client_stats;
