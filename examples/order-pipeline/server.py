@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""The shop's web server: POST /orders takes an order, records it, publishes
+order.created and answers 202 at once; the email and the inventory update
+happen behind the queues. GET /healthz says it is up.
+
+  server.py --data DIR [--port 8080] [--mode queue|sync]
+
+--mode sync is the same shop without the queue for email: the request
+sends the email itself (with a few inline retries) before answering, so the
+user waits for the provider and sees its failures. The load script compares
+the two. Inventory goes through its queue in both modes.
+
+Requests (JSON): {"user_id": "u-1", "email": "a@example.com",
+"items": [{"sku": "SKU-1", "qty": 2}], "locale": "en"}, with an optional
+Idempotency-Key header: retries with the same key are the same order.
+Answers: 202 {"order_id"}, 400 {"error"} for a bad order, 411 without a
+Content-Length, 413 for a body over 64 KiB, 503 {"error"} with Retry-After when a queue refuses the message
+(nothing was half-published silently: the client retries with its key).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import shmq
+import orders
+from mailer import Mailer, TransientError
+
+MAX_BODY = 64 * 1024
+SEND_TIMEOUT = 0.5  # seconds a full queue may hold a request before 503
+
+
+class Shop:
+    """What the handlers share: the order log, the queues, the sync mailer."""
+
+    def __init__(self, data: str, mode: str, mailer: Mailer | None) -> None:
+        os.makedirs(data, exist_ok=True)
+        self.log = open(os.path.join(data, "orders.jsonl"), "ab", buffering=0)
+        self.lock = threading.Lock()
+        self.mode = mode
+        self.mailer = mailer
+        wanted = orders.QUEUES if mode == "queue" else (orders.INVENTORY_QUEUE,)
+        self.queues = {name: shmq.Queue(name) for name in wanted}
+
+    def close(self) -> None:
+        self.log.close()
+        for q in self.queues.values():
+            q.close()
+
+    def place(self, oid: str, order: dict) -> None:
+        """Record the order, then hand it on; raises shmq.Full/Timeout, or in
+        sync mode the email's error (then nothing is recorded)."""
+        payload = orders.event(oid, order)
+        if self.mode == "sync":
+            self.email_inline(json.loads(payload))
+        with self.lock:  # one line per order, whole: this is the shop's database
+            self.log.write(payload + b"\n")
+        for q in self.queues.values():
+            q.send(payload, timeout=SEND_TIMEOUT)
+
+    def email_inline(self, order: dict) -> None:
+        subject, body = orders.confirmation(order)  # the poison order fails the request here
+        for attempt in range(3):
+            try:
+                self.mailer.send(order["order_id"], order["email"], subject, body)
+                return
+            except TransientError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.05 * 2 ** attempt)  # backoff inside the request: the user waits
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a load balancer would use
+    wbufsize = -1  # buffered: headers and body leave in one segment (flushed per request);
+    disable_nagle_algorithm = True  # unbuffered, Nagle + delayed ACK cost 40 ms a request
+    server: "Server"
+
+    def do_GET(self) -> None:
+        if self.path != "/healthz":
+            return self.reply(404, {"error": f"no such path {self.path}"})
+        self.reply(200, {"ok": True, "mode": self.server.shop.mode})
+
+    def do_POST(self) -> None:
+        if self.path != "/orders":
+            return self.reply(404, {"error": f"no such path {self.path}"})
+        length = self.headers.get("Content-Length", "")
+        if not length.isdigit():  # chunked bodies are not taken
+            self.close_connection = True
+            return self.reply(411, {"error": "a Content-Length header is required"})
+        length = int(length)
+        if length > MAX_BODY:
+            self.close_connection = True
+            return self.reply(413, {"error": f"body over {MAX_BODY} bytes"})
+        key = self.headers.get("Idempotency-Key")
+        if key is not None and not 1 <= len(key) <= 200:
+            return self.reply(400, {"error": "Idempotency-Key: 1..200 characters"})
+        try:
+            body = json.loads(self.rfile.read(length) or b"null")
+        except ValueError as e:  # also bad UTF-8
+            return self.reply(400, {"error": f"the body is not JSON: {e}"})
+        try:
+            order = orders.validate(body)
+        except orders.InvalidOrder as e:
+            return self.reply(400, {"error": str(e)})
+        oid = orders.order_id(key)
+        try:
+            self.server.shop.place(oid, order)
+        except (shmq.Full, shmq.Timeout) as e:
+            return self.reply(503, {"error": f"queue full ({e}); retry"}, {"Retry-After": "1"})
+        except (TransientError, KeyError) as e:  # sync mode only: the provider or the template
+            return self.reply(502, {"error": f"could not send the email: {e!r}"})
+        self.reply(202, {"order_id": oid})
+
+    def reply(self, status: int, body: dict, headers: dict | None = None) -> None:
+        data = json.dumps(body).encode() + b"\n"
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args) -> None:  # quiet: one line per request is noise
+        pass
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple, shop: Shop) -> None:
+        super().__init__(address, Handler)
+        self.shop = shop
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", required=True, help="where orders.jsonl (the order log) lives")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    ap.add_argument("--mode", choices=("queue", "sync"), default="queue")
+    ap.add_argument("--outbox", help="sync mode: the provider's outbox")
+    ap.add_argument("--mail-latency-ms", type=float, default=20.0)
+    ap.add_argument("--fail-rate", type=float, default=0.0)
+    args = ap.parse_args()
+    if args.mode == "sync" and not args.outbox:
+        ap.error("--mode sync needs --outbox")
+    mailer = (Mailer(args.outbox, args.mail_latency_ms / 1000, args.fail_rate)
+              if args.mode == "sync" else None)
+    try:
+        shop = Shop(args.data, args.mode, mailer)
+    except shmq.Error as e:
+        sys.exit(f"server: {e} (is shmqd running with the example's config?)")
+    server = Server((args.host, args.port), shop)
+    host, port = server.server_address[:2]
+    print(f"server: listening on http://{host}:{port} (mode {args.mode})", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    shop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
