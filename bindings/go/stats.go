@@ -21,6 +21,7 @@ type Stats struct {
 	Enqueued, Delivered, Acked, Nacked          uint64
 	Rejected, Redelivered, Reclaimed            uint64
 	DeadLettered                                uint64
+	Spilled                                     uint64 // in shmqd's spill store on disk
 	ClientsMax                                  uint32
 	DaemonHeartbeatAge                          time.Duration // -1 if no daemon ever ran
 	Clients                                     []ClientStats
@@ -68,7 +69,7 @@ func statsFromC(s *C.shmq_stats) Stats {
 		OldestReadyAge: time.Duration(s.oldest_ready_age_ns),
 		Enqueued:       uint64(s.enqueued), Delivered: uint64(s.delivered), Acked: uint64(s.acked),
 		Nacked: uint64(s.nacked), Rejected: uint64(s.rejected), Redelivered: uint64(s.redelivered),
-		Reclaimed: uint64(s.reclaimed), DeadLettered: uint64(s.dead_lettered),
+		Reclaimed: uint64(s.reclaimed), DeadLettered: uint64(s.dead_lettered), Spilled: uint64(s.spilled),
 		ClientsMax: uint32(s.clients_max), DaemonHeartbeatAge: time.Duration(s.daemon_heartbeat_age_ns),
 	}
 	n := int(s.clients)

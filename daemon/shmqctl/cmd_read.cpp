@@ -11,12 +11,13 @@
 
 namespace shmqctl {
 
-static const std::vector<std::string> kListColumns = {"name",    "ready",  "leased", "delayed",  "dead",
-                                                      "clients", "oldest", "enqueued", "acked"};
+static const std::vector<std::string> kListColumns = {"name", "ready",   "spilled", "leased",   "delayed",
+                                                      "dead", "clients", "oldest",  "enqueued", "acked"};
 
 static std::map<std::string, std::string> list_row(const std::string &name, const shmq_stats &s) {
     return {{"name", name},
             {"ready", std::to_string(s.ready)},
+            {"spilled", std::to_string(s.spilled)},
             {"leased", std::to_string(s.leased)},
             {"delayed", std::to_string(s.delayed)},
             {"dead", std::to_string(s.dead)},
@@ -30,7 +31,7 @@ int cmd_list(const Output &out, std::vector<std::string> columns) {
     if (columns.empty()) columns = kListColumns;
     for (auto &c : columns)
         if (std::find(kListColumns.begin(), kListColumns.end(), c) == kListColumns.end())
-            return fail_msg("list: unknown column '" + c + "'; columns: name ready leased delayed dead clients "
+            return fail_msg("list: unknown column '" + c + "'; columns: name ready spilled leased delayed dead clients "
                             "oldest enqueued acked", kUsage);
     nlohmann::json all = nlohmann::json::array();
     std::vector<std::vector<std::string>> rows;
@@ -119,12 +120,12 @@ int cmd_watch(const std::string &name, double interval_s, int count) {
         std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
         shmq_stats s = read_stats(*q);
         if (i % 20 == 0)
-            std::cout << "----- " << name << " -----\n  time     ready  leased delayed   dead  enq/s  ack/s  oldest\n";
+            std::cout << "----- " << name << " -----\n  time     ready spilled  leased delayed   dead  enq/s  ack/s  oldest\n";
         std::time_t t = std::time(nullptr);
         char when[16];
         std::strftime(when, sizeof when, "%H:%M:%S", std::localtime(&t));
-        printf("%s %7llu %7llu %7llu %6llu %6.0f %6.0f  %s\n", when, (unsigned long long)s.ready,
-               (unsigned long long)s.leased, (unsigned long long)s.delayed, (unsigned long long)s.dead,
+        printf("%s %7llu %7llu %7llu %7llu %6llu %6.0f %6.0f  %s\n", when, (unsigned long long)s.ready,
+               (unsigned long long)s.spilled, (unsigned long long)s.leased, (unsigned long long)s.delayed, (unsigned long long)s.dead,
                double(s.enqueued - prev.enqueued) / interval_s, double(s.acked - prev.acked) / interval_s,
                format_age(s.oldest_ready_age_ns).c_str());
         fflush(stdout);

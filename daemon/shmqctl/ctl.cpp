@@ -136,6 +136,7 @@ nlohmann::json stats_json(const shmq_stats &s) {
             {"free", s.free},
             {"writing", s.writing},
             {"ready", s.ready},
+            {"spilled", s.spilled},
             {"leased", s.leased},
             {"delayed", s.delayed},
             {"dead", s.dead},

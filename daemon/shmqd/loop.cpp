@@ -72,6 +72,7 @@ bool tick_queue(Supervised &s, const StoreDirs &dirs, int64_t now_ms) {
     uint32_t in = refill(s);
     uint32_t back = redrive_step(s, dirs.dlq, now_ms);
     flush_stores(s);
+    s.q->set_spilled(s.spill.count()); // for shmq_stats readers (shmqctl), not only metrics
     update_spill_head(s, now_ms);
     if (dead + out + in + back > 0) take_stats(s); // the sample shows the result
     return dead >= kMoveBatch || out >= kMoveBatch || in >= kMoveBatch;

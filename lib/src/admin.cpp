@@ -113,4 +113,6 @@ uint32_t Queue::purge() {
 
 void Queue::set_spill_full(bool full) { hdr_->spill_full.store(full ? 1 : 0, std::memory_order_relaxed); }
 
+void Queue::set_spilled(uint64_t n) { hdr_->spilled.store(int64_t(n), std::memory_order_relaxed); }
+
 } // namespace shmq::detail

@@ -49,6 +49,8 @@ struct alignas(kLine) Header {
     A32 unlinked;                           // set by shmq_unlink before the name goes
     A32 daemon_pid;
     A32 spill_full;                         // set by shmqd when its spill store is at its cap
+    AI64 spilled; // messages in shmqd's spill store, written each tick (in the line's padding:
+                  // the layout and fingerprint are those of 0.1, where it reads 0)
     // Waiting: consumers sleep on ready_futex, producers on space_futex.
     // A waker sets *_wake_pending and makes the system call; later wakers skip
     // it until a woken sleeper clears the flag (wait.hpp).
@@ -64,6 +66,9 @@ struct alignas(kLine) Header {
     // Totals of work done by recovery (clients count their own work).
     alignas(kLine) A64 reclaimed, promoted, recovery_dead, dead_clients;
 };
+
+static_assert(offsetof(Header, spilled) + sizeof(AI64) <= offsetof(Header, ready_futex),
+              "spilled lives in the padding of the liveness line: 0.1 segments keep their layout");
 
 // One pending ring publish, recorded before the slot CAS it follows, so that a
 // recoverer can finish the push if this process dies between the two.

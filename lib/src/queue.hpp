@@ -96,6 +96,7 @@ public:
     // Put a message back (spill refill, dead-letter redrive), keeping its id.
     int restore(const MessageMeta &meta, const void *data, size_t len);
     void set_spill_full(bool full);
+    void set_spilled(uint64_t n);
     // Copy up to `max` READY messages, oldest first, without leasing them.
     // A message leased while being copied is skipped (its word changed).
     template <class F> uint32_t peek(uint32_t max, F &&visit);

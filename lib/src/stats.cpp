@@ -2,6 +2,10 @@
 #include "queue.hpp"
 #include "sys.hpp"
 
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
 namespace shmq::detail {
 
 static int alive_of(const ClientRecord *rec, ClientWord w) {
@@ -71,22 +75,26 @@ void Queue::count_clients(shmq_stats *out) const {
     out->dead_lettered = total[kDead] + hdr_->recovery_dead.load(std::memory_order_relaxed);
 }
 
+// The caller's struct may be 0.1's, which ends before `spilled`: fill a whole
+// one and copy what fits.
 int Queue::stats(shmq_stats *out) {
-    if (out == nullptr || out->struct_size < sizeof(shmq_stats)) return SHMQ_EINVAL;
-    shmq_client_stats *client = out->client;
-    size_t cap = out->client_cap;
-    *out = shmq_stats{};
-    out->struct_size = sizeof(shmq_stats);
-    out->client = client;
-    out->client_cap = cap;
-    out->slot_count = p_.slot_count;
-    out->clients_max = p_.max_clients;
-    count_slots(out);
-    count_clients(out);
-    out->reclaimed = hdr_->reclaimed.load(std::memory_order_relaxed);
+    constexpr size_t kOldest = offsetof(shmq_stats, spilled);
+    if (out == nullptr || out->struct_size < kOldest) return SHMQ_EINVAL;
+    shmq_stats s{};
+    s.struct_size = uint32_t(std::min<size_t>(out->struct_size, sizeof s));
+    s.client = out->client;
+    s.client_cap = out->client_cap;
+    s.slot_count = p_.slot_count;
+    s.clients_max = p_.max_clients;
+    count_slots(&s);
+    count_clients(&s);
+    s.reclaimed = hdr_->reclaimed.load(std::memory_order_relaxed);
     int64_t hb = hdr_->daemon_heartbeat_ms.load(std::memory_order_relaxed);
     int64_t age_ms = int32_t(now_ms() - uint32_t(hb));
-    out->daemon_heartbeat_age_ns = hb == 0 ? -1 : (age_ms > 0 ? age_ms : 0) * 1000000;
+    s.daemon_heartbeat_age_ns = hb == 0 ? -1 : (age_ms > 0 ? age_ms : 0) * 1000000;
+    int64_t spilled = hdr_->spilled.load(std::memory_order_relaxed);
+    s.spilled = spilled > 0 ? uint64_t(spilled) : 0; // a scribbled negative is no count
+    std::memcpy(out, &s, s.struct_size);
     return SHMQ_OK;
 }
 

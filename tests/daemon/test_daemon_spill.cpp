@@ -62,6 +62,9 @@ TEST_CASE("a burst of 10x capacity with no consumer is spilled, then delivered i
     CHECK(metric(body, "shmq_queue_messages_spilled{queue=\"q\"}") >= kBurst - 24);
     shmq_queue *q = open_queue("q");
     REQUIRE(q != nullptr);
+    shmq_stats st{}; // the segment says what the spill holds too (shmqctl list shows it)
+    st.struct_size = sizeof st;
+    CHECK(eventually([&] { return shmq_stats_get(q, &st) == SHMQ_OK && st.spilled + st.ready == kBurst; }));
     std::map<uint32_t, int> seen = consume_all(q, kBurst);
     CHECK(seen.size() == kBurst);
     for (auto &[v, times] : seen) {

@@ -7,7 +7,9 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <string>
 #include <sys/stat.h>
@@ -83,6 +85,26 @@ TEST_CASE("out-of-range parameters are refused with EINVAL") {
     o.struct_size = 1;
     shmq_queue *q = nullptr;
     CHECK(shmq_create(unique_name("opt").c_str(), nullptr, &o, &q) == SHMQ_EINVAL);
+}
+
+TEST_CASE("stats accepts 0.1's shorter struct and writes nothing past it; shorter still is refused") {
+    TestQueue t("oldstats");
+    struct {
+        shmq_stats s;
+        unsigned char canary[16];
+    } buf;
+    std::memset(&buf, 0xAB, sizeof buf);
+    buf.s.struct_size = offsetof(shmq_stats, spilled); // 0.1's sizeof(shmq_stats)
+    buf.s.client = nullptr;
+    buf.s.client_cap = 0;
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    REQUIRE(shmq_stats_get(t.q, &buf.s) == SHMQ_OK);
+    CHECK(buf.s.ready == 1);
+    CHECK(buf.s.struct_size == offsetof(shmq_stats, spilled));
+    const unsigned char *tail = reinterpret_cast<const unsigned char *>(&buf.s) + offsetof(shmq_stats, spilled);
+    for (size_t i = 0; i < sizeof buf - offsetof(shmq_stats, spilled); ++i) CHECK(tail[i] == 0xAB);
+    buf.s.struct_size = offsetof(shmq_stats, spilled) - 1;
+    CHECK(shmq_stats_get(t.q, &buf.s) == SHMQ_EINVAL);
 }
 
 TEST_CASE("create refuses an existing name; open and unlink report a missing one") {

@@ -19,7 +19,7 @@ from .message import Message
 from .queue import Queue, unlink
 from .stats import ClientStats, QueueParams, Recovery, Stats
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def library_version() -> str:

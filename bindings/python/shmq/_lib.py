@@ -15,7 +15,7 @@ from ctypes import POINTER, Structure, c_char, c_char_p, c_int, c_int32, c_int64
 from ctypes import c_uint32, c_uint64, c_void_p
 
 FOREVER = -1
-_SUPPORTED_MAJOR_MINOR = (0, 1)
+_SUPPORTED_MAJOR_MINOR = (0, 2)
 
 
 class Params(Structure):
@@ -53,7 +53,7 @@ class Stats(Structure):
         (n, c_uint64) for n in ("enqueued", "delivered", "acked", "nacked", "rejected",
                                 "redelivered", "reclaimed", "dead_lettered")] + [
         ("clients", c_uint32), ("clients_max", c_uint32), ("daemon_heartbeat_age_ns", c_int64),
-        ("client", POINTER(ClientStats)), ("client_cap", c_size_t)]
+        ("client", POINTER(ClientStats)), ("client_cap", c_size_t), ("spilled", c_uint64)]
 
 
 class Recovery(Structure):

@@ -93,6 +93,7 @@ class Stats:
     clients_max: int
     daemon_heartbeat_age: Optional[float]  # seconds; None if no daemon ever ran
     clients: list[ClientStats] = field(default_factory=list)
+    spilled: int = 0                  # messages in shmqd's spill store on disk
 
     @classmethod
     def from_c(cls, s: _lib.Stats) -> "Stats":
@@ -101,7 +102,7 @@ class Stats:
         return cls(s.slot_count, s.free, s.writing, s.ready, s.leased, s.delayed, s.dead,
                    s.oldest_ready_age_ns / 1e9, s.enqueued, s.delivered, s.acked, s.nacked,
                    s.rejected, s.redelivered, s.reclaimed, s.dead_lettered, s.clients_max, hb,
-                   [ClientStats.from_c(s.client[i]) for i in range(shown)])
+                   [ClientStats.from_c(s.client[i]) for i in range(shown)], s.spilled)
 
 
 @dataclass(frozen=True)

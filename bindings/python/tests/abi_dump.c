@@ -42,6 +42,7 @@ static void stats(void) {
     FIELD(shmq_stats, daemon_heartbeat_age_ns);
     FIELD(shmq_stats, client);
     FIELD(shmq_stats, client_cap);
+    FIELD(shmq_stats, spilled);
     SIZE(shmq_recovery);
     FIELD(shmq_recovery, republished);
 }

@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define SHMQ_VERSION_MAJOR 0
-#define SHMQ_VERSION_MINOR 1
+#define SHMQ_VERSION_MINOR 2
 #define SHMQ_VERSION_PATCH 0
 /* Compile-time version as one number: major * 10000 + minor * 100 + patch. */
 #define SHMQ_VERSION                                                       \
@@ -259,6 +259,8 @@ typedef struct shmq_stats {
     int64_t daemon_heartbeat_age_ns; /* -1 if no daemon ever ran */
     shmq_client_stats *client;       /* optional array the caller provides */
     size_t client_cap;               /* its length */
+    /* Since 0.2 (a struct_size that ends before it, 0.1's, is still accepted): */
+    uint64_t spilled;                /* messages shmqd holds in its spill store on disk */
 } shmq_stats;
 
 /* A snapshot read straight from the segment (not atomic as a whole: counts
