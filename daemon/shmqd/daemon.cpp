@@ -97,10 +97,31 @@ bool Daemon::start() {
     return start_metrics();
 }
 
+// A queue whose segment was deleted under the daemon (shmqctl delete,
+// shmq_unlink) is still in the config: create it again (or adopt one someone
+// else created), keeping its counters; its dead letters and spill on disk stay
+// and are refilled into the new segment. A failure is retried every second.
+bool Daemon::ensure_segment(Supervised &s, int64_t now_ms) {
+    if (s.q && !s.q->unlinked()) return true;
+    if (s.q) {
+        spdlog::warn("queue {}: its segment was deleted; creating it again from the config", s.cfg.name);
+        unsupervise(&s);
+        s.segment_retry_ms = 0;
+    }
+    if (now_ms < s.segment_retry_ms) return false;
+    std::string why;
+    s.spill_full = false;
+    if (supervise(QueueConfig(s.cfg), dirs_, &s, &why)) return true;
+    spdlog::error("{}; trying again in a second", why);
+    s.segment_retry_ms = now_ms + 1000;
+    return false;
+}
+
 bool Daemon::tick_all() {
     int64_t t0 = shmq::detail::mono_ns();
     bool busy = false;
-    for (auto &s : queues_) busy |= tick_queue(*s, dirs_, t0 / 1000000);
+    for (auto &s : queues_)
+        if (ensure_segment(*s, t0 / 1000000)) busy |= tick_queue(*s, dirs_, t0 / 1000000);
     board_.observe_tick(double(shmq::detail::mono_ns() - t0) / 1e9);
     publish();
     return busy;

@@ -47,6 +47,7 @@ private:
     bool supervise_all();
     bool start_metrics();
     bool tick_all();
+    bool ensure_segment(Supervised &s, int64_t now_ms);
     void publish();
     void loop();
     void reload();

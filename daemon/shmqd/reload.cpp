@@ -29,6 +29,10 @@ void reopen_stores(Supervised *s, const StoreDirs &dirs) {
 } // namespace
 
 void apply_policies(Supervised *s, const QueueConfig &cfg, const StoreDirs &dirs) {
+    if (!s->q) { // its segment is being re-created (Daemon::ensure_segment): that uses cfg
+        s->cfg = cfg;
+        return;
+    }
     for (const std::string &key : param_differences(cfg.params, s->params))
         spdlog::warn("queue {}: {} = {} in the config, but the segment has {}: needs queue re-creation "
                      "(shmq_unlink it while idle; shmqd creates it anew)",

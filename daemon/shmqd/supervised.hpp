@@ -66,6 +66,7 @@ struct Supervised {
     // Counters since this daemon started.
     std::array<uint64_t, kReasonNames.size()> dead_lettered{};
     uint64_t spilled_total = 0, refilled_total = 0, redriven_total = 0;
+    int64_t segment_retry_ms = 0; // no segment (it was deleted, re-creating failed): next try
     // This tick's snapshot of the segment, taken before moving anything.
     shmq_stats stats{};
 };

@@ -104,6 +104,7 @@ public:
     uint32_t purge();
 
     // For the daemon, doctor and tests.
+    bool unlinked() const { return closed(); } // shmq_unlink ran: a new segment may take the name
     Header *header() const { return hdr_; }
     const Params &layout() const { return p_; }
     SlotHeader *slot(uint32_t i) const {

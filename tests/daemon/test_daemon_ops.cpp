@@ -207,3 +207,33 @@ TEST_CASE("a restarted shmqd adopts the existing segment, messages and all, and 
     shmq_close(q);
     CHECK(d.stop() == 0);
 }
+
+TEST_CASE("a supervised queue deleted under shmqd is created again, and works") {
+    TempDir dir;
+    dir.write("shmqd.toml", daemon_section(dir) + queue_section("q", "lease_ms = 4321"));
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    shmq_queue *old = open_queue("q");
+    REQUIRE(old != nullptr);
+    REQUIRE(shmq_send(old, "before", 6, 0) == SHMQ_OK);
+    REQUIRE(shmq_unlink("q") == SHMQ_OK);
+    CHECK(shmq_send(old, "late", 4, 0) == SHMQ_ECLOSED);
+    shmq_queue *q = nullptr;
+    CHECK(eventually([&] { return shmq_open("q", nullptr, &q) == SHMQ_OK; }));
+    REQUIRE(q != nullptr);
+    CHECK(d.log_has("its segment was deleted; creating it again"));
+    shmq_params p;
+    shmq_params_init(&p);
+    REQUIRE(shmq_get_params(q, &p) == SHMQ_OK);
+    CHECK(p.lease_ms == 4321); // from the config
+    shmq_msg m;
+    CHECK(shmq_recv(q, &m, 0) == SHMQ_EEMPTY); // a new queue: the deleted one's message went with it
+    REQUIRE(shmq_send(q, "after", 5, 0) == SHMQ_OK);
+    REQUIRE(shmq_recv(q, &m, kSecond) == SHMQ_OK);
+    CHECK(std::string(static_cast<const char *>(m.data), m.len) == "after");
+    CHECK(shmq_ack(q, &m) == SHMQ_OK);
+    CHECK(eventually([&] { return scrape(d).find("shmq_messages_acked_total{queue=\"q\"} 1") != std::string::npos; }));
+    shmq_close(q);
+    shmq_close(old);
+    CHECK(d.stop() == 0);
+}
