@@ -36,8 +36,6 @@ static int open_store(const std::string &dir, const std::string &queue, bool rea
     store::OpenReport rep;
     int rc = dl->open(fd.get(), queue, o, &rep);
     if (rc == ENOENT) return fail_msg("dlq: no dead letters recorded for " + queue + " in " + dir, kNotFound);
-    if (rc == EWOULDBLOCK)
-        return fail_msg("dlq: " + dl->error() + "; stop shmqd to purge (redrive works while it runs)", kFailed);
     if (rc != 0) return fail_msg("dlq: " + dl->error(), kCannotOpen);
     for (auto &p : rep.problems) std::cerr << "shmqctl: dlq: " << p << "\n";
     return kOk;
@@ -85,11 +83,17 @@ int cmd_dlq_show(const Output &out, const std::string &dir, const std::string &q
 }
 
 int cmd_dlq_purge(const std::string &dir, const std::string &queue) {
-    store::DeadLetters dl;
-    if (int rc = open_store(dir, queue, false, &dl); rc != kOk) return rc;
-    uint64_t n = dl.count();
-    if (dl.purge() != 0) return fail_msg("dlq purge: " + dl.error(), kFailed);
-    std::cout << "purged " << n << " dead letters of " << queue << "\n";
+    if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq purge " + queue, SHMQ_EBADNAME);
+    if (dir.empty()) return fail_msg("dlq purge: no dead-letter directory. Pass --config or --dlq-dir.", kNotFound);
+    shmqd::ops::RedriveOptions o;
+    o.queue = queue;
+    o.dead_letter_dir = dir;
+    o.timeout_ms = 10000;
+    shmqd::ops::RedriveReport rep;
+    int rc = shmqd::ops::purge(o, &rep);
+    if (rc != 0) return fail_msg("dlq purge: " + rep.error, rc == ENOENT ? kNotFound : kFailed);
+    if (rep.via_daemon) std::cout << "purged by shmqd: every dead letter of " << queue << "\n";
+    else std::cout << "purged " << rep.sent << " dead letters of " << queue << "\n";
     return kOk;
 }
 

@@ -75,7 +75,7 @@ void add_dlq(CLI::App &app, Args &a) {
     r->add_option("queue", a.queue)->required();
     r->add_option("--id", a.ids, "only these ids (repeatable)");
     r->add_option("--rate", a.rate, "messages per second");
-    auto *p = d->add_subcommand("purge", "delete a queue's dead letters (shmqd must be stopped)");
+    auto *p = d->add_subcommand("purge", "delete a queue's dead letters (through shmqd when it runs)");
     p->add_option("queue", a.queue)->required();
 }
 

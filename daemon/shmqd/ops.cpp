@@ -42,10 +42,10 @@ int wait_for_daemon(int dirfd, const RedriveOptions &o, RedriveReport *rep) {
     return 0;
 }
 
-int via_daemon(int dirfd, const RedriveOptions &o, RedriveReport *rep) {
+int via_daemon(int dirfd, const RedriveOptions &o, RedriveReport *rep, bool purge = false) {
     rep->via_daemon = true;
     std::string why;
-    int rc = write_redrive_request(dirfd, o.queue, RedriveRequest{o.ids, o.rate}, &why);
+    int rc = write_redrive_request(dirfd, o.queue, RedriveRequest{o.ids, o.rate, purge}, &why);
     if (rc != 0) return fail(rep, rc, why);
     return o.wait ? wait_for_daemon(dirfd, o, rep) : 0;
 }
@@ -96,6 +96,22 @@ int redrive(const RedriveOptions &o, RedriveReport *rep) {
     if (int qrc = open_queue(o.queue, &raw, rep); qrc != 0) return qrc;
     std::unique_ptr<Queue> q(raw);
     return direct(*q, dlq, o, rep);
+}
+
+int purge(const RedriveOptions &o, RedriveReport *rep) {
+    *rep = RedriveReport{};
+    store::Fd dir;
+    std::string why;
+    if (int rc = store::open_dir(o.dead_letter_dir, false, &dir, &why); rc != 0)
+        return fail(rep, rc, why + ": " + strerror(rc));
+    store::DeadLetters dlq;
+    int rc = dlq.open(dir.get(), o.queue, store::StoreOptions{}, nullptr);
+    if (rc == EWOULDBLOCK) return via_daemon(dir.get(), RedriveOptions{o.queue, o.dead_letter_dir, {}, 0, o.timeout_ms, true}, rep, true);
+    if (rc != 0) return fail(rep, rc, dlq.error());
+    rep->sent = dlq.count();
+    if (dlq.purge() != 0) return fail(rep, EIO, dlq.error());
+    rep->finished = true;
+    return 0;
 }
 
 } // namespace shmqd::ops

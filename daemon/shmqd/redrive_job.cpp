@@ -17,6 +17,14 @@ namespace {
 constexpr int64_t kCheckEveryMs = 200; // looking for a request file
 constexpr int64_t kCallEveryMs = 100;  // each call rewrites the dead-letter file
 
+// A purge request: drop the store's records now (the daemon is its one writer).
+void purge(Supervised &s, int dirfd) {
+    uint64_t n = s.dlq.count();
+    if (s.dlq.purge() != 0) store_failed(&s, &s.dlq_health, "dead-letter store (purge)", s.dlq.error());
+    else spdlog::info("queue {}: {} dead letters purged on request", s.cfg.name, n);
+    remove_redrive_request(dirfd, s.cfg.name); // last: a waiting tool sees it gone
+}
+
 void start_job(Supervised &s, int dirfd, int64_t now_ms) {
     RedriveJob &j = s.redrive;
     if (now_ms < j.next_check_ms) return;
@@ -30,6 +38,7 @@ void start_job(Supervised &s, int dirfd, int64_t now_ms) {
         remove_redrive_request(dirfd, s.cfg.name);
         return;
     }
+    if (req.purge) return purge(s, dirfd);
     if (req.rate <= 0) req.rate = s.cfg.redrive_rate;
     j = RedriveJob{true, req, 1.0, now_ms - kCallEveryMs, 0, 0, 0}; // first step at once
     spdlog::info("queue {}: redrive of {} at {}/s started", s.cfg.name,

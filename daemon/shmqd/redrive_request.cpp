@@ -1,6 +1,6 @@
 // redrive_request.cpp - the request file (redrive_request.hpp). Text, one
-// setting per line: "rate 50" and "ids all" or "ids 17 18 19"; '#' starts a
-// comment. Small on purpose: anyone can read or write it by hand.
+// setting per line: "rate 50" and "ids all" or "ids 17 18 19", or "purge"
+// with "ids all"; '#' starts a comment. Small on purpose: anyone can read or write it by hand.
 #include "redrive_request.hpp"
 
 #include <cerrno>
@@ -19,7 +19,7 @@ std::string redrive_request_file(const std::string &queue) { return queue + ".re
 
 std::string format_redrive_request(const RedriveRequest &req) {
     std::ostringstream s;
-    s << "# shmq redrive request\nrate " << req.rate << "\nids";
+    s << "# shmq redrive request\n" << (req.purge ? "purge\n" : "") << "rate " << req.rate << "\nids";
     if (req.ids.empty()) s << " all";
     for (uint64_t id : req.ids) s << ' ' << id;
     s << '\n';
@@ -49,6 +49,7 @@ static bool parse_ids(std::istringstream &in, RedriveRequest *out, std::string *
 
 bool parse_redrive_request(const std::string &text, RedriveRequest *out, std::string *why) {
     *out = RedriveRequest{};
+    why->clear();
     std::istringstream lines(text);
     std::string line;
     bool have_ids = false;
@@ -58,15 +59,17 @@ bool parse_redrive_request(const std::string &text, RedriveRequest *out, std::st
         std::string key;
         if (!(in >> key)) continue;
         if (key == "rate" && (in >> out->rate) && out->rate >= 0) continue;
+        if (key == "purge" && (out->purge = true)) continue;
         if (key == "ids" && parse_ids(in, out, why)) {
             have_ids = true;
             continue;
         }
-        if (why->empty()) *why = "line " + std::to_string(n) + ": expected \"rate N\" or \"ids all|ID...\"";
+        if (why->empty()) *why = "line " + std::to_string(n) + ": expected \"rate N\", \"purge\" or \"ids all|ID...\"";
         return false;
     }
     if (!have_ids) *why = "no \"ids\" line";
-    return have_ids;
+    else if (out->purge && !out->ids.empty()) *why = "a purge takes \"ids all\"";
+    return have_ids && why->empty();
 }
 
 static int write_all(int fd, const std::string &s) {
@@ -92,7 +95,7 @@ int write_redrive_request(int dirfd, const std::string &queue, const RedriveRequ
     // link() fails with EEXIST instead of replacing a pending request.
     if (rc == 0 && linkat(dirfd, tmp.c_str(), dirfd, redrive_request_file(queue).c_str(), 0) != 0) rc = errno;
     unlinkat(dirfd, tmp.c_str(), 0);
-    if (rc == EEXIST) *why = "a redrive of queue " + queue + " is already pending";
+    if (rc == EEXIST) *why = "a redrive or purge of queue " + queue + " is already pending";
     else if (rc != 0) *why = std::string("cannot write the request: ") + strerror(rc);
     return rc;
 }

@@ -3,7 +3,8 @@
 // The dead-letter store has one writer at a time (the daemon holds its lock),
 // so a tool that wants records back while shmqd runs leaves a request file,
 // `<dead_letter_dir>/<queue>.redrive`, and the daemon carries it out at its
-// rate and deletes it when done. The file is written under a temporary name
+// rate and deletes it when done. The same file can ask for a purge instead
+// (drop every dead letter of the queue), which the daemon does at once. The file is written under a temporary name
 // and linked into place, so the daemon never reads half of one, and a second
 // request for the same queue is refused while the first is pending.
 #pragma once
@@ -17,6 +18,7 @@ namespace shmqd {
 struct RedriveRequest {
     std::vector<uint64_t> ids; // empty: every record
     double rate = 0;           // messages per second; 0: the queue's redrive_rate
+    bool purge = false;        // drop every record instead (ids must be all)
 };
 
 std::string redrive_request_file(const std::string &queue);

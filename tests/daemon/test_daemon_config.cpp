@@ -125,6 +125,12 @@ TEST_CASE("a redrive request survives the trip through its file format") {
     CHECK(out.ids.empty());
     CHECK_FALSE(parse_redrive_request("rate 5\n", &out, &why));
     CHECK_FALSE(parse_redrive_request("ids 1 x\n", &out, &why));
+    CHECK_FALSE(out.purge);
+    RedriveRequest purge{{}, 0, true};
+    REQUIRE(parse_redrive_request(format_redrive_request(purge), &out, &why));
+    CHECK(out.purge);
+    CHECK_FALSE(parse_redrive_request("purge\nids 4\n", &out, &why)); // a purge drops all or nothing
+    CHECK(why.find("ids all") != std::string::npos);
 }
 
 TEST_CASE("non-ASCII text is refused with its line (toml++ 3.3 mishandles some of it)") {

@@ -127,6 +127,35 @@ TEST_CASE("out of attempts or rejected: into the dead-letter store with the reas
     shmq_close(q);
 }
 
+TEST_CASE("purge drops the dead letters: through shmqd while it runs, directly without it") {
+    TempDir dir;
+    dir.write("shmqd.toml", daemon_section(dir) + queue_section("q"));
+    auto d = std::make_unique<Shmqd>(dir);
+    REQUIRE(d->wait_ready());
+    shmq_queue *q = open_queue("q");
+    REQUIRE(q != nullptr);
+    send_and_reject(q, "a");
+    send_and_reject(q, "b");
+    REQUIRE(eventually([&] { return dead_letters(dir, "q").size() == 2; }));
+    shmqd::ops::RedriveOptions o{"q", dir.file("dlq"), {}, 0, 10000, true};
+    shmqd::ops::RedriveReport rep;
+    REQUIRE(shmqd::ops::purge(o, &rep) == 0);
+    CHECK(rep.via_daemon);
+    CHECK(rep.finished);
+    CHECK(dead_letters(dir, "q").empty());
+    CHECK(d->log_has("2 dead letters purged on request"));
+    send_and_reject(q, "c"); // the store still takes new dead letters
+    REQUIRE(eventually([&] { return dead_letters(dir, "q").size() == 1; }));
+
+    CHECK(d->stop() == 0);
+    d.reset();
+    REQUIRE(shmqd::ops::purge(o, &rep) == 0);
+    CHECK_FALSE(rep.via_daemon);
+    CHECK(rep.sent == 1);
+    CHECK(dead_letters(dir, "q").empty());
+    shmq_close(q);
+}
+
 TEST_CASE("shmqd killed while dead-lettering, then restarted: every dead letter is on disk, at most twice") {
     TempDir dir;
     dir.write("shmqd.toml", daemon_section(dir) + queue_section("q"));
