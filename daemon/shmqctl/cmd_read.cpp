@@ -120,12 +120,14 @@ int cmd_watch(const std::string &name, double interval_s, int count) {
         std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
         shmq_stats s = read_stats(*q);
         if (i % 20 == 0)
-            std::cout << "----- " << name << " -----\n  time     ready spilled  leased delayed   dead  enq/s  ack/s  oldest\n";
+            std::cout << "----- " << name << " -----\n"
+                      << "  time     ready spilled  leased delayed   dead  enq/s  ack/s  oldest\n";
         std::time_t t = std::time(nullptr);
         char when[16];
         std::strftime(when, sizeof when, "%H:%M:%S", std::localtime(&t));
         printf("%s %7llu %7llu %7llu %7llu %6llu %6.0f %6.0f  %s\n", when, (unsigned long long)s.ready,
-               (unsigned long long)s.spilled, (unsigned long long)s.leased, (unsigned long long)s.delayed, (unsigned long long)s.dead,
+               (unsigned long long)s.spilled, (unsigned long long)s.leased, (unsigned long long)s.delayed,
+               (unsigned long long)s.dead,
                double(s.enqueued - prev.enqueued) / interval_s, double(s.acked - prev.acked) / interval_s,
                format_age(s.oldest_ready_age_ns).c_str());
         fflush(stdout);

@@ -82,7 +82,8 @@ void add_dlq(CLI::App &app, Args &a) {
 void add_commands(CLI::App &app, Args &a) {
     add_dlq(app, a);
     auto *l = app.add_subcommand("list", "a table of queues");
-    l->add_option("columns", a.columns, "columns: name ready spilled leased delayed dead clients oldest enqueued acked");
+    l->add_option("columns", a.columns,
+                  "columns: name ready spilled leased delayed dead clients oldest enqueued acked");
     for (const char *name : {"stat", "purge", "delete", "recover"})
         app.add_subcommand(name, std::string(name) + " a queue")->add_option("queue", a.queue)->required();
     auto *w = app.add_subcommand("watch", "a live view, one line per interval");

@@ -106,7 +106,8 @@ int purge(const RedriveOptions &o, RedriveReport *rep) {
         return fail(rep, rc, why + ": " + strerror(rc));
     store::DeadLetters dlq;
     int rc = dlq.open(dir.get(), o.queue, store::StoreOptions{}, nullptr);
-    if (rc == EWOULDBLOCK) return via_daemon(dir.get(), RedriveOptions{o.queue, o.dead_letter_dir, {}, 0, o.timeout_ms, true}, rep, true);
+    if (rc == EWOULDBLOCK) // shmqd holds the store: ask it
+        return via_daemon(dir.get(), RedriveOptions{o.queue, o.dead_letter_dir, {}, 0, o.timeout_ms, true}, rep, true);
     if (rc != 0) return fail(rep, rc, dlq.error());
     rep->sent = dlq.count();
     if (dlq.purge() != 0) return fail(rep, EIO, dlq.error());

@@ -1,6 +1,7 @@
 // redrive_request.cpp - the request file (redrive_request.hpp). Text, one
 // setting per line: "rate 50" and "ids all" or "ids 17 18 19", or "purge"
-// with "ids all"; '#' starts a comment. Small on purpose: anyone can read or write it by hand.
+// with "ids all"; '#' starts a comment. Small on purpose: anyone can read or
+// write it by hand.
 #include "redrive_request.hpp"
 
 #include <cerrno>
@@ -59,7 +60,10 @@ bool parse_redrive_request(const std::string &text, RedriveRequest *out, std::st
         std::string key;
         if (!(in >> key)) continue;
         if (key == "rate" && (in >> out->rate) && out->rate >= 0) continue;
-        if (key == "purge" && (out->purge = true)) continue;
+        if (key == "purge") {
+            out->purge = true;
+            continue;
+        }
         if (key == "ids" && parse_ids(in, out, why)) {
             have_ids = true;
             continue;

@@ -4,9 +4,10 @@
 // so a tool that wants records back while shmqd runs leaves a request file,
 // `<dead_letter_dir>/<queue>.redrive`, and the daemon carries it out at its
 // rate and deletes it when done. The same file can ask for a purge instead
-// (drop every dead letter of the queue), which the daemon does at once. The file is written under a temporary name
-// and linked into place, so the daemon never reads half of one, and a second
-// request for the same queue is refused while the first is pending.
+// (drop every dead letter of the queue), which the daemon does at once.
+// The file is written under a temporary name and linked into place, so the
+// daemon never reads half of one, and a second request for the same queue is
+// refused while the first is pending.
 #pragma once
 
 #include <cstdint>
