@@ -127,6 +127,8 @@ class Pipeline:
         exe = self.path("bin", "inventory-worker")
         env = dict(self.env, CGO_ENABLED="1", CGO_LDFLAGS=f"-L{self.lib} -Wl,-rpath,{self.lib}",
                    GOPROXY="off", GOFLAGS="-mod=mod -buildvcs=false", GOTOOLCHAIN="local")
+        if shutil.which("go") is None:
+            raise Failed("go is not installed (scripts/deps.sh installs golang-go)")
         r = subprocess.run(["go", "build", "-o", exe, "."], cwd=os.path.join(HERE, "inventory"),
                            env=env, capture_output=True, text=True)
         if r.returncode != 0:
@@ -451,8 +453,11 @@ def down(args: argparse.Namespace) -> int:
         print(f"stopped {name} (pid {pid})")
     os.unlink(os.path.join(state, "pids.json"))
     p = Pipeline(args.build, state, shm_dir(state))
-    left = {q: sum(st[k] for k in ("ready", "leased", "delayed", "dead"))
-            for q in QUEUES for st in [p.stat(q)["stats"]]}
+    try:
+        left = {q: sum(st[k] for k in ("ready", "leased", "delayed", "dead"))
+                for q in QUEUES for st in [p.stat(q)["stats"]]}
+    except (Failed, OSError) as e:  # cannot look: keep them
+        left = {"unknown": str(e)}
     if any(left.values()):  # never throw messages away: `up` picks them up again
         print(f"the queues still hold messages ({left}): kept in {shm_dir(state)}")
     else:
@@ -482,6 +487,11 @@ def main() -> int:
     args = ap.parse_args()
     if args.orders < 1 or args.concurrency < 1 or not 0 <= args.fail_rate < 1:
         ap.error("--orders and --concurrency must be >= 1, --fail-rate in [0, 1)")
+    missing = [f for f in ("lib/libshmq.so", "daemon/shmqd/shmqd", "daemon/shmqctl/shmqctl")
+               if not os.path.exists(os.path.join(args.build, f))]
+    if missing and args.command != "down":
+        ap.exit(2, f"pipeline: {args.build} has no {missing[0]}: build shmq first "
+                   f"(scripts/build.sh, or pass --build DIR)\n")
     if args.command != "run" and args.state is None:
         args.state = os.path.join(tempfile.gettempdir(), "shmq-orders")
     return {"run": run, "up": up, "down": down}[args.command](args)
