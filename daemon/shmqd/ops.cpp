@@ -1,4 +1,4 @@
-// ops.cpp - redrive() for tools (ops.hpp). Direct: open the store (which
+// ops.cpp - redrive() and purge() for tools (ops.hpp). Direct: open the store (which
 // takes its writer lock) and the queue, then send in small batches paced by
 // the rate; a full queue pauses until room appears or the timeout passes.
 // Via the daemon: write the request file and watch it disappear.
@@ -42,10 +42,10 @@ int wait_for_daemon(int dirfd, const RedriveOptions &o, RedriveReport *rep) {
     return 0;
 }
 
-int via_daemon(int dirfd, const RedriveOptions &o, RedriveReport *rep, bool purge = false) {
+int via_daemon(int dirfd, const RedriveOptions &o, const RedriveRequest &req, RedriveReport *rep) {
     rep->via_daemon = true;
     std::string why;
-    int rc = write_redrive_request(dirfd, o.queue, RedriveRequest{o.ids, o.rate, purge}, &why);
+    int rc = write_redrive_request(dirfd, o.queue, req, &why);
     if (rc != 0) return fail(rep, rc, why);
     return o.wait ? wait_for_daemon(dirfd, o, rep) : 0;
 }
@@ -80,39 +80,40 @@ int direct(Queue &q, store::DeadLetters &dlq, const RedriveOptions &o, RedriveRe
     }
 }
 
+// Open the queue's dead-letter store as its one writer and run `direct` on
+// it; while shmqd holds the store, hand `req` to it as a request file instead.
+template <class F>
+int with_store(const RedriveOptions &o, const RedriveRequest &req, RedriveReport *rep, F &&direct) {
+    *rep = RedriveReport{};
+    store::Fd dir;
+    std::string why;
+    if (int rc = store::open_dir(o.dead_letter_dir, false, &dir, &why); rc != 0)
+        return fail(rep, rc, why + ": " + strerror(rc));
+    store::DeadLetters dlq;
+    int rc = dlq.open(dir.get(), o.queue, store::StoreOptions{}, nullptr);
+    if (rc == EWOULDBLOCK) return via_daemon(dir.get(), o, req, rep); // shmqd holds the store
+    if (rc != 0) return fail(rep, rc, dlq.error());
+    return direct(dlq);
+}
+
 } // namespace
 
 int redrive(const RedriveOptions &o, RedriveReport *rep) {
-    *rep = RedriveReport{};
-    store::Fd dir;
-    std::string why;
-    if (int rc = store::open_dir(o.dead_letter_dir, false, &dir, &why); rc != 0)
-        return fail(rep, rc, why + ": " + strerror(rc));
-    store::DeadLetters dlq;
-    int rc = dlq.open(dir.get(), o.queue, store::StoreOptions{}, nullptr);
-    if (rc == EWOULDBLOCK) return via_daemon(dir.get(), o, rep); // shmqd holds the store
-    if (rc != 0) return fail(rep, rc, dlq.error());
-    Queue *raw = nullptr;
-    if (int qrc = open_queue(o.queue, &raw, rep); qrc != 0) return qrc;
-    std::unique_ptr<Queue> q(raw);
-    return direct(*q, dlq, o, rep);
+    return with_store(o, RedriveRequest{o.ids, o.rate, false}, rep, [&](store::DeadLetters &dlq) {
+        Queue *raw = nullptr;
+        if (int rc = open_queue(o.queue, &raw, rep); rc != 0) return rc;
+        std::unique_ptr<Queue> q(raw);
+        return direct(*q, dlq, o, rep);
+    });
 }
 
 int purge(const RedriveOptions &o, RedriveReport *rep) {
-    *rep = RedriveReport{};
-    store::Fd dir;
-    std::string why;
-    if (int rc = store::open_dir(o.dead_letter_dir, false, &dir, &why); rc != 0)
-        return fail(rep, rc, why + ": " + strerror(rc));
-    store::DeadLetters dlq;
-    int rc = dlq.open(dir.get(), o.queue, store::StoreOptions{}, nullptr);
-    if (rc == EWOULDBLOCK) // shmqd holds the store: ask it
-        return via_daemon(dir.get(), RedriveOptions{o.queue, o.dead_letter_dir, {}, 0, o.timeout_ms, true}, rep, true);
-    if (rc != 0) return fail(rep, rc, dlq.error());
-    rep->sent = dlq.count();
-    if (dlq.purge() != 0) return fail(rep, EIO, dlq.error());
-    rep->finished = true;
-    return 0;
+    return with_store(o, RedriveRequest{{}, 0, true}, rep, [&](store::DeadLetters &dlq) {
+        rep->sent = dlq.count();
+        if (dlq.purge() != 0) return fail(rep, EIO, dlq.error());
+        rep->finished = true;
+        return 0;
+    });
 }
 
 } // namespace shmqd::ops

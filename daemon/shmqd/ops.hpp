@@ -40,7 +40,7 @@ int redrive(const RedriveOptions &opts, RedriveReport *report);
 
 // Drop every dead letter of a queue: directly, or through a running shmqd
 // (a purge request; waits up to opts.timeout_ms for the daemon to do it).
-// Only queue, dead_letter_dir and timeout_ms of opts matter. Returns 0 or an
+// Of opts, queue, dead_letter_dir, timeout_ms and wait matter. Returns 0 or an
 // errno value with report->error; report->sent is the count dropped when
 // known (not via the daemon).
 int purge(const RedriveOptions &opts, RedriveReport *report);
