@@ -17,6 +17,10 @@ clang++ "${flags[@]}" -Idaemon tests/store/fuzz_record_log.cpp daemon/store/*.cp
 clang++ "${flags[@]}" '-DTOML_ASSERT(expr)=((void)0)' -Ilib/include -Idaemon/shmqd tests/fuzz/fuzz_config.cpp daemon/shmqd/config.cpp \
   daemon/shmqd/net_address.cpp lib/src/*.cpp -o "$out/fuzz_config"
 
+# The segment fuzzer writes its segments here; gone when the script ends.
+export SHMQ_DIR=$(mktemp -d /dev/shm/shmq-fuzz-XXXXXX)
+trap 'rm -rf "$SHMQ_DIR"' EXIT
+
 run() { # target seed-dir
   local corpus="$out/corpus-$1"
   mkdir -p "$corpus"

@@ -9,8 +9,11 @@
 #include <string>
 #include <unistd.h>
 
+// $SHMQ_DIR when set (scripts/fuzz.sh gives a private one and removes it),
+// else a new directory of our own.
 static std::string dir() {
     static std::string d = [] {
+        if (const char *given = getenv("SHMQ_DIR"); given != nullptr && *given != 0) return std::string(given);
         char tmpl[] = "/dev/shm/shmq-fuzz-XXXXXX";
         const char *made = mkdtemp(tmpl);
         setenv("SHMQ_DIR", made != nullptr ? made : "/tmp", 1);
