@@ -36,23 +36,25 @@ bool Queue::take_for_spill(Outgoing *out) {
     for (;;) {
         uint32_t deadline = now_ms() + kSpillLeaseMs;
         SlotWord got{0};
-        uint32_t i = ready_.pop([&](uint32_t v) {
+        uint32_t i = ready_.pop([&](uint32_t v, uint64_t pos) {
             if (v >= p_.slot_count) return Take::Stale;
             SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
             if (w.state() != SlotState::Ready) return Take::Stale;
+            if (slot(v)->listed_pos.load(std::memory_order_acquire) != pos) return Take::Stale;
             SlotWord nw = w.next(SlotState::Leased, me_, deadline);
             if (!slot(v)->state.compare_exchange_strong(w.raw, nw.raw, std::memory_order_acq_rel)) return Take::Retry;
             got = nw;
             return Take::Taken;
         });
         if (i == Ring::kEmpty) return false;
+        rec_->leased.fetch_add(1, std::memory_order_relaxed); // given back by whoever ends the lease
         // Dying here: LEASED by a dead owner with its delivery count unchanged;
         // recovery makes it READY again (after the backoff for its attempts).
         SlotHeader *s = slot(i);
         uint32_t len = s->len.load(std::memory_order_relaxed);
         if (len > p_.slot_size) { // a broken writer's message: dead, as in drain_dead
             SlotWord dead = got.next(SlotState::Dead, kNoOwner, uint32_t(DeadReason::Invalid));
-            s->state.compare_exchange_strong(got.raw, dead.raw, std::memory_order_acq_rel);
+            if (s->state.compare_exchange_strong(got.raw, dead.raw, std::memory_order_acq_rel)) lease_ended(me_);
             continue;
         }
         *out = Outgoing{{s->id.load(std::memory_order_relaxed), s->attempts.load(std::memory_order_relaxed),
@@ -66,6 +68,7 @@ bool Queue::return_spilled(const Outgoing &out) {
     SlotWord w{out.word};
     if (out.slot >= p_.slot_count || w.state() != SlotState::Leased || w.owner() != me_) return false;
     bool ok = transition_and_push(out.slot, w, w.next(SlotState::Ready, kNoOwner, 0), kReadyRing, Points{});
+    if (ok) lease_ended(me_);
     if (ok) wake(Wait::Ready, 1);
     return ok;
 }
@@ -75,6 +78,7 @@ bool Queue::release_spilled(const Outgoing &out) {
     SlotWord w{out.word};
     if (out.slot >= p_.slot_count || w.state() != SlotState::Leased || w.owner() != me_) return false;
     bool ok = transition_and_push(out.slot, w, w.next(SlotState::Free, kNoOwner, 0), kFreeRing, Points{});
+    if (ok) lease_ended(me_);
     if (ok) wake(Wait::Space, 1);
     return ok;
 }
@@ -100,14 +104,29 @@ void Queue::copy_payload(char *to, uint32_t i, uint32_t len) const {
         to[k] = std::atomic_ref<char>(const_cast<char &>(from[k])).load(std::memory_order_acquire);
 }
 
+// Purge takes READY messages through the ready ring, as consumers do, so it
+// leaves no stale entries behind; DELAYED ones are found by a scan.
 uint32_t Queue::purge() {
     uint32_t n = 0;
+    for (;;) {
+        uint32_t i = ready_.pop([&](uint32_t v, uint64_t pos) {
+            if (v >= p_.slot_count) return Take::Stale;
+            SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
+            if (w.state() != SlotState::Ready || slot(v)->listed_pos.load(std::memory_order_acquire) != pos)
+                return Take::Stale;
+            return transition_and_push(v, w, w.next(SlotState::Free, kNoOwner, 0), kFreeRing, Points{})
+                       ? Take::Taken
+                       : Take::Retry;
+        });
+        if (i == Ring::kEmpty) break;
+        ++n;
+    }
     for (uint32_t i = 0; i < p_.slot_count; ++i) {
         SlotWord w{slot(i)->state.load(std::memory_order_acquire)};
-        if (w.state() != SlotState::Ready && w.state() != SlotState::Delayed) continue;
+        if (w.state() != SlotState::Delayed) continue;
         if (transition_and_push(i, w, w.next(SlotState::Free, kNoOwner, 0), kFreeRing, Points{})) ++n;
     }
-    if (n > 0) wake(Wait::Space, INT_MAX);
+    if (n > 0) wake(Wait::Space, UINT32_MAX);
     return n;
 }
 

@@ -7,9 +7,9 @@ namespace shmq::detail {
 
 static std::vector<bool> listed(Queue &q, RingId r, uint32_t *bad) {
     std::vector<bool> seen(q.layout().slot_count, false);
-    q.ring(r).for_each([&](uint32_t v) {
-        if (v < seen.size()) seen[v] = true;
-        else ++*bad;
+    q.ring(r).for_each([&](uint32_t v, uint64_t pos) {
+        if (v >= seen.size()) ++*bad;
+        else if (r == kFreeRing || q.slot(v)->listed_pos.load(std::memory_order_acquire) == pos) seen[v] = true;
     });
     return seen;
 }

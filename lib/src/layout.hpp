@@ -6,7 +6,8 @@
 // fingerprint, so an old process refuses a new segment instead of misreading it.
 #pragma once
 
-#include <atomic>
+#include "atomic.hpp"
+
 #include <cstddef>
 #include <cstdint>
 
@@ -14,15 +15,15 @@ namespace shmq::detail {
 
 constexpr std::size_t kLine = 64;
 constexpr uint64_t kMagic = 0x3147455351484d53ULL; // "SMHQSEG1" little-endian
-constexpr uint32_t kLayoutVersion = 1;
+constexpr uint32_t kLayoutVersion = 2;         // 2: event-count waits, listed positions, queue tags
 constexpr uint32_t kMaxClients = 500;              // owner field has 9 bits, 511 = none
 constexpr uint32_t kMaxSlots = 1u << 24;
 constexpr uint32_t kMaxSlotSize = 1u << 30;
 constexpr uint32_t kPendingPerClient = 4;          // concurrent publishes per client
 
-using A64 = std::atomic<uint64_t>;
-using A32 = std::atomic<uint32_t>;
-using AI64 = std::atomic<int64_t>;
+using A64 = Atomic<uint64_t>;
+using A32 = Atomic<uint32_t>;
+using AI64 = Atomic<int64_t>;
 
 // Parameters fixed at creation. Each process validates them once at open and
 // then uses its own copy, so later writes into shared memory cannot steer it.
@@ -41,34 +42,28 @@ struct alignas(kLine) Header {
     int64_t created_ns;    // CLOCK_REALTIME
     int64_t epoch_mono_ns; // lease and retry times are ms since this
     int32_t creator_pid;
-    uint32_t reserved0;
+    uint32_t tag;          // random at creation: receipts name their queue with it
     alignas(kLine) Params params;
     // Liveness and control.
     alignas(kLine) AI64 daemon_heartbeat_ms; // ms since epoch, 0 = never
-    AI64 last_recover_ms;                   // rate-limits client-driven recovery
+    AI64 last_recover_ms;                   // rate-limits client-driven checks for dead clients
     A32 unlinked;                           // set by shmq_unlink before the name goes
     A32 daemon_pid;
     A32 spill_full;                         // set by shmqd when its spill store is at its cap
-    AI64 spilled; // messages in shmqd's spill store, written each tick (in the line's padding:
-                  // the layout and fingerprint are those of 0.1, where it reads 0)
-    // Waiting: consumers sleep on ready_futex, producers on space_futex.
-    // A waker sets *_wake_pending and makes the system call; later wakers skip
-    // it until a woken sleeper clears the flag (wait.hpp).
-    alignas(kLine) A32 ready_futex;
-    A32 ready_waiters;
-    A32 ready_wake_pending;
-    alignas(kLine) A32 space_futex;
-    A32 space_waiters;
-    A32 space_wake_pending;
+    A32 next_due_ms;                        // earliest retry or lease deadline known, 0 = none (recovery.cpp)
+    AI64 spilled;                           // messages in shmqd's spill store, written each tick
+    A32 relist;                             // a ring push failed: recovery must re-list (recovery.cpp)
+    // Waiting (wait.hpp): event counts, epoch in the low half (the futex
+    // word), registered sleepers in the high half. Consumers wait on
+    // ready_wait, producers on space_wait.
+    alignas(kLine) A64 ready_wait;
+    alignas(kLine) A64 space_wait;
     // Consumers waiting on a readiness fd (notify.cpp), not on the futex.
     alignas(kLine) A32 fd_waiters;
     alignas(kLine) A64 next_id;
     // Totals of work done by recovery (clients count their own work).
     alignas(kLine) A64 reclaimed, promoted, recovery_dead, dead_clients;
 };
-
-static_assert(offsetof(Header, spilled) + sizeof(AI64) <= offsetof(Header, ready_futex),
-              "spilled lives in the padding of the liveness line: 0.1 segments keep their layout");
 
 // One pending ring publish, recorded before the slot CAS it follows, so that a
 // recoverer can finish the push if this process dies between the two.
@@ -85,9 +80,9 @@ struct alignas(kLine) ClientRecord {
     uint64_t pidns;     // inode of the process's pid namespace
     int64_t attached_ns;
     A32 role, prefetch;
-    A32 leased;         // leases held, counted by the owner only
-    A32 sleeping;       // owner's threads asleep on ready_futex
-    A32 space_sleeping; // owner's threads asleep on space_futex
+    A32 leased;         // leases held: +1 by the owner's lease, -1 by whoever ends it (the CAS winner)
+    A32 sleeping;       // owner's threads asleep on ready_wait (for stats)
+    A32 space_sleeping; // owner's threads asleep on space_wait (for stats)
     A32 fd_armed;       // 1 while the owner waits on its readiness fd
     alignas(kLine) Pending pending[kPendingPerClient];
     // Cumulative counters (enum Counter): never reset, so totals = the sum
@@ -98,6 +93,8 @@ struct alignas(kLine) ClientRecord {
 
 enum Counter : uint32_t { kSent, kDelivered, kAcked, kNacked, kRejected, kRedelivered, kDead, kCounters };
 
+constexpr uint64_t kUnlisted = ~0ULL; // SlotHeader::listed_pos of a life not (yet) in the ready ring
+
 struct alignas(kLine) SlotHeader {
     A64 state;            // SlotWord: the truth about this slot
     A64 id;
@@ -105,6 +102,7 @@ struct alignas(kLine) SlotHeader {
     A32 len;
     A32 attempts;         // deliveries so far
     A32 lease_ms;
+    A64 listed_pos;       // ready-ring position of this life's entry (ring.hpp); ~0 while unlisted
 };
 
 struct alignas(kLine) RingHeader {
@@ -128,8 +126,9 @@ constexpr uint64_t layout_fingerprint() {
         sizeof(Header),
         offsetof(Header, params),
         offsetof(Header, daemon_heartbeat_ms),
-        offsetof(Header, ready_futex),
-        offsetof(Header, space_futex),
+        offsetof(Header, ready_wait),
+        offsetof(Header, space_wait),
+        offsetof(Header, relist),
         offsetof(Header, next_id),
         offsetof(Header, fd_waiters),
         offsetof(Header, reclaimed),
@@ -139,6 +138,7 @@ constexpr uint64_t layout_fingerprint() {
         offsetof(ClientRecord, count),
         sizeof(SlotHeader),
         offsetof(SlotHeader, attempts),
+        offsetof(SlotHeader, listed_pos),
         sizeof(RingHeader),
         kPendingPerClient,
         kMaxClients,

@@ -86,6 +86,10 @@ void Queue::notify_fd_waiters() {
         notify_one(i);
 }
 
+// The FIFO of record idx's occupant of `epoch`, once that occupant is gone
+// (closed, or dead and recovered): nobody will read it again.
+void Queue::remove_fifo(uint32_t idx, uint32_t epoch) const { unlink(fifo_path(idx, epoch).c_str()); }
+
 void Queue::close_fds() {
     std::lock_guard<std::mutex> lock(fd_mu_);
     for (PeerFd &peer : peer_fd_)
@@ -94,7 +98,7 @@ void Queue::close_fds() {
     if (fd_ >= 0) {
         close(fd_);
         ClientWord w{rec_->word.load(std::memory_order_acquire)};
-        unlink(fifo_path(me_, w.epoch()).c_str());
+        remove_fifo(me_, w.epoch());
         fd_ = -1;
     }
 }

@@ -1,5 +1,5 @@
 // queue.cpp - a handle's life: create or open the segment, take a client
-// record, give it back. Also the publish-with-intent step every ring push uses.
+// record, give it back.
 #include "queue.hpp"
 
 #include "crashpoint.hpp"
@@ -72,6 +72,11 @@ Queue::~Queue() {
     segment_unmap(&map_);
 }
 
+void Queue::abandon() {
+    rec_ = nullptr;
+    segment_unmap(&map_);
+}
+
 // Wrapping on purpose: ms-times are compared with time_reached().
 uint32_t Queue::now_ms() const { return uint32_t(uint64_t(mono_ns() - epoch_) / 1000000); }
 
@@ -93,8 +98,10 @@ void Queue::params(shmq_params *out) const {
     out->mode = p_.mode;
 }
 
-// Fill in a record we hold in state Attaching, then make it Active.
-void Queue::fill_record(ClientRecord *rec, uint32_t epoch, const ProcessId &me) {
+// Fill in the record we claimed (Attaching, our pid), then make it Active
+// with a CAS from exactly the word we claimed: if anything changed the record
+// meanwhile, we do not own it and try another.
+bool Queue::fill_record(ClientRecord *rec, ClientWord claimed, const ProcessId &me) {
     rec->start_time = me.start_time;
     rec->pidns = me.pidns;
     rec->attached_ns = real_ns();
@@ -106,24 +113,34 @@ void Queue::fill_record(ClientRecord *rec, uint32_t epoch, const ProcessId &me) 
     rec->fd_armed.store(0, std::memory_order_relaxed);
     for (auto &pd : rec->pending) pd.target.store(0, std::memory_order_relaxed);
     for (uint32_t k = 0; k < kCounters; ++k) rec->base[k] = rec->count[k].load(std::memory_order_relaxed);
-    rec->word.store(ClientWord::make(ClientState::Active, epoch, uint32_t(me.pid)).raw,
-                    std::memory_order_release);
+    uint64_t expected = claimed.raw;
+    ClientWord active = ClientWord::make(ClientState::Active, claimed.epoch(), claimed.value());
+    return rec->word.compare_exchange_strong(expected, active.raw, std::memory_order_acq_rel);
 }
 
-bool Queue::try_attach(const ProcessId &me) {
-    for (uint32_t i = 0; i < p_.max_clients; ++i) {
-        ClientRecord *rec = client(i);
-        ClientWord w{rec->word.load(std::memory_order_acquire)};
-        if (w.state() != ClientState::Free) continue;
-        ClientWord claim = ClientWord::make(ClientState::Attaching, w.epoch(), uint32_t(me.pid));
-        if (!rec->word.compare_exchange_strong(w.raw, claim.raw, std::memory_order_acq_rel)) continue;
-        // Dying here leaves an Attaching record with our pid: recovery frees it.
-        SHMQ_CRASH_POINT("attach.after_claim");
-        me_ = i;
-        rec_ = rec;
-        fill_record(rec, w.epoch(), me);
-        return true;
+// Claim record i: a Free one, or (take_dead) one whose process is dead. A dead
+// one's previous life is finished first, as a recoverer would (recovery.cpp):
+// its slots name this index, so they must be given back before we use it.
+// Dying anywhere here leaves an Attaching record with our (dead) pid, which
+// the next recoverer or attacher finishes the same way.
+bool Queue::claim_record(uint32_t i, const ProcessId &me, bool take_dead) {
+    ClientRecord *rec = client(i);
+    ClientWord w{rec->word.load(std::memory_order_acquire)};
+    const bool fresh = w.state() == ClientState::Free;
+    if (!fresh && !(take_dead && is_dead(i, w))) return false;
+    ClientWord claim = ClientWord::make(ClientState::Attaching, w.epoch() + (fresh ? 0 : 1), uint32_t(me.pid));
+    if (!rec->word.compare_exchange_strong(w.raw, claim.raw, std::memory_order_acq_rel)) return false;
+    SHMQ_CRASH_POINT("attach.after_claim");
+    me_ = i;
+    rec_ = rec;
+    if (!fresh) {
+        shmq_recovery rep{};
+        finish_previous_life(i, &rep);
+        remove_fifo(i, w.epoch());
     }
+    if (fill_record(rec, claim, me)) return true;
+    me_ = kNoOwner;
+    rec_ = nullptr;
     return false;
 }
 
@@ -136,6 +153,7 @@ void Queue::bind() {
     char *b = base();
     auto *rr = reinterpret_cast<RingHeader *>(b + p_.off_ready_ring);
     auto *fr = reinterpret_cast<RingHeader *>(b + p_.off_free_ring);
+    tag_ = uint64_t(hdr_->tag) << 32;
     ready_ = Ring(rr, reinterpret_cast<A64 *>(rr + 1), p_.ring_cap, "ready.push.after_cell",
                   "ready.pop.after_take");
     free_ = Ring(fr, reinterpret_cast<A64 *>(fr + 1), p_.ring_cap, "free.push.after_cell",
@@ -150,11 +168,13 @@ int Queue::attach(const shmq_options *opts) {
     spin_ns_ = o.spin_ns;
     ProcessId me = self_process();
     rng_.store(uint64_t(me.pid) << 32 ^ uint64_t(real_ns()));
-    if (try_attach(me)) return SHMQ_OK;
-    // The table is full: records of dead processes may be holding it.
-    me_ = kNoOwner;
-    recover_records_only();
-    return try_attach(me) ? SHMQ_OK : SHMQ_ECLIENTS;
+    for (uint32_t i = 0; i < p_.max_clients; ++i)
+        if (claim_record(i, me, false)) return SHMQ_OK;
+    // The table is full: take over the record of a dead process, if any
+    // (no daemon needed: the attacher finishes the dead one's work itself).
+    for (uint32_t i = 0; i < p_.max_clients; ++i)
+        if (claim_record(i, me, true)) return SHMQ_OK;
+    return SHMQ_ECLIENTS;
 }
 
 // Give back everything this handle holds, as if it had died, then free the
@@ -169,57 +189,6 @@ void Queue::detach() {
     ClientWord w{rec_->word.load(std::memory_order_acquire)};
     rec_->word.store(ClientWord::make(ClientState::Free, w.epoch() + 1, 0).raw, std::memory_order_release);
     rec_ = nullptr;
-}
-
-Pending *Queue::claim_pending() {
-    for (int spins = 0;; ++spins) {
-        for (auto &pd : rec_->pending) {
-            uint64_t expected = 0;
-            if (pd.target.compare_exchange_strong(expected, kPendingClaimed, std::memory_order_acquire))
-                return &pd;
-        }
-        // All taken: more threads publishing on this handle at once than
-        // there are entries, or our record was scribbled on from outside.
-        // Past a bound, share entry 0 rather than hang: the cost is only that
-        // a crash in that window could leave one message unlisted.
-        if (spins > 100000) return &rec_->pending[0];
-        cpu_relax();
-    }
-}
-
-bool Queue::transition_and_push(uint32_t i, SlotWord from, SlotWord to, RingId r, const Points &at) {
-    Pending *pd = claim_pending();
-    pd->state.store(to.raw, std::memory_order_relaxed);
-    pd->target.store(kPendingUsed | uint64_t(r) << 32 | i, std::memory_order_release);
-    SHMQ_CRASH_POINT(at.intent);
-    // The intent is in shared memory before the CAS: from here on, a
-    // recoverer that finds this process dead finishes the push.
-    bool ok = slot(i)->state.compare_exchange_strong(from.raw, to.raw, std::memory_order_acq_rel);
-    if (ok) {
-        SHMQ_CRASH_POINT(at.cas);
-        ring(r).push(i);
-        SHMQ_CRASH_POINT(at.push);
-    }
-    pd->target.store(0, std::memory_order_release);
-    return ok;
-}
-
-uint32_t Queue::redo_pending(ClientRecord *dead) {
-    uint32_t redone = 0;
-    for (auto &pd : dead->pending) {
-        uint64_t t = pd.target.load(std::memory_order_acquire);
-        if (t == 0) continue;
-        uint32_t i = uint32_t(t), r = uint32_t(t >> 32) & 1;
-        // Push again only if the slot is still in the state the push was for;
-        // if it was pushed already, the duplicate entry is harmless (ring.hpp).
-        if (t != kPendingClaimed && i < p_.slot_count &&
-            slot(i)->state.load(std::memory_order_acquire) == pd.state.load(std::memory_order_relaxed)) {
-            ring(RingId(r)).push(i);
-            ++redone;
-        }
-        pd.target.compare_exchange_strong(t, 0, std::memory_order_acq_rel);
-    }
-    return redone;
 }
 
 // A locked add even though only this handle writes the counter: a handle may

@@ -23,6 +23,9 @@ namespace shmq::detail {
 
 enum RingId : uint32_t { kReadyRing = 0, kFreeRing = 1 };
 
+// Period of the dead-client check clients run while no daemon does (recovery.cpp).
+extern std::atomic<int64_t> g_dead_check_ms;
+
 // The identity of a message that leaves shared memory for disk and comes back.
 struct MessageMeta {
     uint64_t id;
@@ -57,6 +60,9 @@ public:
     // accessors may be used on such a handle.
     static int inspect(const char *name, Queue **out);
     bool attached() const { return rec_ != nullptr; }
+    // For the exploration harness: drop the mapping without detaching, as
+    // the death of this process would. The handle may then only be deleted.
+    void abandon();
     ~Queue();
     Queue(const Queue &) = delete;
     Queue &operator=(const Queue &) = delete;
@@ -135,29 +141,32 @@ private:
     // Attaching and detaching (queue.cpp).
     void bind();
     int attach(const shmq_options *opts);
-    bool try_attach(const ProcessId &me);
-    void fill_record(ClientRecord *rec, uint32_t epoch, const ProcessId &me);
+    bool fill_record(ClientRecord *rec, ClientWord claimed, const ProcessId &me);
+    bool claim_record(uint32_t i, const ProcessId &me, bool take_dead);
     void detach();
 
     // Publishing with a recorded intent (queue.cpp): CAS slot i from `from`
     // to `to`, then push it to ring r. If this process dies in between, a
     // recoverer finds the intent and pushes. False if the CAS failed.
+    // (intent.cpp)
     Pending *claim_pending();
     bool transition_and_push(uint32_t i, SlotWord from, SlotWord to, RingId r, const Points &at);
     uint32_t redo_pending(ClientRecord *dead);
+    void list(uint32_t i, RingId r);
 
     // Sending (send.cpp).
     bool try_claim_free(uint32_t *slot, SlotWord *word);
     int claim_free(uint32_t *slot, SlotWord *word, int64_t timeout_ns);
     int publish(uint32_t slot, SlotWord writing, size_t len, const MessageMeta *meta);
     bool valid_reservation(const shmq_reservation *r) const;
-    void wake(Wait what, int n);
+    void wake(Wait what, uint32_t n);
 
     // Receiving (recv.cpp).
-    bool try_lease(shmq_msg *msg);
+    bool try_lease(shmq_msg *msg, uint32_t *now_ms);
     bool fill_message(uint32_t i, SlotWord leased, shmq_msg *msg);
     bool take_prefetch();
     void release_lease();
+    void lease_ended(uint32_t owner);
     bool receipt(const shmq_msg *msg, uint32_t *i, SlotWord *w) const;
     int finish(shmq_msg *msg, SlotWord to, const Points &at);
     uint32_t backoff_ms(uint32_t attempts);
@@ -168,14 +177,19 @@ private:
 
     // Recovery (recovery.cpp).
     void maybe_recover();
+    void maybe_recover_at(uint32_t now);
+    int64_t sleep_ns(int64_t left) const;
+    void note_due(uint32_t t);
+    bool is_dead(uint32_t i, ClientWord w) const;
     bool recoverer_gone(uint32_t x) const;
     bool claim_if_dead(uint32_t i);
     uint32_t claim_dead_clients(uint8_t *dead, shmq_recovery *rep);
-    void recover_records_only();
+    void finish_previous_life(uint32_t i, shmq_recovery *rep);
     void release_sleepers(ClientRecord *rec);
     void free_record(uint32_t i);
     void reclaim_lease(uint32_t i, SlotWord w, uint32_t now, shmq_recovery *rep);
-    void scan_slots(const uint8_t *dead, shmq_recovery *rep, uint32_t first, uint32_t count);
+    uint32_t scan_slots(const uint8_t *dead, shmq_recovery *rep, uint32_t first, uint32_t count);
+    void relist_unlisted(shmq_recovery *rep);
 
     // Readiness fd (notify.cpp).
     std::string fifo_path(uint32_t idx, uint32_t epoch) const;
@@ -184,6 +198,7 @@ private:
     void notify_one(uint32_t idx);
     void notify_fd_waiters();
     void close_fds();
+    void remove_fifo(uint32_t idx, uint32_t epoch) const;
 
     // Stats (stats.cpp).
     void count_slots(shmq_stats *out) const;
@@ -202,6 +217,7 @@ private:
     uint32_t prefetch_ = 0;
     uint32_t spin_ns_ = 0;
     std::atomic<uint64_t> rng_{0};
+    uint64_t tag_ = 0;     // the segment's tag, in the top half of receipt[0]
     std::atomic<uint32_t> scan_cursor_{0};
     std::string name_;
     // Readiness fd: ours, and those of consumers we wake (by record index).
@@ -217,9 +233,10 @@ private:
 template <class F> uint32_t Queue::peek(uint32_t max, F &&visit) {
     uint32_t n = 0;
     std::vector<char> buf(p_.slot_size);
-    ready_.for_each([&](uint32_t i) {
+    ready_.for_each([&](uint32_t i, uint64_t pos) {
         if (n >= max || i >= p_.slot_count) return;
         SlotHeader *s = slot(i);
+        if (s->listed_pos.load(std::memory_order_acquire) != pos) return; // a stale or duplicate entry
         uint64_t before = s->state.load(std::memory_order_acquire);
         if (SlotWord{before}.state() != SlotState::Ready) return;
         uint32_t len = s->len.load(std::memory_order_relaxed);

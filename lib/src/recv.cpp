@@ -17,25 +17,32 @@ namespace shmq::detail {
 
 constexpr uint32_t kMaxTimeMs = 86400000;
 
-bool Queue::try_lease(shmq_msg *msg) {
+// Lease the oldest READY message. *now_ms gets the (coarse) time read for
+// its deadline, 0 if nothing was found.
+bool Queue::try_lease(shmq_msg *msg, uint32_t *now_ms) {
+    *now_ms = 0;
     for (;;) {
-        uint32_t deadline = 0; // read the clock only once there is something to lease
+        uint32_t now = 0; // read the clock only once there is something to lease
         SlotWord got{0};
-        uint32_t i = ready_.pop([&](uint32_t v) {
+        uint32_t i = ready_.pop([&](uint32_t v, uint64_t pos) {
             if (v >= p_.slot_count) return Take::Stale;
             SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
             if (w.state() != SlotState::Ready) return Take::Stale;
-            if (deadline == 0) deadline = deadline_base_ms() + p_.lease_ms;
-            SlotWord nw = w.next(SlotState::Leased, me_, deadline);
+            // The entry must be this life's (ring.hpp), else FIFO breaks.
+            if (slot(v)->listed_pos.load(std::memory_order_acquire) != pos) return Take::Stale;
+            if (now == 0) now = deadline_base_ms();
+            SlotWord nw = w.next(SlotState::Leased, me_, now + p_.lease_ms);
             if (!slot(v)->state.compare_exchange_strong(w.raw, nw.raw, std::memory_order_acq_rel))
                 return Take::Retry;
             got = nw;
             return Take::Taken;
         });
         if (i == Ring::kEmpty) return false;
+        *now_ms = now;
         // Dying here: LEASED by a dead owner, delivery count not yet raised
         // (the message never reached the caller). Recovery redelivers it.
         SHMQ_CRASH_POINT("recv.after_lease");
+        note_due(got.time());
         if (fill_message(i, got, msg)) return true;
     }
 }
@@ -48,7 +55,7 @@ bool Queue::fill_message(uint32_t i, SlotWord leased, shmq_msg *msg) {
     if (len > p_.slot_size) {
         SlotWord dead = leased.next(SlotState::Dead, kNoOwner, uint32_t(DeadReason::Invalid));
         if (s->state.compare_exchange_strong(leased.raw, dead.raw, std::memory_order_acq_rel)) bump(kDead, 1);
-        return false;
+        return false; // the caller's prefetch unit goes on to the next message
     }
     uint32_t attempt = s->attempts.load(std::memory_order_relaxed) + 1;
     s->attempts.store(attempt, std::memory_order_relaxed);
@@ -59,7 +66,7 @@ bool Queue::fill_message(uint32_t i, SlotWord leased, shmq_msg *msg) {
     msg->attempt = attempt;
     msg->lease_ms = p_.lease_ms;
     msg->enqueued_ns = s->enqueued_ns.load(std::memory_order_relaxed);
-    msg->receipt[0] = i;
+    msg->receipt[0] = tag_ | i;
     msg->receipt[1] = leased.raw;
     bump(kDelivered, 1);
     if (attempt > 1) bump(kRedelivered, 1);
@@ -77,10 +84,21 @@ bool Queue::take_prefetch() {
 
 void Queue::release_lease() { rec_->leased.fetch_sub(1, std::memory_order_relaxed); }
 
+// A lease of client `owner` ended by our CAS (ack, nack, reject, reclaim):
+// exactly one party wins that CAS, so exactly one gives the unit back. A
+// spent receipt (a copy acked twice) fails its CAS and changes no count.
+void Queue::lease_ended(uint32_t owner) {
+    if (owner < p_.max_clients) client(owner)->leased.fetch_sub(1, std::memory_order_relaxed);
+}
+
 int Queue::recv(shmq_msg *msg, int64_t timeout_ns) {
     if (msg == nullptr) return SHMQ_EINVAL;
     if (!take_prefetch()) return SHMQ_EPREFETCH;
-    if (try_lease(msg)) return SHMQ_OK;
+    uint32_t now = 0;
+    if (try_lease(msg, &now)) {
+        maybe_recover_at(now); // due retries and dead consumers' leases, also while a backlog lasts
+        return SHMQ_OK;
+    }
     // Waiting holds no prefetch unit, so that observers (stats, metrics) do
     // not count a consumer idle in recv as holding a lease.
     release_lease();
@@ -89,7 +107,8 @@ int Queue::recv(shmq_msg *msg, int64_t timeout_ns) {
     bool over_limit = false; // other threads of this handle took the last unit
     auto attempt = [&] {
         if (!take_prefetch()) return over_limit = true;
-        if (try_lease(msg)) return true;
+        uint32_t t;
+        if (try_lease(msg, &t)) return true;
         release_lease();
         return false;
     };
@@ -111,7 +130,8 @@ int Queue::recv_batch(shmq_msg *msgs, size_t max, size_t *count, int64_t timeout
     if (rc != SHMQ_OK) return rc;
     size_t n = 1;
     while (n < max && take_prefetch()) {
-        if (!try_lease(&msgs[n])) {
+        uint32_t t;
+        if (!try_lease(&msgs[n], &t)) {
             release_lease();
             break;
         }
@@ -123,7 +143,8 @@ int Queue::recv_batch(shmq_msg *msgs, size_t max, size_t *count, int64_t timeout
 
 // The receipt of a message this handle leased and has not finished, or false.
 bool Queue::receipt(const shmq_msg *msg, uint32_t *i, SlotWord *w) const {
-    if (msg == nullptr || msg->receipt[0] >= p_.slot_count) return false;
+    if (msg == nullptr || (msg->receipt[0] & ~0xFFFFFFFFULL) != tag_ || uint32_t(msg->receipt[0]) >= p_.slot_count)
+        return false; // not a message of this queue (its tag names another segment)
     *i = uint32_t(msg->receipt[0]);
     *w = SlotWord{msg->receipt[1]};
     return w->state() == SlotState::Leased && w->owner() == me_;
@@ -136,7 +157,6 @@ int Queue::finish(shmq_msg *msg, SlotWord to, const Points &at) {
     SlotWord from{0};
     if (!receipt(msg, &i, &from)) return SHMQ_EINVAL;
     msg->receipt[1] = 0;
-    release_lease();
     bool ok;
     if (to.state() == SlotState::Free || to.state() == SlotState::Ready) {
         RingId r = to.state() == SlotState::Free ? kFreeRing : kReadyRing;
@@ -145,7 +165,9 @@ int Queue::finish(shmq_msg *msg, SlotWord to, const Points &at) {
     } else {
         ok = slot(i)->state.compare_exchange_strong(from.raw, to.raw, std::memory_order_acq_rel);
         SHMQ_CRASH_POINT(at.cas);
+        if (ok && to.state() == SlotState::Delayed) note_due(to.time());
     }
+    if (ok) lease_ended(me_);
     return ok ? SHMQ_OK : SHMQ_ELEASELOST;
 }
 
@@ -209,10 +231,10 @@ int Queue::extend(shmq_msg *msg, uint32_t lease_ms) {
     if (!receipt(msg, &i, &from) || lease_ms == 0 || lease_ms > kMaxTimeMs) return SHMQ_EINVAL;
     SlotWord to = from.next(SlotState::Leased, me_, now_ms() + lease_ms);
     if (!slot(i)->state.compare_exchange_strong(from.raw, to.raw, std::memory_order_acq_rel)) {
-        msg->receipt[1] = 0; // spent: a later ack must not count it twice
-        release_lease();
+        msg->receipt[1] = 0; // spent; whoever ended the lease gave its unit back
         return SHMQ_ELEASELOST;
     }
+    note_due(to.time());
     slot(i)->lease_ms.store(lease_ms, std::memory_order_relaxed);
     msg->receipt[1] = to.raw;
     msg->lease_ms = lease_ms;

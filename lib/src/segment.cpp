@@ -1,6 +1,7 @@
 // segment.cpp - segment layout, creation, validation and removal (segment.hpp).
 #include "segment.hpp"
 
+#include "atomic.hpp"
 #include "crashpoint.hpp"
 #include "names.hpp"
 #include "ring.hpp"
@@ -111,6 +112,19 @@ int validate_segment(const void *base, size_t size, Params *out) {
     return SHMQ_OK;
 }
 
+// A random tag for the segment, so that a receipt of one queue is refused by
+// another (queue.hpp). Zero is avoided so that an all-zero receipt never matches.
+static uint32_t random_tag() {
+    uint32_t t = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &t, sizeof t) != ssize_t(sizeof t)) t = 0;
+        close(fd);
+    }
+    if (t == 0) t = uint32_t(real_ns() ^ (uint64_t(getpid()) << 16)) | 1;
+    return t;
+}
+
 // Fill a zeroed segment: every slot FREE and in the free ring. `magic` last.
 static void init_segment(void *base, const Params &p) {
     auto *h = new (base) Header{};
@@ -120,6 +134,7 @@ static void init_segment(void *base, const Params &p) {
     h->created_ns = real_ns();
     h->epoch_mono_ns = mono_ns() - 1000000000; // ms-times start at 1000: 0 can mean "never"
     h->creator_pid = int32_t(getpid());
+    h->tag = random_tag();
     h->params = p;
     h->next_id.store(1, std::memory_order_relaxed);
     char *b = static_cast<char *>(base);
@@ -133,7 +148,8 @@ static void init_segment(void *base, const Params &p) {
     for (uint32_t i = 0; i < p.slot_count; ++i) {
         auto *s = new (b + p.off_slots + uint64_t(i) * p.slot_stride) SlotHeader{};
         s->state.store(SlotWord::make(SlotState::Free, kNoOwner, 0, 0).raw, std::memory_order_relaxed);
-        fr.push(i);
+        s->listed_pos.store(kUnlisted, std::memory_order_relaxed);
+        (void)fr.push(i); // cannot fail: the ring holds twice the slots
     }
     h->magic.store(kMagic, std::memory_order_release);
 }
@@ -141,6 +157,7 @@ static void init_segment(void *base, const Params &p) {
 static int map_fd(int fd, size_t size, Mapping *out) {
     void *base = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base == MAP_FAILED) return error_from_errno(errno);
+    SHMQ_EXPLORE_MAPPED(base, size, true);
     out->base = base;
     out->size = size;
     return SHMQ_OK;
@@ -196,6 +213,7 @@ int segment_open(const char *name, Mapping *out, Params *p) {
 }
 
 void segment_unmap(Mapping *m) {
+    if (m->base != nullptr) SHMQ_EXPLORE_MAPPED(m->base, m->size, false);
     if (m->base != nullptr) munmap(m->base, m->size);
     m->base = nullptr;
     m->size = 0;
@@ -210,10 +228,10 @@ int segment_unlink(const char *name) {
         // Tell everyone still attached, and wake whoever sleeps.
         auto *h = static_cast<Header *>(m.base);
         h->unlinked.store(1, std::memory_order_release);
-        h->ready_futex.fetch_add(1);
-        h->space_futex.fetch_add(1);
-        futex_wake(&h->ready_futex, INT32_MAX);
-        futex_wake(&h->space_futex, INT32_MAX);
+        for (A64 *ev : {&h->ready_wait, &h->space_wait}) {
+            ev->fetch_add(1); // a new epoch: nobody sleeps on the old one
+            futex_wake(ev->raw(), INT32_MAX);
+        }
         segment_unmap(&m);
     }
     return unlink(segment_path(name).c_str()) == 0 ? SHMQ_OK : error_from_errno(errno);

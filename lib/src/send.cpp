@@ -16,7 +16,7 @@ namespace shmq::detail {
 
 bool Queue::try_claim_free(uint32_t *out, SlotWord *word) {
     SlotWord got{0};
-    uint32_t i = free_.pop([&](uint32_t v) {
+    uint32_t i = free_.pop([&](uint32_t v, uint64_t) {
         if (v >= p_.slot_count) return Take::Stale; // hostile or torn entry: drop it
         SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
         if (w.state() != SlotState::Free) return Take::Stale;
@@ -51,6 +51,9 @@ int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *
     s->enqueued_ns.store(meta ? meta->enqueued_ns : real_ns(), std::memory_order_relaxed);
     s->len.store(uint32_t(len), std::memory_order_relaxed);
     s->attempts.store(meta ? meta->attempts : 0, std::memory_order_relaxed);
+    // A new life starts unlisted: an entry of an earlier life, still held by
+    // a slow consumer, cannot match (ring.hpp). Released by the CAS below.
+    s->listed_pos.store(kUnlisted, std::memory_order_relaxed);
     SHMQ_CRASH_POINT("send.writing");
     // SYNC POINT: the release in this CAS publishes payload and header fields
     // to the consumer whose acquire CAS leases the slot.
@@ -64,21 +67,12 @@ int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *
     return SHMQ_OK;
 }
 
-void Queue::wake(Wait what, int n) {
+void Queue::wake(Wait what, uint32_t n) {
     const bool ready = what == Wait::Ready;
-    A32 &waiters = ready ? hdr_->ready_waiters : hdr_->space_waiters;
-    A32 &futex = ready ? hdr_->ready_futex : hdr_->space_futex;
-    A32 &pending = ready ? hdr_->ready_wake_pending : hdr_->space_wake_pending;
-    // SYNC POINT: this seq_cst load pairs with the waiter's seq_cst increment
-    // of `waiters` and our seq_cst ring push: either it sees us or we see it.
+    // SYNC POINT: this seq_cst load pairs with the consumer's seq_cst
+    // fd_waiters increment, as wait_notify's load pairs with wait_prepare.
     if (ready && hdr_->fd_waiters.load(std::memory_order_seq_cst) != 0) notify_fd_waiters();
-    if (waiters.load(std::memory_order_seq_cst) == 0) return;
-    // One system call per wake-up, not one per send while the sleeper takes
-    // tens of microseconds to run. SYNC POINT: pairs with the woken sleeper's
-    // seq_cst clear of `pending` before it looks at the ring again.
-    if (pending.load(std::memory_order_seq_cst) != 0 || pending.exchange(1, std::memory_order_seq_cst) != 0) return;
-    futex.fetch_add(1, std::memory_order_seq_cst);
-    futex_wake(&futex, n);
+    wait_notify(ready ? hdr_->ready_wait : hdr_->space_wait, n);
 }
 
 int Queue::send(const void *data, size_t len, int64_t timeout_ns) {
@@ -107,7 +101,7 @@ int Queue::send_batch(const shmq_iov *msgs, size_t count, size_t *sent, int64_t 
         uint32_t i;
         SlotWord w{0};
         if (!try_claim_free(&i, &w)) {
-            wake(Wait::Ready, INT_MAX); // let consumers drain what we sent before we wait
+            wake(Wait::Ready, UINT32_MAX); // let consumers drain what we sent before we wait
             rc = claim_free(&i, &w, timeout_ns);
             if (rc != SHMQ_OK) break;
         }
@@ -115,7 +109,7 @@ int Queue::send_batch(const shmq_iov *msgs, size_t count, size_t *sent, int64_t 
         rc = publish(i, w, m.len, nullptr);
         if (rc != SHMQ_OK) break;
     }
-    if (n > 0) wake(Wait::Ready, int(n < INT_MAX ? n : INT_MAX));
+    if (n > 0) wake(Wait::Ready, uint32_t(n < UINT32_MAX ? n : UINT32_MAX));
     if (sent != nullptr) *sent = n;
     return rc;
 }
@@ -128,14 +122,15 @@ int Queue::reserve(shmq_reservation *r, int64_t timeout_ns) {
     if (rc != SHMQ_OK) return rc;
     r->data = payload(i);
     r->capacity = p_.slot_size;
-    r->token[0] = i;
+    r->token[0] = tag_ | i;
     r->token[1] = w.raw;
     return SHMQ_OK;
 }
 
 // Is `r` a live reservation of this handle? (Its slot is WRITING by us.)
 bool Queue::valid_reservation(const shmq_reservation *r) const {
-    if (r == nullptr || r->token[0] >= p_.slot_count) return false;
+    if (r == nullptr || (r->token[0] & ~0xFFFFFFFFULL) != tag_ || uint32_t(r->token[0]) >= p_.slot_count)
+        return false;
     SlotWord w{r->token[1]};
     return w.state() == SlotState::Writing && w.owner() == me_;
 }

@@ -14,6 +14,8 @@
 
 namespace shmq::detail {
 
+#ifndef SHMQ_EXPLORE // the exploration harness provides these (tests/explore)
+
 static int64_t clock_ns(clockid_t id) {
     timespec ts;
     clock_gettime(id, &ts);
@@ -32,7 +34,7 @@ int64_t mono_ns_not_before() {
     return clock_ns(CLOCK_MONOTONIC_COARSE) + resolution;
 }
 
-void futex_wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns) {
+bool futex_wait(const void *word, uint32_t expected, int64_t timeout_ns) {
     timespec ts{}, *tp = nullptr;
     if (timeout_ns >= 0) {
         ts.tv_sec = timeout_ns / 1000000000;
@@ -40,11 +42,12 @@ void futex_wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_
         tp = &ts; // FUTEX_WAIT takes a relative timeout
     }
     // EINTR, EAGAIN (value changed) and ETIMEDOUT all mean "look again".
-    syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAIT, expected, tp, nullptr, 0);
+    long rc = syscall(SYS_futex, word, FUTEX_WAIT, expected, tp, nullptr, 0);
+    return rc != 0 && errno == ETIMEDOUT;
 }
 
-void futex_wake(std::atomic<uint32_t> *word, int count) {
-    syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
+void futex_wake(const void *word, int count) {
+    syscall(SYS_futex, word, FUTEX_WAKE, count, nullptr, nullptr, 0);
 }
 
 // Field 22 (starttime) of /proc/PID/stat, or -1. The state letter (field 3)
@@ -90,9 +93,11 @@ Liveness process_liveness(const ProcessId &id) {
     char state = 0;
     int64_t start = read_start_time(id.pid, &state);
     if (start < 0) return errno == ENOENT || errno == ESRCH ? Liveness::Dead : Liveness::Unknown;
-    if (start != id.start_time) return Liveness::Dead; // the pid was reused
+    if (id.start_time != kAnyStart && start != id.start_time) return Liveness::Dead; // the pid was reused
     if (state == 'Z' || state == 'X') return Liveness::Dead;
     return Liveness::Alive;
 }
+
+#endif // SHMQ_EXPLORE
 
 } // namespace shmq::detail

@@ -15,14 +15,17 @@ int64_t real_ns();
 // would have said, at most one tick (a few ms) later, and 3x cheaper.
 int64_t mono_ns_not_before();
 
-// Sleep while *word == expected, at most timeout_ns (< 0: no limit). Shared
-// (not FUTEX_PRIVATE): works across processes. Spurious returns are allowed.
-void futex_wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns);
-void futex_wake(std::atomic<uint32_t> *word, int count);
+// Sleep while the 32-bit word at `word` == expected, at most timeout_ns
+// (< 0: no limit). Shared (not FUTEX_PRIVATE): works across processes.
+// Spurious returns are allowed. True if it returned because the time ran out.
+bool futex_wait(const void *word, uint32_t expected, int64_t timeout_ns);
+void futex_wake(const void *word, int count);
+
+constexpr int64_t kAnyStart = -2; // ProcessId::start_time when only the pid is known
 
 struct ProcessId {
     int32_t pid;
-    int64_t start_time; // /proc/PID/stat field 22
+    int64_t start_time; // /proc/PID/stat field 22, or kAnyStart
     uint64_t pidns;     // inode of /proc/PID/ns/pid
 };
 
@@ -34,6 +37,12 @@ enum class Liveness { Alive, Dead, Unknown };
 // dead; a process in another pid namespace is Unknown (judge it by deadlines).
 Liveness process_liveness(const ProcessId &id);
 
+#ifdef SHMQ_EXPLORE
+// In the exploration build the harness provides the services above, and a
+// spin is a point where the scheduler runs someone else.
+void explore_yield();
+inline void cpu_relax() { explore_yield(); }
+#else
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -41,5 +50,6 @@ inline void cpu_relax() {
     asm volatile("yield");
 #endif
 }
+#endif
 
 } // namespace shmq::detail

@@ -1,13 +1,26 @@
 // wait.hpp - blocking without burning a core: spin for the handle's budget,
-// then sleep on the segment's futex word until `try_op` succeeds.
+// then sleep on an event count in the segment until `try_op` succeeds.
 //
-// Sleeper: waiters++ (seq_cst), read the futex word, look at the ring (seq_cst),
-// sleep if still empty. Waker: push (seq_cst), then read waiters (seq_cst) and
-// bump + wake only if someone sleeps. Either the waker sees the sleeper or the
-// sleeper sees the push: no lost wake-up, and no system call when nobody sleeps.
-// A wake-pending flag makes it one system call per wake-up: wakers skip the
-// call while it is set; a sleeper clears it (seq_cst) on waking, before its
-// next look at the ring, so a send it would miss makes the next waker call.
+// An event count is one 64-bit word: the low half is an epoch (the futex
+// word), the high half counts registered sleepers. A sleeper registers (adds
+// one sleeper, reading the epoch in the same RMW), looks at the ring once
+// more, and sleeps only while the epoch is unchanged. A waker, after its
+// push, reads the word and, only if sleepers are registered, takes up to n
+// of them off the count and bumps the epoch in one CAS, then calls
+// FUTEX_WAKE. So:
+//  - no lost wake-up: registration and push are both seq_cst RMWs, so either
+//    the waker sees the registration or the sleeper's second look sees the
+//    push; a sleeper whose registration a waker took sees a new epoch and
+//    does not sleep (or is woken);
+//  - one system call per wake-up: wakers after the first see no registered
+//    sleeper until someone registers again;
+//  - a sleeper that wakes without being taken (timeout, signal) takes its own
+//    registration back only if the epoch is unchanged; otherwise the count
+//    may stay one too high, which costs a later waker one needless system
+//    call and then heals. A sleeper killed while registered does the same.
+// Nothing here needs recovery. The exploration harness checks the no-lost-
+// wake-up claim: it fails any state where a consumer sleeps, nobody can run,
+// and a listed READY message waits (tests/explore).
 #pragma once
 
 #include "queue.hpp"
@@ -18,9 +31,34 @@
 
 namespace shmq::detail {
 
-// Longest single sleep: bounds the damage of anything unforeseen, and lets a
-// sleeper run recovery itself while no daemon does (maybe_recover).
-constexpr int64_t kMaxSleepNs = 100 * 1000000LL;
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the futex word is the low half of the event count");
+
+constexpr uint64_t kSleeper = 1ULL << 32;
+
+// Register as a sleeper; returns the epoch to sleep on.
+inline uint32_t wait_prepare(A64 &ev) { return uint32_t(ev.fetch_add(kSleeper, std::memory_order_seq_cst)); }
+
+// Take our registration back, unless a waker already took it (new epoch).
+inline void wait_cancel(A64 &ev, uint32_t epoch) {
+    uint64_t v = ev.load(std::memory_order_relaxed);
+    while (uint32_t(v) == epoch && (v >> 32) != 0)
+        if (ev.compare_exchange_strong(v, v - kSleeper, std::memory_order_relaxed)) return;
+}
+
+// Wake up to n registered sleepers. No system call while none is registered.
+// SYNC POINT: the seq_cst load pairs with wait_prepare's RMW; the caller's
+// push before it is a seq_cst RMW too.
+inline void wait_notify(A64 &ev, uint32_t n) {
+    uint64_t v = ev.load(std::memory_order_seq_cst);
+    for (;;) {
+        uint32_t sleepers = uint32_t(v >> 32);
+        if (sleepers == 0) return;
+        uint32_t take = std::min(n, sleepers);
+        uint64_t to = uint64_t(sleepers - take) << 32 | uint32_t(uint32_t(v) + 1);
+        if (ev.compare_exchange_strong(v, to, std::memory_order_seq_cst)) break;
+    }
+    futex_wake(ev.raw(), int(std::min<uint32_t>(n, INT_MAX)));
+}
 
 template <class F> int Queue::wait_for(Wait what, int64_t timeout_ns, F &&try_op) {
     const int64_t start = mono_ns();
@@ -32,36 +70,20 @@ template <class F> int Queue::wait_for(Wait what, int64_t timeout_ns, F &&try_op
         }
     }
     const bool ready = what == Wait::Ready;
-    A32 &waiters = ready ? hdr_->ready_waiters : hdr_->space_waiters;
-    A32 &futex = ready ? hdr_->ready_futex : hdr_->space_futex;
+    A64 &ev = ready ? hdr_->ready_wait : hdr_->space_wait;
     A32 &mine = ready ? rec_->sleeping : rec_->space_sleeping;
-    A32 &pending = ready ? hdr_->ready_wake_pending : hdr_->space_wake_pending;
-    RingId ring_id = ready ? kReadyRing : kFreeRing;
-    for (bool slept = false;; slept = true) {
+    Ring &watched = ring(ready ? kReadyRing : kFreeRing);
+    for (;;) {
         if (closed()) return SHMQ_ECLOSED;
         maybe_recover();
-        if (try_op()) {
-            // Woken while wakers skipped their calls for us: if more is
-            // waiting, pass the wake-up on to the next sleeper.
-            if (slept && ring(ring_id).maybe_nonempty()) wake(what, 1);
-            return SHMQ_OK;
-        }
+        if (try_op()) return SHMQ_OK;
         int64_t now = mono_ns();
         if (now >= deadline) return SHMQ_ETIMEDOUT;
-        // Order matters for recovery: a crash between these two increments
-        // (or the two decrements below) over-counts waiters, which costs
-        // producers a system call, never a lost wake-up.
-        waiters.fetch_add(1, std::memory_order_seq_cst);
+        uint32_t epoch = wait_prepare(ev);
         mine.fetch_add(1, std::memory_order_relaxed);
-        uint32_t seen = futex.load(std::memory_order_seq_cst);
-        if (!ring(ring_id).maybe_nonempty() && !closed())
-            futex_wait(&futex, seen, std::min(deadline - now, kMaxSleepNs));
+        if (!watched.maybe_nonempty() && !closed()) futex_wait(ev.raw(), epoch, sleep_ns(deadline - now));
         mine.fetch_sub(1, std::memory_order_relaxed);
-        waiters.fetch_sub(1, std::memory_order_seq_cst);
-        // Awake (woken, timed out or never slept): let the next send wake
-        // again. A crash before this store leaves the flag set; recovery
-        // clears it, and until then sleepers wake on their 100 ms cap.
-        pending.store(0, std::memory_order_seq_cst);
+        wait_cancel(ev, epoch);
     }
 }
 

@@ -22,7 +22,7 @@ struct TestRing {
         ring = Ring(&hdr, cells.get(), cap, nullptr, nullptr);
     }
     uint32_t pop() {
-        return ring.pop([](uint32_t) { return Take::Taken; });
+        return ring.pop([](uint32_t, uint64_t) { return Take::Taken; });
     }
     RingHeader hdr;
     std::unique_ptr<A64[]> cells;
@@ -59,7 +59,7 @@ TEST_CASE("ring: a full ring refuses a push and accepts again after a pop") {
 TEST_CASE("ring: entries the caller finds stale are dropped on the way") {
     TestRing r(8);
     for (uint32_t i = 0; i < 5; ++i) REQUIRE(r.ring.push(i));
-    uint32_t got = r.ring.pop([](uint32_t v) { return v < 3 ? Take::Stale : Take::Taken; });
+    uint32_t got = r.ring.pop([](uint32_t v, uint64_t) { return v < 3 ? Take::Stale : Take::Taken; });
     CHECK(got == 3);
     CHECK(r.pop() == 4);
     CHECK(r.pop() == Ring::kEmpty);
@@ -102,7 +102,7 @@ TEST_CASE("ring: four threads pushing and popping lose and duplicate nothing") {
     const uint32_t per = 50000, threads = 4;
     TestRing r(1024);
     std::vector<std::atomic<uint8_t>> owned(per * threads), seen(per * threads);
-    auto take = [&](uint32_t v) { return owned[v].exchange(1) == 0 ? Take::Taken : Take::Stale; };
+    auto take = [&](uint32_t v, uint64_t) { return owned[v].exchange(1) == 0 ? Take::Taken : Take::Stale; };
     std::atomic<uint32_t> popped{0};
     std::vector<std::thread> ts;
     for (uint32_t t = 0; t < threads; ++t) {

@@ -1,0 +1,230 @@
+// explore.cpp - the exploration harness's command line: run scenarios
+// exhaustively (bounded) and with random PCT schedules, report the first
+// failure with a trace that --replay reproduces.
+//
+//   explore                       every scenario, as in ctest
+//   explore --list                the scenarios and what each explores
+//   explore --scenario NAME       one scenario
+//   explore --deep                one more preemption and 10x the PCT runs (minutes)
+//   explore --seconds N           long mode: PCT seeds for N seconds per scenario
+//   explore --seed S              PCT from this seed (one run)
+//   explore --replay TRACE        one schedule, e.g. "0,0,1,x,2"
+#include "strategies.hpp"
+#include "world.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace explore;
+
+namespace {
+
+const uint64_t kMaxSteps = 200000;
+uint64_t g_serial = 0;
+
+std::vector<Scenario> scenarios() {
+    std::vector<Scenario> v;
+    auto add = [&](Scenario s) { v.push_back(s); };
+    Scenario s;
+    s = {};
+    s.name = "send_recv";
+    s.what = "1 producer, 1 consumer, 2 messages, 2 slots: every interleaving with 2 preemptions";
+    add(s);
+    s = {};
+    s.name = "send_recv_crash";
+    s.what = "1 message, a kill at every point of producer, consumer or recoverer, 1 preemption";
+    s.per_producer = 1;
+    s.preemptions = 1;
+    s.crashes = 1;
+    s.pct_runs = 2000;
+    add(s);
+    s = {};
+    s.name = "two_consumers_fifo";
+    s.what = "1 producer, 2 consumers, 3 messages, 2 slots: per-producer FIFO, 1 preemption";
+    s.consumers = 2;
+    s.per_producer = 3;
+    s.preemptions = 1;
+    s.pct_runs = 3000;
+    add(s);
+    s = {};
+    s.name = "two_producers_wake";
+    s.what = "2 producers, 1 sleeping consumer (no spin): no lost wake-up, 1 preemption";
+    s.producers = 2;
+    s.per_producer = 1;
+    s.slots = 3;
+    s.preemptions = 1;
+    s.pct_runs = 3000;
+    add(s);
+    s = {};
+    s.name = "nack_retry";
+    s.what = "a nack with a 5 ms delay, then the retry: due on time without a daemon, a kill anywhere";
+    s.per_producer = 1;
+    s.nack_first = true;
+    s.nack_delay_ns = 5000000;
+    s.preemptions = 0;
+    s.crashes = 1;
+    s.pct_runs = 3000;
+    add(s);
+    s = {};
+    s.name = "purge";
+    s.what = "an operator purge against a send and a recv: nothing stranded, no stale entry leaks, 1 preemption";
+    s.purge = true;
+    s.preemptions = 1;
+    s.pct_runs = 2000;
+    add(s);
+    s = {};
+    s.name = "attach_race";
+    s.what = "two processes attaching while a crash is recovered, 3 client records: one owner per record";
+    s.per_producer = 1;
+    s.attach_race = true;
+    s.max_clients = 4;
+    s.preemptions = 1;
+    s.crashes = 1;
+    s.exhaustive = false;
+    s.pct_runs = 5000;
+    add(s);
+    s = {};
+    s.name = "many_pct";
+    s.what = "2 producers, 2 consumers, 3 messages each, 3 slots: random PCT schedules with kills";
+    s.producers = 2;
+    s.consumers = 2;
+    s.per_producer = 3;
+    s.slots = 3;
+    s.crashes = 1;
+    s.exhaustive = false;
+    s.pct_runs = 3000;
+    add(s);
+    return v;
+}
+
+// One execution under scheduler `sch`. Returns "" or the failure.
+std::string run_once(const Scenario &sc, Scheduler &sch) {
+    g_sim.reset();
+    World w(sc, ++g_serial);
+    w.spawn_all();
+    g_sim.on_step = [&] { w.check_step(); };
+    g_sim.describe = [&](const void *a) { return w.describe(a); };
+    g_sim.run(sch, [&](Sim &s) { return w.at_quiescence(s); }, kMaxSteps);
+    g_sim.on_step = nullptr;
+    g_sim.describe = nullptr;
+    std::string bad = g_sim.failure;
+    if (bad.empty()) bad = w.final_check();
+    return bad;
+}
+
+void report(const Scenario &sc, const std::string &how, const std::string &bad, const Trace &t) {
+    fprintf(stderr, "FAIL %s (%s): %s\n  replay: explore --scenario %s --replay %s\n", sc.name.c_str(), how.c_str(),
+            bad.c_str(), sc.name.c_str(), t.str().c_str());
+}
+
+bool g_deep = false;
+
+bool run_dfs(const Scenario &sc, uint64_t *execs) {
+    Dfs dfs(sc.preemptions + (g_deep ? 1 : 0), sc.crashes);
+    do {
+        dfs.begin();
+        std::string bad = run_once(sc, dfs);
+        ++*execs;
+        if (!bad.empty()) {
+            report(sc, "exhaustive", bad, dfs.trace);
+            return false;
+        }
+    } while (dfs.next());
+    return true;
+}
+
+bool run_pct(const Scenario &sc, uint64_t first_seed, uint64_t runs, double seconds, uint64_t *execs) {
+    auto start = std::chrono::steady_clock::now();
+    for (uint64_t k = 0; seconds > 0 || k < runs; ++k) {
+        if (seconds > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > seconds)
+            break;
+        uint64_t seed = first_seed + k;
+        Pct pct(seed, 3, 600, sc.crashes > 0 ? 0.5 : 0.0);
+        std::string bad = run_once(sc, pct);
+        ++*execs;
+        if (!bad.empty()) {
+            report(sc, "pct seed " + std::to_string(seed), bad, pct.trace);
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    std::string only, replay;
+    double seconds = 0;
+    long long seed = -1;
+    bool list = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto val = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "explore: %s needs a value\n", a.c_str());
+                exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--scenario") only = val();
+        else if (a == "--seconds") seconds = atof(val().c_str());
+        else if (a == "--seed") seed = atoll(val().c_str());
+        else if (a == "--replay") replay = val();
+        else if (a == "--list") list = true;
+        else if (a == "--verbose") g_sim.verbose = true;
+        else if (a == "--deep") g_deep = true;
+        else {
+            fprintf(stderr, "explore: unknown argument %s (see the top of tests/explore/explore.cpp)\n", a.c_str());
+            return 2;
+        }
+    }
+    // A private segment directory for the simulated processes' queues.
+    std::string dir = "/tmp/shmq-explore." + std::to_string(getpid());
+    mkdir(dir.c_str(), 0700);
+    setenv("SHMQ_DIR", dir.c_str(), 1);
+    bool ok = true, found = false;
+    for (const Scenario &sc : scenarios()) {
+        if (list) {
+            printf("%-20s %s\n", sc.name.c_str(), sc.what.c_str());
+            continue;
+        }
+        if (!only.empty() && sc.name != only) continue;
+        found = true;
+        uint64_t execs = 0;
+        auto t0 = std::chrono::steady_clock::now();
+        bool pass;
+        if (!replay.empty()) {
+            Trace t;
+            if (!Trace::parse(replay, &t)) {
+                fprintf(stderr, "explore: bad trace\n");
+                return 2;
+            }
+            Replay r(t);
+            std::string bad = run_once(sc, r);
+            execs = 1;
+            pass = bad.empty();
+            if (!pass) report(sc, "replay", bad, r.trace);
+        } else if (seed >= 0) {
+            pass = run_pct(sc, uint64_t(seed), 1, 0, &execs);
+        } else {
+            pass = (!sc.exhaustive || seconds > 0 || run_dfs(sc, &execs)) &&
+                   run_pct(sc, 1, sc.pct_runs * (g_deep ? 10 : 1), seconds, &execs);
+        }
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        printf("%s %-20s %8llu executions %6.1f s\n", pass ? "ok  " : "FAIL", sc.name.c_str(),
+               (unsigned long long)execs, secs);
+        fflush(stdout);
+        ok = ok && pass;
+    }
+    rmdir(dir.c_str());
+    if (!list && !found) {
+        fprintf(stderr, "explore: no scenario %s (--list)\n", only.c_str());
+        return 2;
+    }
+    return ok ? 0 : 1;
+}

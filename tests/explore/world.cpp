@@ -1,0 +1,388 @@
+// world.cpp - scenario programs and invariants of the exploration harness.
+#include "world.hpp"
+
+#include "audit.hpp"
+#include "words.hpp"
+
+#include <cstring>
+
+namespace explore {
+
+using shmq::detail::ClientState;
+using shmq::detail::ClientWord;
+using shmq::detail::Queue;
+using shmq::detail::SlotState;
+using shmq::detail::SlotWord;
+
+namespace {
+
+Queue *core(shmq_queue *q) { return reinterpret_cast<Queue *>(q); }
+
+// Reads for the checks bypass the scheduling points (Atomic::raw()).
+template <class A> auto peek(A &a) { return a.raw()->load(std::memory_order_seq_cst); }
+
+uint64_t key_of(Queue *q, uint32_t i) {
+    uint64_t k = 0;
+    std::memcpy(&k, reinterpret_cast<char *>(q->slot(i)) + sizeof(shmq::detail::SlotHeader), sizeof k);
+    return k;
+}
+
+bool holds_message(SlotState s) {
+    return s == SlotState::Ready || s == SlotState::Leased || s == SlotState::Delayed || s == SlotState::Dead;
+}
+
+std::string hex(uint64_t k) { return "p" + std::to_string(k >> 32) + "#" + std::to_string(uint32_t(k)); }
+
+} // namespace
+
+World::World(const Scenario &sc, uint64_t serial) : sc_(sc), name_("x" + std::to_string(serial)) {
+    shmq_params p;
+    shmq_params_init(&p);
+    p.slot_size = 16;
+    p.slot_count = sc.slots;
+    p.max_clients = sc.max_clients;
+    p.lease_ms = 1000;
+    p.max_attempts = 10;
+    p.backoff_base_ms = 0;
+    p.backoff_cap_ms = 0;
+    p.jitter = SHMQ_JITTER_NONE;
+    shmq_options o;
+    shmq_options_init(&o);
+    o.spin_ns = 0;
+    o.prefetch = 0;
+    if (shmq_create(name_.c_str(), &p, &o, &admin_) != SHMQ_OK) abort();
+    core_ = core(admin_);
+    led_.firsts.resize(size_t(sc.consumers));
+}
+
+World::~World() {
+    for (auto &[proc, q] : handles_) { // processes that died holding a handle
+        core(q)->abandon();
+        shmq_close(q);
+    }
+    shmq_close(admin_);
+    shmq_unlink(name_.c_str());
+}
+
+shmq_queue *World::open(int proc, uint32_t prefetch) {
+    shmq_options o;
+    shmq_options_init(&o);
+    o.spin_ns = 0;
+    o.prefetch = prefetch;
+    shmq_queue *q = nullptr;
+    if (shmq_open(name_.c_str(), &o, &q) != SHMQ_OK) return nullptr;
+    handles_[proc] = q;
+    record_of_[proc] = core(q)->self_index();
+    return q;
+}
+
+void World::close(int proc, shmq_queue *q) {
+    record_of_.erase(proc);
+    shmq_close(q);
+    handles_.erase(proc);
+}
+
+void World::producer(int proc, int index) {
+    shmq_queue *q = open(proc, 0);
+    for (int seq = 1; q != nullptr && seq <= sc_.per_producer; ++seq) {
+        uint64_t key = uint64_t(index + 1) << 32 | uint32_t(seq);
+        if (shmq_send(q, &key, sizeof key, SHMQ_FOREVER) == SHMQ_OK) led_.sent.insert(key);
+    }
+    ++led_.ended_producers;
+    if (q != nullptr) close(proc, q);
+}
+
+bool World::everything_acked() const {
+    if (sc_.purge) return true; // purged messages are gone on purpose: the final check counts them
+    for (uint64_t k : led_.sent) {
+        auto it = led_.acked.find(k);
+        if (it != led_.acked.end() && it->second > 0) continue;
+        bool dead = false;
+        for (uint32_t i = 0; i < sc_.slots && !dead; ++i)
+            dead = SlotWord{peek(core_->slot(i)->state)}.state() == SlotState::Dead && key_of(core_, i) == k;
+        if (!dead) return false;
+    }
+    return true;
+}
+
+void World::consumer(int proc, int index) {
+    shmq_queue *q = open(proc, 0);
+    while (q != nullptr) {
+        shmq_msg m;
+        int rc = shmq_recv(q, &m, 20 * 1000000LL);
+        if (rc == SHMQ_OK) {
+            uint64_t key = 0;
+            std::memcpy(&key, m.data, sizeof key);
+            if (m.attempt == 1) led_.firsts[size_t(index)].push_back(key);
+            if (sc_.nack_first && m.attempt == 1) {
+                shmq_nack(q, &m, sc_.nack_delay_ns);
+                continue;
+            }
+            led_.acking.insert(key); // a kill inside ack may or may not have acked it
+            if (shmq_ack(q, &m) == SHMQ_OK) ++led_.acked[key];
+            led_.acking.erase(key);
+        } else if (led_.ended_producers == sc_.producers && everything_acked()) {
+            break;
+        }
+    }
+    if (q != nullptr) close(proc, q);
+}
+
+void World::purger(int proc) {
+    shmq_queue *q = open(proc, 0);
+    if (q == nullptr) return;
+    core(q)->purge();
+    close(proc, q);
+}
+
+void World::attacher(int proc) {
+    shmq_queue *q = open(proc, 0);
+    if (q != nullptr) close(proc, q);
+}
+
+void World::recoverer(int proc) {
+    shmq_queue *q = open(proc, 0);
+    if (q == nullptr) return;
+    core(q)->recover(nullptr, 0);
+    close(proc, q);
+}
+
+void World::spawn_all() {
+    Sim &s = g_sim;
+    for (int i = 0; i < sc_.producers; ++i)
+        s.spawn("producer" + std::to_string(i), [this, i, n = int(s.procs.size())] { producer(n, i); });
+    for (int i = 0; i < sc_.consumers; ++i)
+        s.spawn("consumer" + std::to_string(i), [this, i, n = int(s.procs.size())] { consumer(n, i); });
+    if (sc_.purge) s.spawn("purger", [this, n = int(s.procs.size())] { purger(n); });
+    for (int i = 0; sc_.attach_race && i < 2; ++i)
+        s.spawn("attacher" + std::to_string(i), [this, n = int(s.procs.size())] { attacher(n); });
+}
+
+// Name the field at `addr` in whichever process's mapping it lies.
+std::string World::describe(const void *addr) const {
+    std::vector<shmq::detail::Queue *> maps{core_};
+    for (auto &[proc, q] : handles_) maps.push_back(core(q));
+    for (Queue *q : maps) {
+        const char *base = reinterpret_cast<const char *>(q->header());
+        const char *a = static_cast<const char *>(addr);
+        const auto &p = q->layout();
+        if (a < base || a >= base + p.total_size) continue;
+        uint64_t off = uint64_t(a - base);
+        auto *h = q->header();
+        auto field = [&](const void *f) { return static_cast<const char *>(f) == a; };
+        if (off < p.off_clients) {
+            if (field(&h->ready_wait)) return "hdr.ready_wait";
+            if (field(&h->space_wait)) return "hdr.space_wait";
+            if (field(&h->next_id)) return "hdr.next_id";
+            if (field(&h->next_due_ms)) return "hdr.next_due";
+            return "hdr+" + std::to_string(off);
+        }
+        if (off < p.off_slots) {
+            uint64_t r = (off - p.off_clients) / sizeof(shmq::detail::ClientRecord);
+            return "client" + std::to_string(r) + "+" +
+                   std::to_string((off - p.off_clients) % sizeof(shmq::detail::ClientRecord));
+        }
+        if (off < p.off_ready_ring) {
+            uint64_t i = (off - p.off_slots) / p.slot_stride, f = (off - p.off_slots) % p.slot_stride;
+            static const char *names[] = {"state", "id", "enq", "len", "attempts", "lease", "listed"};
+            static const uint64_t at[] = {0, 8, 16, 24, 28, 32, 40};
+            std::string fname = "+" + std::to_string(f);
+            for (int k = 0; k < 7; ++k)
+                if (at[k] == f) fname = names[k];
+            return "slot" + std::to_string(i) + "." + fname;
+        }
+        const char *ring = off < p.off_free_ring ? "ready" : "free";
+        uint64_t roff = off - (off < p.off_free_ring ? p.off_ready_ring : p.off_free_ring);
+        if (roff == 0) return std::string(ring) + ".head";
+        if (roff == 64) return std::string(ring) + ".tail";
+        return std::string(ring) + ".cell" + std::to_string((roff - 128) / 8);
+    }
+    return "?";
+}
+
+// ---- Invariants ----
+
+std::string World::check_owners() const {
+    std::map<uint32_t, int> owner;
+    for (auto &[proc, rec] : record_of_) {
+        const Proc &p = g_sim.procs[size_t(proc)];
+        if (p.status == Status::Crashed || p.status == Status::Done) continue;
+        auto [it, fresh] = owner.emplace(rec, proc);
+        if (!fresh)
+            return "client record " + std::to_string(rec) + " owned by two live processes: " +
+                   g_sim.procs[size_t(it->second)].name + " and " + p.name;
+        ClientWord w{peek(core_->client(rec)->word)};
+        if (w.state() != ClientState::Active || int(w.value()) != p.pid)
+            return "client record " + std::to_string(rec) + " of live " + p.name + " no longer names it";
+    }
+    return "";
+}
+
+// Every live client's lease count equals the LEASED slots it owns (checked
+// when nobody runs: no recv is between taking a unit and leasing).
+std::string World::check_lease_counts() const {
+    for (auto &[proc, rec] : record_of_) {
+        const Proc &p = g_sim.procs[size_t(proc)];
+        if (p.status != Status::Blocked) continue;
+        uint32_t owned = 0;
+        for (uint32_t i = 0; i < sc_.slots; ++i) {
+            SlotWord w{peek(core_->slot(i)->state)};
+            owned += w.state() == SlotState::Leased && w.owner() == rec;
+        }
+        uint32_t counted = peek(core_->client(rec)->leased);
+        if (counted != owned)
+            return p.name + " counts " + std::to_string(counted) + " leases but owns " + std::to_string(owned);
+    }
+    return "";
+}
+
+void World::check_step() {
+    if (!g_sim.failure.empty()) return;
+    uint64_t keys[8];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < sc_.slots && i < 8; ++i) {
+        SlotWord w{peek(core_->slot(i)->state)};
+        if (!holds_message(w.state())) continue;
+        uint64_t k = key_of(core_, i);
+        for (uint32_t j = 0; j < n; ++j)
+            if (keys[j] == k) g_sim.failure = "message " + hex(k) + " held by two slots at once";
+        keys[n++] = k;
+    }
+}
+
+std::string World::check_quiescent(const Sim &sim) {
+    int crashed = 0;
+    for (auto &p : sim.procs) crashed += p.status == Status::Crashed;
+    const bool recovery_owed = crashed > crashes_seen_;
+    auto &hdr = *core_->header();
+    bool ready_listed = false, free_listed = false, stranded = false;
+    int64_t due_ns = INT64_MAX;
+    for (uint32_t i = 0; i < sc_.slots; ++i) {
+        SlotWord w{peek(core_->slot(i)->state)};
+        bool listed = false;
+        if (w.state() == SlotState::Ready)
+            listed = core_->ring(shmq::detail::kReadyRing).holds(peek(core_->slot(i)->listed_pos), i);
+        ready_listed = ready_listed || listed;
+        stranded = stranded || (w.state() == SlotState::Ready && !listed);
+        if (w.state() == SlotState::Delayed)
+            due_ns = std::min<int64_t>(due_ns, hdr.epoch_mono_ns + int64_t(w.time()) * 1000000);
+    }
+    core_->ring(shmq::detail::kFreeRing).for_each([&](uint32_t v, uint64_t) {
+        if (v < sc_.slots && SlotWord{peek(core_->slot(v)->state)}.state() == SlotState::Free) free_listed = true;
+    });
+    int64_t first_wake = INT64_MAX;
+    bool consumer_sleeps = false;
+    for (size_t k = 0; k < sim.procs.size(); ++k) {
+        const Proc &p = sim.procs[k];
+        if (p.status != Status::Blocked) continue;
+        bool on_ready = p.wait_addr == sim.canon(core_->header()->ready_wait.raw());
+        consumer_sleeps = consumer_sleeps || on_ready;
+        if (p.wait_until >= 0) first_wake = std::min(first_wake, p.wait_until);
+        if (on_ready && ready_listed) return "lost wake-up: " + p.name + " sleeps while a listed message is READY";
+        if (!on_ready && free_listed) return "lost wake-up: " + p.name + " sleeps while a listed slot is FREE";
+    }
+    if (stranded && !recovery_owed && peek(hdr.relist) == 0)
+        return "a READY message is in no ring and nothing will list it (stranded)";
+    if (consumer_sleeps && due_ns != INT64_MAX && first_wake > due_ns + 2000000)
+        return "a retry falls due " + std::to_string((first_wake - due_ns) / 1000) +
+               " us before any sleeper wakes to make it ready";
+    std::string s = check_owners();
+    return s.empty() ? check_lease_counts() : s;
+}
+
+bool World::at_quiescence(Sim &sim) {
+    // A kill is first answered by a recoverer (as shmqd or the next client
+    // would); the invariants hold for the world after it.
+    int crashed = 0;
+    for (auto &p : sim.procs) crashed += p.status == Status::Crashed;
+    if (crashed > crashes_seen_ && recoverers_ < 3) {
+        crashes_seen_ = crashed;
+        ++recoverers_;
+        sim.spawn("recoverer" + std::to_string(recoverers_), [this, n = int(sim.procs.size())] { recoverer(n); });
+        return true;
+    }
+    std::string bad = check_quiescent(sim); // runs outside any fiber: no scheduling points
+    if (!bad.empty()) {
+        sim.failure = bad;
+        return false;
+    }
+    Proc *next = nullptr;
+    for (auto &p : sim.procs)
+        if (p.status == Status::Blocked && p.wait_until >= 0 && (next == nullptr || p.wait_until < next->wait_until))
+            next = &p;
+    if (next != nullptr && timer_fires_ < 200) {
+        ++timer_fires_;
+        sim.now_ns = std::max(sim.now_ns, next->wait_until);
+        next->status = Status::Runnable;
+        next->timed_out = true;
+        next->wait_addr = nullptr;
+        return true;
+    }
+    for (auto &p : sim.procs)
+        if (p.status == Status::Blocked && timer_fires_ < 200) {
+            sim.failure = "deadlock: " + p.name + " sleeps with no timeout and nothing can wake it";
+            return false;
+        }
+    return false;
+}
+
+// After the run: the harness recovers and takes everything left, then holds
+// the ledger against what it found.
+std::string World::drain(std::vector<uint64_t> *out) {
+    for (int round = 0; round < 4; ++round) {
+        g_sim.now_ns += 10 * 1000000000LL; // past every lease and retry time
+        core_->recover(nullptr, 0);
+        shmq_msg m;
+        while (shmq_recv(admin_, &m, 0) == SHMQ_OK) {
+            uint64_t key = 0;
+            std::memcpy(&key, m.data, sizeof key);
+            out->push_back(key);
+            if (shmq_ack(admin_, &m) != SHMQ_OK) return "the harness's own ack failed";
+        }
+    }
+    return "";
+}
+
+std::string World::final_check() {
+    for (auto it = handles_.begin(); it != handles_.end();) { // crashed holders
+        core(it->second)->abandon();
+        shmq_close(it->second);
+        it = handles_.erase(it);
+    }
+    record_of_.clear();
+    std::vector<uint64_t> drained;
+    std::string bad = drain(&drained);
+    if (!bad.empty()) return bad;
+    std::set<uint64_t> left(drained.begin(), drained.end()), dead;
+    for (uint32_t i = 0; i < sc_.slots; ++i)
+        if (SlotWord{peek(core_->slot(i)->state)}.state() == SlotState::Dead) dead.insert(key_of(core_, i));
+    size_t missing = 0;
+    for (uint64_t k : led_.sent) {
+        bool acked = led_.acked.count(k) > 0;
+        if (acked && left.count(k) > 0) return "message " + hex(k) + " came back after its ack";
+        if (!acked && left.count(k) == 0 && dead.count(k) == 0 && led_.acking.count(k) == 0) ++missing;
+        if (!sc_.purge && missing > 0) return "message " + hex(k) + " was sent and is gone (lost)";
+    }
+    for (auto &[k, n] : led_.acked)
+        if (n > 1) return "message " + hex(k) + " acked twice";
+    // FIFO per producer, on first deliveries, in executions without kills (a
+    // consumer killed between its lease and the delivery count hands a
+    // message back as a first delivery, after later ones).
+    for (size_t c = 0; c < led_.firsts.size() && crashes_seen_ == 0; ++c) {
+        std::map<uint32_t, uint32_t> last;
+        for (uint64_t k : led_.firsts[c]) {
+            uint32_t prod = uint32_t(k >> 32), seq = uint32_t(k);
+            if (last[prod] > seq) return "FIFO: consumer" + std::to_string(c) + " got " + hex(k) + " after a later one";
+            last[prod] = seq;
+        }
+    }
+    shmq::detail::Audit a = shmq::detail::audit(*core_);
+    if (!a.ok() || a.by_state[uint32_t(SlotState::Free)] + a.by_state[uint32_t(SlotState::Dead)] != sc_.slots)
+        return "after recovery and drain: " + std::to_string(a.free_unlisted) + " free slots unlisted, " +
+               std::to_string(a.ready_unlisted) + " ready unlisted, " +
+               std::to_string(sc_.slots - a.by_state[uint32_t(SlotState::Free)] - a.by_state[uint32_t(SlotState::Dead)]) +
+               " slots neither free nor dead (leaked)";
+    return "";
+}
+
+} // namespace explore
