@@ -69,6 +69,7 @@ void shmq_options_init(shmq_options *o) {
 }
 
 int shmq_create(const char *name, const shmq_params *params, const shmq_options *options, shmq_queue **out) {
+    if (out == nullptr) return SHMQ_EINVAL; // before anything is created
     Queue *q = nullptr;
     int rc = Queue::create(name, params, options, &q);
     if (rc == SHMQ_OK) *out = reinterpret_cast<shmq_queue *>(q);
@@ -76,6 +77,7 @@ int shmq_create(const char *name, const shmq_params *params, const shmq_options 
 }
 
 int shmq_open(const char *name, const shmq_options *options, shmq_queue **out) {
+    if (out == nullptr) return SHMQ_EINVAL;
     Queue *q = nullptr;
     int rc = Queue::open(name, options, &q);
     if (rc == SHMQ_OK) *out = reinterpret_cast<shmq_queue *>(q);

@@ -171,12 +171,23 @@ static int size_file(int fd, const Params &p) {
     return e == 0 ? SHMQ_OK : error_from_errno(e);
 }
 
+// The segment directory must exist: say so rather than "no such queue".
+static int check_dir() {
+    struct stat st;
+    if (stat(segment_dir().c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return SHMQ_OK;
+    errno = ENOENT;
+    return SHMQ_ESYS;
+}
+
 int segment_create(const char *name, const Params &p, Mapping *out) {
     static std::atomic<unsigned> counter{0};
+    if (int rc = check_dir(); rc != SHMQ_OK) return rc;
     std::string path = segment_path(name);
     std::string tmp = segment_dir() + "/.shmq." + name + ".tmp." + std::to_string(getpid()) + "." +
                       std::to_string(counter.fetch_add(1));
     int fd = open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, p.mode);
+    if (fd < 0 && errno == EEXIST && unlink(tmp.c_str()) == 0) // left by a dead process with our pid
+        fd = open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, p.mode);
     if (fd < 0) return error_from_errno(errno);
     int rc = fchmod(fd, p.mode) == 0 ? SHMQ_OK : error_from_errno(errno); // undo the umask
     if (rc == SHMQ_OK) rc = size_file(fd, p);
@@ -198,11 +209,13 @@ int segment_create(const char *name, const Params &p, Mapping *out) {
 int segment_open(const char *name, Mapping *out, Params *p) {
     std::string path = segment_path(name);
     int fd = open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && check_dir() != SHMQ_OK) return SHMQ_ESYS;
     if (fd < 0) return error_from_errno(errno);
     struct stat st;
     int rc = fstat(fd, &st) == 0 ? SHMQ_OK : error_from_errno(errno);
     if (rc == SHMQ_OK && !S_ISREG(st.st_mode)) rc = SHMQ_ECORRUPT;
-    if (rc == SHMQ_OK && (st.st_mode & 0002) != 0) rc = SHMQ_EPERM; // never trust a world-writable segment
+    // Never trust a segment others may read or write: create refuses such modes too.
+    if (rc == SHMQ_OK && (st.st_mode & 0007) != 0) rc = SHMQ_EPERM;
     if (rc == SHMQ_OK && size_t(st.st_size) < sizeof(Header)) rc = SHMQ_ECORRUPT;
     if (rc == SHMQ_OK) rc = map_fd(fd, size_t(st.st_size), out);
     close(fd);

@@ -2,6 +2,7 @@
 // messages out for spill and restoring them with their identity intact.
 #include "support.hpp"
 
+#include "audit.hpp"
 #include "queue.hpp"
 
 #include <doctest/doctest.h>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <random>
 #include <vector>
 #include <string>
 
@@ -172,4 +174,51 @@ TEST_CASE("purge drops ready and delayed messages and leaves leased ones") {
     CHECK(s.leased == 1);
     CHECK(shmq_ack(t.q, &held) == SHMQ_OK);
     CHECK(stats_of(t.q).free == 8);
+}
+
+TEST_CASE("send, recv and purge in random cycles never strand a message (ring room for stale entries)") {
+    TestQueue t("purgecycles", small_params(8));
+    std::mt19937 rng(12345);
+    int sent = 0, got = 0, purged = 0;
+    for (int round = 0; round < 3000; ++round) {
+        // Mostly sends and purges: consumers are what clears stale entries.
+        int op = int(rng() % 10);
+        op = op < 6 ? 0 : op < 9 ? 2 : 1;
+        if (op == 0) {
+            if (shmq_send(t.q, &round, sizeof round, 0) == SHMQ_OK) ++sent;
+        } else if (op == 1) {
+            shmq_msg m;
+            if (shmq_recv(t.q, &m, 0) == SHMQ_OK) {
+                REQUIRE(shmq_ack(t.q, &m) == SHMQ_OK);
+                ++got;
+            }
+        } else {
+            purged += int(core(t.q).purge());
+        }
+        shmq::detail::Audit a = shmq::detail::audit(core(t.q));
+        REQUIRE(a.ready_unlisted == 0);
+        REQUIRE(a.free_unlisted == 0);
+    }
+    shmq_msg m;
+    while (shmq_recv(t.q, &m, 0) == SHMQ_OK) {
+        REQUIRE(shmq_ack(t.q, &m) == SHMQ_OK);
+        ++got;
+    }
+    CHECK(sent == got + purged);
+}
+
+TEST_CASE("recovery leaves alone an attaching client whose process lives (judged by pid, not a start time)") {
+    TestQueue t("attaching", small_params(4));
+    auto &q = core(t.q);
+    using shmq::detail::ClientState;
+    using shmq::detail::ClientWord;
+    uint32_t free_rec = 0;
+    while (ClientWord{q.client(free_rec)->word.load()}.state() != ClientState::Free) ++free_rec;
+    auto attaching = ClientWord::make(ClientState::Attaching, 0, uint32_t(getpid()));
+    q.client(free_rec)->word.store(attaching.raw); // as a process between claim and activation
+    shmq_recovery rep{};
+    REQUIRE(shmq_recover(t.q, &rep) == SHMQ_OK);
+    CHECK(rep.dead_clients == 0);
+    CHECK(q.client(free_rec)->word.load() == attaching.raw);
+    q.client(free_rec)->word.store(ClientWord::make(ClientState::Free, 1, 0).raw);
 }

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstddef>
 #include <cstdlib>
@@ -228,4 +229,30 @@ TEST_CASE("NULL handles and arguments are errors, not crashes") {
     CHECK(shmq_stats_get(t.q, nullptr) == SHMQ_EINVAL);
     CHECK(std::string(shmq_strerror(12345)) == "unknown shmq error");
     CHECK(shmq_version() == SHMQ_VERSION);
+}
+
+TEST_CASE("world-readable segments are refused like world-writable ones (create refuses such modes too)") {
+    ClosedQueue t("worldr");
+    REQUIRE(chmod(path_of(t.name).c_str(), 0604) == 0);
+    CHECK(try_open(t.name) == SHMQ_EPERM);
+}
+
+TEST_CASE("create and open without an out pointer fail with EINVAL and leave no segment") {
+    std::string name = unique_name("noout");
+    CHECK(shmq_create(name.c_str(), nullptr, nullptr, nullptr) == SHMQ_EINVAL);
+    struct stat st;
+    CHECK(stat(path_of(name).c_str(), &st) != 0); // nothing was created
+    ClosedQueue t("noout2");
+    CHECK(shmq_open(t.name.c_str(), nullptr, nullptr) == SHMQ_EINVAL);
+}
+
+TEST_CASE("a missing segment directory is a system error (ENOENT), not 'no such queue'") {
+    std::string saved = getenv("SHMQ_DIR");
+    setenv("SHMQ_DIR", "/nonexistent/shmq-test-dir", 1);
+    shmq_queue *q = nullptr;
+    errno = 0;
+    CHECK(shmq_open("x", nullptr, &q) == SHMQ_ESYS);
+    CHECK(errno == ENOENT);
+    CHECK(shmq_create("x", nullptr, nullptr, &q) == SHMQ_ESYS);
+    setenv("SHMQ_DIR", saved.c_str(), 1);
 }

@@ -281,3 +281,37 @@ TEST_CASE("polling with timeout 0 picks up a retry that recovery makes due durin
     CHECK(m.attempt == 2);
     CHECK(shmq_ack(t.q, &m) == SHMQ_OK);
 }
+
+TEST_CASE("a spent copy of a receipt changes no count: acking or extending it again leaves recv working") {
+    shmq_options o;
+    shmq_options_init(&o);
+    o.prefetch = 1;
+    o.spin_ns = 0;
+    TestQueue t("spent", small_params(), &o);
+    for (int i = 0; i < 3; ++i) REQUIRE(shmq_send(t.q, &i, sizeof i, 0) == SHMQ_OK);
+    shmq_msg m, copy;
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+    copy = m;
+    REQUIRE(shmq_ack(t.q, &m) == SHMQ_OK);
+    CHECK(shmq_ack(t.q, &copy) == SHMQ_ELEASELOST);
+    CHECK(shmq_ack(t.q, &copy) == SHMQ_EINVAL); // spent now
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK); // the handle's one unit is free
+    copy = m;
+    REQUIRE(shmq_nack(t.q, &m, 0) == SHMQ_OK);
+    CHECK(shmq_extend(t.q, &copy, 1000) == SHMQ_ELEASELOST);
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+    CHECK(shmq_recv(t.q, &copy, 0) == SHMQ_EPREFETCH); // and only one
+    CHECK(shmq_ack(t.q, &m) == SHMQ_OK);
+}
+
+TEST_CASE("a receipt names its queue: another queue refuses it and keeps its own lease") {
+    TestQueue a("rcpt.a"), b("rcpt.b");
+    REQUIRE(shmq_send(a.q, "a", 1, 0) == SHMQ_OK);
+    REQUIRE(shmq_send(b.q, "b", 1, 0) == SHMQ_OK);
+    shmq_msg ma, mb;
+    REQUIRE(shmq_recv(a.q, &ma, 0) == SHMQ_OK);
+    REQUIRE(shmq_recv(b.q, &mb, 0) == SHMQ_OK);
+    CHECK(shmq_ack(b.q, &ma) == SHMQ_EINVAL);
+    CHECK(shmq_ack(b.q, &mb) == SHMQ_OK);
+    CHECK(shmq_ack(a.q, &ma) == SHMQ_OK);
+}
