@@ -52,6 +52,14 @@ std::vector<Scenario> scenarios() {
     s.pct_runs = 3000;
     add(s);
     s = {};
+    s.name = "fifo_slot_reuse";
+    s.what = "1 producer, 3 messages, 2 slots; one consumer leaves after one message: a slow consumer never leases a reused slot's newer message";
+    s.consumers = 2;
+    s.per_producer = 3;
+    s.one_shot = true;
+    s.preemptions = 1;
+    add(s);
+    s = {};
     s.name = "two_producers_wake";
     s.what = "2 producers, 1 sleeping consumer (no spin): no lost wake-up, 1 preemption";
     s.producers = 2;

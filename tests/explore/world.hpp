@@ -23,6 +23,7 @@ struct Scenario {
     int64_t nack_delay_ns = 0;
     bool purge = false;           // an operator purges once, concurrently
     bool attach_race = false;     // two extra processes only attach and detach
+    bool one_shot = false;        // the last consumer leaves after one message
     int preemptions = 2, crashes = 0;
     uint64_t pct_runs = 0;        // random schedules after (or instead of) the exhaustive ones
     bool exhaustive = true;
@@ -33,6 +34,7 @@ struct Ledger {
     std::map<uint64_t, int> acked;      // key -> successful acks
     std::set<uint64_t> acking;          // keys whose ack was called and has not returned
     std::vector<std::vector<uint64_t>> firsts; // per consumer: first deliveries, in order
+    std::vector<uint64_t> leased_first; // every first lease (READY -> LEASED, attempt 0), in CAS order
     int ended_producers = 0;
 };
 
@@ -68,6 +70,7 @@ private:
     std::map<int, shmq_queue *> handles_; // open handles of simulated processes
     std::map<int, uint32_t> record_of_;   // which client record each live process holds
     int recoverers_ = 0, crashes_seen_ = 0, timer_fires_ = 0;
+    uint64_t last_word_[8] = {};       // slot words at the previous step
 };
 
 } // namespace explore
