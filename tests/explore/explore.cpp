@@ -152,7 +152,8 @@ bool run_pct(const Scenario &sc, uint64_t first_seed, uint64_t runs, double seco
         if (seconds > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > seconds)
             break;
         uint64_t seed = first_seed + k;
-        Pct pct(seed, 3, 600, sc.crashes > 0 ? 0.5 : 0.0);
+        // Kills: up to two (the second often hits the recoverer of the first).
+        Pct pct(seed, 3, 600, sc.crashes > 0 ? 0.6 : 0.0, sc.crashes > 0 ? 2 : 0);
         std::string bad = run_once(sc, pct);
         ++*execs;
         if (!bad.empty()) {

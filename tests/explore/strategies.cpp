@@ -2,6 +2,7 @@
 #include "strategies.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <sstream>
 
 namespace explore {
@@ -59,18 +60,20 @@ Choice Dfs::choose(const Point &pt) {
     return record(o.c);
 }
 
-Pct::Pct(uint64_t seed, int depth, uint64_t expected_steps, double crash_chance) : rng_(seed) {
+Pct::Pct(uint64_t seed, int depth, uint64_t expected_steps, double crash_chance, int kills) : rng_(seed) {
     for (int i = 0; i < depth; ++i) change_at_.push_back(rng_() % std::max<uint64_t>(expected_steps, 1));
-    if (std::uniform_real_distribution<double>(0, 1)(rng_) < crash_chance)
-        crash_at_ = rng_() % std::max<uint64_t>(expected_steps, 1);
+    for (int k = 0; k < kills; ++k)
+        if (std::uniform_real_distribution<double>(0, 1)(rng_) < crash_chance)
+            crash_at_.push_back(rng_() % std::max<uint64_t>(expected_steps, 1));
+    std::sort(crash_at_.begin(), crash_at_.end(), std::greater<>()); // next kill at the back
 }
 
 Choice Pct::choose(const Point &pt) {
     ++step_;
     for (int e : pt.enabled)
         while (prio_.size() <= size_t(e)) prio_.push_back(int64_t(rng_() % 1000000) + 1000);
-    if (pt.may_crash && step_ >= crash_at_) {
-        crash_at_ = UINT64_MAX;
+    if (pt.may_crash && !crash_at_.empty() && step_ >= crash_at_.back()) {
+        crash_at_.pop_back();
         return record(Choice{-1, true});
     }
     // At a change point the running process drops below everyone.

@@ -58,14 +58,16 @@ private:
 
 class Pct : public Recording {
 public:
-    Pct(uint64_t seed, int depth, uint64_t expected_steps, double crash_chance);
+    // Up to `kills` kills, each at a random step with probability crash_chance.
+    Pct(uint64_t seed, int depth, uint64_t expected_steps, double crash_chance, int kills = 1);
     Choice choose(const Point &pt) override;
 
 private:
     std::mt19937_64 rng_;
     std::vector<uint64_t> change_at_;
     std::vector<int64_t> prio_;
-    uint64_t step_ = 0, crash_at_ = UINT64_MAX;
+    uint64_t step_ = 0;
+    std::vector<uint64_t> crash_at_;
     int next_low_ = -1;
 };
 
