@@ -28,86 +28,38 @@ const uint64_t kMaxSteps = 200000;
 uint64_t g_serial = 0;
 
 std::vector<Scenario> scenarios() {
-    std::vector<Scenario> v;
-    auto add = [&](Scenario s) { v.push_back(s); };
-    Scenario s;
-    s = {};
-    s.name = "send_recv";
-    s.what = "1 producer, 1 consumer, 2 messages, 2 slots: every interleaving with 2 preemptions";
-    add(s);
-    s = {};
-    s.name = "send_recv_crash";
-    s.what = "1 message, a kill at every point of producer, consumer or recoverer, 1 preemption";
-    s.per_producer = 1;
-    s.preemptions = 1;
-    s.crashes = 1;
-    s.pct_runs = 2000;
-    add(s);
-    s = {};
-    s.name = "two_consumers_fifo";
-    s.what = "1 producer, 2 consumers, 3 messages, 2 slots: per-producer FIFO, 1 preemption";
-    s.consumers = 2;
-    s.per_producer = 3;
-    s.preemptions = 1;
-    s.pct_runs = 3000;
-    add(s);
-    s = {};
-    s.name = "fifo_slot_reuse";
-    s.what = "1 producer, 3 messages, 2 slots; one consumer leaves after one message: a slow consumer never leases a reused slot's newer message";
-    s.consumers = 2;
-    s.per_producer = 3;
-    s.one_shot = true;
-    s.preemptions = 1;
-    add(s);
-    s = {};
-    s.name = "two_producers_wake";
-    s.what = "2 producers, 1 sleeping consumer (no spin): no lost wake-up, 1 preemption";
-    s.producers = 2;
-    s.per_producer = 1;
-    s.slots = 3;
-    s.preemptions = 1;
-    s.pct_runs = 3000;
-    add(s);
-    s = {};
-    s.name = "nack_retry";
-    s.what = "a nack with a 5 ms delay, then the retry: due on time without a daemon, a kill anywhere";
-    s.per_producer = 1;
-    s.nack_first = true;
-    s.nack_delay_ns = 5000000;
-    s.preemptions = 0;
-    s.crashes = 1;
-    s.pct_runs = 3000;
-    add(s);
-    s = {};
-    s.name = "purge";
-    s.what = "an operator purge against a send and a recv: nothing stranded, no stale entry leaks, 1 preemption";
-    s.purge = true;
-    s.preemptions = 1;
-    s.pct_runs = 2000;
-    add(s);
-    s = {};
-    s.name = "attach_race";
-    s.what = "two processes attaching while a crash is recovered, 3 client records: one owner per record";
-    s.per_producer = 1;
-    s.attach_race = true;
-    s.max_clients = 4;
-    s.preemptions = 1;
-    s.crashes = 1;
-    s.exhaustive = false;
-    s.pct_runs = 5000;
-    add(s);
-    s = {};
-    s.name = "many_pct";
-    s.what = "2 producers, 2 consumers, 3 messages each, 3 slots: random PCT schedules with kills";
-    s.producers = 2;
-    s.consumers = 2;
-    s.per_producer = 3;
-    s.slots = 3;
-    s.crashes = 1;
-    s.exhaustive = false;
-    s.pct_runs = 3000;
-    add(s);
-    return v;
+    // Fields in declaration order (world.hpp); what is not named keeps its default:
+    // 1 producer of 2 messages, 1 consumer, 2 slots, 8 client records,
+    // at most 2 preemptions, no kill, no PCT runs.
+    return {
+        {.name = "send_recv", .what = "1 producer, 1 consumer, 2 messages, 2 slots: every interleaving with 2 preemptions"},
+        {.name = "send_recv_crash",
+         .what = "1 message, a kill at every point of producer, consumer or recoverer, 1 preemption",
+         .per_producer = 1, .preemptions = 1, .crashes = 1, .pct_runs = 2000},
+        {.name = "two_consumers_fifo", .what = "1 producer, 2 consumers, 3 messages, 2 slots: per-producer FIFO, 1 preemption",
+         .per_producer = 3, .consumers = 2, .preemptions = 1, .pct_runs = 3000},
+        {.name = "fifo_slot_reuse",
+         .what = "1 producer, 3 messages, 2 slots; one consumer leaves after one message: a slow consumer never "
+                 "leases a reused slot's newer message",
+         .per_producer = 3, .consumers = 2, .one_shot = true, .preemptions = 1},
+        {.name = "two_producers_wake", .what = "2 producers, 1 sleeping consumer (no spin): no lost wake-up, 1 preemption",
+         .producers = 2, .per_producer = 1, .slots = 3, .preemptions = 1, .pct_runs = 3000},
+        {.name = "nack_retry",
+         .what = "a nack with a 5 ms delay, then the retry: due on time without a daemon, a kill anywhere",
+         .per_producer = 1, .nack_first = true, .nack_delay_ns = 5000000, .preemptions = 0, .crashes = 1,
+         .pct_runs = 3000},
+        {.name = "purge",
+         .what = "an operator purge against a send and a recv: nothing stranded, no stale entry leaks, 1 preemption",
+         .purge = true, .preemptions = 1, .pct_runs = 2000},
+        {.name = "attach_race",
+         .what = "two processes attaching while a crash is recovered, 4 client records: one owner per record",
+         .per_producer = 1, .max_clients = 4, .attach_race = true, .preemptions = 1, .crashes = 1, .pct_runs = 5000,
+         .exhaustive = false},
+        {.name = "many_pct",
+         .what = "2 producers, 2 consumers, 3 messages each, 3 slots: random PCT schedules with kills",
+         .producers = 2, .per_producer = 3, .consumers = 2, .slots = 3, .crashes = 1, .pct_runs = 3000,
+         .exhaustive = false},
+    };
 }
 
 // One execution under scheduler `sch`. Returns "" or the failure.

@@ -17,11 +17,6 @@ using namespace testing;
 
 namespace {
 
-int64_t mono_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 // Work for `ns` on the CPU, as a consumer handling a message would.
 void busy(int64_t ns) {

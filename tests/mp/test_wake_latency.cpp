@@ -31,11 +31,6 @@ using namespace testing;
 
 namespace {
 
-int64_t mono_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 struct Stamp {
     int64_t sent_ns;

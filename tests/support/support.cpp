@@ -8,9 +8,16 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace testing {
+
+int64_t mono_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
 
 std::string unique_name(const char *tag) {
     static std::atomic<int> n{0};

@@ -4,11 +4,15 @@
 
 #include "shmq/shmq.h"
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <sys/types.h>
 
 namespace testing {
+
+// CLOCK_MONOTONIC in nanoseconds.
+int64_t mono_ns();
 
 // A queue name no other test uses.
 std::string unique_name(const char *tag);

@@ -17,11 +17,6 @@ static shmq_stats stats_of(shmq_queue *q) {
     return s;
 }
 
-static int64_t mono_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 TEST_CASE("nack without delay redelivers at once with the same id and attempt 2") {
     TestQueue t("nack0");
