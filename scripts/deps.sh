@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libspdlog-dev doctest-dev libtomlplusplus-dev libcli11-dev
   nlohmann-json3-dev gnuplot-nox python3 golang-go clang libclang-rt-14-dev
+  librabbitmq-dev rabbitmq-server
 )
 
 missing=()
