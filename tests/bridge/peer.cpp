@@ -113,6 +113,12 @@ std::optional<Peer::Got> Peer::get(const std::string &queue) {
     return g;
 }
 
+uint64_t metric(const std::string &text, const std::string &name) {
+    size_t at = text.find("\n" + name + "{");
+    if (at == std::string::npos) return 0;
+    return std::stoull(text.substr(text.find("} ", at) + 2));
+}
+
 std::string temp_dir() {
     char tmpl[] = "/tmp/shmq-bridge-test-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");

@@ -60,7 +60,9 @@ private:
 // Poll `cond` every 10 ms until it holds or `seconds` pass.
 template <class F> bool eventually(F cond, double seconds = 60);
 
-std::string temp_dir(); // a fresh directory under /tmp for this test run
+std::string temp_dir();
+// The value of the first sample of `name` in Prometheus text (0 if absent).
+uint64_t metric(const std::string &text, const std::string &name); // a fresh directory under /tmp for this test run
 
 } // namespace bridge_test
 
