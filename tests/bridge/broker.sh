@@ -9,10 +9,11 @@
 #   DIR/pid         the node's process group (the rabbitmq-server script)
 # Usage: broker.sh start DIR | stop DIR | kill DIR (SIGKILL, keeps the data)
 #        | restart DIR (start again on the same port and data)
+#        | ctl DIR ARGS... (rabbitmqctl against the node; slow: 10-25 s here)
 set -uo pipefail
 
-cmd=${1:?usage: broker.sh start|stop|kill|restart DIR}
-dir=$(realpath -m "${2:?usage: broker.sh start|stop|kill|restart DIR}")
+cmd=${1:?usage: broker.sh start|stop|kill|restart|ctl DIR}
+dir=$(realpath -m "${2:?usage: broker.sh start|stop|kill|restart|ctl DIR}")
 server=/usr/lib/rabbitmq/bin/rabbitmq-server
 start_timeout=${SHMQ_TEST_BROKER_TIMEOUT:-120}
 
@@ -94,5 +95,9 @@ case "$cmd" in
   stop) stop_node TERM ;;
   kill) stop_node KILL ;;
   restart) stop_node KILL; launch "$(cat "$dir/port")" ;;
-  *) echo "usage: broker.sh start|stop|kill|restart DIR" >&2; exit 2 ;;
+  ctl)
+    shift 2
+    node_env "$(cat "$dir/port")"
+    exec /usr/lib/rabbitmq/bin/rabbitmqctl -q -n "$RABBITMQ_NODENAME" "$@" ;;
+  *) echo "usage: broker.sh start|stop|kill|restart|ctl DIR" >&2; exit 2 ;;
 esac

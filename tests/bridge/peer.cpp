@@ -47,6 +47,11 @@ void Broker::restart() {
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("broker.sh restart failed");
 }
 
+void Broker::ctl(const std::string &args) {
+    std::string cmd = std::string(BROKER_SH) + " ctl " + dir() + " " + args;
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("broker.sh ctl " + args + " failed");
+}
+
 Peer::Peer(int port) : conn_(amqp_new_connection()) {
     amqp_socket_t *s = amqp_tcp_socket_new(conn_);
     if (amqp_socket_open(s, "127.0.0.1", port) != AMQP_STATUS_OK) throw std::runtime_error("peer: cannot connect");

@@ -18,6 +18,7 @@ struct Broker {
     static std::string dir();
     static std::optional<int> port(std::string *why); // nullopt: unavailable, *why says why
     static void restart();  // SIGKILL the node and start it again on its data
+    static void ctl(const std::string &args); // rabbitmqctl ARGS against the node
 };
 
 // A plain rabbitmq-c client (not the bridge's code) for setting up and checking.

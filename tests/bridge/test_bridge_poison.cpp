@@ -1,6 +1,7 @@
 // test_bridge_poison.cpp - messages the other side refuses for good: a
 // delivery too big for the local queue (in), and a publish nobody can route
 // (out). Neither blocks the messages behind it, and neither is lost silently.
+// And a broker that stops reading: the bridge holds at most max_inflight.
 #include <doctest/doctest.h>
 
 #include "flow.hpp"
@@ -61,5 +62,39 @@ TEST_CASE("out: an unroutable message comes back, is retried, then dead-lettered
     REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_messages_local_rejected_total") == 1; }));
     CHECK(metric(bridge.metrics(), "shmq_bridge_messages_returned_total") == 2);
     CHECK(metric(bridge.metrics(), "shmq_bridge_messages_confirmed_total") == 0);
+    CHECK(bridge.stop() == 0);
+}
+
+TEST_CASE("out: a broker that stops reading (memory alarm) holds the bridge at max_inflight; all arrive after") {
+    const int n = 2000, inflight = 64;
+    int port = broker_port();
+    Peer peer(port);
+    LocalQ a("alarm", 256, 4096);
+    std::string q = std::string("bq.alarm.") + std::to_string(getpid());
+    peer.declare(q);
+    Broker::ctl("set_vm_memory_high_watermark 0.0000001"); // every publisher is blocked from now on
+    struct Alarm {
+        bool on = true;
+        void clear() {
+            if (on) Broker::ctl("set_vm_memory_high_watermark 0.4"); // RabbitMQ's default
+            on = false;
+        }
+        ~Alarm() { clear(); }
+    } alarm;
+    for (int i = 0; i < n; i++) REQUIRE(shmq_send(a.q, payload(i).data(), 64, 0) == SHMQ_OK);
+    BridgeProcess bridge("version = 1\n[broker]\nport = " + std::to_string(port) + "\n[[out]]\nlocal_queue = \"" +
+                         a.name + "\"\nrouting_key = \"" + q + "\"\nmax_inflight = " + std::to_string(inflight) + "\n");
+    bridge.start();
+    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_messages_published_total") >= inflight; }));
+    shmq_stats st{};
+    st.struct_size = sizeof st;
+    REQUIRE(shmq_stats_get(a.q, &st) == SHMQ_OK);
+    CHECK(st.leased <= uint64_t(inflight)); // bounded: the rest wait in the local queue
+    CHECK(st.ready >= uint64_t(n - inflight));
+    CHECK(st.acked == 0); // nothing confirmed while the broker is blocked
+    CHECK(metric(bridge.metrics(), "shmq_bridge_messages_inflight") <= uint64_t(inflight));
+    alarm.clear();
+    REQUIRE(eventually([&] { return shmq_stats_get(a.q, &st) == SHMQ_OK && st.acked == uint64_t(n); }, 120));
+    CHECK(peer.count(q) == uint32_t(n));
     CHECK(bridge.stop() == 0);
 }
