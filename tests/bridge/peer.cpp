@@ -124,6 +124,13 @@ uint64_t metric(const std::string &text, const std::string &name) {
     return std::stoull(text.substr(text.find("} ", at) + 2));
 }
 
+uint64_t metric_sum(const std::string &text, const std::string &name) {
+    uint64_t sum = 0;
+    for (size_t at = text.find("\n" + name + "{"); at != std::string::npos; at = text.find("\n" + name + "{", at + 1))
+        sum += std::stoull(text.substr(text.find("} ", at) + 2));
+    return sum;
+}
+
 std::string temp_dir() {
     char tmpl[] = "/tmp/shmq-bridge-test-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");

@@ -63,7 +63,9 @@ template <class F> bool eventually(F cond, double seconds = 60);
 
 std::string temp_dir();
 // The value of the first sample of `name` in Prometheus text (0 if absent).
-uint64_t metric(const std::string &text, const std::string &name); // a fresh directory under /tmp for this test run
+uint64_t metric(const std::string &text, const std::string &name);
+// The sum of every sample of `name` (all bindings).
+uint64_t metric_sum(const std::string &text, const std::string &name); // a fresh directory under /tmp for this test run
 
 } // namespace bridge_test
 
