@@ -148,6 +148,8 @@ BridgeProcess::~BridgeProcess() {
     if (pid_ > 0) kill9();
     std::remove(config_path.c_str());
     std::remove(status_path.c_str());
+    std::remove((status_path + ".tmp").c_str());
+    rmdir(config_path.substr(0, config_path.rfind('/')).c_str());
 }
 
 void BridgeProcess::start() {
@@ -177,17 +179,5 @@ int BridgeProcess::stop() {
 }
 
 std::string BridgeProcess::metrics() { return slurp(status_path); }
-
-int BridgeProcess::check(const std::string &config_toml, std::string *output) {
-    std::string dir = temp_dir(), path = dir + "/bridge.toml", out = dir + "/out";
-    std::ofstream(path) << config_toml;
-    std::string cmd = std::string(SHMQ_BRIDGE_BIN) + " --config " + path + " --check > " + out + " 2>&1";
-    int st = std::system(cmd.c_str());
-    *output = slurp(out);
-    std::remove(path.c_str());
-    std::remove(out.c_str());
-    rmdir(dir.c_str());
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 } // namespace bridge_test

@@ -51,7 +51,6 @@ public:
     void kill9();          // SIGKILL and reap
     int stop();            // SIGTERM; the exit code
     std::string metrics(); // the status file's text ("" before the first write)
-    static int check(const std::string &config_toml, std::string *output); // --check's exit code
     std::string config_path, status_path;
 
 private:
