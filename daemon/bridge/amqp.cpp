@@ -90,6 +90,11 @@ void Connection::close() {
     conn_ = nullptr;
 }
 
+void Connection::close_politely() {
+    if (conn_ != nullptr) amqp_connection_close(conn_, AMQP_REPLY_SUCCESS); // waits up to the RPC timeout
+    close();
+}
+
 void Connection::confirm_select() {
     amqp_confirm_select(conn_, kChannel);
     check(amqp_get_rpc_reply(conn_), "confirm.select");

@@ -50,7 +50,8 @@ public:
     Connection &operator=(const Connection &) = delete;
 
     void open();  // connect, log in, open channel 1
-    void close(); // best effort, never throws
+    void close();          // drop the connection (after a failure); never throws
+    void close_politely(); // connection.close handshake first (on a clean stop); never throws
     bool is_open() const { return conn_ != nullptr; }
 
     // out

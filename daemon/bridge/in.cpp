@@ -147,7 +147,7 @@ void In::run() {
     } catch (const BrokerError &e) {
         spdlog::warn("[{}] while stopping: {}", b_.name, e.what());
     }
-    amqp_.close();
+    amqp_.close_politely();
     local_.close();
 }
 

@@ -228,7 +228,7 @@ void Out::shutdown() {
         spdlog::warn("[{}] stopping with {} unconfirmed: they return to {}", b_.name, inflight_.size(), b_.local_queue);
     for (auto &[tag, f] : inflight_) LocalQueue::release(f.lease);
     inflight_.clear();
-    amqp_.close();
+    amqp_.close_politely();
     local_.close();
 }
 
