@@ -45,6 +45,7 @@ private:
     void publish(Flight &f);
     void drain(int timeout_ms);
     void settle(const Confirm &c);
+    void mark_returned(std::optional<uint64_t> local_id);
     void finish(Flight &f, bool confirmed);
     void refuse(Flight &f);
     void upkeep();
@@ -140,23 +141,24 @@ void Out::drain(int timeout_ms) {
 }
 
 void Out::settle(const Confirm &c) {
-    if (c.kind == Confirm::returned) {
-        m_.returned++;
-        for (auto &[tag, f] : inflight_)
-            if (c.local_id && f.lease.id == *c.local_id && !f.returned) {
-                f.returned = true;
-                break;
-            }
-        return;
-    }
-    auto end = c.multiple ? inflight_.upper_bound(c.tag) : inflight_.find(c.tag);
-    auto begin = c.multiple ? inflight_.begin() : end;
-    if (!c.multiple && end != inflight_.end()) ++end;
-    for (auto it = begin; it != end;) {
+    if (c.kind == Confirm::returned) return mark_returned(c.local_id);
+    auto first = c.multiple ? inflight_.begin() : inflight_.find(c.tag);
+    if (first == inflight_.end()) return; // a lease already dropped (lost, or its queue deleted)
+    auto last = inflight_.upper_bound(c.tag);
+    for (auto it = first; it != last; it = inflight_.erase(it)) {
         if (c.kind == Confirm::nack) m_.broker_nacked++;
         finish(it->second, c.kind == Confirm::ack && !it->second.returned);
-        it = inflight_.erase(it);
     }
+}
+
+// A basic.return precedes the basic.ack of the same publish: remember it.
+void Out::mark_returned(std::optional<uint64_t> local_id) {
+    m_.returned++;
+    for (auto &[tag, f] : inflight_)
+        if (local_id && f.lease.id == *local_id && !f.returned) {
+            f.returned = true;
+            return;
+        }
 }
 
 void Out::finish(Flight &f, bool confirmed) {

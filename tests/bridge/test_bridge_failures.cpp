@@ -8,6 +8,7 @@
 #include "proxy.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <unistd.h>
@@ -16,7 +17,8 @@ using namespace bridge_test;
 
 namespace {
 
-constexpr int kMessages = 20000;
+// 20 000 by default; SHMQ_BRIDGE_TEST_MESSAGES=100000 for issue 19's size.
+const int kMessages = std::getenv("SHMQ_BRIDGE_TEST_MESSAGES") ? std::atoi(std::getenv("SHMQ_BRIDGE_TEST_MESSAGES")) : 20000;
 constexpr int kInflight = 128, kPrefetch = 128; // chain_config's settings
 
 int broker_port() {
