@@ -67,6 +67,15 @@ int LocalQueue::send(std::string_view payload, int timeout_ms) {
 
 int LocalQueue::recover() { return shmq_recover(Q(q_), nullptr); }
 
+int LocalQueue::backlog(uint64_t *ready, double *oldest_age_s) {
+    shmq_stats st{};
+    st.struct_size = sizeof st;
+    int rc = shmq_stats_get(Q(q_), &st);
+    *ready = st.ready + st.delayed;
+    *oldest_age_s = double(st.oldest_ready_age_ns) / 1e9;
+    return rc;
+}
+
 int LocalQueue::check_name(const std::string &name) { return shmq_name_check(name.c_str()); }
 const char *LocalQueue::strerror(int rc) { return shmq_strerror(rc); }
 bool LocalQueue::is_ok(int rc) { return rc == SHMQ_OK; }

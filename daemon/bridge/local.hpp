@@ -49,6 +49,8 @@ public:
 
     int send(std::string_view payload, int timeout_ms);
     int recover(); // run the core's recovery once (reclaims a dead bridge's leases)
+    // Messages ready to lease, and the age of the oldest (0 if none): the lag.
+    int backlog(uint64_t *ready, double *oldest_age_s);
 
     static int check_name(const std::string &name); // SHMQ_OK or SHMQ_EBADNAME
     static const char *strerror(int rc);

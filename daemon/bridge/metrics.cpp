@@ -13,6 +13,7 @@ struct Family {
     const char *name, *type, *help;
     std::atomic<uint64_t> Metrics::*counter;
     std::atomic<int64_t> Metrics::*gauge;
+    double scale = 1; // a gauge kept in ms and exported in seconds has 0.001
 };
 
 const Family kFamilies[] = {
@@ -24,6 +25,8 @@ const Family kFamilies[] = {
     {"shmq_bridge_messages_local_rejected_total", "counter", "Refused messages dead-lettered locally (out).", &Metrics::local_rejected, nullptr},
     {"shmq_bridge_leases_lost_total", "counter", "Local leases lost before the confirm (out; redelivered locally).", &Metrics::lease_lost, nullptr},
     {"shmq_bridge_messages_inflight", "gauge", "Published, not yet confirmed (out).", nullptr, &Metrics::inflight},
+    {"shmq_bridge_local_backlog_messages", "gauge", "Messages waiting in the local queue, ready or delayed (out: the lag).", nullptr, &Metrics::backlog},
+    {"shmq_bridge_local_oldest_age_seconds", "gauge", "Age of the oldest ready message in the local queue (out).", nullptr, &Metrics::oldest_age_ms, 0.001},
     {"shmq_bridge_messages_received_total", "counter", "Deliveries from the broker (in).", &Metrics::received, nullptr},
     {"shmq_bridge_messages_sent_local_total", "counter", "Deliveries sent into the local queue (in).", &Metrics::sent_local, nullptr},
     {"shmq_bridge_messages_acked_broker_total", "counter", "Deliveries acked to the broker (in).", &Metrics::acked_broker, nullptr},
@@ -42,7 +45,8 @@ std::string render(const std::vector<Metrics *> &all) {
         for (const Metrics *m : all) {
             s << f.name << "{binding=\"" << m->binding << "\",direction=\"" << m->direction << "\"} ";
             if (f.counter) s << (m->*f.counter).load(std::memory_order_relaxed) << '\n';
-            else s << (m->*f.gauge).load(std::memory_order_relaxed) << '\n';
+            else if (f.scale == 1) s << (m->*f.gauge).load(std::memory_order_relaxed) << '\n';
+            else s << double((m->*f.gauge).load(std::memory_order_relaxed)) * f.scale << '\n';
         }
     }
     return s.str();

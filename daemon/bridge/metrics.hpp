@@ -17,6 +17,8 @@ struct Metrics {
     std::atomic<uint64_t> published{0}, confirmed{0}, returned{0}, broker_nacked{0},
         local_nacked{0}, local_rejected{0}, lease_lost{0};
     std::atomic<int64_t> inflight{0};
+    std::atomic<int64_t> backlog{0};            // ready or delayed in the local queue
+    std::atomic<int64_t> oldest_age_ms{0};      // age of its oldest ready message
     // in
     std::atomic<uint64_t> received{0}, sent_local{0}, acked_broker{0}, poison{0}, backpressure_waits{0};
     // both

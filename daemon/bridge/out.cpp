@@ -188,8 +188,8 @@ void Out::drop(std::map<uint64_t, Flight>::iterator it) {
     inflight_.erase(it);
 }
 
-// Extend leases at half their life; run the core's recovery once a second
-// (it gives back the leases of a bridge that was killed).
+// Extend leases at half their life; once a second, run the core's recovery
+// (it gives back the leases of a bridge that was killed) and read the backlog.
 void Out::upkeep() {
     clock::time_point now = clock::now();
     for (auto it = inflight_.begin(); it != inflight_.end();) {
@@ -204,6 +204,12 @@ void Out::upkeep() {
     if (now - last_recover_ >= std::chrono::seconds(1)) {
         local_.recover();
         last_recover_ = now;
+        uint64_t ready = 0;
+        double age = 0;
+        if (LocalQueue::is_ok(local_.backlog(&ready, &age))) {
+            m_.backlog = int64_t(ready);
+            m_.oldest_age_ms = int64_t(age * 1000);
+        }
     }
 }
 

@@ -93,6 +93,7 @@ TEST_CASE("out: a broker that stops reading (memory alarm) holds the bridge at m
     CHECK(st.ready >= uint64_t(n - inflight));
     CHECK(st.acked == 0); // nothing confirmed while the broker is blocked
     CHECK(metric(bridge.metrics(), "shmq_bridge_messages_inflight") <= uint64_t(inflight));
+    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_local_backlog_messages") >= uint64_t(n - inflight); }));
     alarm.clear();
     REQUIRE(eventually([&] { return shmq_stats_get(a.q, &st) == SHMQ_OK && st.acked == uint64_t(n); }, 120));
     CHECK(peer.count(q) == uint32_t(n));
