@@ -1,0 +1,198 @@
+// amqp.cpp - Connection over rabbitmq-c (see amqp.hpp).
+#include "amqp.hpp"
+#include "identity.hpp"
+
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+
+#include <sys/time.h>
+
+namespace bridge {
+
+namespace {
+
+constexpr amqp_channel_t kChannel = 1;
+
+timeval tv(int ms) { return timeval{ms / 1000, (ms % 1000) * 1000}; }
+
+std::string text(amqp_bytes_t b) { return std::string(static_cast<const char *>(b.bytes), b.len); }
+
+amqp_socket_t *make_socket(amqp_connection_state_t c, const BrokerConfig &cfg) {
+    if (!cfg.tls.enabled) return amqp_tcp_socket_new(c);
+    amqp_socket_t *s = amqp_ssl_socket_new(c);
+    if (s == nullptr) return nullptr;
+    const TlsConfig &t = cfg.tls;
+    if (!t.ca_file.empty() && amqp_ssl_socket_set_cacert(s, t.ca_file.c_str()) != AMQP_STATUS_OK)
+        throw BrokerError("tls: cannot load ca_file " + t.ca_file);
+    if (!t.cert_file.empty() &&
+        amqp_ssl_socket_set_key(s, t.cert_file.c_str(), t.key_file.c_str()) != AMQP_STATUS_OK)
+        throw BrokerError("tls: cannot load cert_file/key_file");
+    amqp_ssl_socket_set_verify_peer(s, t.verify_peer);
+    amqp_ssl_socket_set_verify_hostname(s, t.verify_hostname);
+    return s;
+}
+
+} // namespace
+
+void Delivery::clear() {
+    if (held) amqp_destroy_envelope(&env);
+    held = false;
+}
+
+std::string_view Delivery::body() const {
+    return std::string_view(static_cast<const char *>(env.message.body.bytes), env.message.body.len);
+}
+
+void Connection::check_status(int status, const char *what) {
+    if (status != AMQP_STATUS_OK) throw BrokerError(std::string(what) + ": " + amqp_error_string2(status));
+}
+
+void Connection::check(amqp_rpc_reply_t r, const char *what) {
+    switch (r.reply_type) {
+    case AMQP_RESPONSE_NORMAL: return;
+    case AMQP_RESPONSE_NONE: throw BrokerError(std::string(what) + ": no reply");
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        throw BrokerError(std::string(what) + ": " + amqp_error_string2(r.library_error));
+    case AMQP_RESPONSE_SERVER_EXCEPTION: break;
+    }
+    if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        auto *m = static_cast<amqp_connection_close_t *>(r.reply.decoded);
+        throw BrokerError(std::string(what) + ": connection closed by the broker: " + text(m->reply_text));
+    }
+    if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        auto *m = static_cast<amqp_channel_close_t *>(r.reply.decoded);
+        throw BrokerError(std::string(what) + ": channel closed by the broker: " + text(m->reply_text));
+    }
+    throw BrokerError(std::string(what) + ": unexpected server reply");
+}
+
+void Connection::open() {
+    close();
+    conn_ = amqp_new_connection();
+    if (conn_ == nullptr) throw BrokerError("out of memory");
+    amqp_socket_t *s = make_socket(conn_, cfg_);
+    if (s == nullptr) throw BrokerError("cannot create a socket");
+    timeval t = tv(int(cfg_.connect_timeout_ms));
+    int st = amqp_socket_open_noblock(s, cfg_.host.c_str(), int(cfg_.port), &t);
+    check_status(st, ("connect to " + cfg_.host + ":" + std::to_string(cfg_.port)).c_str());
+    amqp_set_handshake_timeout(conn_, &t);
+    amqp_set_rpc_timeout(conn_, &t);
+    check(amqp_login(conn_, cfg_.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE, int(cfg_.heartbeat_s),
+                     AMQP_SASL_METHOD_PLAIN, cfg_.user.c_str(), cfg_.password.c_str()),
+          "login");
+    amqp_channel_open(conn_, kChannel);
+    check(amqp_get_rpc_reply(conn_), "channel.open");
+}
+
+void Connection::close() {
+    if (conn_ == nullptr) return;
+    amqp_destroy_connection(conn_); // closes the socket; unacked work is the broker's again
+    conn_ = nullptr;
+}
+
+void Connection::close_politely() {
+    if (conn_ != nullptr) amqp_connection_close(conn_, AMQP_REPLY_SUCCESS); // waits up to the RPC timeout
+    close();
+}
+
+void Connection::confirm_select() {
+    amqp_confirm_select(conn_, kChannel);
+    check(amqp_get_rpc_reply(conn_), "confirm.select");
+}
+
+void Connection::publish(const std::string &exchange, const std::string &routing_key, bool mandatory,
+                         const amqp_basic_properties_t *props, std::string_view body) {
+    int st = amqp_basic_publish(conn_, kChannel, amqp_cstring_bytes(exchange.c_str()),
+                                amqp_cstring_bytes(routing_key.c_str()), mandatory, 0, props,
+                                amqp_bytes_t{body.size(), const_cast<char *>(body.data())});
+    check_status(st, "basic.publish");
+}
+
+void Connection::closed_by_broker(const amqp_frame_t &f) {
+    if (f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+        auto *m = static_cast<amqp_connection_close_t *>(f.payload.method.decoded);
+        throw BrokerError("connection closed by the broker: " + text(m->reply_text));
+    }
+    if (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        auto *m = static_cast<amqp_channel_close_t *>(f.payload.method.decoded);
+        throw BrokerError("channel closed by the broker: " + text(m->reply_text));
+    }
+    if (f.payload.method.id == AMQP_BASIC_CANCEL_METHOD) throw BrokerError("the broker cancelled the consumer");
+    throw BrokerError("unexpected method " + std::to_string(f.payload.method.id));
+}
+
+bool Connection::next_confirm(int timeout_ms, Confirm *out) {
+    amqp_frame_t f;
+    timeval t = tv(timeout_ms);
+    amqp_maybe_release_buffers(conn_);
+    int st = amqp_simple_wait_frame_noblock(conn_, &f, &t);
+    if (st == AMQP_STATUS_TIMEOUT) return false;
+    check_status(st, "waiting for confirms");
+    if (f.frame_type != AMQP_FRAME_METHOD) return false; // stray content of a return: skip
+    switch (f.payload.method.id) {
+    case AMQP_BASIC_ACK_METHOD: {
+        auto *m = static_cast<amqp_basic_ack_t *>(f.payload.method.decoded);
+        *out = Confirm{Confirm::ack, m->delivery_tag, bool(m->multiple), std::nullopt};
+        return true;
+    }
+    case AMQP_BASIC_NACK_METHOD: {
+        auto *m = static_cast<amqp_basic_nack_t *>(f.payload.method.decoded);
+        *out = Confirm{Confirm::nack, m->delivery_tag, bool(m->multiple), std::nullopt};
+        return true;
+    }
+    case AMQP_BASIC_RETURN_METHOD: {
+        amqp_message_t msg;
+        check(amqp_read_message(conn_, f.channel, &msg, 0), "reading a returned message");
+        *out = Confirm{Confirm::returned, 0, false, local_id_from(msg.properties)};
+        amqp_destroy_message(&msg);
+        return true;
+    }
+    default: closed_by_broker(f);
+    }
+}
+
+void Connection::consume(const std::string &queue, uint16_t prefetch) {
+    amqp_basic_qos(conn_, kChannel, 0, prefetch, 0);
+    check(amqp_get_rpc_reply(conn_), "basic.qos");
+    amqp_basic_consume(conn_, kChannel, amqp_cstring_bytes(queue.c_str()), amqp_empty_bytes, 0, 0, 0,
+                       amqp_empty_table);
+    check(amqp_get_rpc_reply(conn_), ("basic.consume from " + queue).c_str());
+}
+
+bool Connection::next_delivery(int timeout_ms, Delivery *out) {
+    out->clear();
+    amqp_maybe_release_buffers(conn_);
+    timeval t = tv(timeout_ms);
+    amqp_rpc_reply_t r = amqp_consume_message(conn_, &out->env, &t, 0);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+        out->held = true;
+        return true;
+    }
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
+        return false;
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+        amqp_frame_t f;
+        check_status(amqp_simple_wait_frame(conn_, &f), "reading a frame");
+        if (f.frame_type == AMQP_FRAME_METHOD) closed_by_broker(f);
+        return false;
+    }
+    check(r, "basic.consume");
+    return false;
+}
+
+void Connection::ack(uint64_t tag, bool multiple) {
+    check_status(amqp_basic_ack(conn_, kChannel, tag, multiple), "basic.ack");
+}
+
+void Connection::reject(uint64_t tag, bool requeue) {
+    check_status(amqp_basic_reject(conn_, kChannel, tag, requeue), "basic.reject");
+}
+
+void Connection::heartbeat() {
+    amqp_frame_t f{};
+    f.frame_type = AMQP_FRAME_HEARTBEAT;
+    f.channel = 0;
+    check_status(amqp_send_frame(conn_, &f), "heartbeat");
+}
+
+} // namespace bridge

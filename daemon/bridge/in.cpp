@@ -1,0 +1,160 @@
+// in.cpp - the "in" direction: RabbitMQ queue -> local queue.
+//
+// Consumes with manual acks and a prefetch (basic.qos), sends each delivery
+// into the local queue and acks it to the broker only after the send returned
+// SHMQ_OK (acks go out with multiple=true every ack_batch messages, or when no
+// delivery comes for a moment). While the local queue is full the bridge
+// keeps retrying that one send and reads nothing more, so the broker holds at
+// most `prefetch` unacked messages for it: backpressure, never a drop. A
+// bridge killed at any moment leaves its unacked deliveries with the broker,
+// which delivers them again: duplicates locally are bounded by the prefetch.
+#include "amqp.hpp"
+#include "binding.hpp"
+#include "identity.hpp"
+#include "local.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace bridge {
+
+namespace {
+
+class In {
+public:
+    In(const Binding &b, const BrokerConfig &broker, Metrics &m, const std::atomic<bool> &stop)
+        : b_(b), amqp_(broker), m_(m), stop_(stop), backoff_(broker.reconnect_min_ms, broker.reconnect_max_ms),
+          ack_batch_(std::max<uint32_t>(1, std::min(b.ack_batch, b.prefetch / 2))) {}
+    void run();
+
+private:
+    bool ensure_local();
+    void ensure_broker();
+    void step();
+    void deliver(const Delivery &d);
+    bool send_local(std::string_view payload, uint64_t tag);
+    void flush_acks();
+
+    const Binding &b_;
+    LocalQueue local_;
+    Connection amqp_;
+    Metrics &m_;
+    const std::atomic<bool> &stop_;
+    Backoff backoff_;
+    uint32_t ack_batch_;
+    uint64_t ack_tag_ = 0;  // the highest delivery tag sent locally, not yet acked
+    uint32_t unacked_ = 0;  // how many deliveries that ack will cover
+    bool ever_connected_ = false;
+};
+
+bool In::ensure_local() {
+    if (local_.is_open()) return true;
+    int rc = local_.open(b_.local_queue, 1);
+    if (LocalQueue::is_ok(rc)) return true;
+    spdlog::warn("[{}] cannot open local queue {}: {}; retrying", b_.name, b_.local_queue, LocalQueue::strerror(rc));
+    nap(stop_, 1000);
+    return false;
+}
+
+void In::ensure_broker() {
+    if (amqp_.is_open() || !backoff_.due()) return;
+    ack_tag_ = 0; // tags belong to the old channel; the broker requeued those deliveries
+    unacked_ = 0;
+    amqp_.open();
+    amqp_.consume(b_.amqp_queue, uint16_t(b_.prefetch));
+    if (ever_connected_) m_.reconnects++;
+    ever_connected_ = true;
+    backoff_.succeeded();
+    m_.connected = 1;
+    spdlog::info("[{}] connected; consuming from {}", b_.name, b_.amqp_queue);
+}
+
+void In::flush_acks() {
+    if (unacked_ == 0) return;
+    amqp_.ack(ack_tag_, true);
+    m_.acked_broker += unacked_;
+    unacked_ = 0;
+}
+
+// Send until it succeeds. Returns false if it never can (poison) or the
+// bridge is stopping (the delivery then stays unacked: the broker keeps it).
+bool In::send_local(std::string_view payload, uint64_t tag) {
+    auto last_beat = std::chrono::steady_clock::now();
+    while (!stop_.load(std::memory_order_relaxed)) {
+        int rc = local_.send(payload, int(b_.send_timeout_ms));
+        if (LocalQueue::is_ok(rc)) return true;
+        if (LocalQueue::is_poison(rc)) {
+            flush_acks();
+            amqp_.reject(tag, false); // the broker dead-letters it if the queue has a DLX
+            m_.poison++;
+            spdlog::error("[{}] delivery of {} bytes cannot be sent to {}: {}; rejected to the broker", b_.name,
+                          payload.size(), b_.local_queue, LocalQueue::strerror(rc));
+            return false;
+        }
+        if (LocalQueue::needs_reopen(rc) || !LocalQueue::is_full(rc)) {
+            spdlog::warn("[{}] local send: {}; opening {} again", b_.name, LocalQueue::strerror(rc), b_.local_queue);
+            local_.close();
+            while (!ensure_local() && !stop_.load(std::memory_order_relaxed)) {}
+            continue;
+        }
+        m_.backpressure_waits++;
+        flush_acks();
+        if (std::chrono::steady_clock::now() - last_beat >= std::chrono::seconds(1)) {
+            amqp_.heartbeat(); // we read nothing while blocked; tell the broker we live
+            last_beat = std::chrono::steady_clock::now();
+        }
+    }
+    return false;
+}
+
+void In::deliver(const Delivery &d) {
+    m_.received++;
+    std::string wrapped;
+    std::string_view payload = d.body();
+    if (b_.envelope) {
+        wrapped = wrap(identity_from(d.env.message.properties), payload);
+        payload = wrapped;
+    }
+    if (!send_local(payload, d.env.delivery_tag)) return;
+    m_.sent_local++;
+    ack_tag_ = d.env.delivery_tag;
+    if (++unacked_ >= ack_batch_) flush_acks();
+}
+
+void In::step() {
+    ensure_broker();
+    if (!amqp_.is_open()) return nap(stop_, 20);
+    Delivery d;
+    if (amqp_.next_delivery(unacked_ > 0 ? 5 : 100, &d)) deliver(d);
+    else flush_acks(); // idle: settle what was sent
+}
+
+void In::run() {
+    while (!stop_.load(std::memory_order_relaxed)) {
+        if (!ensure_local()) continue;
+        try {
+            step();
+        } catch (const BrokerError &e) {
+            amqp_.close();
+            m_.connected = 0;
+            backoff_.failed();
+            spdlog::warn("[{}] broker: {}; reconnecting in {} ms", b_.name, e.what(), backoff_.delay_ms());
+        }
+    }
+    try {
+        if (amqp_.is_open()) flush_acks();
+    } catch (const BrokerError &e) {
+        spdlog::warn("[{}] while stopping: {}", b_.name, e.what());
+    }
+    amqp_.close_politely();
+    local_.close();
+}
+
+} // namespace
+
+void run_in(const Binding &b, const BrokerConfig &broker, Metrics &m, const std::atomic<bool> &stop) {
+    In(b, broker, m, stop).run();
+}
+
+} // namespace bridge

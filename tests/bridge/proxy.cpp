@@ -1,0 +1,120 @@
+// proxy.cpp - the test's cuttable TCP proxy (proxy.hpp). One thread polls the
+// listening socket and every pair, copying bytes both ways.
+#include "proxy.hpp"
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace bridge_test {
+
+namespace {
+
+sockaddr_in loopback(int port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
+void reset(int fd) {
+    linger l{1, 0}; // close with RST, as a cut cable seen by a middlebox would
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd);
+}
+
+bool pump(int from, int to) {
+    char buf[65536];
+    ssize_t n = read(from, buf, sizeof buf);
+    if (n <= 0) return false;
+    for (ssize_t off = 0; off < n;) {
+        ssize_t w = write(to, buf + off, size_t(n - off));
+        if (w <= 0) return false;
+        off += w;
+    }
+    return true;
+}
+
+} // namespace
+
+Proxy::Proxy(int target_port) : target_(target_port) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a = loopback(0);
+    socklen_t len = sizeof a;
+    if (bind(listen_fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 || listen(listen_fd_, 16) != 0 ||
+        getsockname(listen_fd_, reinterpret_cast<sockaddr *>(&a), &len) != 0)
+        throw std::runtime_error("proxy: cannot listen");
+    port_ = ntohs(a.sin_port);
+    t_ = std::thread([this] { loop(); });
+}
+
+Proxy::~Proxy() {
+    stop_ = true;
+    t_.join();
+    reset_all();
+    close(listen_fd_);
+}
+
+// The loop thread does the cut, so no descriptor closes under its poll.
+int Proxy::cut() {
+    cut_ = true;
+    while (cut_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return cut_count_;
+}
+
+void Proxy::reset_all() {
+    for (auto &[c, b] : pairs_) {
+        reset(c);
+        reset(b);
+    }
+    cut_count_ = int(pairs_.size());
+    pairs_.clear();
+}
+
+void Proxy::loop() {
+    while (!stop_) {
+        if (cut_) {
+            reset_all();
+            cut_ = false;
+        }
+        std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
+        for (auto &[c, b] : pairs_) {
+            fds.push_back({c, POLLIN, 0});
+            fds.push_back({b, POLLIN, 0});
+        }
+        if (poll(fds.data(), fds.size(), 20) <= 0) continue;
+        if (fds[0].revents & POLLIN) {
+            int c = accept(listen_fd_, nullptr, nullptr);
+            int b = socket(AF_INET, SOCK_STREAM, 0);
+            sockaddr_in a = loopback(target_);
+            if (c >= 0 && connect(b, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0) {
+                pairs_.emplace_back(c, b);
+                accepted_++;
+            } else {
+                if (c >= 0) close(c);
+                close(b);
+            }
+        }
+        for (size_t i = 1; i + 1 < fds.size(); i += 2) {
+            int c = fds[i].fd, b = fds[i + 1].fd;
+            bool ok = true;
+            if (fds[i].revents) ok = pump(c, b);
+            if (ok && fds[i + 1].revents) ok = pump(b, c);
+            if (ok) continue;
+            for (auto it = pairs_.begin(); it != pairs_.end(); ++it)
+                if (it->first == c) {
+                    reset(c);
+                    reset(b);
+                    pairs_.erase(it);
+                    break;
+                }
+        }
+    }
+}
+
+} // namespace bridge_test

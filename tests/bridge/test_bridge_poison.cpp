@@ -1,0 +1,101 @@
+// test_bridge_poison.cpp - messages the other side refuses for good: a
+// delivery too big for the local queue (in), and a publish nobody can route
+// (out). Neither blocks the messages behind it, and neither is lost silently.
+// And a broker that stops reading: the bridge holds at most max_inflight.
+#include <doctest/doctest.h>
+
+#include "flow.hpp"
+
+#include <unistd.h>
+
+using namespace bridge_test;
+
+namespace {
+int broker_port() {
+    std::string why;
+    return *Broker::port(&why);
+}
+} // namespace
+
+TEST_CASE("in: a delivery too big for the local queue is rejected to the broker; the rest flow on") {
+    int port = broker_port();
+    Peer peer(port);
+    LocalQ b("poison", 128);
+    std::string q = std::string("bq.poison.") + std::to_string(getpid());
+    peer.declare(q);
+    BridgeProcess bridge("version = 1\n[broker]\nport = " + std::to_string(port) + "\n[[in]]\namqp_queue = \"" + q +
+                         "\"\nlocal_queue = \"" + b.name + "\"\n");
+    peer.publish(q, "first");
+    peer.publish(q, std::string(1000, 'x')); // slot_size is 128
+    peer.publish(q, "last");
+    bridge.start();
+    std::vector<std::string> got;
+    REQUIRE(eventually([&] {
+        shmq_msg m;
+        if (shmq_recv(b.q, &m, 0) == SHMQ_OK) {
+            got.emplace_back(static_cast<const char *>(m.data), m.len);
+            shmq_ack(b.q, &m);
+        }
+        return got.size() == 2;
+    }));
+    CHECK(got == std::vector<std::string>{"first", "last"});
+    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_messages_sent_local_total") == 2; }));
+    CHECK(metric(bridge.metrics(), "shmq_bridge_messages_poison_total") == 1);
+    CHECK(bridge.stop() == 0);
+    CHECK(peer.count(q) == 0); // rejected without requeue, not redelivered forever
+}
+
+TEST_CASE("out: an unroutable message comes back, is retried, then dead-lettered after reject_after attempts") {
+    int port = broker_port();
+    LocalQ a("unroutable", 256, 16, 5);
+    BridgeProcess bridge("version = 1\n[broker]\nport = " + std::to_string(port) + "\n[[out]]\nlocal_queue = \"" +
+                         a.name + "\"\nrouting_key = \"no.such.queue." + std::to_string(getpid()) +
+                         "\"\nreject_after = 2\n");
+    REQUIRE(shmq_send(a.q, "lost?", 5, 0) == SHMQ_OK);
+    bridge.start();
+    shmq_stats st{};
+    st.struct_size = sizeof st;
+    REQUIRE(eventually([&] { return shmq_stats_get(a.q, &st) == SHMQ_OK && st.rejected == 1; }));
+    CHECK(st.nacked == 1); // attempt 1 came back and was nacked; attempt 2 was rejected
+    CHECK(st.acked == 0);
+    CHECK(st.dead == 1);   // waiting in the DEAD state for shmqd's dead-letter store
+    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_messages_local_rejected_total") == 1; }));
+    CHECK(metric(bridge.metrics(), "shmq_bridge_messages_returned_total") == 2);
+    CHECK(metric(bridge.metrics(), "shmq_bridge_messages_confirmed_total") == 0);
+    CHECK(bridge.stop() == 0);
+}
+
+TEST_CASE("out: a broker that stops reading (memory alarm) holds the bridge at max_inflight; all arrive after") {
+    const int n = 2000, inflight = 64;
+    int port = broker_port();
+    Peer peer(port);
+    LocalQ a("alarm", 256, 4096);
+    std::string q = std::string("bq.alarm.") + std::to_string(getpid());
+    peer.declare(q);
+    Broker::ctl("set_vm_memory_high_watermark 0.0000001"); // every publisher is blocked from now on
+    struct Alarm {
+        bool on = true;
+        void clear() {
+            if (on) Broker::ctl("set_vm_memory_high_watermark 0.4"); // RabbitMQ's default
+            on = false;
+        }
+        ~Alarm() { clear(); }
+    } alarm;
+    for (int i = 0; i < n; i++) REQUIRE(shmq_send(a.q, payload(i).data(), 64, 0) == SHMQ_OK);
+    BridgeProcess bridge("version = 1\n[broker]\nport = " + std::to_string(port) + "\n[[out]]\nlocal_queue = \"" +
+                         a.name + "\"\nrouting_key = \"" + q + "\"\nmax_inflight = " + std::to_string(inflight) + "\n");
+    bridge.start();
+    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_messages_published_total") >= inflight; }));
+    shmq_stats st{};
+    st.struct_size = sizeof st;
+    REQUIRE(shmq_stats_get(a.q, &st) == SHMQ_OK);
+    CHECK(st.leased <= uint64_t(inflight)); // bounded: the rest wait in the local queue
+    CHECK(st.ready >= uint64_t(n - inflight));
+    CHECK(st.acked == 0); // nothing confirmed while the broker is blocked
+    CHECK(metric(bridge.metrics(), "shmq_bridge_messages_inflight") <= uint64_t(inflight));
+    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_local_backlog_messages") >= uint64_t(n - inflight); }));
+    alarm.clear();
+    REQUIRE(eventually([&] { return shmq_stats_get(a.q, &st) == SHMQ_OK && st.acked == uint64_t(n); }, 120));
+    CHECK(peer.count(q) == uint32_t(n));
+    CHECK(bridge.stop() == 0);
+}
