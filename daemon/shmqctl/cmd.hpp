@@ -9,14 +9,14 @@ enum class RecvAction { Ack, Nack, NoAck };
 
 int cmd_list(const Output &out, std::vector<std::string> columns);
 int cmd_stat(const Output &out, const std::string &name);
-int cmd_watch(const std::string &name, double interval_s, int count);
+int cmd_watch(const Output &out, const std::string &name, double interval_s, int count);
 int cmd_peek(const Output &out, const std::string &name, uint32_t count);
-int cmd_create(const std::string &name, const shmq_params &p);
-int cmd_delete(const std::string &name);
-int cmd_send(const std::string &name, const std::string &data, int64_t timeout_ns);
+int cmd_create(const Output &out, const std::string &name, const shmq_params &p);
+int cmd_delete(const Output &out, const std::string &name);
+int cmd_send(const Output &out, const std::string &name, const std::string &data, int64_t timeout_ns);
 int cmd_recv(const Output &out, const std::string &name, uint32_t count, RecvAction act, int64_t nack_ns,
              int64_t timeout_ns);
-int cmd_purge(const std::string &name);
+int cmd_purge(const Output &out, const std::string &name);
 int cmd_recover(const Output &out, const std::string &name);
 int cmd_doctor(const Output &out, bool fix);
 
@@ -24,7 +24,7 @@ int cmd_doctor(const Output &out, bool fix);
 std::string dead_letter_dir(const std::string &config, const std::string &override_dir);
 int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &queue);
 int cmd_dlq_show(const Output &out, const std::string &dir, const std::string &queue, uint64_t id);
-int cmd_dlq_purge(const std::string &dir, const std::string &queue);
-int cmd_dlq_redrive(const std::string &dir, const std::string &queue, const std::vector<uint64_t> &ids, double rate);
+int cmd_dlq_purge(const Output &out, const std::string &dir, const std::string &queue);
+int cmd_dlq_redrive(const Output &out, const std::string &dir, const std::string &queue, const std::vector<uint64_t> &ids, double rate);
 
 } // namespace shmqctl

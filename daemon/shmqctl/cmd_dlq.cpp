@@ -25,7 +25,9 @@ std::string dead_letter_dir(const std::string &config, const std::string &overri
     return r.config.daemon.dead_letter_dir;
 }
 
-static int open_store(const std::string &dir, const std::string &queue, bool read_only, store::DeadLetters *dl) {
+// With `missing`, a queue without a store file sets *missing and returns kOk.
+static int open_store(const std::string &dir, const std::string &queue, bool read_only, store::DeadLetters *dl,
+                      bool *missing = nullptr) {
     if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq " + queue, SHMQ_EBADNAME);
     store::Fd fd;
     std::string why;
@@ -35,6 +37,10 @@ static int open_store(const std::string &dir, const std::string &queue, bool rea
     o.read_only = read_only;
     store::OpenReport rep;
     int rc = dl->open(fd.get(), queue, o, &rep);
+    if (rc == ENOENT && missing != nullptr) {
+        *missing = true;
+        return kOk;
+    }
     if (rc == ENOENT) return fail_msg("dlq: no dead letters recorded for " + queue + " in " + dir, kNotFound);
     if (rc != 0) return fail_msg("dlq: " + dl->error(), kCannotOpen);
     for (auto &p : rep.problems) std::cerr << "shmqctl: dlq: " << p << "\n";
@@ -52,8 +58,13 @@ static nlohmann::json meta_json(const store::DeadLetterMeta &m, uint64_t size) {
 
 int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &queue) {
     store::DeadLetters dl;
-    if (int rc = open_store(dir, queue, true, &dl); rc != kOk) return rc;
     nlohmann::json all = nlohmann::json::array();
+    bool none = false;
+    if (int rc = open_store(dir, queue, true, &dl, &none); rc != kOk) return rc;
+    if (none) { // no store file yet: no dead letters, which is not an error
+        print_result(out, all, "no dead letters for " + queue);
+        return kOk;
+    }
     std::vector<std::vector<std::string>> rows;
     int64_t now = shmq::detail::real_ns();
     dl.list([&](const store::DeadLetterInfo &i) {
@@ -82,7 +93,7 @@ int cmd_dlq_show(const Output &out, const std::string &dir, const std::string &q
     return kOk;
 }
 
-int cmd_dlq_purge(const std::string &dir, const std::string &queue) {
+int cmd_dlq_purge(const Output &out, const std::string &dir, const std::string &queue) {
     if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq purge " + queue, SHMQ_EBADNAME);
     if (dir.empty()) return fail_msg("dlq purge: no dead-letter directory. Pass --config or --dlq-dir.", kNotFound);
     shmqd::ops::RedriveOptions o;
@@ -92,12 +103,14 @@ int cmd_dlq_purge(const std::string &dir, const std::string &queue) {
     shmqd::ops::RedriveReport rep;
     int rc = shmqd::ops::purge(o, &rep);
     if (rc != 0) return fail_msg("dlq purge: " + rep.error, rc == ENOENT ? kNotFound : kFailed);
-    if (rep.via_daemon) std::cout << "purged by shmqd: every dead letter of " << queue << "\n";
-    else std::cout << "purged " << rep.sent << " dead letters of " << queue << "\n";
+    nlohmann::json j = {{"queue", queue}, {"via_daemon", rep.via_daemon},
+                        {"purged", rep.via_daemon ? nlohmann::json(nullptr) : nlohmann::json(rep.sent)}};
+    print_result(out, j, rep.via_daemon ? "purged by shmqd: every dead letter of " + queue
+                                        : "purged " + std::to_string(rep.sent) + " dead letters of " + queue);
     return kOk;
 }
 
-int cmd_dlq_redrive(const std::string &dir, const std::string &queue, const std::vector<uint64_t> &ids, double rate) {
+int cmd_dlq_redrive(const Output &out, const std::string &dir, const std::string &queue, const std::vector<uint64_t> &ids, double rate) {
     if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq redrive " + queue, SHMQ_EBADNAME);
     shmqd::ops::RedriveOptions o;
     o.queue = queue;
@@ -107,8 +120,13 @@ int cmd_dlq_redrive(const std::string &dir, const std::string &queue, const std:
     shmqd::ops::RedriveReport rep;
     int rc = shmqd::ops::redrive(o, &rep);
     if (rc != 0) return fail_msg("dlq redrive: " + rep.error, rc == ENOENT ? kNotFound : kFailed);
-    if (rep.via_daemon) std::cout << "redriven by shmqd" << (rep.finished ? "" : " (still in progress)") << "\n";
-    else std::cout << "redriven " << rep.sent << " dead letters into " << queue << (rep.kept ? ", kept " + std::to_string(rep.kept) + " (larger than a slot)" : "") << "\n";
+    nlohmann::json j = {{"queue", queue}, {"via_daemon", rep.via_daemon}, {"finished", rep.finished},
+                        {"sent", rep.via_daemon ? nlohmann::json(nullptr) : nlohmann::json(rep.sent)},
+                        {"kept", rep.kept}};
+    std::string text = rep.via_daemon ? std::string("redriven by shmqd") + (rep.finished ? "" : " (still in progress)")
+                                      : "redriven " + std::to_string(rep.sent) + " dead letters into " + queue +
+                                            (rep.kept ? ", kept " + std::to_string(rep.kept) + " (larger than a slot)" : "");
+    print_result(out, j, text);
     return kOk;
 }
 

@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
+
 namespace {
 
 using namespace shmqctl;
@@ -16,7 +18,8 @@ struct Args {
     std::string queue, data = "-";
     std::vector<std::string> columns;
     uint32_t count = 1;
-    double interval = 1.0, timeout_s = 1.0, nack_ms = -1;
+    double interval = 1.0, timeout_s = 1.0;
+    std::optional<double> nack_ms; // unset: no --nack given (-1 is a value: the backoff)
     int watch_count = 0;
     bool ack = false, no_ack = false, fix = false;
     std::string config, dlq_dir, dlq_cmd;
@@ -86,8 +89,8 @@ void add_commands(CLI::App &app, Args &a) {
                   "columns: name ready spilled leased delayed dead clients oldest enqueued acked");
     for (const char *name : {"stat", "purge", "delete", "recover"})
         app.add_subcommand(name, std::string(name) + " a queue")->add_option("queue", a.queue)->required();
-    auto *w = app.add_subcommand("watch", "a live view, one line per interval");
-    w->add_option("queue", a.queue)->required();
+    auto *w = app.add_subcommand("watch", "a live view of QUEUE, one line per interval; without QUEUE, every queue");
+    w->add_option("queue", a.queue, "the queue (default: a screen of every queue, by backlog)");
     w->add_option("--interval", a.interval, "seconds between lines");
     w->add_option("--count", a.watch_count, "stop after this many lines (0: never)");
     app.add_subcommand("doctor", "check /dev/shm and every queue, and say what to do")
@@ -101,31 +104,37 @@ int apply_create(Args &a) {
     a.params.overflow =
         a.overflow == "fail" ? SHMQ_OVERFLOW_FAIL : a.overflow == "spill" ? SHMQ_OVERFLOW_SPILL : SHMQ_OVERFLOW_BLOCK;
     a.params.mode = a.mode;
-    return cmd_create(a.queue, a.params);
+    return cmd_create(a.out, a.queue, a.params);
 }
 
 int run_dlq(const std::string &sub, Args &a) {
     std::string dir = dead_letter_dir(a.config, a.dlq_dir);
     if (sub == "list") return cmd_dlq_list(a.out, dir, a.queue);
     if (sub == "show") return cmd_dlq_show(a.out, dir, a.queue, a.id);
-    if (sub == "purge") return cmd_dlq_purge(dir, a.queue);
-    return cmd_dlq_redrive(dir, a.queue, a.ids, a.rate);
+    if (sub == "purge") return cmd_dlq_purge(a.out, dir, a.queue);
+    return cmd_dlq_redrive(a.out, dir, a.queue, a.ids, a.rate);
+}
+
+int run_recv(const Args &a) {
+    if (int(a.ack) + int(a.no_ack) + int(a.nack_ms.has_value()) > 1)
+        return fail_msg("recv: give at most one of --ack, --nack and --no-ack", kUsage);
+    RecvAction act = a.no_ack ? RecvAction::NoAck : a.nack_ms ? RecvAction::Nack : RecvAction::Ack;
+    double ms = a.nack_ms.value_or(-1);
+    return cmd_recv(a.out, a.queue, a.count, act, ms < 0 ? -1 : int64_t(ms * 1e6), to_ns(a.timeout_s));
 }
 
 int run(const std::string &cmd, Args &a) {
     if (cmd == "list") return cmd_list(a.out, a.columns);
     if (cmd == "stat") return cmd_stat(a.out, a.queue);
-    if (cmd == "watch") return cmd_watch(a.queue, a.interval, a.watch_count);
+    if (cmd == "watch") return cmd_watch(a.out, a.queue, a.interval, a.watch_count);
     if (cmd == "peek") return cmd_peek(a.out, a.queue, a.count);
     if (cmd == "create") return apply_create(a);
-    if (cmd == "delete") return cmd_delete(a.queue);
-    if (cmd == "send") return cmd_send(a.queue, a.data, to_ns(a.timeout_s));
-    if (cmd == "purge") return cmd_purge(a.queue);
+    if (cmd == "delete") return cmd_delete(a.out, a.queue);
+    if (cmd == "send") return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s));
+    if (cmd == "purge") return cmd_purge(a.out, a.queue);
     if (cmd == "recover") return cmd_recover(a.out, a.queue);
     if (cmd == "doctor") return cmd_doctor(a.out, a.fix);
-    RecvAction act = a.no_ack ? RecvAction::NoAck : a.nack_ms != -1 || !a.ack ? RecvAction::Ack : RecvAction::Ack;
-    if (!a.no_ack && a.nack_ms != -1) act = RecvAction::Nack;
-    return cmd_recv(a.out, a.queue, a.count, act, a.nack_ms < 0 ? -1 : int64_t(a.nack_ms * 1e6), to_ns(a.timeout_s));
+    return run_recv(a);
 }
 
 } // namespace
@@ -133,7 +142,7 @@ int run(const std::string &cmd, Args &a) {
 int main(int argc, char **argv) {
     CLI::App app{"shmqctl: inspect and operate shmq queues (segments in $SHMQ_DIR or /dev/shm)"};
     app.footer("Exit codes: 0 ok, 1 usage, 2 queue not found, 3 cannot open (permission, version, corrupt), "
-               "4 nothing received, 5 other failure.");
+               "4 nothing received, 5 other failure (doctor: errors found), 6 doctor: warnings only.");
     Args a;
     app.add_flag("--json", a.out.json, "machine-readable output");
     app.add_flag("--hex", a.hex, "show payloads as hex");

@@ -283,6 +283,22 @@ static size_t non_ascii_line(const std::string &text) {
     return 0;
 }
 
+// toml++'s message, except for a table defined twice: toml++ garbles the
+// name of a quoted one ('queues."ororders.v2"'), so we quote the line itself.
+static std::string parse_error(const std::string &text, const toml::parse_error &e) {
+    std::string at = "line " + std::to_string(e.source().begin.line);
+    std::string what(e.description());
+    if (what.find("cannot redefine existing table") == std::string::npos)
+        return at + ", column " + std::to_string(e.source().begin.column) + ": " + what;
+    std::istringstream in(text);
+    std::string line;
+    for (uint32_t n = 0; n < e.source().begin.line && std::getline(in, line); ++n) {
+    }
+    size_t b = line.find_first_not_of(" \t"), end = line.find(']', b == std::string::npos ? 0 : b);
+    std::string header = b == std::string::npos ? line : line.substr(b, end == std::string::npos ? end : end - b + 1);
+    return at + ": the table " + header + " is defined twice (each queue has one table)";
+}
+
 ConfigResult parse_config(const std::string &text, const std::string &source, const std::string &base_dir) {
     ConfigResult res;
     res.config = default_config();
@@ -294,9 +310,7 @@ ConfigResult parse_config(const std::string &text, const std::string &source, co
     }
     toml::parse_result parsed = toml::parse(text, source);
     if (!parsed) {
-        const auto &e = parsed.error();
-        res.error = "line " + std::to_string(e.source().begin.line) + ", column " +
-                    std::to_string(e.source().begin.column) + ": " + std::string(e.description());
+        res.error = parse_error(text, parsed.error());
         return res;
     }
     read_root(parsed.table(), base_dir, &res.config, &res.error);
@@ -307,6 +321,12 @@ ConfigResult parse_config(const std::string &text, const std::string &source, co
 }
 
 ConfigResult load_config(const std::string &path) {
+    std::error_code dir_ec;
+    if (std::filesystem::is_directory(path, dir_ec)) {
+        ConfigResult res;
+        res.error = "is a directory; give the path of the TOML file";
+        return res;
+    }
     std::ifstream in(path);
     if (!in) {
         ConfigResult res;

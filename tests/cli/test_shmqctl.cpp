@@ -1,6 +1,7 @@
 // shmqctl end to end: the binary run as an operator would, its output and
 // exit codes on a live queue, a missing queue and bad arguments, and its
 // --json checked against the library's own stats.
+#include "run_ctl.hpp"
 #include "support.hpp"
 
 #include "store/dead_letters.hpp"
@@ -19,26 +20,9 @@
 #include <unistd.h>
 
 using namespace testing;
+using namespace ctltest;
 
 namespace {
-
-struct Run {
-    int code;
-    std::string out;
-};
-
-// Run shmqctl with `args` (shell words), stdin from `input`; stdout captured.
-Run ctl(const std::string &args, const std::string &input = "") {
-    std::string cmd = std::string(SHMQCTL) + " " + args + " 2>/dev/null";
-    if (!input.empty()) cmd = "printf '" + input + "' | " + cmd;
-    FILE *p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    std::string out;
-    char buf[4096];
-    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-    int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 shmq_stats lib_stats(const std::string &name) {
     shmq_queue *q = open_queue(name);
@@ -96,6 +80,22 @@ TEST_CASE("peek shows without leasing; recv acks by default, --nack puts back") 
     CHECK(lib_stats(q).acked == 2);
     CHECK(ctl("recv " + q + " --timeout 0").code == 4); // nothing left
     CHECK(ctl("delete " + q).code == 0);
+}
+
+TEST_CASE("recv --nack -1 nacks with the queue's backoff; it never acks (issue 13, bug 1)") {
+    std::string q = unique_name("ctlnack");
+    REQUIRE(ctl("create " + q + " --backoff-base 0 --backoff-cap 0").code == 0);
+    REQUIRE(ctl("send " + q + " keep-me").code == 0);
+    Run r = ctl("recv " + q + " --nack -1 --json");
+    REQUIRE(r.code == 0);
+    CHECK(nlohmann::json::parse(r.out)[0]["data"] == "keep-me");
+    shmq_stats s = lib_stats(q);
+    CHECK(s.acked == 0);
+    CHECK(s.nacked == 1);
+    CHECK(s.ready + s.delayed == 1); // still in the queue
+    CHECK(ctl("recv " + q + " --nack 5 --no-ack").code == 1); // contradictory actions
+    CHECK(lib_stats(q).ready + lib_stats(q).delayed == 1);
+    ctl("delete " + q);
 }
 
 TEST_CASE("payloads that are not printable are escaped, or hex on request") {
@@ -156,8 +156,25 @@ TEST_CASE("doctor finds a half-made segment of a dead creator and --fix removes 
     bool found = false;
     for (auto &f : j["findings"]) found |= std::string(f["what"]).find(".shmq.ghost.tmp") != std::string::npos;
     CHECK(found);
-    CHECK(ctl("doctor --fix").code == 0);
+    CHECK(ctl("doctor --fix").code != 5); // 0, or 6 for warnings (a queue without shmqd)
     CHECK(access(stale.c_str(), F_OK) != 0);
+}
+
+TEST_CASE("doctor's exit code and --json status are for alerting: 6 for warnings, 5 for errors") {
+    std::string q = unique_name("ctldoc");
+    REQUIRE(ctl("create " + q).code == 0);
+    Run warn = ctl("doctor --json"); // no shmqd supervises the queue: a warning
+    CHECK(warn.code == 6);
+    CHECK(nlohmann::json::parse(warn.out)["status"] == "warn");
+    std::string bad = std::string(getenv("SHMQ_DIR")) + "/shmq." + unique_name("ctlbad");
+    std::ofstream(bad) << "not a segment";
+    Run err = ctl("doctor --json");
+    CHECK(err.code == 5);
+    auto j = nlohmann::json::parse(err.out);
+    CHECK(j["status"] == "error");
+    CHECK(j["errors"] >= 1);
+    CHECK(unlink(bad.c_str()) == 0);
+    ctl("delete " + q);
 }
 
 TEST_CASE("dlq list, show, redrive and purge on a dead-letter store") {

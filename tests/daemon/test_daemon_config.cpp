@@ -52,6 +52,17 @@ TEST_CASE("a minimal config: defaults for everything not given, relative paths a
     CHECK(param_differences(r.config.queues[1].params, d).empty());
 }
 
+TEST_CASE("a queue table given twice names the table as written; a directory is not a config (issue 13, bug 6)") {
+    std::string e = error_of("version = 1\n[queues.\"orders.v2\"]\nslot_count = 8\n\n  [queues.\"orders.v2\"]\n");
+    CHECK(e.find("line 5") != std::string::npos);
+    CHECK(e.find("[queues.\"orders.v2\"] is defined twice") != std::string::npos);
+    CHECK(e.find("ororders") == std::string::npos);
+    ConfigResult dir = load_config("/tmp");
+    CHECK_FALSE(dir.ok());
+    CHECK(dir.error.find("is a directory") != std::string::npos);
+    CHECK(dir.error.find("version") == std::string::npos);
+}
+
 TEST_CASE("no config file: one queue named default") {
     Config c = default_config();
     REQUIRE(c.queues.size() == 1);
