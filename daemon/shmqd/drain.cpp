@@ -30,10 +30,12 @@ uint32_t drain_dead_letters(Supervised &s) {
         store::DeadReason reason = reason_of(o.reason);
         store::DeadLetterMeta m{o.meta.id, o.meta.attempts, reason, o.meta.enqueued_ns, died};
         if (int rc = s.dlq.add(m, s.buf); rc != 0) {
-            store_failed(&s, &s.dlq_health, "dead-letter store", s.dlq.error());
+            store_failed(&s, &s.dlq_health, "dead-letter store", rc, s.dlq.error());
             failed = true;
             return false;
         }
+        store_worked(&s, &s.dlq_health, "dead-letter store");
+        if (s.dlq_head_ns == 0) s.dlq_head_ns = died;
         ++s.dead_lettered[uint32_t(reason)];
         ++written;
         spdlog::debug("queue {}: message {} dead-lettered ({}, {} attempts)", s.cfg.name, m.id,

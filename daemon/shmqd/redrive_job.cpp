@@ -20,7 +20,7 @@ constexpr int64_t kCallEveryMs = 100;  // each call rewrites the dead-letter fil
 // A purge request: drop the store's records now (the daemon is its one writer).
 void purge(Supervised &s, int dirfd) {
     uint64_t n = s.dlq.count();
-    if (s.dlq.purge() != 0) store_failed(&s, &s.dlq_health, "dead-letter store (purge)", s.dlq.error());
+    if (int rc = s.dlq.purge(); rc != 0) store_failed(&s, &s.dlq_health, "dead-letter store (purge)", rc, s.dlq.error());
     else spdlog::info("queue {}: {} dead letters purged on request", s.cfg.name, n);
     remove_redrive_request(dirfd, s.cfg.name); // last: a waiting tool sees it gone
 }
@@ -71,7 +71,7 @@ uint32_t redrive_step(Supervised &s, int dirfd, int64_t now_ms) {
     j.sent += res.sent;
     j.kept = res.kept;
     s.redriven_total += res.sent;
-    if (rc != 0) store_failed(&s, &s.dlq_health, "dead-letter store (redrive)", s.dlq.error());
+    if (rc != 0) store_failed(&s, &s.dlq_health, "dead-letter store (redrive)", rc, s.dlq.error());
     else if (!res.more) finish_job(s, dirfd);
     return uint32_t(res.sent);
 }

@@ -22,8 +22,9 @@ bool same_store_options(const QueueConfig &a, const QueueConfig &b) {
 
 void reopen_stores(Supervised *s, const StoreDirs &dirs) {
     std::string why;
-    if (!reopen_dlq(s, dirs.dlq, &why)) store_failed(s, &s->dlq_health, "dead-letter store", why);
-    if (!reopen_spill(s, dirs.spill, &why)) store_failed(s, &s->spill_health, "spill store", why);
+    if (int rc = reopen_dlq(s, dirs.dlq, &why); rc != 0) store_failed(s, &s->dlq_health, "dead-letter store", rc, why);
+    if (int rc = reopen_spill(s, dirs.spill, &why); rc != 0)
+        store_failed(s, &s->spill_health, "spill store", rc, why);
 }
 
 } // namespace

@@ -77,7 +77,7 @@ bool move_aside(int dirfd, const std::string &file, const std::string &what, con
     return true;
 }
 
-bool open_dlq(Supervised *s, int dirfd, std::string *why) {
+int open_dlq(Supervised *s, int dirfd, std::string *why) {
     store::StoreOptions o{store_fsync(s->cfg.dlq_fsync), s->cfg.fsync_interval_ms, max_record(s->params), false};
     store::OpenReport rep;
     const std::string what = "queue " + s->cfg.name + ": dead-letter store";
@@ -86,15 +86,16 @@ bool open_dlq(Supervised *s, int dirfd, std::string *why) {
         rc = s->dlq.open(dirfd, s->cfg.name, o, &rep);
     if (rc != 0) {
         *why = what + ": " + s->dlq.error();
-        return false;
+        return rc;
     }
     report(what, rep);
-    return true;
+    s->dlq_head_check_ms = 0; // look for the oldest dead letter again
+    return 0;
 }
 
 // The spill is synced by the loop after each batch when the policy is
 // "always" (one fdatasync per batch, still before any slot is freed).
-bool open_spill(Supervised *s, int dirfd, std::string *why) {
+int open_spill(Supervised *s, int dirfd, std::string *why) {
     store::Fsync f = s->cfg.spill_fsync == FsyncPolicy::Always ? store::Fsync::Never : store_fsync(s->cfg.spill_fsync);
     store::SpillOptions o{f, s->cfg.fsync_interval_ms, max_record(s->params), s->cfg.spill_max_bytes};
     store::OpenReport rep;
@@ -104,11 +105,11 @@ bool open_spill(Supervised *s, int dirfd, std::string *why) {
         rc = s->spill.open(dirfd, s->cfg.name, o, &rep);
     if (rc != 0) {
         *why = what + ": " + s->spill.error();
-        return false;
+        return rc;
     }
     report(what, rep);
     if (s->spill.count() > 0) spdlog::info("{}: {} messages to refill", what, s->spill.count());
-    return true;
+    return 0;
 }
 
 bool take_segment(const QueueConfig &cfg, Supervised *s, std::string *why) {
@@ -145,27 +146,50 @@ bool supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *s, std
     s->clients.resize(s->params.max_clients);
     s->stats.struct_size = sizeof(shmq_stats);
     s->q->set_spill_full(false); // a flag left by a daemon that died; set again if still true
-    if (!open_dlq(s, dirs.dlq, why) || !open_spill(s, dirs.spill, why)) {
+    if (open_dlq(s, dirs.dlq, why) != 0 || open_spill(s, dirs.spill, why) != 0) {
         unsupervise(s);
         return false;
     }
     return true;
 }
 
-bool reopen_dlq(Supervised *s, int dirfd, std::string *why) {
+int reopen_dlq(Supervised *s, int dirfd, std::string *why) {
     s->dlq.close();
     return open_dlq(s, dirfd, why);
 }
 
-bool reopen_spill(Supervised *s, int dirfd, std::string *why) {
+int reopen_spill(Supervised *s, int dirfd, std::string *why) {
     s->spill.close();
     return open_spill(s, dirfd, why);
 }
 
-void store_failed(Supervised *s, StoreHealth *h, const char *what, const std::string &error) {
-    if (h->ok) spdlog::error("queue {}: {}: {}; retrying every second", s->cfg.name, what, error);
+const char *store_error_kind(int err) {
+    switch (err) {
+    case ENOSPC: return "no_space";
+    case EDQUOT: return "quota";
+    case EFBIG: return "file_too_large";
+    case EIO: return "io";
+    case EROFS: return "read_only";
+    case EACCES:
+    case EPERM: return "permission";
+    default: return "other";
+    }
+}
+
+void store_failed(Supervised *s, StoreHealth *h, const char *what, int err, const std::string &error) {
+    ++h->errors[store_error_kind(err)];
+    if (!h->failing)
+        spdlog::error("queue {}: {}: {}; retrying every second (logged again when it works)", s->cfg.name, what,
+                      error);
+    h->failing = true;
     h->ok = false;
     h->retry_ms = shmq::detail::mono_ns() / 1000000 + 1000;
+}
+
+void store_worked(Supervised *s, StoreHealth *h, const char *what) {
+    if (!h->failing) return;
+    spdlog::info("queue {}: {} works again", s->cfg.name, what);
+    h->failing = false;
 }
 
 void unsupervise(Supervised *s) {

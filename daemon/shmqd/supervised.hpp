@@ -17,6 +17,7 @@
 #include "store/spill.hpp"
 
 #include <array>
+#include <map>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -41,11 +42,18 @@ struct RedriveJob {
     uint64_t sent = 0, kept = 0; // progress of this request
 };
 
-// A store that failed a write is reopened (which re-checks the file) after a pause.
+// A store that failed a write is reopened (which re-checks the file) after a
+// pause. A failure is logged once, when it starts; "works again" once, at the
+// first write that succeeds after it. Every failure counts, by kind.
 struct StoreHealth {
-    bool ok = true;
-    int64_t retry_ms = 0; // mono ms when to reopen
+    bool ok = true;        // writes may be tried
+    bool failing = false;  // a failure was logged and no write has worked since
+    int64_t retry_ms = 0;  // mono ms when to reopen
+    std::map<std::string, uint64_t> errors; // by kind (store_error_kind), since this daemon started
 };
+// The metrics label for an errno value: no_space, quota, file_too_large, io,
+// read_only, permission or other.
+const char *store_error_kind(int err);
 
 struct Supervised {
     QueueConfig cfg;      // as configured (segment parameters may differ: see params)
@@ -59,6 +67,8 @@ struct Supervised {
     StoreHealth dlq_health, spill_health;
     int64_t spill_head_ns = 0;    // first enqueue of the oldest spilled message (0: unknown)
     int64_t spill_head_check_ms = 0;
+    int64_t dlq_head_ns = 0;      // time of death of the oldest dead letter (0: none or unknown)
+    int64_t dlq_head_check_ms = 0;
     RedriveJob redrive;
     std::vector<std::byte> buf; // a payload copied out of shared memory
     std::vector<shmq::store::SpillRecord> refill_batch;
@@ -86,9 +96,13 @@ void unsupervise(Supervised *s);
 // log what cannot change without re-creating the queue.
 void apply_policies(Supervised *s, const QueueConfig &cfg, const StoreDirs &dirs);
 // Close and open a store again (after a failed write, or a policy change).
-bool reopen_dlq(Supervised *s, int dirfd, std::string *why);
-bool reopen_spill(Supervised *s, int dirfd, std::string *why);
-// Note a store failure: log it (once per failure) and schedule a reopen.
-void store_failed(Supervised *s, StoreHealth *h, const char *what, const std::string &error);
+// Return 0 or the errno value of the failure, with *why.
+int reopen_dlq(Supervised *s, int dirfd, std::string *why);
+int reopen_spill(Supervised *s, int dirfd, std::string *why);
+// Note a store failure (`err` an errno value): count it by kind, log it if it
+// starts a failure, and schedule a reopen.
+void store_failed(Supervised *s, StoreHealth *h, const char *what, int err, const std::string &error);
+// Note a write that worked: ends a failure (logged).
+void store_worked(Supervised *s, StoreHealth *h, const char *what);
 
 } // namespace shmqd
