@@ -65,16 +65,27 @@ int direct(Queue &q, store::DeadLetters &dlq, const RedriveOptions &o, RedriveRe
     const double rate = o.rate > 0 ? o.rate : 100;
     const size_t batch = std::max<size_t>(1, size_t(rate / 10));
     auto deadline = Clock::now() + std::chrono::milliseconds(o.timeout_ms);
+    store::RedriveCursor cursor;
+    auto committed = Clock::now();
     for (;;) {
         store::RedriveResult res;
-        if (redrive_batch(q, dlq, o.ids, batch + rep->kept, &res) != 0) return fail(rep, EIO, dlq.error());
+        if (redrive_batch(q, dlq, o.ids, batch, &cursor, &res) != 0) return fail(rep, EIO, dlq.error());
         rep->sent += res.sent;
-        rep->kept = res.kept;
+        rep->kept += res.kept;
+        auto since = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - committed).count();
+        if (redrive_commit_due(cursor, !res.more, since)) {
+            if (redrive_commit(dlq, &cursor) != 0) return fail(rep, EIO, dlq.error());
+            committed = Clock::now();
+            if (res.more) rep->kept = 0; // offered again in the next pass
+        }
         if (!res.more) {
             rep->finished = true;
             return 0;
         }
-        if (Clock::now() >= deadline) return fail(rep, ETIMEDOUT, "the queue stayed full; the rest stays dead-lettered");
+        if (Clock::now() >= deadline) {
+            if (redrive_commit(dlq, &cursor) != 0) return fail(rep, EIO, dlq.error());
+            return fail(rep, ETIMEDOUT, "the queue stayed full; the rest stays dead-lettered");
+        }
         auto pause = std::chrono::duration<double>(double(std::max<uint64_t>(res.sent, 1)) / rate);
         std::this_thread::sleep_for(pause); // pacing to the rate, not synchronisation
     }

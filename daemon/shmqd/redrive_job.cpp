@@ -15,7 +15,7 @@ namespace shmqd {
 namespace {
 
 constexpr int64_t kCheckEveryMs = 200; // looking for a request file
-constexpr int64_t kCallEveryMs = 100;  // each call rewrites the dead-letter file
+constexpr int64_t kCallEveryMs = 100;  // a step per 100 ms at most
 
 // A purge request: drop the store's records now (the daemon is its one writer).
 void purge(Supervised &s, int dirfd) {
@@ -40,7 +40,12 @@ void start_job(Supervised &s, int dirfd, int64_t now_ms) {
     }
     if (req.purge) return purge(s, dirfd);
     if (req.rate <= 0) req.rate = s.cfg.redrive_rate;
-    j = RedriveJob{true, req, 1.0, now_ms - kCallEveryMs, 0, 0, 0}; // first step at once
+    j = RedriveJob{};
+    j.active = true;
+    j.req = req;
+    j.tokens = 1.0;
+    j.last_ms = now_ms - kCallEveryMs; // first step at once
+    j.committed_ms = now_ms;
     spdlog::info("queue {}: redrive of {} at {}/s started", s.cfg.name,
                  req.ids.empty() ? std::string("all dead letters") : std::to_string(req.ids.size()) + " ids",
                  req.rate);
@@ -63,16 +68,22 @@ uint32_t redrive_step(Supervised &s, int dirfd, int64_t now_ms) {
     j.tokens = std::min(j.tokens + j.req.rate * double(now_ms - j.last_ms) / 1000.0, std::max(1.0, j.req.rate));
     j.last_ms = now_ms;
     if (j.tokens < 1) return 0;
-    // Records kept (too big) are offered again each call, oldest first: they
-    // do not use up the rate.
+    // Records kept (too big) do not use up the rate. The sent ones are removed
+    // from the file in one rewrite now and then (redrive_commit_due), not per call.
     shmq::store::RedriveResult res;
-    int rc = redrive_batch(*s.q, s.dlq, j.req.ids, size_t(j.tokens) + j.kept, &res);
+    int rc = redrive_batch(*s.q, s.dlq, j.req.ids, size_t(j.tokens), &j.cursor, &res);
     j.tokens -= double(res.sent);
     j.sent += res.sent;
-    j.kept = res.kept;
+    j.kept += res.kept;
     s.redriven_total += res.sent;
+    bool finished = rc == 0 && !res.more;
+    if (rc == 0 && redrive_commit_due(j.cursor, finished, now_ms - j.committed_ms)) {
+        rc = redrive_commit(s.dlq, &j.cursor);
+        j.committed_ms = now_ms;
+        if (!finished) j.kept = 0; // the next pass starts at the first record and meets them again
+    }
     if (rc != 0) store_failed(&s, &s.dlq_health, "dead-letter store (redrive)", rc, s.dlq.error());
-    else if (!res.more) finish_job(s, dirfd);
+    else if (finished) finish_job(s, dirfd);
     return uint32_t(res.sent);
 }
 

@@ -3,6 +3,7 @@
 // open its two stores, reporting whatever damage they had on disk.
 #include "supervised.hpp"
 
+#include "redrive_send.hpp"
 #include "store/names.hpp"
 #include "segment.hpp"
 #include "sys.hpp"
@@ -193,6 +194,8 @@ void store_worked(Supervised *s, StoreHealth *h, const char *what) {
 }
 
 void unsupervise(Supervised *s) {
+    if (!s->redrive.cursor.sent.empty() && redrive_commit(s->dlq, &s->redrive.cursor) != 0) // else sent twice later
+        spdlog::error("queue {}: dead-letter store (redrive): {}", s->cfg.name, s->dlq.error());
     if (s->dlq.sync() != 0) spdlog::error("queue {}: dead-letter store: {}", s->cfg.name, s->dlq.error());
     if (s->spill.sync() != 0) spdlog::error("queue {}: spill store: {}", s->cfg.name, s->spill.error());
     s->dlq.close();

@@ -39,7 +39,9 @@ struct RedriveJob {
     double tokens = 0;           // messages we may send now
     int64_t last_ms = 0;         // when tokens were last added
     int64_t next_check_ms = 0;   // when to look for a request file again
-    uint64_t sent = 0, kept = 0; // progress of this request
+    uint64_t sent = 0, kept = 0; // progress of this request (kept: in the current pass)
+    shmq::store::RedriveCursor cursor; // sent records wait here for one rewrite (redrive_send.hpp)
+    int64_t committed_ms = 0;          // when the sent records were last removed
 };
 
 // A store that failed a write is reopened (which re-checks the file) after a
