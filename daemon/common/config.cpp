@@ -234,7 +234,7 @@ void read_root(const toml::table &root, const std::string &base, Config *c, std:
 
 void check_daemon(const Config &c, std::string *err) {
     std::string why;
-    if (c.daemon.metrics != "off" && !parse_address(c.daemon.metrics, nullptr, &why))
+    if (c.daemon.metrics != "off" && parse_address(c.daemon.metrics, nullptr, &why) != 0)
         *err = "daemon.metrics: " + why + ", got \"" + c.daemon.metrics + "\"";
     else if (c.daemon.metrics != "off" && !c.daemon.metrics_allow_remote && !is_loopback(c.daemon.metrics))
         *err = "daemon.metrics: \"" + c.daemon.metrics +

@@ -48,7 +48,7 @@ static bool parse_ids(std::istringstream &in, RedriveRequest *out, std::string *
     return true;
 }
 
-bool parse_redrive_request(const std::string &text, RedriveRequest *out, std::string *why) {
+int parse_redrive_request(const std::string &text, RedriveRequest *out, std::string *why) {
     *out = RedriveRequest{};
     why->clear();
     std::istringstream lines(text);
@@ -69,11 +69,11 @@ bool parse_redrive_request(const std::string &text, RedriveRequest *out, std::st
             continue;
         }
         if (why->empty()) *why = "line " + std::to_string(n) + ": expected \"rate N\", \"purge\" or \"ids all|ID...\"";
-        return false;
+        return EINVAL;
     }
     if (!have_ids) *why = "no \"ids\" line";
     else if (out->purge && !out->ids.empty()) *why = "a purge takes \"ids all\"";
-    return have_ids && why->empty();
+    return have_ids && why->empty() ? 0 : EINVAL;
 }
 
 static int write_all(int fd, const std::string &s) {
@@ -121,7 +121,7 @@ int read_redrive_request(int dirfd, const std::string &queue, RedriveRequest *ou
         *why = "short read";
         return EIO;
     }
-    return parse_redrive_request(text, out, why) ? 0 : EINVAL;
+    return parse_redrive_request(text, out, why);
 }
 
 void remove_redrive_request(int dirfd, const std::string &queue) {

@@ -35,6 +35,6 @@ bool redrive_request_pending(int dirfd, const std::string &queue);
 
 // The text of a request file, and back.
 std::string format_redrive_request(const RedriveRequest &req);
-bool parse_redrive_request(const std::string &text, RedriveRequest *out, std::string *why);
+int parse_redrive_request(const std::string &text, RedriveRequest *out, std::string *why); // 0 or EINVAL
 
 } // namespace shmqd

@@ -79,7 +79,7 @@ void Daemon::reload_queues(const Config &next) {
         if (known) continue;
         auto s = std::make_unique<Supervised>();
         std::string why;
-        if (!supervise(qc, dirs_, s.get(), &why)) spdlog::error("reload: {}", why);
+        if (supervise(qc, dirs_, s.get(), &why) != 0) spdlog::error("reload: {}", why);
         else queues_.push_back(std::move(s));
     }
     cfg_.queues = next.queues;

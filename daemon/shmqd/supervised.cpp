@@ -113,45 +113,46 @@ int open_spill(Supervised *s, int dirfd, std::string *why) {
     return 0;
 }
 
-bool take_segment(const QueueConfig &cfg, Supervised *s, std::string *why) {
+// 0, EIO if the core cannot open or create the segment (its error is in
+// *why), or the lock's errno (EWOULDBLOCK: another shmqd supervises it).
+int take_segment(const QueueConfig &cfg, Supervised *s, std::string *why) {
     Queue *q = nullptr;
     bool created = false;
     int rc = open_queue(cfg, &q, &created);
     if (rc != SHMQ_OK) {
         *why = "queue " + cfg.name + ": cannot open or create its segment " +
                shmq::detail::segment_path(cfg.name.c_str()) + ": " + shmq_strerror(rc);
-        return false;
+        return EIO;
     }
     s->q.reset(q);
     std::string lock_why;
-    if (!s->segment_lock.acquire_existing(shmq::detail::segment_path(cfg.name.c_str()), &lock_why)) {
+    if (int lrc = s->segment_lock.acquire_existing(shmq::detail::segment_path(cfg.name.c_str()), &lock_why); lrc != 0) {
         *why = "queue " + cfg.name + ": already supervised by another shmqd (segment lock " + lock_why + ")";
         s->q.reset();
-        return false;
+        return lrc;
     }
     q->params(&s->params);
     if (created) spdlog::info("queue {}: created ({} slots of {} bytes)", cfg.name, s->params.slot_count,
                               s->params.slot_size);
     else spdlog::info("queue {}: adopted the existing segment", cfg.name);
     if (!created) warn_differences(cfg, s->params);
-    return true;
+    return 0;
 }
 
 } // namespace
 
-bool supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *s, std::string *why) {
+int supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *s, std::string *why) {
     s->cfg = cfg;
-    if (!take_segment(cfg, s, why)) return false;
+    if (int rc = take_segment(cfg, s, why); rc != 0) return rc;
     s->marks = watermarks(cfg, s->params.slot_count);
     s->buf.reserve(s->params.slot_size);
     s->clients.resize(s->params.max_clients);
     s->stats.struct_size = sizeof(shmq_stats);
     s->q->set_spill_full(false); // a flag left by a daemon that died; set again if still true
-    if (open_dlq(s, dirs.dlq, why) != 0 || open_spill(s, dirs.spill, why) != 0) {
-        unsupervise(s);
-        return false;
-    }
-    return true;
+    int rc = open_dlq(s, dirs.dlq, why);
+    if (rc == 0) rc = open_spill(s, dirs.spill, why);
+    if (rc != 0) unsupervise(s);
+    return rc;
 }
 
 int reopen_dlq(Supervised *s, int dirfd, std::string *why) {

@@ -89,9 +89,9 @@ struct StoreDirs {
     int dlq = -1;
 };
 
-// Open or create the queue, lock it, open its stores. On failure returns
-// false with *why (a message for the log, naming the queue).
-bool supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *out, std::string *why);
+// Open or create the queue, lock it, open its stores. Returns 0, or an errno
+// value with *why (a message for the log, naming the queue).
+int supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *out, std::string *why);
 // Sync the stores and let go of the queue (the segment stays).
 void unsupervise(Supervised *s);
 // Take new daemon-side policies (rates, water marks) from a reloaded config;
