@@ -12,7 +12,7 @@ int cmd_stat(const Output &out, const std::string &name);
 int cmd_watch(const Output &out, const std::string &name, double interval_s, int count);
 int cmd_peek(const Output &out, const std::string &name, uint32_t count);
 int cmd_create(const Output &out, const std::string &name, const shmq_params &p);
-int cmd_delete(const Output &out, const std::string &name);
+int cmd_delete(const Output &out, const std::string &name, bool if_empty);
 int cmd_send(const Output &out, const std::string &name, const std::string &data, int64_t timeout_ns);
 int cmd_recv(const Output &out, const std::string &name, uint32_t count, RecvAction act, int64_t nack_ns,
              int64_t timeout_ns);
@@ -22,7 +22,16 @@ int cmd_doctor(const Output &out, bool fix);
 
 // Dead letters (cmd_dlq.cpp). The directory comes from shmqd's config.
 std::string dead_letter_dir(const std::string &config, const std::string &override_dir);
-int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &queue);
+// Which dead letters `dlq list` and `dlq export` show: by reason, by age
+// (time since death, in seconds; negative: no bound), then a page of them.
+struct DlqFilter {
+    std::string reason;
+    double older_than_s = -1, newer_than_s = -1;
+    uint64_t skip = 0, limit = 0; // limit 0: no limit
+};
+int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &queue, const DlqFilter &f);
+// One JSON object per line per dead letter, payload included (--hex: as hex).
+int cmd_dlq_export(const Output &out, const std::string &dir, const std::string &queue, const DlqFilter &f);
 int cmd_dlq_show(const Output &out, const std::string &dir, const std::string &queue, uint64_t id);
 int cmd_dlq_purge(const Output &out, const std::string &dir, const std::string &queue);
 int cmd_dlq_redrive(const Output &out, const std::string &dir, const std::string &queue, const std::vector<uint64_t> &ids, double rate);

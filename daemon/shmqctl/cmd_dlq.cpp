@@ -56,7 +56,38 @@ static nlohmann::json meta_json(const store::DeadLetterMeta &m, uint64_t size) {
             {"died_unix_seconds", double(m.died_ns) / 1e9}};
 }
 
-int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &queue) {
+namespace {
+
+// Applies a DlqFilter to records in order: matching, then the page.
+class Selector {
+public:
+    explicit Selector(const DlqFilter &f) : f_(f), now_(shmq::detail::real_ns()) {}
+    bool matches(const store::DeadLetterMeta &m) {
+        if (!f_.reason.empty() && f_.reason != store::dead_reason_name(m.reason)) return false;
+        double age = m.died_ns > 0 && m.died_ns <= now_ ? double(now_ - m.died_ns) / 1e9 : 0;
+        if (f_.older_than_s >= 0 && age < f_.older_than_s) return false;
+        if (f_.newer_than_s >= 0 && age > f_.newer_than_s) return false;
+        return seen_++ >= f_.skip;
+    }
+    bool full() const { return f_.limit != 0 && seen_ >= f_.skip + f_.limit; }
+    int64_t now() const { return now_; }
+
+private:
+    const DlqFilter &f_;
+    int64_t now_;
+    uint64_t seen_ = 0;
+};
+
+int check_filter(const DlqFilter &f) {
+    for (const char *r : {"", "max_attempts", "rejected", "expired", "invalid"})
+        if (f.reason == r) return kOk;
+    return fail_msg("dlq: unknown reason '" + f.reason + "'; reasons: max_attempts rejected expired invalid", kUsage);
+}
+
+} // namespace
+
+int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &queue, const DlqFilter &f) {
+    if (int rc = check_filter(f); rc != kOk) return rc;
     store::DeadLetters dl;
     nlohmann::json all = nlohmann::json::array();
     bool none = false;
@@ -66,16 +97,37 @@ int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &q
         return kOk;
     }
     std::vector<std::vector<std::string>> rows;
-    int64_t now = shmq::detail::real_ns();
+    Selector sel(f);
     dl.list([&](const store::DeadLetterInfo &i) {
+        if (!sel.matches(i.meta)) return true;
         all.push_back(meta_json(i.meta, i.size));
+        int64_t now = sel.now();
         rows.push_back({std::to_string(i.meta.id), std::to_string(i.meta.attempts),
                         store::dead_reason_name(i.meta.reason), std::to_string(i.size),
                         i.meta.died_ns > 0 && i.meta.died_ns <= now ? format_age(now - i.meta.died_ns) + " ago" : "?"});
-        return true;
+        return !sel.full();
     });
     if (out.json) print_json(all);
     else print_table({"id", "attempts", "reason", "size", "died"}, rows);
+    return kOk;
+}
+
+int cmd_dlq_export(const Output &out, const std::string &dir, const std::string &queue, const DlqFilter &f) {
+    if (int rc = check_filter(f); rc != kOk) return rc;
+    store::DeadLetters dl;
+    bool none = false;
+    if (int rc = open_store(dir, queue, true, &dl, &none); rc != kOk || none) return rc;
+    Selector sel(f);
+    Output::Payload how = out.payload == Output::Payload::Hex ? Output::Payload::Hex : Output::Payload::Escaped;
+    dl.each([&](const store::DeadLetterView &v) {
+        if (!sel.matches(v.meta)) return true;
+        nlohmann::json j = meta_json(v.meta, v.payload.size());
+        j["queue"] = queue;
+        j["encoding"] = how == Output::Payload::Hex ? "hex" : "escaped";
+        j["data"] = render_payload(v.payload.data(), v.payload.size(), how);
+        std::cout << j.dump() << "\n";
+        return !sel.full();
+    });
     return kOk;
 }
 

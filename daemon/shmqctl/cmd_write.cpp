@@ -17,7 +17,23 @@ int cmd_create(const Output &out, const std::string &name, const shmq_params &p)
     return kOk;
 }
 
-int cmd_delete(const Output &out, const std::string &name) {
+// Messages anywhere: in a slot (any state but free) or spilled to disk.
+static uint64_t messages_in(const shmq_stats &s) {
+    return s.writing + s.ready + s.leased + s.delayed + s.dead + s.spilled;
+}
+
+int cmd_delete(const Output &out, const std::string &name, bool if_empty) {
+    if (if_empty) { // checked, then deleted: a message sent in between goes with it
+        QueuePtr q;
+        if (int rc = open_observer(name, &q); rc != SHMQ_OK) return fail("delete " + name, rc);
+        shmq_stats s = read_stats(*q);
+        if (uint64_t n = messages_in(s); n > 0)
+            return fail_msg("delete " + name + ": not empty: " + std::to_string(n) + " messages (ready " +
+                                std::to_string(s.ready) + ", leased " + std::to_string(s.leased) + ", delayed " +
+                                std::to_string(s.delayed) + ", dead " + std::to_string(s.dead) + ", spilled " +
+                                std::to_string(s.spilled) + "); kept. Without --if-empty, delete drops them.",
+                            kFailed);
+    }
     int rc = shmq_unlink(name.c_str());
     if (rc != SHMQ_OK) return fail("delete " + name, rc);
     print_result(out, {{"deleted", name}}, "deleted " + name);

@@ -21,10 +21,11 @@ struct Args {
     double interval = 1.0, timeout_s = 1.0;
     std::optional<double> nack_ms; // unset: no --nack given (-1 is a value: the backoff)
     int watch_count = 0;
-    bool ack = false, no_ack = false, fix = false;
+    bool ack = false, no_ack = false, fix = false, if_empty = false;
     std::string config, dlq_dir, dlq_cmd;
     uint64_t id = 0;
     std::vector<uint64_t> ids;
+    DlqFilter filter;
     double rate = 100;
     shmq_params params{};
     std::string jitter = "full", overflow = "block";
@@ -67,10 +68,19 @@ void add_message_commands(CLI::App &app, Args &a) {
 }
 
 void add_dlq(CLI::App &app, Args &a) {
-    auto *d = app.add_subcommand("dlq", "dead letters: list, show, redrive, purge");
+    auto *d = app.add_subcommand("dlq", "dead letters: list, export, show, redrive, purge");
     d->require_subcommand(1);
     auto *l = d->add_subcommand("list", "list a queue's dead letters");
     l->add_option("queue", a.queue)->required();
+    auto *e = d->add_subcommand("export", "a queue's dead letters as JSON lines, payload included (--hex: as hex)");
+    e->add_option("queue", a.queue)->required();
+    for (CLI::App *c : {l, e}) {
+        c->add_option("--reason", a.filter.reason, "only this reason: max_attempts rejected expired invalid");
+        c->add_option("--older-than", a.filter.older_than_s, "only those dead for at least this many seconds");
+        c->add_option("--newer-than", a.filter.newer_than_s, "only those dead for at most this many seconds");
+        c->add_option("--skip", a.filter.skip, "skip this many (after filtering)");
+        c->add_option("--limit", a.filter.limit, "show at most this many (0: all)");
+    }
     auto *s = d->add_subcommand("show", "show one dead letter");
     s->add_option("queue", a.queue)->required();
     s->add_option("id", a.id)->required();
@@ -89,6 +99,7 @@ void add_commands(CLI::App &app, Args &a) {
                   "columns: name ready spilled leased delayed dead clients oldest enqueued acked");
     for (const char *name : {"stat", "purge", "delete", "recover"})
         app.add_subcommand(name, std::string(name) + " a queue")->add_option("queue", a.queue)->required();
+    app.get_subcommand("delete")->add_flag("--if-empty", a.if_empty, "refuse (exit 5) if the queue holds messages");
     auto *w = app.add_subcommand("watch", "a live view of QUEUE, one line per interval; without QUEUE, every queue");
     w->add_option("queue", a.queue, "the queue (default: a screen of every queue, by backlog)");
     w->add_option("--interval", a.interval, "seconds between lines");
@@ -109,7 +120,8 @@ int apply_create(Args &a) {
 
 int run_dlq(const std::string &sub, Args &a) {
     std::string dir = dead_letter_dir(a.config, a.dlq_dir);
-    if (sub == "list") return cmd_dlq_list(a.out, dir, a.queue);
+    if (sub == "list") return cmd_dlq_list(a.out, dir, a.queue, a.filter);
+    if (sub == "export") return cmd_dlq_export(a.out, dir, a.queue, a.filter);
     if (sub == "show") return cmd_dlq_show(a.out, dir, a.queue, a.id);
     if (sub == "purge") return cmd_dlq_purge(a.out, dir, a.queue);
     return cmd_dlq_redrive(a.out, dir, a.queue, a.ids, a.rate);
@@ -129,7 +141,7 @@ int run(const std::string &cmd, Args &a) {
     if (cmd == "watch") return cmd_watch(a.out, a.queue, a.interval, a.watch_count);
     if (cmd == "peek") return cmd_peek(a.out, a.queue, a.count);
     if (cmd == "create") return apply_create(a);
-    if (cmd == "delete") return cmd_delete(a.out, a.queue);
+    if (cmd == "delete") return cmd_delete(a.out, a.queue, a.if_empty);
     if (cmd == "send") return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s));
     if (cmd == "purge") return cmd_purge(a.out, a.queue);
     if (cmd == "recover") return cmd_recover(a.out, a.queue);

@@ -88,6 +88,13 @@ int DeadLetters::list(const std::function<bool(const DeadLetterInfo &)> &visit) 
     }));
 }
 
+int DeadLetters::each(const std::function<bool(const DeadLetterView &)> &visit) {
+    return take(log_.scan([&](uint64_t, std::span<const std::byte> body) {
+        DeadLetterView v;
+        return !decode_dead_letter(body, &v) || visit(v);
+    }));
+}
+
 int DeadLetters::show(uint64_t id, DeadLetter *out) {
     bool found = false;
     int rc = log_.scan([&](uint64_t, std::span<const std::byte> body) {

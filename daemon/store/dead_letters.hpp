@@ -89,6 +89,8 @@ public:
 
     // Every record in order of death, without its payload; return false to stop.
     int list(const std::function<bool(const DeadLetterInfo &)> &visit);
+    // Every record with its payload (valid during the call), in order of death.
+    int each(const std::function<bool(const DeadLetterView &)> &visit);
     // The most recent record with this id, or ENOENT.
     int show(uint64_t id, DeadLetter *out);
     int purge();

@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <span>
 #include <string>
@@ -98,6 +99,19 @@ TEST_CASE("recv --nack -1 nacks with the queue's backoff; it never acks (issue 1
     ctl("delete " + q);
 }
 
+TEST_CASE("delete --if-empty refuses a queue that holds messages") {
+    std::string q = unique_name("ctldel");
+    REQUIRE(ctl("create " + q).code == 0);
+    REQUIRE(ctl("send " + q + " still-here").code == 0);
+    CHECK(ctl("delete " + q + " --if-empty").code == 5);
+    CHECK(lib_stats(q).ready == 1); // kept, message and all
+    REQUIRE(ctl("recv " + q).code == 0);
+    Run del = ctl("delete " + q + " --if-empty --json");
+    CHECK(del.code == 0);
+    CHECK(nlohmann::json::parse(del.out)["deleted"] == q);
+    CHECK(ctl("stat " + q).code == 2);
+}
+
 TEST_CASE("payloads that are not printable are escaped, or hex on request") {
     std::string q = unique_name("ctlbin");
     REQUIRE(ctl("create " + q).code == 0);
@@ -175,6 +189,55 @@ TEST_CASE("doctor's exit code and --json status are for alerting: 6 for warnings
     CHECK(j["errors"] >= 1);
     CHECK(unlink(bad.c_str()) == 0);
     ctl("delete " + q);
+}
+
+TEST_CASE("dlq list filters by reason and age and pages; dlq export writes JSON lines with payloads") {
+    std::string q = unique_name("ctlfilter");
+    char tmpl[] = "/tmp/shmqctl-filter-XXXXXX";
+    std::string dir = mkdtemp(tmpl);
+    {
+        shmq::store::Fd fd;
+        std::string why;
+        REQUIRE(shmq::store::open_dir(dir, false, &fd, &why) == 0);
+        shmq::store::DeadLetters dl;
+        shmq::store::OpenReport rep;
+        REQUIRE(dl.open(fd.get(), q, shmq::store::StoreOptions{}, &rep) == 0);
+        int64_t now = int64_t(time(nullptr)) * 1000000000LL;
+        for (uint64_t id = 1; id <= 6; ++id) {
+            bool old = id <= 2; // died in 1970, of too many attempts; the rest now, rejected
+            std::string body = "body" + std::to_string(id);
+            shmq::store::DeadLetterMeta m{id, 3,
+                                          old ? shmq::store::DeadReason::MaxAttempts : shmq::store::DeadReason::Rejected,
+                                          1, old ? 1000000000LL : now};
+            REQUIRE(dl.add(m, std::as_bytes(std::span(body.data(), body.size()))) == 0);
+        }
+    }
+    std::string at = " --dlq-dir " + dir + " --json";
+    auto ids_of = [&](const std::string &args) {
+        Run r = ctl("dlq list " + q + " " + args + at);
+        REQUIRE(r.code == 0);
+        std::vector<uint64_t> ids;
+        for (auto &j : nlohmann::json::parse(r.out)) ids.push_back(j["id"]);
+        return ids;
+    };
+    CHECK(ids_of("--reason rejected") == std::vector<uint64_t>{3, 4, 5, 6});
+    CHECK(ids_of("--newer-than 3600") == std::vector<uint64_t>{3, 4, 5, 6});
+    CHECK(ids_of("--older-than 3600") == std::vector<uint64_t>{1, 2});
+    CHECK(ids_of("--skip 1 --limit 2") == std::vector<uint64_t>{2, 3});
+    CHECK(ids_of("--reason rejected --skip 3") == std::vector<uint64_t>{6});
+    CHECK(ctl("dlq list " + q + " --reason bogus" + at).code == 1);
+    Run ex = ctl("dlq export " + q + " --reason max_attempts --hex --dlq-dir " + dir);
+    REQUIRE(ex.code == 0);
+    std::vector<nlohmann::json> lines;
+    size_t start = 0;
+    for (size_t nl; (nl = ex.out.find('\n', start)) != std::string::npos; start = nl + 1)
+        lines.push_back(nlohmann::json::parse(ex.out.substr(start, nl - start)));
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0]["id"] == 1);
+    CHECK(lines[0]["encoding"] == "hex");
+    CHECK(lines[0]["data"] == "626f647931"); // "body1"
+    CHECK(lines[1]["reason"] == "max_attempts");
+    CHECK(system(("rm -rf " + dir).c_str()) == 0);
 }
 
 TEST_CASE("dlq list, show, redrive and purge on a dead-letter store") {

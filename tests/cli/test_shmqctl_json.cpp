@@ -87,6 +87,7 @@ TEST_CASE("every command's --json output parses; the walk covers every command")
         {"doctor", "doctor"},
         {"dlq list", "dlq list " + q + at}, // no store yet: []
         {"dlq show", "dlq show " + q + " 7" + at},
+        {"dlq export", "dlq export " + q + at},
         {"dlq redrive", "dlq redrive " + q + " --rate 1000" + at},
         {"dlq purge", "dlq purge " + q + at},
         {"delete", "delete " + q},
