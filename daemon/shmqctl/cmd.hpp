@@ -34,6 +34,15 @@ int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &q
 int cmd_dlq_export(const Output &out, const std::string &dir, const std::string &queue, const DlqFilter &f);
 int cmd_dlq_show(const Output &out, const std::string &dir, const std::string &queue, uint64_t id);
 int cmd_dlq_purge(const Output &out, const std::string &dir, const std::string &queue);
-int cmd_dlq_redrive(const Output &out, const std::string &dir, const std::string &queue, const std::vector<uint64_t> &ids, double rate);
+struct RedriveArgs {
+    std::vector<uint64_t> ids;
+    double rate = 100;
+    std::string to;          // another queue to put them into
+    bool no_wait = false;    // with shmqd: return once the request is handed over
+    double timeout_s = 30;   // with shmqd: how long to wait for it to finish
+};
+int cmd_dlq_redrive(const Output &out, const std::string &dir, const std::string &queue, const RedriveArgs &r);
+int cmd_dlq_status(const Output &out, const std::string &dir, const std::string &queue);
+int cmd_dlq_cancel(const Output &out, const std::string &dir, const std::string &queue);
 
 } // namespace shmqctl

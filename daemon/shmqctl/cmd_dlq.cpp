@@ -162,23 +162,68 @@ int cmd_dlq_purge(const Output &out, const std::string &dir, const std::string &
     return kOk;
 }
 
-int cmd_dlq_redrive(const Output &out, const std::string &dir, const std::string &queue, const std::vector<uint64_t> &ids, double rate) {
+int cmd_dlq_redrive(const Output &out, const std::string &dir, const std::string &queue, const RedriveArgs &r) {
     if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq redrive " + queue, SHMQ_EBADNAME);
+    if (!r.to.empty() && shmq_name_check(r.to.c_str()) != SHMQ_OK) return fail("dlq redrive --to " + r.to, SHMQ_EBADNAME);
     shmqd::ops::RedriveOptions o;
     o.queue = queue;
     o.dead_letter_dir = dir;
-    o.ids = ids;
-    o.rate = rate;
+    o.ids = r.ids;
+    o.rate = r.rate;
+    o.to = r.to;
+    o.wait = !r.no_wait;
+    o.timeout_ms = int64_t(r.timeout_s * 1000);
     shmqd::ops::RedriveReport rep;
     int rc = shmqd::ops::redrive(o, &rep);
+    if (rc == ETIMEDOUT && rep.via_daemon)
+        return fail_msg("dlq redrive: " + rep.error + "; follow it with `shmqctl dlq status " + queue + "`", kFailed);
     if (rc != 0) return fail_msg("dlq redrive: " + rep.error, rc == ENOENT ? kNotFound : kFailed);
-    nlohmann::json j = {{"queue", queue}, {"via_daemon", rep.via_daemon}, {"finished", rep.finished},
+    std::string into = r.to.empty() ? queue : r.to;
+    nlohmann::json j = {{"queue", queue}, {"into", into}, {"via_daemon", rep.via_daemon}, {"finished", rep.finished},
                         {"sent", rep.via_daemon ? nlohmann::json(nullptr) : nlohmann::json(rep.sent)},
                         {"kept", rep.kept}};
-    std::string text = rep.via_daemon ? std::string("redriven by shmqd") + (rep.finished ? "" : " (still in progress)")
-                                      : "redriven " + std::to_string(rep.sent) + " dead letters into " + queue +
+    std::string text = rep.via_daemon ? std::string("redrive handed to shmqd") +
+                                            (rep.finished ? ": done" : ": in progress (see `shmqctl dlq status " + queue + "`)")
+                                      : "redriven " + std::to_string(rep.sent) + " dead letters into " + into +
                                             (rep.kept ? ", kept " + std::to_string(rep.kept) + " (larger than a slot)" : "");
     print_result(out, j, text);
+    return kOk;
+}
+
+int cmd_dlq_status(const Output &out, const std::string &dir, const std::string &queue) {
+    if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq status " + queue, SHMQ_EBADNAME);
+    shmqd::ops::RedriveState st;
+    std::string why;
+    if (int rc = shmqd::ops::redrive_state(dir, queue, &st, &why); rc != 0)
+        return fail_msg("dlq status: " + why, rc == ENOENT ? kNotFound : kFailed);
+    nlohmann::json j = {{"queue", queue}, {"pending", st.pending}, {"request", nullptr}, {"progress", nullptr}};
+    if (st.pending)
+        j["request"] = {{"kind", st.request.purge ? "purge" : "redrive"}, {"rate", st.request.rate},
+                        {"ids", st.request.ids.empty() ? nlohmann::json("all") : nlohmann::json(st.request.ids)},
+                        {"into", st.request.to.empty() ? queue : st.request.to}};
+    if (st.have_status)
+        j["progress"] = {{"state", st.status.state},         {"sent", st.status.sent},
+                         {"kept", st.status.kept},           {"started_unix_seconds", st.status.started_s},
+                         {"updated_unix_seconds", st.status.updated_s},
+                         {"into", st.status.to.empty() ? queue : st.status.to}, {"error", st.status.error}};
+    std::string text = std::string(st.pending ? "a " + std::string(j["request"]["kind"]) + " is pending"
+                                              : "no redrive pending");
+    if (st.have_status)
+        text += "; last redrive: " + st.status.state + ", " + std::to_string(st.status.sent) + " sent, " +
+                std::to_string(st.status.kept) + " kept" + (st.status.error.empty() ? "" : " (" + st.status.error + ")");
+    print_result(out, j, text);
+    return kOk;
+}
+
+int cmd_dlq_cancel(const Output &out, const std::string &dir, const std::string &queue) {
+    if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq cancel " + queue, SHMQ_EBADNAME);
+    bool was = false;
+    std::string why;
+    if (int rc = shmqd::ops::cancel_redrive(dir, queue, &was, &why); rc != 0)
+        return fail_msg("dlq cancel: " + why, rc == ENOENT ? kNotFound : kFailed);
+    print_result(out, {{"queue", queue}, {"cancelled", was}},
+                 was ? "cancelled the pending request of " + queue + " (shmqd stops within a tick or two)"
+                     : "nothing pending for " + queue);
     return kOk;
 }
 

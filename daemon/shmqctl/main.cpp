@@ -24,9 +24,8 @@ struct Args {
     bool ack = false, no_ack = false, fix = false, if_empty = false;
     std::string config, dlq_dir, dlq_cmd;
     uint64_t id = 0;
-    std::vector<uint64_t> ids;
     DlqFilter filter;
-    double rate = 100;
+    RedriveArgs redrive;
     shmq_params params{};
     std::string jitter = "full", overflow = "block";
     uint32_t mode = 0600;
@@ -68,7 +67,7 @@ void add_message_commands(CLI::App &app, Args &a) {
 }
 
 void add_dlq(CLI::App &app, Args &a) {
-    auto *d = app.add_subcommand("dlq", "dead letters: list, export, show, redrive, purge");
+    auto *d = app.add_subcommand("dlq", "dead letters: list, export, show, redrive, status, cancel, purge");
     d->require_subcommand(1);
     auto *l = d->add_subcommand("list", "list a queue's dead letters");
     l->add_option("queue", a.queue)->required();
@@ -86,8 +85,15 @@ void add_dlq(CLI::App &app, Args &a) {
     s->add_option("id", a.id)->required();
     auto *r = d->add_subcommand("redrive", "put dead letters back into the queue as fresh deliveries");
     r->add_option("queue", a.queue)->required();
-    r->add_option("--id", a.ids, "only these ids (repeatable)");
-    r->add_option("--rate", a.rate, "messages per second");
+    r->add_option("--id", a.redrive.ids, "only these ids (repeatable)");
+    r->add_option("--rate", a.redrive.rate, "messages per second");
+    r->add_option("--to", a.redrive.to, "into this queue instead of their own");
+    r->add_flag("--no-wait", a.redrive.no_wait, "with shmqd running: return once it has the request");
+    r->add_option("--timeout", a.redrive.timeout_s, "with shmqd running: seconds to wait for it to finish");
+    d->add_subcommand("status", "a redrive's progress (pending request, shmqd's last report)")
+        ->add_option("queue", a.queue)
+        ->required();
+    d->add_subcommand("cancel", "cancel a pending redrive or purge")->add_option("queue", a.queue)->required();
     auto *p = d->add_subcommand("purge", "delete a queue's dead letters (through shmqd when it runs)");
     p->add_option("queue", a.queue)->required();
 }
@@ -124,7 +130,9 @@ int run_dlq(const std::string &sub, Args &a) {
     if (sub == "export") return cmd_dlq_export(a.out, dir, a.queue, a.filter);
     if (sub == "show") return cmd_dlq_show(a.out, dir, a.queue, a.id);
     if (sub == "purge") return cmd_dlq_purge(a.out, dir, a.queue);
-    return cmd_dlq_redrive(a.out, dir, a.queue, a.ids, a.rate);
+    if (sub == "status") return cmd_dlq_status(a.out, dir, a.queue);
+    if (sub == "cancel") return cmd_dlq_cancel(a.out, dir, a.queue);
+    return cmd_dlq_redrive(a.out, dir, a.queue, a.redrive);
 }
 
 int run_recv(const Args &a) {

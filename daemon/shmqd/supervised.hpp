@@ -42,6 +42,9 @@ struct RedriveJob {
     uint64_t sent = 0, kept = 0; // progress of this request (kept: in the current pass)
     shmq::store::RedriveCursor cursor; // sent records wait here for one rewrite (redrive_send.hpp)
     int64_t committed_ms = 0;          // when the sent records were last removed
+    int64_t status_ms = 0;             // when the status file was last written
+    int64_t started_s = 0;             // CLOCK_REALTIME seconds
+    std::unique_ptr<shmq::detail::Queue> target; // the request's target queue, if not this one
 };
 
 // A store that failed a write is reopened (which re-checks the file) after a

@@ -89,6 +89,8 @@ TEST_CASE("every command's --json output parses; the walk covers every command")
         {"dlq show", "dlq show " + q + " 7" + at},
         {"dlq export", "dlq export " + q + at},
         {"dlq redrive", "dlq redrive " + q + " --rate 1000" + at},
+        {"dlq status", "dlq status " + q + at},
+        {"dlq cancel", "dlq cancel " + q + at},
         {"dlq purge", "dlq purge " + q + at},
         {"delete", "delete " + q},
     };

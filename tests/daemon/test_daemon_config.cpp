@@ -127,17 +127,19 @@ TEST_CASE("water marks in slots: spill above high, refill at or below low, both 
 }
 
 TEST_CASE("a redrive request survives the trip through its file format") {
-    RedriveRequest in{{17, 18, 19}, 25}, out;
+    RedriveRequest in{{17, 18, 19}, 25, false, "other.q"}, out;
     std::string why;
     REQUIRE(parse_redrive_request(format_redrive_request(in), &out, &why) == 0);
     CHECK(out.ids == in.ids);
     CHECK(out.rate == 25);
+    CHECK(out.to == "other.q");
+    CHECK(parse_redrive_request("to ../etc\nids all\n", &out, &why) == EINVAL); // a queue name or nothing
     REQUIRE(parse_redrive_request("ids all\n", &out, &why) == 0);
     CHECK(out.ids.empty());
     CHECK(parse_redrive_request("rate 5\n", &out, &why) == EINVAL);
     CHECK(parse_redrive_request("ids 1 x\n", &out, &why) == EINVAL);
     CHECK_FALSE(out.purge);
-    RedriveRequest purge{{}, 0, true};
+    RedriveRequest purge{{}, 0, true, ""};
     REQUIRE(parse_redrive_request(format_redrive_request(purge), &out, &why) == 0);
     CHECK(out.purge);
     CHECK(parse_redrive_request("purge\nids 4\n", &out, &why) == EINVAL); // a purge drops all or nothing
