@@ -177,6 +177,8 @@ void read_queue(const toml::table &t, const std::string &name, QueueConfig *q, s
     read_fsync(r, "spill_fsync", &q->spill_fsync);
     r.integer<uint32_t>("fsync_interval_ms", 1, 3600000, &q->fsync_interval_ms);
     r.number("redrive_rate", 0.001, 1e9, &q->redrive_rate);
+    r.integer<uint64_t>("dlq_max_records", 0, uint64_t(1) << 40, &q->dlq_max_records);
+    r.integer<uint64_t>("dlq_max_age_ms", 0, uint64_t(10) * 366 * 86400000, &q->dlq_max_age_ms);
     r.finish();
     if (!r.failed()) check_queue(r, *q);
 }

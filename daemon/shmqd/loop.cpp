@@ -89,6 +89,7 @@ bool tick_queue(Supervised &s, const StoreDirs &dirs, int64_t now_ms) {
     s.q->set_spilled(s.spill.count()); // for shmq_stats readers (shmqctl), not only metrics
     update_spill_head(s, now_ms);
     update_dlq_head(s, now_ms);
+    enforce_retention(s, now_ms);
     if (dead + out + in + back > 0) take_stats(s); // the sample shows the result
     return dead >= kMoveBatch || out >= kMoveBatch || in >= kMoveBatch;
 }
@@ -109,6 +110,7 @@ QueueSample sample_queue(const Supervised &s) {
     q.spilled_total = s.spilled_total;
     q.refilled_total = s.refilled_total;
     q.redriven_total = s.redriven_total;
+    q.dlq_dropped_total = s.dlq_dropped_total;
     q.spill_full = s.spill_full;
     q.oldest_dead_letter_age_ns = s.dlq_head_ns > 0 ? std::max<int64_t>(0, shmq::detail::real_ns() - s.dlq_head_ns) : 0;
     q.dlq_failing = s.dlq_health.failing;

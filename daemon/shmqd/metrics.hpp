@@ -36,6 +36,7 @@ struct QueueSample {
     uint32_t consumers = 0;
     std::array<uint64_t, kReasonNames.size()> dead_lettered{}; // written by this daemon, per reason
     uint64_t spilled_total = 0, refilled_total = 0, redriven_total = 0;
+    uint64_t dlq_dropped_total = 0; // dropped by retention
     bool spill_full = false;
     int64_t oldest_dead_letter_age_ns = 0; // 0: none
     // Store health: failing now (logged, no write has worked since), and

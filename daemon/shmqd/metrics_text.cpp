@@ -112,6 +112,9 @@ void queue_counters(Writer &w, const Snapshot &s) {
               [](const QueueSample &q) { return q.spilled_total; });
     per_queue(w, s, "shmq_messages_refilled_total", "counter", "Messages this daemon put back from the spill store.",
               [](const QueueSample &q) { return q.refilled_total; });
+    per_queue(w, s, "shmq_dead_letters_dropped_total", "counter",
+              "Dead letters this daemon dropped by retention (dlq_max_records, dlq_max_age_ms).",
+              [](const QueueSample &q) { return q.dlq_dropped_total; });
     per_queue(w, s, "shmq_messages_redelivered_total", "counter", "Deliveries of a message after its first.",
               [](const QueueSample &q) { return q.stats.redelivered; });
     w.family("shmq_messages_dead_lettered_total", "counter",

@@ -74,6 +74,8 @@ struct Supervised {
     int64_t spill_head_check_ms = 0;
     int64_t dlq_head_ns = 0;      // time of death of the oldest dead letter (0: none or unknown)
     int64_t dlq_head_check_ms = 0;
+    int64_t retention_check_ms = 0;
+    uint64_t dlq_dropped_total = 0; // by retention
     RedriveJob redrive;
     std::vector<std::byte> buf; // a payload copied out of shared memory
     std::vector<shmq::store::SpillRecord> refill_batch;

@@ -126,6 +126,22 @@ int DeadLetters::remove_where(const std::function<bool(uint64_t off, uint64_t id
     return take(rc);
 }
 
+int DeadLetters::trim(uint64_t max_records, int64_t died_before_ns, uint64_t *dropped) {
+    const uint64_t over = max_records != 0 && count_ > max_records ? count_ - max_records : 0;
+    uint64_t seen = 0, n = 0, old_id = log_.file_id();
+    int rc = log_.rewrite([&](uint64_t, std::span<const std::byte> body) {
+        DeadLetterView v;
+        if (!decode_dead_letter(body, &v)) return true; // not counted, not ours to judge
+        bool gone = seen++ < over || v.meta.died_ns < died_before_ns;
+        n += gone ? 1 : 0;
+        return !gone;
+    });
+    bool replaced = log_.file_id() != old_id;
+    if (replaced) count_ -= std::min(count_, n);
+    *dropped = replaced ? n : 0;
+    return take(rc);
+}
+
 int DeadLetters::purge() {
     return remove_where([](uint64_t, uint64_t) { return true; }, nullptr);
 }

@@ -94,6 +94,10 @@ public:
     // The most recent record with this id, or ENOENT.
     int show(uint64_t id, DeadLetter *out);
     int purge();
+    // Retention: drops the oldest records beyond the newest `max_records` (0:
+    // no cap) and those that died before `died_before_ns` (0: none), in one
+    // rewrite; *dropped says how many.
+    int trim(uint64_t max_records, int64_t died_before_ns, uint64_t *dropped);
     int remove(std::span<const uint64_t> ids, uint64_t *removed = nullptr);
 
     // Offers up to max_per_call selected records (0: no limit), oldest first,

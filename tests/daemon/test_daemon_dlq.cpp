@@ -211,6 +211,36 @@ TEST_CASE("a redrive through shmqd: into another queue, with progress in its sta
     CHECK(d.stop() == 0);
 }
 
+TEST_CASE("retention: the newest dlq_max_records stay; dead letters older than dlq_max_age_ms go") {
+    TempDir dir;
+    dir.write("shmqd.toml", daemon_section(dir) + queue_section("capped", "dlq_max_records = 3") +
+                                queue_section("aged", "dlq_max_age_ms = 1"));
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    shmq_queue *capped = open_queue("capped"), *aged = open_queue("aged");
+    REQUIRE(capped != nullptr);
+    REQUIRE(aged != nullptr);
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(send_and_reject(capped, "c"));
+    send_and_reject(aged, "a");
+    send_and_reject(aged, "b");
+    REQUIRE(eventually([&] {
+        auto v = dead_letters(dir, "capped");
+        return v.size() == 3 && v[0].meta.id == ids[2] && v[2].meta.id == ids[4]; // the newest three
+    }));
+    REQUIRE(eventually([&] { return stats_of(aged).dead == 0 && dead_letters(dir, "aged").empty(); }));
+    std::string body;
+    REQUIRE(eventually([&] {
+        return http_get(d.metrics_port(), "/metrics", &body) == 200 &&
+               metric(body, "shmq_dead_letters_dropped_total{queue=\"capped\"}") == 2 &&
+               metric(body, "shmq_dead_letters_dropped_total{queue=\"aged\"}") == 2;
+    }));
+    CHECK(d.log_has("retention dropped"));
+    shmq_close(capped);
+    shmq_close(aged);
+    CHECK(d.stop() == 0);
+}
+
 TEST_CASE("shmqd killed while dead-lettering, then restarted: every dead letter is on disk, at most twice") {
     TempDir dir;
     dir.write("shmqd.toml", daemon_section(dir) + queue_section("q"));
