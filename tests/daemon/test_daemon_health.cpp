@@ -10,13 +10,15 @@
 
 #include <cmath>
 #include <csignal>
+#include <cctype>
 #include <cstring>
 #include <ctime>
 #include <fstream>
-#include <regex>
+#include <memory>
 #include <sstream>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <vector>
 
 using namespace dtest;
 
@@ -30,6 +32,18 @@ std::string scrape(const Shmqd &d) {
 }
 
 double series(const Shmqd &d, const std::string &name) { return metric(scrape(d), name); }
+
+// Every shmq_[a-z_]+ word in `text` (no std::regex: GCC 12 warns inside it under ASan).
+std::vector<std::string> metric_names(const std::string &text) {
+    std::vector<std::string> names;
+    for (size_t at = text.find("shmq_"); at != std::string::npos; at = text.find("shmq_", at + 1)) {
+        size_t end = at + 5;
+        while (end < text.size() && (std::islower(static_cast<unsigned char>(text[end])) || text[end] == '_')) ++end;
+        names.push_back(text.substr(at, end - at));
+        at = end - 1;
+    }
+    return names;
+}
 
 size_t count_of(const std::string &text, const std::string &what) {
     size_t n = 0;
@@ -152,12 +166,11 @@ TEST_CASE("the example alert rules and dashboard use only metrics shmqd exports"
         REQUIRE(in.good());
         std::stringstream all;
         all << in.rdbuf();
-        std::string body = all.str();
-        int names = 0;
-        for (std::smatch m; std::regex_search(body, m, std::regex("shmq_[a-z_]+")); body = m.suffix(), ++names) {
-            INFO(std::string(file) << " uses " << m.str() << ", which shmqd does not export");
-            CHECK((text.find("\n" + m.str()) != std::string::npos || text.find("# TYPE " + m.str() + " ") != std::string::npos));
+        std::vector<std::string> names = metric_names(all.str());
+        for (const std::string &name : names) {
+            INFO(std::string(file) << " uses " << name << ", which shmqd does not export");
+            CHECK((text.find("\n" + name) != std::string::npos || text.find("# TYPE " + name + " ") != std::string::npos));
         }
-        CHECK(names > 5);
+        CHECK(names.size() > 5);
     }
 }
