@@ -1,17 +1,40 @@
 #!/usr/bin/env bash
 # Install what shmq needs to build and test, from Debian 12's archive only.
-# Idempotent: installs only packages that are missing; needs root or sudo.
+# Cheap and quiet when nothing is missing: each package is probed by a file
+# it installs (no package manager call); only if a probe fails does dpkg say
+# what is missing and apt-get install it (needs root or sudo).
 set -euo pipefail
 
-packages=(
-  build-essential cmake ninja-build pkg-config
-  libboost1.81-dev libspdlog-dev doctest-dev libtomlplusplus-dev libcli11-dev
-  nlohmann-json3-dev gnuplot-nox python3 golang-go clang libclang-rt-14-dev
-  librabbitmq-dev rabbitmq-server
+# package -> a file it installs
+declare -A probe=(
+  [build-essential]=/usr/share/build-essential/essential-packages-list
+  [cmake]=/usr/bin/cmake
+  [ninja-build]=/usr/bin/ninja
+  [pkg-config]=/usr/bin/pkg-config
+  [libboost1.81-dev]=/usr/include/boost/version.hpp
+  [libspdlog-dev]=/usr/include/spdlog/spdlog.h
+  [doctest-dev]=/usr/include/doctest/doctest.h
+  [libtomlplusplus-dev]=/usr/include/toml++/toml.h
+  [libcli11-dev]=/usr/include/CLI/CLI.hpp
+  [nlohmann-json3-dev]=/usr/include/nlohmann/json.hpp
+  [gnuplot-nox]=/usr/bin/gnuplot
+  [python3]=/usr/bin/python3
+  [golang-go]=/usr/bin/go
+  [clang]=/usr/bin/clang
+  [libclang-rt-14-dev]=/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
+  [librabbitmq-dev]=/usr/include/amqp.h
+  [rabbitmq-server]=/usr/lib/rabbitmq/bin/rabbitmq-server
 )
 
+suspect=()
+for p in "${!probe[@]}"; do
+  [ -e "${probe[$p]}" ] || suspect+=("$p")
+done
+[ ${#suspect[@]} -eq 0 ] && exit 0
+
+# A probe failed: ask dpkg (a file may have moved in a point release).
 missing=()
-for p in "${packages[@]}"; do
+for p in "${suspect[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

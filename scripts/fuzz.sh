@@ -1,21 +1,17 @@
 #!/usr/bin/env bash
-# Build the libFuzzer targets with clang and run each for SECONDS (default 60),
+# Build the libFuzzer targets (CMake, clang) and run each for SECONDS (default 60),
 # starting from the seed corpora in the repository. A crash fails the script.
 # Usage: scripts/fuzz.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 out=build-fuzz
-mkdir -p "$out"
-flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined)
-
-clang++ "${flags[@]}" -Ilib/include -Ilib/src tests/fuzz/fuzz_segment.cpp lib/src/*.cpp -o "$out/fuzz_segment"
-clang++ "${flags[@]}" -Idaemon tests/store/fuzz_record_log.cpp daemon/store/*.cpp -o "$out/fuzz_record_log"
-# toml++ 3.3 asserts on some malformed keys (e.g. "[" then a newline) before
-# reporting them as parse errors; production builds compile its asserts out,
-# so the fuzzer does too, and checks what shmqd actually does.
-clang++ "${flags[@]}" '-DTOML_ASSERT(expr)=((void)0)' -Ilib/include -Idaemon/shmqd tests/fuzz/fuzz_config.cpp daemon/shmqd/config.cpp \
-  daemon/shmqd/net_address.cpp lib/src/*.cpp -o "$out/fuzz_config"
+# The fuzzers are CMake targets (SHMQ_BUILD_FUZZERS): a clang build of the
+# library and the store, instrumented for libFuzzer, ASan and UBSan.
+CC=clang CXX=clang++ cmake -S . -B "$out" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMQ_BUILD_FUZZERS=ON \
+  -DSHMQ_SANITIZE=address,undefined -DSHMQ_BUILD_TESTS=OFF -DSHMQ_BUILD_EXAMPLES=OFF -DSHMQ_BUILD_BINDINGS=OFF >/dev/null
+cmake --build "$out" --target fuzz_segment fuzz_record_log fuzz_config >&2
+for t in fuzz_segment fuzz_record_log fuzz_config; do ln -sf "tests/fuzz/$t" "$out/$t"; done
 
 # The segment fuzzer writes its segments here; gone when the script ends.
 export SHMQ_DIR=$(mktemp -d /dev/shm/shmq-fuzz-XXXXXX)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what is missing, build, and run every test.
+# Install what is missing (a cheap, quiet check when nothing is: scripts/deps.sh),
+# build, and run every test.
 # Usage: scripts/test.sh [--sanitize address,undefined|thread]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,22 +9,40 @@ enum class RecvAction { Ack, Nack, NoAck };
 
 int cmd_list(const Output &out, std::vector<std::string> columns);
 int cmd_stat(const Output &out, const std::string &name);
-int cmd_watch(const std::string &name, double interval_s, int count);
+int cmd_watch(const Output &out, const std::string &name, double interval_s, int count);
 int cmd_peek(const Output &out, const std::string &name, uint32_t count);
-int cmd_create(const std::string &name, const shmq_params &p);
-int cmd_delete(const std::string &name);
-int cmd_send(const std::string &name, const std::string &data, int64_t timeout_ns);
+int cmd_create(const Output &out, const std::string &name, const shmq_params &p);
+int cmd_delete(const Output &out, const std::string &name, bool if_empty);
+int cmd_send(const Output &out, const std::string &name, const std::string &data, int64_t timeout_ns);
 int cmd_recv(const Output &out, const std::string &name, uint32_t count, RecvAction act, int64_t nack_ns,
              int64_t timeout_ns);
-int cmd_purge(const std::string &name);
+int cmd_purge(const Output &out, const std::string &name);
 int cmd_recover(const Output &out, const std::string &name);
 int cmd_doctor(const Output &out, bool fix);
 
 // Dead letters (cmd_dlq.cpp). The directory comes from shmqd's config.
 std::string dead_letter_dir(const std::string &config, const std::string &override_dir);
-int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &queue);
+// Which dead letters `dlq list` and `dlq export` show: by reason, by age
+// (time since death, in seconds; negative: no bound), then a page of them.
+struct DlqFilter {
+    std::string reason;
+    double older_than_s = -1, newer_than_s = -1;
+    uint64_t skip = 0, limit = 0; // limit 0: no limit
+};
+int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &queue, const DlqFilter &f);
+// One JSON object per line per dead letter, payload included (--hex: as hex).
+int cmd_dlq_export(const Output &out, const std::string &dir, const std::string &queue, const DlqFilter &f);
 int cmd_dlq_show(const Output &out, const std::string &dir, const std::string &queue, uint64_t id);
-int cmd_dlq_purge(const std::string &dir, const std::string &queue);
-int cmd_dlq_redrive(const std::string &dir, const std::string &queue, const std::vector<uint64_t> &ids, double rate);
+int cmd_dlq_purge(const Output &out, const std::string &dir, const std::string &queue);
+struct RedriveArgs {
+    std::vector<uint64_t> ids;
+    double rate = 100;
+    std::string to;          // another queue to put them into
+    bool no_wait = false;    // with shmqd: return once the request is handed over
+    double timeout_s = 30;   // with shmqd: how long to wait for it to finish
+};
+int cmd_dlq_redrive(const Output &out, const std::string &dir, const std::string &queue, const RedriveArgs &r);
+int cmd_dlq_status(const Output &out, const std::string &dir, const std::string &queue);
+int cmd_dlq_cancel(const Output &out, const std::string &dir, const std::string &queue);
 
 } // namespace shmqctl

@@ -25,7 +25,9 @@ std::string dead_letter_dir(const std::string &config, const std::string &overri
     return r.config.daemon.dead_letter_dir;
 }
 
-static int open_store(const std::string &dir, const std::string &queue, bool read_only, store::DeadLetters *dl) {
+// With `missing`, a queue without a store file sets *missing and returns kOk.
+static int open_store(const std::string &dir, const std::string &queue, bool read_only, store::DeadLetters *dl,
+                      bool *missing = nullptr) {
     if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq " + queue, SHMQ_EBADNAME);
     store::Fd fd;
     std::string why;
@@ -35,6 +37,10 @@ static int open_store(const std::string &dir, const std::string &queue, bool rea
     o.read_only = read_only;
     store::OpenReport rep;
     int rc = dl->open(fd.get(), queue, o, &rep);
+    if (rc == ENOENT && missing != nullptr) {
+        *missing = true;
+        return kOk;
+    }
     if (rc == ENOENT) return fail_msg("dlq: no dead letters recorded for " + queue + " in " + dir, kNotFound);
     if (rc != 0) return fail_msg("dlq: " + dl->error(), kCannotOpen);
     for (auto &p : rep.problems) std::cerr << "shmqctl: dlq: " << p << "\n";
@@ -50,21 +56,78 @@ static nlohmann::json meta_json(const store::DeadLetterMeta &m, uint64_t size) {
             {"died_unix_seconds", double(m.died_ns) / 1e9}};
 }
 
-int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &queue) {
+namespace {
+
+// Applies a DlqFilter to records in order: matching, then the page.
+class Selector {
+public:
+    explicit Selector(const DlqFilter &f) : f_(f), now_(shmq::detail::real_ns()) {}
+    bool matches(const store::DeadLetterMeta &m) {
+        if (!f_.reason.empty() && f_.reason != store::dead_reason_name(m.reason)) return false;
+        double age = m.died_ns > 0 && m.died_ns <= now_ ? double(now_ - m.died_ns) / 1e9 : 0;
+        if (f_.older_than_s >= 0 && age < f_.older_than_s) return false;
+        if (f_.newer_than_s >= 0 && age > f_.newer_than_s) return false;
+        return seen_++ >= f_.skip;
+    }
+    bool full() const { return f_.limit != 0 && seen_ >= f_.skip + f_.limit; }
+    int64_t now() const { return now_; }
+
+private:
+    const DlqFilter &f_;
+    int64_t now_;
+    uint64_t seen_ = 0;
+};
+
+int check_filter(const DlqFilter &f) {
+    for (const char *r : {"", "max_attempts", "rejected", "expired", "invalid"})
+        if (f.reason == r) return kOk;
+    return fail_msg("dlq: unknown reason '" + f.reason + "'; reasons: max_attempts rejected expired invalid", kUsage);
+}
+
+} // namespace
+
+int cmd_dlq_list(const Output &out, const std::string &dir, const std::string &queue, const DlqFilter &f) {
+    if (int rc = check_filter(f); rc != kOk) return rc;
     store::DeadLetters dl;
-    if (int rc = open_store(dir, queue, true, &dl); rc != kOk) return rc;
     nlohmann::json all = nlohmann::json::array();
+    bool none = false;
+    if (int rc = open_store(dir, queue, true, &dl, &none); rc != kOk) return rc;
+    if (none) { // no store file yet: no dead letters, which is not an error
+        print_result(out, all, "no dead letters for " + queue);
+        return kOk;
+    }
     std::vector<std::vector<std::string>> rows;
-    int64_t now = shmq::detail::real_ns();
+    Selector sel(f);
     dl.list([&](const store::DeadLetterInfo &i) {
+        if (!sel.matches(i.meta)) return true;
         all.push_back(meta_json(i.meta, i.size));
+        int64_t now = sel.now();
         rows.push_back({std::to_string(i.meta.id), std::to_string(i.meta.attempts),
                         store::dead_reason_name(i.meta.reason), std::to_string(i.size),
                         i.meta.died_ns > 0 && i.meta.died_ns <= now ? format_age(now - i.meta.died_ns) + " ago" : "?"});
-        return true;
+        return !sel.full();
     });
     if (out.json) print_json(all);
     else print_table({"id", "attempts", "reason", "size", "died"}, rows);
+    return kOk;
+}
+
+int cmd_dlq_export(const Output &out, const std::string &dir, const std::string &queue, const DlqFilter &f) {
+    if (int rc = check_filter(f); rc != kOk) return rc;
+    store::DeadLetters dl;
+    bool none = false;
+    if (int rc = open_store(dir, queue, true, &dl, &none); rc != kOk || none) return rc;
+    Selector sel(f);
+    Output::Payload how = out.payload == Output::Payload::Hex ? Output::Payload::Hex : Output::Payload::Escaped;
+    dl.each([&](const store::DeadLetterView &v) {
+        if (!sel.matches(v.meta)) return true;
+        nlohmann::json j = meta_json(v.meta, v.payload.size());
+        j["queue"] = queue;
+        j["encoding"] = how == Output::Payload::Hex ? "hex" : "escaped";
+        j["data"] = render_payload(v.payload.data(), v.payload.size(), how);
+        std::cout << j.dump() << "\n";
+        return !sel.full();
+    });
     return kOk;
 }
 
@@ -82,7 +145,7 @@ int cmd_dlq_show(const Output &out, const std::string &dir, const std::string &q
     return kOk;
 }
 
-int cmd_dlq_purge(const std::string &dir, const std::string &queue) {
+int cmd_dlq_purge(const Output &out, const std::string &dir, const std::string &queue) {
     if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq purge " + queue, SHMQ_EBADNAME);
     if (dir.empty()) return fail_msg("dlq purge: no dead-letter directory. Pass --config or --dlq-dir.", kNotFound);
     shmqd::ops::RedriveOptions o;
@@ -92,23 +155,75 @@ int cmd_dlq_purge(const std::string &dir, const std::string &queue) {
     shmqd::ops::RedriveReport rep;
     int rc = shmqd::ops::purge(o, &rep);
     if (rc != 0) return fail_msg("dlq purge: " + rep.error, rc == ENOENT ? kNotFound : kFailed);
-    if (rep.via_daemon) std::cout << "purged by shmqd: every dead letter of " << queue << "\n";
-    else std::cout << "purged " << rep.sent << " dead letters of " << queue << "\n";
+    nlohmann::json j = {{"queue", queue}, {"via_daemon", rep.via_daemon},
+                        {"purged", rep.via_daemon ? nlohmann::json(nullptr) : nlohmann::json(rep.sent)}};
+    print_result(out, j, rep.via_daemon ? "purged by shmqd: every dead letter of " + queue
+                                        : "purged " + std::to_string(rep.sent) + " dead letters of " + queue);
     return kOk;
 }
 
-int cmd_dlq_redrive(const std::string &dir, const std::string &queue, const std::vector<uint64_t> &ids, double rate) {
+int cmd_dlq_redrive(const Output &out, const std::string &dir, const std::string &queue, const RedriveArgs &r) {
     if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq redrive " + queue, SHMQ_EBADNAME);
+    if (!r.to.empty() && shmq_name_check(r.to.c_str()) != SHMQ_OK) return fail("dlq redrive --to " + r.to, SHMQ_EBADNAME);
     shmqd::ops::RedriveOptions o;
     o.queue = queue;
     o.dead_letter_dir = dir;
-    o.ids = ids;
-    o.rate = rate;
+    o.ids = r.ids;
+    o.rate = r.rate;
+    o.to = r.to;
+    o.wait = !r.no_wait;
+    o.timeout_ms = int64_t(r.timeout_s * 1000);
     shmqd::ops::RedriveReport rep;
     int rc = shmqd::ops::redrive(o, &rep);
+    if (rc == ETIMEDOUT && rep.via_daemon)
+        return fail_msg("dlq redrive: " + rep.error + "; follow it with `shmqctl dlq status " + queue + "`", kFailed);
     if (rc != 0) return fail_msg("dlq redrive: " + rep.error, rc == ENOENT ? kNotFound : kFailed);
-    if (rep.via_daemon) std::cout << "redriven by shmqd" << (rep.finished ? "" : " (still in progress)") << "\n";
-    else std::cout << "redriven " << rep.sent << " dead letters into " << queue << (rep.kept ? ", kept " + std::to_string(rep.kept) + " (larger than a slot)" : "") << "\n";
+    std::string into = r.to.empty() ? queue : r.to;
+    nlohmann::json j = {{"queue", queue}, {"into", into}, {"via_daemon", rep.via_daemon}, {"finished", rep.finished},
+                        {"sent", rep.via_daemon ? nlohmann::json(nullptr) : nlohmann::json(rep.sent)},
+                        {"kept", rep.kept}};
+    std::string text = rep.via_daemon ? std::string("redrive handed to shmqd") +
+                                            (rep.finished ? ": done" : ": in progress (see `shmqctl dlq status " + queue + "`)")
+                                      : "redriven " + std::to_string(rep.sent) + " dead letters into " + into +
+                                            (rep.kept ? ", kept " + std::to_string(rep.kept) + " (larger than a slot)" : "");
+    print_result(out, j, text);
+    return kOk;
+}
+
+int cmd_dlq_status(const Output &out, const std::string &dir, const std::string &queue) {
+    if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq status " + queue, SHMQ_EBADNAME);
+    shmqd::ops::RedriveState st;
+    std::string why;
+    if (int rc = shmqd::ops::redrive_state(dir, queue, &st, &why); rc != 0)
+        return fail_msg("dlq status: " + why, rc == ENOENT ? kNotFound : kFailed);
+    nlohmann::json j = {{"queue", queue}, {"pending", st.pending}, {"request", nullptr}, {"progress", nullptr}};
+    if (st.pending)
+        j["request"] = {{"kind", st.request.purge ? "purge" : "redrive"}, {"rate", st.request.rate},
+                        {"ids", st.request.ids.empty() ? nlohmann::json("all") : nlohmann::json(st.request.ids)},
+                        {"into", st.request.to.empty() ? queue : st.request.to}};
+    if (st.have_status)
+        j["progress"] = {{"state", st.status.state},         {"sent", st.status.sent},
+                         {"kept", st.status.kept},           {"started_unix_seconds", st.status.started_s},
+                         {"updated_unix_seconds", st.status.updated_s},
+                         {"into", st.status.to.empty() ? queue : st.status.to}, {"error", st.status.error}};
+    std::string text = std::string(st.pending ? "a " + std::string(j["request"]["kind"]) + " is pending"
+                                              : "no redrive pending");
+    if (st.have_status)
+        text += "; last redrive: " + st.status.state + ", " + std::to_string(st.status.sent) + " sent, " +
+                std::to_string(st.status.kept) + " kept" + (st.status.error.empty() ? "" : " (" + st.status.error + ")");
+    print_result(out, j, text);
+    return kOk;
+}
+
+int cmd_dlq_cancel(const Output &out, const std::string &dir, const std::string &queue) {
+    if (shmq_name_check(queue.c_str()) != SHMQ_OK) return fail("dlq cancel " + queue, SHMQ_EBADNAME);
+    bool was = false;
+    std::string why;
+    if (int rc = shmqd::ops::cancel_redrive(dir, queue, &was, &why); rc != 0)
+        return fail_msg("dlq cancel: " + why, rc == ENOENT ? kNotFound : kFailed);
+    print_result(out, {{"queue", queue}, {"cancelled", was}},
+                 was ? "cancelled the pending request of " + queue + " (shmqd stops within a tick or two)"
+                     : "nothing pending for " + queue);
     return kOk;
 }
 

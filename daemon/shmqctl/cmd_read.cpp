@@ -1,13 +1,10 @@
-// cmd_read.cpp - the commands that only look: list, stat, watch, peek. They
-// map queues without attaching, so they work on a full client table, with
-// the daemon down, and never change what they show.
+// cmd_read.cpp - the commands that only look: list, stat, peek (watch is in
+// cmd_watch.cpp). They map queues without attaching, so they work on a full
+// client table, with the daemon down, and never change what they show.
 #include "cmd.hpp"
 
-#include <chrono>
-#include <ctime>
 #include <iostream>
 #include <map>
-#include <thread>
 
 namespace shmqctl {
 
@@ -108,31 +105,6 @@ int cmd_stat(const Output &out, const std::string &name) {
     for (auto &c : clients) j["clients"].push_back(client_json(c));
     if (out.json) print_json(j);
     else print_stat_text(name, j);
-    return kOk;
-}
-
-int cmd_watch(const std::string &name, double interval_s, int count) {
-    QueuePtr q;
-    int rc = open_observer(name, &q);
-    if (rc != SHMQ_OK) return fail("watch " + name, rc);
-    shmq_stats prev = read_stats(*q);
-    for (int i = 0; count <= 0 || i < count; ++i) {
-        std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
-        shmq_stats s = read_stats(*q);
-        if (i % 20 == 0)
-            std::cout << "----- " << name << " -----\n"
-                      << "  time     ready spilled  leased delayed   dead  enq/s  ack/s  oldest\n";
-        std::time_t t = std::time(nullptr);
-        char when[16];
-        std::strftime(when, sizeof when, "%H:%M:%S", std::localtime(&t));
-        printf("%s %7llu %7llu %7llu %7llu %6llu %6.0f %6.0f  %s\n", when, (unsigned long long)s.ready,
-               (unsigned long long)s.spilled, (unsigned long long)s.leased, (unsigned long long)s.delayed,
-               (unsigned long long)s.dead,
-               double(s.enqueued - prev.enqueued) / interval_s, double(s.acked - prev.acked) / interval_s,
-               format_age(s.oldest_ready_age_ns).c_str());
-        fflush(stdout);
-        prev = s;
-    }
     return kOk;
 }
 

@@ -6,19 +6,37 @@
 
 namespace shmqctl {
 
-int cmd_create(const std::string &name, const shmq_params &p) {
+int cmd_create(const Output &out, const std::string &name, const shmq_params &p) {
     shmq::detail::Queue *q = nullptr;
     int rc = shmq::detail::Queue::create(name.c_str(), &p, nullptr, &q);
     delete q;
     if (rc != SHMQ_OK) return fail("create " + name, rc);
-    std::cout << "created " << name << " (" << p.slot_count << " slots of " << p.slot_size << " bytes)\n";
+    print_result(out, {{"created", name}, {"slots", p.slot_count}, {"slot_size", p.slot_size}},
+                 "created " + name + " (" + std::to_string(p.slot_count) + " slots of " +
+                     std::to_string(p.slot_size) + " bytes)");
     return kOk;
 }
 
-int cmd_delete(const std::string &name) {
+// Messages anywhere: in a slot (any state but free) or spilled to disk.
+static uint64_t messages_in(const shmq_stats &s) {
+    return s.writing + s.ready + s.leased + s.delayed + s.dead + s.spilled;
+}
+
+int cmd_delete(const Output &out, const std::string &name, bool if_empty) {
+    if (if_empty) { // checked, then deleted: a message sent in between goes with it
+        QueuePtr q;
+        if (int rc = open_observer(name, &q); rc != SHMQ_OK) return fail("delete " + name, rc);
+        shmq_stats s = read_stats(*q);
+        if (uint64_t n = messages_in(s); n > 0)
+            return fail_msg("delete " + name + ": not empty: " + std::to_string(n) + " messages (ready " +
+                                std::to_string(s.ready) + ", leased " + std::to_string(s.leased) + ", delayed " +
+                                std::to_string(s.delayed) + ", dead " + std::to_string(s.dead) + ", spilled " +
+                                std::to_string(s.spilled) + "); kept. Without --if-empty, delete drops them.",
+                            kFailed);
+    }
     int rc = shmq_unlink(name.c_str());
     if (rc != SHMQ_OK) return fail("delete " + name, rc);
-    std::cout << "deleted " << name << "\n";
+    print_result(out, {{"deleted", name}}, "deleted " + name);
     return kOk;
 }
 
@@ -26,7 +44,7 @@ static int send_one(shmq::detail::Queue &q, const std::string &data, int64_t tim
     return q.send(data.data(), data.size(), timeout_ns);
 }
 
-int cmd_send(const std::string &name, const std::string &data, int64_t timeout_ns) {
+int cmd_send(const Output &out, const std::string &name, const std::string &data, int64_t timeout_ns) {
     QueuePtr q;
     int rc = open_attached(name, &q);
     if (rc != SHMQ_OK) return fail("send " + name, rc);
@@ -38,7 +56,8 @@ int cmd_send(const std::string &name, const std::string &data, int64_t timeout_n
         n = 1;
     }
     if (rc != SHMQ_OK) return fail("send " + name + " (after " + std::to_string(n) + " sent)", rc);
-    std::cerr << "sent " << n << "\n";
+    if (out.json) print_json({{"queue", name}, {"sent", n}});
+    else std::cerr << "sent " << n << "\n";
     return kOk;
 }
 
@@ -73,11 +92,13 @@ int cmd_recv(const Output &out, const std::string &name, uint32_t count, RecvAct
     return kOk;
 }
 
-int cmd_purge(const std::string &name) {
+int cmd_purge(const Output &out, const std::string &name) {
     QueuePtr q;
     int rc = open_attached(name, &q);
     if (rc != SHMQ_OK) return fail("purge " + name, rc);
-    std::cout << "purged " << q->purge() << " messages from " << name << " (leased ones are left to their consumers)\n";
+    uint64_t n = q->purge();
+    print_result(out, {{"queue", name}, {"purged", n}},
+                 "purged " + std::to_string(n) + " messages from " + name + " (leased ones are left to their consumers)");
     return kOk;
 }
 

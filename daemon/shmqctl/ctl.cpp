@@ -118,6 +118,11 @@ void print_table(const std::vector<std::string> &header, const std::vector<std::
 
 void print_json(const nlohmann::json &j) { std::cout << j.dump(2) << "\n"; }
 
+void print_result(const Output &out, const nlohmann::json &j, const std::string &text) {
+    if (out.json) print_json(j);
+    else std::cout << text << "\n";
+}
+
 shmq_stats read_stats(shmq::detail::Queue &q, std::vector<shmq_client_stats> *clients) {
     shmq_stats s{};
     s.struct_size = sizeof s;

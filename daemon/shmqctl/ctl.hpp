@@ -13,7 +13,8 @@
 namespace shmqctl {
 
 // Exit codes, documented in `shmqctl --help` and daemon/README.md.
-enum Exit { kOk = 0, kUsage = 1, kNotFound = 2, kCannotOpen = 3, kNothing = 4, kFailed = 5 };
+// kWarnings: doctor found warnings but no errors.
+enum Exit { kOk = 0, kUsage = 1, kNotFound = 2, kCannotOpen = 3, kNothing = 4, kFailed = 5, kWarnings = 6 };
 
 using QueuePtr = std::unique_ptr<shmq::detail::Queue>;
 
@@ -38,6 +39,8 @@ std::string render_payload(const void *data, size_t len, Output::Payload how);
 std::string format_age(int64_t ns);
 void print_table(const std::vector<std::string> &header, const std::vector<std::vector<std::string>> &rows);
 void print_json(const nlohmann::json &j);
+// The result of a command: `j` under --json, else the line `text`.
+void print_result(const Output &out, const nlohmann::json &j, const std::string &text);
 
 nlohmann::json stats_json(const shmq_stats &s);
 shmq_stats read_stats(shmq::detail::Queue &q, std::vector<shmq_client_stats> *clients = nullptr);

@@ -1,6 +1,7 @@
 // doctor.cpp - `shmqctl doctor`: checks the segment directory and every
 // queue in it, and says what to do about each problem it finds. With --fix
 // it removes what is provably stale (temporary files of dead creators).
+// The exit code is for alerting: 0 all ok, 6 warnings only, 5 errors.
 #include "cmd.hpp"
 #include "sys.hpp"
 
@@ -23,11 +24,14 @@ constexpr long kTmpfsMagic = 0x01021994;
 
 struct Findings {
     nlohmann::json items = nlohmann::json::array();
-    int errors = 0;
+    int errors = 0, warnings = 0;
     void add(const char *level, const std::string &what, const std::string &todo = "") {
         items.push_back({{"level", level}, {"what", what}, {"todo", todo}});
         if (std::strcmp(level, "error") == 0) ++errors;
+        if (std::strcmp(level, "warn") == 0) ++warnings;
     }
+    const char *status() const { return errors > 0 ? "error" : warnings > 0 ? "warn" : "ok"; }
+    int code() const { return errors > 0 ? kFailed : warnings > 0 ? kWarnings : kOk; }
 };
 
 void check_dir(Findings &f) {
@@ -67,8 +71,12 @@ void check_queue(Findings &f, const std::string &name) {
     if (dead > 0)
         f.add("warn", "queue " + name + ": " + std::to_string(dead) + " dead client(s) still registered",
               "`shmqctl recover " + name + "` (or start shmqd, which does it continuously)");
-    if (s.daemon_heartbeat_age_ns < 0 || s.daemon_heartbeat_age_ns > 5000000000LL)
+    bool daemon = s.daemon_heartbeat_age_ns >= 0 && s.daemon_heartbeat_age_ns <= 5000000000LL;
+    if (!daemon)
         f.add("warn", "queue " + name + ": no live shmqd (dead letters stay in memory, no spill)", "start shmqd");
+    if (daemon && s.dead > 0) // shmqd writes them within a tick unless its store fails
+        f.add("warn", "queue " + name + ": " + std::to_string(s.dead) + " dead letter(s) waiting in memory",
+              "check shmqd's log and metrics (shmq_store_failing, shmq_store_errors_total): the disk may be full");
     if (dead == 0) f.add("ok", "queue " + name + ": valid, " + std::to_string(s.clients) + " client(s)");
 }
 
@@ -108,7 +116,7 @@ int cmd_doctor(const Output &out, bool fix) {
     check_leftovers(f, fix);
     check_logind(f);
     if (out.json) {
-        print_json({{"findings", f.items}, {"errors", f.errors}});
+        print_json({{"status", f.status()}, {"findings", f.items}, {"errors", f.errors}, {"warnings", f.warnings}});
     } else {
         for (auto &i : f.items) {
             std::cout << std::string(i["level"]) << ": " << std::string(i["what"]);
@@ -116,7 +124,7 @@ int cmd_doctor(const Output &out, bool fix) {
             std::cout << "\n";
         }
     }
-    return f.errors > 0 ? kFailed : kOk;
+    return f.code();
 }
 
 } // namespace shmqctl

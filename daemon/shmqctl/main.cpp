@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
+
 namespace {
 
 using namespace shmqctl;
@@ -16,13 +18,14 @@ struct Args {
     std::string queue, data = "-";
     std::vector<std::string> columns;
     uint32_t count = 1;
-    double interval = 1.0, timeout_s = 1.0, nack_ms = -1;
+    double interval = 1.0, timeout_s = 1.0;
+    std::optional<double> nack_ms; // unset: no --nack given (-1 is a value: the backoff)
     int watch_count = 0;
-    bool ack = false, no_ack = false, fix = false;
+    bool ack = false, no_ack = false, fix = false, if_empty = false;
     std::string config, dlq_dir, dlq_cmd;
     uint64_t id = 0;
-    std::vector<uint64_t> ids;
-    double rate = 100;
+    DlqFilter filter;
+    RedriveArgs redrive;
     shmq_params params{};
     std::string jitter = "full", overflow = "block";
     uint32_t mode = 0600;
@@ -64,17 +67,33 @@ void add_message_commands(CLI::App &app, Args &a) {
 }
 
 void add_dlq(CLI::App &app, Args &a) {
-    auto *d = app.add_subcommand("dlq", "dead letters: list, show, redrive, purge");
+    auto *d = app.add_subcommand("dlq", "dead letters: list, export, show, redrive, status, cancel, purge");
     d->require_subcommand(1);
     auto *l = d->add_subcommand("list", "list a queue's dead letters");
     l->add_option("queue", a.queue)->required();
+    auto *e = d->add_subcommand("export", "a queue's dead letters as JSON lines, payload included (--hex: as hex)");
+    e->add_option("queue", a.queue)->required();
+    for (CLI::App *c : {l, e}) {
+        c->add_option("--reason", a.filter.reason, "only this reason: max_attempts rejected expired invalid");
+        c->add_option("--older-than", a.filter.older_than_s, "only those dead for at least this many seconds");
+        c->add_option("--newer-than", a.filter.newer_than_s, "only those dead for at most this many seconds");
+        c->add_option("--skip", a.filter.skip, "skip this many (after filtering)");
+        c->add_option("--limit", a.filter.limit, "show at most this many (0: all)");
+    }
     auto *s = d->add_subcommand("show", "show one dead letter");
     s->add_option("queue", a.queue)->required();
     s->add_option("id", a.id)->required();
     auto *r = d->add_subcommand("redrive", "put dead letters back into the queue as fresh deliveries");
     r->add_option("queue", a.queue)->required();
-    r->add_option("--id", a.ids, "only these ids (repeatable)");
-    r->add_option("--rate", a.rate, "messages per second");
+    r->add_option("--id", a.redrive.ids, "only these ids (repeatable)");
+    r->add_option("--rate", a.redrive.rate, "messages per second");
+    r->add_option("--to", a.redrive.to, "into this queue instead of their own");
+    r->add_flag("--no-wait", a.redrive.no_wait, "with shmqd running: return once it has the request");
+    r->add_option("--timeout", a.redrive.timeout_s, "with shmqd running: seconds to wait for it to finish");
+    d->add_subcommand("status", "a redrive's progress (pending request, shmqd's last report)")
+        ->add_option("queue", a.queue)
+        ->required();
+    d->add_subcommand("cancel", "cancel a pending redrive or purge")->add_option("queue", a.queue)->required();
     auto *p = d->add_subcommand("purge", "delete a queue's dead letters (through shmqd when it runs)");
     p->add_option("queue", a.queue)->required();
 }
@@ -86,8 +105,9 @@ void add_commands(CLI::App &app, Args &a) {
                   "columns: name ready spilled leased delayed dead clients oldest enqueued acked");
     for (const char *name : {"stat", "purge", "delete", "recover"})
         app.add_subcommand(name, std::string(name) + " a queue")->add_option("queue", a.queue)->required();
-    auto *w = app.add_subcommand("watch", "a live view, one line per interval");
-    w->add_option("queue", a.queue)->required();
+    app.get_subcommand("delete")->add_flag("--if-empty", a.if_empty, "refuse (exit 5) if the queue holds messages");
+    auto *w = app.add_subcommand("watch", "a live view of QUEUE, one line per interval; without QUEUE, every queue");
+    w->add_option("queue", a.queue, "the queue (default: a screen of every queue, by backlog)");
     w->add_option("--interval", a.interval, "seconds between lines");
     w->add_option("--count", a.watch_count, "stop after this many lines (0: never)");
     app.add_subcommand("doctor", "check /dev/shm and every queue, and say what to do")
@@ -101,31 +121,40 @@ int apply_create(Args &a) {
     a.params.overflow =
         a.overflow == "fail" ? SHMQ_OVERFLOW_FAIL : a.overflow == "spill" ? SHMQ_OVERFLOW_SPILL : SHMQ_OVERFLOW_BLOCK;
     a.params.mode = a.mode;
-    return cmd_create(a.queue, a.params);
+    return cmd_create(a.out, a.queue, a.params);
 }
 
 int run_dlq(const std::string &sub, Args &a) {
     std::string dir = dead_letter_dir(a.config, a.dlq_dir);
-    if (sub == "list") return cmd_dlq_list(a.out, dir, a.queue);
+    if (sub == "list") return cmd_dlq_list(a.out, dir, a.queue, a.filter);
+    if (sub == "export") return cmd_dlq_export(a.out, dir, a.queue, a.filter);
     if (sub == "show") return cmd_dlq_show(a.out, dir, a.queue, a.id);
-    if (sub == "purge") return cmd_dlq_purge(dir, a.queue);
-    return cmd_dlq_redrive(dir, a.queue, a.ids, a.rate);
+    if (sub == "purge") return cmd_dlq_purge(a.out, dir, a.queue);
+    if (sub == "status") return cmd_dlq_status(a.out, dir, a.queue);
+    if (sub == "cancel") return cmd_dlq_cancel(a.out, dir, a.queue);
+    return cmd_dlq_redrive(a.out, dir, a.queue, a.redrive);
+}
+
+int run_recv(const Args &a) {
+    if (int(a.ack) + int(a.no_ack) + int(a.nack_ms.has_value()) > 1)
+        return fail_msg("recv: give at most one of --ack, --nack and --no-ack", kUsage);
+    RecvAction act = a.no_ack ? RecvAction::NoAck : a.nack_ms ? RecvAction::Nack : RecvAction::Ack;
+    double ms = a.nack_ms.value_or(-1);
+    return cmd_recv(a.out, a.queue, a.count, act, ms < 0 ? -1 : int64_t(ms * 1e6), to_ns(a.timeout_s));
 }
 
 int run(const std::string &cmd, Args &a) {
     if (cmd == "list") return cmd_list(a.out, a.columns);
     if (cmd == "stat") return cmd_stat(a.out, a.queue);
-    if (cmd == "watch") return cmd_watch(a.queue, a.interval, a.watch_count);
+    if (cmd == "watch") return cmd_watch(a.out, a.queue, a.interval, a.watch_count);
     if (cmd == "peek") return cmd_peek(a.out, a.queue, a.count);
     if (cmd == "create") return apply_create(a);
-    if (cmd == "delete") return cmd_delete(a.queue);
-    if (cmd == "send") return cmd_send(a.queue, a.data, to_ns(a.timeout_s));
-    if (cmd == "purge") return cmd_purge(a.queue);
+    if (cmd == "delete") return cmd_delete(a.out, a.queue, a.if_empty);
+    if (cmd == "send") return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s));
+    if (cmd == "purge") return cmd_purge(a.out, a.queue);
     if (cmd == "recover") return cmd_recover(a.out, a.queue);
     if (cmd == "doctor") return cmd_doctor(a.out, a.fix);
-    RecvAction act = a.no_ack ? RecvAction::NoAck : a.nack_ms != -1 || !a.ack ? RecvAction::Ack : RecvAction::Ack;
-    if (!a.no_ack && a.nack_ms != -1) act = RecvAction::Nack;
-    return cmd_recv(a.out, a.queue, a.count, act, a.nack_ms < 0 ? -1 : int64_t(a.nack_ms * 1e6), to_ns(a.timeout_s));
+    return run_recv(a);
 }
 
 } // namespace
@@ -133,7 +162,7 @@ int run(const std::string &cmd, Args &a) {
 int main(int argc, char **argv) {
     CLI::App app{"shmqctl: inspect and operate shmq queues (segments in $SHMQ_DIR or /dev/shm)"};
     app.footer("Exit codes: 0 ok, 1 usage, 2 queue not found, 3 cannot open (permission, version, corrupt), "
-               "4 nothing received, 5 other failure.");
+               "4 nothing received, 5 other failure (doctor: errors found), 6 doctor: warnings only.");
     Args a;
     app.add_flag("--json", a.out.json, "machine-readable output");
     app.add_flag("--hex", a.hex, "show payloads as hex");

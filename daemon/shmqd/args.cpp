@@ -4,6 +4,7 @@
 
 #include "log.hpp"
 
+#include <cerrno>
 #include <cstring>
 
 namespace shmqd {
@@ -36,22 +37,22 @@ bool value_of(const char *name, int argc, char **argv, int *i, std::string *out,
 
 } // namespace
 
-bool parse_args(int argc, char **argv, Args *out, std::string *why) {
+int parse_args(int argc, char **argv, Args *out, std::string *why) {
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         bool m = false;
-        if (!value_of("--config", argc, argv, &i, &out->config, &m)) return *why = "--config needs a file", false;
+        if (!value_of("--config", argc, argv, &i, &out->config, &m)) return *why = "--config needs a file", EINVAL;
         if (m) continue;
-        if (!value_of("--log-level", argc, argv, &i, &out->log_level, &m)) return *why = "--log-level needs a level", false;
-        if (m && !valid_log_level(out->log_level)) return *why = "unknown log level: " + out->log_level, false;
+        if (!value_of("--log-level", argc, argv, &i, &out->log_level, &m)) return *why = "--log-level needs a level", EINVAL;
+        if (m && !valid_log_level(out->log_level)) return *why = "unknown log level: " + out->log_level, EINVAL;
         if (m) continue;
         if (a == "--foreground" || a == "-f") out->foreground = true;
         else if (a == "--check") out->check = true;
         else if (a == "--version") out->version = true;
         else if (a == "--help" || a == "-h") out->help = true;
-        else return *why = "unknown argument: " + a, false;
+        else return *why = "unknown argument: " + a, EINVAL;
     }
-    return true;
+    return 0;
 }
 
 } // namespace shmqd

@@ -16,7 +16,7 @@ struct Args {
 };
 
 // Parse argv. False with *why on a usage error.
-bool parse_args(int argc, char **argv, Args *out, std::string *why);
+int parse_args(int argc, char **argv, Args *out, std::string *why); // 0 or EINVAL
 const char *usage();
 
 } // namespace shmqd

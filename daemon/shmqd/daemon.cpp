@@ -53,7 +53,7 @@ bool Daemon::open_dirs() {
 bool Daemon::lock_instance() {
     std::string path = cfg_.daemon.spill_dir + "/shmqd.lock", why;
     pid_t holder = -1;
-    if (instance_.acquire_pidfile(path, &holder, &why)) return true;
+    if (instance_.acquire_pidfile(path, &holder, &why) == 0) return true;
     if (holder > 0)
         spdlog::critical("another shmqd (pid {}) is already running with this configuration: {} is locked", holder,
                          path);
@@ -65,7 +65,7 @@ bool Daemon::supervise_all() {
     for (const QueueConfig &qc : cfg_.queues) {
         auto s = std::make_unique<Supervised>();
         std::string why;
-        if (!supervise(qc, dirs_, s.get(), &why)) {
+        if (supervise(qc, dirs_, s.get(), &why) != 0) {
             spdlog::critical("{}", why);
             return false;
         }
@@ -78,7 +78,7 @@ bool Daemon::start_metrics() {
     if (cfg_.daemon.metrics == "off") return true;
     metrics_ = std::make_unique<MetricsServer>(board_);
     std::string why;
-    if (!metrics_->start(cfg_.daemon.metrics, &why)) {
+    if (metrics_->start(cfg_.daemon.metrics, &why) != 0) {
         spdlog::critical("metrics: {}", why);
         return false;
     }
@@ -111,7 +111,7 @@ bool Daemon::ensure_segment(Supervised &s, int64_t now_ms) {
     if (now_ms < s.segment_retry_ms) return false;
     std::string why;
     s.spill_full = false;
-    if (supervise(QueueConfig(s.cfg), dirs_, &s, &why)) return true;
+    if (supervise(QueueConfig(s.cfg), dirs_, &s, &why) == 0) return true;
     spdlog::error("{}; trying again in a second", why);
     s.segment_retry_ms = now_ms + 1000;
     return false;

@@ -2,6 +2,7 @@
 // frees a slot only when our persist callback returns true, and that happens
 // only after DeadLetters::add() succeeded: a crash in between leaves the
 // message both on disk and in its slot (written twice later), never lost.
+// Also the dead-letter store's retention (enforce_retention).
 #include "moves.hpp"
 
 #include "sys.hpp"
@@ -30,10 +31,12 @@ uint32_t drain_dead_letters(Supervised &s) {
         store::DeadReason reason = reason_of(o.reason);
         store::DeadLetterMeta m{o.meta.id, o.meta.attempts, reason, o.meta.enqueued_ns, died};
         if (int rc = s.dlq.add(m, s.buf); rc != 0) {
-            store_failed(&s, &s.dlq_health, "dead-letter store", s.dlq.error());
+            store_failed(&s, &s.dlq_health, "dead-letter store", rc, s.dlq.error());
             failed = true;
             return false;
         }
+        store_worked(&s, &s.dlq_health, "dead-letter store");
+        if (s.dlq_head_ns == 0) s.dlq_head_ns = died;
         ++s.dead_lettered[uint32_t(reason)];
         ++written;
         spdlog::debug("queue {}: message {} dead-lettered ({}, {} attempts)", s.cfg.name, m.id,
@@ -41,6 +44,26 @@ uint32_t drain_dead_letters(Supervised &s) {
         return true;
     };
     return s.q->drain_dead(persist);
+}
+
+void enforce_retention(Supervised &s, int64_t now_ms) {
+    const QueueConfig &c = s.cfg;
+    if ((c.dlq_max_records == 0 && c.dlq_max_age_ms == 0) || now_ms < s.retention_check_ms) return;
+    s.retention_check_ms = now_ms + 1000;
+    if (!s.dlq_health.ok || s.redrive.active || s.dlq.count() == 0) return;
+    int64_t cutoff = c.dlq_max_age_ms == 0 ? 0 : shmq::detail::real_ns() - int64_t(c.dlq_max_age_ms) * 1000000;
+    bool over = c.dlq_max_records != 0 && s.dlq.count() > c.dlq_max_records;
+    bool aged = cutoff > 0 && s.dlq_head_ns > 0 && s.dlq_head_ns < cutoff;
+    if (!over && !aged) return;
+    uint64_t dropped = 0;
+    if (int rc = s.dlq.trim(c.dlq_max_records, cutoff, &dropped); rc != 0) {
+        store_failed(&s, &s.dlq_health, "dead-letter store (retention)", rc, s.dlq.error());
+        return;
+    }
+    s.dlq_dropped_total += dropped;
+    s.dlq_head_check_ms = 0; // the oldest changed
+    spdlog::info("queue {}: retention dropped {} dead letters (cap {} records, {} ms)", c.name, dropped,
+                 c.dlq_max_records, c.dlq_max_age_ms);
 }
 
 } // namespace shmqd

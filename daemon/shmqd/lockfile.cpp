@@ -34,51 +34,54 @@ static pid_t read_pid(int fd) {
     return pid > 0 ? pid_t(pid) : -1;
 }
 
-static bool lock_fd(int fd, std::string *why) {
+static int lock_fd(int fd, std::string *why) {
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EINTR) continue;
         *why = errno == EWOULDBLOCK ? "held by another process" : std::string("flock: ") + strerror(errno);
-        return false;
+        return errno;
     }
-    return true;
+    return 0;
 }
 
-bool FileLock::acquire_pidfile(const std::string &path, pid_t *holder, std::string *why) {
+int FileLock::acquire_pidfile(const std::string &path, pid_t *holder, std::string *why) {
     release();
     *holder = -1;
     int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        *why = std::string("cannot open: ") + strerror(errno);
-        return false;
+        int err = errno;
+        *why = std::string("cannot open: ") + strerror(err);
+        return err;
     }
-    if (!lock_fd(fd, why)) {
+    if (int rc = lock_fd(fd, why); rc != 0) {
         *holder = read_pid(fd);
         close(fd);
-        return false;
+        return rc;
     }
     std::string pid = std::to_string(getpid()) + "\n";
     if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) != ssize_t(pid.size())) {
-        *why = std::string("cannot write the pid: ") + strerror(errno);
+        int err = errno;
+        *why = std::string("cannot write the pid: ") + strerror(err);
         close(fd);
-        return false;
+        return err;
     }
     fd_ = fd;
-    return true;
+    return 0;
 }
 
-bool FileLock::acquire_existing(const std::string &path, std::string *why) {
+int FileLock::acquire_existing(const std::string &path, std::string *why) {
     release();
     int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        *why = std::string("cannot open: ") + strerror(errno);
-        return false;
+        int err = errno;
+        *why = std::string("cannot open: ") + strerror(err);
+        return err;
     }
-    if (!lock_fd(fd, why)) {
+    if (int rc = lock_fd(fd, why); rc != 0) {
         close(fd);
-        return false;
+        return rc;
     }
     fd_ = fd;
-    return true;
+    return 0;
 }
 
 } // namespace shmqd

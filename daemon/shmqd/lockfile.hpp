@@ -19,12 +19,13 @@ public:
     FileLock &operator=(const FileLock &) = delete;
     ~FileLock() { release(); }
 
-    // Create `path` (0600) if needed, lock it and write our pid into it. False
-    // if another process holds it (*holder = its pid, or -1) or on an error
-    // (*why says which).
-    bool acquire_pidfile(const std::string &path, pid_t *holder, std::string *why);
-    // Lock an existing file (a segment), never creating or following a link.
-    bool acquire_existing(const std::string &path, std::string *why);
+    // Create `path` (0600) if needed, lock it and write our pid into it. 0, or
+    // EWOULDBLOCK if another process holds it (*holder = its pid, or -1), or
+    // another errno value (*why says what).
+    int acquire_pidfile(const std::string &path, pid_t *holder, std::string *why);
+    // Lock an existing file (a segment), never creating or following a link:
+    // 0 or an errno value as above.
+    int acquire_existing(const std::string &path, std::string *why);
     void release();
     bool held() const { return fd_ >= 0; }
 

@@ -15,21 +15,16 @@ namespace {
 
 void retry_stores(Supervised &s, const StoreDirs &dirs, int64_t now_ms) {
     std::string why;
+    // Reopening is not working: the failure ends at the first write that works.
     if (!s.dlq_health.ok && now_ms >= s.dlq_health.retry_ms) {
-        if (reopen_dlq(&s, dirs.dlq, &why)) {
-            spdlog::info("queue {}: dead-letter store reopened", s.cfg.name);
-            s.dlq_health = StoreHealth{};
-        } else {
-            store_failed(&s, &s.dlq_health, "dead-letter store", why);
-        }
+        int rc = reopen_dlq(&s, dirs.dlq, &why);
+        if (rc == 0) s.dlq_health.ok = true;
+        else store_failed(&s, &s.dlq_health, "dead-letter store", rc, why);
     }
     if (!s.spill_health.ok && now_ms >= s.spill_health.retry_ms) {
-        if (reopen_spill(&s, dirs.spill, &why)) {
-            spdlog::info("queue {}: spill store reopened", s.cfg.name);
-            s.spill_health = StoreHealth{};
-        } else {
-            store_failed(&s, &s.spill_health, "spill store", why);
-        }
+        int rc = reopen_spill(&s, dirs.spill, &why);
+        if (rc == 0) s.spill_health.ok = true;
+        else store_failed(&s, &s.spill_health, "spill store", rc, why);
     }
 }
 
@@ -53,11 +48,30 @@ void update_spill_head(Supervised &s, int64_t now_ms) {
     s.spill.commit(0); // forget the peek
 }
 
+// The time of death of the oldest dead letter (the store's first record),
+// looked up at most once a second.
+void update_dlq_head(Supervised &s, int64_t now_ms) {
+    if (s.dlq.count() == 0) {
+        s.dlq_head_ns = 0;
+        return;
+    }
+    if (now_ms < s.dlq_head_check_ms || !s.dlq_health.ok) return;
+    s.dlq_head_check_ms = now_ms + 1000;
+    s.dlq.list([&](const shmq::store::DeadLetterInfo &i) {
+        s.dlq_head_ns = i.meta.died_ns;
+        return false; // records are in order of death: the first is the oldest
+    });
+}
+
 void flush_stores(Supervised &s) {
-    if (s.dlq_health.ok && s.dlq.flush_if_due() != 0)
-        store_failed(&s, &s.dlq_health, "dead-letter store", s.dlq.error());
-    if (s.spill_health.ok && s.spill.flush_if_due() != 0)
-        store_failed(&s, &s.spill_health, "spill store", s.spill.error());
+    if (!s.dlq_health.ok) {
+    } else if (int rc = s.dlq.flush_if_due(); rc != 0) {
+        store_failed(&s, &s.dlq_health, "dead-letter store", rc, s.dlq.error());
+    }
+    if (!s.spill_health.ok) {
+    } else if (int rc = s.spill.flush_if_due(); rc != 0) {
+        store_failed(&s, &s.spill_health, "spill store", rc, s.spill.error());
+    }
 }
 
 } // namespace
@@ -74,6 +88,8 @@ bool tick_queue(Supervised &s, const StoreDirs &dirs, int64_t now_ms) {
     flush_stores(s);
     s.q->set_spilled(s.spill.count()); // for shmq_stats readers (shmqctl), not only metrics
     update_spill_head(s, now_ms);
+    update_dlq_head(s, now_ms);
+    enforce_retention(s, now_ms);
     if (dead + out + in + back > 0) take_stats(s); // the sample shows the result
     return dead >= kMoveBatch || out >= kMoveBatch || in >= kMoveBatch;
 }
@@ -94,7 +110,13 @@ QueueSample sample_queue(const Supervised &s) {
     q.spilled_total = s.spilled_total;
     q.refilled_total = s.refilled_total;
     q.redriven_total = s.redriven_total;
+    q.dlq_dropped_total = s.dlq_dropped_total;
     q.spill_full = s.spill_full;
+    q.oldest_dead_letter_age_ns = s.dlq_head_ns > 0 ? std::max<int64_t>(0, shmq::detail::real_ns() - s.dlq_head_ns) : 0;
+    q.dlq_failing = s.dlq_health.failing;
+    q.spill_failing = s.spill_health.failing;
+    q.dlq_errors = s.dlq_health.errors;
+    q.spill_errors = s.spill_health.errors;
     size_t n = std::min<size_t>(s.stats.clients, s.clients.size());
     for (size_t i = 0; i < n; ++i) {
         const shmq_client_stats &c = s.clients[i];

@@ -28,7 +28,7 @@ static bool load(const Args &a, Config *cfg) {
 int main(int argc, char **argv) {
     Args a;
     std::string why;
-    if (!parse_args(argc, argv, &a, &why)) {
+    if (parse_args(argc, argv, &a, &why) != 0) {
         fprintf(stderr, "shmqd: %s\n%s", why.c_str(), usage());
         return kExitConfig;
     }

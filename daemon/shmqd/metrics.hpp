@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -35,7 +36,13 @@ struct QueueSample {
     uint32_t consumers = 0;
     std::array<uint64_t, kReasonNames.size()> dead_lettered{}; // written by this daemon, per reason
     uint64_t spilled_total = 0, refilled_total = 0, redriven_total = 0;
+    uint64_t dlq_dropped_total = 0; // dropped by retention
     bool spill_full = false;
+    int64_t oldest_dead_letter_age_ns = 0; // 0: none
+    // Store health: failing now (logged, no write has worked since), and
+    // failures since this daemon started by kind (no_space, io, ...).
+    bool dlq_failing = false, spill_failing = false;
+    std::map<std::string, uint64_t> dlq_errors, spill_errors;
     std::vector<ConsumerSample> per_consumer;
 };
 
@@ -52,13 +59,15 @@ struct LoopHistogram {
 struct Snapshot {
     std::vector<QueueSample> queues;
     LoopHistogram loop;
-    int64_t started_ns = 0; // CLOCK_REALTIME
+    int64_t started_ns = 0;   // CLOCK_REALTIME
+    int64_t last_tick_ns = 0; // CLOCK_REALTIME, end of the last tick over all queues
+    int64_t now_ns = 0;       // CLOCK_REALTIME, when read() took the snapshot
 };
 
 // The hand-over point between the loop (publish) and the HTTP thread (read).
 class MetricsBoard {
 public:
-    void publish(std::vector<QueueSample> queues);
+    void publish(std::vector<QueueSample> queues); // after a tick: also its time
     void observe_tick(double seconds);
     void set_started(int64_t ns);
     Snapshot read() const;

@@ -3,6 +3,8 @@
 // while rendering or scanning a segment.
 #include "metrics.hpp"
 
+#include "sys.hpp"
+
 #include <utility>
 
 namespace shmqd {
@@ -17,6 +19,7 @@ void LoopHistogram::observe(double seconds) {
 void MetricsBoard::publish(std::vector<QueueSample> queues) {
     std::lock_guard<std::mutex> g(mu_);
     snap_.queues = std::move(queues);
+    snap_.last_tick_ns = shmq::detail::real_ns();
 }
 
 void MetricsBoard::observe_tick(double seconds) {
@@ -31,7 +34,9 @@ void MetricsBoard::set_started(int64_t ns) {
 
 Snapshot MetricsBoard::read() const {
     std::lock_guard<std::mutex> g(mu_);
-    return snap_;
+    Snapshot s = snap_;
+    s.now_ns = shmq::detail::real_ns();
+    return s;
 }
 
 } // namespace shmqd

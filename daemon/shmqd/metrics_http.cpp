@@ -67,16 +67,17 @@ bool wants_metrics(const std::string &req) {
 
 } // namespace
 
-bool MetricsServer::start(const std::string &address, std::string *why) {
+int MetricsServer::start(const std::string &address, std::string *why) {
     Address a;
-    if (!parse_address(address, &a, why)) return false;
+    if (int rc = parse_address(address, &a, why); rc != 0) return rc;
     listen_fd_ = socket(a.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (listen_fd_ < 0 || setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(listen_fd_, reinterpret_cast<sockaddr *>(&a.addr), a.len) != 0 || listen(listen_fd_, 16) != 0) {
-        *why = std::string("cannot listen on ") + address + ": " + strerror(errno);
+        int err = errno;
+        *why = std::string("cannot listen on ") + address + ": " + strerror(err);
         stop();
-        return false;
+        return err;
     }
     sockaddr_storage got{};
     socklen_t len = sizeof got;
@@ -84,12 +85,13 @@ bool MetricsServer::start(const std::string &address, std::string *why) {
     bound_ = format_address(got);
     stop_fd_ = eventfd(0, EFD_CLOEXEC);
     if (stop_fd_ < 0) {
-        *why = std::string("eventfd: ") + strerror(errno);
+        int err = errno;
+        *why = std::string("eventfd: ") + strerror(err);
         stop();
-        return false;
+        return err;
     }
     thread_ = std::thread([this] { run(); });
-    return true;
+    return 0;
 }
 
 void MetricsServer::stop() {

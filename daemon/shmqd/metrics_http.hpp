@@ -21,7 +21,7 @@ public:
 
     // Bind and listen on `address` ("127.0.0.1:0" picks a free port) and
     // start the thread. False with *why on failure.
-    bool start(const std::string &address, std::string *why);
+    int start(const std::string &address, std::string *why); // 0 or an errno value
     void stop();
     // Where it listens, e.g. "127.0.0.1:40123" (valid after start).
     const std::string &bound() const { return bound_; }

@@ -81,6 +81,16 @@ void queue_gauges(Writer &w, const Snapshot &s) {
               [](const QueueSample &q) { return uint64_t(q.stats.slot_count); });
     per_queue(w, s, "shmq_consumers", "gauge", "Attached processes that have received from the queue.",
               [](const QueueSample &q) { return uint64_t(q.consumers); });
+    per_queue(w, s, "shmq_queue_messages_dead", "gauge",
+              "Dead letters waiting in shared memory to be written to the dead-letter store.",
+              [](const QueueSample &q) { return q.stats.dead; });
+    per_queue(w, s, "shmq_queue_messages_writing", "gauge", "Slots being written by a sender (or left by a dead one).",
+              [](const QueueSample &q) { return q.stats.writing; });
+    w.family("shmq_queue_oldest_dead_letter_age_seconds", "gauge",
+             "Time since the oldest record in the dead-letter store died (0 if none).");
+    for (const QueueSample &q : s.queues)
+        w.sample("shmq_queue_oldest_dead_letter_age_seconds", qlabel(q),
+                 num(double(q.oldest_dead_letter_age_ns) / 1e9));
     w.family("shmq_queue_oldest_message_age_seconds", "gauge",
              "Age of the oldest ready message, in memory or spilled (0 if none).");
     for (const QueueSample &q : s.queues)
@@ -102,12 +112,34 @@ void queue_counters(Writer &w, const Snapshot &s) {
               [](const QueueSample &q) { return q.spilled_total; });
     per_queue(w, s, "shmq_messages_refilled_total", "counter", "Messages this daemon put back from the spill store.",
               [](const QueueSample &q) { return q.refilled_total; });
+    per_queue(w, s, "shmq_dead_letters_dropped_total", "counter",
+              "Dead letters this daemon dropped by retention (dlq_max_records, dlq_max_age_ms).",
+              [](const QueueSample &q) { return q.dlq_dropped_total; });
+    per_queue(w, s, "shmq_messages_redelivered_total", "counter", "Deliveries of a message after its first.",
+              [](const QueueSample &q) { return q.stats.redelivered; });
     w.family("shmq_messages_dead_lettered_total", "counter",
              "Messages this daemon wrote to the dead-letter store, by reason.");
     for (const QueueSample &q : s.queues)
         for (size_t r = 1; r < kReasonNames.size(); ++r)
             w.sample("shmq_messages_dead_lettered_total", qlabel(q) + ",reason=\"" + kReasonNames[r] + "\"",
                      q.dead_lettered[r]);
+}
+
+// Failures of the dead-letter and spill stores (disk full, I/O errors...):
+// the messages stay in shared memory meanwhile, so only these show it.
+void store_health(Writer &w, const Snapshot &s) {
+    w.family("shmq_store_failing", "gauge", "1 while a store's writes fail (messages wait in shared memory).");
+    for (const QueueSample &q : s.queues) {
+        w.sample("shmq_store_failing", qlabel(q) + ",store=\"dead_letters\"", uint64_t(q.dlq_failing));
+        w.sample("shmq_store_failing", qlabel(q) + ",store=\"spill\"", uint64_t(q.spill_failing));
+    }
+    w.family("shmq_store_errors_total", "counter", "Failed store operations, by store and kind of error.");
+    for (const QueueSample &q : s.queues) {
+        for (auto &[kind, n] : q.dlq_errors)
+            w.sample("shmq_store_errors_total", qlabel(q) + ",store=\"dead_letters\",kind=\"" + kind + "\"", n);
+        for (auto &[kind, n] : q.spill_errors)
+            w.sample("shmq_store_errors_total", qlabel(q) + ",store=\"spill\",kind=\"" + kind + "\"", n);
+    }
 }
 
 void consumers(Writer &w, const Snapshot &s) {
@@ -138,6 +170,15 @@ void daemon_metrics(Writer &w, const Snapshot &s) {
     char start[32];
     snprintf(start, sizeof start, "%.3f", double(s.started_ns) / 1e9);
     w.sample("shmq_daemon_start_time_seconds", "", start);
+    w.family("shmq_daemon_last_tick_timestamp_seconds", "gauge",
+             "When the last supervision tick over all queues ended, in seconds since the epoch.");
+    char last[32];
+    snprintf(last, sizeof last, "%.3f", double(s.last_tick_ns) / 1e9);
+    w.sample("shmq_daemon_last_tick_timestamp_seconds", "", last);
+    w.family("shmq_daemon_heartbeat_age_seconds", "gauge",
+             "Seconds since the last tick ended (the queues' daemon heartbeat); grows while the loop is stuck.");
+    double age = s.last_tick_ns > 0 && s.now_ns > s.last_tick_ns ? double(s.now_ns - s.last_tick_ns) / 1e9 : 0;
+    w.sample("shmq_daemon_heartbeat_age_seconds", "", num(age));
     w.family("shmq_daemon_loop_seconds", "histogram", "Duration of one supervision tick over all queues.");
     for (size_t i = 0; i < LoopHistogram::kBounds.size(); ++i)
         w.sample("shmq_daemon_loop_seconds_bucket", "le=\"" + num(LoopHistogram::kBounds[i]) + "\"",
@@ -154,6 +195,7 @@ std::string render_metrics(const Snapshot &s) {
     daemon_metrics(w, s);
     queue_gauges(w, s);
     queue_counters(w, s);
+    store_health(w, s);
     consumers(w, s);
     return w.take();
 }

@@ -22,6 +22,10 @@ uint32_t spill_out(Supervised &s);
 // READY at or below the low-water mark: bring spilled messages back, oldest
 // first, up to the middle mark, then commit the spill's cursor.
 uint32_t refill(Supervised &s);
+// Retention (dlq_max_records, dlq_max_age_ms): at most once a second, drop
+// the dead letters beyond the caps in one rewrite. Not while a redrive runs
+// (its cursor would lose the records it sent but has not removed yet).
+void enforce_retention(Supervised &s, int64_t now_ms);
 // Look for a redrive request and carry it out at its rate.
 uint32_t redrive_step(Supervised &s, int dlq_dirfd, int64_t now_ms);
 

@@ -1,7 +1,10 @@
-// redrive_job.cpp - the daemon's side of a redrive request: at most every
-// 100 ms it sends as many dead letters as the rate allows back into the queue
-// (same id, delivery count reset), and deletes the request file when none of
-// the selected records is left. A full queue pauses it; it never blocks the tick.
+// redrive_job.cpp - the daemon's side of redrive and purge requests
+// (redrive_request.hpp). A purge is done at once. A redrive sends, at most
+// every 100 ms, as many dead letters as the rate allows into their queue or
+// the request's target (same id, delivery count reset), reports progress in
+// the status file, and deletes the request file when none of the selected
+// records is left. A full queue pauses it; it never blocks the tick. A request
+// file deleted under it (shmqctl dlq cancel) stops it.
 #include "moves.hpp"
 
 #include "redrive_send.hpp"
@@ -14,15 +17,43 @@ namespace shmqd {
 
 namespace {
 
-constexpr int64_t kCheckEveryMs = 200; // looking for a request file
-constexpr int64_t kCallEveryMs = 100;  // each call rewrites the dead-letter file
+constexpr int64_t kCheckEveryMs = 200;  // looking for a request file (or its removal)
+constexpr int64_t kCallEveryMs = 100;   // a step per 100 ms at most
+constexpr int64_t kStatusEveryMs = 1000; // progress into the status file
 
 // A purge request: drop the store's records now (the daemon is its one writer).
 void purge(Supervised &s, int dirfd) {
     uint64_t n = s.dlq.count();
-    if (s.dlq.purge() != 0) store_failed(&s, &s.dlq_health, "dead-letter store (purge)", s.dlq.error());
+    if (int rc = s.dlq.purge(); rc != 0) store_failed(&s, &s.dlq_health, "dead-letter store (purge)", rc, s.dlq.error());
     else spdlog::info("queue {}: {} dead letters purged on request", s.cfg.name, n);
     remove_redrive_request(dirfd, s.cfg.name); // last: a waiting tool sees it gone
+}
+
+void write_status(Supervised &s, int dirfd, const std::string &state, const std::string &error = "") {
+    RedriveJob &j = s.redrive;
+    RedriveStatus st{state, j.sent, j.kept, j.started_s, shmq::detail::real_ns() / 1000000000, j.req.to, error};
+    std::string why;
+    if (write_redrive_status(dirfd, s.cfg.name, st, &why) != 0) spdlog::warn("queue {}: {}", s.cfg.name, why);
+}
+
+// The queue the records go into: their own, or the request's target (opened
+// as a client for the job's duration).
+bool open_target(Supervised &s, int dirfd) {
+    RedriveJob &j = s.redrive;
+    if (j.req.to.empty() || j.req.to == s.cfg.name) return true;
+    shmq_options o;
+    shmq_options_init(&o);
+    o.prefetch = 0;
+    shmq::detail::Queue *q = nullptr;
+    int rc = shmq::detail::Queue::open(j.req.to.c_str(), &o, &q);
+    j.target.reset(q);
+    if (rc == SHMQ_OK) return true;
+    std::string error = "cannot open the target queue " + j.req.to + ": " + shmq_strerror(rc);
+    spdlog::error("queue {}: redrive: {}; request dropped", s.cfg.name, error);
+    write_status(s, dirfd, "failed", error);
+    remove_redrive_request(dirfd, s.cfg.name);
+    j = RedriveJob{};
+    return false;
 }
 
 void start_job(Supervised &s, int dirfd, int64_t now_ms) {
@@ -40,17 +71,38 @@ void start_job(Supervised &s, int dirfd, int64_t now_ms) {
     }
     if (req.purge) return purge(s, dirfd);
     if (req.rate <= 0) req.rate = s.cfg.redrive_rate;
-    j = RedriveJob{true, req, 1.0, now_ms - kCallEveryMs, 0, 0, 0}; // first step at once
-    spdlog::info("queue {}: redrive of {} at {}/s started", s.cfg.name,
+    j = RedriveJob{};
+    j.active = true;
+    j.req = req;
+    j.tokens = 1.0;
+    j.last_ms = now_ms - kCallEveryMs; // first step at once
+    j.committed_ms = j.status_ms = now_ms;
+    j.next_check_ms = now_ms + kCheckEveryMs;
+    j.started_s = shmq::detail::real_ns() / 1000000000;
+    if (!open_target(s, dirfd)) return;
+    write_status(s, dirfd, "running");
+    spdlog::info("queue {}: redrive of {} at {}/s{} started", s.cfg.name,
                  req.ids.empty() ? std::string("all dead letters") : std::to_string(req.ids.size()) + " ids",
-                 req.rate);
+                 req.rate, req.to.empty() ? "" : " into " + req.to);
 }
 
-void finish_job(Supervised &s, int dirfd) {
-    spdlog::info("queue {}: redrive done: {} sent back, {} kept (too big for a slot)", s.cfg.name, s.redrive.sent,
-                 s.redrive.kept);
+// Done, or cancelled: what was sent leaves the store, the status says which.
+void end_job(Supervised &s, int dirfd, const char *state) {
+    RedriveJob &j = s.redrive;
+    if (int rc = redrive_commit(s.dlq, &j.cursor); rc != 0)
+        store_failed(&s, &s.dlq_health, "dead-letter store (redrive)", rc, s.dlq.error());
+    spdlog::info("queue {}: redrive {}: {} sent back, {} kept (too big for a slot)", s.cfg.name, state, j.sent, j.kept);
+    write_status(s, dirfd, state);
     remove_redrive_request(dirfd, s.cfg.name); // last: a waiting tool sees it gone
-    s.redrive.active = false;
+    j = RedriveJob{};
+}
+
+// A request file deleted while we work on it is a cancel.
+bool cancelled(Supervised &s, int dirfd, int64_t now_ms) {
+    RedriveJob &j = s.redrive;
+    if (now_ms < j.next_check_ms) return false;
+    j.next_check_ms = now_ms + kCheckEveryMs;
+    return !redrive_request_pending(dirfd, s.cfg.name);
 }
 
 } // namespace
@@ -60,19 +112,36 @@ uint32_t redrive_step(Supervised &s, int dirfd, int64_t now_ms) {
     RedriveJob &j = s.redrive;
     if (!j.active) start_job(s, dirfd, now_ms);
     if (!j.active || now_ms - j.last_ms < kCallEveryMs) return 0;
+    if (cancelled(s, dirfd, now_ms)) {
+        end_job(s, dirfd, "cancelled");
+        return 0;
+    }
     j.tokens = std::min(j.tokens + j.req.rate * double(now_ms - j.last_ms) / 1000.0, std::max(1.0, j.req.rate));
     j.last_ms = now_ms;
     if (j.tokens < 1) return 0;
-    // Records kept (too big) are offered again each call, oldest first: they
-    // do not use up the rate.
+    // Records kept (too big) do not use up the rate. The sent ones are removed
+    // from the file in one rewrite now and then (redrive_commit_due), not per call.
     shmq::store::RedriveResult res;
-    int rc = redrive_batch(*s.q, s.dlq, j.req.ids, size_t(j.tokens) + j.kept, &res);
+    shmq::detail::Queue &into = j.target ? *j.target : *s.q;
+    int rc = redrive_batch(into, s.dlq, j.req.ids, size_t(j.tokens), &j.cursor, &res);
     j.tokens -= double(res.sent);
     j.sent += res.sent;
-    j.kept = res.kept;
+    j.kept += res.kept;
     s.redriven_total += res.sent;
-    if (rc != 0) store_failed(&s, &s.dlq_health, "dead-letter store (redrive)", s.dlq.error());
-    else if (!res.more) finish_job(s, dirfd);
+    bool finished = rc == 0 && !res.more;
+    if (rc == 0 && !finished && redrive_commit_due(j.cursor, false, now_ms - j.committed_ms)) {
+        rc = redrive_commit(s.dlq, &j.cursor);
+        j.committed_ms = now_ms;
+        j.kept = 0; // the next pass starts at the first record and meets them again
+    }
+    if (rc != 0) {
+        store_failed(&s, &s.dlq_health, "dead-letter store (redrive)", rc, s.dlq.error());
+    } else if (finished) {
+        end_job(s, dirfd, "done");
+    } else if (now_ms - j.status_ms >= kStatusEveryMs) {
+        j.status_ms = now_ms;
+        write_status(s, dirfd, "running");
+    }
     return uint32_t(res.sent);
 }
 

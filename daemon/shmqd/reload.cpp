@@ -22,8 +22,9 @@ bool same_store_options(const QueueConfig &a, const QueueConfig &b) {
 
 void reopen_stores(Supervised *s, const StoreDirs &dirs) {
     std::string why;
-    if (!reopen_dlq(s, dirs.dlq, &why)) store_failed(s, &s->dlq_health, "dead-letter store", why);
-    if (!reopen_spill(s, dirs.spill, &why)) store_failed(s, &s->spill_health, "spill store", why);
+    if (int rc = reopen_dlq(s, dirs.dlq, &why); rc != 0) store_failed(s, &s->dlq_health, "dead-letter store", rc, why);
+    if (int rc = reopen_spill(s, dirs.spill, &why); rc != 0)
+        store_failed(s, &s->spill_health, "spill store", rc, why);
 }
 
 } // namespace
@@ -78,7 +79,7 @@ void Daemon::reload_queues(const Config &next) {
         if (known) continue;
         auto s = std::make_unique<Supervised>();
         std::string why;
-        if (!supervise(qc, dirs_, s.get(), &why)) spdlog::error("reload: {}", why);
+        if (supervise(qc, dirs_, s.get(), &why) != 0) spdlog::error("reload: {}", why);
         else queues_.push_back(std::move(s));
     }
     cfg_.queues = next.queues;

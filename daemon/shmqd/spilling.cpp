@@ -39,7 +39,10 @@ void give_back(Supervised &s, const Outgoing &o) {
 bool push_one(Supervised &s, const Outgoing &o) {
     copy_payload(s, o);
     int rc = s.spill.push(store::SpillMeta{o.meta.id, o.meta.attempts, o.meta.enqueued_ns}, s.buf);
-    if (rc == 0) return true;
+    if (rc == 0) {
+        store_worked(&s, &s.spill_health, "spill store");
+        return true;
+    }
     give_back(s, o);
     if (rc == EDQUOT) {
         if (!s.spill_full) spdlog::warn("queue {}: spill store full: {}; senders now get SHMQ_EFULL", s.cfg.name,
@@ -47,7 +50,7 @@ bool push_one(Supervised &s, const Outgoing &o) {
         s.spill_full = true;
         s.q->set_spill_full(true);
     } else {
-        store_failed(&s, &s.spill_health, "spill store", s.spill.error());
+        store_failed(&s, &s.spill_health, "spill store", rc, s.spill.error());
     }
     return false;
 }
@@ -55,8 +58,10 @@ bool push_one(Supervised &s, const Outgoing &o) {
 // Under fsync "always" the batch is synced before any of its slots is freed.
 // If that fails, the messages stay in memory too (and may come back twice).
 bool sync_batch(Supervised &s, std::vector<Outgoing> &taken) {
-    if (s.cfg.spill_fsync != FsyncPolicy::Always || s.spill.sync() == 0) return true;
-    store_failed(&s, &s.spill_health, "spill store", s.spill.error());
+    if (s.cfg.spill_fsync != FsyncPolicy::Always) return true;
+    int rc = s.spill.sync();
+    if (rc == 0) return true;
+    store_failed(&s, &s.spill_health, "spill store", rc, s.spill.error());
     for (const Outgoing &o : taken) {
         copy_payload(s, o);
         give_back(s, o);
@@ -117,8 +122,8 @@ uint32_t refill(Supervised &s) {
     if (s.spill.count() == 0 || !s.spill_health.ok || s.stats.ready > s.marks.low) return 0;
     uint64_t want = std::min<uint64_t>({s.marks.mid - s.stats.ready, s.stats.free, kMoveBatch});
     if (want == 0) return 0;
-    if (s.spill.peek_batch(want, &s.refill_batch) != 0) {
-        store_failed(&s, &s.spill_health, "spill store", s.spill.error());
+    if (int rc = s.spill.peek_batch(want, &s.refill_batch); rc != 0) {
+        store_failed(&s, &s.spill_health, "spill store", rc, s.spill.error());
         return 0;
     }
     size_t done = restore_batch(s);
@@ -126,9 +131,9 @@ uint32_t refill(Supervised &s) {
     // is tried again later); otherwise the cursor was not saved and those
     // records will come again (duplicates): reopen to start clean.
     uint64_t before = s.spill.count();
-    if (s.spill.commit(done) != 0) {
+    if (int rc = s.spill.commit(done); rc != 0) {
         if (done > 0 && s.spill.count() < before) spdlog::warn("queue {}: spill compaction: {}", s.cfg.name, s.spill.error());
-        else store_failed(&s, &s.spill_health, "spill store", s.spill.error());
+        else store_failed(&s, &s.spill_health, "spill store", rc, s.spill.error());
     }
     s.refilled_total += done;
     if (done > 0 && s.spill_full) {

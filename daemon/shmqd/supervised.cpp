@@ -3,6 +3,7 @@
 // open its two stores, reporting whatever damage they had on disk.
 #include "supervised.hpp"
 
+#include "redrive_send.hpp"
 #include "store/names.hpp"
 #include "segment.hpp"
 #include "sys.hpp"
@@ -77,7 +78,7 @@ bool move_aside(int dirfd, const std::string &file, const std::string &what, con
     return true;
 }
 
-bool open_dlq(Supervised *s, int dirfd, std::string *why) {
+int open_dlq(Supervised *s, int dirfd, std::string *why) {
     store::StoreOptions o{store_fsync(s->cfg.dlq_fsync), s->cfg.fsync_interval_ms, max_record(s->params), false};
     store::OpenReport rep;
     const std::string what = "queue " + s->cfg.name + ": dead-letter store";
@@ -86,15 +87,16 @@ bool open_dlq(Supervised *s, int dirfd, std::string *why) {
         rc = s->dlq.open(dirfd, s->cfg.name, o, &rep);
     if (rc != 0) {
         *why = what + ": " + s->dlq.error();
-        return false;
+        return rc;
     }
     report(what, rep);
-    return true;
+    s->dlq_head_check_ms = 0; // look for the oldest dead letter again
+    return 0;
 }
 
 // The spill is synced by the loop after each batch when the policy is
 // "always" (one fdatasync per batch, still before any slot is freed).
-bool open_spill(Supervised *s, int dirfd, std::string *why) {
+int open_spill(Supervised *s, int dirfd, std::string *why) {
     store::Fsync f = s->cfg.spill_fsync == FsyncPolicy::Always ? store::Fsync::Never : store_fsync(s->cfg.spill_fsync);
     store::SpillOptions o{f, s->cfg.fsync_interval_ms, max_record(s->params), s->cfg.spill_max_bytes};
     store::OpenReport rep;
@@ -104,71 +106,97 @@ bool open_spill(Supervised *s, int dirfd, std::string *why) {
         rc = s->spill.open(dirfd, s->cfg.name, o, &rep);
     if (rc != 0) {
         *why = what + ": " + s->spill.error();
-        return false;
+        return rc;
     }
     report(what, rep);
     if (s->spill.count() > 0) spdlog::info("{}: {} messages to refill", what, s->spill.count());
-    return true;
+    return 0;
 }
 
-bool take_segment(const QueueConfig &cfg, Supervised *s, std::string *why) {
+// 0, EIO if the core cannot open or create the segment (its error is in
+// *why), or the lock's errno (EWOULDBLOCK: another shmqd supervises it).
+int take_segment(const QueueConfig &cfg, Supervised *s, std::string *why) {
     Queue *q = nullptr;
     bool created = false;
     int rc = open_queue(cfg, &q, &created);
     if (rc != SHMQ_OK) {
         *why = "queue " + cfg.name + ": cannot open or create its segment " +
                shmq::detail::segment_path(cfg.name.c_str()) + ": " + shmq_strerror(rc);
-        return false;
+        return EIO;
     }
     s->q.reset(q);
     std::string lock_why;
-    if (!s->segment_lock.acquire_existing(shmq::detail::segment_path(cfg.name.c_str()), &lock_why)) {
+    if (int lrc = s->segment_lock.acquire_existing(shmq::detail::segment_path(cfg.name.c_str()), &lock_why); lrc != 0) {
         *why = "queue " + cfg.name + ": already supervised by another shmqd (segment lock " + lock_why + ")";
         s->q.reset();
-        return false;
+        return lrc;
     }
     q->params(&s->params);
     if (created) spdlog::info("queue {}: created ({} slots of {} bytes)", cfg.name, s->params.slot_count,
                               s->params.slot_size);
     else spdlog::info("queue {}: adopted the existing segment", cfg.name);
     if (!created) warn_differences(cfg, s->params);
-    return true;
+    return 0;
 }
 
 } // namespace
 
-bool supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *s, std::string *why) {
+int supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *s, std::string *why) {
     s->cfg = cfg;
-    if (!take_segment(cfg, s, why)) return false;
+    if (int rc = take_segment(cfg, s, why); rc != 0) return rc;
     s->marks = watermarks(cfg, s->params.slot_count);
     s->buf.reserve(s->params.slot_size);
     s->clients.resize(s->params.max_clients);
     s->stats.struct_size = sizeof(shmq_stats);
     s->q->set_spill_full(false); // a flag left by a daemon that died; set again if still true
-    if (!open_dlq(s, dirs.dlq, why) || !open_spill(s, dirs.spill, why)) {
-        unsupervise(s);
-        return false;
-    }
-    return true;
+    int rc = open_dlq(s, dirs.dlq, why);
+    if (rc == 0) rc = open_spill(s, dirs.spill, why);
+    if (rc != 0) unsupervise(s);
+    return rc;
 }
 
-bool reopen_dlq(Supervised *s, int dirfd, std::string *why) {
+int reopen_dlq(Supervised *s, int dirfd, std::string *why) {
     s->dlq.close();
     return open_dlq(s, dirfd, why);
 }
 
-bool reopen_spill(Supervised *s, int dirfd, std::string *why) {
+int reopen_spill(Supervised *s, int dirfd, std::string *why) {
     s->spill.close();
     return open_spill(s, dirfd, why);
 }
 
-void store_failed(Supervised *s, StoreHealth *h, const char *what, const std::string &error) {
-    if (h->ok) spdlog::error("queue {}: {}: {}; retrying every second", s->cfg.name, what, error);
+const char *store_error_kind(int err) {
+    switch (err) {
+    case ENOSPC: return "no_space";
+    case EDQUOT: return "quota";
+    case EFBIG: return "file_too_large";
+    case EIO: return "io";
+    case EROFS: return "read_only";
+    case EACCES:
+    case EPERM: return "permission";
+    default: return "other";
+    }
+}
+
+void store_failed(Supervised *s, StoreHealth *h, const char *what, int err, const std::string &error) {
+    ++h->errors[store_error_kind(err)];
+    if (!h->failing)
+        spdlog::error("queue {}: {}: {}; retrying every second (logged again when it works)", s->cfg.name, what,
+                      error);
+    h->failing = true;
     h->ok = false;
     h->retry_ms = shmq::detail::mono_ns() / 1000000 + 1000;
 }
 
+void store_worked(Supervised *s, StoreHealth *h, const char *what) {
+    if (!h->failing) return;
+    spdlog::info("queue {}: {} works again", s->cfg.name, what);
+    h->failing = false;
+}
+
 void unsupervise(Supervised *s) {
+    if (!s->redrive.cursor.sent.empty() && redrive_commit(s->dlq, &s->redrive.cursor) != 0) // else sent twice later
+        spdlog::error("queue {}: dead-letter store (redrive): {}", s->cfg.name, s->dlq.error());
     if (s->dlq.sync() != 0) spdlog::error("queue {}: dead-letter store: {}", s->cfg.name, s->dlq.error());
     if (s->spill.sync() != 0) spdlog::error("queue {}: spill store: {}", s->cfg.name, s->spill.error());
     s->dlq.close();

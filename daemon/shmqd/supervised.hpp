@@ -17,6 +17,7 @@
 #include "store/spill.hpp"
 
 #include <array>
+#include <map>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -38,14 +39,26 @@ struct RedriveJob {
     double tokens = 0;           // messages we may send now
     int64_t last_ms = 0;         // when tokens were last added
     int64_t next_check_ms = 0;   // when to look for a request file again
-    uint64_t sent = 0, kept = 0; // progress of this request
+    uint64_t sent = 0, kept = 0; // progress of this request (kept: in the current pass)
+    shmq::store::RedriveCursor cursor; // sent records wait here for one rewrite (redrive_send.hpp)
+    int64_t committed_ms = 0;          // when the sent records were last removed
+    int64_t status_ms = 0;             // when the status file was last written
+    int64_t started_s = 0;             // CLOCK_REALTIME seconds
+    std::unique_ptr<shmq::detail::Queue> target; // the request's target queue, if not this one
 };
 
-// A store that failed a write is reopened (which re-checks the file) after a pause.
+// A store that failed a write is reopened (which re-checks the file) after a
+// pause. A failure is logged once, when it starts; "works again" once, at the
+// first write that succeeds after it. Every failure counts, by kind.
 struct StoreHealth {
-    bool ok = true;
-    int64_t retry_ms = 0; // mono ms when to reopen
+    bool ok = true;        // writes may be tried
+    bool failing = false;  // a failure was logged and no write has worked since
+    int64_t retry_ms = 0;  // mono ms when to reopen
+    std::map<std::string, uint64_t> errors; // by kind (store_error_kind), since this daemon started
 };
+// The metrics label for an errno value: no_space, quota, file_too_large, io,
+// read_only, permission or other.
+const char *store_error_kind(int err);
 
 struct Supervised {
     QueueConfig cfg;      // as configured (segment parameters may differ: see params)
@@ -59,6 +72,10 @@ struct Supervised {
     StoreHealth dlq_health, spill_health;
     int64_t spill_head_ns = 0;    // first enqueue of the oldest spilled message (0: unknown)
     int64_t spill_head_check_ms = 0;
+    int64_t dlq_head_ns = 0;      // time of death of the oldest dead letter (0: none or unknown)
+    int64_t dlq_head_check_ms = 0;
+    int64_t retention_check_ms = 0;
+    uint64_t dlq_dropped_total = 0; // by retention
     RedriveJob redrive;
     std::vector<std::byte> buf; // a payload copied out of shared memory
     std::vector<shmq::store::SpillRecord> refill_batch;
@@ -77,18 +94,22 @@ struct StoreDirs {
     int dlq = -1;
 };
 
-// Open or create the queue, lock it, open its stores. On failure returns
-// false with *why (a message for the log, naming the queue).
-bool supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *out, std::string *why);
+// Open or create the queue, lock it, open its stores. Returns 0, or an errno
+// value with *why (a message for the log, naming the queue).
+int supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *out, std::string *why);
 // Sync the stores and let go of the queue (the segment stays).
 void unsupervise(Supervised *s);
 // Take new daemon-side policies (rates, water marks) from a reloaded config;
 // log what cannot change without re-creating the queue.
 void apply_policies(Supervised *s, const QueueConfig &cfg, const StoreDirs &dirs);
 // Close and open a store again (after a failed write, or a policy change).
-bool reopen_dlq(Supervised *s, int dirfd, std::string *why);
-bool reopen_spill(Supervised *s, int dirfd, std::string *why);
-// Note a store failure: log it (once per failure) and schedule a reopen.
-void store_failed(Supervised *s, StoreHealth *h, const char *what, const std::string &error);
+// Return 0 or the errno value of the failure, with *why.
+int reopen_dlq(Supervised *s, int dirfd, std::string *why);
+int reopen_spill(Supervised *s, int dirfd, std::string *why);
+// Note a store failure (`err` an errno value): count it by kind, log it if it
+// starts a failure, and schedule a reopen.
+void store_failed(Supervised *s, StoreHealth *h, const char *what, int err, const std::string &error);
+// Note a write that worked: ends a failure (logged).
+void store_worked(Supervised *s, StoreHealth *h, const char *what);
 
 } // namespace shmqd

@@ -88,6 +88,13 @@ int DeadLetters::list(const std::function<bool(const DeadLetterInfo &)> &visit) 
     }));
 }
 
+int DeadLetters::each(const std::function<bool(const DeadLetterView &)> &visit) {
+    return take(log_.scan([&](uint64_t, std::span<const std::byte> body) {
+        DeadLetterView v;
+        return !decode_dead_letter(body, &v) || visit(v);
+    }));
+}
+
 int DeadLetters::show(uint64_t id, DeadLetter *out) {
     bool found = false;
     int rc = log_.scan([&](uint64_t, std::span<const std::byte> body) {
@@ -119,6 +126,22 @@ int DeadLetters::remove_where(const std::function<bool(uint64_t off, uint64_t id
     return take(rc);
 }
 
+int DeadLetters::trim(uint64_t max_records, int64_t died_before_ns, uint64_t *dropped) {
+    const uint64_t over = max_records != 0 && count_ > max_records ? count_ - max_records : 0;
+    uint64_t seen = 0, n = 0, old_id = log_.file_id();
+    int rc = log_.rewrite([&](uint64_t, std::span<const std::byte> body) {
+        DeadLetterView v;
+        if (!decode_dead_letter(body, &v)) return true; // not counted, not ours to judge
+        bool gone = seen++ < over || v.meta.died_ns < died_before_ns;
+        n += gone ? 1 : 0;
+        return !gone;
+    });
+    bool replaced = log_.file_id() != old_id;
+    if (replaced) count_ -= std::min(count_, n);
+    *dropped = replaced ? n : 0;
+    return take(rc);
+}
+
 int DeadLetters::purge() {
     return remove_where([](uint64_t, uint64_t) { return true; }, nullptr);
 }
@@ -142,32 +165,63 @@ int DeadLetters::redrive_all(size_t max_per_call, const RedriveFn &send, Redrive
     return redrive_where([](uint64_t) { return true; }, max_per_call, send, res);
 }
 
-// Offers the selected records, then removes the sent ones (by offset: ids may
-// repeat). If reading failed part way, what was sent is still removed.
-int DeadLetters::redrive_where(const Select &sel, size_t max, const RedriveFn &send, RedriveResult *res) {
+// Offers the selected records from the cursor on. The cursor moves past a
+// record sent or kept, and stays on one that said Stop (offered again next time).
+int DeadLetters::offer_from(RedriveCursor *c, const Select &sel, size_t max, const RedriveFn &send,
+                            RedriveResult *res) {
     *res = RedriveResult{};
-    std::vector<uint64_t> sent; // offsets, ascending
-    int rc = take(log_.scan([&](uint64_t off, std::span<const std::byte> body) {
-        DeadLetterView v;
-        if (!decode_dead_letter(body, &v) || !sel(v.meta.id)) return true;
-        if (max != 0 && res->sent + res->kept == max) {
-            res->more = true;
-            return false;
-        }
-        RedriveStep step = send(v);
-        if (step == RedriveStep::Sent) {
-            sent.push_back(off);
-            ++res->sent;
-            return true;
-        }
-        ++res->kept;
-        res->more = step == RedriveStep::Stop;
-        return step != RedriveStep::Stop;
-    }));
-    if (sent.empty()) return rc;
+    if (c->file_id != log_.file_id()) *c = RedriveCursor{log_.file_id(), 0, false, {}};
+    uint64_t from = c->resume == 0 ? RecordLog::first_offset() : c->resume;
+    return take(log_.scan(
+        [&](uint64_t off, std::span<const std::byte> body) {
+            DeadLetterView v;
+            if ((off == c->resume && c->skip_resume) || !decode_dead_letter(body, &v) || !sel(v.meta.id)) return true;
+            if (max != 0 && res->sent == max) {
+                res->more = true;
+                return false;
+            }
+            RedriveStep step = send(v);
+            c->resume = off;
+            c->skip_resume = step != RedriveStep::Stop;
+            if (step == RedriveStep::Sent) {
+                c->sent.push_back(off);
+                ++res->sent;
+                return true;
+            }
+            ++res->kept;
+            res->more = step == RedriveStep::Stop;
+            return step != RedriveStep::Stop;
+        },
+        from));
+}
+
+int DeadLetters::commit_redrive(RedriveCursor *c) {
+    if (c->sent.empty() || c->file_id != log_.file_id()) {
+        c->sent.clear();
+        return 0;
+    }
+    std::vector<uint64_t> sent = std::move(c->sent);
+    *c = RedriveCursor{}; // the rewrite moves every record: start over (kept ones are offered again)
+    return remove_where([&](uint64_t off, uint64_t) { return std::binary_search(sent.begin(), sent.end(), off); },
+                        nullptr);
+}
+
+int DeadLetters::redrive_from(RedriveCursor *c, std::span<const uint64_t> ids, size_t max, const RedriveFn &send,
+                              RedriveResult *res) {
+    if (ids.empty()) return offer_from(c, [](uint64_t) { return true; }, max, send, res);
+    std::vector<uint64_t> sorted(ids.begin(), ids.end());
+    std::sort(sorted.begin(), sorted.end());
+    return offer_from(c, [&](uint64_t id) { return std::binary_search(sorted.begin(), sorted.end(), id); }, max, send,
+                      res);
+}
+
+// One call of an incremental redrive, committed at once. If reading failed
+// part way, what was sent is still removed.
+int DeadLetters::redrive_where(const Select &sel, size_t max, const RedriveFn &send, RedriveResult *res) {
+    RedriveCursor c;
+    int rc = offer_from(&c, sel, max, send, res);
     std::string read_error = error_;
-    int rm = remove_where([&](uint64_t off, uint64_t) { return std::binary_search(sent.begin(), sent.end(), off); },
-                          nullptr);
+    int rm = commit_redrive(&c);
     if (rc == 0) return rm;
     error_ = read_error;
     return rc;

@@ -55,6 +55,16 @@ struct RedriveResult {
     bool more = false; // selected records remain that were not offered
 };
 
+// Where an incremental redrive stands (redrive_from): the record to look at
+// next, and the records sent but still in the file (removed by
+// commit_redrive). Valid for one file: a rewrite by anyone else starts it over.
+struct RedriveCursor {
+    uint64_t file_id = 0;       // the file the offsets refer to (0: none yet)
+    uint64_t resume = 0;        // offset to scan from (0: the first record)
+    bool skip_resume = false;   // the record at `resume` was dealt with
+    std::vector<uint64_t> sent; // offsets, ascending
+};
+
 struct StoreOptions {
     Fsync fsync = Fsync::Always;
     uint32_t interval_ms = 1000;
@@ -79,9 +89,15 @@ public:
 
     // Every record in order of death, without its payload; return false to stop.
     int list(const std::function<bool(const DeadLetterInfo &)> &visit);
+    // Every record with its payload (valid during the call), in order of death.
+    int each(const std::function<bool(const DeadLetterView &)> &visit);
     // The most recent record with this id, or ENOENT.
     int show(uint64_t id, DeadLetter *out);
     int purge();
+    // Retention: drops the oldest records beyond the newest `max_records` (0:
+    // no cap) and those that died before `died_before_ns` (0: none), in one
+    // rewrite; *dropped says how many.
+    int trim(uint64_t max_records, int64_t died_before_ns, uint64_t *dropped);
     int remove(std::span<const uint64_t> ids, uint64_t *removed = nullptr);
 
     // Offers up to max_per_call selected records (0: no limit), oldest first,
@@ -91,6 +107,18 @@ public:
     int redrive(std::span<const uint64_t> ids, size_t max_per_call, const RedriveFn &send, RedriveResult *res);
     int redrive_all(size_t max_per_call, const RedriveFn &send, RedriveResult *res);
 
+    // Incremental redrive: offers selected records (`ids`, or all if empty)
+    // from where the cursor stands until max_per_call were sent (0: no limit)
+    // or one says Stop, without rewriting the file: the cursor remembers what
+    // was sent, and commit_redrive() removes it all in one rewrite. A full
+    // redrive of N records thus costs a rewrite per commit, not per call. Until
+    // the commit, a crash leaves the sent records in the store (sent again by
+    // the next redrive: duplicates, never losses) and count() includes them.
+    // A kept record is not offered again by this cursor.
+    int redrive_from(RedriveCursor *c, std::span<const uint64_t> ids, size_t max_per_call, const RedriveFn &send,
+                     RedriveResult *res);
+    int commit_redrive(RedriveCursor *c);
+
     uint64_t count() const { return count_; }      // well-formed records
     uint64_t bytes() const { return log_.size(); } // file size
     const std::string &error() const { return error_; } // message of the last failure
@@ -99,6 +127,7 @@ private:
     int take(int rc); // copies the log's message on failure
     using Select = std::function<bool(uint64_t id)>;
     int redrive_where(const Select &sel, size_t max, const RedriveFn &send, RedriveResult *res);
+    int offer_from(RedriveCursor *c, const Select &sel, size_t max, const RedriveFn &send, RedriveResult *res);
     int remove_where(const std::function<bool(uint64_t off, uint64_t id)> &drop, uint64_t *removed);
 
     RecordLog log_;

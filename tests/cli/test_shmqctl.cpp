@@ -1,6 +1,7 @@
 // shmqctl end to end: the binary run as an operator would, its output and
 // exit codes on a live queue, a missing queue and bad arguments, and its
 // --json checked against the library's own stats.
+#include "run_ctl.hpp"
 #include "support.hpp"
 
 #include "store/dead_letters.hpp"
@@ -12,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <span>
 #include <string>
@@ -19,26 +21,9 @@
 #include <unistd.h>
 
 using namespace testing;
+using namespace ctltest;
 
 namespace {
-
-struct Run {
-    int code;
-    std::string out;
-};
-
-// Run shmqctl with `args` (shell words), stdin from `input`; stdout captured.
-Run ctl(const std::string &args, const std::string &input = "") {
-    std::string cmd = std::string(SHMQCTL) + " " + args + " 2>/dev/null";
-    if (!input.empty()) cmd = "printf '" + input + "' | " + cmd;
-    FILE *p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    std::string out;
-    char buf[4096];
-    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-    int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 shmq_stats lib_stats(const std::string &name) {
     shmq_queue *q = open_queue(name);
@@ -96,6 +81,35 @@ TEST_CASE("peek shows without leasing; recv acks by default, --nack puts back") 
     CHECK(lib_stats(q).acked == 2);
     CHECK(ctl("recv " + q + " --timeout 0").code == 4); // nothing left
     CHECK(ctl("delete " + q).code == 0);
+}
+
+TEST_CASE("recv --nack -1 nacks with the queue's backoff; it never acks (issue 13, bug 1)") {
+    std::string q = unique_name("ctlnack");
+    REQUIRE(ctl("create " + q + " --backoff-base 0 --backoff-cap 0").code == 0);
+    REQUIRE(ctl("send " + q + " keep-me").code == 0);
+    Run r = ctl("recv " + q + " --nack -1 --json");
+    REQUIRE(r.code == 0);
+    CHECK(nlohmann::json::parse(r.out)[0]["data"] == "keep-me");
+    shmq_stats s = lib_stats(q);
+    CHECK(s.acked == 0);
+    CHECK(s.nacked == 1);
+    CHECK(s.ready + s.delayed == 1); // still in the queue
+    CHECK(ctl("recv " + q + " --nack 5 --no-ack").code == 1); // contradictory actions
+    CHECK(lib_stats(q).ready + lib_stats(q).delayed == 1);
+    ctl("delete " + q);
+}
+
+TEST_CASE("delete --if-empty refuses a queue that holds messages") {
+    std::string q = unique_name("ctldel");
+    REQUIRE(ctl("create " + q).code == 0);
+    REQUIRE(ctl("send " + q + " still-here").code == 0);
+    CHECK(ctl("delete " + q + " --if-empty").code == 5);
+    CHECK(lib_stats(q).ready == 1); // kept, message and all
+    REQUIRE(ctl("recv " + q).code == 0);
+    Run del = ctl("delete " + q + " --if-empty --json");
+    CHECK(del.code == 0);
+    CHECK(nlohmann::json::parse(del.out)["deleted"] == q);
+    CHECK(ctl("stat " + q).code == 2);
 }
 
 TEST_CASE("payloads that are not printable are escaped, or hex on request") {
@@ -156,8 +170,74 @@ TEST_CASE("doctor finds a half-made segment of a dead creator and --fix removes 
     bool found = false;
     for (auto &f : j["findings"]) found |= std::string(f["what"]).find(".shmq.ghost.tmp") != std::string::npos;
     CHECK(found);
-    CHECK(ctl("doctor --fix").code == 0);
+    CHECK(ctl("doctor --fix").code != 5); // 0, or 6 for warnings (a queue without shmqd)
     CHECK(access(stale.c_str(), F_OK) != 0);
+}
+
+TEST_CASE("doctor's exit code and --json status are for alerting: 6 for warnings, 5 for errors") {
+    std::string q = unique_name("ctldoc");
+    REQUIRE(ctl("create " + q).code == 0);
+    Run warn = ctl("doctor --json"); // no shmqd supervises the queue: a warning
+    CHECK(warn.code == 6);
+    CHECK(nlohmann::json::parse(warn.out)["status"] == "warn");
+    std::string bad = std::string(getenv("SHMQ_DIR")) + "/shmq." + unique_name("ctlbad");
+    std::ofstream(bad) << "not a segment";
+    Run err = ctl("doctor --json");
+    CHECK(err.code == 5);
+    auto j = nlohmann::json::parse(err.out);
+    CHECK(j["status"] == "error");
+    CHECK(j["errors"] >= 1);
+    CHECK(unlink(bad.c_str()) == 0);
+    ctl("delete " + q);
+}
+
+TEST_CASE("dlq list filters by reason and age and pages; dlq export writes JSON lines with payloads") {
+    std::string q = unique_name("ctlfilter");
+    char tmpl[] = "/tmp/shmqctl-filter-XXXXXX";
+    std::string dir = mkdtemp(tmpl);
+    {
+        shmq::store::Fd fd;
+        std::string why;
+        REQUIRE(shmq::store::open_dir(dir, false, &fd, &why) == 0);
+        shmq::store::DeadLetters dl;
+        shmq::store::OpenReport rep;
+        REQUIRE(dl.open(fd.get(), q, shmq::store::StoreOptions{}, &rep) == 0);
+        int64_t now = int64_t(time(nullptr)) * 1000000000LL;
+        for (uint64_t id = 1; id <= 6; ++id) {
+            bool old = id <= 2; // died in 1970, of too many attempts; the rest now, rejected
+            std::string body = "body" + std::to_string(id);
+            shmq::store::DeadLetterMeta m{id, 3,
+                                          old ? shmq::store::DeadReason::MaxAttempts : shmq::store::DeadReason::Rejected,
+                                          1, old ? 1000000000LL : now};
+            REQUIRE(dl.add(m, std::as_bytes(std::span(body.data(), body.size()))) == 0);
+        }
+    }
+    std::string at = " --dlq-dir " + dir + " --json";
+    auto ids_of = [&](const std::string &args) {
+        Run r = ctl("dlq list " + q + " " + args + at);
+        REQUIRE(r.code == 0);
+        std::vector<uint64_t> ids;
+        for (auto &j : nlohmann::json::parse(r.out)) ids.push_back(j["id"]);
+        return ids;
+    };
+    CHECK(ids_of("--reason rejected") == std::vector<uint64_t>{3, 4, 5, 6});
+    CHECK(ids_of("--newer-than 3600") == std::vector<uint64_t>{3, 4, 5, 6});
+    CHECK(ids_of("--older-than 3600") == std::vector<uint64_t>{1, 2});
+    CHECK(ids_of("--skip 1 --limit 2") == std::vector<uint64_t>{2, 3});
+    CHECK(ids_of("--reason rejected --skip 3") == std::vector<uint64_t>{6});
+    CHECK(ctl("dlq list " + q + " --reason bogus" + at).code == 1);
+    Run ex = ctl("dlq export " + q + " --reason max_attempts --hex --dlq-dir " + dir);
+    REQUIRE(ex.code == 0);
+    std::vector<nlohmann::json> lines;
+    size_t start = 0;
+    for (size_t nl; (nl = ex.out.find('\n', start)) != std::string::npos; start = nl + 1)
+        lines.push_back(nlohmann::json::parse(ex.out.substr(start, nl - start)));
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0]["id"] == 1);
+    CHECK(lines[0]["encoding"] == "hex");
+    CHECK(lines[0]["data"] == "626f647931"); // "body1"
+    CHECK(lines[1]["reason"] == "max_attempts");
+    CHECK(system(("rm -rf " + dir).c_str()) == 0);
 }
 
 TEST_CASE("dlq list, show, redrive and purge on a dead-letter store") {

@@ -52,6 +52,17 @@ TEST_CASE("a minimal config: defaults for everything not given, relative paths a
     CHECK(param_differences(r.config.queues[1].params, d).empty());
 }
 
+TEST_CASE("a queue table given twice names the table as written; a directory is not a config (issue 13, bug 6)") {
+    std::string e = error_of("version = 1\n[queues.\"orders.v2\"]\nslot_count = 8\n\n  [queues.\"orders.v2\"]\n");
+    CHECK(e.find("line 5") != std::string::npos);
+    CHECK(e.find("[queues.\"orders.v2\"] is defined twice") != std::string::npos);
+    CHECK(e.find("ororders") == std::string::npos);
+    ConfigResult dir = load_config("/tmp");
+    CHECK_FALSE(dir.ok());
+    CHECK(dir.error.find("is a directory") != std::string::npos);
+    CHECK(dir.error.find("version") == std::string::npos);
+}
+
 TEST_CASE("no config file: one queue named default") {
     Config c = default_config();
     REQUIRE(c.queues.size() == 1);
@@ -116,20 +127,22 @@ TEST_CASE("water marks in slots: spill above high, refill at or below low, both 
 }
 
 TEST_CASE("a redrive request survives the trip through its file format") {
-    RedriveRequest in{{17, 18, 19}, 25}, out;
+    RedriveRequest in{{17, 18, 19}, 25, false, "other.q"}, out;
     std::string why;
-    REQUIRE(parse_redrive_request(format_redrive_request(in), &out, &why));
+    REQUIRE(parse_redrive_request(format_redrive_request(in), &out, &why) == 0);
     CHECK(out.ids == in.ids);
     CHECK(out.rate == 25);
-    REQUIRE(parse_redrive_request("ids all\n", &out, &why));
+    CHECK(out.to == "other.q");
+    CHECK(parse_redrive_request("to ../etc\nids all\n", &out, &why) == EINVAL); // a queue name or nothing
+    REQUIRE(parse_redrive_request("ids all\n", &out, &why) == 0);
     CHECK(out.ids.empty());
-    CHECK_FALSE(parse_redrive_request("rate 5\n", &out, &why));
-    CHECK_FALSE(parse_redrive_request("ids 1 x\n", &out, &why));
+    CHECK(parse_redrive_request("rate 5\n", &out, &why) == EINVAL);
+    CHECK(parse_redrive_request("ids 1 x\n", &out, &why) == EINVAL);
     CHECK_FALSE(out.purge);
-    RedriveRequest purge{{}, 0, true};
-    REQUIRE(parse_redrive_request(format_redrive_request(purge), &out, &why));
+    RedriveRequest purge{{}, 0, true, ""};
+    REQUIRE(parse_redrive_request(format_redrive_request(purge), &out, &why) == 0);
     CHECK(out.purge);
-    CHECK_FALSE(parse_redrive_request("purge\nids 4\n", &out, &why)); // a purge drops all or nothing
+    CHECK(parse_redrive_request("purge\nids 4\n", &out, &why) == EINVAL); // a purge drops all or nothing
     CHECK(why.find("ids all") != std::string::npos);
 }
 

@@ -106,7 +106,7 @@ TEST_CASE("out of attempts or rejected: into the dead-letter store with the reas
     CHECK(stats_of(q).dead == 0);
 
     // While shmqd runs, redrive goes through it (it holds the store).
-    shmqd::ops::RedriveOptions o{"q", dir.file("dlq"), {tired}, 100, 10000, true};
+    shmqd::ops::RedriveOptions o{"q", dir.file("dlq"), {tired}, 100, 10000, true, ""};
     shmqd::ops::RedriveReport rep;
     REQUIRE(shmqd::ops::redrive(o, &rep) == 0);
     CHECK(rep.via_daemon);
@@ -137,7 +137,7 @@ TEST_CASE("purge drops the dead letters: through shmqd while it runs, directly w
     send_and_reject(q, "a");
     send_and_reject(q, "b");
     REQUIRE(eventually([&] { return dead_letters(dir, "q").size() == 2; }));
-    shmqd::ops::RedriveOptions o{"q", dir.file("dlq"), {}, 0, 10000, true};
+    shmqd::ops::RedriveOptions o{"q", dir.file("dlq"), {}, 0, 10000, true, ""};
     shmqd::ops::RedriveReport rep;
     REQUIRE(shmqd::ops::purge(o, &rep) == 0);
     CHECK(rep.via_daemon);
@@ -154,6 +154,91 @@ TEST_CASE("purge drops the dead letters: through shmqd while it runs, directly w
     CHECK(rep.sent == 1);
     CHECK(dead_letters(dir, "q").empty());
     shmq_close(q);
+}
+
+TEST_CASE("a redrive through shmqd: into another queue, with progress in its status, and cancelled part way") {
+    TempDir dir;
+    dir.write("shmqd.toml", daemon_section(dir) + queue_section("q") + queue_section("other"));
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    shmq_queue *q = open_queue("q");
+    REQUIRE(q != nullptr);
+    for (int i = 0; i < 6; ++i) send_and_reject(q, "x");
+    REQUIRE(eventually([&] { return dead_letters(dir, "q").size() == 6; }));
+
+    // Into another queue, 2 of them, waiting for the end.
+    auto six = dead_letters(dir, "q");
+    shmqd::ops::RedriveOptions o{"q", dir.file("dlq"), {six[0].meta.id, six[1].meta.id}, 1000, 10000, true, "other"};
+    shmqd::ops::RedriveReport rep;
+    REQUIRE(shmqd::ops::redrive(o, &rep) == 0);
+    CHECK(rep.finished);
+    shmq_queue *other = open_queue("other");
+    REQUIRE(other != nullptr);
+    CHECK(stats_of(other).ready == 2);
+    CHECK(stats_of(q).ready == 0);
+    shmqd::ops::RedriveState st;
+    std::string why;
+    REQUIRE(shmqd::ops::redrive_state(dir.file("dlq"), "q", &st, &why) == 0);
+    CHECK_FALSE(st.pending);
+    REQUIRE(st.have_status);
+    CHECK(st.status.state == "done");
+    CHECK(st.status.sent == 2);
+    CHECK(st.status.to == "other");
+
+    // The other 4 at one per second, without waiting: progress, then a cancel.
+    o.ids = {};
+    o.rate = 1;
+    o.wait = false;
+    REQUIRE(shmqd::ops::redrive(o, &rep) == 0);
+    CHECK_FALSE(rep.finished);
+    REQUIRE(eventually([&] {
+        return shmqd::ops::redrive_state(dir.file("dlq"), "q", &st, &why) == 0 && st.pending && st.have_status &&
+               st.status.state == "running" && st.status.sent >= 1;
+    }));
+    bool was = false;
+    REQUIRE(shmqd::ops::cancel_redrive(dir.file("dlq"), "q", &was, &why) == 0);
+    CHECK(was);
+    REQUIRE(eventually([&] {
+        return shmqd::ops::redrive_state(dir.file("dlq"), "q", &st, &why) == 0 && st.have_status &&
+               st.status.state == "cancelled";
+    }));
+    CHECK(st.status.sent < 4);
+    CHECK(stats_of(other).ready == 2 + st.status.sent); // every sent one arrived, no more
+    CHECK(dead_letters(dir, "q").size() == 4 - st.status.sent); // the rest stays dead-lettered
+    CHECK(d.log_has("redrive cancelled"));
+    shmq_close(other);
+    shmq_close(q);
+    CHECK(d.stop() == 0);
+}
+
+TEST_CASE("retention: the newest dlq_max_records stay; dead letters older than dlq_max_age_ms go") {
+    TempDir dir;
+    dir.write("shmqd.toml", daemon_section(dir) + queue_section("capped", "dlq_max_records = 3") +
+                                queue_section("aged", "dlq_max_age_ms = 1"));
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    shmq_queue *capped = open_queue("capped"), *aged = open_queue("aged");
+    REQUIRE(capped != nullptr);
+    REQUIRE(aged != nullptr);
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(send_and_reject(capped, "c"));
+    send_and_reject(aged, "a");
+    send_and_reject(aged, "b");
+    REQUIRE(eventually([&] {
+        auto v = dead_letters(dir, "capped");
+        return v.size() == 3 && v[0].meta.id == ids[2] && v[2].meta.id == ids[4]; // the newest three
+    }));
+    REQUIRE(eventually([&] { return stats_of(aged).dead == 0 && dead_letters(dir, "aged").empty(); }));
+    std::string body;
+    REQUIRE(eventually([&] {
+        return http_get(d.metrics_port(), "/metrics", &body) == 200 &&
+               metric(body, "shmq_dead_letters_dropped_total{queue=\"capped\"}") == 2 &&
+               metric(body, "shmq_dead_letters_dropped_total{queue=\"aged\"}") == 2;
+    }));
+    CHECK(d.log_has("retention dropped"));
+    shmq_close(capped);
+    shmq_close(aged);
+    CHECK(d.stop() == 0);
 }
 
 TEST_CASE("shmqd killed while dead-lettering, then restarted: every dead letter is on disk, at most twice") {

@@ -249,3 +249,46 @@ TEST_CASE("a reader lists while the writer holds the store; malformed records ar
     DeadLetters other;
     CHECK(other.open(dir.fd, "orders", {}, nullptr) == EWOULDBLOCK);
 }
+
+TEST_CASE("an incremental redrive rewrites the file once per commit, not once per call") {
+    TempDir dir;
+    DeadLetters d;
+    open_ok(d, dir);
+    add_range(d, 1, 2000);
+    RedriveCursor c;
+    std::vector<uint64_t> offered;
+    auto send = [&](const DeadLetterView &v) {
+        offered.push_back(v.meta.id);
+        return v.meta.id % 100 == 0 ? RedriveStep::Keep : RedriveStep::Sent; // 20 kept
+    };
+    int calls = 0, commits = 0;
+    RedriveResult res;
+    do {
+        REQUIRE(d.redrive_from(&c, {}, 10, send, &res) == 0);
+        ++calls;
+        CHECK(d.count() == 2000); // nothing removed before the commit
+        if (c.sent.size() >= 500 || !res.more) {
+            uint64_t before = d.bytes();
+            REQUIRE(d.commit_redrive(&c) == 0);
+            ++commits;
+            CHECK(d.bytes() < before);
+            if (res.more) break; // a second pass would meet the kept ones again
+        }
+    } while (res.more);
+    CHECK(calls >= 50);
+    CHECK(commits == 1);
+    // The first 500 sent records are gone; the kept ones among them stay.
+    CHECK(d.count() == 2000 - 500);
+    // Finish: the rest in another pass, committed once.
+    do REQUIRE(d.redrive_from(&c, {}, 0, send, &res) == 0);
+    while (res.more);
+    REQUIRE(d.commit_redrive(&c) == 0);
+    CHECK(d.count() == 20); // only the kept ones
+    std::vector<uint64_t> left = ids(d);
+    for (uint64_t id : left) CHECK(id % 100 == 0);
+    // Every record was sent exactly once.
+    std::set<uint64_t> sent_ids;
+    for (uint64_t id : offered)
+        if (id % 100 != 0) CHECK(sent_ids.insert(id).second);
+    CHECK(sent_ids.size() == 1980);
+}

@@ -27,6 +27,8 @@ struct QueueConfig {
     FsyncPolicy spill_fsync = FsyncPolicy::Interval;
     uint32_t fsync_interval_ms = 100; // for the Interval policy
     double redrive_rate = 100;        // messages per second put back by redrive
+    uint64_t dlq_max_records = 0;     // retention: keep the newest this many dead letters (0: all)
+    uint64_t dlq_max_age_ms = 0;      // retention: drop dead letters dead longer than this (0: never)
 };
 
 struct DaemonConfig {

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <memory>
 #include <thread>
+#include <unistd.h>
 
 namespace shmqd::ops {
 
@@ -65,16 +66,27 @@ int direct(Queue &q, store::DeadLetters &dlq, const RedriveOptions &o, RedriveRe
     const double rate = o.rate > 0 ? o.rate : 100;
     const size_t batch = std::max<size_t>(1, size_t(rate / 10));
     auto deadline = Clock::now() + std::chrono::milliseconds(o.timeout_ms);
+    store::RedriveCursor cursor;
+    auto committed = Clock::now();
     for (;;) {
         store::RedriveResult res;
-        if (redrive_batch(q, dlq, o.ids, batch + rep->kept, &res) != 0) return fail(rep, EIO, dlq.error());
+        if (redrive_batch(q, dlq, o.ids, batch, &cursor, &res) != 0) return fail(rep, EIO, dlq.error());
         rep->sent += res.sent;
-        rep->kept = res.kept;
+        rep->kept += res.kept;
+        auto since = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - committed).count();
+        if (redrive_commit_due(cursor, !res.more, since)) {
+            if (redrive_commit(dlq, &cursor) != 0) return fail(rep, EIO, dlq.error());
+            committed = Clock::now();
+            if (res.more) rep->kept = 0; // offered again in the next pass
+        }
         if (!res.more) {
             rep->finished = true;
             return 0;
         }
-        if (Clock::now() >= deadline) return fail(rep, ETIMEDOUT, "the queue stayed full; the rest stays dead-lettered");
+        if (Clock::now() >= deadline) {
+            if (redrive_commit(dlq, &cursor) != 0) return fail(rep, EIO, dlq.error());
+            return fail(rep, ETIMEDOUT, "the queue stayed full; the rest stays dead-lettered");
+        }
         auto pause = std::chrono::duration<double>(double(std::max<uint64_t>(res.sent, 1)) / rate);
         std::this_thread::sleep_for(pause); // pacing to the rate, not synchronisation
     }
@@ -99,21 +111,48 @@ int with_store(const RedriveOptions &o, const RedriveRequest &req, RedriveReport
 } // namespace
 
 int redrive(const RedriveOptions &o, RedriveReport *rep) {
-    return with_store(o, RedriveRequest{o.ids, o.rate, false}, rep, [&](store::DeadLetters &dlq) {
+    return with_store(o, RedriveRequest{o.ids, o.rate, false, o.to}, rep, [&](store::DeadLetters &dlq) {
         Queue *raw = nullptr;
-        if (int rc = open_queue(o.queue, &raw, rep); rc != 0) return rc;
+        if (int rc = open_queue(o.to.empty() ? o.queue : o.to, &raw, rep); rc != 0) return rc;
         std::unique_ptr<Queue> q(raw);
         return direct(*q, dlq, o, rep);
     });
 }
 
 int purge(const RedriveOptions &o, RedriveReport *rep) {
-    return with_store(o, RedriveRequest{{}, 0, true}, rep, [&](store::DeadLetters &dlq) {
+    return with_store(o, RedriveRequest{{}, 0, true, ""}, rep, [&](store::DeadLetters &dlq) {
         rep->sent = dlq.count();
         if (dlq.purge() != 0) return fail(rep, EIO, dlq.error());
         rep->finished = true;
         return 0;
     });
+}
+
+int redrive_state(const std::string &dead_letter_dir, const std::string &queue, RedriveState *out, std::string *why) {
+    *out = RedriveState{};
+    store::Fd dir;
+    if (int rc = store::open_dir(dead_letter_dir, false, &dir, why); rc != 0) return rc;
+    int rc = read_redrive_request(dir.get(), queue, &out->request, why);
+    if (rc != 0 && rc != ENOENT) return rc;
+    out->pending = rc == 0;
+    rc = read_redrive_status(dir.get(), queue, &out->status, why);
+    if (rc != 0 && rc != ENOENT) return rc;
+    out->have_status = rc == 0;
+    return 0;
+}
+
+int cancel_redrive(const std::string &dead_letter_dir, const std::string &queue, bool *was_pending,
+                   std::string *why) {
+    *was_pending = false;
+    store::Fd dir;
+    if (int rc = store::open_dir(dead_letter_dir, false, &dir, why); rc != 0) return rc;
+    if (unlinkat(dir.get(), redrive_request_file(queue).c_str(), 0) == 0) {
+        *was_pending = true;
+        return 0;
+    }
+    if (errno == ENOENT) return 0;
+    *why = "cannot delete " + redrive_request_file(queue) + ": " + strerror(errno);
+    return errno;
 }
 
 } // namespace shmqd::ops

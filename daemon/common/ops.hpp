@@ -8,6 +8,8 @@
 // to finish it.
 #pragma once
 
+#include "redrive_request.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,6 +23,7 @@ struct RedriveOptions {
     double rate = 100;         // messages per second
     int64_t timeout_ms = 30000;
     bool wait = true;          // with a daemon: wait until it has finished
+    std::string to;            // put them into this queue ("": their own)
 };
 
 struct RedriveReport {
@@ -44,5 +47,22 @@ int redrive(const RedriveOptions &opts, RedriveReport *report);
 // errno value with report->error; report->sent is the count dropped when
 // known (not via the daemon).
 int purge(const RedriveOptions &opts, RedriveReport *report);
+
+// What a queue's redrive is doing: a request pending (shmqd works on it or
+// will), and the progress shmqd last reported (it keeps the last one, done
+// or cancelled, until the next redrive). Returns 0 or an errno value (*why).
+struct RedriveState {
+    bool pending = false;
+    RedriveRequest request;    // when pending
+    bool have_status = false;
+    RedriveStatus status;      // when have_status
+};
+int redrive_state(const std::string &dead_letter_dir, const std::string &queue, RedriveState *out, std::string *why);
+
+// Cancel a pending redrive or purge by deleting its request: shmqd stops
+// within a tick or two (what was sent stays sent). *was_pending says whether
+// there was one. Returns 0 or an errno value (*why).
+int cancel_redrive(const std::string &dead_letter_dir, const std::string &queue, bool *was_pending,
+                   std::string *why);
 
 } // namespace shmqd::ops

@@ -3,6 +3,7 @@
 #include "net_address.hpp"
 
 #include <arpa/inet.h>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <netinet/in.h>
@@ -17,13 +18,13 @@ static bool parse_port(const std::string &s, uint16_t *port) {
     return true;
 }
 
-bool parse_address(const std::string &text, Address *out, std::string *why) {
+int parse_address(const std::string &text, Address *out, std::string *why) {
     Address a;
     size_t colon = text.rfind(':');
     uint16_t port = 0;
     if (colon == std::string::npos || !parse_port(text.substr(colon + 1), &port)) {
         *why = "expected HOST:PORT with a port in 0..65535";
-        return false;
+        return EINVAL;
     }
     std::string host = text.substr(0, colon);
     if (host == "localhost") host = "127.0.0.1";
@@ -34,7 +35,7 @@ bool parse_address(const std::string &text, Address *out, std::string *why) {
         v6->sin6_port = htons(port);
         if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &v6->sin6_addr) != 1) {
             *why = "not a numeric IPv6 address";
-            return false;
+            return EINVAL;
         }
         a.len = sizeof(sockaddr_in6);
     } else {
@@ -42,18 +43,18 @@ bool parse_address(const std::string &text, Address *out, std::string *why) {
         v4->sin_port = htons(port);
         if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) != 1) {
             *why = "not a numeric IPv4 address (or [IPv6], or localhost)";
-            return false;
+            return EINVAL;
         }
         a.len = sizeof(sockaddr_in);
     }
     if (out != nullptr) *out = a;
-    return true;
+    return 0;
 }
 
 bool is_loopback(const std::string &text) {
     Address a;
     std::string why;
-    if (!parse_address(text, &a, &why)) return false;
+    if (parse_address(text, &a, &why) != 0) return false;
     if (a.addr.ss_family == AF_INET) {
         uint32_t ip = ntohl(reinterpret_cast<const sockaddr_in *>(&a.addr)->sin_addr.s_addr);
         return (ip >> 24) == 127;

@@ -14,7 +14,7 @@ struct Address {
 };
 
 // Parse `text`; on failure returns false and says why in *why.
-bool parse_address(const std::string &text, Address *out, std::string *why);
+int parse_address(const std::string &text, Address *out, std::string *why); // 0 or EINVAL
 // True if `text` parses and names a loopback address (127.0.0.0/8 or ::1).
 bool is_loopback(const std::string &text);
 // "127.0.0.1:9464" for a bound socket address.

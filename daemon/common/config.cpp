@@ -177,6 +177,8 @@ void read_queue(const toml::table &t, const std::string &name, QueueConfig *q, s
     read_fsync(r, "spill_fsync", &q->spill_fsync);
     r.integer<uint32_t>("fsync_interval_ms", 1, 3600000, &q->fsync_interval_ms);
     r.number("redrive_rate", 0.001, 1e9, &q->redrive_rate);
+    r.integer<uint64_t>("dlq_max_records", 0, uint64_t(1) << 40, &q->dlq_max_records);
+    r.integer<uint64_t>("dlq_max_age_ms", 0, uint64_t(10) * 366 * 86400000, &q->dlq_max_age_ms);
     r.finish();
     if (!r.failed()) check_queue(r, *q);
 }
@@ -234,7 +236,7 @@ void read_root(const toml::table &root, const std::string &base, Config *c, std:
 
 void check_daemon(const Config &c, std::string *err) {
     std::string why;
-    if (c.daemon.metrics != "off" && !parse_address(c.daemon.metrics, nullptr, &why))
+    if (c.daemon.metrics != "off" && parse_address(c.daemon.metrics, nullptr, &why) != 0)
         *err = "daemon.metrics: " + why + ", got \"" + c.daemon.metrics + "\"";
     else if (c.daemon.metrics != "off" && !c.daemon.metrics_allow_remote && !is_loopback(c.daemon.metrics))
         *err = "daemon.metrics: \"" + c.daemon.metrics +
@@ -283,6 +285,22 @@ static size_t non_ascii_line(const std::string &text) {
     return 0;
 }
 
+// toml++'s message, except for a table defined twice: toml++ garbles the
+// name of a quoted one ('queues."ororders.v2"'), so we quote the line itself.
+static std::string parse_error(const std::string &text, const toml::parse_error &e) {
+    std::string at = "line " + std::to_string(e.source().begin.line);
+    std::string what(e.description());
+    if (what.find("cannot redefine existing table") == std::string::npos)
+        return at + ", column " + std::to_string(e.source().begin.column) + ": " + what;
+    std::istringstream in(text);
+    std::string line;
+    for (uint32_t n = 0; n < e.source().begin.line && std::getline(in, line); ++n) {
+    }
+    size_t b = line.find_first_not_of(" \t"), end = line.find(']', b == std::string::npos ? 0 : b);
+    std::string header = b == std::string::npos ? line : line.substr(b, end == std::string::npos ? end : end - b + 1);
+    return at + ": the table " + header + " is defined twice (each queue has one table)";
+}
+
 ConfigResult parse_config(const std::string &text, const std::string &source, const std::string &base_dir) {
     ConfigResult res;
     res.config = default_config();
@@ -294,9 +312,7 @@ ConfigResult parse_config(const std::string &text, const std::string &source, co
     }
     toml::parse_result parsed = toml::parse(text, source);
     if (!parsed) {
-        const auto &e = parsed.error();
-        res.error = "line " + std::to_string(e.source().begin.line) + ", column " +
-                    std::to_string(e.source().begin.column) + ": " + std::string(e.description());
+        res.error = parse_error(text, parsed.error());
         return res;
     }
     read_root(parsed.table(), base_dir, &res.config, &res.error);
@@ -307,6 +323,12 @@ ConfigResult parse_config(const std::string &text, const std::string &source, co
 }
 
 ConfigResult load_config(const std::string &path) {
+    std::error_code dir_ec;
+    if (std::filesystem::is_directory(path, dir_ec)) {
+        ConfigResult res;
+        res.error = "is a directory; give the path of the TOML file";
+        return res;
+    }
     std::ifstream in(path);
     if (!in) {
         ConfigResult res;

@@ -4,6 +4,8 @@
 // write it by hand.
 #include "redrive_request.hpp"
 
+#include "shmq/shmq.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -18,9 +20,12 @@ constexpr size_t kMaxRequestBytes = 16 << 20;
 
 std::string redrive_request_file(const std::string &queue) { return queue + ".redrive"; }
 
+std::string redrive_status_file(const std::string &queue) { return queue + ".redrive-status"; }
+
 std::string format_redrive_request(const RedriveRequest &req) {
     std::ostringstream s;
-    s << "# shmq redrive request\n" << (req.purge ? "purge\n" : "") << "rate " << req.rate << "\nids";
+    s << "# shmq redrive request\n" << (req.purge ? "purge\n" : "") << (req.to.empty() ? "" : "to " + req.to + "\n")
+      << "rate " << req.rate << "\nids";
     if (req.ids.empty()) s << " all";
     for (uint64_t id : req.ids) s << ' ' << id;
     s << '\n';
@@ -48,7 +53,7 @@ static bool parse_ids(std::istringstream &in, RedriveRequest *out, std::string *
     return true;
 }
 
-bool parse_redrive_request(const std::string &text, RedriveRequest *out, std::string *why) {
+int parse_redrive_request(const std::string &text, RedriveRequest *out, std::string *why) {
     *out = RedriveRequest{};
     why->clear();
     std::istringstream lines(text);
@@ -64,16 +69,19 @@ bool parse_redrive_request(const std::string &text, RedriveRequest *out, std::st
             out->purge = true;
             continue;
         }
+        if (key == "to" && (in >> out->to) && shmq_name_check(out->to.c_str()) == SHMQ_OK) continue;
         if (key == "ids" && parse_ids(in, out, why)) {
             have_ids = true;
             continue;
         }
-        if (why->empty()) *why = "line " + std::to_string(n) + ": expected \"rate N\", \"purge\" or \"ids all|ID...\"";
-        return false;
+        if (why->empty())
+            *why = "line " + std::to_string(n) + ": expected \"rate N\", \"purge\", \"to QUEUE\" or \"ids all|ID...\"";
+        return EINVAL;
     }
     if (!have_ids) *why = "no \"ids\" line";
     else if (out->purge && !out->ids.empty()) *why = "a purge takes \"ids all\"";
-    return have_ids && why->empty();
+    else if (out->purge && !out->to.empty()) *why = "a purge has no target queue";
+    return have_ids && why->empty() ? 0 : EINVAL;
 }
 
 static int write_all(int fd, const std::string &s) {
@@ -104,24 +112,69 @@ int write_redrive_request(int dirfd, const std::string &queue, const RedriveRequ
     return rc;
 }
 
-int read_redrive_request(int dirfd, const std::string &queue, RedriveRequest *out, std::string *why) {
-    int fd = openat(dirfd, redrive_request_file(queue).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+// A small regular file read whole: 0 or an errno value.
+static int read_small(int dirfd, const std::string &file, std::string *text, std::string *why) {
+    int fd = openat(dirfd, file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return errno;
     struct stat st {};
-    std::string text;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || size_t(st.st_size) > kMaxRequestBytes) {
         close(fd);
         *why = "not a regular file of at most 16 MiB";
         return EINVAL;
     }
-    text.resize(size_t(st.st_size));
-    ssize_t n = pread(fd, text.data(), text.size(), 0);
+    text->resize(size_t(st.st_size));
+    ssize_t n = pread(fd, text->data(), text->size(), 0);
     close(fd);
-    if (n != ssize_t(text.size())) {
+    if (n != ssize_t(text->size())) {
         *why = "short read";
         return EIO;
     }
-    return parse_redrive_request(text, out, why) ? 0 : EINVAL;
+    return 0;
+}
+
+int read_redrive_request(int dirfd, const std::string &queue, RedriveRequest *out, std::string *why) {
+    std::string text;
+    if (int rc = read_small(dirfd, redrive_request_file(queue), &text, why); rc != 0) return rc;
+    return parse_redrive_request(text, out, why);
+}
+
+int write_redrive_status(int dirfd, const std::string &queue, const RedriveStatus &st, std::string *why) {
+    std::ostringstream s;
+    s << "state " << st.state << "\nsent " << st.sent << "\nkept " << st.kept << "\nstarted " << st.started_s
+      << "\nupdated " << st.updated_s << "\n";
+    if (!st.to.empty()) s << "to " << st.to << "\n";
+    if (!st.error.empty()) s << "error " << st.error << "\n";
+    std::string file = redrive_status_file(queue), tmp = file + ".tmp";
+    int fd = openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int rc = fd < 0 ? errno : write_all(fd, s.str());
+    if (fd >= 0) close(fd);
+    if (rc == 0 && renameat(dirfd, tmp.c_str(), dirfd, file.c_str()) != 0) rc = errno;
+    if (rc != 0) *why = "cannot write " + file + ": " + strerror(rc);
+    return rc;
+}
+
+int read_redrive_status(int dirfd, const std::string &queue, RedriveStatus *out, std::string *why) {
+    std::string text;
+    if (int rc = read_small(dirfd, redrive_status_file(queue), &text, why); rc != 0) return rc;
+    *out = RedriveStatus{};
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream in(line);
+        std::string key;
+        in >> key;
+        if (key == "state") in >> out->state;
+        else if (key == "sent") in >> out->sent;
+        else if (key == "kept") in >> out->kept;
+        else if (key == "started") in >> out->started_s;
+        else if (key == "updated") in >> out->updated_s;
+        else if (key == "to") in >> out->to;
+        else if (key == "error") out->error = line.size() > 6 ? line.substr(6) : "";
+    }
+    if (out->state.empty()) {
+        *why = redrive_status_file(queue) + ": no state";
+        return EINVAL;
+    }
+    return 0;
 }
 
 void remove_redrive_request(int dirfd, const std::string &queue) {
