@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libspdlog-dev doctest-dev libtomlplusplus-dev libcli11-dev
-  nlohmann-json3-dev gnuplot-nox python3 golang-go clang libclang-rt-14-dev
+  nlohmann-json3-dev gnuplot-nox python3 python3-dev python3-setuptools python3-wheel
+  python3-pip python3-venv golang-go clang libclang-rt-14-dev
 )
 
 missing=()
