@@ -32,8 +32,14 @@ func (q *Queue) Consume(ctx context.Context, handler Handler, concurrency int) e
 	}
 	run, stop := context.WithCancel(ctx)
 	defer stop()
-	c := consumer{q: q, handler: handler, slots: make(chan struct{}, concurrency), stop: stop}
+	c := consumer{q: q, handler: handler, slots: make(chan struct{}, concurrency), stop: stop,
+		work: make(chan *Message, concurrency)}
+	for i := 0; i < concurrency; i++ {
+		c.wg.Add(1)
+		go c.worker(run)
+	}
 	c.loop(run)
+	close(c.work)
 	c.wg.Wait()
 	if c.err != nil {
 		return c.err
@@ -41,10 +47,14 @@ func (q *Queue) Consume(ctx context.Context, handler Handler, concurrency int) e
 	return ctx.Err()
 }
 
+// consumer leases in batches of up to the free handler slots (one cgo call
+// per batch) and hands messages to `concurrency` worker goroutines over a
+// channel, so a hand-off costs no cgo call.
 type consumer struct {
 	q       *Queue
 	handler Handler
-	slots   chan struct{} // one token per running handler
+	slots   chan struct{} // one token per message leased and not yet handled
+	work    chan *Message // never blocks: it has room for every token
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 	once    sync.Once
@@ -53,26 +63,54 @@ type consumer struct {
 
 func (c *consumer) loop(ctx context.Context) {
 	for {
-		select {
-		case c.slots <- struct{}{}:
-		case <-ctx.Done():
+		n := c.takeSlots(ctx)
+		if n == 0 {
 			return
 		}
-		m, err := c.q.Recv(ctx)
-		if err != nil {
+		msgs, err := c.q.RecvBatch(ctx, n)
+		for i := len(msgs); i < n; i++ {
 			<-c.slots
+		}
+		if err != nil {
 			if ctx.Err() == nil {
 				c.fail(err)
 			}
 			return
 		}
-		c.wg.Add(1)
-		go c.handle(ctx, m)
+		for _, m := range msgs {
+			c.work <- m
+		}
+	}
+}
+
+// takeSlots waits for one free slot, then takes every other free one; 0
+// once ctx is done.
+func (c *consumer) takeSlots(ctx context.Context) int {
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	n := 1
+	for n < cap(c.slots) {
+		select {
+		case c.slots <- struct{}{}:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+func (c *consumer) worker(ctx context.Context) {
+	defer c.wg.Done()
+	for m := range c.work {
+		c.handle(ctx, m)
 	}
 }
 
 func (c *consumer) handle(ctx context.Context, m *Message) {
-	defer c.wg.Done()
 	defer func() { <-c.slots }()
 	defer func() {
 		if r := recover(); r != nil {
@@ -101,4 +139,33 @@ func (c *consumer) fail(err error) {
 		c.err = err
 		c.stop()
 	})
+}
+
+// Messages leases messages in batches of up to n and delivers them on the
+// returned channel, for select loops. The channel closes when ctx is done
+// or receiving fails (ErrClosed, ...; use RecvBatch to see the error).
+// Messages leased but not delivered when ctx ends are nacked; each one
+// delivered must be finished by the receiver.
+func (q *Queue) Messages(ctx context.Context, n int) <-chan *Message {
+	out := make(chan *Message)
+	go func() {
+		defer close(out)
+		for {
+			msgs, err := q.RecvBatch(ctx, n)
+			if err != nil {
+				return
+			}
+			for i, m := range msgs {
+				select {
+				case out <- m:
+				case <-ctx.Done():
+					for _, left := range msgs[i:] {
+						_ = left.Nack(-1)
+					}
+					return
+				}
+			}
+		}
+	}()
+	return out
 }

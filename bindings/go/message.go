@@ -7,10 +7,25 @@ import "C"
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"sync"
 	"time"
 	"unsafe"
 )
+
+// String shows the message's identity, not its payload:
+// "shmq.Message{id=7 attempt=2 size=64 leased}".
+func (m *Message) String() string {
+	if m == nil {
+		return "shmq.Message(nil)"
+	}
+	state := "leased"
+	if m.Finished() {
+		state = "finished"
+	}
+	return fmt.Sprintf("shmq.Message{id=%d attempt=%d size=%d %s}", m.ID(), m.Attempt(), len(m.data), state)
+}
 
 // Recv leases the oldest ready message, waiting until ctx is done. A ctx
 // deadline yields an error satisfying errors.Is(err, context.DeadlineExceeded),
@@ -25,6 +40,7 @@ func (q *Queue) Recv(ctx context.Context) (*Message, error) {
 		return nil, err
 	}
 	m.data = C.GoBytes(unsafe.Pointer(m.c.data), C.int(m.c.len))
+	runtime.SetFinalizer(m, nackDropped)
 	return m, nil
 }
 
@@ -36,6 +52,9 @@ type Message struct {
 	done bool
 	c    C.shmq_msg // the receipt; its data pointer is not used after Recv
 	data []byte
+	// batch is the length of the batch this Message heads (RecvBatch
+	// allocates a batch's Messages together; see nackDropped), else 0.
+	batch int
 }
 
 // Data is the payload, copied into Go memory at receive; it stays valid
