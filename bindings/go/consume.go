@@ -7,6 +7,7 @@ import (
 	"errors"
 	"runtime/debug"
 	"sync"
+	"time"
 )
 
 // Handler processes one message. Returning nil acks it, an error nacks it
@@ -23,6 +24,14 @@ type Handler func(ctx context.Context, m *Message) error
 // than the process, so the caller decides what to do with it.
 // A lost lease on ack or nack (ErrLeaseLost) is not an error here: the
 // message is redelivered, as at-least-once delivery allows.
+//
+// Consume never leases a message before a handler is free for it (a lease
+// taken ahead would count a delivery, and giving it back a retry). It leases
+// as many as there are free handlers in one cgo call (RecvBatch) and hands
+// them to the handlers' goroutines over a channel; with concurrency 1 the
+// handler runs on the receiving goroutine itself. Acks of handled messages
+// go in batches (AckBatch) of up to 32, sent as soon as no other message is
+// waiting for the handler, or 10 ms after the first was handled.
 func (q *Queue) Consume(ctx context.Context, handler Handler, concurrency int) error {
 	if concurrency < 1 {
 		concurrency = 1
@@ -34,31 +43,62 @@ func (q *Queue) Consume(ctx context.Context, handler Handler, concurrency int) e
 	defer stop()
 	c := consumer{q: q, handler: handler, slots: make(chan struct{}, concurrency), stop: stop,
 		work: make(chan *Message, concurrency)}
-	for i := 0; i < concurrency; i++ {
-		c.wg.Add(1)
-		go c.worker(run)
+	if concurrency == 1 {
+		c.inline(run)
+	} else {
+		for i := 0; i < concurrency; i++ {
+			c.wg.Add(1)
+			go c.worker(run)
+		}
+		c.loop(run)
+		close(c.work)
+		c.wg.Wait()
 	}
-	c.loop(run)
-	close(c.work)
-	c.wg.Wait()
 	if c.err != nil {
 		return c.err
 	}
 	return ctx.Err()
 }
 
-// consumer leases in batches of up to the free handler slots (one cgo call
-// per batch) and hands messages to `concurrency` worker goroutines over a
-// channel, so a hand-off costs no cgo call.
+const (
+	ackBatch     = 32                    // most handled messages a worker acks at once
+	ackBatchWait = 10 * time.Millisecond // longest a handled message waits for its ack
+)
+
+// consumer leases in batches (one cgo call each) and hands messages to
+// `concurrency` worker goroutines over a channel, so a hand-off costs no
+// cgo call; workers ack in batches.
 type consumer struct {
 	q       *Queue
 	handler Handler
-	slots   chan struct{} // one token per message leased and not yet handled
+	slots   chan struct{} // one token per message leased and not yet finished
 	work    chan *Message // never blocks: it has room for every token
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 	once    sync.Once
 	err     error
+}
+
+// inline is Consume with one handler: receive, handle, ack, on this
+// goroutine (no hand-off at all).
+func (c *consumer) inline(ctx context.Context) {
+	for {
+		m, err := c.q.Recv(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.fail(err)
+			}
+			return
+		}
+		if c.handle(ctx, m) {
+			if err := m.Ack(); err != nil && !errors.Is(err, ErrLeaseLost) {
+				c.fail(err)
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
 }
 
 func (c *consumer) loop(ctx context.Context) {
@@ -103,34 +143,80 @@ func (c *consumer) takeSlots(ctx context.Context) int {
 	return n
 }
 
+// worker runs the handler on messages from the channel; it acks handled
+// messages in batches, flushing when the channel is empty, the batch full
+// or its first message 10 ms old. Once ctx is done, a message still in the
+// channel (leased for this worker, not yet handled) is nacked for immediate
+// redelivery instead.
 func (c *consumer) worker(ctx context.Context) {
 	defer c.wg.Done()
-	for m := range c.work {
-		c.handle(ctx, m)
+	var acks []*Message
+	var first time.Time
+	flush := func() {
+		if len(acks) == 0 {
+			return
+		}
+		if err := c.q.AckBatch(acks); err != nil && !errors.Is(err, ErrLeaseLost) {
+			c.fail(err)
+		}
+		for range acks {
+			<-c.slots
+		}
+		acks = acks[:0]
+	}
+	defer flush()
+	for {
+		var m *Message
+		var ok bool
+		select {
+		case m, ok = <-c.work:
+		default:
+			flush()
+			m, ok = <-c.work
+		}
+		if !ok {
+			return
+		}
+		if ctx.Err() != nil {
+			_ = m.Nack(0)
+			<-c.slots
+			continue
+		}
+		if !c.handle(ctx, m) {
+			<-c.slots
+			continue
+		}
+		if len(acks) == 0 {
+			first = time.Now()
+		}
+		acks = append(acks, m)
+		if len(acks) >= ackBatch || time.Since(first) >= ackBatchWait {
+			flush()
+		}
 	}
 }
 
-func (c *consumer) handle(ctx context.Context, m *Message) {
-	defer func() { <-c.slots }()
+// handle runs the handler on m; true if m is to be acked (the handler
+// returned nil and left m unfinished). It nacks m itself otherwise.
+func (c *consumer) handle(ctx context.Context, m *Message) (ack bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.fail(&HandlerPanic{Value: r, Stack: debug.Stack(), MessageID: m.ID()})
 			_ = m.Nack(-1) // after fail: the loop stops before it could take the retry
+			ack = false
 		}
 	}()
 	herr := c.handler(ctx, m)
 	if m.Finished() {
-		return
+		return false
 	}
-	var err error
 	if herr == nil {
-		err = m.Ack()
-	} else {
-		err = m.Nack(-1)
+		return true
 	}
-	if err != nil && !errors.Is(err, ErrLeaseLost) {
+	if err := m.Nack(-1); err != nil && !errors.Is(err, ErrLeaseLost) {
 		c.fail(err)
 	}
+	return false
 }
 
 // fail records the first error and stops the loop.
