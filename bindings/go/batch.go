@@ -1,5 +1,8 @@
 // batch.go - RecvBatch and AckBatch: one cgo call for many messages, and
-// the finalizers that give back the leases of messages dropped unfinished.
+// the finalizers that give back the leases of messages dropped unfinished:
+// Messages are allocated in groups (a RecvBatch batch, or a slab of 64 that
+// Recv hands out one by one) with one finalizer per group, because a
+// finalizer per Message would double the cost of Recv + Ack.
 package shmq
 
 /*
@@ -52,9 +55,38 @@ func (q *Queue) wrapBatch(cs []C.shmq_msg) []*Message {
 	return out
 }
 
-// nackDropped runs when a Message (or a batch of them, the first one
-// carrying the count) is garbage-collected: each one still unfinished is
-// nacked with the queue's backoff. That also gives back the handle's
+// slabSize is how many Messages Recv allocates at once.
+const slabSize = 64
+
+// newMessage hands out the next Message of the queue's current slab. A
+// slab is collected (and its unfinished Messages nacked) once every Message
+// in it is unreachable and the queue has moved on to the next slab, which
+// it does when the slab is used up or a Recv fails with ErrPrefetch: a
+// handle at its prefetch limit because of dropped messages gets them back
+// at the next garbage collection.
+func (q *Queue) newMessage() *Message {
+	q.slabMu.Lock()
+	if q.slab == nil || q.slab[0].batch == slabSize {
+		q.slab = new([slabSize]Message)
+		runtime.SetFinalizer(&q.slab[0], nackDropped)
+	}
+	first := &q.slab[0]
+	m := &q.slab[first.batch]
+	first.batch++
+	q.slabMu.Unlock()
+	m.q = q
+	return m
+}
+
+func (q *Queue) retireSlab() {
+	q.slabMu.Lock()
+	q.slab = nil
+	q.slabMu.Unlock()
+}
+
+// nackDropped runs when a group of Messages (a batch or a slab, the first
+// one carrying the count) is garbage-collected: each one still unfinished
+// is nacked with the queue's backoff. That also gives back the handle's
 // prefetch unit of a lease that recovery reclaimed meanwhile (libshmq
 // releases it only when the holder finishes the receipt, with
 // ErrLeaseLost), so dropped messages never eat the prefetch limit.

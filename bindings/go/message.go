@@ -7,8 +7,8 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
 	"unsafe"
@@ -32,15 +32,18 @@ func (m *Message) String() string {
 // cancellation one satisfying errors.Is(err, context.Canceled). ErrPrefetch
 // means this handle already holds its prefetch limit of leases.
 func (q *Queue) Recv(ctx context.Context) (*Message, error) {
-	m := &Message{q: q}
+	m := q.newMessage()
 	err := q.blocking(ctx, "recv", func(h *C.shmq_queue, ns C.int64_t) C.int {
 		return C.shmq_recv(h, &m.c, ns)
 	})
 	if err != nil {
+		m.done = true // nothing leased: the slab's finalizer skips it
+		if errors.Is(err, ErrPrefetch) {
+			q.retireSlab() // let dropped messages' slabs be collected (see newMessage)
+		}
 		return nil, err
 	}
 	m.data = C.GoBytes(unsafe.Pointer(m.c.data), C.int(m.c.len))
-	runtime.SetFinalizer(m, nackDropped)
 	return m, nil
 }
 
@@ -52,8 +55,9 @@ type Message struct {
 	done bool
 	c    C.shmq_msg // the receipt; its data pointer is not used after Recv
 	data []byte
-	// batch is the length of the batch this Message heads (RecvBatch
-	// allocates a batch's Messages together; see nackDropped), else 0.
+	// batch is, in the first Message of a group allocated together (a
+	// RecvBatch batch, a Recv slab), how many of the group are in use; see
+	// nackDropped.
 	batch int
 }
 

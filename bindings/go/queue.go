@@ -21,6 +21,8 @@ type Queue struct {
 	prefetch uint32
 	mu       sync.RWMutex // held shared by every C call, exclusively by Close
 	h        *C.shmq_queue
+	slabMu   sync.Mutex
+	slab     *[slabSize]Message // where Recv takes its next Message (newMessage)
 }
 
 // checkName refuses what libshmq would refuse, and a NUL byte, which C
