@@ -35,7 +35,8 @@ def _files_in(directory: str) -> list[str]:
 
 
 def _candidates() -> list[str]:
-    found = []
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = _files_in(here) or [os.path.join(here, "_core.abi3.so")]
     explicit = os.environ.get("SHMQ_PYTHON_CORE")
     if explicit:
         found += _files_in(explicit) if os.path.isdir(explicit) else [explicit]
@@ -47,11 +48,6 @@ def _candidates() -> list[str]:
 
 def load() -> ModuleType:
     tried = []
-    try:
-        from . import _core  # type: ignore[attr-defined]
-        return _core
-    except ImportError as e:
-        tried.append(f"the package ({os.path.dirname(__file__)}): {e}")
     for path in _candidates():
         if not os.path.exists(path):
             tried.append(f"{path}: no such file")

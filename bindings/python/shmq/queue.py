@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator, Iterator, Optional
 from ._args import check_name, params, u32
 from ._load import core
 from .aio import ReadyWaiter
-from .errors import Empty, Full, Timeout, raise_for
+from .errors import Empty, Full, InvalidArgument, Timeout, error_for
 from .stats import QueueParams, Recovery, Stats
 
 Message = core.Message
@@ -29,7 +29,7 @@ def unlink(name: str) -> None:
     until they close; new opens raise NotFound."""
     rc = core.unlink(check_name(name))
     if rc:
-        raise_for(rc)
+        raise type(error_for(rc))(f"{core.strerror(rc)} (queue '{name}')")
 
 
 def _reopen(name: str, prefetch: int, spin_ns: int) -> "Queue":
@@ -187,7 +187,6 @@ class Queue(core.Queue):
 
 
 def _seconds(timeout: float) -> float:
-    from .errors import InvalidArgument
     if not timeout >= 0:
         raise InvalidArgument(f"timeout must be None or >= 0, got {timeout!r}")
     return timeout

@@ -302,6 +302,7 @@ static PyObject *queue_send(QueueObject *self, PyObject *const *args, Py_ssize_t
         rc = run_op(self, send_op, &c, timeout, send_wait_rc(self));
         PyBuffer_Release(&view);
     }
+    /* When libshmq's send returns the message id, returning it is this line. */
     if (rc == SHMQ_OK) Py_RETURN_NONE;
     return rc < 0 ? NULL : raise_send(self, rc, c.len);
 }
