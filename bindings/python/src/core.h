@@ -48,7 +48,6 @@ extern volatile unsigned long core_fork_generation;
 int core_errors_register(PyObject *by_code);
 PyObject *core_raise(int rc, QueueObject *q, const char *fmt, ...);
 PyObject *core_raise_code(int rc, QueueObject *q);
-int core_error_is(PyObject *exc_type, int rc);
 
 /* args.c */
 int core_timeout_ns(PyObject *timeout, int64_t *out);

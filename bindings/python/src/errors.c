@@ -33,11 +33,6 @@ static PyObject *class_for(int rc) {
     return cls;
 }
 
-int core_error_is(PyObject *exc_type, int rc) {
-    PyObject *cls = class_for(rc);
-    return cls != NULL && exc_type != NULL && PyErr_GivenExceptionMatches(exc_type, cls);
-}
-
 static PyObject *raise_message(int rc, PyObject *message, int err) {
     PyObject *cls = class_for(rc);
     if (cls == NULL || message == NULL) return NULL;
