@@ -103,27 +103,14 @@ func nackDropped(first *Message) {
 
 // AckBatch acks msgs in one cgo call. Every message is finished either way;
 // the error is the first failure (ErrLeaseLost, ErrInvalid for one already
-// finished, ...).
+// finished or listed twice, ...).
 func (q *Queue) AckBatch(msgs []*Message) error {
-	if len(msgs) == 0 {
-		return nil
-	}
-	for _, m := range msgs {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-	}
 	cs := make([]C.shmq_msg, 0, len(msgs))
-	live := make([]*Message, 0, len(msgs))
 	var first error
 	for _, m := range msgs {
-		if m.done || m.q != q {
-			if first == nil {
-				first = m.misuse("ack_batch", true)
-			}
-			continue
+		if err := m.claim(q, &cs); err != nil && first == nil {
+			first = err
 		}
-		cs = append(cs, m.c)
-		live = append(live, m)
 	}
 	if len(cs) == 0 {
 		return first
@@ -135,11 +122,23 @@ func (q *Queue) AckBatch(msgs []*Message) error {
 	rcs := make([]C.int, len(cs))
 	C.shmq_go_ack_batch(h, &cs[0], C.size_t(len(cs)), &rcs[0])
 	q.leave()
-	for i, m := range live {
-		m.done = true
-		if err := codeErr(rcs[i], "ack_batch", q.name); err != nil && first == nil {
+	for _, rc := range rcs {
+		if err := codeErr(rc, "ack_batch", q.name); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
+}
+
+// claim marks m finished and appends its receipt to cs, for a batch call
+// on q; one message at a time, so a message listed twice cannot deadlock.
+func (m *Message) claim(q *Queue, cs *[]C.shmq_msg) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done || m.q != q {
+		return m.misuse("ack_batch", true)
+	}
+	m.done = true // the batch call spends the receipt, whatever it returns
+	*cs = append(*cs, m.c)
+	return nil
 }

@@ -39,12 +39,15 @@ func TestRecvBatchAndAckBatch(t *testing.T) {
 	if err := q.AckBatch(msgs[:1]); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("second ack: %v", err)
 	}
+	if err := q.AckBatch(nil); err != nil {
+		t.Fatalf("empty batch: %v", err)
+	}
 	rest, err := q.RecvBatch(ctx, 100)
 	if err != nil || len(rest) != 6 {
 		t.Fatalf("rest %d: %v", len(rest), err)
 	}
-	if err := q.AckBatch(rest); err != nil {
-		t.Fatal(err)
+	if err := q.AckBatch(append(rest, rest[0])); !errors.Is(err, ErrInvalid) { // listed twice
+		t.Fatalf("duplicate: %v", err)
 	}
 	if s, _ := q.Stats(); s.Acked != 10 || s.Leased != 0 || s.Free != s.SlotCount {
 		t.Fatalf("stats %+v", s)
