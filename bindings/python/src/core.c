@@ -11,9 +11,6 @@ static void after_fork_in_child(void) {
     core_fork_generation++;
 }
 
-int core_message_set_helper(PyObject *fn);
-PyObject *core_default_params(PyObject *module, PyObject *unused);
-
 static PyObject *mod_register(PyObject *module, PyObject *args) {
     (void)module;
     PyObject *errors, *utc_from_ns;

@@ -59,9 +59,25 @@ int core_queue_init_type(PyObject *module);
 shmq_queue *core_queue_handle(QueueObject *self);
 void core_queue_release(QueueObject *self);
 
+/* params.c */
+PyObject *core_default_params(PyObject *module, PyObject *unused);
+PyObject *core_params_dict(const shmq_params *p);
+int core_params_from(PyObject *dict, shmq_params *p);
+PyObject *core_queue_params(QueueObject *self, PyObject *unused);
+
+/* observe.c */
+PyObject *core_queue_stats(QueueObject *self, PyObject *cap);
+PyObject *core_queue_qsize(QueueObject *self, PyObject *unused);
+PyObject *core_queue_recover(QueueObject *self, PyObject *unused);
+PyObject *core_queue_ready_fd(QueueObject *self, PyObject *unused);
+PyObject *core_queue_enter(QueueObject *self, PyObject *unused);
+PyObject *core_queue_leave(QueueObject *self, PyObject *unused);
+
 /* message.c */
 int core_message_init_type(PyObject *module);
 PyObject *core_message_new(QueueObject *queue, const shmq_msg *m, int copy);
+PyObject *core_ack_many(QueueObject *queue, PyObject *messages);
+int core_message_set_helper(PyObject *fn);
 
 /* A method of any signature as a PyCFunction, without -Wcast-function-type. */
 #define FN(f) ((PyCFunction)(void (*)(void))(f))

@@ -128,51 +128,6 @@ static PyObject *queue_open(QueueObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static const char *const param_names[] = {"slot_size", "slot_count", "max_clients", "lease_ms",
-    "max_attempts", "backoff_base_ms", "backoff_cap_ms", "jitter", "overflow", "mode", NULL};
-
-static uint32_t *param_field(shmq_params *p, int i) {
-    uint32_t *f[] = {&p->slot_size, &p->slot_count, &p->max_clients, &p->lease_ms,
-                     &p->max_attempts, &p->backoff_base_ms, &p->backoff_cap_ms, &p->jitter,
-                     &p->overflow, &p->mode};
-    return f[i];
-}
-
-static PyObject *params_dict(const shmq_params *p) {
-    PyObject *d = PyDict_New();
-    for (int i = 0; d && param_names[i]; i++) {
-        PyObject *v = PyLong_FromUnsignedLong(*param_field((shmq_params *)p, i));
-        if (v == NULL || PyDict_SetItemString(d, param_names[i], v) < 0) Py_CLEAR(d);
-        Py_XDECREF(v);
-    }
-    return d;
-}
-
-/* Module function: libshmq's default parameters as a dict. */
-PyObject *core_default_params(PyObject *module, PyObject *unused) {
-    (void)module;
-    (void)unused;
-    shmq_params p;
-    shmq_params_init(&p);
-    return params_dict(&p);
-}
-
-static int params_from(PyObject *dict, shmq_params *p) {
-    shmq_params_init(p);
-    for (int i = 0; param_names[i]; i++) {
-        PyObject *v = PyDict_GetItemString(dict, param_names[i]);
-        if (v == NULL) continue;
-        unsigned long x = PyLong_AsUnsignedLong(v);
-        if (PyErr_Occurred() || x > 0xFFFFFFFFul) {
-            PyErr_Clear();
-            core_raise(SHMQ_EINVAL, NULL, "%s out of range: %R", param_names[i], v);
-            return -1;
-        }
-        *param_field(p, i) = (uint32_t)x;
-    }
-    return 0;
-}
-
 static PyObject *queue_create(QueueObject *self, PyObject *args) {
     PyObject *name, *dict;
     unsigned int prefetch, spin_ns;
@@ -180,7 +135,7 @@ static PyObject *queue_create(QueueObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "UO!II", &name, &PyDict_Type, &dict, &prefetch, &spin_ns))
         return NULL;
     const char *s = c_name(name);
-    if (s == NULL || params_from(dict, &p) < 0 || set_name(self, name, prefetch, spin_ns) < 0)
+    if (s == NULL || core_params_from(dict, &p) < 0 || set_name(self, name, prefetch, spin_ns) < 0)
         return NULL;
     shmq_options o;
     shmq_options_init(&o);
@@ -464,119 +419,6 @@ static PyObject *queue_recv_many(QueueObject *self, PyObject *const *args, Py_ss
     return r;
 }
 
-/* ---- observing ----------------------------------------------------------- */
-
-static PyObject *queue_params(QueueObject *self, PyObject *unused) {
-    (void)unused;
-    shmq_queue *q = core_queue_handle(self);
-    shmq_params p;
-    shmq_params_init(&p);
-    int rc = q ? shmq_get_params(q, &p) : -1;
-    if (rc != SHMQ_OK) return rc < 0 ? NULL : core_raise_code(rc, self);
-    return params_dict(&p);
-}
-
-static PyObject *client_dict(const shmq_client_stats *c) {
-    return Py_BuildValue("{s:i,s:I,s:I,s:I,s:i,s:I,s:K,s:K,s:K,s:K,s:K,s:L}", "pid", c->pid,
-                         "role", c->role, "prefetch", c->prefetch, "leased", c->leased, "alive",
-                         c->alive, "sleeping", c->sleeping, "sent", c->sent, "delivered",
-                         c->delivered, "acked", c->acked, "nacked", c->nacked, "rejected",
-                         c->rejected, "attached_ns", c->attached_ns);
-}
-
-static PyObject *stats_dict(const shmq_stats *s) {
-    PyObject *clients = PyList_New(0);
-    for (size_t i = 0; clients && i < s->clients && i < s->client_cap; i++) {
-        PyObject *c = client_dict(&s->client[i]);
-        if (c == NULL || PyList_Append(clients, c) < 0) Py_CLEAR(clients);
-        Py_XDECREF(c);
-    }
-    if (clients == NULL) return NULL;
-    return Py_BuildValue(
-        "{s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:L,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:L,s:K,s:N}",
-        "slot_count", s->slot_count, "free", s->free, "writing", s->writing, "ready", s->ready,
-        "leased", s->leased, "delayed", s->delayed, "dead", s->dead, "oldest_ready_age_ns",
-        s->oldest_ready_age_ns, "enqueued", s->enqueued, "delivered", s->delivered, "acked",
-        s->acked, "nacked", s->nacked, "rejected", s->rejected, "redelivered", s->redelivered,
-        "reclaimed", s->reclaimed, "dead_lettered", s->dead_lettered, "clients", s->clients,
-        "clients_max", s->clients_max, "daemon_heartbeat_age_ns", s->daemon_heartbeat_age_ns,
-        "spilled", s->spilled, "client", clients);
-}
-
-static int get_stats(QueueObject *self, shmq_stats *s, shmq_client_stats *clients, size_t cap) {
-    shmq_queue *q = core_queue_handle(self);
-    if (q == NULL) return -1;
-    memset(s, 0, sizeof *s);
-    s->struct_size = sizeof *s;
-    s->client = clients;
-    s->client_cap = cap;
-    int rc = shmq_stats_get(q, s);
-    if (rc != SHMQ_OK) core_raise_code(rc, self);
-    return rc == SHMQ_OK ? 0 : -1;
-}
-
-static PyObject *queue_stats(QueueObject *self, PyObject *cap_arg) {
-    size_t cap = PyLong_AsSize_t(cap_arg);
-    if (cap == (size_t)-1 && PyErr_Occurred()) return NULL;
-    shmq_client_stats *clients = PyMem_Calloc(cap ? cap : 1, sizeof *clients);
-    if (clients == NULL) return PyErr_NoMemory();
-    shmq_stats s;
-    PyObject *r = get_stats(self, &s, clients, cap) < 0 ? NULL : stats_dict(&s);
-    PyMem_Free(clients);
-    return r;
-}
-
-/* Messages ready now (shmq_stats.ready). */
-static PyObject *queue_qsize(QueueObject *self, PyObject *unused) {
-    (void)unused;
-    shmq_stats s;
-    if (get_stats(self, &s, NULL, 0) < 0) return NULL;
-    return PyLong_FromUnsignedLongLong(s.ready);
-}
-
-static PyObject *queue_recover(QueueObject *self, PyObject *unused) {
-    (void)unused;
-    shmq_queue *q = core_queue_handle(self);
-    if (q == NULL) return NULL;
-    shmq_recovery r = {0};
-    int rc;
-    self->busy++;
-    Py_BEGIN_ALLOW_THREADS
-    rc = shmq_recover(q, &r);
-    Py_END_ALLOW_THREADS
-    core_queue_release(self);
-    if (rc != SHMQ_OK) return core_raise_code(rc, self);
-    return Py_BuildValue("{s:I,s:I,s:I,s:I,s:I,s:I}", "dead_clients", r.dead_clients,
-                         "leases_reclaimed", r.leases_reclaimed, "writes_reclaimed",
-                         r.writes_reclaimed, "delayed_promoted", r.delayed_promoted,
-                         "dead_lettered", r.dead_lettered, "republished", r.republished);
-}
-
-/* The readiness fd; the caller holds a use (_enter) while it watches it. */
-static PyObject *queue_ready_fd(QueueObject *self, PyObject *unused) {
-    (void)unused;
-    shmq_queue *q = core_queue_handle(self);
-    int fd = -1;
-    int rc = q ? shmq_ready_fd(q, &fd) : -1;
-    if (rc != SHMQ_OK) return rc < 0 ? NULL : core_raise_code(rc, self);
-    return PyLong_FromLong(fd);
-}
-
-static PyObject *queue_enter(QueueObject *self, PyObject *unused) {
-    (void)unused;
-    if (core_queue_handle(self) == NULL) return NULL;
-    self->busy++;
-    Py_RETURN_NONE;
-}
-
-static PyObject *queue_leave(QueueObject *self, PyObject *unused) {
-    (void)unused;
-    if (self->busy > 0) core_queue_release(self);
-    Py_RETURN_NONE;
-}
-
-PyObject *core_ack_many(QueueObject *self, PyObject *messages);
-
 static PyObject *queue_get_closed(QueueObject *self, void *unused) {
     (void)unused;
     int closed = self->q == NULL || self->fork_generation != core_fork_generation;
@@ -602,17 +444,17 @@ static PyMethodDef queue_methods[] = {
      "recv_many(n, timeout=None, *, copy=True) -> list[Message]: lease up to n, waiting for the first"},
     {"ack_many", FN(core_ack_many), METH_O,
      "ack_many(messages): ack each; raises the first failure after trying all"},
-    {"qsize", FN(queue_qsize), METH_NOARGS, "qsize() -> int: messages ready now"},
+    {"qsize", FN(core_queue_qsize), METH_NOARGS, "qsize() -> int: messages ready now"},
     {"close", FN(queue_close), METH_NOARGS, "close(): detach (idempotent)"},
     {"_try_recv", FN(queue_try_recv), METH_O, NULL},
     {"_open", FN(queue_open), METH_VARARGS, NULL},
     {"_create", FN(queue_create), METH_VARARGS, NULL},
-    {"_params", FN(queue_params), METH_NOARGS, NULL},
-    {"_stats", FN(queue_stats), METH_O, NULL},
-    {"_recover", FN(queue_recover), METH_NOARGS, NULL},
-    {"_ready_fd", FN(queue_ready_fd), METH_NOARGS, NULL},
-    {"_enter", FN(queue_enter), METH_NOARGS, NULL},
-    {"_leave", FN(queue_leave), METH_NOARGS, NULL},
+    {"_params", FN(core_queue_params), METH_NOARGS, NULL},
+    {"_stats", FN(core_queue_stats), METH_O, NULL},
+    {"_recover", FN(core_queue_recover), METH_NOARGS, NULL},
+    {"_ready_fd", FN(core_queue_ready_fd), METH_NOARGS, NULL},
+    {"_enter", FN(core_queue_enter), METH_NOARGS, NULL},
+    {"_leave", FN(core_queue_leave), METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -634,8 +476,6 @@ static PyType_Spec queue_spec = {
     "shmq._core.Queue", sizeof(QueueObject), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     queue_slots,
 };
-
-PyObject *core_default_params(PyObject *module, PyObject *unused);
 
 int core_queue_init_type(PyObject *module) {
     core_queue_type = PyType_FromSpec(&queue_spec);
