@@ -82,6 +82,7 @@ type consumer struct {
 // inline is Consume with one handler: receive, handle, ack, on this
 // goroutine (no hand-off at all).
 func (c *consumer) inline(ctx context.Context) {
+	done := ctx.Done()
 	for {
 		m, err := c.q.Recv(ctx)
 		if err != nil {
@@ -95,8 +96,10 @@ func (c *consumer) inline(ctx context.Context) {
 				c.fail(err)
 			}
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-done:
 			return
+		default:
 		}
 	}
 }
