@@ -409,13 +409,15 @@ static PyObject *queue_recv_many(QueueObject *self, PyObject *const *args, Py_ss
     if ((n == -1 && PyErr_Occurred()) || copy < 0) return NULL;
     if (n < 1 || n > 65536)
         return core_raise(SHMQ_EINVAL, self, "recv_many: n must be 1 .. 65536, got %zd", n);
-    recv_batch_ctx c = {PyMem_Malloc((size_t)n * sizeof(shmq_msg)), (size_t)n, 0};
+    shmq_msg local[BATCH]; /* no allocation for the usual batch sizes */
+    recv_batch_ctx c = {n <= BATCH ? local : PyMem_Malloc((size_t)n * sizeof(shmq_msg)),
+                        (size_t)n, 0};
     if (c.msgs == NULL) return PyErr_NoMemory();
     int rc = run_op(self, recv_batch_op, &c, timeout, SHMQ_EEMPTY);
     PyObject *r = c.count > 0 ? message_list(self, &c, copy)
                   : rc < 0    ? NULL
                               : core_raise_code(rc, self);
-    PyMem_Free(c.msgs);
+    if (c.msgs != local) PyMem_Free(c.msgs);
     return r;
 }
 
