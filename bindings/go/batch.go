@@ -97,7 +97,9 @@ func nackDropped(first *Message) {
 	}
 	batch := unsafe.Slice(first, n)
 	for i := range batch {
-		_ = batch[i].Nack(-1) // unfinished: gives the lease back; finished: ErrInvalid, ignored
+		if !batch[i].done { // unreachable: no one else reads or writes it now
+			_ = batch[i].Nack(-1)
+		}
 	}
 }
 
