@@ -2,13 +2,13 @@
 
 The compiled extension raises these itself (register() hands it the
 classes), with messages that name the queue and the sizes involved;
-raise_for(rc) does the same from Python for a bare code.
+error_for(rc) does the same from Python for a bare code.
 """
 from __future__ import annotations
 
 import os
 import queue
-from typing import NoReturn, Optional
+from typing import Optional
 
 from ._load import core
 from .stats import utc_from_ns
@@ -134,14 +134,10 @@ _BY_CODE = {cls.code: cls for cls in (
 core.register({"base": Error, **_BY_CODE}, utc_from_ns)
 
 
-def error_for(rc: int) -> Error:
-    """The exception for C return code ``rc`` (not SHMQ_OK)."""
+def error_for(rc: int, message: Optional[str] = None) -> Error:
+    """The exception for C return code ``rc`` (not SHMQ_OK); ``message``
+    replaces libshmq's description."""
     cls = _BY_CODE.get(rc)
     if cls is None:
-        return Error(code=rc)
-    return cls()
-
-
-def raise_for(rc: int) -> NoReturn:
-    """Raise the exception for C return code ``rc`` (not SHMQ_OK)."""
-    raise error_for(rc)
+        return Error(message, code=rc)
+    return cls(message)

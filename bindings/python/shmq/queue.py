@@ -29,7 +29,7 @@ def unlink(name: str) -> None:
     until they close; new opens raise NotFound."""
     rc = core.unlink(check_name(name))
     if rc:
-        raise type(error_for(rc))(f"{core.strerror(rc)} (queue '{name}')")
+        raise error_for(rc, f"{core.strerror(rc)} (queue '{name}')")
 
 
 def _reopen(name: str, prefetch: int, spin_ns: int) -> "Queue":
