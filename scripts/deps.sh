@@ -24,6 +24,11 @@ declare -A probe=(
   [libclang-rt-14-dev]=/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
   [librabbitmq-dev]=/usr/include/amqp.h
   [rabbitmq-server]=/usr/lib/rabbitmq/bin/rabbitmq-server
+  [python3-dev]=/usr/include/python3.11/Python.h
+  [python3-setuptools]=/usr/lib/python3/dist-packages/setuptools/__init__.py
+  [python3-wheel]=/usr/lib/python3/dist-packages/wheel/__init__.py
+  [python3-pip]=/usr/lib/python3/dist-packages/pip/__init__.py
+  [python3-venv]=/usr/share/doc/python3-venv/copyright
 )
 
 suspect=()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"runtime/debug"
 	"sync"
+	"time"
 )
 
 // Handler processes one message. Returning nil acks it, an error nacks it
@@ -23,6 +24,14 @@ type Handler func(ctx context.Context, m *Message) error
 // than the process, so the caller decides what to do with it.
 // A lost lease on ack or nack (ErrLeaseLost) is not an error here: the
 // message is redelivered, as at-least-once delivery allows.
+//
+// Consume never leases a message before a handler is free for it (a lease
+// taken ahead would count a delivery, and giving it back a retry). It leases
+// as many as there are free handlers in one cgo call (RecvBatch) and hands
+// them to the handlers' goroutines over a channel; with concurrency 1 the
+// handler runs on the receiving goroutine itself. Acks of handled messages
+// go in batches (AckBatch) of up to 32, sent as soon as no other message is
+// waiting for the handler, or 10 ms after the first was handled.
 func (q *Queue) Consume(ctx context.Context, handler Handler, concurrency int) error {
 	if concurrency < 1 {
 		concurrency = 1
@@ -32,67 +41,185 @@ func (q *Queue) Consume(ctx context.Context, handler Handler, concurrency int) e
 	}
 	run, stop := context.WithCancel(ctx)
 	defer stop()
-	c := consumer{q: q, handler: handler, slots: make(chan struct{}, concurrency), stop: stop}
-	c.loop(run)
-	c.wg.Wait()
+	c := consumer{q: q, handler: handler, slots: make(chan struct{}, concurrency), stop: stop,
+		work: make(chan *Message, concurrency)}
+	if concurrency == 1 {
+		c.inline(run)
+	} else {
+		for i := 0; i < concurrency; i++ {
+			c.wg.Add(1)
+			go c.worker(run)
+		}
+		c.loop(run)
+		close(c.work)
+		c.wg.Wait()
+	}
 	if c.err != nil {
 		return c.err
 	}
 	return ctx.Err()
 }
 
+const (
+	ackBatch     = 32                    // most handled messages a worker acks at once
+	ackBatchWait = 10 * time.Millisecond // longest a handled message waits for its ack
+)
+
+// consumer leases in batches (one cgo call each) and hands messages to
+// `concurrency` worker goroutines over a channel, so a hand-off costs no
+// cgo call; workers ack in batches.
 type consumer struct {
 	q       *Queue
 	handler Handler
-	slots   chan struct{} // one token per running handler
+	slots   chan struct{} // one token per message leased and not yet finished
+	work    chan *Message // never blocks: it has room for every token
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 	once    sync.Once
 	err     error
 }
 
-func (c *consumer) loop(ctx context.Context) {
+// inline is Consume with one handler: receive, handle, ack, on this
+// goroutine (no hand-off at all).
+func (c *consumer) inline(ctx context.Context) {
+	done := ctx.Done()
 	for {
-		select {
-		case c.slots <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
 		m, err := c.q.Recv(ctx)
 		if err != nil {
-			<-c.slots
 			if ctx.Err() == nil {
 				c.fail(err)
 			}
 			return
 		}
-		c.wg.Add(1)
-		go c.handle(ctx, m)
+		if c.handle(ctx, m) {
+			if err := m.Ack(); err != nil && !errors.Is(err, ErrLeaseLost) {
+				c.fail(err)
+			}
+		}
+		select {
+		case <-done:
+			return
+		default:
+		}
 	}
 }
 
-func (c *consumer) handle(ctx context.Context, m *Message) {
+func (c *consumer) loop(ctx context.Context) {
+	for {
+		n := c.takeSlots(ctx)
+		if n == 0 {
+			return
+		}
+		msgs, err := c.q.RecvBatch(ctx, n)
+		for i := len(msgs); i < n; i++ {
+			<-c.slots
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				c.fail(err)
+			}
+			return
+		}
+		for _, m := range msgs {
+			c.work <- m
+		}
+	}
+}
+
+// takeSlots waits for one free slot, then takes every other free one; 0
+// once ctx is done.
+func (c *consumer) takeSlots(ctx context.Context) int {
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	n := 1
+	for n < cap(c.slots) {
+		select {
+		case c.slots <- struct{}{}:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// worker runs the handler on messages from the channel; it acks handled
+// messages in batches, flushing when the channel is empty, the batch full
+// or its first message 10 ms old. Once ctx is done, a message still in the
+// channel (leased for this worker, not yet handled) is nacked for immediate
+// redelivery instead.
+func (c *consumer) worker(ctx context.Context) {
 	defer c.wg.Done()
-	defer func() { <-c.slots }()
+	var acks []*Message
+	var first time.Time
+	flush := func() {
+		if len(acks) == 0 {
+			return
+		}
+		if err := c.q.AckBatch(acks); err != nil && !errors.Is(err, ErrLeaseLost) {
+			c.fail(err)
+		}
+		for range acks {
+			<-c.slots
+		}
+		acks = acks[:0]
+	}
+	defer flush()
+	for {
+		var m *Message
+		var ok bool
+		select {
+		case m, ok = <-c.work:
+		default:
+			flush()
+			m, ok = <-c.work
+		}
+		if !ok {
+			return
+		}
+		if ctx.Err() != nil {
+			_ = m.Nack(0)
+			<-c.slots
+			continue
+		}
+		if !c.handle(ctx, m) {
+			<-c.slots
+			continue
+		}
+		if len(acks) == 0 {
+			first = time.Now()
+		}
+		acks = append(acks, m)
+		if len(acks) >= ackBatch || time.Since(first) >= ackBatchWait {
+			flush()
+		}
+	}
+}
+
+// handle runs the handler on m; true if m is to be acked (the handler
+// returned nil and left m unfinished). It nacks m itself otherwise.
+func (c *consumer) handle(ctx context.Context, m *Message) (ack bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.fail(&HandlerPanic{Value: r, Stack: debug.Stack(), MessageID: m.ID()})
 			_ = m.Nack(-1) // after fail: the loop stops before it could take the retry
+			ack = false
 		}
 	}()
 	herr := c.handler(ctx, m)
 	if m.Finished() {
-		return
+		return false
 	}
-	var err error
 	if herr == nil {
-		err = m.Ack()
-	} else {
-		err = m.Nack(-1)
+		return true
 	}
-	if err != nil && !errors.Is(err, ErrLeaseLost) {
+	if err := m.Nack(-1); err != nil && !errors.Is(err, ErrLeaseLost) {
 		c.fail(err)
 	}
+	return false
 }
 
 // fail records the first error and stops the loop.
@@ -101,4 +228,33 @@ func (c *consumer) fail(err error) {
 		c.err = err
 		c.stop()
 	})
+}
+
+// Messages leases messages in batches of up to n and delivers them on the
+// returned channel, for select loops. The channel closes when ctx is done
+// or receiving fails (ErrClosed, ...; use RecvBatch to see the error).
+// Messages leased but not delivered when ctx ends are nacked; each one
+// delivered must be finished by the receiver.
+func (q *Queue) Messages(ctx context.Context, n int) <-chan *Message {
+	out := make(chan *Message)
+	go func() {
+		defer close(out)
+		for {
+			msgs, err := q.RecvBatch(ctx, n)
+			if err != nil {
+				return
+			}
+			for i, m := range msgs {
+				select {
+				case out <- m:
+				case <-ctx.Done():
+					for _, left := range msgs[i:] {
+						_ = left.Nack(-1)
+					}
+					return
+				}
+			}
+		}
+	}()
+	return out
 }

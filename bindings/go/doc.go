@@ -22,5 +22,7 @@
 // Building: inside the shmq source tree the package finds shmq.h through a
 // relative path and links -lshmq (point CGO_LDFLAGS=-L and LD_LIBRARY_PATH
 // at the build's lib/ directory). Against an installed libshmq, build with
-// the tag shmq_pkgconfig to take the flags from pkg-config instead.
+// the tag shmq_pkgconfig to take the flags from pkg-config instead, and add
+// CGO_LDFLAGS="-Wl,-rpath,$(pkg-config --variable=libdir shmq)" so the
+// program finds libshmq at run time without LD_LIBRARY_PATH (README.md).
 package shmq

@@ -7,21 +7,40 @@ import "C"
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 	"unsafe"
 )
+
+// String shows the message's identity, not its payload:
+// "shmq.Message{id=7 attempt=2 size=64 leased}".
+func (m *Message) String() string {
+	if m == nil {
+		return "shmq.Message(nil)"
+	}
+	state := "leased"
+	if m.Finished() {
+		state = "finished"
+	}
+	return fmt.Sprintf("shmq.Message{id=%d attempt=%d size=%d %s}", m.ID(), m.Attempt(), len(m.data), state)
+}
 
 // Recv leases the oldest ready message, waiting until ctx is done. A ctx
 // deadline yields an error satisfying errors.Is(err, context.DeadlineExceeded),
 // cancellation one satisfying errors.Is(err, context.Canceled). ErrPrefetch
 // means this handle already holds its prefetch limit of leases.
 func (q *Queue) Recv(ctx context.Context) (*Message, error) {
-	m := &Message{q: q}
+	m := q.newMessage()
 	err := q.blocking(ctx, "recv", func(h *C.shmq_queue, ns C.int64_t) C.int {
 		return C.shmq_recv(h, &m.c, ns)
 	})
 	if err != nil {
+		m.done = true // nothing leased: the slab's finalizer skips it
+		if errors.Is(err, ErrPrefetch) {
+			q.retireSlab() // let dropped messages' slabs be collected (see newMessage)
+		}
 		return nil, err
 	}
 	m.data = C.GoBytes(unsafe.Pointer(m.c.data), C.int(m.c.len))
@@ -36,6 +55,10 @@ type Message struct {
 	done bool
 	c    C.shmq_msg // the receipt; its data pointer is not used after Recv
 	data []byte
+	// batch is, in the first Message of a group allocated together (a
+	// RecvBatch batch, a Recv slab), how many of the group are in use; see
+	// nackDropped.
+	batch int
 }
 
 // Data is the payload, copied into Go memory at receive; it stays valid

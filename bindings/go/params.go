@@ -6,6 +6,7 @@ package shmq
 import "C"
 
 import (
+	"fmt"
 	"os"
 	"time"
 )
@@ -68,6 +69,41 @@ func paramsFromC(c *C.shmq_params) Params {
 	}
 }
 
+// The ranges libshmq accepts (shmq.h).
+const (
+	maxSlotSize = 1 << 30
+	maxSlots    = 16 << 20
+	maxClients  = 500
+	maxTime     = 24 * time.Hour
+)
+
+// Validate checks every field against libshmq's ranges and names the first
+// field out of range (a Params{} literal fails on SlotSize: start from
+// DefaultParams()).
+func (p Params) Validate() error {
+	checks := []struct {
+		ok   bool
+		what string
+	}{
+		{p.SlotSize >= 1 && p.SlotSize <= maxSlotSize, fmt.Sprintf("SlotSize %d: must be 1 .. %d bytes", p.SlotSize, maxSlotSize)},
+		{p.SlotCount >= 1 && p.SlotCount <= maxSlots, fmt.Sprintf("SlotCount %d: must be 1 .. %d", p.SlotCount, maxSlots)},
+		{p.MaxClients >= 2 && p.MaxClients <= maxClients, fmt.Sprintf("MaxClients %d: must be 2 .. %d", p.MaxClients, maxClients)},
+		{p.Lease >= time.Millisecond && p.Lease <= maxTime, fmt.Sprintf("Lease %v: must be 1ms .. 24h", p.Lease)},
+		{p.MaxAttempts >= 1 && p.MaxAttempts <= 1000000, fmt.Sprintf("MaxAttempts %d: must be 1 .. 1000000", p.MaxAttempts)},
+		{p.BackoffBase >= 0 && p.BackoffBase <= p.BackoffCap, fmt.Sprintf("BackoffBase %v: must be 0 .. BackoffCap (%v)", p.BackoffBase, p.BackoffCap)},
+		{p.BackoffCap >= 0 && p.BackoffCap <= maxTime, fmt.Sprintf("BackoffCap %v: must be 0 .. 24h", p.BackoffCap)},
+		{p.Jitter <= JitterEqual, fmt.Sprintf("Jitter %d: must be JitterNone, JitterFull or JitterEqual", p.Jitter)},
+		{p.Overflow <= OverflowSpill, fmt.Sprintf("Overflow %d: must be OverflowBlock, OverflowFail or OverflowSpill", p.Overflow)},
+		{p.Mode&^0o660 == 0 && p.Mode&0o600 == 0o600, fmt.Sprintf("Mode %#o: must be 0600 or 0660", uint32(p.Mode))},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			return &Error{Code: CodeInvalid, Op: "create", Note: "Params." + c.what}
+		}
+	}
+	return nil
+}
+
 func (p Params) toC() (C.shmq_params, bool) {
 	var c C.shmq_params
 	C.shmq_params_init(&c)
@@ -83,7 +119,7 @@ func (p Params) toC() (C.shmq_params, bool) {
 	c.backoff_cap_ms = capMs
 	c.jitter = C.uint32_t(p.Jitter)
 	c.overflow = C.uint32_t(p.Overflow)
-	c.mode = C.uint32_t(p.Mode.Perm())
+	c.mode = C.uint32_t(p.Mode)
 	return c, ok1 && ok2 && ok3
 }
 

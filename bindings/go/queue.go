@@ -7,7 +7,9 @@ package shmq
 import "C"
 
 import (
+	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -19,10 +21,30 @@ type Queue struct {
 	prefetch uint32
 	mu       sync.RWMutex // held shared by every C call, exclusively by Close
 	h        *C.shmq_queue
+	slabMu   sync.Mutex
+	slab     *[slabSize]Message // where Recv takes its next Message (newMessage)
+}
+
+// checkName refuses what libshmq would refuse, and a NUL byte, which C
+// would read as the end of the name.
+func checkName(op, name string) error {
+	if strings.IndexByte(name, 0) < 0 {
+		cname := C.CString(name)
+		rc := C.shmq_name_check(cname)
+		C.free(unsafe.Pointer(cname))
+		if rc == C.SHMQ_OK {
+			return nil
+		}
+	}
+	return &Error{Code: CodeBadName, Op: op, Queue: fmt.Sprintf("%q", name),
+		Note: "names are 1-64 of [A-Za-z0-9._-], not only dots"}
 }
 
 // Open attaches to the existing queue name.
 func Open(name string, opts ...Option) (*Queue, error) {
+	if err := checkName("open", name); err != nil {
+		return nil, err
+	}
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
 	o := optionsToC(opts)
@@ -37,6 +59,13 @@ func Open(name string, opts ...Option) (*Queue, error) {
 // Create makes queue name with params (start from DefaultParams()) and
 // attaches to it. It fails with ErrExists if the queue exists.
 func Create(name string, params Params, opts ...Option) (*Queue, error) {
+	if err := checkName("create", name); err != nil {
+		return nil, err
+	}
+	if err := params.Validate(); err != nil {
+		err.(*Error).Queue = name
+		return nil, err
+	}
 	p, ok := params.toC()
 	if !ok {
 		return nil, &Error{Code: CodeInvalid, Op: "create", Queue: name, Note: "duration out of range"}
@@ -61,6 +90,9 @@ func newQueue(name string, h *C.shmq_queue, prefetch uint32) *Queue {
 // Unlink removes queue name. Handles open on it keep working until closed
 // (their calls then return ErrClosed); new opens get ErrNotFound.
 func Unlink(name string) error {
+	if err := checkName("unlink", name); err != nil {
+		return err
+	}
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
 	rc, errno := C.shmq_unlink(cname)
@@ -72,8 +104,12 @@ func (q *Queue) Name() string { return q.name }
 
 // Close detaches from the queue; leases still held go back to it (their
 // attempt counts). It waits for calls in progress on other goroutines, which
-// end within one wait slice (50 ms) with ErrClosed. Closing twice is fine.
+// end within one wait slice (50 ms) with ErrClosed. Closing twice, or a nil
+// *Queue, is fine.
 func (q *Queue) Close() error {
+	if q == nil {
+		return nil
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.h != nil {

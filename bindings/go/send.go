@@ -6,13 +6,13 @@ package shmq
 /*
 #include <shmq/shmq.h>
 
-// Sends up to 64 of `count` messages packed back to back in buf, with their
+// Sends up to 256 of `count` messages packed back to back in buf, with their
 // lengths in lens. cgo forbids handing C an array of Go pointers, so the
 // iovecs are built here, on the C stack, from one Go buffer.
 static int shmq_go_send_packed(shmq_queue *q, const char *buf, const size_t *lens, size_t count,
                                size_t *sent, int64_t timeout_ns) {
-    shmq_iov iov[64];
-    if (count > 64) count = 64;
+    shmq_iov iov[256];
+    if (count > 256) count = 256;
     for (size_t i = 0; i < count; ++i) {
         iov[i].data = buf;
         iov[i].len = lens[i];
@@ -43,7 +43,7 @@ func (q *Queue) Send(ctx context.Context, data []byte) error {
 }
 
 // SendBatch sends msgs in order and returns how many were sent; the error,
-// if any, is the one that stopped it. Consumers are woken once per 64
+// if any, is the one that stopped it. Consumers are woken once per 256
 // messages. The payloads are copied once into a staging buffer first.
 func (q *Queue) SendBatch(ctx context.Context, msgs [][]byte) (int, error) {
 	if len(msgs) == 0 {

@@ -14,15 +14,16 @@ import (
 // Stats is a snapshot of one queue: slots per state now, totals since the
 // queue was created, and the attached clients. It is read without stopping
 // anyone, so counts may be off by the operations in flight.
+// Every count is a uint64, every age a time.Duration.
 type Stats struct {
-	SlotCount                                   uint32
+	SlotCount                                   uint64
 	Free, Writing, Ready, Leased, Delayed, Dead uint64
 	OldestReadyAge                              time.Duration // 0 when nothing is ready
 	Enqueued, Delivered, Acked, Nacked          uint64
 	Rejected, Redelivered, Reclaimed            uint64
 	DeadLettered                                uint64
 	Spilled                                     uint64 // in shmqd's spill store on disk
-	ClientsMax                                  uint32
+	ClientsMax                                  uint64
 	DaemonHeartbeatAge                          time.Duration // -1 if no daemon ever ran
 	Clients                                     []ClientStats
 }
@@ -31,8 +32,8 @@ type Stats struct {
 type ClientStats struct {
 	PID                                      int
 	Role                                     uint32 // bit 0: has sent, bit 1: has received, bit 2: daemon
-	Prefetch, Leased                         uint32
-	Sleeping                                 uint32 // its threads asleep in Recv, waiting for a message
+	Prefetch, Leased                         uint64
+	Sleeping                                 uint64 // its threads asleep in Recv, waiting for a message
 	Alive                                    int    // 1 alive, 0 dead, -1 unknown
 	Sent, Delivered, Acked, Nacked, Rejected uint64
 	AttachedAt                               time.Time
@@ -40,8 +41,8 @@ type ClientStats struct {
 
 // Recovery reports what one recovery pass did.
 type Recovery struct {
-	DeadClients, LeasesReclaimed, WritesReclaimed uint32
-	DelayedPromoted, DeadLettered, Republished    uint32
+	DeadClients, LeasesReclaimed, WritesReclaimed uint64
+	DelayedPromoted, DeadLettered, Republished    uint64
 }
 
 // Stats reads a snapshot of the queue.
@@ -64,13 +65,13 @@ func (q *Queue) Stats() (Stats, error) {
 
 func statsFromC(s *C.shmq_stats) Stats {
 	out := Stats{
-		SlotCount: uint32(s.slot_count), Free: uint64(s.free), Writing: uint64(s.writing),
+		SlotCount: uint64(s.slot_count), Free: uint64(s.free), Writing: uint64(s.writing),
 		Ready: uint64(s.ready), Leased: uint64(s.leased), Delayed: uint64(s.delayed), Dead: uint64(s.dead),
 		OldestReadyAge: time.Duration(s.oldest_ready_age_ns),
 		Enqueued:       uint64(s.enqueued), Delivered: uint64(s.delivered), Acked: uint64(s.acked),
 		Nacked: uint64(s.nacked), Rejected: uint64(s.rejected), Redelivered: uint64(s.redelivered),
 		Reclaimed: uint64(s.reclaimed), DeadLettered: uint64(s.dead_lettered), Spilled: uint64(s.spilled),
-		ClientsMax: uint32(s.clients_max), DaemonHeartbeatAge: time.Duration(s.daemon_heartbeat_age_ns),
+		ClientsMax: uint64(s.clients_max), DaemonHeartbeatAge: time.Duration(s.daemon_heartbeat_age_ns),
 	}
 	n := int(s.clients)
 	if n > int(s.client_cap) {
@@ -84,8 +85,8 @@ func statsFromC(s *C.shmq_stats) Stats {
 
 func clientFromC(c *C.shmq_client_stats) ClientStats {
 	return ClientStats{
-		PID: int(c.pid), Role: uint32(c.role), Prefetch: uint32(c.prefetch), Leased: uint32(c.leased),
-		Sleeping: uint32(c.sleeping),
+		PID: int(c.pid), Role: uint32(c.role), Prefetch: uint64(c.prefetch), Leased: uint64(c.leased),
+		Sleeping: uint64(c.sleeping),
 		Alive:    int(c.alive), Sent: uint64(c.sent), Delivered: uint64(c.delivered), Acked: uint64(c.acked),
 		Nacked: uint64(c.nacked), Rejected: uint64(c.rejected), AttachedAt: time.Unix(0, int64(c.attached_ns)),
 	}
@@ -105,8 +106,8 @@ func (q *Queue) Recover() (Recovery, error) {
 		return Recovery{}, err
 	}
 	return Recovery{
-		DeadClients: uint32(r.dead_clients), LeasesReclaimed: uint32(r.leases_reclaimed),
-		WritesReclaimed: uint32(r.writes_reclaimed), DelayedPromoted: uint32(r.delayed_promoted),
-		DeadLettered: uint32(r.dead_lettered), Republished: uint32(r.republished),
+		DeadClients: uint64(r.dead_clients), LeasesReclaimed: uint64(r.leases_reclaimed),
+		WritesReclaimed: uint64(r.writes_reclaimed), DelayedPromoted: uint64(r.delayed_promoted),
+		DeadLettered: uint64(r.dead_lettered), Republished: uint64(r.republished),
 	}, nil
 }

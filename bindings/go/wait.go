@@ -37,8 +37,10 @@ func (q *Queue) blocking(ctx context.Context, op string, call cCall) error {
 				slice = left
 			}
 		}
-		if err := ctx.Err(); err != nil {
-			return q.ctxErr(op, err)
+		select { // not ctx.Err(), which takes a lock in a cancelable context
+		case <-ctx.Done():
+			return q.ctxErr(op, ctx.Err())
+		default:
 		}
 		h, err := q.enter(op)
 		if err != nil {

@@ -8,7 +8,7 @@
    Python consumer gets the same message with attempt 2.
 
 Usage: cross_language.py [N]. Needs go on PATH with cgo able to link libshmq
-(CGO_LDFLAGS, LD_LIBRARY_PATH) and SHMQ_LIBRARY for Python; ctest sets them.
+(CGO_LDFLAGS, LD_LIBRARY_PATH) and SHMQ_PYTHON_CORE for Python; ctest sets them.
 """
 import os
 import selectors

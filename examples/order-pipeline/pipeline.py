@@ -59,7 +59,7 @@ class Pipeline:
         self.lib = os.path.join(self.build, "lib")
         self.procs: dict[str, subprocess.Popen] = {}
         self.env = dict(os.environ, SHMQ_DIR=shmq_dir, PYTHONDONTWRITEBYTECODE="1",
-                        SHMQ_LIBRARY=os.path.join(self.lib, "libshmq.so"),
+                        SHMQ_PYTHON_CORE=os.path.join(self.build, "bindings", "python"),
                         PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "bindings", "python"), HERE]))
         for d in ("logs", "bin", "outbox"):
             os.makedirs(os.path.join(self.state, d), exist_ok=True)
@@ -426,7 +426,7 @@ def write_env(p: Pipeline, state: str, shmq_dir: str, url: str, metrics_url: str
                 f"export SHOP={url}\n"
                 f"export METRICS={metrics_url}\n"
                 f"export PIPELINE={state}\n"
-                f"export SHMQ_LIBRARY={p.env['SHMQ_LIBRARY']} PYTHONPATH={p.env['PYTHONPATH']}\n"
+                f"export SHMQ_PYTHON_CORE={p.env['SHMQ_PYTHON_CORE']} PYTHONPATH={p.env['PYTHONPATH']}\n"
                 + "".join(f"export {n.upper().replace('-', '_')}_PID={pr.pid}\n"
                           for n, pr in p.procs.items()) +
                 f"alias shmqctl='shmqctl --config {p.config}'\n")

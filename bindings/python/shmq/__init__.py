@@ -5,26 +5,25 @@
         with q.recv(timeout=1.0) as msg:   # acked on success, nacked on error
             handle(msg.data)
 
-The binding is ctypes over libshmq: segments are mapped only by the C
-library (never multiprocessing.shared_memory). libshmq is found through
-$SHMQ_LIBRARY, then the system's library path, then the source tree's build/.
+The hot calls are a compiled extension (shmq._core) over libshmq; segments
+are mapped only by the C library (never multiprocessing.shared_memory).
 """
 from __future__ import annotations
 
-from ._lib import lib as _cdll
+from ._load import core as _core
 from .errors import (BadName, Closed, Corrupt, Empty, Error, Exists, Full, Interrupted,
                      InvalidArgument, LeaseLost, NoSpace, NotFound, OSFailure, PermissionDenied,
                      PrefetchLimit, Timeout, TooBig, TooManyClients, VersionMismatch)
-from .message import Message
 from .queue import Queue, unlink
 from .stats import ClientStats, QueueParams, Recovery, Stats
 
+Message = _core.Message
 __version__ = "0.2.0"
 
 
 def library_version() -> str:
     """The loaded libshmq's version, "major.minor.patch"."""
-    v = _cdll.shmq_version()
+    v = _core.version()
     return f"{v // 10000}.{v // 100 % 100}.{v % 100}"
 
 

@@ -9,23 +9,21 @@ every coroutine of that loop waiting on the same queue.
 from __future__ import annotations
 
 import asyncio
-from typing import Optional
-
-from ._handle import Handle
+from typing import Any, Optional
 
 
 class ReadyWaiter:
     """Coroutines waiting for one queue handle's readiness fd, per event loop."""
 
-    def __init__(self, handle: Handle, fd: int) -> None:
-        self._handle = handle
+    def __init__(self, queue: Any, fd: int) -> None:
+        self._queue = queue
         self._fd = fd
         self._waiting: dict[asyncio.AbstractEventLoop, set[asyncio.Future[None]]] = {}
 
     async def wait(self, timeout: Optional[float]) -> None:
         """Return when the fd is readable, the handle closes, or ``timeout`` passes."""
         loop = asyncio.get_running_loop()
-        self._handle.enter()  # the fd must stay open while registered
+        self._queue._enter()  # the fd must stay open while registered
         fut: asyncio.Future[None] = loop.create_future()
         self._add(loop, fut)
         try:
@@ -34,7 +32,7 @@ class ReadyWaiter:
             pass
         finally:
             self._discard(loop, fut)
-            self._handle.leave()
+            self._queue._leave()
 
     def wake_all_threadsafe(self) -> None:
         """Wake every waiter (used by close(), from any thread)."""

@@ -1,15 +1,17 @@
 """The exception hierarchy: shmq.Error with one subclass per shmq_error code.
 
-raise_for(rc) turns a C return code into the matching exception, carrying the
-code (.code) and libshmq's own description (shmq_strerror).
+The compiled extension raises these itself (register() hands it the
+classes), with messages that name the queue and the sizes involved;
+error_for(rc) does the same from Python for a bare code.
 """
 from __future__ import annotations
 
-import ctypes
 import os
-from typing import NoReturn, Optional
+import queue
+from typing import Optional
 
-from ._lib import lib
+from ._load import core
+from .stats import utc_from_ns
 
 
 class Error(Exception):
@@ -22,12 +24,12 @@ class Error(Exception):
         if code is not None:
             self.code = code
         if message is None:
-            message = lib.shmq_strerror(self.code).decode()
+            message = core.strerror(self.code)
         super().__init__(message)
 
 
-class Full(Error):
-    """No free slot and the overflow policy is "fail" (or a zero timeout)."""
+class Full(Error, queue.Full):
+    """No free slot and the overflow policy is "fail" (or a zero timeout). Also a queue.Full."""
     code = 1
 
 
@@ -36,8 +38,8 @@ class Timeout(Error, TimeoutError):
     code = 2
 
 
-class Empty(Error):
-    """A non-blocking receive (timeout=0) found no ready message."""
+class Empty(Error, queue.Empty):
+    """A non-blocking receive (timeout=0) found no ready message. Also a queue.Empty."""
     code = 3
 
 
@@ -56,8 +58,8 @@ class InvalidArgument(Error, ValueError):
     code = 6
 
 
-class BadName(Error):
-    """The queue name is not 1-64 of [A-Za-z0-9._-] (and not only dots)."""
+class BadName(Error, ValueError):
+    """The queue name is not 1-64 of [A-Za-z0-9._-] (and not only dots). Also a ValueError."""
     code = 7
 
 
@@ -119,7 +121,7 @@ class OSFailure(Error):
                  errno: int = 0) -> None:
         self.errno = errno
         if message is None and errno:
-            message = f"{lib.shmq_strerror(self.code).decode()}: {os.strerror(errno)}"
+            message = f"{core.strerror(self.code)}: {os.strerror(errno)}"
         super().__init__(message, code=code)
 
 
@@ -129,16 +131,13 @@ _BY_CODE = {cls.code: cls for cls in (
     Interrupted, OSFailure)}
 
 
-def error_for(rc: int) -> Error:
-    """The exception for C return code ``rc`` (not SHMQ_OK)."""
+core.register({"base": Error, **_BY_CODE}, utc_from_ns)
+
+
+def error_for(rc: int, message: Optional[str] = None) -> Error:
+    """The exception for C return code ``rc`` (not SHMQ_OK); ``message``
+    replaces libshmq's description."""
     cls = _BY_CODE.get(rc)
     if cls is None:
-        return Error(code=rc)
-    if cls is OSFailure:
-        return OSFailure(errno=ctypes.get_errno())
-    return cls()
-
-
-def raise_for(rc: int) -> NoReturn:
-    """Raise the exception for C return code ``rc`` (not SHMQ_OK)."""
-    raise error_for(rc)
+        return Error(message, code=rc)
+    return cls(message)

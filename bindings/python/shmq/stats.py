@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Optional
-
-from . import _lib
+from typing import Any, Optional
 
 JITTER = {"none": 0, "full": 1, "equal": 2}
 OVERFLOW = {"block": 0, "fail": 1, "spill": 2}
@@ -42,10 +40,10 @@ class QueueParams:
     mode: int
 
     @classmethod
-    def from_c(cls, p: _lib.Params) -> "QueueParams":
-        return cls(p.slot_size, p.slot_count, p.max_clients, p.lease_ms / 1000, p.max_attempts,
-                   p.backoff_base_ms / 1000, p.backoff_cap_ms / 1000, _name_of(JITTER, p.jitter),
-                   _name_of(OVERFLOW, p.overflow), p.mode)
+    def from_c(cls, p: dict[str, int]) -> "QueueParams":
+        return cls(p["slot_size"], p["slot_count"], p["max_clients"], p["lease_ms"] / 1000,
+                   p["max_attempts"], p["backoff_base_ms"] / 1000, p["backoff_cap_ms"] / 1000,
+                   _name_of(JITTER, p["jitter"]), _name_of(OVERFLOW, p["overflow"]), p["mode"])
 
 
 @dataclass(frozen=True)
@@ -65,10 +63,11 @@ class ClientStats:
     sleeping: int         # its threads asleep in recv, waiting for a message
 
     @classmethod
-    def from_c(cls, c: _lib.ClientStats) -> "ClientStats":
-        alive = None if c.alive < 0 else bool(c.alive)
-        return cls(c.pid, c.role, c.prefetch, c.leased, alive, c.sent, c.delivered, c.acked,
-                   c.nacked, c.rejected, utc_from_ns(c.attached_ns), c.sleeping)
+    def from_c(cls, c: dict[str, int]) -> "ClientStats":
+        alive = None if c["alive"] < 0 else bool(c["alive"])
+        return cls(c["pid"], c["role"], c["prefetch"], c["leased"], alive, c["sent"],
+                   c["delivered"], c["acked"], c["nacked"], c["rejected"],
+                   utc_from_ns(c["attached_ns"]), c["sleeping"])
 
 
 @dataclass(frozen=True)
@@ -96,13 +95,13 @@ class Stats:
     spilled: int = 0                  # messages in shmqd's spill store on disk
 
     @classmethod
-    def from_c(cls, s: _lib.Stats) -> "Stats":
-        shown = min(s.clients, s.client_cap)
-        hb = None if s.daemon_heartbeat_age_ns < 0 else s.daemon_heartbeat_age_ns / 1e9
-        return cls(s.slot_count, s.free, s.writing, s.ready, s.leased, s.delayed, s.dead,
-                   s.oldest_ready_age_ns / 1e9, s.enqueued, s.delivered, s.acked, s.nacked,
-                   s.rejected, s.redelivered, s.reclaimed, s.dead_lettered, s.clients_max, hb,
-                   [ClientStats.from_c(s.client[i]) for i in range(shown)], s.spilled)
+    def from_c(cls, s: dict[str, Any]) -> "Stats":
+        hb = s["daemon_heartbeat_age_ns"]
+        return cls(s["slot_count"], s["free"], s["writing"], s["ready"], s["leased"], s["delayed"],
+                   s["dead"], s["oldest_ready_age_ns"] / 1e9, s["enqueued"], s["delivered"],
+                   s["acked"], s["nacked"], s["rejected"], s["redelivered"], s["reclaimed"],
+                   s["dead_lettered"], s["clients_max"], None if hb < 0 else hb / 1e9,
+                   [ClientStats.from_c(c) for c in s["client"]], s["spilled"])
 
 
 @dataclass(frozen=True)
@@ -116,6 +115,5 @@ class Recovery:
     republished: int
 
     @classmethod
-    def from_c(cls, r: _lib.Recovery) -> "Recovery":
-        return cls(r.dead_clients, r.leases_reclaimed, r.writes_reclaimed, r.delayed_promoted,
-                   r.dead_lettered, r.republished)
+    def from_c(cls, r: dict[str, int]) -> "Recovery":
+        return cls(**r)

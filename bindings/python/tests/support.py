@@ -21,11 +21,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE_ROOT = os.path.dirname(HERE)
 sys.path.insert(0, PACKAGE_ROOT)
 
-_base = os.environ.get("SHMQ_DIR") or tempfile.gettempdir()
-os.makedirs(_base, exist_ok=True)
-SHMQ_DIR = tempfile.mkdtemp(prefix="shmq-py-", dir=_base)
-os.environ["SHMQ_DIR"] = SHMQ_DIR
-atexit.register(shutil.rmtree, SHMQ_DIR, True)
+if os.environ.get("SHMQ_DIR") and os.environ.get("SHMQ_TEST_PRIVATE_DIR") == os.environ["SHMQ_DIR"]:
+    SHMQ_DIR = os.environ["SHMQ_DIR"]  # a child (multiprocessing spawn) of a test process
+else:
+    _base = os.environ.get("SHMQ_DIR") or tempfile.gettempdir()
+    os.makedirs(_base, exist_ok=True)
+    SHMQ_DIR = tempfile.mkdtemp(prefix="shmq-py-", dir=_base)
+    os.environ["SHMQ_DIR"] = os.environ["SHMQ_TEST_PRIVATE_DIR"] = SHMQ_DIR
+    atexit.register(shutil.rmtree, SHMQ_DIR, True)
 
 import shmq  # noqa: E402  (after SHMQ_DIR is set)
 

@@ -1,5 +1,5 @@
-"""Threads: blocking calls release the GIL (ctypes.CDLL does so for every
-call), and close() from another thread ends a blocked receive with Closed."""
+"""Threads: a call that must wait releases the GIL, and close() from another
+thread ends a blocked receive with Closed."""
 import threading
 import time
 import unittest

@@ -1,0 +1,85 @@
+/*
+ * shmq._core: the compiled part of the Python binding (CPython C API, the
+ * limited API of 3.11 where the build defines Py_LIMITED_API).
+ *
+ * Two types: Queue (one shmq_queue handle, subclassed by shmq.Queue in
+ * Python) and Message (one leased shmq_msg). Hot calls run with the GIL held
+ * and timeout 0 first; only a call that must wait releases the GIL, in slices
+ * of at most 100 ms so that close() from another thread and signal handlers
+ * (Ctrl-C) take effect between slices. Errors are raised as the exception
+ * classes errors.py registers (register_errors).
+ */
+#ifndef SHMQ_PY_CORE_H
+#define SHMQ_PY_CORE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <shmq/shmq.h>
+#include <string.h>
+
+/* One queue handle. Everything here is read and written with the GIL held. */
+typedef struct {
+    PyObject_HEAD
+    shmq_queue *q;        /* NULL before attach, once closed, or in a forked child */
+    shmq_queue *closing;  /* closed while in use: detached when busy drops to 0 */
+    Py_ssize_t busy;      /* calls waiting without the GIL, async waiters, buffer exports */
+    unsigned long fork_generation; /* core_fork_generation when attached */
+    PyObject *name;       /* str */
+    uint32_t prefetch, spin_ns, slot_size, overflow;
+} QueueObject;
+
+/* A leased message. `h` is the handle it was leased through: finishing it
+ * through another (a reopened or closed one) is refused. */
+typedef struct {
+    PyObject_HEAD
+    QueueObject *queue;   /* strong reference */
+    shmq_queue *h;
+    shmq_msg m;
+    PyObject *data;       /* bytes copy, or NULL until asked (recv(copy=False)) */
+    PyObject *views;      /* list of memoryviews handed out by view(), or NULL */
+    int done;
+} MessageObject;
+
+extern PyObject *core_queue_type;
+extern PyObject *core_message_type;
+extern volatile unsigned long core_fork_generation;
+
+/* errors.c */
+int core_errors_register(PyObject *by_code);
+PyObject *core_raise(int rc, QueueObject *q, const char *fmt, ...);
+PyObject *core_raise_code(int rc, QueueObject *q);
+
+/* args.c */
+int core_timeout_ns(PyObject *timeout, int64_t *out);
+int core_kwargs(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                const char *const *names, Py_ssize_t npos, Py_ssize_t nreq, PyObject **out);
+
+/* queue.c */
+int core_queue_init_type(PyObject *module);
+shmq_queue *core_queue_handle(QueueObject *self);
+void core_queue_release(QueueObject *self);
+
+/* params.c */
+PyObject *core_default_params(PyObject *module, PyObject *unused);
+PyObject *core_params_dict(const shmq_params *p);
+int core_params_from(PyObject *dict, shmq_params *p);
+PyObject *core_queue_params(QueueObject *self, PyObject *unused);
+
+/* observe.c */
+PyObject *core_queue_stats(QueueObject *self, PyObject *cap);
+PyObject *core_queue_qsize(QueueObject *self, PyObject *unused);
+PyObject *core_queue_recover(QueueObject *self, PyObject *unused);
+PyObject *core_queue_ready_fd(QueueObject *self, PyObject *unused);
+PyObject *core_queue_enter(QueueObject *self, PyObject *unused);
+PyObject *core_queue_leave(QueueObject *self, PyObject *unused);
+
+/* message.c */
+int core_message_init_type(PyObject *module);
+PyObject *core_message_new(QueueObject *queue, const shmq_msg *m, int copy);
+PyObject *core_ack_many(QueueObject *queue, PyObject *messages);
+int core_message_set_helper(PyObject *fn);
+
+/* A method of any signature as a PyCFunction, without -Wcast-function-type. */
+#define FN(f) ((PyCFunction)(void (*)(void))(f))
+
+#endif

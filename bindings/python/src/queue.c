@@ -1,0 +1,487 @@
+/* shmq._core.Queue: one shmq_queue handle and the calls that send and
+ * receive on it. Calls that may wait try once with timeout 0 holding the GIL;
+ * only if that would wait do they release it, in slices of at most 100 ms
+ * (run_op). close() only withdraws the handle: whoever drops the last use
+ * (a waiting call, an async waiter, a zero-copy buffer) detaches. */
+#include "core.h"
+
+#include <time.h>
+
+#define SLICE_NS 100000000LL
+#define BATCH 256
+
+PyObject *core_queue_type;
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- life ---------------------------------------------------------------- */
+
+static void maybe_detach(QueueObject *self) {
+    if (self->closing != NULL && self->busy == 0) {
+        shmq_queue *q = self->closing;
+        self->closing = NULL;
+        shmq_close(q);
+    }
+}
+
+void core_queue_release(QueueObject *self) {
+    self->busy--;
+    maybe_detach(self);
+}
+
+static int attach(QueueObject *self, shmq_queue *q) {
+    shmq_params p;
+    shmq_params_init(&p);
+    int rc = shmq_get_params(q, &p);
+    if (rc != SHMQ_OK) {
+        shmq_close(q);
+        core_raise_code(rc, self);
+        return -1;
+    }
+    self->q = q;
+    self->slot_size = p.slot_size;
+    self->overflow = p.overflow;
+    self->fork_generation = core_fork_generation;
+    return 0;
+}
+
+/* In a child forked after attach the handle's client record is the parent's:
+ * never close it here; open the queue again by name instead. */
+static int reopen_after_fork(QueueObject *self) {
+    self->fork_generation = core_fork_generation;
+    self->busy = 0; /* the parent's waiting threads do not exist here */
+    self->closing = NULL;
+    if (self->q == NULL) return 0; /* it was closed in the parent */
+    self->q = NULL;
+    shmq_options o;
+    shmq_options_init(&o);
+    o.prefetch = self->prefetch;
+    o.spin_ns = self->spin_ns;
+    shmq_queue *q = NULL;
+    int rc = shmq_open(PyUnicode_AsUTF8AndSize(self->name, NULL), &o, &q);
+    if (rc != SHMQ_OK) {
+        core_raise_code(rc, self);
+        return -1;
+    }
+    return attach(self, q);
+}
+
+shmq_queue *core_queue_handle(QueueObject *self) {
+    if (self->fork_generation != core_fork_generation && reopen_after_fork(self) < 0)
+        return NULL;
+    if (self->q == NULL) {
+        if (self->name == NULL)
+            core_raise(SHMQ_ECLOSED, self, "queue handle was never opened");
+        else
+            core_raise(SHMQ_ECLOSED, self, "queue handle of '%U' is closed", self->name);
+    }
+    return self->q;
+}
+
+/* The name as a C string, refusing what libshmq would refuse or cut short. */
+static const char *c_name(PyObject *name) {
+    Py_ssize_t n;
+    const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &n) : NULL;
+    if (s == NULL) {
+        if (!PyErr_Occurred()) PyErr_Format(PyExc_TypeError, "queue name must be str");
+        return NULL;
+    }
+    if ((Py_ssize_t)strlen(s) != n || shmq_name_check(s) != SHMQ_OK) {
+        core_raise(SHMQ_EBADNAME, NULL, "bad queue name %R: names are 1-64 of "
+                   "[A-Za-z0-9._-], not only dots", name);
+        return NULL;
+    }
+    return s;
+}
+
+static int set_name(QueueObject *self, PyObject *name, uint32_t prefetch, uint32_t spin_ns) {
+    if (self->q != NULL || self->closing != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "queue handle is already attached");
+        return -1;
+    }
+    Py_INCREF(name);
+    Py_XDECREF(self->name);
+    self->name = name;
+    self->prefetch = prefetch;
+    self->spin_ns = spin_ns;
+    return 0;
+}
+
+static PyObject *queue_open(QueueObject *self, PyObject *args) {
+    PyObject *name;
+    unsigned int prefetch, spin_ns;
+    if (!PyArg_ParseTuple(args, "UII", &name, &prefetch, &spin_ns)) return NULL;
+    const char *s = c_name(name);
+    if (s == NULL || set_name(self, name, prefetch, spin_ns) < 0) return NULL;
+    shmq_options o;
+    shmq_options_init(&o);
+    o.prefetch = prefetch;
+    o.spin_ns = spin_ns;
+    shmq_queue *q = NULL;
+    int rc = shmq_open(s, &o, &q);
+    if (rc != SHMQ_OK) return core_raise_code(rc, self);
+    if (attach(self, q) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *queue_create(QueueObject *self, PyObject *args) {
+    PyObject *name, *dict;
+    unsigned int prefetch, spin_ns;
+    shmq_params p;
+    if (!PyArg_ParseTuple(args, "UO!II", &name, &PyDict_Type, &dict, &prefetch, &spin_ns))
+        return NULL;
+    const char *s = c_name(name);
+    if (s == NULL || core_params_from(dict, &p) < 0 || set_name(self, name, prefetch, spin_ns) < 0)
+        return NULL;
+    shmq_options o;
+    shmq_options_init(&o);
+    o.prefetch = prefetch;
+    o.spin_ns = spin_ns;
+    shmq_queue *q = NULL;
+    int rc = shmq_create(s, &p, &o, &q);
+    if (rc != SHMQ_OK) return core_raise_code(rc, self);
+    if (attach(self, q) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *queue_close(QueueObject *self, PyObject *unused) {
+    (void)unused;
+    if (self->fork_generation != core_fork_generation) {
+        self->q = self->closing = NULL; /* the parent's record: not ours to detach */
+        Py_RETURN_NONE;
+    }
+    if (self->q != NULL) {
+        self->closing = self->q;
+        self->q = NULL;
+        maybe_detach(self);
+    }
+    Py_RETURN_NONE;
+}
+
+static void queue_dealloc(PyObject *op) {
+    QueueObject *self = (QueueObject *)op;
+    PyTypeObject *tp = Py_TYPE(op);
+    if (self->fork_generation == core_fork_generation) {
+        if (self->q) shmq_close(self->q);
+        if (self->closing) shmq_close(self->closing); /* nothing can use it any more */
+    }
+    Py_XDECREF(self->name);
+    freefunc tp_free = (freefunc)PyType_GetSlot(tp, Py_tp_free);
+    tp_free(op);
+    Py_DECREF(tp);
+}
+
+/* ---- waiting ------------------------------------------------------------- */
+
+typedef int (*op_fn)(shmq_queue *q, void *ctx, int64_t timeout_ns);
+
+/* op(q, ctx, 0) holding the GIL; if it returned `wait_rc` and `timeout`
+ * allows, op(q, ctx, slice) without the GIL until it stops timing out.
+ * Returns op's code, or -1 with an exception set. */
+static int run_op(QueueObject *self, op_fn op, void *ctx, int64_t timeout, int wait_rc) {
+    shmq_queue *q = core_queue_handle(self);
+    if (q == NULL) return -1;
+    int rc = op(q, ctx, 0);
+    if (rc != wait_rc || timeout == 0) return rc;
+    int64_t deadline = timeout < 0 ? 0 : now_ns() + timeout;
+    for (;;) {
+        int64_t slice = SLICE_NS;
+        if (timeout > 0) {
+            int64_t left = deadline - now_ns();
+            if (left <= 0) return SHMQ_ETIMEDOUT;
+            if (left < slice) slice = left;
+        }
+        self->busy++;
+        Py_BEGIN_ALLOW_THREADS
+        rc = op(q, ctx, slice);
+        Py_END_ALLOW_THREADS
+        self->busy--;
+        if (self->q != q) { /* closed meanwhile: the last one out detaches */
+            maybe_detach(self);
+            core_queue_handle(self);
+            return -1;
+        }
+        if (rc != SHMQ_ETIMEDOUT) return rc;
+        if (PyErr_CheckSignals() < 0) return -1;
+    }
+}
+
+static int send_wait_rc(QueueObject *self) {
+    return self->overflow == SHMQ_OVERFLOW_FAIL ? -2 : SHMQ_EFULL;
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+typedef struct {
+    const void *data;
+    size_t len;
+} send_ctx;
+
+static int send_op(shmq_queue *q, void *ctx, int64_t ns) {
+    send_ctx *c = ctx;
+    return shmq_send(q, c->data, c->len, ns);
+}
+
+static PyObject *raise_send(QueueObject *self, int rc, size_t len) {
+    if (rc == SHMQ_ETOOBIG)
+        return core_raise(rc, self, "message of %zu bytes larger than slot size %u of queue '%U'",
+                          len, self->slot_size, self->name);
+    return core_raise_code(rc, self);
+}
+
+static PyObject *queue_send(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames) {
+    static const char *const names[] = {"data", "timeout", NULL};
+    PyObject *a[2];
+    int64_t timeout;
+    if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0)
+        return NULL;
+    send_ctx c;
+    Py_buffer view = {0};
+    int rc;
+    if (PyBytes_CheckExact(a[0])) {
+        char *p;
+        Py_ssize_t n;
+        PyBytes_AsStringAndSize(a[0], &p, &n);
+        c.data = p;
+        c.len = (size_t)n;
+        rc = run_op(self, send_op, &c, timeout, send_wait_rc(self));
+    } else {
+        if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+        c.data = view.buf;
+        c.len = (size_t)view.len;
+        rc = run_op(self, send_op, &c, timeout, send_wait_rc(self));
+        PyBuffer_Release(&view);
+    }
+    /* When libshmq's send returns the message id, returning it is this line. */
+    if (rc == SHMQ_OK) Py_RETURN_NONE;
+    return rc < 0 ? NULL : raise_send(self, rc, c.len);
+}
+
+typedef struct {
+    shmq_iov iov[BATCH];
+    Py_buffer views[BATCH];
+    size_t n, done;
+} batch_ctx;
+
+static int send_batch_op(shmq_queue *q, void *ctx, int64_t ns) {
+    batch_ctx *c = ctx;
+    size_t sent = 0;
+    int rc = shmq_send_batch(q, c->iov + c->done, c->n - c->done, &sent, ns);
+    c->done += sent;
+    return rc;
+}
+
+static void release_views(batch_ctx *c) {
+    for (size_t i = 0; i < c->n; i++) PyBuffer_Release(&c->views[i]);
+    c->n = 0;
+}
+
+/* Up to BATCH buffers from the iterator; 0 at its end, -1 on error. */
+static int fill_batch(PyObject *it, batch_ctx *c) {
+    c->n = c->done = 0;
+    while (c->n < BATCH) {
+        PyObject *item = PyIter_Next(it);
+        if (item == NULL) return PyErr_Occurred() ? -1 : 0;
+        Py_buffer *v = &c->views[c->n];
+        int rc = PyObject_GetBuffer(item, v, PyBUF_SIMPLE);
+        Py_DECREF(item); /* the buffer export keeps the object alive */
+        if (rc < 0) return -1;
+        c->iov[c->n].data = v->buf;
+        c->iov[c->n].len = (size_t)v->len;
+        c->n++;
+    }
+    return 0;
+}
+
+static void set_sent(size_t sent) {
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    PyObject *n = PyLong_FromSize_t(sent);
+    if (v && n && PyObject_SetAttrString(v, "sent", n) < 0) PyErr_Clear();
+    Py_XDECREF(n);
+    PyErr_Restore(t, v, tb);
+}
+
+static PyObject *queue_send_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames) {
+    static const char *const names[] = {"messages", "timeout", NULL};
+    PyObject *a[2];
+    int64_t timeout;
+    if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0)
+        return NULL;
+    PyObject *it = PyObject_GetIter(a[0]);
+    batch_ctx *c = it ? PyMem_Calloc(1, sizeof *c) : NULL;
+    size_t sent = 0;
+    int rc = SHMQ_OK;
+    if (it && !c) PyErr_NoMemory();
+    while (c && (rc = fill_batch(it, c)) >= 0 && c->n > 0) {
+        rc = run_op(self, send_batch_op, c, timeout, send_wait_rc(self));
+        sent += c->done;
+        if (rc == SHMQ_OK) release_views(c);
+        else {
+            if (rc > 0) raise_send(self, rc, c->iov[c->done].len);
+            rc = -1;
+            break;
+        }
+    }
+    if (c) release_views(c);
+    PyMem_Free(c);
+    Py_XDECREF(it);
+    if (it == NULL || c == NULL || rc < 0) {
+        set_sent(sent);
+        return NULL;
+    }
+    return PyLong_FromSize_t(sent);
+}
+
+/* ---- receiving ----------------------------------------------------------- */
+
+static int recv_op(shmq_queue *q, void *ctx, int64_t ns) {
+    return shmq_recv(q, ctx, ns);
+}
+
+static PyObject *queue_recv(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames) {
+    static const char *const names[] = {"timeout", "copy", NULL};
+    PyObject *a[2];
+    int64_t timeout;
+    if (core_kwargs(args, nargs, kwnames, names, 1, 0, a) < 0 || core_timeout_ns(a[0], &timeout) < 0)
+        return NULL;
+    int copy = a[1] ? PyObject_IsTrue(a[1]) : 1;
+    if (copy < 0) return NULL;
+    shmq_msg m;
+    int rc = run_op(self, recv_op, &m, timeout, SHMQ_EEMPTY);
+    if (rc == SHMQ_OK) return core_message_new(self, &m, copy);
+    return rc < 0 ? NULL : core_raise_code(rc, self);
+}
+
+/* recv(0) that returns None instead of raising Empty (for the asyncio loop). */
+static PyObject *queue_try_recv(QueueObject *self, PyObject *copy_arg) {
+    int copy = PyObject_IsTrue(copy_arg);
+    shmq_queue *q = copy < 0 ? NULL : core_queue_handle(self);
+    if (q == NULL) return NULL;
+    shmq_msg m;
+    int rc = shmq_recv(q, &m, 0);
+    if (rc == SHMQ_OK) return core_message_new(self, &m, copy);
+    if (rc == SHMQ_EEMPTY) Py_RETURN_NONE;
+    return core_raise_code(rc, self);
+}
+
+typedef struct {
+    shmq_msg *msgs;
+    size_t max, count;
+} recv_batch_ctx;
+
+static int recv_batch_op(shmq_queue *q, void *ctx, int64_t ns) {
+    recv_batch_ctx *c = ctx;
+    return shmq_recv_batch(q, c->msgs, c->max, &c->count, ns);
+}
+
+static PyObject *message_list(QueueObject *self, recv_batch_ctx *c, int copy) {
+    PyObject *list = PyList_New((Py_ssize_t)c->count);
+    for (size_t i = 0; i < c->count; i++) {
+        PyObject *m = core_message_new(self, &c->msgs[i], copy);
+        if (m == NULL || list == NULL) { /* unwrapped leases go back when the handle closes */
+            Py_XDECREF(m);
+            Py_XDECREF(list);
+            return NULL;
+        }
+        PyList_SetItem(list, (Py_ssize_t)i, m);
+    }
+    return list;
+}
+
+static PyObject *queue_recv_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames) {
+    static const char *const names[] = {"n", "timeout", "copy", NULL};
+    PyObject *a[3];
+    int64_t timeout;
+    if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0)
+        return NULL;
+    Py_ssize_t n = PyLong_AsSsize_t(a[0]);
+    int copy = a[2] ? PyObject_IsTrue(a[2]) : 1;
+    if ((n == -1 && PyErr_Occurred()) || copy < 0) return NULL;
+    if (n < 1 || n > 65536)
+        return core_raise(SHMQ_EINVAL, self, "recv_many: n must be 1 .. 65536, got %zd", n);
+    shmq_msg local[BATCH]; /* no allocation for the usual batch sizes */
+    recv_batch_ctx c = {n <= BATCH ? local : PyMem_Malloc((size_t)n * sizeof(shmq_msg)),
+                        (size_t)n, 0};
+    if (c.msgs == NULL) return PyErr_NoMemory();
+    int rc = run_op(self, recv_batch_op, &c, timeout, SHMQ_EEMPTY);
+    PyObject *r = c.count > 0 ? message_list(self, &c, copy)
+                  : rc < 0    ? NULL
+                              : core_raise_code(rc, self);
+    if (c.msgs != local) PyMem_Free(c.msgs);
+    return r;
+}
+
+static PyObject *queue_get_closed(QueueObject *self, void *unused) {
+    (void)unused;
+    int closed = self->q == NULL || self->fork_generation != core_fork_generation;
+    return PyBool_FromLong(closed);
+}
+
+static PyObject *queue_get_name(QueueObject *self, void *unused) {
+    (void)unused;
+    if (self->name == NULL) Py_RETURN_NONE;
+    Py_INCREF(self->name);
+    return self->name;
+}
+
+#define FAST (METH_FASTCALL | METH_KEYWORDS)
+static PyMethodDef queue_methods[] = {
+    {"send", FN(queue_send), FAST,
+     "send(data, timeout=None): copy a bytes-like object into the queue"},
+    {"send_many", FN(queue_send_many), FAST,
+     "send_many(messages, timeout=None) -> int: send in order, 256 per shmq_send_batch"},
+    {"recv", FN(queue_recv), FAST,
+     "recv(timeout=None, *, copy=True) -> Message: lease the oldest ready message"},
+    {"recv_many", FN(queue_recv_many), FAST,
+     "recv_many(n, timeout=None, *, copy=True) -> list[Message]: lease up to n, waiting for the first"},
+    {"ack_many", FN(core_ack_many), METH_O,
+     "ack_many(messages): ack each; raises the first failure after trying all"},
+    {"qsize", FN(core_queue_qsize), METH_NOARGS, "qsize() -> int: messages ready now"},
+    {"close", FN(queue_close), METH_NOARGS, "close(): detach (idempotent)"},
+    {"_try_recv", FN(queue_try_recv), METH_O, NULL},
+    {"_open", FN(queue_open), METH_VARARGS, NULL},
+    {"_create", FN(queue_create), METH_VARARGS, NULL},
+    {"_params", FN(core_queue_params), METH_NOARGS, NULL},
+    {"_stats", FN(core_queue_stats), METH_O, NULL},
+    {"_recover", FN(core_queue_recover), METH_NOARGS, NULL},
+    {"_ready_fd", FN(core_queue_ready_fd), METH_NOARGS, NULL},
+    {"_enter", FN(core_queue_enter), METH_NOARGS, NULL},
+    {"_leave", FN(core_queue_leave), METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef queue_getset[] = {
+    {"closed", (getter)(void (*)(void))queue_get_closed, NULL, "True once closed", NULL},
+    {"name", (getter)(void (*)(void))queue_get_name, NULL, "the queue's name", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot queue_slots[] = {
+    {Py_tp_dealloc, queue_dealloc},
+    {Py_tp_methods, queue_methods},
+    {Py_tp_getset, queue_getset},
+    {Py_tp_doc, "A handle on one queue (the compiled base of shmq.Queue)."},
+    {0, NULL},
+};
+
+static PyType_Spec queue_spec = {
+    "shmq._core.Queue", sizeof(QueueObject), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    queue_slots,
+};
+
+int core_queue_init_type(PyObject *module) {
+    core_queue_type = PyType_FromSpec(&queue_spec);
+    if (core_queue_type == NULL) return -1;
+    Py_INCREF(core_queue_type);
+    return PyModule_AddObject(module, "Queue", core_queue_type);
+}
