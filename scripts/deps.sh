@@ -24,6 +24,7 @@ declare -A probe=(
   [libclang-rt-14-dev]=/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a
   [librabbitmq-dev]=/usr/include/amqp.h
   [rabbitmq-server]=/usr/lib/rabbitmq/bin/rabbitmq-server
+  [prometheus]=/usr/bin/promtool
   [python3-dev]=/usr/include/python3.11/Python.h
   [python3-setuptools]=/usr/lib/python3/dist-packages/setuptools/__init__.py
   [python3-wheel]=/usr/lib/python3/dist-packages/wheel/__init__.py
@@ -51,7 +52,9 @@ echo "deps: installing ${missing[*]}" >&2
 # fails to start there fails the install. The bridge tests run a private node
 # of their own (tests/bridge/broker.sh), so keep the service from starting
 # during the install, as Debian's container images do (policy-rc.d, exit 101).
-if [[ " ${missing[*]} " == *" rabbitmq-server "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+# The same for prometheus, installed only for promtool (the alert rules test).
+if [[ " ${missing[*]} " == *" rabbitmq-server "* || " ${missing[*]} " == *" prometheus "* ]] &&
+  [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
   $sudo chmod 755 /usr/sbin/policy-rc.d
   trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
