@@ -130,6 +130,14 @@ int shmq_recv_batch(shmq_queue *q, shmq_msg *msgs, size_t max, size_t *count, in
 
 int shmq_ack(shmq_queue *q, shmq_msg *msg) { return q == nullptr ? SHMQ_EINVAL : Q(q)->ack(msg); }
 
+int shmq_ack_batch(shmq_queue *q, shmq_msg *msgs, size_t count, int *results) {
+    if (q == nullptr) {
+        for (size_t k = 0; results != nullptr && k < count; ++k) results[k] = SHMQ_EINVAL;
+        return SHMQ_EINVAL;
+    }
+    return Q(q)->ack_batch(msgs, count, results);
+}
+
 int shmq_nack(shmq_queue *q, shmq_msg *msg, int64_t delay_ns) {
     return q == nullptr ? SHMQ_EINVAL : Q(q)->nack(msg, delay_ns);
 }

@@ -75,7 +75,8 @@ public:
 
     int recv(shmq_msg *msg, int64_t timeout_ns);
     int recv_batch(shmq_msg *msgs, size_t max, size_t *count, int64_t timeout_ns);
-    int ack(shmq_msg *msg);
+    int ack(shmq_msg *msg, bool wake_now = true);
+    int ack_batch(shmq_msg *msgs, size_t count, int *results);
     int nack(shmq_msg *msg, int64_t delay_ns);
     int reject(shmq_msg *msg);
     int extend(shmq_msg *msg, uint32_t lease_ms);
@@ -168,7 +169,7 @@ private:
     void release_lease();
     void lease_ended(uint32_t owner);
     bool receipt(const shmq_msg *msg, uint32_t *i, SlotWord *w) const;
-    int finish(shmq_msg *msg, SlotWord to, const Points &at);
+    int finish(shmq_msg *msg, SlotWord to, const Points &at, bool wake_now = true);
     uint32_t backoff_ms(uint32_t attempts);
     SlotWord retry_word(SlotWord from, uint32_t attempts, int64_t delay_ns, uint32_t now);
 

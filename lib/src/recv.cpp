@@ -152,7 +152,7 @@ bool Queue::receipt(const shmq_msg *msg, uint32_t *i, SlotWord *w) const {
 
 // End a lease by moving the slot from its receipt state to `to`, pushing it
 // to ring `r` if `to` is FREE or READY. The receipt is spent either way.
-int Queue::finish(shmq_msg *msg, SlotWord to, const Points &at) {
+int Queue::finish(shmq_msg *msg, SlotWord to, const Points &at, bool wake_now) {
     uint32_t i;
     SlotWord from{0};
     if (!receipt(msg, &i, &from)) return SHMQ_EINVAL;
@@ -161,7 +161,7 @@ int Queue::finish(shmq_msg *msg, SlotWord to, const Points &at) {
     if (to.state() == SlotState::Free || to.state() == SlotState::Ready) {
         RingId r = to.state() == SlotState::Free ? kFreeRing : kReadyRing;
         ok = transition_and_push(i, from, to, r, at);
-        if (ok) wake(r == kFreeRing ? Wait::Space : Wait::Ready, 1);
+        if (ok && wake_now) wake(r == kFreeRing ? Wait::Space : Wait::Ready, 1);
     } else {
         ok = slot(i)->state.compare_exchange_strong(from.raw, to.raw, std::memory_order_acq_rel);
         SHMQ_CRASH_POINT(at.cas);
@@ -171,11 +171,28 @@ int Queue::finish(shmq_msg *msg, SlotWord to, const Points &at) {
     return ok ? SHMQ_OK : SHMQ_ELEASELOST;
 }
 
-int Queue::ack(shmq_msg *msg) {
+int Queue::ack(shmq_msg *msg, bool wake_now) {
     SlotWord from{msg != nullptr ? msg->receipt[1] : 0};
-    int rc = finish(msg, from.next(SlotState::Free, kNoOwner, 0), Points{nullptr, "ack.after_free", nullptr});
+    int rc = finish(msg, from.next(SlotState::Free, kNoOwner, 0), Points{nullptr, "ack.after_free", nullptr}, wake_now);
     if (rc == SHMQ_OK) bump(kAcked, 1);
     return rc;
+}
+
+// Each message is acked on its own (one lease each); producers waiting for
+// room are woken once, for all the slots freed. A process killed part-way
+// has acked a prefix; recovery of a dead client wakes every sleeper.
+int Queue::ack_batch(shmq_msg *msgs, size_t count, int *results) {
+    if (msgs == nullptr && count > 0) return SHMQ_EINVAL;
+    int first_error = SHMQ_OK;
+    uint32_t freed = 0;
+    for (size_t k = 0; k < count; ++k) {
+        int rc = ack(&msgs[k], false);
+        freed += rc == SHMQ_OK;
+        if (results != nullptr) results[k] = rc;
+        if (first_error == SHMQ_OK) first_error = rc;
+    }
+    if (freed > 0) wake(Wait::Space, freed);
+    return first_error;
 }
 
 uint32_t Queue::backoff_ms(uint32_t attempts) {

@@ -42,6 +42,10 @@ std::vector<Scenario> scenarios() {
          .what = "1 producer, 3 messages, 2 slots; one consumer leaves after one message: a slow consumer never "
                  "leases a reused slot's newer message",
          .per_producer = 3, .consumers = 2, .one_shot = true, .preemptions = 1},
+        {.name = "batch_crash",
+         .what = "1 producer, 1 consumer leasing with recv_batch and acking with ack_batch, 2 messages, a kill "
+                 "anywhere",
+         .batch = true, .preemptions = 0, .crashes = 1, .pct_runs = 2000},
         {.name = "two_producers_wake", .what = "2 producers, 1 sleeping consumer (no spin): no lost wake-up, 1 preemption",
          .producers = 2, .per_producer = 1, .slots = 3, .preemptions = 1, .pct_runs = 3000},
         {.name = "nack_retry",

@@ -105,7 +105,35 @@ bool World::everything_acked() const {
     return true;
 }
 
+// A consumer that leases up to two at a time and acks them in one call.
+void World::batch_consumer(int proc, int index) {
+    shmq_queue *q = open(proc, 0);
+    while (q != nullptr) {
+        shmq_msg m[2];
+        size_t n = 0;
+        int rc = shmq_recv_batch(q, m, 2, &n, 20 * 1000000LL);
+        if (rc != SHMQ_OK) {
+            if (led_.ended_producers == sc_.producers && everything_acked()) break;
+            continue;
+        }
+        uint64_t keys[2] = {};
+        int results[2] = {-1, -1};
+        for (size_t k = 0; k < n; ++k) {
+            std::memcpy(&keys[k], m[k].data, sizeof keys[k]);
+            if (m[k].attempt == 1) led_.firsts[size_t(index)].push_back(keys[k]);
+            led_.acking.insert(keys[k]);
+        }
+        shmq_ack_batch(q, m, n, results);
+        for (size_t k = 0; k < n; ++k) {
+            if (results[k] == SHMQ_OK) ++led_.acked[keys[k]];
+            led_.acking.erase(keys[k]);
+        }
+    }
+    if (q != nullptr) close(proc, q);
+}
+
 void World::consumer(int proc, int index) {
+    if (sc_.batch) return batch_consumer(proc, index);
     shmq_queue *q = open(proc, 0);
     while (q != nullptr) {
         shmq_msg m;

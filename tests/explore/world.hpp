@@ -24,6 +24,7 @@ struct Scenario {
     bool purge = false;           // an operator purges once, concurrently
     bool attach_race = false;     // two extra processes only attach and detach
     bool one_shot = false;        // the last consumer leaves after one message
+    bool batch = false;           // consumers lease with recv_batch and ack with ack_batch
     int preemptions = 2, crashes = 0;
     uint64_t pct_runs = 0;        // random schedules after (or instead of) the exhaustive ones
     bool exhaustive = true;
@@ -53,6 +54,7 @@ private:
     void close(int proc, shmq_queue *q);
     void producer(int proc, int index);
     void consumer(int proc, int index);
+    void batch_consumer(int proc, int index);
     void purger(int proc);
     void attacher(int proc);
     void recoverer(int proc);

@@ -124,3 +124,27 @@ TEST_CASE("batch send and batch receive") {
     CHECK(shmq_send_batch(t.q, many, 10, &sent, 0) == SHMQ_EFULL);
     CHECK(sent == p.slot_count);
 }
+
+TEST_CASE("ack_batch acks each message on its own: a lost lease fails only its own entry") {
+    TestQueue t("ackbatch");
+    for (int i = 0; i < 3; ++i) REQUIRE(shmq_send(t.q, &i, sizeof i, 0) == SHMQ_OK);
+    shmq_msg m[3];
+    size_t n = 0;
+    REQUIRE(shmq_recv_batch(t.q, m, 3, &n, 0) == SHMQ_OK);
+    REQUIRE(n == 3);
+    shmq_msg spent = m[1];
+    REQUIRE(shmq_ack(t.q, &spent) == SHMQ_OK); // m[1]'s lease is now over
+    int results[3] = {-1, -1, -1};
+    CHECK(shmq_ack_batch(t.q, m, 3, results) == SHMQ_ELEASELOST);
+    CHECK(results[0] == SHMQ_OK);
+    CHECK(results[1] == SHMQ_ELEASELOST);
+    CHECK(results[2] == SHMQ_OK);
+    CHECK(shmq_ack_batch(t.q, m, 3, nullptr) == SHMQ_EINVAL); // all spent now
+    CHECK(shmq_ack_batch(t.q, nullptr, 0, nullptr) == SHMQ_OK);
+    CHECK(shmq_ack_batch(nullptr, m, 3, results) == SHMQ_EINVAL);
+    shmq_stats s{};
+    s.struct_size = sizeof s;
+    REQUIRE(shmq_stats_get(t.q, &s) == SHMQ_OK);
+    CHECK(s.acked == 3);
+    CHECK(s.free == s.slot_count);
+}

@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define SHMQ_VERSION_MAJOR 0
-#define SHMQ_VERSION_MINOR 2
+#define SHMQ_VERSION_MINOR 3
 #define SHMQ_VERSION_PATCH 0
 /* Compile-time version as one number: major * 10000 + minor * 100 + patch. */
 #define SHMQ_VERSION                                                       \
@@ -210,6 +210,13 @@ SHMQ_API int shmq_recv_batch(shmq_queue *q, shmq_msg *msgs, size_t max, size_t *
  * and reject spend the receipt: a second call with the same msg returns
  * SHMQ_EINVAL. */
 SHMQ_API int shmq_ack(shmq_queue *q, shmq_msg *msg);
+
+/* Ack `count` messages, each on its own exactly as shmq_ack would (one lease
+ * each: a lost lease fails only its own message), waking producers waiting
+ * for room once for all. results[i] (results may be NULL) gets each
+ * message's code. Returns SHMQ_OK if all were acked, else the first error.
+ * Since 0.3. */
+SHMQ_API int shmq_ack_batch(shmq_queue *q, shmq_msg *msgs, size_t count, int *results);
 
 /* Retry later. delay_ns < 0 applies the queue's backoff policy; otherwise the
  * message is redelivered after delay_ns. Past max_attempts the message goes to
