@@ -39,6 +39,9 @@ Pending *Queue::claim_pending() {
 // cannot lose the slot: the relist flag makes the next recovery list it.
 void Queue::list(uint32_t i, RingId r) {
     bool ok = r == kReadyRing ? ready_.push(i, [&](uint64_t pos) {
+        // SYNC POINT: relaxed, published by the seq_cst cell CAS right after
+        // it (ring.hpp, push), which pairs with the popper's acquire load of
+        // the cell before it loads listed_pos (recv.cpp, try_lease).
         slot(i)->listed_pos.store(pos, std::memory_order_relaxed);
     })
                               : free_.push(i);

@@ -181,7 +181,11 @@ void Queue::relist_unlisted(shmq_recovery *rep) {
 // on, so that sleepers without a daemon wake for it (sleep_ns) and a client
 // runs recovery then (maybe_recover_at). Writers only lower it (note_due); a
 // full recovery pass marks it kScanning, scans, and puts back the earliest
-// time it saw, merged with what writers wrote meanwhile.
+// time it saw, merged with what writers wrote meanwhile. All its accesses are
+// relaxed: it is a hint about when to look, paired with nothing; the slot
+// words it points at are read with acquire by the pass that acts on them. A
+// late or lost hint costs time, never a message (the harness checks that no
+// retry falls due unseen by sleepers, tests/explore).
 constexpr uint32_t kScanning = 1; // ms-times start at 1000 (segment.cpp)
 
 static bool earlier(uint32_t a, uint32_t b) { return int32_t(a - b) < 0; }

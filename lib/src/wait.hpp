@@ -13,7 +13,8 @@
 //    push; a sleeper whose registration a waker took sees a new epoch and
 //    does not sleep (or is woken);
 //  - one system call per wake-up: wakers after the first see no registered
-//    sleeper until someone registers again;
+//    sleeper until someone registers again (a cost claim: the harness does
+//    not count system calls; the benchmarks show it);
 //  - a sleeper that wakes without being taken (timeout, signal) takes its own
 //    registration back only if the epoch is unchanged; otherwise the count
 //    may stay one too high, which costs a later waker one needless system
@@ -39,6 +40,8 @@ constexpr uint64_t kSleeper = 1ULL << 32;
 inline uint32_t wait_prepare(A64 &ev) { return uint32_t(ev.fetch_add(kSleeper, std::memory_order_seq_cst)); }
 
 // Take our registration back, unless a waker already took it (new epoch).
+// Relaxed: it only lowers a count, and a count one too high costs a needless
+// system call, never a lost wake-up.
 inline void wait_cancel(A64 &ev, uint32_t epoch) {
     uint64_t v = ev.load(std::memory_order_relaxed);
     while (uint32_t(v) == epoch && (v >> 32) != 0)
