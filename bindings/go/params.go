@@ -144,7 +144,9 @@ func WithPrefetch(n uint32) Option {
 	return func(o *C.shmq_options) { o.prefetch = C.uint32_t(n) }
 }
 
-// WithSpin sets how long a blocking call spins before sleeping (default 20 µs).
+// WithSpin sets the longest a blocking call spins before sleeping (default
+// 20 µs). By default the library spins only while spinning pays off and
+// sleeps at once on an oversubscribed machine; see WithFixedSpin.
 func WithSpin(d time.Duration) Option {
 	return func(o *C.shmq_options) {
 		if d < 0 {
@@ -155,6 +157,13 @@ func WithSpin(d time.Duration) Option {
 		}
 		o.spin_ns = C.uint32_t(d.Nanoseconds())
 	}
+}
+
+// WithFixedSpin makes every blocking call spin for the whole WithSpin budget
+// before sleeping (SHMQ_WAIT_SPIN): latency at any cost, a core burnt while
+// idle and throughput lost on a busy host.
+func WithFixedSpin() Option {
+	return func(o *C.shmq_options) { o.wait = C.SHMQ_WAIT_SPIN }
 }
 
 func optionsToC(opts []Option) C.shmq_options {

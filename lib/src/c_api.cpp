@@ -1,11 +1,16 @@
 // c_api.cpp - the C functions of shmq.h, each a thin, NULL-checked call into
 // the C++ core. shmq_queue is the C name of shmq::detail::Queue.
+#define SHMQ_BUILDING_LIBRARY // shmq.h: declare the 0.3 entry points that this file defines
 #include "names.hpp"
 #include "queue.hpp"
 #include "segment.hpp"
 
 #include "shmq/shmq.h"
 
+#include <algorithm>
+#include <cstring>
+
+using shmq::detail::kOptionsV3;
 using shmq::detail::Queue;
 
 struct shmq_queue {};
@@ -60,13 +65,18 @@ void shmq_params_init(shmq_params *p) {
     p->mode = 0600;
 }
 
-void shmq_options_init(shmq_options *o) {
-    if (o == nullptr) return;
-    *o = shmq_options{};
-    o->struct_size = sizeof(shmq_options);
-    o->prefetch = 64;
-    o->spin_ns = 20000;
+void shmq_options_init_sized(shmq_options *o, size_t size) {
+    if (o == nullptr || size < kOptionsV3) return;
+    shmq_options d{};
+    d.prefetch = 64;
+    d.spin_ns = 20000;
+    d.wait = SHMQ_WAIT_ADAPTIVE;
+    size = std::min(size, sizeof d);
+    std::memcpy(o, &d, size);
+    o->struct_size = uint32_t(size);
 }
+
+void shmq_options_init(shmq_options *o) { shmq_options_init_sized(o, kOptionsV3); }
 
 int shmq_create(const char *name, const shmq_params *params, const shmq_options *options, shmq_queue **out) {
     if (out == nullptr) return SHMQ_EINVAL; // before anything is created

@@ -15,7 +15,7 @@ namespace shmq::detail {
 
 constexpr std::size_t kLine = 64;
 constexpr uint64_t kMagic = 0x3147455351484d53ULL; // "SMHQSEG1" little-endian
-constexpr uint32_t kLayoutVersion = 2;         // 2: event-count waits, listed positions, queue tags
+constexpr uint32_t kLayoutVersion = 3;         // 2: event-count waits, listed positions, queue tags; 3: poppers never write ring cells
 constexpr uint32_t kMaxClients = 500;              // owner field has 9 bits, 511 = none
 constexpr uint32_t kMaxSlots = 1u << 24;
 constexpr uint32_t kMaxSlotSize = 1u << 30;

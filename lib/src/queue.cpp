@@ -6,6 +6,7 @@
 #include "names.hpp"
 #include "sys.hpp"
 
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -18,11 +19,14 @@ static void options_or_default(const shmq_options *in, shmq_options *out) {
     if (in != nullptr) {
         out->prefetch = in->prefetch;
         out->spin_ns = in->spin_ns;
+        if (in->struct_size > kOptionsV3) out->wait = in->wait;
     }
 }
 
 static int check_options(const shmq_options *o) {
-    return o == nullptr || o->struct_size >= sizeof(shmq_options) ? SHMQ_OK : SHMQ_EINVAL;
+    if (o == nullptr) return SHMQ_OK;
+    if (o->struct_size < kOptionsV3) return SHMQ_EINVAL;
+    return o->struct_size <= kOptionsV3 || o->wait <= SHMQ_WAIT_SPIN ? SHMQ_OK : SHMQ_EINVAL;
 }
 
 // Validate the name, make a handle, run `setup` on it, and hand it out only
@@ -165,7 +169,8 @@ int Queue::attach(const shmq_options *opts) {
     shmq_options o;
     options_or_default(opts, &o);
     prefetch_ = o.prefetch;
-    spin_ns_ = o.spin_ns;
+    spin_[0].init(o.spin_ns, o.wait == SHMQ_WAIT_ADAPTIVE);
+    spin_[1].init(o.spin_ns, o.wait == SHMQ_WAIT_ADAPTIVE);
     ProcessId me = self_process();
     rng_.store(uint64_t(me.pid) << 32 ^ uint64_t(real_ns()));
     for (uint32_t i = 0; i < p_.max_clients; ++i)

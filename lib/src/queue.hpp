@@ -10,16 +10,21 @@
 #include "ring.hpp"
 #include "segment.hpp"
 #include "shmq/shmq.h"
+#include "spin.hpp"
 #include "sys.hpp"
 #include "words.hpp"
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
 
 namespace shmq::detail {
+
+// Options of 0.3 callers end at spin_ns: they get the default wait policy.
+constexpr size_t kOptionsV3 = offsetof(shmq_options, wait);
 
 enum RingId : uint32_t { kReadyRing = 0, kFreeRing = 1 };
 
@@ -134,6 +139,22 @@ private:
     template <class F> static int build(const char *name, Queue **out, F &&setup);
     char *base() const { return static_cast<char *>(map_.base); }
     char *payload(uint32_t i) const { return reinterpret_cast<char *>(slot(i)) + sizeof(SlotHeader); }
+    // Start moving slot i's header and first payload line to this CPU, for
+    // writing, while the current message is handled: the next message's
+    // cache-line transfer overlaps this one's work (issue 20: about +10 % on
+    // 1->1 here). A hint, no effect on state.
+    void prefetch_slot(uint32_t i) const {
+#if defined(__x86_64__) || defined(__i386__)
+        if (i >= p_.slot_count) return;
+        // prefetchw, not __builtin_prefetch: without -mprfchw GCC emits a
+        // read prefetch, which fetches the line shared and then needs a
+        // second transfer for the write (measured slower than none).
+        asm volatile("prefetchw %0" ::"m"(*reinterpret_cast<const char *>(slot(i))));
+        asm volatile("prefetchw %0" ::"m"(*payload(i)));
+#else
+        (void)i;
+#endif
+    }
     bool closed() const { return hdr_->unlinked.load(std::memory_order_acquire) != 0; }
     bool daemon_alive() const;
     void bump(Counter c, uint64_t n);
@@ -175,6 +196,7 @@ private:
 
     // Waiting (wait.hpp).
     template <class F> int wait_for(Wait what, int64_t timeout_ns, F &&try_op);
+    template <class F> bool spin(SpinBudget &b, int64_t start, int64_t deadline, F &&try_op);
 
     // Recovery (recovery.cpp).
     void maybe_recover();
@@ -216,7 +238,7 @@ private:
     uint32_t me_ = kNoOwner;
     ClientRecord *rec_ = nullptr;
     uint32_t prefetch_ = 0;
-    uint32_t spin_ns_ = 0;
+    SpinBudget spin_[2]; // [0] waiting for messages, [1] for room
     std::atomic<uint64_t> rng_{0};
     uint64_t tag_ = 0;     // the segment's tag, in the top half of receipt[0]
     std::atomic<uint32_t> scan_cursor_{0};

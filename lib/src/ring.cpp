@@ -1,4 +1,4 @@
-// ring.cpp - push and cell removal of the crash-tolerant index ring (ring.hpp).
+// ring.cpp - set-up and the out-of-line parts of the crash-tolerant index ring (ring.hpp).
 #include "ring.hpp"
 
 namespace shmq::detail {
@@ -9,15 +9,27 @@ void Ring::init(RingHeader *h, A64 *cells, uint32_t cap) {
     for (uint64_t p = 0; p < cap; ++p) cells[p].store(cell(p, kEmpty), std::memory_order_relaxed);
 }
 
-void Ring::remove(uint64_t h, uint64_t c) {
-    at(h).compare_exchange_strong(c, cell(h + mask_ + 1, kEmpty), std::memory_order_acq_rel);
-    h_->head.compare_exchange_strong(h, h + 1, std::memory_order_acq_rel);
+bool Ring::spent(uint64_t p) const {
+    if (p < head_seen_.load(std::memory_order_relaxed)) return true;
+    uint64_t h = h_->head.load(std::memory_order_acquire);
+    uint64_t seen = head_seen_.load(std::memory_order_relaxed);
+    while (seen < h && !head_seen_.compare_exchange_weak(seen, h, std::memory_order_relaxed)) {
+    }
+    return p < h;
+}
+
+bool Ring::damaged_at(uint64_t h, uint64_t c) const {
+    uint32_t n = empty_pops_.load(std::memory_order_relaxed) + 1; // a sampling counter: losing a count is harmless
+    empty_pops_.store(n, std::memory_order_relaxed);
+    if (n % 64 != 0) return false;
+    if (h_->tail.load(std::memory_order_acquire) <= h) return false;
+    return at(h).load(std::memory_order_acquire) == c && h_->head.load(std::memory_order_acquire) == h;
 }
 
 bool Ring::maybe_nonempty() const {
     uint64_t h = h_->head.load(std::memory_order_seq_cst);
     uint64_t c = at(h).load(std::memory_order_seq_cst);
-    return !(seq_of(c) == uint32_t(h) && val_of(c) == kEmpty);
+    return !(unfilled_at(h, c) || last_lap_at(h, c));
 }
 
 } // namespace shmq::detail

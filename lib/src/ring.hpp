@@ -5,12 +5,20 @@
 // that everyone behind it waits on forever. Here the cell CAS *is* the claim:
 // a push fills the cell at `tail` in one CAS and anyone may then advance `tail`;
 // a pop first takes the slot the cell names (the caller's slot-state CAS), then
-// empties the cell, and anyone who finds the cell naming a slot that is no
-// longer takeable may empty it and advance `head`. Entries are hints: the slot
-// state word decides ownership, so a stale or duplicate entry is discarded, and
-// the capacity (>= 2 x slots) leaves room for the few duplicates recovery makes.
-// A push that still finds the ring full says so ([[nodiscard]]); the caller
-// raises the segment's relist flag and recovery lists the slot later.
+// advances `head` past it, and anyone who finds at head a cell naming a slot
+// that is no longer takeable may advance `head` too. Entries are hints: the
+// slot state word decides ownership, so a stale or duplicate entry is
+// discarded, and the capacity (>= 2 x slots) leaves room for the few
+// duplicates recovery makes. A push that still finds the ring full says so
+// ([[nodiscard]]); the caller raises the segment's relist flag and recovery
+// lists the slot later.
+//
+// A popper never writes a cell: head alone says which entries are spent, so
+// the cell line a producer fills is not pulled back by the consumer's pop (one
+// cache-line transfer per message less, issue 20). A pusher finding last lap's
+// entry in its cell reuses it once head has passed that entry; it keeps the
+// head it last read (a hint in its own memory: head only grows) and reads the
+// shared one again only when the hint does not prove the cell free.
 //
 // One life, one entry: push() calls `before_fill(pos)` before the cell CAS at
 // each position it tries, and the ready ring's callers record that position
@@ -18,13 +26,15 @@
 // slot's listed position is the entry's own, so an entry read before the slot
 // was reused can never lease its next life (queue.hpp, try_lease).
 //
-// Cell = seq:32 | value:32. For position p the cell reads {p, EMPTY} when free
-// for this lap, {p+1, v} when holding v, and {p+cap, EMPTY} once emptied.
+// Cell = seq:32 | value:32. For position p the cell reads {p, EMPTY} before
+// its first fill, {p+1, v} when holding v; that entry is spent once head > p,
+// and the cell is free for position p+cap from then on.
 #pragma once
 
 #include "crashpoint.hpp"
 #include "layout.hpp"
 
+#include <atomic>
 #include <cstdint>
 
 namespace shmq::detail {
@@ -38,6 +48,12 @@ public:
     Ring() = default;
     Ring(RingHeader *h, A64 *cells, uint32_t cap, const char *push_point, const char *pop_point)
         : h_(h), cells_(cells), mask_(cap - 1), push_point_(push_point), pop_point_(pop_point) {}
+    Ring(const Ring &o) : Ring(o.h_, o.cells_, uint32_t(o.mask_ + 1), o.push_point_, o.pop_point_) {}
+    Ring &operator=(const Ring &o) {
+        h_ = o.h_, cells_ = o.cells_, mask_ = o.mask_, push_point_ = o.push_point_, pop_point_ = o.pop_point_;
+        head_seen_.store(0, std::memory_order_relaxed);
+        return *this;
+    }
 
     // Lay out an empty ring in fresh shared memory.
     static void init(RingHeader *h, A64 *cells, uint32_t cap);
@@ -50,12 +66,16 @@ public:
     }
 
     // Take the oldest entry whose slot `take(v, pos)` accepts. Stale entries
-    // met on the way are removed. Returns kEmpty when the ring is empty.
+    // met on the way are passed over. Returns kEmpty when the ring is empty.
     template <class F> uint32_t pop(F &&take);
 
     // Is there an entry at head? Sequentially consistent, for the sleep/wake
     // handshake (pairs with the seq_cst cell CAS in push()).
     bool maybe_nonempty() const;
+
+    // The value at head if it holds an entry now, else kEmpty: a hint for
+    // prefetching, never for ownership (relaxed, may be stale at once).
+    uint32_t peek() const;
 
     // Visit every entry (v, pos) now between head and tail (not atomic as a whole).
     template <class F> void for_each(F &&visit) const;
@@ -70,13 +90,29 @@ private:
     static constexpr uint32_t seq_of(uint64_t c) { return uint32_t(c >> 32); }
     static constexpr uint32_t val_of(uint64_t c) { return uint32_t(c); }
     A64 &at(uint64_t pos) const { return cells_[pos & mask_]; }
-    void remove(uint64_t h, uint64_t c);
+    // Cell c at position p: an entry for p; free for p (never filled, or last
+    // lap's entry, which is spent once head has passed it).
+    bool entry_at(uint64_t p, uint64_t c) const { return seq_of(c) == uint32_t(p + 1) && val_of(c) != kEmpty; }
+    bool unfilled_at(uint64_t p, uint64_t c) const { return seq_of(c) == uint32_t(p) && val_of(c) == kEmpty; }
+    bool last_lap_at(uint64_t p, uint64_t c) const { return entry_at(p - mask_ - 1, c); }
+    // Is the empty-looking cell c at head h damage? Only if tail is past h
+    // (every position below tail was filled this lap) and a second look finds
+    // it unchanged. Asked on one empty pop in 64: tail is the producers'
+    // line, and a consumer polling an empty ring must not pull it each time.
+    bool damaged_at(uint64_t h, uint64_t c) const;
+    // Has head passed position p? Asks shared memory only if the hint cannot tell.
+    bool spent(uint64_t p) const;
+    void advance_head(uint64_t h) { h_->head.compare_exchange_strong(h, h + 1, std::memory_order_acq_rel); }
 
     RingHeader *h_ = nullptr;
     A64 *cells_ = nullptr;
     uint64_t mask_ = 0;
     const char *push_point_ = nullptr;
     const char *pop_point_ = nullptr;
+    // The highest head this process has read: head only grows, so a position
+    // below it is spent. Process memory, not shared (relaxed: only a hint).
+    mutable std::atomic<uint64_t> head_seen_{0};
+    mutable std::atomic<uint32_t> empty_pops_{0};
 };
 
 template <class F> uint32_t Ring::pop(F &&take) {
@@ -84,25 +120,30 @@ template <class F> uint32_t Ring::pop(F &&take) {
     for (;;) {
         uint64_t h = h_->head.load(std::memory_order_acquire);
         uint64_t c = at(h).load(std::memory_order_acquire);
-        uint32_t seq = seq_of(c), v = val_of(c);
-        if (seq == uint32_t(h + 1) && v != kEmpty) {
-            Take t = take(v, h);
+        if (entry_at(h, c)) {
+            Take t = take(val_of(c), h);
             if (t == Take::Retry) continue;
             if (t == Take::Taken) SHMQ_CRASH_POINT(pop_point_);
-            // Taken or stale, the entry is spent: empty the cell (or find that a
-            // helper did) and advance head.
-            remove(h, c);
-            if (t == Take::Taken) return v;
-        } else if ((seq == uint32_t(h + mask_ + 1) && v == kEmpty) ||
-                   (seq == uint32_t(h + mask_ + 2) && v != kEmpty)) {
-            // Emptied (and maybe refilled a lap later), head not yet advanced: help.
-            h_->head.compare_exchange_strong(h, h + 1, std::memory_order_acq_rel);
-        } else if (seq == uint32_t(h) && v == kEmpty) {
-            if (h_->head.load(std::memory_order_acquire) == h) return kEmpty;
+            // Taken or stale, the entry is spent: advance head past it (or
+            // find that a helper did).
+            advance_head(h);
+            if (t == Take::Taken) return val_of(c);
+        } else if (unfilled_at(h, c) || last_lap_at(h, c)) {
+            if (h_->head.load(std::memory_order_acquire) != h) continue;
+            if (!damaged_at(h, c)) return kEmpty;
+            advance_head(h); // outside damage that looks like an empty cell
         } else if (h == last_h && c == last_c) {
             // A state no ring operation writes, seen twice with head unmoved:
-            // damage from outside. Discard the cell rather than spin forever.
-            remove(h, c);
+            // damage from outside. Pass over it while entries follow, leaving
+            // the cell free for the next lap (so that a walk behind a damaged
+            // head or tail ends within a lap); at the tail it is the pushers'
+            // to reset.
+            if (h < h_->tail.load(std::memory_order_acquire)) {
+                at(h).compare_exchange_strong(c, cell(h + mask_ + 1, kEmpty), std::memory_order_acq_rel);
+                advance_head(h);
+            } else if (h_->head.load(std::memory_order_acquire) == h) {
+                return kEmpty;
+            }
         }
         last_h = h;
         last_c = c;
@@ -114,8 +155,8 @@ template <class F> bool Ring::push(uint32_t v, F &&before_fill) {
     for (;;) {
         uint64_t t = h_->tail.load(std::memory_order_acquire);
         uint64_t c = at(t).load(std::memory_order_acquire);
-        uint32_t seq = seq_of(c), val = val_of(c);
-        if (seq == uint32_t(t) && val == kEmpty) {
+        bool old = last_lap_at(t, c);
+        if (unfilled_at(t, c) || (old && spent(t - mask_ - 1))) {
             before_fill(t);
             // SYNC POINT: this seq_cst CAS pairs with the seq_cst load of the
             // same cell in maybe_nonempty() (sleep/wake handshake) and, as a
@@ -125,13 +166,12 @@ template <class F> bool Ring::push(uint32_t v, F &&before_fill) {
                 h_->tail.compare_exchange_strong(t, t + 1, std::memory_order_acq_rel);
                 return true;
             }
-        } else if ((seq == uint32_t(t + 1) && val != kEmpty) ||
-                   (seq == uint32_t(t + mask_ + 1) && val == kEmpty)) {
-            // The cell at tail was filled (and maybe already emptied) by a
-            // pusher that has not advanced tail yet: help it.
+        } else if (entry_at(t, c)) {
+            // The cell at tail was filled by a pusher that has not advanced
+            // tail yet: help it.
             h_->tail.compare_exchange_strong(t, t + 1, std::memory_order_acq_rel);
-        } else if (seq == uint32_t(t - mask_) && val != kEmpty) {
-            // Still holding the entry from one lap ago: full.
+        } else if (old) {
+            // Last lap's entry, not yet spent: full.
             if (h_->tail.load(std::memory_order_acquire) == t) return false;
         } else if (t == last_t && c == last_c) {
             // A state no ring operation writes, seen twice with tail unmoved:
@@ -148,8 +188,14 @@ template <class F> void Ring::for_each(F &&visit) const {
     uint64_t t = h_->tail.load(std::memory_order_acquire);
     for (uint64_t p = h; p != t + 1 && p - h <= mask_; ++p) {
         uint64_t c = at(p).load(std::memory_order_acquire);
-        if (seq_of(c) == uint32_t(p + 1) && val_of(c) != kEmpty) visit(val_of(c), p);
+        if (entry_at(p, c)) visit(val_of(c), p);
     }
+}
+
+inline uint32_t Ring::peek() const {
+    uint64_t h = h_->head.load(std::memory_order_relaxed);
+    uint64_t c = at(h).load(std::memory_order_relaxed);
+    return entry_at(h, c) ? val_of(c) : kEmpty;
 }
 
 inline bool Ring::holds(uint64_t pos, uint32_t v) const {

@@ -27,6 +27,9 @@ bool Queue::try_claim_free(uint32_t *out, SlotWord *word) {
         return Take::Taken;
     });
     if (i == Ring::kEmpty) return false;
+#ifndef SHMQ_EXPLORE // a hint: in the exploration build it would only add scheduling points
+    prefetch_slot(free_.peek()); // the slot our next send will most likely take
+#endif
     *out = i;
     *word = got;
     return true;

@@ -1,5 +1,6 @@
-// wait.hpp - blocking without burning a core: spin for the handle's budget,
-// then sleep on an event count in the segment until `try_op` succeeds.
+// wait.hpp - blocking without burning a core: spin for the handle's budget
+// (spin.hpp), then sleep on an event count in the segment until `try_op`
+// succeeds.
 //
 // An event count is one 64-bit word: the low half is an epoch (the futex
 // word), the high half counts registered sleepers. A sleeper registers (adds
@@ -63,25 +64,46 @@ inline void wait_notify(A64 &ev, uint32_t n) {
     futex_wake(ev.raw(), int(std::min<uint32_t>(n, INT_MAX)));
 }
 
+// Spin for the handle's budget (spin.hpp); true if try_op succeeded.
+template <class F> bool Queue::spin(SpinBudget &b, int64_t start, int64_t deadline, F &&try_op) {
+    const int64_t limit = std::min(deadline, start + b.get());
+    for (int64_t prev = start, now = start; now < limit; prev = now) {
+        for (int k = 0; k < 32; ++k) {
+            if (try_op()) {
+                b.spun_ok(mono_ns() - start);
+                return true;
+            }
+            cpu_relax();
+        }
+        now = mono_ns();
+        if (now - prev > SpinBudget::kPreemptedNs) {
+            b.preempted(); // we were off the CPU: spinning steals it from the side we wait for
+            return false;
+        }
+    }
+    b.spun_out();
+    return false;
+}
+
 template <class F> int Queue::wait_for(Wait what, int64_t timeout_ns, F &&try_op) {
     const int64_t start = mono_ns();
     const int64_t deadline = timeout_ns < 0 ? INT64_MAX : start + timeout_ns;
-    for (int64_t now = start; now - start < int64_t(spin_ns_) && now < deadline; now = mono_ns()) {
-        for (int k = 0; k < 64; ++k) {
-            if (try_op()) return SHMQ_OK;
-            cpu_relax();
-        }
-    }
     const bool ready = what == Wait::Ready;
+    SpinBudget &budget = spin_[ready ? 0 : 1];
+    if (spin(budget, start, deadline, try_op)) return SHMQ_OK;
     A64 &ev = ready ? hdr_->ready_wait : hdr_->space_wait;
     A32 &mine = ready ? rec_->sleeping : rec_->space_sleeping;
     Ring &watched = ring(ready ? kReadyRing : kFreeRing);
-    for (;;) {
+    for (int64_t slept_at = -1;;) {
         if (closed()) return SHMQ_ECLOSED;
         maybe_recover();
-        if (try_op()) return SHMQ_OK;
+        if (try_op()) {
+            if (slept_at >= 0) budget.slept_ok(mono_ns() - slept_at);
+            return SHMQ_OK;
+        }
         int64_t now = mono_ns();
         if (now >= deadline) return SHMQ_ETIMEDOUT;
+        if (slept_at < 0) slept_at = now;
         uint32_t epoch = wait_prepare(ev);
         mine.fetch_add(1, std::memory_order_relaxed);
         if (!watched.maybe_nonempty() && !closed()) futex_wait(ev.raw(), epoch, sleep_ns(deadline - now));

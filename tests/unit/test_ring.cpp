@@ -78,13 +78,35 @@ TEST_CASE("ring: a pusher that filled its cell but never advanced tail is helped
     CHECK(r.pop() == Ring::kEmpty);
 }
 
-TEST_CASE("ring: a popper that emptied its cell but never advanced head is helped") {
+TEST_CASE("ring: a popper that took its entry but never advanced head is passed over") {
     TestRing r(8);
     REQUIRE(r.ring.push(1));
     REQUIRE(r.ring.push(2));
-    r.cells[0].store(cell(0 + 8, Ring::kEmpty)); // emptied position 0, head still 0
-    CHECK(r.pop() == 2);
+    // Entry 1 was taken by a popper that stopped before advancing head: its
+    // slot is no longer takeable, so the next popper finds it stale.
+    uint32_t got = r.ring.pop([](uint32_t v, uint64_t) { return v == 1 ? Take::Stale : Take::Taken; });
+    CHECK(got == 2);
     CHECK(r.hdr.head.load() == 2);
+}
+
+TEST_CASE("ring: pops never write a cell, and a push reuses last lap's entry only once head has passed it") {
+    TestRing r(4);
+    for (uint32_t i = 0; i < 4; ++i) REQUIRE(r.ring.push(i));
+    std::vector<uint64_t> before(4);
+    for (uint32_t k = 0; k < 4; ++k) before[k] = r.cells[k].load();
+    CHECK(r.pop() == 0);
+    CHECK(r.pop() == 1);
+    for (uint32_t k = 0; k < 4; ++k) CHECK(r.cells[k].load() == before[k]);
+    CHECK(r.ring.push(10)); // position 4 reuses cell 0 (head 2 > 0)
+    CHECK(r.ring.push(11)); // position 5 reuses cell 1
+    CHECK_FALSE(r.ring.push(12)); // cell 2 still holds an unspent entry
+    CHECK(r.cells[0].load() == cell(5, 10));
+    CHECK(r.pop() == 2);
+    CHECK(r.pop() == 3);
+    CHECK(r.pop() == 10);
+    CHECK(r.pop() == 11);
+    CHECK(r.pop() == Ring::kEmpty);
+    CHECK_FALSE(r.ring.maybe_nonempty());
 }
 
 TEST_CASE("ring: a popper that emptied the cell at a lagging tail does not stall pushers") {
@@ -133,6 +155,21 @@ TEST_CASE("ring: a cell damaged from outside is discarded, neither pop nor push 
     r.cells[0].store(cell(12345, 99)); // garbage at head
     CHECK(r.pop() == 2);
     r.cells[r.hdr.tail.load() & 7].store(cell(777, 5)); // garbage at tail
+    CHECK(r.ring.push(3));
+    CHECK(r.pop() == 3);
+}
+
+TEST_CASE("ring: damage that looks like an empty cell below tail is passed over, not taken for an empty ring") {
+    TestRing r(8);
+    REQUIRE(r.ring.push(1));
+    REQUIRE(r.ring.push(2));
+    // Garbage at head that reads as last lap's spent entry (seq = head+1-cap):
+    // without a look at tail the ring would seem empty forever.
+    r.cells[0].store(cell(0 + 1 - 8, 5));
+    uint32_t got = Ring::kEmpty;
+    for (int k = 0; k < 200 && got == Ring::kEmpty; ++k) got = r.pop();
+    CHECK(got == 2);
+    CHECK(r.pop() == Ring::kEmpty);
     CHECK(r.ring.push(3));
     CHECK(r.pop() == 3);
 }

@@ -18,7 +18,7 @@ from .queue import Queue, unlink
 from .stats import ClientStats, QueueParams, Recovery, Stats
 
 Message = _core.Message
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 def library_version() -> str:

@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define SHMQ_VERSION_MAJOR 0
-#define SHMQ_VERSION_MINOR 3
+#define SHMQ_VERSION_MINOR 4
 #define SHMQ_VERSION_PATCH 0
 /* Compile-time version as one number: major * 10000 + minor * 100 + patch. */
 #define SHMQ_VERSION                                                       \
@@ -118,11 +118,31 @@ typedef struct shmq_options {
     uint32_t struct_size; /* sizeof(shmq_options), set by shmq_options_init */
     uint32_t prefetch;    /* most messages this handle may hold leased at once [64];
                              0 means no limit */
-    uint32_t spin_ns;     /* how long a blocking call spins before sleeping [20000] */
+    uint32_t spin_ns;     /* longest a blocking call spins before sleeping [20000] */
+    uint32_t wait;        /* shmq_wait: how the spin budget is used [SHMQ_WAIT_ADAPTIVE] */
 } shmq_options;
 
+/* How a blocking call waits. ADAPTIVE spins only while spinning has been
+   paying off, at most spin_ns, and sleeps at once when the machine is
+   oversubscribed (right for a busy host). SPIN always spins for spin_ns
+   first: latency at any cost, a core burnt while idle. */
+typedef enum shmq_wait {
+    SHMQ_WAIT_ADAPTIVE = 0,
+    SHMQ_WAIT_SPIN = 1
+} shmq_wait;
+
 SHMQ_API void shmq_params_init(shmq_params *params);
-SHMQ_API void shmq_options_init(shmq_options *options);
+/* Defaults for an options struct of `size` bytes (the caller's sizeof). The
+   inline shmq_options_init() passes it, so a program built against an older
+   shmq.h, whose struct is shorter, is never written past its end. */
+SHMQ_API void shmq_options_init_sized(shmq_options *options, size_t size);
+#ifndef SHMQ_BUILDING_LIBRARY
+static inline void shmq_options_init(shmq_options *options) {
+    shmq_options_init_sized(options, sizeof *options);
+}
+#else
+SHMQ_API void shmq_options_init(shmq_options *options); /* the 0.3 entry point, for 0.3 binaries */
+#endif
 
 typedef struct shmq_queue shmq_queue;
 
