@@ -84,12 +84,13 @@ void md_pingpong(Out &o, const Json &r) {
     md_latency_table(o, r["pingpong"]);
 }
 
-void md_ratio_row(Out &o, const Json &r, const std::string &ref, const std::string &other) {
+void md_ratio_row(Out &o, const Json &r, const std::string &ref, const std::string &other,
+                  const std::string &label) {
     auto lat = [&](const char *suite, const char *key) {
         return figure(r, suite, other, key) / figure(r, suite, ref, key);
     };
     double tput = figure(r, "throughput", ref, "msgs_per_s") / figure(r, "throughput", other, "msgs_per_s");
-    o << "| " << other << " | " << times(lat("pingpong", "p50_ns")) << " | "
+    o << "| " << label << " | " << times(lat("pingpong", "p50_ns")) << " | "
       << times(lat("pingpong", "p99.9_ns")) << " | " << times(tput) << " | "
       << times(lat("fixed_rate", "p99_ns")) << " |\n";
 }
@@ -98,10 +99,25 @@ void md_ratios(Out &o, const Json &r, const std::string &ref) {
     o << "### " << ref << " compared with each transport\n\n"
       << "| compared with | ping-pong p50 | ping-pong p99.9 | throughput 64 B | fixed-rate p99 |\n"
       << "| --- | --- | --- | --- | --- |\n";
-    for (const char *other : {"cacheline", "spsc_ring", "shmq_spin", "shmq_default", "shmq_sleep", "boost_mq",
+    for (const char *other : {"cacheline", "spsc_ring", "shmq_spin", "shmq_default", "shmq_sleep", "boost_mq", "boost_mq_spin",
                               "unix_socket", "pipe", "posix_mq"})
         if (other != ref)
-            md_ratio_row(o, r, ref, other);
+            md_ratio_row(o, r, ref, other, other);
+    o << "\n";
+}
+
+// Like for like: spinning shmq against spinning Boost, waiting shmq against
+// blocking Boost.
+void md_peer_ratios(Out &o, const Json &r) {
+    o << "### shmq against Boost message_queue, like for like\n\n"
+         "Spinning shmq against Boost busy-polling try_send/try_receive; shmq with the default "
+         "spin budget and shmq sleeping at once against Boost blocking on its condition "
+         "variables.\n\n"
+      << "| pair | ping-pong p50 | ping-pong p99.9 | throughput 64 B | fixed-rate p99 |\n"
+      << "| --- | --- | --- | --- | --- |\n";
+    const char *pairs[][2] = {{"shmq_spin", "boost_mq_spin"}, {"shmq_default", "boost_mq"}, {"shmq_sleep", "boost_mq"}};
+    for (const auto &p : pairs)
+        md_ratio_row(o, r, p[0], p[1], std::string(p[0]) + " vs " + p[1]);
     o << "\n";
 }
 
@@ -170,6 +186,7 @@ std::string render_markdown(const Json &r) {
     md_pingpong(o, r);
     if (r.contains("pingpong") || r.contains("throughput")) {
         o << "## Ratios\n\n";
+        md_peer_ratios(o, r);
         md_ratios(o, r, "shmq_spin");
         md_ratios(o, r, "shmq_default");
         md_ratios(o, r, "shmq_sleep");

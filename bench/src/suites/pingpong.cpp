@@ -12,7 +12,7 @@ constexpr size_t kSize = 64;
 
 Json suite_pingpong(const Config &cfg) {
     std::vector<std::string> names = {"cacheline", "spsc_ring", "shmq_spin", "shmq_default", "shmq_sleep",
-                                      "boost_mq",  "unix_socket", "pipe",    "posix_mq"};
+                                      "boost_mq",  "boost_mq_spin", "unix_socket", "pipe", "posix_mq"};
     return for_each_transport(cfg, "pingpong", names, Feature::PingPong, [&](Transport &t) {
         auto r = measure_pingpong(t, kSize, cfg.pingpong_rounds, cfg.warmup_rounds,
                                   cfg.pingpong_budget_s);

@@ -34,7 +34,7 @@ Json median_of_runs(const Config &cfg, const std::string &name, const std::funct
 } // namespace
 
 Json suite_throughput(const Config &cfg) {
-    std::vector<std::string> names = {"spsc_ring", "shmq_spin", "shmq_sleep", "boost_mq",
+    std::vector<std::string> names = {"spsc_ring", "shmq_spin", "shmq_default", "shmq_sleep", "boost_mq", "boost_mq_spin",
                                       "unix_socket", "pipe",    "posix_mq"};
     Json out = for_each_transport(cfg, "throughput", names, Feature::OneWay, [&](Transport &t) {
         Json j = median_of_runs(cfg, t.name(), [&] { return measure_throughput(t, kSize, cfg.throughput_s); });
