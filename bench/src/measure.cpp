@@ -91,7 +91,11 @@ void ping_side(Transport &t, size_t size, size_t rounds, size_t warmup, double b
     auto ep = t.open(0, 1);
     auto buf = message_buffer(size);
     run.shared->gate.arrive(2);
+    // Warm-up ends after `warmup` rounds or a quarter of the budget, whichever
+    // comes first (under a busy neighbour a round may take a scheduler tick).
+    int64_t warm_until = now_ns() + int64_t(budget_s * 0.25e9);
     int64_t deadline = INT64_MAX; // set once warm-up is over
+    bool recording = false;
     size_t n = 0;
     for (uint64_t seq = 1; n < rounds; seq++) {
         put_header(buf.data(), seq, 0);
@@ -103,9 +107,11 @@ void ping_side(Transport &t, size_t size, size_t rounds, size_t warmup, double b
             throw std::runtime_error("ping-pong: reply out of order");
         if (seq == 1)
             run.shared->cpu[0][0] = sched_getcpu();
-        if (seq == warmup + 1)
+        if (!recording && (seq > warmup || t0 > warm_until)) {
+            recording = true;
             deadline = t0 + int64_t(budget_s * 1e9);
-        if (seq > warmup)
+        }
+        if (recording)
             run.samples[n++] = t1 - t0;
         if (t1 > deadline)
             break;

@@ -24,8 +24,9 @@ struct LatencyRun {
     std::string placement;
 };
 
-// Round trips of `size`-byte messages: `warmup` unrecorded, then up to `rounds`
-// recorded, stopping early once `budget_s` has passed since the warm-up ended.
+// Round trips of `size`-byte messages: `warmup` unrecorded (fewer if a quarter
+// of `budget_s` passes first), then up to `rounds` recorded, stopping early
+// once `budget_s` has passed since the warm-up ended.
 LatencyRun measure_pingpong(Transport &t, size_t size, size_t rounds, size_t warmup,
                             double budget_s);
 

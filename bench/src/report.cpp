@@ -177,6 +177,7 @@ void md_scaling(Out &o, const Json &r);
 void md_depth(Out &o, const Json &r);
 void md_fixed_rate(Out &o, const Json &r);
 void md_recovery(Out &o, const Json &r);
+void md_busy(Out &o, const Json &r);
 
 std::string render_markdown(const Json &r) {
     Out o;
@@ -192,6 +193,7 @@ std::string render_markdown(const Json &r) {
         md_ratios(o, r, "shmq_sleep");
     }
     md_throughput(o, r);
+    md_busy(o, r);
     md_size(o, r);
     md_scaling(o, r);
     md_depth(o, r);
