@@ -24,13 +24,14 @@ const Suite kSuites[] = {
     {"pingpong", "pingpong", suite_pingpong},     {"throughput", "throughput", suite_throughput},
     {"size", "size_curve", suite_size_curve},     {"fixed_rate", "fixed_rate", suite_fixed_rate},
     {"scaling", "scaling", suite_scaling},        {"depth", "depth", suite_depth},
-    {"recovery", "recovery", suite_recovery},     {"busy", "busy", suite_busy},
+    {"backlog", "backlog", suite_backlog},        {"recovery", "recovery", suite_recovery},
+    {"busy", "busy", suite_busy},
 };
 
 void usage() {
     std::puts("usage: shmq_bench [--short] [--out DIR] [--only SUITE,...] [--variant NAME,...]\n"
               "                  [--quiet-wait SECONDS]\n"
-              "suites: pingpong throughput size fixed_rate scaling depth recovery busy\n"
+              "suites: pingpong throughput size fixed_rate scaling depth backlog recovery busy\n"
               "variants: cacheline spsc_ring shmq_spin shmq_default shmq_sleep shmq_spin_zc\n"
               "          shmq_batch boost_mq boost_mq_spin unix_socket pipe posix_mq\n"
               "--short: a quick run (CI); --out: results directory [bench/results]\n"

@@ -178,6 +178,7 @@ void md_depth(Out &o, const Json &r);
 void md_fixed_rate(Out &o, const Json &r);
 void md_recovery(Out &o, const Json &r);
 void md_busy(Out &o, const Json &r);
+void md_backlog(Out &o, const Json &r);
 
 std::string render_markdown(const Json &r) {
     Out o;
@@ -194,6 +195,7 @@ std::string render_markdown(const Json &r) {
     }
     md_throughput(o, r);
     md_busy(o, r);
+    md_backlog(o, r);
     md_size(o, r);
     md_scaling(o, r);
     md_depth(o, r);

@@ -100,6 +100,32 @@ void md_busy(Out &o, const Json &r) {
     md_busy_pingpong(o, r);
 }
 
+void md_backlog(Out &o, const Json &r) {
+    if (!r.contains("backlog"))
+        return;
+    o << "## 1 -> 1 with a 1k backlog held steady (64 B)\n\n"
+         "The producer sends only while fewer than 1000 messages wait (sent minus received; the "
+         "consumer publishes its count every 16 messages), so the queue stays about 1000 deep "
+         "when the consumer is the slower side. Latency: every 16th message, from its send to "
+         "its receipt, through the backlog. posix_mq cannot hold 1000 messages and is left out."
+         "\n\n| transport | msg/s | mean backlog | p50 | p99 | p99.9 | max | other load |\n"
+         "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    for (const auto &[name, j] : r["backlog"].items()) {
+        if (j.contains("error")) {
+            o << "| " << name << " | error: " << j["error"].get<std::string>() << " |||||||\n";
+            continue;
+        }
+        const Json &l = j["latency"];
+        char depth[32];
+        std::snprintf(depth, sizeof depth, "%.0f", j["mean_backlog"].get<double>());
+        o << "| " << name << " | " << fmt_rate(j["msgs_per_s"].get<double>()) << " | " << depth << " | "
+          << fmt_ns(l["p50_ns"].get<double>()) << " | " << fmt_ns(l["p99_ns"].get<double>()) << " | "
+          << fmt_ns(l["p99.9_ns"].get<double>()) << " | " << fmt_ns(l["max_ns"].get<double>()) << " | "
+          << other_load(j) << " |\n";
+    }
+    o << "\n";
+}
+
 void md_size(Out &o, const Json &r) {
     if (!r.contains("size_curve"))
         return;

@@ -46,6 +46,7 @@ Json pingpong_suite(const Config &cfg, bool busy);
 Json throughput_suite(const Config &cfg, bool busy);
 // pingpong_suite and throughput_suite with busy = true: {"pingpong", "throughput"}.
 Json suite_busy(const Config &cfg);
+Json suite_backlog(const Config &cfg);
 Json suite_size_curve(const Config &cfg);
 Json suite_fixed_rate(const Config &cfg);
 Json suite_scaling(const Config &cfg);
