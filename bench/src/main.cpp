@@ -135,6 +135,8 @@ int main(int argc, char **argv) {
     std::filesystem::create_directories(cfg.out_dir);
     Json r;
     r["machine"] = describe_machine();
+    std::fprintf(stderr, "shmq_bench: hardware counters per message: %s\n",
+                 r["machine"]["hw_counters"].get<std::string>().c_str());
     r["config"] = config_json(cfg);
     run_suites(cfg, r);
     r["machine"]["load_average_at_end"] = machine_load_average();

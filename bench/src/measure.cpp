@@ -3,6 +3,8 @@
 // reads after reaping them; a failed child fails the run (Children::wait_all).
 #include "measure.hpp"
 
+#include "counters.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -41,6 +43,7 @@ struct Shared {
     std::atomic<int64_t> end_ns{0};
     std::atomic<int64_t> lag_ns{0};
     std::atomic<int> cpu[2][2]; // [side][start, end], sched_getcpu()
+    CounterValues hw[2];        // throughput: [producer, consumer]
 };
 
 // "same CPU", "two CPUs" or "moved", from where both sides ran at start and end.
@@ -143,7 +146,9 @@ namespace {
 void produce(Transport &t, size_t size, double seconds, Shared &sh) {
     auto ep = t.open(0, -1);
     auto buf = message_buffer(size);
+    Counters hw;
     int64_t deadline = sh.gate.arrive(2) + int64_t(seconds * 1e9);
+    hw.start();
     uint64_t check_mask = size >= 4096 ? 0 : 63;
     for (uint64_t seq = 1;; seq++) {
         put_header(buf.data(), seq, 0);
@@ -153,12 +158,15 @@ void produce(Transport &t, size_t size, double seconds, Shared &sh) {
     }
     put_header(buf.data(), kStopSeq, 0);
     ep->send(buf.data(), size);
+    sh.hw[0] = hw.stop();
 }
 
 void consume(Transport &t, size_t size, Shared &sh) {
     auto ep = t.open(-1, 0);
     auto buf = message_buffer(size);
+    Counters hw;
     sh.gate.arrive(2);
+    hw.start();
     uint64_t expect = 1;
     while (true) {
         ep->recv(buf.data(), size);
@@ -169,17 +177,21 @@ void consume(Transport &t, size_t size, Shared &sh) {
             throw std::runtime_error("throughput: message out of order or lost");
     }
     sh.end_ns.store(now_ns());
+    sh.hw[1] = hw.stop();
     sh.count.store(expect - 1);
 }
 
 } // namespace
 
 Json rate_json(const RateRun &r, size_t size) {
-    return Json{{"size", size},
-                {"messages", r.messages},
-                {"seconds", r.seconds},
-                {"msgs_per_s", r.per_second()},
-                {"bytes_per_s", r.per_second() * double(size)}};
+    Json j{{"size", size},
+           {"messages", r.messages},
+           {"seconds", r.seconds},
+           {"msgs_per_s", r.per_second()},
+           {"bytes_per_s", r.per_second() * double(size)}};
+    if (!r.counters.is_null())
+        j["per_message_counters"] = r.counters;
+    return j;
 }
 
 RateRun measure_throughput(Transport &t, size_t size, double seconds) {
@@ -192,6 +204,7 @@ RateRun measure_throughput(Transport &t, size_t size, double seconds) {
     RateRun r;
     r.messages = run.shared->count.load();
     r.seconds = double(run.shared->end_ns.load() - run.shared->gate.start_ns.load()) / 1e9;
+    r.counters = per_message(run.shared->hw[0], run.shared->hw[1], r.messages);
     return r;
 }
 

@@ -33,6 +33,7 @@ LatencyRun measure_pingpong(Transport &t, size_t size, size_t rounds, size_t war
 struct RateRun {
     uint64_t messages = 0;
     double seconds = 0;
+    Json counters; // per message, both processes (counters.hpp); null if not counted
     double per_second() const { return seconds > 0 ? double(messages) / seconds : 0; }
 };
 

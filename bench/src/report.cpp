@@ -121,6 +121,30 @@ void md_peer_ratios(Out &o, const Json &r) {
     o << "\n";
 }
 
+// Per message, producer and consumer together, from the CPU's counters
+// (user space only); or why there are none.
+void md_counters(Out &o, const Json &r) {
+    std::string avail = r["machine"].value("hw_counters", "not recorded");
+    o << "Hardware counters per message (both processes, user space only; L1D misses count every "
+         "line brought into the L1 data cache, so they bound from above the lines that moved "
+         "between the cores): " << avail << ".\n\n";
+    if (avail != "available")
+        return;
+    o << "| transport | cycles | instructions | L1D misses | bytes into L1D | LLC misses |\n"
+         "| --- | --- | --- | --- | --- | --- |\n";
+    for (const auto &[name, j] : r["throughput"].items()) {
+        if (!j.contains("per_message_counters"))
+            continue;
+        const Json &c = j["per_message_counters"];
+        char line[160];
+        std::snprintf(line, sizeof line, "| %s | %.0f | %.0f | %.1f | %.0f | %.2f |\n", name.c_str(),
+                      c["cycles"].get<double>(), c["instructions"].get<double>(), c["l1d_misses"].get<double>(),
+                      c["bytes_into_l1d"].get<double>(), c["llc_misses"].get<double>());
+        o << line;
+    }
+    o << "\n";
+}
+
 void md_throughput(Out &o, const Json &r) {
     if (!r.contains("throughput"))
         return;
@@ -139,6 +163,7 @@ void md_throughput(Out &o, const Json &r) {
           << other_load(j) << " |\n";
     }
     o << "\n";
+    md_counters(o, r);
 }
 
 void md_interference(Out &o, const Json &r) {

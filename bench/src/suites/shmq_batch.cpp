@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "../counters.hpp"
 #include "../measure.hpp"
 #include "../shmq_util.hpp"
 #include "../suites.hpp"
@@ -18,13 +19,16 @@ struct BatchShared {
     Gate gate;
     std::atomic<uint64_t> received{0};
     std::atomic<int64_t> end_ns{0};
+    CounterValues hw[2]; // [producer, consumer]
 };
 
 void batch_producer(const std::string &name, size_t batch, double seconds, BatchShared &sh) {
     Handle q(name, bench_options(1000000000u));
     std::vector<char> bufs(batch * kSize, char(0xab));
     std::vector<shmq_iov> iov(batch);
+    Counters hw;
     int64_t deadline = sh.gate.arrive(2) + int64_t(seconds * 1e9);
+    hw.start();
     uint64_t seq = 1;
     while (now_ns() < deadline) {
         for (size_t i = 0; i < batch; i++) {
@@ -36,6 +40,7 @@ void batch_producer(const std::string &name, size_t batch, double seconds, Batch
     }
     put_header(bufs.data(), kStopSeq, 0);
     shmq_check(shmq_send(q.get(), bufs.data(), kSize, kShmqTimeoutNs), "shmq_send");
+    sh.hw[0] = hw.stop();
 }
 
 // Copies out and acks each leased message; returns false after the stop message.
@@ -57,7 +62,9 @@ bool drain_batch(shmq_queue *q, shmq_msg *msgs, size_t count, uint64_t &expect) 
 void batch_consumer(const std::string &name, size_t batch, BatchShared &sh) {
     Handle q(name, bench_options(1000000000u));
     std::vector<shmq_msg> msgs(batch);
+    Counters hw;
     sh.gate.arrive(2);
+    hw.start();
     uint64_t expect = 1;
     bool more = true;
     while (more) {
@@ -67,6 +74,7 @@ void batch_consumer(const std::string &name, size_t batch, BatchShared &sh) {
         more = drain_batch(q.get(), msgs.data(), count, expect);
     }
     sh.end_ns.store(now_ns());
+    sh.hw[1] = hw.stop();
     sh.received.store(expect - 1);
 }
 
@@ -80,7 +88,8 @@ RateRun shmq_batch_throughput(const Config &cfg, size_t batch) {
     kids.spawn([&] { batch_consumer(queue.name(), batch, *sh); });
     kids.spawn([&] { batch_producer(queue.name(), batch, cfg.throughput_s, *sh); });
     kids.wait_all(2 * cfg.throughput_s + 30);
-    return RateRun{sh->received.load(), double(sh->end_ns.load() - sh->gate.start_ns.load()) / 1e9};
+    uint64_t n = sh->received.load();
+    return RateRun{n, double(sh->end_ns.load() - sh->gate.start_ns.load()) / 1e9, per_message(sh->hw[0], sh->hw[1], n)};
 }
 
 } // namespace bench
