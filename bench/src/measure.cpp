@@ -44,6 +44,10 @@ struct Shared {
     std::atomic<int64_t> lag_ns{0};
     std::atomic<int> cpu[2][2]; // [side][start, end], sched_getcpu()
     CounterValues hw[2];        // throughput: [producer, consumer]
+    // Throughput: the consumer's count, published every 64 messages on a line
+    // of its own, and what the producer saw queued (sent - that) every 64 sends.
+    alignas(64) std::atomic<uint64_t> consumed{0};
+    alignas(64) std::atomic<uint64_t> queued_sum{0}, queued_looks{0};
 };
 
 // "same CPU", "two CPUs" or "moved", from where both sides ran at start and end.
@@ -150,12 +154,19 @@ void produce(Transport &t, size_t size, double seconds, Shared &sh) {
     int64_t deadline = sh.gate.arrive(2) + int64_t(seconds * 1e9);
     hw.start();
     uint64_t check_mask = size >= 4096 ? 0 : 63;
+    uint64_t queued_sum = 0, looks = 0;
     for (uint64_t seq = 1;; seq++) {
         put_header(buf.data(), seq, 0);
         ep->send(buf.data(), size);
-        if ((seq & check_mask) == 0 && now_ns() > deadline)
+        if ((seq & check_mask) != 0)
+            continue;
+        queued_sum += seq - sh.consumed.load(std::memory_order_relaxed);
+        looks++;
+        if (now_ns() > deadline)
             break;
     }
+    sh.queued_sum.store(queued_sum);
+    sh.queued_looks.store(looks);
     put_header(buf.data(), kStopSeq, 0);
     ep->send(buf.data(), size);
     sh.hw[0] = hw.stop();
@@ -175,6 +186,8 @@ void consume(Transport &t, size_t size, Shared &sh) {
             break;
         if (seq != expect++)
             throw std::runtime_error("throughput: message out of order or lost");
+        if ((seq & 63) == 0)
+            sh.consumed.store(seq, std::memory_order_relaxed);
     }
     sh.end_ns.store(now_ns());
     sh.hw[1] = hw.stop();
@@ -191,6 +204,10 @@ Json rate_json(const RateRun &r, size_t size) {
            {"bytes_per_s", r.per_second() * double(size)}};
     if (!r.counters.is_null())
         j["per_message_counters"] = r.counters;
+    if (r.capacity > 0) {
+        j["mean_queued"] = r.mean_queued;
+        j["capacity"] = r.capacity;
+    }
     return j;
 }
 
@@ -205,6 +222,9 @@ RateRun measure_throughput(Transport &t, size_t size, double seconds) {
     r.messages = run.shared->count.load();
     r.seconds = double(run.shared->end_ns.load() - run.shared->gate.start_ns.load()) / 1e9;
     r.counters = per_message(run.shared->hw[0], run.shared->hw[1], r.messages);
+    uint64_t looks = run.shared->queued_looks.load();
+    r.mean_queued = looks ? double(run.shared->queued_sum.load()) / double(looks) : 0;
+    r.capacity = capacity_for(size);
     return r;
 }
 

@@ -34,6 +34,11 @@ struct RateRun {
     uint64_t messages = 0;
     double seconds = 0;
     Json counters; // per message, both processes (counters.hpp); null if not counted
+    // measure_throughput only: messages the producer saw waiting, on average
+    // (near capacity: the consumer is the slower side; near 0: the producer),
+    // and the channel's capacity; capacity 0 when not measured.
+    double mean_queued = 0;
+    size_t capacity = 0;
     double per_second() const { return seconds > 0 ? double(messages) / seconds : 0; }
 };
 

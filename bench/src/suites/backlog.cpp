@@ -85,7 +85,7 @@ Json measure_backlog(Transport &t, double seconds) {
     kids.wait_all(2 * seconds + 30);
     std::vector<int64_t> lat(samples, samples + sh->samples.load());
     Summary s = summarize(lat);
-    RateRun rate{sh->total.load(), double(sh->end_ns.load() - sh->gate.start_ns.load()) / 1e9, nullptr};
+    RateRun rate{sh->total.load(), double(sh->end_ns.load() - sh->gate.start_ns.load()) / 1e9, nullptr, 0, 0};
     Json j = rate_json(rate, kSize);
     uint64_t looks = sh->backlog_looks.load();
     j["target_backlog"] = kBacklog;

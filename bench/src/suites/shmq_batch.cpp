@@ -1,6 +1,7 @@
 // shmq_batch.cpp - one-way throughput with shmq's batch API: the producer sends
 // `batch` messages per shmq_send_batch call, the consumer leases up to `batch`
-// per shmq_recv_batch call, copies each out and acks each one.
+// per shmq_recv_batch call, copies each out and checks its order, and acks
+// them with one shmq_ack_batch call (each message keeps its own lease).
 #include <cstring>
 #include <new>
 
@@ -43,19 +44,20 @@ void batch_producer(const std::string &name, size_t batch, double seconds, Batch
     sh.hw[0] = hw.stop();
 }
 
-// Copies out and acks each leased message; returns false after the stop message.
+// Copies out and checks each leased message, then acks them all with one
+// shmq_ack_batch (still one lease per message); false after the stop message.
 bool drain_batch(shmq_queue *q, shmq_msg *msgs, size_t count, uint64_t &expect) {
     char buf[kSize];
     bool more = true;
     for (size_t i = 0; i < count; i++) {
         std::memcpy(buf, msgs[i].data, kSize);
-        shmq_check(shmq_ack(q, &msgs[i]), "shmq_ack");
         uint64_t seq = get_seq(buf);
         if (seq == kStopSeq)
             more = false;
         else if (seq != expect++)
             throw std::runtime_error("batch: message out of order or lost");
     }
+    shmq_check(shmq_ack_batch(q, msgs, count, nullptr), "shmq_ack_batch");
     return more;
 }
 
@@ -89,7 +91,7 @@ RateRun shmq_batch_throughput(const Config &cfg, size_t batch) {
     kids.spawn([&] { batch_producer(queue.name(), batch, cfg.throughput_s, *sh); });
     kids.wait_all(2 * cfg.throughput_s + 30);
     uint64_t n = sh->received.load();
-    return RateRun{n, double(sh->end_ns.load() - sh->gate.start_ns.load()) / 1e9, per_message(sh->hw[0], sh->hw[1], n)};
+    return RateRun{n, double(sh->end_ns.load() - sh->gate.start_ns.load()) / 1e9, per_message(sh->hw[0], sh->hw[1], n), 0, 0};
 }
 
 } // namespace bench
