@@ -166,6 +166,14 @@ void Children::wait_all(double timeout_s) {
     }
 }
 
+BusyNeighbour::BusyNeighbour() {
+    kids_.spawn([] {
+        volatile uint64_t spins = 0;
+        for (;;)
+            spins = spins + 1;
+    });
+}
+
 // ---- percentiles ----
 
 namespace {

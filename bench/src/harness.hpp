@@ -76,6 +76,17 @@ class Children {
     std::vector<pid_t> pids_;
 };
 
+// One CPU-bound process (a spinning loop) beside a measurement, from
+// construction until destruction (SIGKILLed and reaped then): the "busy
+// neighbour" a sidecar meets on a loaded host.
+class BusyNeighbour {
+  public:
+    BusyNeighbour();
+
+  private:
+    Children kids_;
+};
+
 // Percentiles of a set of nanosecond samples.
 struct Summary {
     size_t count = 0;

@@ -9,6 +9,7 @@
 
 #include <shmq/shmq.h>
 
+#include "counters.hpp"
 #include "harness.hpp"
 
 namespace bench {
@@ -50,6 +51,11 @@ std::string utc_now() {
     return buf;
 }
 
+std::string hw_counters() {
+    std::string why = counters_unavailable_reason();
+    return why.empty() ? "available" : "not available: " + why;
+}
+
 } // namespace
 
 std::string machine_load_average() { return load_average(); }
@@ -72,6 +78,7 @@ Json describe_machine() {
         {"clock_read_ns", clock_overhead_ns()},
         {"date_utc", utc_now()},
         {"load_average_at_start", load_average()},
+        {"hw_counters", hw_counters()},
     };
 }
 

@@ -24,15 +24,16 @@ const Suite kSuites[] = {
     {"pingpong", "pingpong", suite_pingpong},     {"throughput", "throughput", suite_throughput},
     {"size", "size_curve", suite_size_curve},     {"fixed_rate", "fixed_rate", suite_fixed_rate},
     {"scaling", "scaling", suite_scaling},        {"depth", "depth", suite_depth},
-    {"recovery", "recovery", suite_recovery},
+    {"backlog", "backlog", suite_backlog},        {"recovery", "recovery", suite_recovery},
+    {"busy", "busy", suite_busy},
 };
 
 void usage() {
     std::puts("usage: shmq_bench [--short] [--out DIR] [--only SUITE,...] [--variant NAME,...]\n"
               "                  [--quiet-wait SECONDS]\n"
-              "suites: pingpong throughput size fixed_rate scaling depth recovery\n"
+              "suites: pingpong throughput size fixed_rate scaling depth backlog recovery busy\n"
               "variants: cacheline spsc_ring shmq_spin shmq_default shmq_sleep shmq_spin_zc\n"
-              "          shmq_batch boost_mq unix_socket pipe posix_mq\n"
+              "          shmq_batch boost_mq boost_mq_spin unix_socket pipe posix_mq\n"
               "--short: a quick run (CI); --out: results directory [bench/results]\n"
               "--quiet-wait: before each variant, wait up to this long for other processes\n"
               "              to use < 5% CPU [10, short mode 0; 0 = never wait]");
@@ -134,6 +135,8 @@ int main(int argc, char **argv) {
     std::filesystem::create_directories(cfg.out_dir);
     Json r;
     r["machine"] = describe_machine();
+    std::fprintf(stderr, "shmq_bench: hardware counters per message: %s\n",
+                 r["machine"]["hw_counters"].get<std::string>().c_str());
     r["config"] = config_json(cfg);
     run_suites(cfg, r);
     r["machine"]["load_average_at_end"] = machine_load_average();

@@ -3,6 +3,8 @@
 // reads after reaping them; a failed child fails the run (Children::wait_all).
 #include "measure.hpp"
 
+#include "counters.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -41,6 +43,11 @@ struct Shared {
     std::atomic<int64_t> end_ns{0};
     std::atomic<int64_t> lag_ns{0};
     std::atomic<int> cpu[2][2]; // [side][start, end], sched_getcpu()
+    CounterValues hw[2];        // throughput: [producer, consumer]
+    // Throughput: the consumer's count, published every 64 messages on a line
+    // of its own, and what the producer saw queued (sent - that) every 64 sends.
+    alignas(64) std::atomic<uint64_t> consumed{0};
+    alignas(64) std::atomic<uint64_t> queued_sum{0}, queued_looks{0};
 };
 
 // "same CPU", "two CPUs" or "moved", from where both sides ran at start and end.
@@ -91,7 +98,11 @@ void ping_side(Transport &t, size_t size, size_t rounds, size_t warmup, double b
     auto ep = t.open(0, 1);
     auto buf = message_buffer(size);
     run.shared->gate.arrive(2);
+    // Warm-up ends after `warmup` rounds or a quarter of the budget, whichever
+    // comes first (under a busy neighbour a round may take a scheduler tick).
+    int64_t warm_until = now_ns() + int64_t(budget_s * 0.25e9);
     int64_t deadline = INT64_MAX; // set once warm-up is over
+    bool recording = false;
     size_t n = 0;
     for (uint64_t seq = 1; n < rounds; seq++) {
         put_header(buf.data(), seq, 0);
@@ -103,9 +114,11 @@ void ping_side(Transport &t, size_t size, size_t rounds, size_t warmup, double b
             throw std::runtime_error("ping-pong: reply out of order");
         if (seq == 1)
             run.shared->cpu[0][0] = sched_getcpu();
-        if (seq == warmup + 1)
+        if (!recording && (seq > warmup || t0 > warm_until)) {
+            recording = true;
             deadline = t0 + int64_t(budget_s * 1e9);
-        if (seq > warmup)
+        }
+        if (recording)
             run.samples[n++] = t1 - t0;
         if (t1 > deadline)
             break;
@@ -137,22 +150,34 @@ namespace {
 void produce(Transport &t, size_t size, double seconds, Shared &sh) {
     auto ep = t.open(0, -1);
     auto buf = message_buffer(size);
+    Counters hw;
     int64_t deadline = sh.gate.arrive(2) + int64_t(seconds * 1e9);
+    hw.start();
     uint64_t check_mask = size >= 4096 ? 0 : 63;
+    uint64_t queued_sum = 0, looks = 0;
     for (uint64_t seq = 1;; seq++) {
         put_header(buf.data(), seq, 0);
         ep->send(buf.data(), size);
-        if ((seq & check_mask) == 0 && now_ns() > deadline)
+        if ((seq & check_mask) != 0)
+            continue;
+        queued_sum += seq - sh.consumed.load(std::memory_order_relaxed);
+        looks++;
+        if (now_ns() > deadline)
             break;
     }
+    sh.queued_sum.store(queued_sum);
+    sh.queued_looks.store(looks);
     put_header(buf.data(), kStopSeq, 0);
     ep->send(buf.data(), size);
+    sh.hw[0] = hw.stop();
 }
 
 void consume(Transport &t, size_t size, Shared &sh) {
     auto ep = t.open(-1, 0);
     auto buf = message_buffer(size);
+    Counters hw;
     sh.gate.arrive(2);
+    hw.start();
     uint64_t expect = 1;
     while (true) {
         ep->recv(buf.data(), size);
@@ -161,19 +186,29 @@ void consume(Transport &t, size_t size, Shared &sh) {
             break;
         if (seq != expect++)
             throw std::runtime_error("throughput: message out of order or lost");
+        if ((seq & 63) == 0)
+            sh.consumed.store(seq, std::memory_order_relaxed);
     }
     sh.end_ns.store(now_ns());
+    sh.hw[1] = hw.stop();
     sh.count.store(expect - 1);
 }
 
 } // namespace
 
 Json rate_json(const RateRun &r, size_t size) {
-    return Json{{"size", size},
-                {"messages", r.messages},
-                {"seconds", r.seconds},
-                {"msgs_per_s", r.per_second()},
-                {"bytes_per_s", r.per_second() * double(size)}};
+    Json j{{"size", size},
+           {"messages", r.messages},
+           {"seconds", r.seconds},
+           {"msgs_per_s", r.per_second()},
+           {"bytes_per_s", r.per_second() * double(size)}};
+    if (!r.counters.is_null())
+        j["per_message_counters"] = r.counters;
+    if (r.capacity > 0) {
+        j["mean_queued"] = r.mean_queued;
+        j["capacity"] = r.capacity;
+    }
+    return j;
 }
 
 RateRun measure_throughput(Transport &t, size_t size, double seconds) {
@@ -186,6 +221,10 @@ RateRun measure_throughput(Transport &t, size_t size, double seconds) {
     RateRun r;
     r.messages = run.shared->count.load();
     r.seconds = double(run.shared->end_ns.load() - run.shared->gate.start_ns.load()) / 1e9;
+    r.counters = per_message(run.shared->hw[0], run.shared->hw[1], r.messages);
+    uint64_t looks = run.shared->queued_looks.load();
+    r.mean_queued = looks ? double(run.shared->queued_sum.load()) / double(looks) : 0;
+    r.capacity = capacity_for(size);
     return r;
 }
 

@@ -24,14 +24,21 @@ struct LatencyRun {
     std::string placement;
 };
 
-// Round trips of `size`-byte messages: `warmup` unrecorded, then up to `rounds`
-// recorded, stopping early once `budget_s` has passed since the warm-up ended.
+// Round trips of `size`-byte messages: `warmup` unrecorded (fewer if a quarter
+// of `budget_s` passes first), then up to `rounds` recorded, stopping early
+// once `budget_s` has passed since the warm-up ended.
 LatencyRun measure_pingpong(Transport &t, size_t size, size_t rounds, size_t warmup,
                             double budget_s);
 
 struct RateRun {
     uint64_t messages = 0;
     double seconds = 0;
+    Json counters; // per message, both processes (counters.hpp); null if not counted
+    // measure_throughput only: messages the producer saw waiting, on average
+    // (near capacity: the consumer is the slower side; near 0: the producer),
+    // and the channel's capacity; capacity 0 when not measured.
+    double mean_queued = 0;
+    size_t capacity = 0;
     double per_second() const { return seconds > 0 ? double(messages) / seconds : 0; }
 };
 

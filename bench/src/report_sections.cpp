@@ -41,7 +41,90 @@ std::string mbps(double bytes_per_s) {
     return buf;
 }
 
+// "0.42x": loaded / quiet, or "-" when either is missing.
+std::string ratio_cell(double loaded, double quiet) {
+    if (!(loaded > 0) || !(quiet > 0))
+        return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2fx", loaded / quiet);
+    return buf;
+}
+
+std::string rate_cell(double v) { return v > 0 ? fmt_rate(v) : "-"; }
+std::string ns_or_dash(double v) { return v > 0 ? fmt_ns(v) : "-"; }
+
+void md_busy_throughput(Out &o, const Json &r) {
+    o << "Throughput, 64 B, 1 -> 1 (loaded / quiet: below 1 means slower under load):\n\n"
+         "| transport | quiet msg/s | loaded msg/s | loaded / quiet | other load (loaded) |\n"
+         "| --- | --- | --- | --- | --- |\n";
+    for (const auto &[name, j] : r["busy"]["throughput"].items()) {
+        double quiet = figure(r, "throughput", name, "msgs_per_s");
+        double loaded = figure(r["busy"], "throughput", name, "msgs_per_s");
+        o << "| " << name << " | " << rate_cell(quiet) << " | "
+          << (j.contains("error") ? "error: " + j["error"].get<std::string>() : rate_cell(loaded)) << " | "
+          << ratio_cell(loaded, quiet) << " | " << other_load(j) << " |\n";
+    }
+    o << "\n";
+}
+
+void md_busy_pingpong(Out &o, const Json &r) {
+    o << "Ping-pong round trip, 64 B (loaded / quiet: above 1 means slower under load):\n\n"
+         "| transport | quiet p50 | loaded p50 | loaded / quiet | quiet p99.9 | loaded p99.9 | "
+         "loaded / quiet | loaded samples |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    for (const auto &[name, j] : r["busy"]["pingpong"].items()) {
+        if (j.contains("error")) {
+            o << "| " << name << " | error: " << j["error"].get<std::string>() << " |||||||\n";
+            continue;
+        }
+        double q50 = figure(r, "pingpong", name, "p50_ns"), l50 = figure(r["busy"], "pingpong", name, "p50_ns");
+        double q999 = figure(r, "pingpong", name, "p99.9_ns");
+        double l999 = figure(r["busy"], "pingpong", name, "p99.9_ns");
+        o << "| " << name << " | " << ns_or_dash(q50) << " | " << ns_or_dash(l50) << " | "
+          << ratio_cell(l50, q50) << " | " << ns_or_dash(q999) << " | " << ns_or_dash(l999) << " | "
+          << ratio_cell(l999, q999) << " | " << j["count"] << " |\n";
+    }
+    o << "\n";
+}
+
 } // namespace
+
+void md_busy(Out &o, const Json &r) {
+    if (!r.contains("busy") || !r["busy"].contains("throughput"))
+        return;
+    o << "## Busy neighbour: one CPU-bound process beside the pair\n\n"
+         "Each measurement again, with a spinning process forked before it and killed after "
+         "it. On a machine with " << r["machine"]["logical_cpus"] << " logical CPUs three "
+         "runnable processes share them. \"quiet\" is the figure of the plain suite of the same "
+         "run (\"-\" when it did not run).\n\n";
+    md_busy_throughput(o, r);
+    md_busy_pingpong(o, r);
+}
+
+void md_backlog(Out &o, const Json &r) {
+    if (!r.contains("backlog"))
+        return;
+    o << "## 1 -> 1 with a 1k backlog held steady (64 B)\n\n"
+         "The producer sends only while fewer than 1000 messages wait (sent minus received; the "
+         "consumer publishes its count every 16 messages), so the queue stays about 1000 deep "
+         "when the consumer is the slower side. Latency: every 16th message, from its send to "
+         "its receipt, through the backlog. posix_mq cannot hold 1000 messages and is left out."
+         "\n\n| transport | msg/s | mean backlog | p50 | p99 | p99.9 | max | other load |\n"
+         "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    for (const auto &[name, j] : r["backlog"].items()) {
+        if (j.contains("error")) {
+            o << "| " << name << " | error: " << j["error"].get<std::string>() << " |||||||\n";
+            continue;
+        }
+        const Json &l = j["latency"];
+        char depth[32];
+        std::snprintf(depth, sizeof depth, "%.0f", j["mean_backlog"].get<double>());
+        o << "| " << name << " | " << fmt_rate(j["msgs_per_s"].get<double>()) << " | " << depth << " | "
+          << fmt_ns(l["p50_ns"].get<double>()) << " | " << fmt_ns(l["p99_ns"].get<double>()) << " | "
+          << fmt_ns(l["p99.9_ns"].get<double>()) << " | " << fmt_ns(l["max_ns"].get<double>()) << " | "
+          << other_load(j) << " |\n";
+    }
+    o << "\n";
+}
 
 void md_size(Out &o, const Json &r) {
     if (!r.contains("size_curve"))

@@ -41,6 +41,12 @@ bool variant_selected(const Config &cfg, const std::string &name);
 
 Json suite_pingpong(const Config &cfg);
 Json suite_throughput(const Config &cfg);
+// Both suites above; `busy`: with a BusyNeighbour beside each measurement.
+Json pingpong_suite(const Config &cfg, bool busy);
+Json throughput_suite(const Config &cfg, bool busy);
+// pingpong_suite and throughput_suite with busy = true: {"pingpong", "throughput"}.
+Json suite_busy(const Config &cfg);
+Json suite_backlog(const Config &cfg);
 Json suite_size_curve(const Config &cfg);
 Json suite_fixed_rate(const Config &cfg);
 Json suite_scaling(const Config &cfg);

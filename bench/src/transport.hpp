@@ -68,7 +68,8 @@ std::unique_ptr<Transport> make_spsc_ring();
 std::unique_ptr<Transport> make_pipe();
 std::unique_ptr<Transport> make_unix_socket();
 std::unique_ptr<Transport> make_posix_mq();
-std::unique_ptr<Transport> make_boost_mq();
+// Blocking send/receive, or busy-polling try_send/try_receive (spin).
+std::unique_ptr<Transport> make_boost_mq(bool spin);
 
 // shmq variants: spinning consumer (large spin budget) or sleeping (spin_ns 0);
 // zero-copy sends with reserve/commit and reads in place.

@@ -11,7 +11,7 @@ constexpr size_t kSize = 64;
 } // namespace
 
 Json suite_fixed_rate(const Config &cfg) {
-    std::vector<std::string> names = {"spsc_ring", "shmq_spin", "shmq_default", "shmq_sleep", "boost_mq",
+    std::vector<std::string> names = {"spsc_ring", "shmq_spin", "shmq_default", "shmq_sleep", "boost_mq", "boost_mq_spin",
                                       "unix_socket", "pipe",    "posix_mq"};
     return for_each_transport(cfg, "fixed_rate", names, Feature::FixedRate, [&](Transport &t) {
         auto r = measure_fixed_rate(t, kSize, cfg.fixed_rate_hz, cfg.fixed_rate_s);

@@ -35,7 +35,7 @@ double ns_per_message(Transport &t, size_t depth, size_t iters) {
 } // namespace
 
 Json suite_depth(const Config &cfg) {
-    std::vector<std::string> names = {"shmq_spin", "spsc_ring", "boost_mq"};
+    std::vector<std::string> names = {"shmq_spin", "spsc_ring", "boost_mq", "boost_mq_spin"};
     return for_each_transport(cfg, "depth", names, Feature::Depth, [&](Transport &t) {
         Json points = Json::array();
         for (size_t depth : {size_t(0), size_t(1000), size_t(100000)}) {

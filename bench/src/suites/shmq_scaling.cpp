@@ -77,7 +77,7 @@ Json scaling_cell(const Config &cfg, uint32_t producers, uint32_t consumers) {
     if (sh->sent.load() != sh->received.load())
         throw std::runtime_error("scaling: sent " + std::to_string(sh->sent.load()) +
                                  " but received " + std::to_string(sh->received.load()));
-    RateRun r{sh->received.load(), double(sh->last_ns.load() - sh->gate.start_ns.load()) / 1e9};
+    RateRun r{sh->received.load(), double(sh->last_ns.load() - sh->gate.start_ns.load()) / 1e9, nullptr, 0, 0};
     Json j = rate_json(r, kSize);
     j["producers"] = producers;
     j["consumers"] = consumers;

@@ -28,7 +28,7 @@ Json size_point(const Config &cfg, Transport &t, size_t size) {
 } // namespace
 
 Json suite_size_curve(const Config &cfg) {
-    std::vector<std::string> names = {"spsc_ring", "shmq_spin", "shmq_spin_zc", "boost_mq",
+    std::vector<std::string> names = {"spsc_ring", "shmq_spin", "shmq_spin_zc", "boost_mq", "boost_mq_spin",
                                       "unix_socket", "pipe",    "posix_mq"};
     return for_each_transport(cfg, "size", names, Feature::OneWay, [&](Transport &t) {
         Json points = Json::array();

@@ -22,7 +22,9 @@ std::unique_ptr<Transport> make_transport(const std::string &name) {
     if (name == "shmq_spin_zc")
         return make_shmq(name, ShmqMode{1000000000u, true});
     if (name == "boost_mq")
-        return make_boost_mq();
+        return make_boost_mq(false);
+    if (name == "boost_mq_spin")
+        return make_boost_mq(true);
     if (name == "unix_socket")
         return make_unix_socket();
     if (name == "pipe")

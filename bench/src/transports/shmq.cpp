@@ -1,6 +1,6 @@
 // shmq.cpp - shmq as a Transport: one queue per direction. A message round trip
 // on the consumer side is recv -> copy out -> ack. In zero-copy mode the sender
-// reserves a slot, writes only the 8-byte header in place and commits, and the
+// reserves a slot, writes only the 16-byte header in place and commits, and the
 // receiver reads the header in place: the payload is taken as built in the slot.
 #include <algorithm>
 #include <cstring>
