@@ -18,7 +18,7 @@ func BenchmarkSendRecvAck(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		if err := q.Send(ctx, payload); err != nil {
+		if _, err := q.Send(ctx, payload); err != nil {
 			b.Fatal(err)
 		}
 		m, err := q.Recv(ctx)

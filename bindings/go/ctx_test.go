@@ -33,7 +33,7 @@ func TestSendDeadlineOnAFullQueue(t *testing.T) {
 	q.Send(context.Background(), []byte("fills it"))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := q.Send(ctx, []byte("no room")); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := q.Send(ctx, []byte("no room")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("send: %v", err)
 	}
 }

@@ -9,7 +9,7 @@
 //	q, err := shmq.Open("orders")
 //	if err != nil { ... }
 //	defer q.Close()
-//	err = q.Send(ctx, []byte("order 42"))
+//	id, err := q.Send(ctx, []byte("order 42"))
 //	m, err := q.Recv(ctx)       // honours ctx's deadline and cancellation
 //	process(m.Data())
 //	err = m.Ack()

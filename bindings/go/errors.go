@@ -33,6 +33,7 @@ const (
 	CodePrefetch       Code = C.SHMQ_EPREFETCH
 	CodeInterrupted    Code = C.SHMQ_EINTR
 	CodeSystem         Code = C.SHMQ_ESYS
+	CodeRange          Code = C.SHMQ_ERANGE // since 0.4
 )
 
 // String is libshmq's description of the code (shmq_strerror).
@@ -100,6 +101,7 @@ var (
 	ErrPrefetch       = &Error{Code: CodePrefetch}
 	ErrInterrupted    = &Error{Code: CodeInterrupted}
 	ErrSystem         = &Error{Code: CodeSystem}
+	ErrRange          = &Error{Code: CodeRange}
 )
 
 // codeErr turns a C return code into nil or an *Error.

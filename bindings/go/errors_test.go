@@ -106,11 +106,13 @@ func TestQueueErrors(t *testing.T) {
 	p.SlotSize, p.SlotCount, p.MaxClients, p.Overflow = 8, 1, 2, OverflowFail
 	q := testQueue(t, p, WithPrefetch(1))
 	ctx := context.Background()
-	expectErr(t, q.Send(ctx, make([]byte, 9)), ErrTooBig)
+	_, err := q.Send(ctx, make([]byte, 9))
+	expectErr(t, err, ErrTooBig)
 	q.Send(ctx, []byte("1"))
-	expectErr(t, q.Send(ctx, []byte("2")), ErrFull)
+	_, err = q.Send(ctx, []byte("2"))
+	expectErr(t, err, ErrFull)
 	m, _ := q.Recv(ctx)
-	_, err := q.Recv(ctx)
+	_, err = q.Recv(ctx)
 	expectErr(t, err, ErrPrefetch)
 	m.Ack()
 	other, err := Open(q.Name())
@@ -121,7 +123,8 @@ func TestQueueErrors(t *testing.T) {
 	_, err = Open(q.Name())
 	expectErr(t, err, ErrTooManyClients)
 	Unlink(q.Name())
-	expectErr(t, q.Send(ctx, []byte("x")), ErrClosed)
+	_, err = q.Send(ctx, []byte("x"))
+	expectErr(t, err, ErrClosed)
 }
 
 func TestLeaseLost(t *testing.T) {

@@ -28,7 +28,7 @@ func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	before := time.Now()
 	for _, s := range []string{"hello", "", "\x00bin\x00"} {
-		if err := q.Send(ctx, []byte(s)); err != nil {
+		if _, err := q.Send(ctx, []byte(s)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -60,14 +60,14 @@ func TestSendBatchKeepsOrderAcrossChunks(t *testing.T) {
 		msgs = append(msgs, []byte(fmt.Sprint(i)))
 	}
 	msgs[7] = nil // empty messages are fine
-	n, err := q.SendBatch(context.Background(), msgs)
-	if err != nil || n != 300 {
-		t.Fatalf("sent %d: %v", n, err)
+	ids, err := q.SendBatch(context.Background(), msgs)
+	if err != nil || len(ids) != 300 {
+		t.Fatalf("sent %d: %v", len(ids), err)
 	}
 	for i := 0; i < 300; i++ {
 		m := recvT(t, q)
-		if !bytes.Equal(m.Data(), msgs[i]) {
-			t.Fatalf("message %d: got %q", i, m.Data())
+		if !bytes.Equal(m.Data(), msgs[i]) || m.ID() != ids[i] {
+			t.Fatalf("message %d: got %q id %d, sent with id %d", i, m.Data(), m.ID(), ids[i])
 		}
 		m.Ack()
 	}
@@ -78,9 +78,9 @@ func TestSendBatchStopsWhenFull(t *testing.T) {
 	p.SlotCount = 4
 	p.Overflow = OverflowFail
 	q := testQueue(t, p)
-	n, err := q.SendBatch(context.Background(), [][]byte{{1}, {2}, {3}, {4}, {5}, {6}})
-	if n != 4 || !errors.Is(err, ErrFull) {
-		t.Fatalf("sent %d, err %v; want 4, ErrFull", n, err)
+	ids, err := q.SendBatch(context.Background(), [][]byte{{1}, {2}, {3}, {4}, {5}, {6}})
+	if len(ids) != 4 || !errors.Is(err, ErrFull) {
+		t.Fatalf("sent %d, err %v; want 4, ErrFull", len(ids), err)
 	}
 }
 
@@ -145,7 +145,7 @@ func TestCloseIsIdempotentAndEndsUse(t *testing.T) {
 	if q.Close() != nil || q.Close() != nil {
 		t.Fatal("close failed")
 	}
-	if err := q.Send(context.Background(), []byte("y")); !errors.Is(err, ErrClosed) {
+	if _, err := q.Send(context.Background(), []byte("y")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("send after close: %v", err)
 	}
 	if err := m.Ack(); !errors.Is(err, ErrClosed) {

@@ -7,10 +7,11 @@ package shmq
 #include <shmq/shmq.h>
 
 // Sends up to 256 of `count` messages packed back to back in buf, with their
-// lengths in lens. cgo forbids handing C an array of Go pointers, so the
-// iovecs are built here, on the C stack, from one Go buffer.
+// lengths in lens; ids[k] gets each one's id. cgo forbids handing C an array
+// of Go pointers, so the iovecs are built here, on the C stack, from one Go
+// buffer.
 static int shmq_go_send_packed(shmq_queue *q, const char *buf, const size_t *lens, size_t count,
-                               size_t *sent, int64_t timeout_ns) {
+                               int64_t delay_ns, uint64_t *ids, size_t *sent, int64_t timeout_ns) {
     shmq_iov iov[256];
     if (count > 256) count = 256;
     for (size_t i = 0; i < count; ++i) {
@@ -18,38 +19,89 @@ static int shmq_go_send_packed(shmq_queue *q, const char *buf, const size_t *len
         iov[i].len = lens[i];
         buf += lens[i];
     }
-    return shmq_send_batch(q, iov, count, sent, timeout_ns);
+    shmq_send_opts o;
+    shmq_send_opts_init(&o);
+    o.delay_ns = delay_ns;
+    return shmq_send_batch_ex(q, iov, count, &o, ids, sent, timeout_ns);
+}
+
+static int shmq_go_send(shmq_queue *q, const void *data, size_t len, int64_t delay_ns, uint64_t *id,
+                        int64_t timeout_ns) {
+    shmq_send_opts o;
+    shmq_send_opts_init(&o);
+    o.delay_ns = delay_ns;
+    return shmq_send_ex(q, data, len, &o, id, timeout_ns);
 }
 */
 import "C"
 
 import (
 	"context"
+	"time"
 	"unsafe"
 )
 
-// Send copies data into the queue as one message. With no free slot it
-// waits until ctx is done (overflow policy Block) or returns ErrFull (Fail).
-// On success the message is in shared memory and survives this process.
-func (q *Queue) Send(ctx context.Context, data []byte) error {
+// MaxDelay is the longest delay a message may have (SHMQ_MAX_DELAY_NS);
+// longer ones fail with ErrRange.
+const MaxDelay = time.Duration(C.SHMQ_MAX_DELAY_NS)
+
+// SendOption sets a per-message option of Send and SendBatch.
+type SendOption func(*sendOptions)
+
+type sendOptions struct{ delay time.Duration }
+
+// WithDelay stores the message DELAYED: it becomes ready no earlier than d
+// after it is stored. A negative d fails with ErrInvalid, one above MaxDelay
+// with ErrRange.
+func WithDelay(d time.Duration) SendOption { return func(o *sendOptions) { o.delay = d } }
+
+// At delays the message until t (none if t has passed).
+func At(t time.Time) SendOption {
+	return func(o *sendOptions) {
+		o.delay = time.Until(t)
+		if o.delay < 0 {
+			o.delay = 0
+		}
+	}
+}
+
+func delayOf(opts []SendOption) C.int64_t {
+	var o sendOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return C.int64_t(o.delay)
+}
+
+// Send copies data into the queue as one message and returns its id (the
+// one a consumer sees in Message.ID). With no free slot it waits until ctx
+// is done (overflow policy Block) or returns ErrFull (Fail). On success the
+// message is in shared memory and survives this process.
+func (q *Queue) Send(ctx context.Context, data []byte, opts ...SendOption) (uint64, error) {
 	var p unsafe.Pointer
 	if len(data) > 0 {
 		p = unsafe.Pointer(&data[0])
 	}
 	n := C.size_t(len(data))
-	return q.blocking(ctx, "send", func(h *C.shmq_queue, ns C.int64_t) C.int {
-		return C.shmq_send(h, p, n, ns)
+	delay := delayOf(opts)
+	var id C.uint64_t
+	err := q.blocking(ctx, "send", func(h *C.shmq_queue, ns C.int64_t) C.int {
+		return C.shmq_go_send(h, p, n, delay, &id, ns)
 	})
+	return uint64(id), err
 }
 
-// SendBatch sends msgs in order and returns how many were sent; the error,
-// if any, is the one that stopped it. Consumers are woken once per 256
-// messages. The payloads are copied once into a staging buffer first.
-func (q *Queue) SendBatch(ctx context.Context, msgs [][]byte) (int, error) {
+// SendBatch sends msgs in order, all with the same options, and returns the
+// ids of those sent (as many as were sent); the error, if any, is the one
+// that stopped it. Consumers are woken once per 256 messages. The payloads
+// are copied once into a staging buffer first.
+func (q *Queue) SendBatch(ctx context.Context, msgs [][]byte, opts ...SendOption) ([]uint64, error) {
 	if len(msgs) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	buf, lens := pack(msgs)
+	ids := make([]C.uint64_t, len(msgs))
+	delay := delayOf(opts)
 	done, off := 0, 0
 	err := q.blocking(ctx, "send_batch", func(h *C.shmq_queue, ns C.int64_t) C.int {
 		var p *C.char
@@ -57,7 +109,7 @@ func (q *Queue) SendBatch(ctx context.Context, msgs [][]byte) (int, error) {
 			p = (*C.char)(unsafe.Pointer(&buf[off]))
 		}
 		var sent C.size_t
-		rc := C.shmq_go_send_packed(h, p, &lens[done], C.size_t(len(msgs)-done), &sent, ns)
+		rc := C.shmq_go_send_packed(h, p, &lens[done], C.size_t(len(msgs)-done), delay, &ids[done], &sent, ns)
 		for i := 0; i < int(sent); i++ {
 			off += int(lens[done+i])
 		}
@@ -67,7 +119,11 @@ func (q *Queue) SendBatch(ctx context.Context, msgs [][]byte) (int, error) {
 		}
 		return rc
 	})
-	return done, err
+	out := make([]uint64, done)
+	for i := range out {
+		out[i] = uint64(ids[i])
+	}
+	return out, err
 }
 
 func pack(msgs [][]byte) ([]byte, []C.size_t) {

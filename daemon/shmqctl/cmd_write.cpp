@@ -3,6 +3,7 @@
 #include "cmd.hpp"
 
 #include <iostream>
+#include <vector>
 
 namespace shmqctl {
 
@@ -40,24 +41,33 @@ int cmd_delete(const Output &out, const std::string &name, bool if_empty) {
     return kOk;
 }
 
-static int send_one(shmq::detail::Queue &q, const std::string &data, int64_t timeout_ns) {
-    return q.send(data.data(), data.size(), timeout_ns);
-}
-
-int cmd_send(const Output &out, const std::string &name, const std::string &data, int64_t timeout_ns) {
+int cmd_send(const Output &out, const std::string &name, const std::string &data, int64_t timeout_ns,
+             int64_t delay_ns) {
+    shmq_send_opts opts;
+    shmq_send_opts_init(&opts);
+    opts.delay_ns = delay_ns;
+    shmq::detail::SendSpec spec;
+    int rc = shmq::detail::read_send_opts(&opts, &spec);
+    if (rc != SHMQ_OK) return fail("send " + name + ": --delay", rc);
     QueuePtr q;
-    int rc = open_attached(name, &q);
-    if (rc != SHMQ_OK) return fail("send " + name, rc);
-    uint64_t n = 0;
+    if ((rc = open_attached(name, &q)) != SHMQ_OK) return fail("send " + name, rc);
+    std::vector<uint64_t> ids;
+    auto send_one = [&](const std::string &m) {
+        uint64_t id = 0;
+        int r = q->send(m.data(), m.size(), timeout_ns, spec, &id);
+        if (r == SHMQ_OK) ids.push_back(id);
+        return r;
+    };
     if (data == "-") {
-        for (std::string line; std::getline(std::cin, line); ++n)
-            if ((rc = send_one(*q, line, timeout_ns)) != SHMQ_OK) break;
-    } else if ((rc = send_one(*q, data, timeout_ns)) == SHMQ_OK) {
-        n = 1;
+        for (std::string line; std::getline(std::cin, line);)
+            if ((rc = send_one(line)) != SHMQ_OK) break;
+    } else {
+        rc = send_one(data);
     }
-    if (rc != SHMQ_OK) return fail("send " + name + " (after " + std::to_string(n) + " sent)", rc);
-    if (out.json) print_json({{"queue", name}, {"sent", n}});
-    else std::cerr << "sent " << n << "\n";
+    if (rc != SHMQ_OK) return fail("send " + name + " (after " + std::to_string(ids.size()) + " sent)", rc);
+    if (out.json) print_json({{"queue", name}, {"sent", ids.size()}, {"ids", ids}});
+    else if (ids.size() == 1) std::cerr << "sent 1 (id " << ids[0] << ")\n";
+    else std::cerr << "sent " << ids.size() << "\n";
     return kOk;
 }
 

@@ -43,6 +43,7 @@ const char *shmq_strerror(int err) {
     case SHMQ_EPREFETCH: return "prefetch limit reached: ack or nack held messages first";
     case SHMQ_EINTR: return "interrupted";
     case SHMQ_ESYS: return "unexpected system error";
+    case SHMQ_ERANGE: return "time out of range: a delay above SHMQ_MAX_DELAY_NS (14 days)";
     default: return "unknown shmq error";
     }
 }

@@ -20,6 +20,7 @@ const char *const kCrashPoints[] = {
     "recv.after_lease",      // leased, delivery count not yet incremented
     "ack.after_free",        // slot FREE, not yet in the free ring
     "free.push.after_cell",  // free-ring cell filled, tail not advanced
+    "send.after_delayed",    // slot DELAYED by a delayed send, next_due_ms not yet lowered
     "nack.after_delayed",    // slot DELAYED by a nack
     "nack.after_ready",      // slot READY by a zero-delay nack, not yet pushed
     "create.before_link",    // segment built under its temporary name, not yet linked

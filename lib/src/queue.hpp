@@ -49,6 +49,14 @@ struct Outgoing {
     uint64_t word;         // the state word we hold it in
 };
 
+// What a producer's shmq_send_opts asked for, validated (send_opts.cpp).
+struct SendSpec {
+    int64_t delay_ns = 0; // > 0: store the message DELAYED until this long after it is stored (delay.cpp)
+};
+
+// `opts` (NULL: defaults) as a SendSpec, or the error that refuses them.
+int read_send_opts(const shmq_send_opts *opts, SendSpec *out);
+
 // Crash points around a transition_and_push (any may be null).
 struct Points {
     const char *intent = nullptr; // intent recorded, slot CAS not done
@@ -72,10 +80,12 @@ public:
     Queue(const Queue &) = delete;
     Queue &operator=(const Queue &) = delete;
 
-    int send(const void *data, size_t len, int64_t timeout_ns);
-    int send_batch(const shmq_iov *msgs, size_t count, size_t *sent, int64_t timeout_ns);
+    // `id` / `ids` (may be null) get the id of each message sent.
+    int send(const void *data, size_t len, int64_t timeout_ns, const SendSpec &spec = {}, uint64_t *id = nullptr);
+    int send_batch(const shmq_iov *msgs, size_t count, size_t *sent, int64_t timeout_ns, const SendSpec &spec = {},
+                   uint64_t *ids = nullptr);
     int reserve(shmq_reservation *r, int64_t timeout_ns);
-    int commit(shmq_reservation *r, size_t len);
+    int commit(shmq_reservation *r, size_t len, const SendSpec &spec = {}, uint64_t *id = nullptr);
     int abort(shmq_reservation *r);
 
     int recv(shmq_msg *msg, int64_t timeout_ns);
@@ -179,7 +189,11 @@ private:
     // Sending (send.cpp).
     bool try_claim_free(uint32_t *slot, SlotWord *word);
     int claim_free(uint32_t *slot, SlotWord *word, int64_t timeout_ns);
-    int publish(uint32_t slot, SlotWord writing, size_t len, const MessageMeta *meta);
+    int publish(uint32_t slot, SlotWord writing, size_t len, const MessageMeta *meta, const SendSpec &spec = {},
+                uint64_t *id = nullptr);
+    // Delayed send (delay.cpp).
+    bool make_delayed(uint32_t slot, SlotWord writing, int64_t delay_ns);
+    void wake_sent(const SendSpec &spec, uint32_t n);
     bool valid_reservation(const shmq_reservation *r) const;
     void wake(Wait what, uint32_t n);
 

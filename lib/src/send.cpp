@@ -1,6 +1,7 @@
 // send.cpp - the producer's side: take a FREE slot, write it, make it READY.
 //
 //   FREE --(pop free ring, CAS)--> WRITING(me) --(write, CAS)--> READY --> ready ring
+//                                                          `--(CAS)--> DELAYED(until)   (with a delay: delay.cpp)
 //
 // Die after the first CAS and the slot is WRITING by a dead owner: recovery
 // frees it. Die after the second and the publish intent tells recovery to push.
@@ -48,9 +49,12 @@ int Queue::claim_free(uint32_t *out, SlotWord *word, int64_t timeout_ns) {
 
 // Make WRITING slot i READY. `meta` carries the id, attempts and enqueue
 // time of a message coming back from disk; null means a new message.
-int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *meta) {
+// `spec` may ask for a delay (delay.cpp); `id` gets the message's id.
+int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *meta, const SendSpec &spec,
+                   uint64_t *id) {
     SlotHeader *s = slot(i);
-    s->id.store(meta ? meta->id : hdr_->next_id.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
+    const uint64_t my_id = meta ? meta->id : hdr_->next_id.fetch_add(1, std::memory_order_relaxed);
+    s->id.store(my_id, std::memory_order_relaxed);
     s->enqueued_ns.store(meta ? meta->enqueued_ns : real_ns(), std::memory_order_relaxed);
     s->len.store(uint32_t(len), std::memory_order_relaxed);
     s->attempts.store(meta ? meta->attempts : 0, std::memory_order_relaxed);
@@ -62,7 +66,10 @@ int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *
     // to the consumer whose acquire CAS leases the slot.
     SlotWord ready = writing.next(SlotState::Ready, kNoOwner, 0);
     Points at{"send.after_intent", "send.after_ready", "send.after_push"};
-    if (!transition_and_push(i, writing, ready, kReadyRing, at)) return SHMQ_ELEASELOST;
+    if (spec.delay_ns > 0 ? !make_delayed(i, writing, spec.delay_ns)
+                          : !transition_and_push(i, writing, ready, kReadyRing, at))
+        return SHMQ_ELEASELOST;
+    if (id != nullptr) *id = my_id;
     if (meta == nullptr) {
         bump(kSent, 1);
         mark_role(1);
@@ -78,7 +85,7 @@ void Queue::wake(Wait what, uint32_t n) {
     wait_notify(ready ? hdr_->ready_wait : hdr_->space_wait, n);
 }
 
-int Queue::send(const void *data, size_t len, int64_t timeout_ns) {
+int Queue::send(const void *data, size_t len, int64_t timeout_ns, const SendSpec &spec, uint64_t *id) {
     if (data == nullptr && len > 0) return SHMQ_EINVAL;
     if (len > p_.slot_size) return SHMQ_ETOOBIG;
     uint32_t i;
@@ -86,12 +93,13 @@ int Queue::send(const void *data, size_t len, int64_t timeout_ns) {
     int rc = claim_free(&i, &w, timeout_ns);
     if (rc != SHMQ_OK) return rc;
     if (len > 0) std::memcpy(payload(i), data, len);
-    rc = publish(i, w, len, nullptr);
-    if (rc == SHMQ_OK) wake(Wait::Ready, 1);
+    rc = publish(i, w, len, nullptr, spec, id);
+    if (rc == SHMQ_OK) wake_sent(spec, 1);
     return rc;
 }
 
-int Queue::send_batch(const shmq_iov *msgs, size_t count, size_t *sent, int64_t timeout_ns) {
+int Queue::send_batch(const shmq_iov *msgs, size_t count, size_t *sent, int64_t timeout_ns, const SendSpec &spec,
+                      uint64_t *ids) {
     size_t n = 0;
     int rc = SHMQ_OK;
     if (msgs == nullptr && count > 0) rc = SHMQ_EINVAL;
@@ -109,10 +117,10 @@ int Queue::send_batch(const shmq_iov *msgs, size_t count, size_t *sent, int64_t 
             if (rc != SHMQ_OK) break;
         }
         if (m.len > 0) std::memcpy(payload(i), m.data, m.len);
-        rc = publish(i, w, m.len, nullptr);
+        rc = publish(i, w, m.len, nullptr, spec, ids != nullptr ? &ids[n] : nullptr);
         if (rc != SHMQ_OK) break;
     }
-    if (n > 0) wake(Wait::Ready, uint32_t(n < UINT32_MAX ? n : UINT32_MAX));
+    if (n > 0) wake_sent(spec, uint32_t(n < UINT32_MAX ? n : UINT32_MAX));
     if (sent != nullptr) *sent = n;
     return rc;
 }
@@ -138,13 +146,13 @@ bool Queue::valid_reservation(const shmq_reservation *r) const {
     return w.state() == SlotState::Writing && w.owner() == me_;
 }
 
-int Queue::commit(shmq_reservation *r, size_t len) {
+int Queue::commit(shmq_reservation *r, size_t len, const SendSpec &spec, uint64_t *id) {
     if (!valid_reservation(r)) return SHMQ_EINVAL;
     if (len > p_.slot_size) return SHMQ_ETOOBIG;
-    int rc = publish(uint32_t(r->token[0]), SlotWord{r->token[1]}, len, nullptr);
+    int rc = publish(uint32_t(r->token[0]), SlotWord{r->token[1]}, len, nullptr, spec, id);
     r->token[1] = 0;
     r->data = nullptr;
-    if (rc == SHMQ_OK) wake(Wait::Ready, 1);
+    if (rc == SHMQ_OK) wake_sent(spec, 1);
     return rc;
 }
 

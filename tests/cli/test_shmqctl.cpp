@@ -99,6 +99,31 @@ TEST_CASE("recv --nack -1 nacks with the queue's backoff; it never acks (issue 1
     ctl("delete " + q);
 }
 
+TEST_CASE("send prints the ids it sent; --delay stores them DELAYED, beyond 14 days refused") {
+    std::string q = unique_name("ctldelay");
+    REQUIRE(ctl("create " + q).code == 0);
+    Run now = ctl("send " + q + " now --json");
+    REQUIRE(now.code == 0);
+    auto sent = nlohmann::json::parse(now.out);
+    CHECK(sent["sent"] == 1);
+    REQUIRE(sent["ids"].size() == 1);
+    Run later = ctl("send " + q + " - --delay 1h --json", "a\\nb\\n");
+    REQUIRE(later.code == 0);
+    CHECK(nlohmann::json::parse(later.out)["ids"].size() == 2);
+    CHECK(ctl("send " + q + " x --delay 2d").code == 0);
+    CHECK(ctl("send " + q + " x --delay 15d").code == 5); // SHMQ_ERANGE: nothing sent
+    CHECK(ctl("send " + q + " x --delay soon").code == 1);  // not a duration
+    shmq_stats s = lib_stats(q);
+    CHECK(s.ready == 1);
+    CHECK(s.delayed == 3);
+    CHECK(s.enqueued == 4);
+    Run got = ctl("recv " + q + " --json --timeout 0");
+    REQUIRE(got.code == 0);
+    CHECK(nlohmann::json::parse(got.out)[0]["id"] == sent["ids"][0]);
+    CHECK(ctl("recv " + q + " --timeout 0").code == 4); // the delayed ones are not ready
+    ctl("delete " + q);
+}
+
 TEST_CASE("delete --if-empty refuses a queue that holds messages") {
     std::string q = unique_name("ctldel");
     REQUIRE(ctl("create " + q).code == 0);

@@ -85,6 +85,10 @@ int child_script(const std::string &name, const std::string &point, Pipe &done) 
     done.put("A", 1);
     if (shmq_recv(q, &m, 0) != SHMQ_OK || shmq_nack(q, &m, 0) != SHMQ_OK) return 14;
     if (shmq_recv(q, &m, 0) != SHMQ_OK || shmq_nack(q, &m, 50 * 1000000LL) != SHMQ_OK) return 15;
+    shmq_send_opts later;
+    shmq_send_opts_init(&later);
+    later.delay_ns = 20 * 1000000LL;
+    if (shmq_send_ex(q, "c1", 2, &later, nullptr, 0) != SHMQ_OK) return 16;
     if (is_recovery_point(point)) {
         leave_dead_lessee(name);
         shmq::detail::crash_point_arm(point.c_str(), 0);
@@ -166,6 +170,7 @@ void check_point(const std::string &point) {
         CHECK(count == 1); // redelivered at most once, and never after an ack
     }
     if (sent) CHECK(seen.count("c0") == 1);
+    if (point == "send.after_delayed") CHECK(seen.count("c1") == 1); // DELAYED when killed: delivered later
     if (acked) CHECK(seen.count("p0") == 0);
     for (int i = 1; i < kParentMsgs; ++i) CHECK(seen.count("p" + std::to_string(i)) == 1);
 

@@ -52,6 +52,10 @@ std::vector<Scenario> scenarios() {
          .what = "a nack with a 5 ms delay, then the retry: due on time without a daemon, a kill anywhere",
          .per_producer = 1, .nack_first = true, .nack_delay_ns = 5000000, .preemptions = 0, .crashes = 1,
          .pct_runs = 3000},
+        {.name = "delayed_send",
+         .what = "2 messages sent with a 5 ms delay: never leased early, due on time without a daemon (a sleeping "
+                 "consumer wakes for them), a kill anywhere",
+         .send_delay_ns = 5000000, .preemptions = 0, .crashes = 1, .pct_runs = 3000},
         {.name = "purge",
          .what = "an operator purge against a send and a recv: nothing stranded, no stale entry leaks, 1 preemption",
          .purge = true, .preemptions = 1, .pct_runs = 2000},

@@ -84,9 +84,15 @@ void World::close(int proc, shmq_queue *q) {
 
 void World::producer(int proc, int index) {
     shmq_queue *q = open(proc, 0);
+    shmq_send_opts opts;
+    shmq_send_opts_init(&opts);
+    opts.delay_ns = sc_.send_delay_ns;
     for (int seq = 1; q != nullptr && seq <= sc_.per_producer; ++seq) {
-        uint64_t key = uint64_t(index + 1) << 32 | uint32_t(seq);
-        if (shmq_send(q, &key, sizeof key, SHMQ_FOREVER) == SHMQ_OK) led_.sent.insert(key);
+        uint64_t key = uint64_t(index + 1) << 32 | uint32_t(seq), id = 0;
+        led_.not_before[key] = g_sim.now_ns + sc_.send_delay_ns;
+        if (shmq_send_ex(q, &key, sizeof key, &opts, &id, SHMQ_FOREVER) != SHMQ_OK) continue;
+        led_.sent.insert(key);
+        led_.ids[key] = id;
     }
     ++led_.ended_producers;
     if (q != nullptr) close(proc, q);
@@ -105,6 +111,19 @@ bool World::everything_acked() const {
     return true;
 }
 
+// A delivery carries the id its send returned, and comes no earlier than
+// the send's delay after the send was called.
+void World::check_delivery(uint64_t key, const shmq_msg &m) {
+    auto id = led_.ids.find(key);
+    if (id != led_.ids.end() && id->second != m.id && g_sim.failure.empty())
+        g_sim.failure = "message " + hex(key) + " delivered with id " + std::to_string(m.id) + ", its send returned " +
+                        std::to_string(id->second);
+    auto nb = led_.not_before.find(key);
+    if (nb != led_.not_before.end() && g_sim.now_ns < nb->second && g_sim.failure.empty())
+        g_sim.failure = "message " + hex(key) + " delivered " + std::to_string((nb->second - g_sim.now_ns) / 1000) +
+                        " us before its delay ended";
+}
+
 // A consumer that leases up to two at a time and acks them in one call.
 void World::batch_consumer(int proc, int index) {
     shmq_queue *q = open(proc, 0);
@@ -120,6 +139,7 @@ void World::batch_consumer(int proc, int index) {
         int results[2] = {-1, -1};
         for (size_t k = 0; k < n; ++k) {
             std::memcpy(&keys[k], m[k].data, sizeof keys[k]);
+            check_delivery(keys[k], m[k]);
             if (m[k].attempt == 1) led_.firsts[size_t(index)].push_back(keys[k]);
             led_.acking.insert(keys[k]);
         }
@@ -141,6 +161,7 @@ void World::consumer(int proc, int index) {
         if (rc == SHMQ_OK) {
             uint64_t key = 0;
             std::memcpy(&key, m.data, sizeof key);
+            check_delivery(key, m);
             if (m.attempt == 1) led_.firsts[size_t(index)].push_back(key);
             if (sc_.nack_first && m.attempt == 1) {
                 shmq_nack(q, &m, sc_.nack_delay_ns);
@@ -411,9 +432,12 @@ std::string World::final_check() {
         }
         return true;
     };
-    for (size_t c = 0; c < led_.firsts.size() && crashes_seen_ == 0; ++c)
+    // Delayed messages come in order of due time, and those due in the same
+    // ms in any order: no FIFO to check there.
+    const bool fifo = crashes_seen_ == 0 && sc_.send_delay_ns == 0;
+    for (size_t c = 0; c < led_.firsts.size() && fifo; ++c)
         if (!in_order(led_.firsts[c])) return "FIFO: consumer" + std::to_string(c) + " got a message after a later one";
-    if (crashes_seen_ == 0 && !sc_.purge && !in_order(led_.leased_first))
+    if (fifo && !sc_.purge && !in_order(led_.leased_first))
         return "FIFO: a message was leased before an older one of the same producer";
     shmq::detail::Audit a = shmq::detail::audit(*core_);
     if (!a.ok() || a.by_state[uint32_t(SlotState::Free)] + a.by_state[uint32_t(SlotState::Dead)] != sc_.slots)

@@ -25,6 +25,7 @@ struct Scenario {
     bool attach_race = false;     // two extra processes only attach and detach
     bool one_shot = false;        // the last consumer leaves after one message
     bool batch = false;           // consumers lease with recv_batch and ack with ack_batch
+    int64_t send_delay_ns = 0;    // producers send every message with this delay (shmq_send_ex)
     int preemptions = 2, crashes = 0;
     uint64_t pct_runs = 0;        // random schedules after (or instead of) the exhaustive ones
     bool exhaustive = true;
@@ -36,6 +37,8 @@ struct Ledger {
     std::set<uint64_t> acking;          // keys whose ack was called and has not returned
     std::vector<std::vector<uint64_t>> firsts; // per consumer: first deliveries, in order
     std::vector<uint64_t> leased_first; // every first lease (READY -> LEASED, attempt 0), in CAS order
+    std::map<uint64_t, uint64_t> ids;   // key -> the id its send returned
+    std::map<uint64_t, int64_t> not_before; // key -> virtual time before which it must not be delivered
     int ended_producers = 0;
 };
 
@@ -59,6 +62,7 @@ private:
     void attacher(int proc);
     void recoverer(int proc);
     bool everything_acked() const;
+    void check_delivery(uint64_t key, const shmq_msg &m);
     std::string check_quiescent(const Sim &sim);
     std::string check_owners() const;
     std::string check_lease_counts() const;

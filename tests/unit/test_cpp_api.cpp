@@ -49,3 +49,24 @@ TEST_CASE("C++: a message dropped without ack comes back") {
     CHECK(again->ack() == SHMQ_OK);
     shmq::Queue::unlink(name);
 }
+
+TEST_CASE("C++: send returns the id, and SendOptions delays a message") {
+    std::string name = testing::unique_name("cppid");
+    shmq::Queue q = shmq::Queue::create(name, testing::small_params());
+    uint64_t now_id = 0, later_id = 0;
+    int64_t sent_at = testing::mono_ns();
+    REQUIRE(q.send("later", shmq::SendOptions{100ms}, 0ns, &later_id) == SHMQ_OK);
+    REQUIRE(q.send("now", 0ns, &now_id) == SHMQ_OK);
+    CHECK(q.send("x", shmq::SendOptions{-1ns}, 0ns) == SHMQ_EINVAL);
+    auto m = q.recv(0ns);
+    REQUIRE(m.has_value());
+    CHECK(m->data() == "now");
+    CHECK(m->id() == now_id);
+    CHECK(m->ack() == SHMQ_OK);
+    auto l = q.recv(10s);
+    REQUIRE(l.has_value());
+    CHECK(testing::mono_ns() - sent_at >= 100'000'000);
+    CHECK(l->id() == later_id);
+    CHECK(l->ack() == SHMQ_OK);
+    shmq::Queue::unlink(name);
+}

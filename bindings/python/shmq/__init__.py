@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from ._load import core as _core
 from .errors import (BadName, Closed, Corrupt, Empty, Error, Exists, Full, Interrupted,
-                     InvalidArgument, LeaseLost, NoSpace, NotFound, OSFailure, PermissionDenied,
+                     InvalidArgument, LeaseLost, NoSpace, NotFound, OSFailure, OutOfRange,
+                     PermissionDenied,
                      PrefetchLimit, Timeout, TooBig, TooManyClients, VersionMismatch)
 from .queue import Queue, unlink
 from .stats import ClientStats, QueueParams, Recovery, Stats
@@ -31,5 +32,5 @@ __all__ = [
     "Queue", "Message", "unlink", "library_version", "Stats", "ClientStats", "QueueParams",
     "Recovery", "Error", "Full", "Timeout", "Empty", "LeaseLost", "Closed", "InvalidArgument",
     "BadName", "TooBig", "NotFound", "Exists", "VersionMismatch", "Corrupt", "PermissionDenied",
-    "NoSpace", "TooManyClients", "PrefetchLimit", "Interrupted", "OSFailure",
+    "NoSpace", "TooManyClients", "PrefetchLimit", "Interrupted", "OSFailure", "OutOfRange",
 ]

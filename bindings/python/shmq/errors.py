@@ -125,10 +125,15 @@ class OSFailure(Error):
         super().__init__(message, code=code)
 
 
+class OutOfRange(Error, ValueError):
+    """A time beyond what a segment holds (a delay above 14 days). Also a ValueError."""
+    code = 19
+
+
 _BY_CODE = {cls.code: cls for cls in (
     Full, Timeout, Empty, LeaseLost, Closed, InvalidArgument, BadName, TooBig, NotFound, Exists,
     VersionMismatch, Corrupt, PermissionDenied, NoSpace, TooManyClients, PrefetchLimit,
-    Interrupted, OSFailure)}
+    Interrupted, OSFailure, OutOfRange)}
 
 
 core.register({"base": Error, **_BY_CODE}, utc_from_ns)

@@ -151,16 +151,18 @@ class Queue(core.Queue):
         while True:
             yield await self.recv_async()
 
-    async def send_async(self, data: Any, timeout: Optional[float] = None) -> None:
+    async def send_async(self, data: Any, timeout: Optional[float] = None, *,
+                         delay: Any = None, at: Any = None) -> int:
         """Like send(), for asyncio, without blocking the event loop: a full
         queue is retried after pauses growing from 0.5 ms to 20 ms (there is
         no readiness fd for free space). Raises Full at once under the "fail"
-        overflow policy, Timeout when ``timeout`` seconds pass."""
+        overflow policy, Timeout when ``timeout`` seconds pass. Returns the
+        message's id."""
         deadline = None if timeout is None else time.monotonic() + _seconds(timeout)
         pause = _SEND_BACKOFF[0]
         while True:
             try:
-                return self.send(data, 0)
+                return self.send(data, 0, delay=delay, at=at)
             except Full:
                 if self.params.overflow == "fail":
                     raise

@@ -2,6 +2,7 @@
 #include "core.h"
 
 #include <math.h>
+#include <time.h>
 
 /* Seconds (None: forever) as libshmq's nanoseconds (SHMQ_FOREVER). */
 int core_timeout_ns(PyObject *timeout, int64_t *out) {
@@ -48,5 +49,52 @@ int core_kwargs(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
             return -1;
         }
     }
+    return 0;
+}
+
+/* seconds as a float, or a timedelta (anything with total_seconds()). */
+static int seconds_of(PyObject *v, double *out) {
+    PyObject *f = PyObject_HasAttrString(v, "total_seconds")
+                      ? PyObject_CallMethod(v, "total_seconds", NULL)
+                      : (Py_INCREF(v), v);
+    if (f == NULL) return -1;
+    *out = PyFloat_AsDouble(f);
+    Py_DECREF(f);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* A send's `delay` (seconds or timedelta) or `at` (a datetime, or a Unix
+ * time in seconds: the delay is what is left until then, none if past) as
+ * shmq_send_opts. At most one of the two. */
+int core_send_opts(PyObject *delay, PyObject *at, shmq_send_opts *o) {
+    shmq_send_opts_init(o);
+    int has_delay = delay != NULL && delay != Py_None, has_at = at != NULL && at != Py_None;
+    if (has_delay && has_at) {
+        core_raise(SHMQ_EINVAL, NULL, "give delay or at, not both");
+        return -1;
+    }
+    double s = 0;
+    if (has_delay && seconds_of(delay, &s) < 0) return -1;
+    if (has_at) {
+        PyObject *ts = PyObject_HasAttrString(at, "timestamp") ? PyObject_CallMethod(at, "timestamp", NULL)
+                                                                 : (Py_INCREF(at), at);
+        if (ts == NULL) return -1;
+        double t = PyFloat_AsDouble(ts);
+        Py_DECREF(ts);
+        if (t == -1.0 && PyErr_Occurred()) return -1;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        s = t - ((double)now.tv_sec + now.tv_nsec / 1e9);
+        if (s < 0) s = 0;
+    }
+    if (isnan(s) || s < 0) {
+        core_raise(SHMQ_EINVAL, NULL, "delay must be >= 0 seconds, got %R", has_delay ? delay : at);
+        return -1;
+    }
+    if (s * 1e9 > (double)SHMQ_MAX_DELAY_NS) {
+        core_raise(SHMQ_ERANGE, NULL, "delay of %lld s is beyond the longest, 14 days", (long long)s);
+        return -1;
+    }
+    o->delay_ns = (int64_t)ceil(s * 1e9);
     return 0;
 }

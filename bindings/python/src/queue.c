@@ -219,11 +219,13 @@ static int send_wait_rc(QueueObject *self) {
 typedef struct {
     const void *data;
     size_t len;
+    shmq_send_opts opts;
+    uint64_t id;
 } send_ctx;
 
 static int send_op(shmq_queue *q, void *ctx, int64_t ns) {
     send_ctx *c = ctx;
-    return shmq_send(q, c->data, c->len, ns);
+    return shmq_send_ex(q, c->data, c->len, &c->opts, &c->id, ns);
 }
 
 static PyObject *raise_send(QueueObject *self, int rc, size_t len) {
@@ -235,12 +237,13 @@ static PyObject *raise_send(QueueObject *self, int rc, size_t len) {
 
 static PyObject *queue_send(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
                             PyObject *kwnames) {
-    static const char *const names[] = {"data", "timeout", NULL};
-    PyObject *a[2];
+    static const char *const names[] = {"data", "timeout", "delay", "at", NULL};
+    PyObject *a[4];
     int64_t timeout;
-    if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0)
-        return NULL;
     send_ctx c;
+    if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0 ||
+        core_send_opts(a[2], a[3], &c.opts) < 0)
+        return NULL;
     Py_buffer view = {0};
     int rc;
     if (PyBytes_CheckExact(a[0])) {
@@ -257,21 +260,22 @@ static PyObject *queue_send(QueueObject *self, PyObject *const *args, Py_ssize_t
         rc = run_op(self, send_op, &c, timeout, send_wait_rc(self));
         PyBuffer_Release(&view);
     }
-    /* When libshmq's send returns the message id, returning it is this line. */
-    if (rc == SHMQ_OK) Py_RETURN_NONE;
+    if (rc == SHMQ_OK) return PyLong_FromUnsignedLongLong(c.id);
     return rc < 0 ? NULL : raise_send(self, rc, c.len);
 }
 
 typedef struct {
     shmq_iov iov[BATCH];
     Py_buffer views[BATCH];
+    uint64_t ids[BATCH];
+    shmq_send_opts opts;
     size_t n, done;
 } batch_ctx;
 
 static int send_batch_op(shmq_queue *q, void *ctx, int64_t ns) {
     batch_ctx *c = ctx;
     size_t sent = 0;
-    int rc = shmq_send_batch(q, c->iov + c->done, c->n - c->done, &sent, ns);
+    int rc = shmq_send_batch_ex(q, c->iov + c->done, c->n - c->done, &c->opts, c->ids + c->done, &sent, ns);
     c->done += sent;
     return rc;
 }
@@ -308,21 +312,40 @@ static void set_sent(size_t sent) {
     PyErr_Restore(t, v, tb);
 }
 
+static int append_ids(PyObject *list, const uint64_t *ids, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(ids[i]);
+        int rc = v ? PyList_Append(list, v) : -1;
+        Py_XDECREF(v);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
 static PyObject *queue_send_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
                                  PyObject *kwnames) {
-    static const char *const names[] = {"messages", "timeout", NULL};
-    PyObject *a[2];
+    static const char *const names[] = {"messages", "timeout", "delay", "at", "ids", NULL};
+    PyObject *a[5];
     int64_t timeout;
-    if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0)
+    shmq_send_opts opts;
+    if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0 ||
+        core_send_opts(a[2], a[3], &opts) < 0)
         return NULL;
+    PyObject *ids = a[4] == Py_None ? NULL : a[4];
+    if (ids && !PyList_Check(ids)) {
+        PyErr_SetString(PyExc_TypeError, "ids must be a list (the ids of the messages sent are appended)");
+        return NULL;
+    }
     PyObject *it = PyObject_GetIter(a[0]);
     batch_ctx *c = it ? PyMem_Calloc(1, sizeof *c) : NULL;
     size_t sent = 0;
     int rc = SHMQ_OK;
     if (it && !c) PyErr_NoMemory();
+    if (c) c->opts = opts;
     while (c && (rc = fill_batch(it, c)) >= 0 && c->n > 0) {
         rc = run_op(self, send_batch_op, c, timeout, send_wait_rc(self));
         sent += c->done;
+        if (ids && append_ids(ids, c->ids, c->done) < 0) rc = -1;
         if (rc == SHMQ_OK) release_views(c);
         else {
             if (rc > 0) raise_send(self, rc, c->iov[c->done].len);
@@ -437,9 +460,11 @@ static PyObject *queue_get_name(QueueObject *self, void *unused) {
 #define FAST (METH_FASTCALL | METH_KEYWORDS)
 static PyMethodDef queue_methods[] = {
     {"send", FN(queue_send), FAST,
-     "send(data, timeout=None): copy a bytes-like object into the queue"},
+     "send(data, timeout=None, *, delay=None, at=None) -> int: copy a bytes-like object into the queue;\n"
+     "returns its id. delay (seconds or timedelta) or at (datetime or Unix time): not ready before then"},
     {"send_many", FN(queue_send_many), FAST,
-     "send_many(messages, timeout=None) -> int: send in order, 256 per shmq_send_batch"},
+     "send_many(messages, timeout=None, *, delay=None, at=None, ids=None) -> int: send in order, 256 per\n"
+     "shmq_send_batch; ids (a list) gets the id of each message sent appended, also on failure"},
     {"recv", FN(queue_recv), FAST,
      "recv(timeout=None, *, copy=True) -> Message: lease the oldest ready message"},
     {"recv_many", FN(queue_recv_many), FAST,

@@ -73,7 +73,9 @@ typedef enum shmq_error {
                               processes are freed by recovery (shmqd or any attached client) */
     SHMQ_EPREFETCH = 16,   /* this consumer already holds its prefetch limit of leases: ack some */
     SHMQ_EINTR = 17,       /* interrupted by a signal before anything happened */
-    SHMQ_ESYS = 18         /* an unexpected system error; errno describes it */
+    SHMQ_ESYS = 18,        /* an unexpected system error; errno describes it */
+    SHMQ_ERANGE = 19       /* a time beyond what a segment can hold (a delay above
+                              SHMQ_MAX_DELAY_NS); nothing was sent. Since 0.4 */
 } shmq_error;
 
 /* A static English description of an error code; never NULL. */
@@ -200,6 +202,47 @@ typedef struct shmq_reservation {
 SHMQ_API int shmq_reserve(shmq_queue *q, shmq_reservation *r, int64_t timeout_ns);
 SHMQ_API int shmq_commit(shmq_queue *q, shmq_reservation *r, size_t len);
 SHMQ_API int shmq_abort(shmq_queue *q, shmq_reservation *r);
+
+/* ---- Sending with options and ids (since 0.4) ---------------------------
+ *
+ * The _ex forms take per-message options and return the id each message got
+ * (the `id` a consumer sees in shmq_msg). The calls above are these with
+ * default options and no id out. Options NULL means defaults. An option
+ * that is out of range fails the call before anything is claimed or written:
+ * nothing was sent (for shmq_commit_ex the reservation stays valid: commit
+ * it again or abort it). */
+
+/* Longest delay: 14 days (a segment keeps times in 32-bit ms, compared with
+ * wrap-around, so they must stay well under 24.8 days apart). */
+#define SHMQ_MAX_DELAY_NS ((int64_t)14 * 24 * 3600 * 1000000000)
+
+typedef struct shmq_send_opts {
+    uint32_t struct_size; /* sizeof(shmq_send_opts), set by shmq_send_opts_init; a
+                             smaller value than 0.4's struct is SHMQ_EINVAL */
+    uint32_t reserved;    /* must be 0 */
+    int64_t delay_ns;     /* [0] > 0: store the message DELAYED; it becomes ready no
+                             earlier than delay_ns after it was stored (at most ~1 ms
+                             later without shmqd's tick, or a tick later with it).
+                             0 .. SHMQ_MAX_DELAY_NS; negative SHMQ_EINVAL, above SHMQ_ERANGE */
+} shmq_send_opts;
+
+/* Set `struct_size` and every option to its default. */
+SHMQ_API void shmq_send_opts_init(shmq_send_opts *opts);
+
+/* shmq_send with options; on SHMQ_OK *id_out (may be NULL) is the message's
+ * id. Errors: those of shmq_send, plus SHMQ_EINVAL / SHMQ_ERANGE for options. */
+SHMQ_API int shmq_send_ex(shmq_queue *q, const void *data, size_t len, const shmq_send_opts *opts,
+                          uint64_t *id_out, int64_t timeout_ns);
+
+/* shmq_send_batch with the same options for every message; ids (may be NULL,
+ * else `count` long) gets ids[k] for each message k < *sent. */
+SHMQ_API int shmq_send_batch_ex(shmq_queue *q, const shmq_iov *msgs, size_t count,
+                                const shmq_send_opts *opts, uint64_t *ids, size_t *sent,
+                                int64_t timeout_ns);
+
+/* shmq_commit with options; on SHMQ_OK *id_out (may be NULL) is the id. */
+SHMQ_API int shmq_commit_ex(shmq_queue *q, shmq_reservation *r, size_t len,
+                            const shmq_send_opts *opts, uint64_t *id_out);
 
 /* ---- Receiving (leasing) ----------------------------------------------- */
 

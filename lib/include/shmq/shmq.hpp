@@ -32,6 +32,17 @@ inline constexpr Timeout kForever{SHMQ_FOREVER};
 
 inline int64_t to_ns(Timeout t) { return t.count() < 0 ? SHMQ_FOREVER : int64_t(t.count()); }
 
+// Per-message send options (shmq_send_opts). Since 0.4.
+struct SendOptions {
+    std::chrono::nanoseconds delay{0}; // ready no earlier than this long after it is stored
+    shmq_send_opts c() const {
+        shmq_send_opts o;
+        shmq_send_opts_init(&o);
+        o.delay_ns = int64_t(delay.count());
+        return o;
+    }
+};
+
 inline shmq_params default_params() {
     shmq_params p;
     shmq_params_init(&p);
@@ -109,8 +120,13 @@ public:
     }
     ~Queue() { shmq_close(q_); }
 
-    int send(std::string_view data, Timeout timeout = kForever) {
-        return shmq_send(q_, data.data(), data.size(), to_ns(timeout));
+    // *id (may be null) gets the message's id on SHMQ_OK.
+    int send(std::string_view data, Timeout timeout = kForever, uint64_t *id = nullptr) {
+        return shmq_send_ex(q_, data.data(), data.size(), nullptr, id, to_ns(timeout));
+    }
+    int send(std::string_view data, const SendOptions &opts, Timeout timeout = kForever, uint64_t *id = nullptr) {
+        shmq_send_opts o = opts.c();
+        return shmq_send_ex(q_, data.data(), data.size(), &o, id, to_ns(timeout));
     }
     // The next message, or nullopt with *status saying why (timed out, empty...).
     std::optional<Message> recv(Timeout timeout = kForever, int *status = nullptr) {

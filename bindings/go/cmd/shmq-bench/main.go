@@ -244,7 +244,7 @@ func sendShmq(q *shmq.Queue, t string, n int, payload []byte) error {
 		return nil
 	}
 	for i := 0; i < n; i++ {
-		if err := q.Send(ctx, payload); err != nil {
+		if _, err := q.Send(ctx, payload); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,70 @@
+package shmq
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestSendReturnsTheIDTheConsumerSees(t *testing.T) {
+	q := testQueue(t, testParams())
+	id, err := q.Send(context.Background(), []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := recvT(t, q)
+	if m.ID() != id {
+		t.Fatalf("send returned id %d, the consumer got %d", id, m.ID())
+	}
+	m.Ack()
+}
+
+func TestWithDelayHoldsAMessageBack(t *testing.T) {
+	q := testQueue(t, testParams())
+	ctx := context.Background()
+	start := time.Now()
+	later, err := q.Send(ctx, []byte("later"), WithDelay(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := q.SendBatch(ctx, [][]byte{[]byte("a"), []byte("b")}, At(start.Add(50*time.Millisecond)))
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("batch: %v %v", ids, err)
+	}
+	if s, _ := q.Stats(); s.Delayed != 3 {
+		t.Fatalf("%d delayed, want 3", s.Delayed)
+	}
+	var got []uint64
+	for i := 0; i < 3; i++ {
+		m := recvT(t, q)
+		got = append(got, m.ID())
+		m.Ack()
+	}
+	if took := time.Since(start); took < 100*time.Millisecond {
+		t.Fatalf("all three leased after %v, before the 100 ms delay", took)
+	}
+	if got[2] != later || !(got[0] == ids[0] || got[0] == ids[1]) {
+		t.Fatalf("leased %v; batch %v (due first), then %d", got, ids, later)
+	}
+}
+
+func TestBadDelaysFailAndSendNothing(t *testing.T) {
+	q := testQueue(t, testParams())
+	ctx := context.Background()
+	if _, err := q.Send(ctx, []byte("x"), WithDelay(MaxDelay+time.Millisecond)); !errors.Is(err, ErrRange) {
+		t.Fatalf("past MaxDelay: %v, want ErrRange", err)
+	}
+	if _, err := q.Send(ctx, []byte("x"), WithDelay(-time.Second)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("negative delay: %v, want ErrInvalid", err)
+	}
+	if ids, err := q.SendBatch(ctx, [][]byte{{1}}, WithDelay(MaxDelay*2)); len(ids) != 0 || !errors.Is(err, ErrRange) {
+		t.Fatalf("batch past MaxDelay: %v %v", ids, err)
+	}
+	if s, _ := q.Stats(); s.Enqueued != 0 {
+		t.Fatalf("%d enqueued, want 0", s.Enqueued)
+	}
+	if _, err := q.Send(ctx, []byte("week"), WithDelay(7*24*time.Hour)); err != nil {
+		t.Fatalf("a week's delay: %v", err)
+	}
+}
