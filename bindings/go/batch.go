@@ -7,12 +7,6 @@ package shmq
 
 /*
 #include <shmq/shmq.h>
-
-// Acks each of n receipts; rcs[i] gets each result. libshmq has no batch
-// ack yet, so the loop runs here: one cgo call per batch.
-static void shmq_go_ack_batch(shmq_queue *q, shmq_msg *msgs, size_t n, int *rcs) {
-    for (size_t i = 0; i < n; ++i) rcs[i] = shmq_ack(q, &msgs[i]);
-}
 */
 import "C"
 
@@ -122,7 +116,7 @@ func (q *Queue) AckBatch(msgs []*Message) error {
 		return err
 	}
 	rcs := make([]C.int, len(cs))
-	C.shmq_go_ack_batch(h, &cs[0], C.size_t(len(cs)), &rcs[0])
+	C.shmq_ack_batch(h, &cs[0], C.size_t(len(cs)), &rcs[0]) // each acked on its own, producers woken once
 	q.leave()
 	for _, rc := range rcs {
 		if err := codeErr(rc, "ack_batch", q.name); err != nil && first == nil {

@@ -22,13 +22,7 @@ static uint32_t due_after(int64_t epoch, int64_t delay_ns) {
     return uint32_t((uint64_t(mono_ns() - epoch) + uint64_t(delay_ns) + 999999) / 1000000);
 }
 
-// WRITING -> DELAYED(due). While no daemon runs (its tick promotes and
-// wakes sleepers), a consumer asleep now computed its sleep from an older
-// next_due_ms (sleep_ns): if ours became the earliest, wake every sleeper to
-// look again. (Later messages of a batch, due at the same time or after, do
-// not wake anyone again.) next_due_ms is a relaxed hint (recovery.cpp): on a
-// weakly ordered machine a sleeper may miss the change and wake at its
-// dead-client timer instead, which costs time, never the message.
+// WRITING -> DELAYED(due).
 bool Queue::make_delayed(uint32_t i, SlotWord writing, int64_t delay_ns) {
     uint32_t due = due_after(epoch_, delay_ns);
     SlotWord to = writing.next(SlotState::Delayed, kNoOwner, due);
@@ -36,11 +30,23 @@ bool Queue::make_delayed(uint32_t i, SlotWord writing, int64_t delay_ns) {
     // to the recoverer whose acquire load finds the slot DELAYED.
     if (!slot(i)->state.compare_exchange_strong(writing.raw, to.raw, std::memory_order_acq_rel)) return false;
     SHMQ_CRASH_POINT("send.after_delayed");
-    uint32_t before = hdr_->next_due_ms.load(std::memory_order_relaxed);
-    note_due(to.time());
-    if (before != to.time() && hdr_->next_due_ms.load(std::memory_order_seq_cst) == to.time() && !daemon_alive())
-        wake(Wait::Ready, UINT32_MAX);
+    note_due_waking(to.time());
     return true;
+}
+
+// A message became DELAYED until t (a delayed send, a nack with a delay).
+// While no daemon runs (its tick promotes and wakes sleepers), a consumer
+// asleep now computed its sleep from an older next_due_ms (sleep_ns): if t
+// became the earliest, wake every sleeper to look again. (Later messages of
+// a batch, due at the same time or after, do not wake anyone again.)
+// next_due_ms is a relaxed hint (recovery.cpp): on a weakly ordered machine a
+// sleeper may miss the change and wake at its dead-client timer instead,
+// which costs time, never the message.
+void Queue::note_due_waking(uint32_t t) {
+    uint32_t before = hdr_->next_due_ms.load(std::memory_order_relaxed);
+    note_due(t);
+    if (before != t && hdr_->next_due_ms.load(std::memory_order_seq_cst) == t && !daemon_alive())
+        wake(Wait::Ready, UINT32_MAX);
 }
 
 // After n messages were sent with `spec`: wake consumers for the ready ones

@@ -217,6 +217,7 @@ private:
     void maybe_recover_at(uint32_t now);
     int64_t sleep_ns(int64_t left) const;
     void note_due(uint32_t t);
+    void note_due_waking(uint32_t t);
     bool is_dead(uint32_t i, ClientWord w) const;
     bool recoverer_gone(uint32_t x) const;
     bool claim_if_dead(uint32_t i);

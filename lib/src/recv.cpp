@@ -165,7 +165,7 @@ int Queue::finish(shmq_msg *msg, SlotWord to, const Points &at, bool wake_now) {
     } else {
         ok = slot(i)->state.compare_exchange_strong(from.raw, to.raw, std::memory_order_acq_rel);
         SHMQ_CRASH_POINT(at.cas);
-        if (ok && to.state() == SlotState::Delayed) note_due(to.time());
+        if (ok && to.state() == SlotState::Delayed) note_due_waking(to.time()); // a nack with a delay
     }
     if (ok) lease_ended(me_);
     return ok ? SHMQ_OK : SHMQ_ELEASELOST;

@@ -29,8 +29,8 @@ int shmq::detail::read_send_opts(const shmq_send_opts *o, SendSpec *out) {
 
 extern "C" {
 
-void shmq_send_opts_init(shmq_send_opts *o) {
-    if (o == nullptr) return;
+void shmq_send_opts_init_sized(shmq_send_opts *o, size_t size) {
+    if (o == nullptr || size < sizeof(shmq_send_opts)) return; // 0.4's struct is the first
     *o = shmq_send_opts{};
     o->struct_size = sizeof(shmq_send_opts);
 }

@@ -226,8 +226,14 @@ typedef struct shmq_send_opts {
                              0 .. SHMQ_MAX_DELAY_NS; negative SHMQ_EINVAL, above SHMQ_ERANGE */
 } shmq_send_opts;
 
-/* Set `struct_size` and every option to its default. */
-SHMQ_API void shmq_send_opts_init(shmq_send_opts *opts);
+/* Set `struct_size` and every option to its default, for a struct of `size`
+   bytes (the caller's sizeof, passed by the inline shmq_send_opts_init: a
+   program built against this header is never written past its struct by a
+   later library whose struct has grown). */
+SHMQ_API void shmq_send_opts_init_sized(shmq_send_opts *opts, size_t size);
+static inline void shmq_send_opts_init(shmq_send_opts *opts) {
+    shmq_send_opts_init_sized(opts, sizeof *opts);
+}
 
 /* shmq_send with options; on SHMQ_OK *id_out (may be NULL) is the message's
  * id. Errors: those of shmq_send, plus SHMQ_EINVAL / SHMQ_ERANGE for options. */
