@@ -194,6 +194,9 @@ void read_daemon(const toml::table &t, const std::string &base, DaemonConfig *d,
     r.text("dead_letter_dir", &d->dead_letter_dir);
     r.text("metrics", &d->metrics);
     r.boolean("metrics_allow_remote", &d->metrics_allow_remote);
+    r.integer<uint32_t>("http_max_connections", 1, 10000, &d->http_max_connections);
+    r.integer<uint32_t>("http_idle_timeout_s", 1, 3600, &d->http_idle_timeout_s);
+    r.integer<uint64_t>("http_max_body", 1, uint64_t(1) << 30, &d->http_max_body);
     r.integer<uint32_t>("tick_ms", 1, 1000, &d->tick_ms);
     r.choice("log_level", {"trace", "debug", "info", "warn", "error", "critical", "off"}, &d->log_level);
     r.finish();

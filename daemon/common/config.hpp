@@ -36,6 +36,9 @@ struct DaemonConfig {
     std::string dead_letter_dir;
     std::string metrics = "127.0.0.1:9464"; // "off" disables the endpoint
     bool metrics_allow_remote = false;
+    uint32_t http_max_connections = 128; // per HTTP server; past it requests get 503
+    uint32_t http_idle_timeout_s = 30;   // an idle or stalled connection is closed after this
+    uint64_t http_max_body = 16 << 20;   // bytes; a larger request body gets 413
     uint32_t tick_ms = 5;
     std::string log_level = "info";
 };

@@ -74,15 +74,22 @@ bool Daemon::supervise_all() {
     return true;
 }
 
+HttpLimits Daemon::http_limits() const {
+    return {cfg_.daemon.http_max_connections, cfg_.daemon.http_idle_timeout_s, cfg_.daemon.http_max_body};
+}
+
 bool Daemon::start_metrics() {
     if (cfg_.daemon.metrics == "off") return true;
-    metrics_ = std::make_unique<MetricsServer>(board_);
-    std::string why;
-    if (metrics_->start(cfg_.daemon.metrics, &why) != 0) {
+    int fd = -1;
+    std::string bound, why;
+    metrics_ = std::make_unique<HttpServer>();
+    if (listen_tcp(cfg_.daemon.metrics, &fd, &bound, &why) != 0 ||
+        metrics_->start(fd, [this](const HttpRequest &r) { return serve_metrics(board_, r); }, http_limits(),
+                        &why) != 0) {
         spdlog::critical("metrics: {}", why);
         return false;
     }
-    spdlog::info("metrics on http://{}/metrics", metrics_->bound());
+    spdlog::info("metrics on http://{}/metrics", bound);
     return true;
 }
 

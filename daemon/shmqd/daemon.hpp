@@ -10,7 +10,7 @@
 #include "store/fsutil.hpp"
 #include "lockfile.hpp"
 #include "metrics.hpp"
-#include "metrics_http.hpp"
+#include "http_server.hpp"
 #include "signals.hpp"
 #include "supervised.hpp"
 
@@ -46,6 +46,7 @@ private:
     bool lock_instance();
     bool supervise_all();
     bool start_metrics();
+    HttpLimits http_limits() const;
     bool tick_all();
     bool ensure_segment(Supervised &s, int64_t now_ms);
     void publish();
@@ -64,7 +65,7 @@ private:
     FileLock instance_;
     std::vector<std::unique_ptr<Supervised>> queues_;
     MetricsBoard board_;
-    std::unique_ptr<MetricsServer> metrics_;
+    std::unique_ptr<HttpServer> metrics_;
     uint64_t watchdog_ms_ = 0;
     int64_t next_watchdog_ms_ = 0;
 };
