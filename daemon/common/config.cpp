@@ -197,11 +197,17 @@ void read_daemon(const toml::table &t, const std::string &base, DaemonConfig *d,
     r.integer<uint32_t>("http_max_connections", 1, 10000, &d->http_max_connections);
     r.integer<uint32_t>("http_idle_timeout_s", 1, 3600, &d->http_idle_timeout_s);
     r.integer<uint64_t>("http_max_body", 1, uint64_t(1) << 30, &d->http_max_body);
+    r.text("api_socket", &d->api_socket);
+    r.file_mode("api_socket_mode", &d->api_socket_mode);
+    r.text("api_tcp", &d->api_tcp);
+    r.text("api_token_file", &d->api_token_file);
     r.integer<uint32_t>("tick_ms", 1, 1000, &d->tick_ms);
     r.choice("log_level", {"trace", "debug", "info", "warn", "error", "critical", "off"}, &d->log_level);
     r.finish();
     d->spill_dir = anchored(d->spill_dir, base);
     d->dead_letter_dir = anchored(d->dead_letter_dir, base);
+    if (d->api_socket != "off") d->api_socket = anchored(d->api_socket, base);
+    d->api_token_file = anchored(d->api_token_file, base);
 }
 
 void read_queues(const toml::table &t, Config *c, std::string *err) {
@@ -244,6 +250,12 @@ void check_daemon(const Config &c, std::string *err) {
     else if (c.daemon.metrics != "off" && !c.daemon.metrics_allow_remote && !is_loopback(c.daemon.metrics))
         *err = "daemon.metrics: \"" + c.daemon.metrics +
                "\" is not a loopback address; set metrics_allow_remote = true to expose metrics beyond this host";
+    else if (c.daemon.api_tcp != "off" && parse_address(c.daemon.api_tcp, nullptr, &why) != 0)
+        *err = "daemon.api_tcp: " + why + ", got \"" + c.daemon.api_tcp + "\"";
+    else if (c.daemon.api_tcp != "off" && !is_loopback(c.daemon.api_tcp))
+        *err = "daemon.api_tcp: \"" + c.daemon.api_tcp + "\" is not a loopback address";
+    else if (c.daemon.api_tcp != "off" && c.daemon.api_token_file.empty())
+        *err = "daemon.api_token_file: required with api_tcp (clients send the token as a bearer token)";
     else if (c.daemon.spill_dir.empty()) *err = "daemon.spill_dir: must not be empty";
     else if (c.daemon.dead_letter_dir.empty()) *err = "daemon.dead_letter_dir: must not be empty";
     else if (c.queues.empty()) *err = "queues: no queue configured (add a [queues.NAME] table)";
@@ -271,6 +283,7 @@ Config default_config() {
     c.source = "(built-in default)";
     c.daemon.spill_dir = state_dir() + "/spill";
     c.daemon.dead_letter_dir = state_dir() + "/dead-letters";
+    c.daemon.api_socket = c.daemon.spill_dir + "/shmqd.sock";
     c.queues.push_back(default_queue("default"));
     return c;
 }
@@ -308,6 +321,7 @@ ConfigResult parse_config(const std::string &text, const std::string &source, co
     ConfigResult res;
     res.config = default_config();
     res.config.queues.clear();
+    res.config.daemon.api_socket.clear(); // default: beside the spill_dir the file gives
     res.config.source = source;
     if (size_t line = non_ascii_line(text); line != 0) {
         res.error = "line " + std::to_string(line) + ": a non-ASCII character (the configuration must be ASCII)";
@@ -319,6 +333,8 @@ ConfigResult parse_config(const std::string &text, const std::string &source, co
         return res;
     }
     read_root(parsed.table(), base_dir, &res.config, &res.error);
+    DaemonConfig &d = res.config.daemon;
+    if (d.api_socket.empty()) d.api_socket = d.spill_dir + "/shmqd.sock"; // beside shmqd.lock
     if (res.ok()) check_daemon(res.config, &res.error);
     std::sort(res.config.queues.begin(), res.config.queues.end(),
               [](const QueueConfig &a, const QueueConfig &b) { return a.name < b.name; });

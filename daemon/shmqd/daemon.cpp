@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,6 +94,62 @@ bool Daemon::start_metrics() {
     return true;
 }
 
+// The bearer token for the API over TCP: the file's first line.
+static int read_token(const std::string &path, std::string *token, std::string *why) {
+    std::ifstream in(path);
+    if (!in) {
+        *why = "cannot read api_token_file " + path + ": " + strerror(errno);
+        return errno != 0 ? errno : EIO;
+    }
+    std::getline(in, *token);
+    while (!token->empty() && isspace(static_cast<unsigned char>(token->back()))) token->pop_back();
+    if (!token->empty()) return 0;
+    *why = "api_token_file " + path + " holds no token (its first line is empty)";
+    return EINVAL;
+}
+
+bool Daemon::serve_api(std::unique_ptr<HttpServer> *server, int fd, const std::string &where) {
+    std::string why;
+    bool tcp = server == &api_tcp_;
+    *server = std::make_unique<HttpServer>();
+    if ((*server)->start(fd, [this, tcp](const HttpRequest &r) { return api_->handle(r, tcp); }, http_limits(),
+                         &why) != 0) {
+        spdlog::critical("api: {}", why);
+        return false;
+    }
+    spdlog::info("api on {}", where);
+    return true;
+}
+
+bool Daemon::start_api() {
+    const DaemonConfig &d = cfg_.daemon;
+    std::string token, why, bound;
+    if (d.api_tcp != "off" && read_token(d.api_token_file, &token, &why) != 0) {
+        spdlog::critical("api: {}", why);
+        return false;
+    }
+    api_ = std::make_unique<Api>(board_, token);
+    publish_queue_names();
+    int fd = -1;
+    if (d.api_socket != "off" && (listen_unix(d.api_socket, d.api_socket_mode, &fd, &why) != 0 ||
+                                  !serve_api(&api_unix_, fd, "unix:" + d.api_socket))) {
+        if (!why.empty()) spdlog::critical("api: {}", why);
+        return false;
+    }
+    if (d.api_tcp != "off" && (listen_tcp(d.api_tcp, &fd, &bound, &why) != 0 ||
+                               !serve_api(&api_tcp_, fd, "http://" + bound + "/v1"))) {
+        if (!why.empty()) spdlog::critical("api: {}", why);
+        return false;
+    }
+    return true;
+}
+
+void Daemon::publish_queue_names() {
+    std::vector<std::string> names;
+    for (auto &s : queues_) names.push_back(s->cfg.name);
+    if (api_) api_->set_queues(names);
+}
+
 bool Daemon::start() {
     if (!signals_.install()) {
         spdlog::critical("cannot set up signal handling: {}", strerror(errno));
@@ -101,7 +158,7 @@ bool Daemon::start() {
     spdlog::info("shmqd {} starting (config {}, pid {})", SHMQD_VERSION, cfg_.source, getpid());
     board_.set_started(shmq::detail::real_ns());
     if (!open_dirs() || !lock_instance() || !supervise_all()) return false;
-    return start_metrics();
+    return start_metrics() && start_api();
 }
 
 // A queue whose segment was deleted under the daemon (shmqctl delete,
@@ -172,6 +229,10 @@ void Daemon::loop() {
 void Daemon::stop() {
     sd_notify("STOPPING=1");
     spdlog::info("stopping: syncing stores");
+    if (api_) api_->stopping();
+    api_unix_.reset(); // stops it: no request runs on the API after this
+    api_tcp_.reset();
+    api_.reset(); // closes its handles: leases still held over HTTP go back to their queues
     if (metrics_) metrics_->stop();
     for (auto &s : queues_) unsupervise(s.get());
     queues_.clear();
