@@ -19,6 +19,7 @@ declare -A probe=(
   [nlohmann-json3-dev]=/usr/include/nlohmann/json.hpp
   [libmicrohttpd-dev]=/usr/include/microhttpd.h
   [curl]=/usr/bin/curl
+  [jq]=/usr/bin/jq
   [gnuplot-nox]=/usr/bin/gnuplot
   [python3]=/usr/bin/python3
   [golang-go]=/usr/bin/go
