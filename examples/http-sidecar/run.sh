@@ -24,7 +24,7 @@ api_socket = "shmqd.sock"
 [queues.jobs]
 slot_count = 16
 slot_size = 256
-overflow = "fail"
+overflow = "block"
 TOML
 "$build/daemon/shmqd/shmqd" --config "$tmp/shmqd.toml" --foreground 2>"$tmp/shmqd.log" &
 pid=$!
