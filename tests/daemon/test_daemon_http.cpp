@@ -54,6 +54,24 @@ TEST_CASE("50 idle connections to the metrics port do not delay a scrape") {
     close_all(idle);
 }
 
+TEST_CASE("50 idle connections to the API socket do not delay an enqueue") {
+    TempDir dir;
+    dir.write("shmqd.toml", daemon_section(dir) + queue_section("q"));
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    Endpoint e{-1, dir.file("spill") + "/shmqd.sock"};
+    auto idle = idle_connections(e, 50);
+    auto t0 = std::chrono::steady_clock::now();
+    HttpReply r = http_request(e, "POST", "/v1/queues/q/messages", "m", {}, std::chrono::seconds(5));
+    CHECK(r.status == 201);
+    CHECK(seconds_since(t0) < 3.0);
+    shmq_queue *q = open_queue("q");
+    REQUIRE(q != nullptr);
+    CHECK(stats_of(q).ready == 1);
+    shmq_close(q);
+    close_all(idle);
+}
+
 TEST_CASE("past the connection cap a request gets a clear 503, and the cap frees up when clients leave") {
     TempDir dir;
     std::string cfg = daemon_section(dir);
