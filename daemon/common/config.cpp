@@ -261,6 +261,15 @@ void check_daemon(const Config &c, std::string *err) {
     else if (c.queues.empty()) *err = "queues: no queue configured (add a [queues.NAME] table)";
 }
 
+// The API socket when the config names none: in systemd's RuntimeDirectory=
+// (/run/shmqd under the unit), else beside the spill (and shmqd.lock).
+std::string default_api_socket(const std::string &spill_dir) {
+    const char *r = getenv("RUNTIME_DIRECTORY");
+    if (r == nullptr || *r == '\0') return spill_dir + "/shmqd.sock";
+    std::string dir(r);
+    return dir.substr(0, dir.find(':')) + "/shmqd.sock";
+}
+
 std::string state_dir() {
     const char *s = getenv("STATE_DIRECTORY"); // systemd's StateDirectory=
     if (s == nullptr || *s == '\0') return "/var/lib/shmqd";
@@ -283,7 +292,7 @@ Config default_config() {
     c.source = "(built-in default)";
     c.daemon.spill_dir = state_dir() + "/spill";
     c.daemon.dead_letter_dir = state_dir() + "/dead-letters";
-    c.daemon.api_socket = c.daemon.spill_dir + "/shmqd.sock";
+    c.daemon.api_socket = default_api_socket(c.daemon.spill_dir);
     c.queues.push_back(default_queue("default"));
     return c;
 }
@@ -334,7 +343,7 @@ ConfigResult parse_config(const std::string &text, const std::string &source, co
     }
     read_root(parsed.table(), base_dir, &res.config, &res.error);
     DaemonConfig &d = res.config.daemon;
-    if (d.api_socket.empty()) d.api_socket = d.spill_dir + "/shmqd.sock"; // beside shmqd.lock
+    if (d.api_socket.empty()) d.api_socket = default_api_socket(d.spill_dir);
     if (res.ok()) check_daemon(res.config, &res.error);
     std::sort(res.config.queues.begin(), res.config.queues.end(),
               [](const QueueConfig &a, const QueueConfig &b) { return a.name < b.name; });

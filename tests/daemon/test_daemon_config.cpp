@@ -120,6 +120,9 @@ TEST_CASE("the API: a socket beside the spill by default, loopback TCP only and 
     CHECK(r.config.daemon.api_socket_mode == 0600);
     CHECK(r.config.daemon.api_tcp == "off");
     CHECK(parse(head + "api_socket = \"off\"\n").config.daemon.api_socket == "off");
+    setenv("RUNTIME_DIRECTORY", "/run/shmqd", 1); // systemd's RuntimeDirectory=
+    CHECK(parse(head).config.daemon.api_socket == "/run/shmqd/shmqd.sock");
+    unsetenv("RUNTIME_DIRECTORY");
     CHECK(error_of(head + "api_socket_mode = 0o666\n").find("daemon.api_socket_mode") != std::string::npos);
     CHECK(error_of(head + "api_tcp = \"0.0.0.0:9465\"\napi_token_file = \"t\"\n").find("daemon.api_tcp") !=
           std::string::npos);
