@@ -191,6 +191,18 @@ TEST_CASE("api: a full queue answers 429 with Retry-After, never a silent drop")
     CHECK(a.stats()["ready"] == 32);
 }
 
+TEST_CASE("api: a blocking queue still full after ?timeout answers 503 with Retry-After") {
+    Api a; // overflow "block"
+    for (int i = 0; i < 32; ++i) REQUIRE(a.send("m").status == 201);
+    auto t0 = std::chrono::steady_clock::now();
+    HttpReply full = call(a.e, "POST", "/v1/queues/{queue}/messages", "/v1/queues/q/messages?timeout=300", "late");
+    CHECK(full.status == 503);
+    CHECK(full.headers["retry-after"] == "1");
+    CHECK(json::parse(full.body)["error"] == "SHMQ_ETIMEDOUT");
+    CHECK(seconds_since(t0) >= 0.25);
+    CHECK(a.stats()["ready"] == 32);
+}
+
 TEST_CASE("api: bad input gets a clear JSON error") {
     Api a("http_max_body = 1024\n");
     auto error_of = [](const HttpReply &r) { return json::parse(r.body)["error"].get<std::string>(); };
