@@ -20,6 +20,7 @@ declare -A probe=(
   [libmicrohttpd-dev]=/usr/include/microhttpd.h
   [curl]=/usr/bin/curl
   [jq]=/usr/bin/jq
+  [nodejs]=/usr/bin/node
   [gnuplot-nox]=/usr/bin/gnuplot
   [python3]=/usr/bin/python3
   [golang-go]=/usr/bin/go

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The example end to end: start shmqd (from the build directory) with the
-# API on a Unix socket in a temporary directory, send lines with producer.sh,
+# API on a Unix socket in a temporary directory, send lines with producer.js,
 # consume them with worker.sh, and check that every line came back once.
-# Exits 77 (skipped) without curl, jq or base64. Usage: run.sh BUILD_DIR
+# Exits 77 (skipped) without node, curl, jq or base64. Usage: run.sh BUILD_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$1
-for tool in curl jq base64; do
+for tool in node curl jq base64; do
   command -v $tool >/dev/null || { echo "run.sh: $tool not installed: skipped"; exit 77; }
 done
 tmp=$(mktemp -d)
@@ -31,8 +31,8 @@ pid=$!
 for _ in $(seq 100); do grep -q ready "$tmp/shmqd.log" && break; sleep 0.1; done
 grep -q ready "$tmp/shmqd.log" || { cat "$tmp/shmqd.log"; exit 1; }
 seq 1 40 | sed 's/^/job /' >"$tmp/sent"
-"$here/producer.sh" "$tmp/shmqd.sock" jobs <"$tmp/sent" &   # 40 lines into 16 slots: it waits for room
+node "$here/producer.js" "$tmp/shmqd.sock" jobs <"$tmp/sent" &   # 40 lines into 16 slots: it waits for room
 producer=$!
 "$here/worker.sh" "$tmp/shmqd.sock" jobs 40 >"$tmp/got"
 wait $producer
-diff <(sort "$tmp/sent") <(sort "$tmp/got") && echo "http-sidecar: 40 messages sent with curl, consumed with curl"
+diff <(sort "$tmp/sent") <(sort "$tmp/got") && echo "http-sidecar: 40 messages sent by Node.js, consumed with curl"
