@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <fstream>
 #include <sys/stat.h>
 #include <thread>
@@ -283,6 +284,20 @@ TEST_CASE("api: leases held over HTTP go back to the queue when shmqd stops") {
     CHECK(s.leased == 0);
     CHECK(s.ready + s.delayed == 1);
     shmq_close(q);
+}
+
+TEST_CASE("api: a queue added by SIGHUP is served, one removed is not") {
+    Api a;
+    CHECK(call(a.e, "POST", "/v1/queues/{queue}/messages", "/v1/queues/r/messages", "x").status == 404);
+    a.dir.write("shmqd.toml", daemon_section(a.dir) + queue_section("r"));
+    a.d->signal(SIGHUP);
+    REQUIRE(eventually([&] { return a.d->log_has("reloaded"); }));
+    CHECK(call(a.e, "POST", "/v1/queues/{queue}/messages", "/v1/queues/r/messages", "x").status == 201);
+    CHECK(a.send("x").status == 404);
+    HttpReply all = call(a.e, "GET", "/v1/queues", "/v1/queues");
+    REQUIRE(all.status == 200);
+    REQUIRE(json::parse(all.body).size() == 1);
+    CHECK(json::parse(all.body)[0]["name"] == "r");
 }
 
 TEST_CASE("api: every path in openapi.json answers") {
