@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The example end to end: start shmqd (from the build directory) with the
 # API on a Unix socket in a temporary directory, send lines with producer.js,
-# consume them with worker.sh, and check that every line came back once.
-# Exits 77 (skipped) without node, curl, jq or base64. Usage: run.sh BUILD_DIR
+# consume them with worker.sh (and worker.py, the Python binding, where it
+# was built), and check that every line came back exactly once.
+# Exits 77 (skipped) without node, curl, jq or base64.
+# Usage: run.sh BUILD_DIR [PYTHON_CORE_DIR]   (the second: where the build put
+# the Python binding's _core*.so; without it, curl consumes everything)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$1
@@ -33,6 +36,17 @@ grep -q ready "$tmp/shmqd.log" || { cat "$tmp/shmqd.log"; exit 1; }
 seq 1 40 | sed 's/^/job /' >"$tmp/sent"
 node "$here/producer.js" "$tmp/shmqd.sock" jobs <"$tmp/sent" &   # 40 lines into 16 slots: it waits for room
 producer=$!
-"$here/worker.sh" "$tmp/shmqd.sock" jobs 40 >"$tmp/got"
+# With the Python binding (not in sanitizer builds), it takes the second half
+# after the curl worker; else the curl worker takes all.
+core=""
+[ -n "${2:-}" ] && core=$(ls "$2"/_core*.so 2>/dev/null | head -n 1 || true)
+if [ -n "$core" ]; then
+  "$here/worker.sh" "$tmp/shmqd.sock" jobs 20 >"$tmp/got"
+  SHMQ_PYTHON_CORE=$core PYTHONPATH="$here/../../bindings/python" python3 "$here/worker.py" jobs 20 >>"$tmp/got"
+  by="curl (20) and the Python binding (20)"
+else
+  "$here/worker.sh" "$tmp/shmqd.sock" jobs 40 >"$tmp/got"
+  by="curl"
+fi
 wait $producer
-diff <(sort "$tmp/sent") <(sort "$tmp/got") && echo "http-sidecar: 40 messages sent by Node.js, consumed with curl"
+diff <(sort "$tmp/sent") <(sort "$tmp/got") && echo "http-sidecar: 40 messages sent by Node.js, consumed by $by"
