@@ -90,6 +90,19 @@ struct Api {
     }
 };
 
+// True while a thread of shmqd (pid) sleeps in a receive on the queue.
+bool api_sleeping(shmq_queue *q, pid_t pid) {
+    std::vector<shmq_client_stats> clients(64);
+    shmq_stats s{};
+    s.struct_size = sizeof s;
+    s.client = clients.data();
+    s.client_cap = clients.size();
+    if (shmq_stats_get(q, &s) != SHMQ_OK) return false;
+    for (size_t i = 0; i < std::min<size_t>(s.clients, clients.size()); ++i)
+        if (clients[i].pid == pid && clients[i].sleeping > 0) return true;
+    return false;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -172,7 +185,7 @@ TEST_CASE("api: a long-poll waits for its deadline when nothing comes, and ends 
     std::thread poller([&] { got = http_request(a.e, "POST", "/v1/queues/q/leases?wait=20000", ""); });
     shmq_queue *q = open_queue("q");
     REQUIRE(q != nullptr);
-    REQUIRE(eventually([&] { return stats_of(q).clients >= 2; })); // shmqd's API handle is attached
+    REQUIRE(eventually([&] { return api_sleeping(q, a.d->pid()); })); // the long-poll waits in shmqd
     t0 = std::chrono::steady_clock::now();
     REQUIRE(shmq_send(q, "now", 3, 0) == SHMQ_OK);
     poller.join();
