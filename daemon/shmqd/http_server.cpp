@@ -7,10 +7,12 @@
 #include "net_address.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <microhttpd.h>
 #include <nlohmann/json.hpp>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,6 +27,7 @@ namespace {
 struct Pending {
     HttpRequest req;
     bool too_big = false;
+    HttpServer *running = nullptr; // set once its handler runs: counted in running_
 };
 
 MHD_Result collect(void *cls, MHD_ValueKind, const char *key, const char *value) {
@@ -88,7 +91,9 @@ struct HttpServer::Access {
     }
 
     static void done(void *, MHD_Connection *, void **con_cls, MHD_RequestTerminationCode) {
-        delete static_cast<Pending *>(*con_cls);
+        auto *p = static_cast<Pending *>(*con_cls);
+        if (p != nullptr && p->running != nullptr) --p->running->running_;
+        delete p;
         *con_cls = nullptr;
     }
 
@@ -123,6 +128,8 @@ struct HttpServer::Access {
                           true);
         p->req.query = values(c, MHD_GET_ARGUMENT_KIND);
         p->req.headers = values(c, MHD_HEADER_KIND);
+        ++s->running_; // until done(): the answer is sent or the connection failed
+        p->running = s;
         return answer(c, s->handler_(p->req), false);
     }
 };
@@ -148,8 +155,13 @@ int HttpServer::start(int listen_fd, HttpHandler handler, HttpLimits limits, std
     return 0;
 }
 
-void HttpServer::stop() {
-    if (mhd_ != nullptr) MHD_stop_daemon(mhd_); // joins the connection threads, closes the socket
+void HttpServer::stop(int grace_ms) {
+    if (mhd_ == nullptr) return;
+    int listen_fd = MHD_quiesce_daemon(mhd_); // no new connections; the socket is ours again
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+    while (running_ > 0 && std::chrono::steady_clock::now() < until) poll(nullptr, 0, 10);
+    MHD_stop_daemon(mhd_); // closes the connections and joins their threads
+    if (listen_fd >= 0) close(listen_fd);
     mhd_ = nullptr;
 }
 

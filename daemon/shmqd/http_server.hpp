@@ -51,8 +51,10 @@ public:
     // Serve `listen_fd` (listening already) with `handler`; the fd is the
     // server's from now on, also on failure. 0 or an errno value, *why.
     int start(int listen_fd, HttpHandler handler, HttpLimits limits, std::string *why);
-    // Stop accepting, wait for the connection threads to end, close the socket.
-    void stop();
+    // Stop accepting, let requests in progress finish answering (up to `grace_ms`: a
+    // handler that must end sooner watches its own flag, as a long-poll
+    // does), then close every connection and the socket.
+    void stop(int grace_ms = 1000);
 
     // For the libmicrohttpd callbacks (http_server.cpp).
     struct Access;
@@ -61,7 +63,8 @@ private:
     MHD_Daemon *mhd_ = nullptr;
     HttpHandler handler_;
     HttpLimits limits_;
-    std::atomic<unsigned> open_{0}; // connections open now
+    std::atomic<unsigned> open_{0};    // connections open now
+    std::atomic<unsigned> running_{0}; // requests between their handler's start and their answer's end
 };
 
 // A listening TCP socket on "host:port" (net_address.hpp); *bound gets the

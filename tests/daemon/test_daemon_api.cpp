@@ -286,6 +286,22 @@ TEST_CASE("api: the socket gets the configured mode") {
     CHECK((st.st_mode & 0777) == 0660);
 }
 
+TEST_CASE("api: a long-poll in progress when shmqd stops gets an answer, not a dropped connection") {
+    Api a;
+    shmq_queue *q = open_queue("q");
+    REQUIRE(q != nullptr);
+    HttpReply got;
+    std::thread poller([&] { got = http_request(a.e, "POST", "/v1/queues/q/leases?wait=20000", ""); });
+    REQUIRE(eventually([&] { return api_sleeping(q, a.d->pid()); }));
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(a.d->stop() == 0);
+    poller.join();
+    CHECK(seconds_since(t0) < 10.0);
+    CHECK(got.status == 200);
+    CHECK(got.body.find("\"messages\":[]") != std::string::npos);
+    shmq_close(q);
+}
+
 TEST_CASE("api: leases held over HTTP go back to the queue when shmqd stops") {
     Api a("", "lease_ms = 600000\n");
     REQUIRE(a.send("x").status == 201);
