@@ -194,11 +194,20 @@ void read_daemon(const toml::table &t, const std::string &base, DaemonConfig *d,
     r.text("dead_letter_dir", &d->dead_letter_dir);
     r.text("metrics", &d->metrics);
     r.boolean("metrics_allow_remote", &d->metrics_allow_remote);
+    r.integer<uint32_t>("http_max_connections", 1, 10000, &d->http_max_connections);
+    r.integer<uint32_t>("http_idle_timeout_s", 1, 3600, &d->http_idle_timeout_s);
+    r.integer<uint64_t>("http_max_body", 1, uint64_t(1) << 30, &d->http_max_body);
+    r.text("api_socket", &d->api_socket);
+    r.file_mode("api_socket_mode", &d->api_socket_mode);
+    r.text("api_tcp", &d->api_tcp);
+    r.text("api_token_file", &d->api_token_file);
     r.integer<uint32_t>("tick_ms", 1, 1000, &d->tick_ms);
     r.choice("log_level", {"trace", "debug", "info", "warn", "error", "critical", "off"}, &d->log_level);
     r.finish();
     d->spill_dir = anchored(d->spill_dir, base);
     d->dead_letter_dir = anchored(d->dead_letter_dir, base);
+    if (d->api_socket != "off") d->api_socket = anchored(d->api_socket, base);
+    d->api_token_file = anchored(d->api_token_file, base);
 }
 
 void read_queues(const toml::table &t, Config *c, std::string *err) {
@@ -241,9 +250,24 @@ void check_daemon(const Config &c, std::string *err) {
     else if (c.daemon.metrics != "off" && !c.daemon.metrics_allow_remote && !is_loopback(c.daemon.metrics))
         *err = "daemon.metrics: \"" + c.daemon.metrics +
                "\" is not a loopback address; set metrics_allow_remote = true to expose metrics beyond this host";
+    else if (c.daemon.api_tcp != "off" && parse_address(c.daemon.api_tcp, nullptr, &why) != 0)
+        *err = "daemon.api_tcp: " + why + ", got \"" + c.daemon.api_tcp + "\"";
+    else if (c.daemon.api_tcp != "off" && !is_loopback(c.daemon.api_tcp))
+        *err = "daemon.api_tcp: \"" + c.daemon.api_tcp + "\" is not a loopback address";
+    else if (c.daemon.api_tcp != "off" && c.daemon.api_token_file.empty())
+        *err = "daemon.api_token_file: required with api_tcp (clients send the token as a bearer token)";
     else if (c.daemon.spill_dir.empty()) *err = "daemon.spill_dir: must not be empty";
     else if (c.daemon.dead_letter_dir.empty()) *err = "daemon.dead_letter_dir: must not be empty";
     else if (c.queues.empty()) *err = "queues: no queue configured (add a [queues.NAME] table)";
+}
+
+// The API socket when the config names none: in systemd's RuntimeDirectory=
+// (/run/shmqd under the unit), else beside the spill (and shmqd.lock).
+std::string default_api_socket(const std::string &spill_dir) {
+    const char *r = getenv("RUNTIME_DIRECTORY");
+    if (r == nullptr || *r == '\0') return spill_dir + "/shmqd.sock";
+    std::string dir(r);
+    return dir.substr(0, dir.find(':')) + "/shmqd.sock";
 }
 
 std::string state_dir() {
@@ -268,6 +292,7 @@ Config default_config() {
     c.source = "(built-in default)";
     c.daemon.spill_dir = state_dir() + "/spill";
     c.daemon.dead_letter_dir = state_dir() + "/dead-letters";
+    c.daemon.api_socket = default_api_socket(c.daemon.spill_dir);
     c.queues.push_back(default_queue("default"));
     return c;
 }
@@ -305,6 +330,7 @@ ConfigResult parse_config(const std::string &text, const std::string &source, co
     ConfigResult res;
     res.config = default_config();
     res.config.queues.clear();
+    res.config.daemon.api_socket.clear(); // default: beside the spill_dir the file gives
     res.config.source = source;
     if (size_t line = non_ascii_line(text); line != 0) {
         res.error = "line " + std::to_string(line) + ": a non-ASCII character (the configuration must be ASCII)";
@@ -316,6 +342,8 @@ ConfigResult parse_config(const std::string &text, const std::string &source, co
         return res;
     }
     read_root(parsed.table(), base_dir, &res.config, &res.error);
+    DaemonConfig &d = res.config.daemon;
+    if (d.api_socket.empty()) d.api_socket = default_api_socket(d.spill_dir);
     if (res.ok()) check_daemon(res.config, &res.error);
     std::sort(res.config.queues.begin(), res.config.queues.end(),
               [](const QueueConfig &a, const QueueConfig &b) { return a.name < b.name; });

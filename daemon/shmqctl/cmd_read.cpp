@@ -53,30 +53,6 @@ int cmd_list(const Output &out, std::vector<std::string> columns) {
     return kOk;
 }
 
-static const char *role_name(uint32_t role) {
-    if (role & 4) return "daemon";
-    if ((role & 3) == 3) return "both";
-    if (role & 1) return "producer";
-    if (role & 2) return "consumer";
-    return "idle";
-}
-
-static nlohmann::json client_json(const shmq_client_stats &c) {
-    return {{"pid", c.pid},           {"role", role_name(c.role)}, {"alive", c.alive},
-            {"leased", c.leased},     {"sleeping", c.sleeping}, {"prefetch", c.prefetch},    {"sent", c.sent},
-            {"delivered", c.delivered}, {"acked", c.acked},        {"nacked", c.nacked},
-            {"rejected", c.rejected}, {"attached_unix_seconds", double(c.attached_ns) / 1e9}};
-}
-
-static nlohmann::json params_json(const shmq_params &p) {
-    static const char *jitter[] = {"none", "full", "equal"}, *overflow[] = {"block", "fail", "spill"};
-    return {{"slot_size", p.slot_size},         {"slot_count", p.slot_count},
-            {"max_clients", p.max_clients},     {"lease_ms", p.lease_ms},
-            {"max_attempts", p.max_attempts},   {"backoff_base_ms", p.backoff_base_ms},
-            {"backoff_cap_ms", p.backoff_cap_ms}, {"jitter", jitter[p.jitter % 3]},
-            {"overflow", overflow[p.overflow % 3]}, {"mode", p.mode}};
-}
-
 static void print_stat_text(const std::string &name, const nlohmann::json &j) {
     std::cout << "queue " << name << "\n";
     for (auto &[k, v] : j["params"].items()) std::cout << "  " << k << " = " << v.dump() << "\n";
@@ -93,16 +69,9 @@ static void print_stat_text(const std::string &name, const nlohmann::json &j) {
 }
 
 int cmd_stat(const Output &out, const std::string &name) {
-    QueuePtr q;
-    int rc = open_observer(name, &q);
+    nlohmann::json j;
+    int rc = shmqd::queue_stat_json(name, &j);
     if (rc != SHMQ_OK) return fail("stat " + name, rc);
-    std::vector<shmq_client_stats> clients;
-    shmq_stats s = read_stats(*q, &clients);
-    shmq_params p;
-    q->params(&p);
-    nlohmann::json j = {{"name", name}, {"params", params_json(p)}, {"stats", stats_json(s)}};
-    j["clients"] = nlohmann::json::array();
-    for (auto &c : clients) j["clients"].push_back(client_json(c));
     if (out.json) print_json(j);
     else print_stat_text(name, j);
     return kOk;

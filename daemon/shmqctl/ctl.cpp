@@ -123,41 +123,4 @@ void print_result(const Output &out, const nlohmann::json &j, const std::string 
     else std::cout << text << "\n";
 }
 
-shmq_stats read_stats(shmq::detail::Queue &q, std::vector<shmq_client_stats> *clients) {
-    shmq_stats s{};
-    s.struct_size = sizeof s;
-    if (clients != nullptr) {
-        clients->resize(q.layout().max_clients);
-        s.client = clients->data();
-        s.client_cap = clients->size();
-    }
-    q.stats(&s);
-    if (clients != nullptr) clients->resize(std::min<size_t>(s.clients, clients->size()));
-    return s;
-}
-
-nlohmann::json stats_json(const shmq_stats &s) {
-    return {{"slots", s.slot_count},
-            {"free", s.free},
-            {"writing", s.writing},
-            {"ready", s.ready},
-            {"spilled", s.spilled},
-            {"leased", s.leased},
-            {"delayed", s.delayed},
-            {"dead", s.dead},
-            {"oldest_ready_age_seconds", double(s.oldest_ready_age_ns) / 1e9},
-            {"enqueued", s.enqueued},
-            {"delivered", s.delivered},
-            {"acked", s.acked},
-            {"nacked", s.nacked},
-            {"rejected", s.rejected},
-            {"redelivered", s.redelivered},
-            {"reclaimed", s.reclaimed},
-            {"dead_lettered", s.dead_lettered},
-            {"clients", s.clients},
-            {"daemon_heartbeat_age_seconds",
-             s.daemon_heartbeat_age_ns < 0 ? nlohmann::json(nullptr)
-                                          : nlohmann::json(double(s.daemon_heartbeat_age_ns) / 1e9)}};
-}
-
 } // namespace shmqctl

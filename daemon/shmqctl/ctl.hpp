@@ -3,6 +3,7 @@
 #pragma once
 
 #include "queue.hpp"
+#include "queue_json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -42,7 +43,7 @@ void print_json(const nlohmann::json &j);
 // The result of a command: `j` under --json, else the line `text`.
 void print_result(const Output &out, const nlohmann::json &j, const std::string &text);
 
-nlohmann::json stats_json(const shmq_stats &s);
-shmq_stats read_stats(shmq::detail::Queue &q, std::vector<shmq_client_stats> *clients = nullptr);
+using shmqd::read_stats;  // queue_json.hpp: the same figures as shmqd's HTTP API
+using shmqd::stats_json;
 
 } // namespace shmqctl

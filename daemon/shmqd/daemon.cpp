@@ -74,18 +74,6 @@ bool Daemon::supervise_all() {
     return true;
 }
 
-bool Daemon::start_metrics() {
-    if (cfg_.daemon.metrics == "off") return true;
-    metrics_ = std::make_unique<MetricsServer>(board_);
-    std::string why;
-    if (metrics_->start(cfg_.daemon.metrics, &why) != 0) {
-        spdlog::critical("metrics: {}", why);
-        return false;
-    }
-    spdlog::info("metrics on http://{}/metrics", metrics_->bound());
-    return true;
-}
-
 bool Daemon::start() {
     if (!signals_.install()) {
         spdlog::critical("cannot set up signal handling: {}", strerror(errno));
@@ -94,7 +82,7 @@ bool Daemon::start() {
     spdlog::info("shmqd {} starting (config {}, pid {})", SHMQD_VERSION, cfg_.source, getpid());
     board_.set_started(shmq::detail::real_ns());
     if (!open_dirs() || !lock_instance() || !supervise_all()) return false;
-    return start_metrics();
+    return start_metrics() && start_api();
 }
 
 // A queue whose segment was deleted under the daemon (shmqctl delete,
@@ -165,6 +153,10 @@ void Daemon::loop() {
 void Daemon::stop() {
     sd_notify("STOPPING=1");
     spdlog::info("stopping: syncing stores");
+    if (api_) api_->stopping();
+    api_unix_.reset(); // stops it: no request runs on the API after this
+    api_tcp_.reset();
+    api_.reset(); // closes its handles: leases still held over HTTP go back to their queues
     if (metrics_) metrics_->stop();
     for (auto &s : queues_) unsupervise(s.get());
     queues_.clear();

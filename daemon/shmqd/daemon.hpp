@@ -10,7 +10,8 @@
 #include "store/fsutil.hpp"
 #include "lockfile.hpp"
 #include "metrics.hpp"
-#include "metrics_http.hpp"
+#include "api.hpp"
+#include "http_server.hpp"
 #include "signals.hpp"
 #include "supervised.hpp"
 
@@ -46,6 +47,10 @@ private:
     bool lock_instance();
     bool supervise_all();
     bool start_metrics();
+    HttpLimits http_limits() const;
+    bool start_api();
+    bool serve_api(std::unique_ptr<HttpServer> *server, int fd, const std::string &where);
+    void publish_queue_names();
     bool tick_all();
     bool ensure_segment(Supervised &s, int64_t now_ms);
     void publish();
@@ -64,7 +69,9 @@ private:
     FileLock instance_;
     std::vector<std::unique_ptr<Supervised>> queues_;
     MetricsBoard board_;
-    std::unique_ptr<MetricsServer> metrics_;
+    std::unique_ptr<HttpServer> metrics_;
+    std::unique_ptr<Api> api_;                       // outlives the two servers below
+    std::unique_ptr<HttpServer> api_unix_, api_tcp_; // the API on the Unix socket, on loopback TCP
     uint64_t watchdog_ms_ = 0;
     int64_t next_watchdog_ms_ = 0;
 };

@@ -80,4 +80,9 @@ private:
 // Render a snapshot in the Prometheus text exposition format (0.0.4).
 std::string render_metrics(const Snapshot &s);
 
+struct HttpRequest;
+struct HttpResponse;
+// GET /metrics: the latest snapshot, rendered; anything else 404 (metrics_text.cpp).
+HttpResponse serve_metrics(const MetricsBoard &board, const HttpRequest &r);
+
 } // namespace shmqd

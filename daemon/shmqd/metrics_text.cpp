@@ -3,6 +3,8 @@
 // STYLE.md: prefix shmq_, base units (seconds, bytes), counters end in _total.
 #include "metrics.hpp"
 
+#include "http_server.hpp"
+
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -198,6 +200,15 @@ std::string render_metrics(const Snapshot &s) {
     store_health(w, s);
     consumers(w, s);
     return w.take();
+}
+
+HttpResponse serve_metrics(const MetricsBoard &board, const HttpRequest &r) {
+    if (r.path != "/metrics") return json_error(404, "SHMQ_ENOTFOUND", "only GET /metrics is served here");
+    if (r.method != "GET") return json_error(405, "SHMQ_EINVAL", "use GET for /metrics");
+    HttpResponse out;
+    out.type = "text/plain; version=0.0.4; charset=utf-8";
+    out.body = render_metrics(board.read());
+    return out;
 }
 
 } // namespace shmqd

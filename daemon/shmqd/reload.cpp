@@ -54,6 +54,9 @@ void Daemon::reload_daemon_settings(const DaemonConfig &next) {
         spdlog::warn("reload: daemon.spill_dir and daemon.dead_letter_dir change only at restart");
     if (next.metrics != cur.metrics || next.metrics_allow_remote != cur.metrics_allow_remote)
         spdlog::warn("reload: daemon.metrics changes only at restart");
+    if (next.api_socket != cur.api_socket || next.api_tcp != cur.api_tcp ||
+        next.api_socket_mode != cur.api_socket_mode || next.api_token_file != cur.api_token_file)
+        spdlog::warn("reload: daemon.api_* change only at restart");
     cur.tick_ms = next.tick_ms;
     cur.log_level = next.log_level;
     set_log_level(opts_.log_level.empty() ? next.log_level : opts_.log_level);
@@ -96,6 +99,7 @@ void Daemon::reload() {
         } else {
             reload_daemon_settings(r.config.daemon);
             reload_queues(r.config);
+            publish_queue_names();
             spdlog::info("reloaded {}: supervising {} queue(s)", opts_.config_path, queues_.size());
         }
     }

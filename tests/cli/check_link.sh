@@ -13,11 +13,11 @@ else
   line=$(cat "$build/daemon/shmqctl/CMakeFiles/shmqctl.dir/link.txt")
 fi
 case "$line" in *shmqctl*) ;; *) echo "no link line for shmqctl found"; exit 1 ;; esac
-bad=$(printf '%s\n' $line | grep -E 'spdlog|libfmt|toml|shmqd_core' || true)
+bad=$(printf '%s\n' $line | grep -E 'spdlog|libfmt|toml|shmqd_core|microhttpd' || true)
 if [ -n "$bad" ]; then echo "shmqctl's link line names daemon libraries:"; echo "$bad"; exit 1; fi
-bad=$(ldd "$bin" | grep -E 'spdlog|libfmt|tomlplusplus' || true)
+bad=$(ldd "$bin" | grep -E 'spdlog|libfmt|tomlplusplus|microhttpd' || true)
 if [ -n "$bad" ]; then echo "shmqctl loads daemon libraries:"; echo "$bad"; exit 1; fi
-syms=$(nm -C "$bin" | grep -E 'spdlog::|shmqd::MetricsServer::|shmqd::Daemon::|shmqd::tick_queue' | head -5 || true)
+syms=$(nm -C "$bin" | grep -E 'spdlog::|shmqd::HttpServer::|shmqd::Daemon::|shmqd::tick_queue' | head -5 || true)
 if [ -n "$syms" ]; then echo "shmqctl contains daemon code:"; echo "$syms"; exit 1; fi
 nm -C "$bin" | grep -q 'shmqd::ops::redrive' || { echo "shmqctl lacks shmqd::ops (wrong binary?)"; exit 1; }
 echo "shmqctl links: $(printf '%s\n' $line | grep -E '\.(a|so)' | tr '\n' ' ')"

@@ -112,6 +112,26 @@ TEST_CASE("the metrics address must be loopback unless remote access is allowed"
     CHECK_FALSE(is_loopback("10.0.0.1:1"));
 }
 
+TEST_CASE("the API: a socket beside the spill by default, loopback TCP only and only with a token file") {
+    const std::string head = "version = 1\n[queues.q]\n[daemon]\nspill_dir = \"s\"\ndead_letter_dir = \"d\"\n";
+    ConfigResult r = parse_config(head, "test", "/etc/x");
+    REQUIRE(r.ok());
+    CHECK(r.config.daemon.api_socket == "/etc/x/s/shmqd.sock");
+    CHECK(r.config.daemon.api_socket_mode == 0600);
+    CHECK(r.config.daemon.api_tcp == "off");
+    CHECK(parse(head + "api_socket = \"off\"\n").config.daemon.api_socket == "off");
+    setenv("RUNTIME_DIRECTORY", "/run/shmqd", 1); // systemd's RuntimeDirectory=
+    CHECK(parse(head).config.daemon.api_socket == "/run/shmqd/shmqd.sock");
+    unsetenv("RUNTIME_DIRECTORY");
+    CHECK(error_of(head + "api_socket_mode = 0o666\n").find("daemon.api_socket_mode") != std::string::npos);
+    CHECK(error_of(head + "api_tcp = \"0.0.0.0:9465\"\napi_token_file = \"t\"\n").find("daemon.api_tcp") !=
+          std::string::npos);
+    CHECK(error_of(head + "api_tcp = \"127.0.0.1:9465\"\n").find("daemon.api_token_file") != std::string::npos);
+    CHECK(parse(head + "api_tcp = \"127.0.0.1:9465\"\napi_token_file = \"t\"\n").ok());
+    CHECK(error_of(head + "http_max_connections = 0\n").find("daemon.http_max_connections") != std::string::npos);
+    CHECK(error_of(head + "http_max_body = 0\n").find("daemon.http_max_body") != std::string::npos);
+}
+
 TEST_CASE("water marks in slots: spill above high, refill at or below low, both towards the middle") {
     QueueConfig q = default_queue("q");
     q.spill_high_water = 0.75;

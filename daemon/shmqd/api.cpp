@@ -1,0 +1,313 @@
+// api.cpp - the /v1 routes (api.hpp). Errors are {"error": "SHMQ_E...",
+// "message": ...} with the C API's code names; http_status() maps them.
+#include "api.hpp"
+
+#include "queue_json.hpp"
+#include "sys.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+namespace shmqd {
+
+namespace {
+
+constexpr int64_t kMs = 1000000;
+constexpr uint32_t kMaxLeaseBatch = 1000;
+constexpr uint64_t kMaxWaitMs = 60000;
+constexpr int64_t kStalledNs = 5000 * kMs; // /healthz: the loop has not ticked for this long
+
+const char *code_name(int rc) {
+    static const char *names[] = {"SHMQ_OK",      "SHMQ_EFULL",    "SHMQ_ETIMEDOUT", "SHMQ_EEMPTY",  "SHMQ_ELEASELOST",
+                                  "SHMQ_ECLOSED", "SHMQ_EINVAL",   "SHMQ_EBADNAME",  "SHMQ_ETOOBIG", "SHMQ_ENOTFOUND",
+                                  "SHMQ_EEXIST",  "SHMQ_EVERSION", "SHMQ_ECORRUPT",  "SHMQ_EPERM",   "SHMQ_ENOSPACE",
+                                  "SHMQ_ECLIENTS", "SHMQ_EPREFETCH", "SHMQ_EINTR",   "SHMQ_ESYS"};
+    return rc >= 0 && size_t(rc) < sizeof names / sizeof *names ? names[rc] : "SHMQ_ESYS";
+}
+
+HttpResponse error(int rc, const std::string &message) {
+    HttpResponse r = json_error(http_status(rc), code_name(rc), message);
+    if (r.status == 429 || r.status == 503) r.headers.emplace_back("Retry-After", "1");
+    return r;
+}
+
+HttpResponse shmq_error(int rc, const std::string &what) { return error(rc, what + ": " + shmq_strerror(rc)); }
+
+HttpResponse json(int status, const nlohmann::json &j) {
+    HttpResponse r;
+    r.status = status;
+    r.body = j.dump() + "\n";
+    return r;
+}
+
+std::vector<std::string> split_path(const std::string &path) {
+    std::vector<std::string> parts;
+    size_t pos = 1;
+    while (pos <= path.size()) {
+        size_t end = path.find('/', pos);
+        if (end == std::string::npos) end = path.size();
+        parts.push_back(path.substr(pos, end - pos));
+        pos = end + 1;
+    }
+    return parts;
+}
+
+// Query value `key` as an integer in [lo, hi] (absent: `def`). False with *bad set otherwise.
+bool query_int(const HttpRequest &r, const char *key, int64_t lo, int64_t hi, int64_t def, int64_t *out,
+               HttpResponse *bad) {
+    auto it = r.query.find(key);
+    *out = def;
+    if (it == r.query.end()) return true;
+    errno = 0;
+    char *end = nullptr;
+    long long v = strtoll(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end != '\0' || errno != 0 || v < lo || v > hi) {
+        *bad = error(SHMQ_EINVAL, std::string("query parameter ") + key + ": expected an integer in " +
+                                      std::to_string(lo) + ".." + std::to_string(hi) + ", got \"" + it->second + "\"");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+std::string base64(const void *data, size_t len) {
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const auto *p = static_cast<const unsigned char *>(data);
+    std::string out;
+    out.reserve((len + 2) / 3 * 4);
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = uint32_t(p[i]) << 16 | (i + 1 < len ? uint32_t(p[i + 1]) << 8 : 0) | (i + 2 < len ? p[i + 2] : 0);
+        out += tbl[v >> 18 & 63];
+        out += tbl[v >> 12 & 63];
+        out += i + 1 < len ? tbl[v >> 6 & 63] : '=';
+        out += i + 2 < len ? tbl[v & 63] : '=';
+    }
+    return out;
+}
+
+std::string make_receipt(const std::string &queue, const shmq_msg &m) {
+    char hex[33];
+    snprintf(hex, sizeof hex, "%016" PRIx64 "%016" PRIx64, m.receipt[0], m.receipt[1]);
+    return queue + "~" + hex;
+}
+
+// "<queue>~<32 hex digits>" -> queue and a shmq_msg carrying the receipt words.
+bool parse_receipt(const std::string &text, std::string *queue, shmq_msg *m) {
+    size_t tilde = text.find('~');
+    if (tilde == std::string::npos || text.size() - tilde - 1 != 32) return false;
+    std::string hex = text.substr(tilde + 1);
+    if (hex.find_first_not_of("0123456789abcdef") != std::string::npos) return false;
+    *queue = text.substr(0, tilde);
+    *m = shmq_msg{};
+    m->receipt[0] = strtoull(hex.substr(0, 16).c_str(), nullptr, 16);
+    m->receipt[1] = strtoull(hex.substr(16).c_str(), nullptr, 16);
+    return shmq_name_check(queue->c_str()) == SHMQ_OK;
+}
+
+nlohmann::json message_json(const std::string &queue, const shmq_msg &m) {
+    return {{"id", m.id},
+            {"attempt", m.attempt},
+            {"lease_ms", m.lease_ms},
+            {"enqueued_unix_seconds", double(m.enqueued_ns) / 1e9},
+            {"receipt", make_receipt(queue, m)},
+            {"data", base64(m.data, m.len)}};
+}
+
+bool authorized(const HttpRequest &r, const std::string &token) {
+    auto it = r.headers.find("authorization");
+    if (it == r.headers.end()) return false;
+    std::string want = "Bearer " + token;
+    const std::string &got = it->second;
+    unsigned diff = got.size() != want.size();
+    for (size_t i = 0; i < want.size(); ++i) diff |= unsigned(i < got.size() ? got[i] ^ want[i] : 1);
+    return diff == 0; // compared in full: no early exit on the first wrong byte
+}
+
+} // namespace
+
+int http_status(int rc) {
+    switch (rc) {
+    case SHMQ_OK: return 200;
+    case SHMQ_EFULL: case SHMQ_EPREFETCH: return 429;
+    case SHMQ_ETIMEDOUT: case SHMQ_ECLOSED: case SHMQ_ECLIENTS: case SHMQ_ENOSPACE: return 503;
+    case SHMQ_ELEASELOST: return 409;
+    case SHMQ_EINVAL: case SHMQ_EBADNAME: return 400;
+    case SHMQ_ETOOBIG: return 413;
+    case SHMQ_ENOTFOUND: return 404;
+    case SHMQ_EPERM: return 403;
+    default: return 500;
+    }
+}
+
+Api::~Api() {
+    for (auto &[name, q] : handles_) shmq_close(q);
+    for (shmq_queue *q : retired_) shmq_close(q);
+}
+
+void Api::set_queues(const std::vector<std::string> &names) {
+    std::lock_guard<std::mutex> g(mu_);
+    queues_ = std::set<std::string>(names.begin(), names.end());
+}
+
+bool Api::known(const std::string &queue) const {
+    std::lock_guard<std::mutex> g(mu_);
+    return queues_.count(queue) != 0;
+}
+
+int Api::handle_of(const std::string &queue, shmq_queue **out) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (queues_.count(queue) == 0) return SHMQ_ENOTFOUND;
+    auto it = handles_.find(queue);
+    if (it != handles_.end()) {
+        *out = it->second;
+        return SHMQ_OK;
+    }
+    shmq_options o;
+    shmq_options_init(&o);
+    o.prefetch = 0;
+    shmq_queue *q = nullptr;
+    int rc = shmq_open(queue.c_str(), &o, &q);
+    if (rc == SHMQ_OK) handles_[queue] = *out = q;
+    return rc;
+}
+
+// A handle that got SHMQ_ECLOSED (the segment was unlinked; the loop makes a
+// new one) is retired, not closed: another thread may be inside a call on it.
+void Api::retire(const std::string &queue, shmq_queue *q) {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = handles_.find(queue);
+    if (it == handles_.end() || it->second != q) return; // another thread did it
+    retired_.push_back(q);
+    handles_.erase(it);
+}
+
+HttpResponse Api::handle(const HttpRequest &r, bool tcp) {
+    if (tcp && !authorized(r, token_)) {
+        HttpResponse e = error(SHMQ_EPERM, "missing or wrong bearer token (Authorization: Bearer ...)");
+        e.status = 401;
+        e.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return e;
+    }
+    if (r.path == "/metrics" || r.path == "/healthz") {
+        if (r.method != "GET") return error(SHMQ_EINVAL, "use GET for " + r.path);
+        return r.path == "/healthz" ? health() : serve_metrics(board_, r);
+    }
+    std::vector<std::string> parts = split_path(r.path);
+    if (parts.empty() || parts[0] != "v1") return error(SHMQ_ENOTFOUND, "no such path: " + r.path);
+    return route(r, parts);
+}
+
+HttpResponse Api::route(const HttpRequest &r, const std::vector<std::string> &p) {
+    bool get = r.method == "GET", post = r.method == "POST";
+    if (p.size() == 2 && p[1] == "queues" && get) return list();
+    if (p.size() == 3 && p[1] == "queues" && get) return stat(p[2]);
+    if (p.size() == 4 && p[1] == "queues" && p[3] == "messages" && post) return send(r, p[2]);
+    if (p.size() == 4 && p[1] == "queues" && p[3] == "leases" && post) return lease(r, p[2]);
+    if (p.size() == 4 && p[1] == "receipts" && post) return settle(r, p[2], p[3]);
+    return error(SHMQ_ENOTFOUND, "no such route: " + r.method + " " + r.path);
+}
+
+HttpResponse Api::send(const HttpRequest &r, const std::string &queue) {
+    HttpResponse bad;
+    int64_t timeout_ms;
+    if (!query_int(r, "timeout", 0, int64_t(kMaxWaitMs), 0, &timeout_ms, &bad)) return bad;
+    if (r.body.empty()) return error(SHMQ_EINVAL, "empty body: the body is the message (at least one byte)");
+    shmq_queue *q = nullptr;
+    int rc = handle_of(queue, &q);
+    if (rc == SHMQ_OK) rc = shmq_send(q, r.body.data(), r.body.size(), timeout_ms * kMs);
+    if (rc == SHMQ_ECLOSED) retire(queue, q);
+    if (rc == SHMQ_ECLOSED && handle_of(queue, &q) == SHMQ_OK)
+        rc = shmq_send(q, r.body.data(), r.body.size(), timeout_ms * kMs);
+    if (rc != SHMQ_OK) return shmq_error(rc, "send to " + queue);
+    // The core's shmq_send does not return the message's id yet.
+    return json(201, {{"queue", queue}, {"size", r.body.size()}});
+}
+
+HttpResponse Api::lease(const HttpRequest &r, const std::string &queue) {
+    HttpResponse bad;
+    int64_t max, wait_ms, lease_ms;
+    if (!query_int(r, "max", 1, kMaxLeaseBatch, 1, &max, &bad) ||
+        !query_int(r, "wait", 0, int64_t(kMaxWaitMs), 0, &wait_ms, &bad) ||
+        !query_int(r, "lease", 0, 86400000, 0, &lease_ms, &bad))
+        return bad;
+    shmq_queue *q = nullptr;
+    int rc = handle_of(queue, &q);
+    if (rc != SHMQ_OK) return shmq_error(rc, "lease from " + queue);
+    std::vector<shmq_msg> msgs(static_cast<size_t>(max));
+    size_t n = 0;
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    for (;;) { // in slices, so that stopping shmqd ends a long-poll quickly
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+        int64_t slice = std::max<int64_t>(0, std::min<int64_t>(left.count(), 200));
+        rc = shmq_recv_batch(q, msgs.data(), msgs.size(), &n, slice * kMs);
+        if (n > 0 || (rc != SHMQ_ETIMEDOUT && rc != SHMQ_EEMPTY) || slice == 0 || stopping_) break;
+    }
+    if (rc == SHMQ_ECLOSED) retire(queue, q);
+    if (n == 0 && rc != SHMQ_ETIMEDOUT && rc != SHMQ_EEMPTY) return shmq_error(rc, "lease from " + queue);
+    nlohmann::json out = nlohmann::json::array();
+    for (size_t i = 0; i < n; ++i) {
+        if (lease_ms > 0) shmq_extend(q, &msgs[i], uint32_t(lease_ms)); // a lost lease shows at ack
+        out.push_back(message_json(queue, msgs[i]));
+    }
+    return json(200, {{"messages", out}});
+}
+
+HttpResponse Api::settle(const HttpRequest &r, const std::string &receipt, const std::string &action) {
+    std::string queue;
+    shmq_msg m;
+    if (!parse_receipt(receipt, &queue, &m))
+        return error(SHMQ_EINVAL, "malformed receipt \"" + receipt + "\" (expected <queue>~<32 hex digits>)");
+    HttpResponse bad;
+    int64_t delay_ms, lease_ms;
+    if (!query_int(r, "delay", -1, 86400000, -1, &delay_ms, &bad) ||
+        !query_int(r, "lease", 1, 86400000, 30000, &lease_ms, &bad))
+        return bad;
+    shmq_queue *q = nullptr;
+    int rc = handle_of(queue, &q);
+    if (rc != SHMQ_OK) return shmq_error(rc, action + " " + receipt);
+    if (action == "ack") rc = shmq_ack(q, &m);
+    else if (action == "nack") rc = shmq_nack(q, &m, delay_ms < 0 ? -1 : delay_ms * kMs);
+    else if (action == "reject") rc = shmq_reject(q, &m);
+    else if (action == "extend") rc = shmq_extend(q, &m, uint32_t(lease_ms));
+    else return error(SHMQ_ENOTFOUND, "no such action \"" + action + "\" (ack, nack, reject, extend)");
+    if (rc == SHMQ_ECLOSED) retire(queue, q);
+    if (rc == SHMQ_EINVAL) return error(rc, action + ": the receipt names no lease of this queue");
+    if (rc != SHMQ_OK) return shmq_error(rc, action + " " + receipt);
+    if (action == "extend") return json(200, {{"receipt", make_receipt(queue, m)}, {"lease_ms", lease_ms}});
+    return json(200, {{"done", action}});
+}
+
+HttpResponse Api::list() const {
+    std::vector<std::string> names;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        names.assign(queues_.begin(), queues_.end());
+    }
+    nlohmann::json all = nlohmann::json::array();
+    for (const std::string &name : names) {
+        nlohmann::json j;
+        if (queue_stat_json(name, &j) == SHMQ_OK) all.push_back(j);
+    }
+    return json(200, all);
+}
+
+HttpResponse Api::stat(const std::string &queue) const {
+    if (!known(queue)) return error(SHMQ_ENOTFOUND, "no queue \"" + queue + "\" is configured in this shmqd");
+    nlohmann::json j;
+    int rc = queue_stat_json(queue, &j);
+    if (rc != SHMQ_OK) return shmq_error(rc, "stat " + queue);
+    return json(200, j);
+}
+
+HttpResponse Api::health() const {
+    Snapshot s = board_.read();
+    int64_t age = s.last_tick_ns == 0 ? -1 : s.now_ns - s.last_tick_ns;
+    bool ok = age >= 0 && age < kStalledNs;
+    return json(ok ? 200 : 503, {{"status", ok ? "ok" : "stalled"},
+                                 {"last_tick_age_seconds", age < 0 ? nlohmann::json(nullptr) : nlohmann::json(double(age) / 1e9)}});
+}
+
+} // namespace shmqd
