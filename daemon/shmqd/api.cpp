@@ -212,18 +212,23 @@ HttpResponse Api::route(const HttpRequest &r, const std::vector<std::string> &p)
 
 HttpResponse Api::send(const HttpRequest &r, const std::string &queue) {
     HttpResponse bad;
-    int64_t timeout_ms;
-    if (!query_int(r, "timeout", 0, int64_t(kMaxWaitMs), 0, &timeout_ms, &bad)) return bad;
+    int64_t timeout_ms, delay_ms;
+    if (!query_int(r, "timeout", 0, int64_t(kMaxWaitMs), 0, &timeout_ms, &bad) ||
+        !query_int(r, "delay", 0, SHMQ_MAX_DELAY_NS / kMs, 0, &delay_ms, &bad))
+        return bad;
     if (r.body.empty()) return error(SHMQ_EINVAL, "empty body: the body is the message (at least one byte)");
+    shmq_send_opts o;
+    shmq_send_opts_init(&o);
+    o.delay_ns = delay_ms * kMs;
+    uint64_t id = 0;
     shmq_queue *q = nullptr;
     int rc = handle_of(queue, &q);
-    if (rc == SHMQ_OK) rc = shmq_send(q, r.body.data(), r.body.size(), timeout_ms * kMs);
+    if (rc == SHMQ_OK) rc = shmq_send_ex(q, r.body.data(), r.body.size(), &o, &id, timeout_ms * kMs);
     if (rc == SHMQ_ECLOSED) retire(queue, q);
     if (rc == SHMQ_ECLOSED && handle_of(queue, &q) == SHMQ_OK)
-        rc = shmq_send(q, r.body.data(), r.body.size(), timeout_ms * kMs);
+        rc = shmq_send_ex(q, r.body.data(), r.body.size(), &o, &id, timeout_ms * kMs);
     if (rc != SHMQ_OK) return shmq_error(rc, "send to " + queue);
-    // The core's shmq_send does not return the message's id yet.
-    return json(201, {{"queue", queue}, {"size", r.body.size()}});
+    return json(201, {{"queue", queue}, {"id", id}, {"size", r.body.size()}});
 }
 
 HttpResponse Api::lease(const HttpRequest &r, const std::string &queue) {

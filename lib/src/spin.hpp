@@ -6,7 +6,8 @@
 // A fixed budget is wrong both ways, so under SHMQ_WAIT_ADAPTIVE (the default)
 // each handle keeps a budget per direction, between a floor and the
 // handle's spin_ns:
-//  - a spin that succeeds after e ns keeps the budget at least 4e;
+//  - a spin that succeeds after e ns doubles the budget, to at least 4e (so
+//    a few successes undo a hiccup: a quiet host keeps its full spin);
 //  - a spin that runs out halves it: the other side was not about to act;
 //  - a spin that finds itself descheduled (two clock reads much further apart
 //    than the loop between them costs) stops at once and drops the budget to
@@ -37,7 +38,7 @@ public:
     bool adaptive() const { return adaptive_; }
 
     void spun_ok(int64_t after_ns) {
-        if (adaptive_ && after_ns * 4 > get()) set(after_ns * 4);
+        if (adaptive_) set(std::max(get() * 2, after_ns * 4));
     }
     void spun_out() {
         if (adaptive_) set(get() / 2);

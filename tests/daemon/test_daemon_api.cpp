@@ -116,6 +116,7 @@ TEST_CASE("api: send, lease, ack over the Unix socket; the queue's figures match
     CHECK(a.stats()["ready"] == 1);
     json m = a.lease_one("?max=5");
     CHECK(unbase64(m["data"]) == std::string("hello\0world", 11));
+    CHECK(m["id"] == json::parse(s.body)["id"]); // the id the send answered is the one delivered
     CHECK(m["attempt"] == 1);
     shmq_queue *q = open_queue("q");
     REQUIRE(q != nullptr);
@@ -193,6 +194,19 @@ TEST_CASE("api: a long-poll waits for its deadline when nothing comes, and ends 
     REQUIRE(got.status == 200);
     CHECK(json::parse(got.body)["messages"].size() == 1);
     shmq_close(q);
+}
+
+TEST_CASE("api: ?delay holds a message back for its time; out of range is a 400") {
+    Api a;
+    auto t0 = std::chrono::steady_clock::now();
+    HttpReply s = call(a.e, "POST", "/v1/queues/{queue}/messages", "/v1/queues/q/messages?delay=300", "later");
+    REQUIRE(s.status == 201);
+    CHECK(json::parse(a.lease("").body)["messages"].empty()); // not before its time
+    json m = a.lease_one("?wait=20000");
+    CHECK(seconds_since(t0) >= 0.3);
+    CHECK(m["id"] == json::parse(s.body)["id"]);
+    HttpReply bad = call(a.e, "POST", "/v1/queues/{queue}/messages", "/v1/queues/q/messages?delay=1209600001", "x");
+    CHECK(bad.status == 400);
 }
 
 TEST_CASE("api: a full queue answers 429 with Retry-After, never a silent drop") {

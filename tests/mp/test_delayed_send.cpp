@@ -30,12 +30,11 @@ uint32_t sleepers(shmq_queue *q) {
     return n;
 }
 
-} // namespace
-
-TEST_CASE("no daemon: a sleeping consumer process gets a delayed message on time from a producer killed after it") {
-    TestQueue t("delay_mp");
-    Pipe got;
-    pid_t consumer = spawn([&] {
+// A consumer process asleep in recv with no timer but due times (its
+// dead-client timer off); it sends back when and what it leased. Returns
+// once it sleeps.
+pid_t sleeping_consumer(TestQueue &t, Pipe &got) {
+    pid_t pid = spawn([&] {
         shmq::detail::g_dead_check_ms = 3600 * 1000; // no timer but the due time
         shmq_queue *q = open_queue(t.name);
         shmq_msg m;
@@ -45,9 +44,18 @@ TEST_CASE("no daemon: a sleeping consumer process gets a delayed message on time
         got.put(&m.id, sizeof m.id);
         return shmq_ack(q, &m);
     });
-    int64_t deadline = mono_ns() + 10 * 1000 * kMs; // the consumer must be asleep before the send
+    int64_t deadline = mono_ns() + 10 * 1000 * kMs;
     while (sleepers(t.q) == 0 && mono_ns() < deadline) usleep(1000); // polls a condition
     REQUIRE(sleepers(t.q) == 1);
+    return pid;
+}
+
+} // namespace
+
+TEST_CASE("no daemon: a sleeping consumer process gets a delayed message on time from a producer killed after it") {
+    TestQueue t("delay_mp");
+    Pipe got;
+    pid_t consumer = sleeping_consumer(t, got); // asleep before the send
 
     Pipe sent;
     const int64_t delay = 150 * kMs;
@@ -103,19 +111,7 @@ TEST_CASE("no daemon: a nack with a delay wakes another consumer process already
     uint64_t id = 0;
     REQUIRE(leased.get(&id, sizeof id));
     Pipe got;
-    pid_t a = spawn([&] {
-        shmq::detail::g_dead_check_ms = 3600 * 1000; // no timer but the due time
-        shmq_queue *q = open_queue(t.name);
-        shmq_msg m;
-        if (q == nullptr || shmq_recv(q, &m, 20 * 1000 * kMs) != SHMQ_OK) return 90;
-        int64_t at = mono_ns();
-        got.put(&at, sizeof at);
-        got.put(&m.id, sizeof m.id);
-        return shmq_ack(q, &m);
-    });
-    int64_t deadline = mono_ns() + 10 * 1000 * kMs;
-    while (sleepers(t.q) == 0 && mono_ns() < deadline) usleep(1000); // polls a condition
-    REQUIRE(sleepers(t.q) == 1);
+    pid_t a = sleeping_consumer(t, got);
     go.put("g", 1);
     int64_t before = 0, at = 0;
     uint64_t leased_id = 0;

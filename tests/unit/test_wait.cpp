@@ -13,7 +13,7 @@
 using namespace testing;
 using shmq::detail::SpinBudget;
 
-TEST_CASE("adaptive budget: halves when a spin runs out, never below the floor, never above spin_ns") {
+TEST_CASE("adaptive budget: halves when a spin runs out, doubles when one succeeds, within floor and spin_ns") {
     SpinBudget b;
     b.init(64000, true);
     CHECK(b.get() == 64000);
@@ -23,8 +23,12 @@ TEST_CASE("adaptive budget: halves when a spin runs out, never below the floor, 
     CHECK(b.get() == SpinBudget::kFloorNs);
     b.spun_ok(10000); // a wait that took 10 us is worth a 40 us spin
     CHECK(b.get() == 40000);
-    b.spun_ok(1000); // a shorter success does not shrink it
+    b.spun_out();
+    CHECK(b.get() == 20000);
+    b.spun_ok(1000); // any success doubles it: a few undo a hiccup
     CHECK(b.get() == 40000);
+    b.spun_ok(1000);
+    CHECK(b.get() == 64000);
     b.spun_ok(1000000);
     CHECK(b.get() == 64000);
 }
