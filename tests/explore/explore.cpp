@@ -52,6 +52,11 @@ std::vector<Scenario> scenarios() {
          .what = "a nack with a 5 ms delay, then the retry: due on time without a daemon, a kill anywhere",
          .per_producer = 1, .nack_first = true, .nack_delay_ns = 5000000, .preemptions = 0, .crashes = 1,
          .pct_runs = 3000},
+        {.name = "nack_wakes_other",
+         .what = "2 consumers; the one that nacks with a 5 ms delay leaves: the other, asleep, wakes for the retry "
+                 "on time without a daemon, 1 preemption",
+         .per_producer = 1, .consumers = 2, .nack_first = true, .nack_delay_ns = 5000000, .one_shot = true,
+         .preemptions = 1, .pct_runs = 2000},
         {.name = "delayed_send",
          .what = "2 messages sent with a 5 ms delay: never leased early, due on time without a daemon (a sleeping "
                  "consumer wakes for them), a kill anywhere",

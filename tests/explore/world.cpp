@@ -165,6 +165,7 @@ void World::consumer(int proc, int index) {
             if (m.attempt == 1) led_.firsts[size_t(index)].push_back(key);
             if (sc_.nack_first && m.attempt == 1) {
                 shmq_nack(q, &m, sc_.nack_delay_ns);
+                if (sc_.one_shot && index == sc_.consumers - 1) break; // leaves: only the others can take the retry
                 continue;
             }
             led_.acking.insert(key); // a kill inside ack may or may not have acked it

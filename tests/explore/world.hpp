@@ -23,7 +23,7 @@ struct Scenario {
     int64_t nack_delay_ns = 0;
     bool purge = false;           // an operator purges once, concurrently
     bool attach_race = false;     // two extra processes only attach and detach
-    bool one_shot = false;        // the last consumer leaves after one message
+    bool one_shot = false;        // the last consumer leaves after one message (acked, or nacked if nack_first)
     bool batch = false;           // consumers lease with recv_batch and ack with ack_batch
     int64_t send_delay_ns = 0;    // producers send every message with this delay (shmq_send_ex)
     int preemptions = 2, crashes = 0;
