@@ -11,6 +11,8 @@ void Ring::init(RingHeader *h, A64 *cells, uint32_t cap) {
 
 bool Ring::spent(uint64_t p) const {
     if (p < head_seen_.load(std::memory_order_relaxed)) return true;
+    // SYNC POINT: acquire, pairs with the acq_rel head CAS in advance_head():
+    // the popper that passed p finished with its entry before that CAS.
     uint64_t h = h_->head.load(std::memory_order_acquire);
     uint64_t seen = head_seen_.load(std::memory_order_relaxed);
     while (seen < h && !head_seen_.compare_exchange_weak(seen, h, std::memory_order_relaxed)) {
@@ -22,6 +24,9 @@ bool Ring::damaged_at(uint64_t h, uint64_t c) const {
     uint32_t n = empty_pops_.load(std::memory_order_relaxed) + 1; // a sampling counter: losing a count is harmless
     empty_pops_.store(n, std::memory_order_relaxed);
     if (n % 64 != 0) return false;
+    // SYNC POINT: acquire, pairs with the acq_rel tail CAS in push(), which
+    // follows the cell CAS: a tail past h means the cell at h was filled, so
+    // the re-read below sees the entry unless the cell is damaged.
     if (h_->tail.load(std::memory_order_acquire) <= h) return false;
     return at(h).load(std::memory_order_acquire) == c && h_->head.load(std::memory_order_acquire) == h;
 }
