@@ -20,22 +20,23 @@ shmq_params bench_params(size_t msg_size, size_t slot_count) {
     return p;
 }
 
-// A spin budget other than the library's default is the variant's point
-// (shmq_spin: always spin; shmq_sleep: never), so it is kept fixed
-// (SHMQ_WAIT_SPIN); with the default budget the handle adapts as a user's does.
-shmq_options bench_options(uint32_t spin_ns) {
-    shmq_options o;
-    shmq_options_init(&o);
-    o.prefetch = 0;
-    if (spin_ns != o.spin_ns) o.wait = SHMQ_WAIT_SPIN;
-    o.spin_ns = spin_ns;
-    return o;
-}
-
 shmq_options bench_default_options() {
     shmq_options o;
     shmq_options_init(&o);
     o.prefetch = 0;
+    o.single_thread = 1;
+    return o;
+}
+
+// A spin budget other than the library's default is the variant's point
+// (shmq_spin: always spin; shmq_sleep: never), so it is kept fixed
+// (SHMQ_WAIT_SPIN); with the default budget the handle adapts as a user's does.
+// Every bench process uses each handle from one thread, and says so
+// (single_thread), as a user with one thread per handle would.
+shmq_options bench_options(uint32_t spin_ns) {
+    shmq_options o = bench_default_options();
+    if (spin_ns != o.spin_ns) o.wait = SHMQ_WAIT_SPIN;
+    o.spin_ns = spin_ns;
     return o;
 }
 

@@ -19,6 +19,8 @@
 namespace shmq::detail {
 
 Pending *Queue::claim_pending() {
+    // A single-threaded handle has no one to share its entries with.
+    if (single_) return &rec_->pending[0];
     for (int spins = 0;; ++spins) {
         for (auto &pd : rec_->pending) {
             uint64_t expected = 0;

@@ -15,7 +15,7 @@ namespace shmq::detail {
 
 constexpr std::size_t kLine = 64;
 constexpr uint64_t kMagic = 0x3147455351484d53ULL; // "SMHQSEG1" little-endian
-constexpr uint32_t kLayoutVersion = 3;         // 2: event-count waits, listed positions, queue tags; 3: poppers never write ring cells
+constexpr uint32_t kLayoutVersion = 4; // 2: event-count waits, listed positions, queue tags; 3: poppers never write ring cells; 4: owner-only lease counts
 constexpr uint32_t kMaxClients = 500;              // owner field has 9 bits, 511 = none
 constexpr uint32_t kMaxSlots = 1u << 24;
 constexpr uint32_t kMaxSlotSize = 1u << 30;
@@ -80,7 +80,8 @@ struct alignas(kLine) ClientRecord {
     uint64_t pidns;     // inode of the process's pid namespace
     int64_t attached_ns;
     A32 role, prefetch;
-    A32 leased;         // leases held: +1 by the owner's lease, -1 by whoever ends it (the CAS winner)
+    A32 leased;         // +1 by the owner's lease, -1 when the owner ends one (owner only)
+    A32 returned;       // +1 when another client ends one of the owner's leases (held = leased - returned)
     A32 sleeping;       // owner's threads asleep on ready_wait (for stats)
     A32 space_sleeping; // owner's threads asleep on space_wait (for stats)
     A32 fd_armed;       // 1 while the owner waits on its readiness fd

@@ -20,13 +20,15 @@ static void options_or_default(const shmq_options *in, shmq_options *out) {
         out->prefetch = in->prefetch;
         out->spin_ns = in->spin_ns;
         if (in->struct_size > kOptionsV3) out->wait = in->wait;
+        if (in->struct_size > kOptionsV4) out->single_thread = in->single_thread;
     }
 }
 
 static int check_options(const shmq_options *o) {
     if (o == nullptr) return SHMQ_OK;
     if (o->struct_size < kOptionsV3) return SHMQ_EINVAL;
-    return o->struct_size <= kOptionsV3 || o->wait <= SHMQ_WAIT_SPIN ? SHMQ_OK : SHMQ_EINVAL;
+    if (o->struct_size > kOptionsV3 && o->wait > SHMQ_WAIT_SPIN) return SHMQ_EINVAL;
+    return o->struct_size <= kOptionsV4 || o->single_thread <= 1 ? SHMQ_OK : SHMQ_EINVAL;
 }
 
 // Validate the name, make a handle, run `setup` on it, and hand it out only
@@ -112,6 +114,7 @@ bool Queue::fill_record(ClientRecord *rec, ClientWord claimed, const ProcessId &
     rec->role.store(0, std::memory_order_relaxed);
     rec->prefetch.store(prefetch_, std::memory_order_relaxed);
     rec->leased.store(0, std::memory_order_relaxed);
+    rec->returned.store(0, std::memory_order_relaxed);
     rec->sleeping.store(0, std::memory_order_relaxed);
     rec->space_sleeping.store(0, std::memory_order_relaxed);
     rec->fd_armed.store(0, std::memory_order_relaxed);
@@ -171,6 +174,7 @@ int Queue::attach(const shmq_options *opts) {
     prefetch_ = o.prefetch;
     spin_[0].init(o.spin_ns, o.wait == SHMQ_WAIT_ADAPTIVE);
     spin_[1].init(o.spin_ns, o.wait == SHMQ_WAIT_ADAPTIVE);
+    single_ = o.single_thread == 1;
     ProcessId me = self_process();
     rng_.store(uint64_t(me.pid) << 32 ^ uint64_t(real_ns()));
     for (uint32_t i = 0; i < p_.max_clients; ++i)
@@ -196,9 +200,10 @@ void Queue::detach() {
     rec_ = nullptr;
 }
 
-// A locked add even though only this handle writes the counter: a handle may
-// be shared by threads (Go's Consume does), and metrics must not lose counts.
-void Queue::bump(Counter c, uint64_t n) { rec_->count[c].fetch_add(n, std::memory_order_relaxed); }
+// Only this handle writes its counters. A locked add unless the handle is
+// single-threaded: a handle may be shared by threads (Go's Consume does), and
+// metrics must not lose counts.
+void Queue::bump(Counter c, uint64_t n) { add_own(rec_->count[c], n); }
 
 // Mark this client a producer (bit 0) or consumer (bit 1), once.
 void Queue::mark_role(uint32_t bit) {

@@ -25,6 +25,8 @@ namespace shmq::detail {
 
 // Options of 0.3 callers end at spin_ns: they get the default wait policy.
 constexpr size_t kOptionsV3 = offsetof(shmq_options, wait);
+// Options of 0.4.0 callers end at wait: their handles are shared by threads.
+constexpr size_t kOptionsV4 = offsetof(shmq_options, single_thread);
 
 enum RingId : uint32_t { kReadyRing = 0, kFreeRing = 1 };
 
@@ -90,7 +92,7 @@ public:
 
     int recv(shmq_msg *msg, int64_t timeout_ns);
     int recv_batch(shmq_msg *msgs, size_t max, size_t *count, int64_t timeout_ns);
-    int ack(shmq_msg *msg, bool wake_now = true);
+    int ack(shmq_msg *msg);
     int ack_batch(shmq_msg *msgs, size_t count, int *results);
     int nack(shmq_msg *msg, int64_t delay_ns);
     int reject(shmq_msg *msg);
@@ -168,6 +170,16 @@ private:
     bool closed() const { return hdr_->unlinked.load(std::memory_order_acquire) != 0; }
     bool daemon_alive() const;
     void bump(Counter c, uint64_t n);
+    // Add n (modulo 2^bits) to a word of our own record that only this
+    // handle writes: plain load and store when single-threaded.
+    template <class A, class T> void add_own(A &a, T n) {
+        if (single_)
+            a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+        else
+            a.fetch_add(n, std::memory_order_relaxed);
+    }
+    // Leases this handle holds: its own count less those others ended.
+    uint32_t held_leases() const;
     void mark_role(uint32_t bit);
 
     // Attaching and detaching (queue.cpp).
@@ -188,6 +200,17 @@ private:
 
     // Sending (send.cpp).
     bool try_claim_free(uint32_t *slot, SlotWord *word);
+    // A batch send's run of claimed slots (send.cpp).
+    struct Claimed {
+        uint32_t slot;
+        SlotWord word;
+    };
+    static constexpr size_t kRun = 64;
+    Take take_free(uint32_t v, SlotWord *got);
+    uint32_t try_claim_run(Claimed *run, uint32_t max);
+    int claim_run(const shmq_iov *msgs, size_t count, int64_t timeout_ns, Claimed *run, size_t *claimed);
+    int publish_run(const shmq_iov *msgs, const Claimed *run, size_t k, const SendSpec &spec, uint64_t *ids,
+                    size_t *published);
     int claim_free(uint32_t *slot, SlotWord *word, int64_t timeout_ns);
     int publish(uint32_t slot, SlotWord writing, size_t len, const MessageMeta *meta, const SendSpec &spec = {},
                 uint64_t *id = nullptr);
@@ -198,12 +221,16 @@ private:
     void wake(Wait what, uint32_t n);
 
     // Receiving (recv.cpp).
+    Take take_ready(uint32_t v, uint64_t pos, uint32_t *now, SlotWord *got);
+    size_t lease_run(shmq_msg *msgs, size_t max);
+    uint32_t take_prefetch_n(uint32_t n);
     bool try_lease(shmq_msg *msg, uint32_t *now_ms);
     bool fill_message(uint32_t i, SlotWord leased, shmq_msg *msg);
     bool take_prefetch();
     void release_lease();
     void lease_ended(uint32_t owner);
     bool receipt(const shmq_msg *msg, uint32_t *i, SlotWord *w) const;
+    int end_with_free(shmq_msg *msg, bool wake_now); // ack without counting it
     int finish(shmq_msg *msg, SlotWord to, const Points &at, bool wake_now = true);
     uint32_t backoff_ms(uint32_t attempts);
     SlotWord retry_word(SlotWord from, uint32_t attempts, int64_t delay_ns, uint32_t now);
@@ -253,6 +280,7 @@ private:
     uint32_t me_ = kNoOwner;
     ClientRecord *rec_ = nullptr;
     uint32_t prefetch_ = 0;
+    bool single_ = false; // shmq_options.single_thread: plain stores on our own record
     SpinBudget spin_[2]; // [0] waiting for messages, [1] for room
     std::atomic<uint64_t> rng_{0};
     uint64_t tag_ = 0;     // the segment's tag, in the top half of receipt[0]

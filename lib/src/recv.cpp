@@ -11,11 +11,27 @@
 #include "sys.hpp"
 #include "wait.hpp"
 
+#include <algorithm>
 #include <climits>
 
 namespace shmq::detail {
 
 constexpr uint32_t kMaxTimeMs = 86400000;
+
+// Lease READY slot v listed at ring position pos (a ready-ring pop's
+// decision). *now is the coarse time for the deadline, read on first need.
+Take Queue::take_ready(uint32_t v, uint64_t pos, uint32_t *now, SlotWord *got) {
+    if (v >= p_.slot_count) return Take::Stale;
+    SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
+    if (w.state() != SlotState::Ready) return Take::Stale;
+    // The entry must be this life's (ring.hpp), else FIFO breaks.
+    if (slot(v)->listed_pos.load(std::memory_order_acquire) != pos) return Take::Stale;
+    if (*now == 0) *now = deadline_base_ms();
+    SlotWord nw = w.next(SlotState::Leased, me_, *now + p_.lease_ms);
+    if (!slot(v)->state.compare_exchange_strong(w.raw, nw.raw, std::memory_order_acq_rel)) return Take::Retry;
+    *got = nw;
+    return Take::Taken;
+}
 
 // Lease the oldest READY message. *now_ms gets the (coarse) time read for
 // its deadline, 0 if nothing was found.
@@ -24,19 +40,7 @@ bool Queue::try_lease(shmq_msg *msg, uint32_t *now_ms) {
     for (;;) {
         uint32_t now = 0; // read the clock only once there is something to lease
         SlotWord got{0};
-        uint32_t i = ready_.pop([&](uint32_t v, uint64_t pos) {
-            if (v >= p_.slot_count) return Take::Stale;
-            SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
-            if (w.state() != SlotState::Ready) return Take::Stale;
-            // The entry must be this life's (ring.hpp), else FIFO breaks.
-            if (slot(v)->listed_pos.load(std::memory_order_acquire) != pos) return Take::Stale;
-            if (now == 0) now = deadline_base_ms();
-            SlotWord nw = w.next(SlotState::Leased, me_, now + p_.lease_ms);
-            if (!slot(v)->state.compare_exchange_strong(w.raw, nw.raw, std::memory_order_acq_rel))
-                return Take::Retry;
-            got = nw;
-            return Take::Taken;
-        });
+        uint32_t i = ready_.pop([&](uint32_t v, uint64_t pos) { return take_ready(v, pos, &now, &got); });
         if (i == Ring::kEmpty) return false;
         *now_ms = now;
         // Dying here: LEASED by a dead owner, delivery count not yet raised
@@ -45,6 +49,28 @@ bool Queue::try_lease(shmq_msg *msg, uint32_t *now_ms) {
         note_due(got.time());
         if (fill_message(i, got, msg)) return true;
     }
+}
+
+// Lease up to max READY messages in one run of the ready ring (one head
+// move), as many as the prefetch limit allows. Returns how many.
+size_t Queue::lease_run(shmq_msg *msgs, size_t max) {
+    uint32_t want = take_prefetch_n(uint32_t(max < kRun ? max : kRun));
+    uint32_t idx[kRun];
+    SlotWord words[kRun];
+    uint32_t now = 0, taken = 0;
+    uint32_t got = want == 0 ? 0 : ready_.pop_run(idx, want, [&](uint32_t v, uint64_t pos) {
+        Take t = take_ready(v, pos, &now, &words[taken]);
+        taken += t == Take::Taken;
+        return t;
+    });
+    size_t n = 0;
+    if (got > 0) note_due(words[0].time()); // one deadline for the run
+    for (uint32_t k = 0; k < got; ++k) {
+        SHMQ_CRASH_POINT("recv.after_lease");
+        n += fill_message(idx[k], words[k], &msgs[n]);
+    }
+    for (uint32_t k = uint32_t(n); k < want; ++k) release_lease();
+    return n;
 }
 
 // Describe leased slot i in *msg. A length beyond the slot size can only come
@@ -75,20 +101,41 @@ bool Queue::fill_message(uint32_t i, SlotWord leased, shmq_msg *msg) {
 }
 
 // Take one unit of this handle's prefetch allowance; false if none is left.
-bool Queue::take_prefetch() {
-    uint32_t held = rec_->leased.fetch_add(1, std::memory_order_relaxed);
-    if (prefetch_ == 0 || held < prefetch_) return true;
-    rec_->leased.fetch_sub(1, std::memory_order_relaxed);
-    return false;
+bool Queue::take_prefetch() { return take_prefetch_n(1) == 1; }
+
+// Take up to n units; returns how many. A single-threaded handle checks
+// before it takes; a shared one takes first and gives back the excess, so
+// that two threads cannot both take the last unit.
+uint32_t Queue::take_prefetch_n(uint32_t n) {
+    if (single_) {
+        uint32_t held = held_leases();
+        if (prefetch_ != 0) n = held >= prefetch_ ? 0 : std::min(n, prefetch_ - held);
+        if (n > 0) add_own(rec_->leased, n);
+        return n;
+    }
+    uint32_t held = rec_->leased.fetch_add(n, std::memory_order_relaxed) - rec_->returned.load(std::memory_order_relaxed);
+    if (prefetch_ == 0) return n;
+    uint32_t ok = held >= prefetch_ ? 0 : std::min(n, prefetch_ - held);
+    if (ok < n) rec_->leased.fetch_sub(n - ok, std::memory_order_relaxed);
+    return ok;
 }
 
-void Queue::release_lease() { rec_->leased.fetch_sub(1, std::memory_order_relaxed); }
+uint32_t Queue::held_leases() const {
+    return rec_->leased.load(std::memory_order_relaxed) - rec_->returned.load(std::memory_order_relaxed);
+}
+
+void Queue::release_lease() { add_own(rec_->leased, ~0u); }
 
 // A lease of client `owner` ended by our CAS (ack, nack, reject, reclaim):
-// exactly one party wins that CAS, so exactly one gives the unit back. A
-// spent receipt (a copy acked twice) fails its CAS and changes no count.
+// exactly one party wins that CAS, so exactly one gives the unit back: the
+// owner from its own count, anyone else by counting it returned (the owner's
+// count is the owner's alone to write). A spent receipt (a copy acked twice)
+// fails its CAS and changes no count.
 void Queue::lease_ended(uint32_t owner) {
-    if (owner < p_.max_clients) client(owner)->leased.fetch_sub(1, std::memory_order_relaxed);
+    if (owner == me_)
+        release_lease();
+    else if (owner < p_.max_clients)
+        client(owner)->returned.fetch_add(1, std::memory_order_relaxed);
 }
 
 int Queue::recv(shmq_msg *msg, int64_t timeout_ns) {
@@ -129,13 +176,10 @@ int Queue::recv_batch(shmq_msg *msgs, size_t max, size_t *count, int64_t timeout
     int rc = recv(&msgs[0], timeout_ns);
     if (rc != SHMQ_OK) return rc;
     size_t n = 1;
-    while (n < max && take_prefetch()) {
-        uint32_t t;
-        if (!try_lease(&msgs[n], &t)) {
-            release_lease();
-            break;
-        }
-        ++n;
+    while (n < max) {
+        size_t got = lease_run(msgs + n, max - n);
+        if (got == 0) break;
+        n += got;
     }
     *count = n;
     return SHMQ_OK;
@@ -171,11 +215,15 @@ int Queue::finish(shmq_msg *msg, SlotWord to, const Points &at, bool wake_now) {
     return ok ? SHMQ_OK : SHMQ_ELEASELOST;
 }
 
-int Queue::ack(shmq_msg *msg, bool wake_now) {
-    SlotWord from{msg != nullptr ? msg->receipt[1] : 0};
-    int rc = finish(msg, from.next(SlotState::Free, kNoOwner, 0), Points{nullptr, "ack.after_free", nullptr}, wake_now);
+int Queue::ack(shmq_msg *msg) {
+    int rc = end_with_free(msg, true);
     if (rc == SHMQ_OK) bump(kAcked, 1);
     return rc;
+}
+
+int Queue::end_with_free(shmq_msg *msg, bool wake_now) {
+    SlotWord from{msg != nullptr ? msg->receipt[1] : 0};
+    return finish(msg, from.next(SlotState::Free, kNoOwner, 0), Points{nullptr, "ack.after_free", nullptr}, wake_now);
 }
 
 // Each message is acked on its own (one lease each); producers waiting for
@@ -186,12 +234,15 @@ int Queue::ack_batch(shmq_msg *msgs, size_t count, int *results) {
     int first_error = SHMQ_OK;
     uint32_t freed = 0;
     for (size_t k = 0; k < count; ++k) {
-        int rc = ack(&msgs[k], false);
+        int rc = end_with_free(&msgs[k], false);
         freed += rc == SHMQ_OK;
         if (results != nullptr) results[k] = rc;
         if (first_error == SHMQ_OK) first_error = rc;
     }
-    if (freed > 0) wake(Wait::Space, freed);
+    if (freed > 0) {
+        bump(kAcked, freed);
+        wake(Wait::Space, freed);
+    }
     return first_error;
 }
 

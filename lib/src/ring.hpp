@@ -69,6 +69,15 @@ public:
     // met on the way are passed over. Returns kEmpty when the ring is empty.
     template <class F> uint32_t pop(F &&take);
 
+    // Take up to max entries in a row from head, `take(v, pos)` deciding each
+    // as in pop(), into out[]; head moves once, past all of them (one shared
+    // RMW per run, issue 20). The run ends at the first position without an
+    // entry; with none at head at all, pop() decides (empty, or damage to
+    // pass over). Returns how many were taken. A popper killed inside a run
+    // has taken slots that head has not passed: others find them no longer
+    // takeable and advance head past them, as after a killed pop().
+    template <class F> uint32_t pop_run(uint32_t *out, uint32_t max, F &&take);
+
     // Is there an entry at head? Sequentially consistent, for the sleep/wake
     // handshake (pairs with the seq_cst cell CAS in push()).
     bool maybe_nonempty() const;
@@ -103,6 +112,11 @@ private:
     // Has head passed position p? Asks shared memory only if the hint cannot tell.
     bool spent(uint64_t p) const;
     void advance_head(uint64_t h) { h_->head.compare_exchange_strong(h, h + 1, std::memory_order_acq_rel); }
+    // Move head from `from` to `to` unless others moved it that far already.
+    void advance_head_to(uint64_t from, uint64_t to) {
+        while (from < to && !h_->head.compare_exchange_strong(from, to, std::memory_order_acq_rel)) {
+        }
+    }
 
     RingHeader *h_ = nullptr;
     A64 *cells_ = nullptr;
@@ -148,6 +162,33 @@ template <class F> uint32_t Ring::pop(F &&take) {
         last_h = h;
         last_c = c;
     }
+}
+
+template <class F> uint32_t Ring::pop_run(uint32_t *out, uint32_t max, F &&take) {
+    if (max == 0) return 0;
+    for (;;) {
+        const uint64_t h = h_->head.load(std::memory_order_acquire);
+        uint64_t p = h;
+        uint32_t n = 0;
+        while (n < max && p - h <= mask_) {
+            uint64_t c = at(p).load(std::memory_order_acquire);
+            if (!entry_at(p, c)) break;
+            Take t = take(val_of(c), p);
+            if (t == Take::Retry) continue;
+            if (t == Take::Taken) {
+                SHMQ_CRASH_POINT(pop_point_);
+                out[n++] = val_of(c);
+            }
+            ++p; // taken or stale, the entry is spent
+        }
+        if (p == h) break; // no entry at head: pop() decides
+        advance_head_to(h, p);
+        if (n > 0) return n; // else only stale entries: look again
+    }
+    uint32_t v = pop(take);
+    if (v == kEmpty) return 0;
+    out[0] = v;
+    return 1;
 }
 
 template <class F> bool Ring::push(uint32_t v, F &&before_fill) {

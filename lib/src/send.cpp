@@ -15,25 +15,38 @@
 
 namespace shmq::detail {
 
+// Take FREE slot v for writing (a free-ring pop's decision).
+Take Queue::take_free(uint32_t v, SlotWord *got) {
+    if (v >= p_.slot_count) return Take::Stale; // hostile or torn entry: drop it
+    SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
+    if (w.state() != SlotState::Free) return Take::Stale;
+    SlotWord nw = w.next(SlotState::Writing, me_, 0);
+    if (!slot(v)->state.compare_exchange_strong(w.raw, nw.raw, std::memory_order_acq_rel)) return Take::Retry;
+    *got = nw;
+    return Take::Taken;
+}
+
 bool Queue::try_claim_free(uint32_t *out, SlotWord *word) {
-    SlotWord got{0};
-    uint32_t i = free_.pop([&](uint32_t v, uint64_t) {
-        if (v >= p_.slot_count) return Take::Stale; // hostile or torn entry: drop it
-        SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
-        if (w.state() != SlotState::Free) return Take::Stale;
-        SlotWord nw = w.next(SlotState::Writing, me_, 0);
-        if (!slot(v)->state.compare_exchange_strong(w.raw, nw.raw, std::memory_order_acq_rel))
-            return Take::Retry;
-        got = nw;
-        return Take::Taken;
-    });
+    uint32_t i = free_.pop([&](uint32_t v, uint64_t) { return take_free(v, word); });
     if (i == Ring::kEmpty) return false;
 #ifndef SHMQ_EXPLORE // a hint: in the exploration build it would only add scheduling points
     prefetch_slot(free_.peek()); // the slot our next send will most likely take
 #endif
     *out = i;
-    *word = got;
     return true;
+}
+
+// Up to max FREE slots, taken in one run of the free ring (one head move).
+uint32_t Queue::try_claim_run(Claimed *run, uint32_t max) {
+    uint32_t idx[kRun];
+    uint32_t taken = 0;
+    uint32_t n = free_.pop_run(idx, max < kRun ? max : uint32_t(kRun), [&](uint32_t v, uint64_t) {
+        Take t = take_free(v, &run[taken].word);
+        taken += t == Take::Taken;
+        return t;
+    });
+    for (uint32_t k = 0; k < n; ++k) run[k].slot = idx[k];
+    return n;
 }
 
 int Queue::claim_free(uint32_t *out, SlotWord *word, int64_t timeout_ns) {
@@ -98,30 +111,70 @@ int Queue::send(const void *data, size_t len, int64_t timeout_ns, const SendSpec
     return rc;
 }
 
+// A batch goes in runs: claim up to kRun free slots, then take their ids in
+// one step and publish them with one clock read; counters move once per run.
 int Queue::send_batch(const shmq_iov *msgs, size_t count, size_t *sent, int64_t timeout_ns, const SendSpec &spec,
                       uint64_t *ids) {
     size_t n = 0;
-    int rc = SHMQ_OK;
-    if (msgs == nullptr && count > 0) rc = SHMQ_EINVAL;
-    for (; rc == SHMQ_OK && n < count; ++n) {
-        const shmq_iov &m = msgs[n];
-        if ((m.data == nullptr && m.len > 0) || m.len > p_.slot_size) {
-            rc = m.len > p_.slot_size ? SHMQ_ETOOBIG : SHMQ_EINVAL;
-            break;
-        }
-        uint32_t i;
-        SlotWord w{0};
-        if (!try_claim_free(&i, &w)) {
-            wake(Wait::Ready, UINT32_MAX); // let consumers drain what we sent before we wait
-            rc = claim_free(&i, &w, timeout_ns);
-            if (rc != SHMQ_OK) break;
-        }
-        if (m.len > 0) std::memcpy(payload(i), m.data, m.len);
-        rc = publish(i, w, m.len, nullptr, spec, ids != nullptr ? &ids[n] : nullptr);
-        if (rc != SHMQ_OK) break;
+    int rc = msgs == nullptr && count > 0 ? SHMQ_EINVAL : SHMQ_OK;
+    Claimed run[kRun];
+    while (rc == SHMQ_OK && n < count) {
+        size_t k = 0;
+        rc = claim_run(msgs + n, count - n, timeout_ns, run, &k);
+        int prc = publish_run(msgs + n, run, k, spec, ids != nullptr ? ids + n : nullptr, &k);
+        if (rc == SHMQ_OK) rc = prc;
+        n += k;
     }
     if (n > 0) wake_sent(spec, uint32_t(n < UINT32_MAX ? n : UINT32_MAX));
     if (sent != nullptr) *sent = n;
+    return rc;
+}
+
+// Claim free slots for a prefix of msgs (at most kRun) into run; waits only
+// when none at all is free. A bad message is not claimed for: its error comes
+// back once every message before it is.
+int Queue::claim_run(const shmq_iov *msgs, size_t count, int64_t timeout_ns, Claimed *run, size_t *claimed) {
+    size_t valid = 0;
+    int bad = SHMQ_OK;
+    for (; valid < count && valid < kRun && bad == SHMQ_OK; ++valid) {
+        const shmq_iov &m = msgs[valid];
+        bad = m.len > p_.slot_size ? SHMQ_ETOOBIG : m.data == nullptr && m.len > 0 ? SHMQ_EINVAL : SHMQ_OK;
+    }
+    if (bad != SHMQ_OK) --valid;
+    size_t k = valid > 0 ? try_claim_run(run, uint32_t(valid)) : 0;
+    *claimed = 0;
+    if (k == 0 && valid > 0) {
+        wake(Wait::Ready, UINT32_MAX); // let consumers drain what we sent before we wait
+        int rc = claim_free(&run[0].slot, &run[0].word, timeout_ns);
+        if (rc != SHMQ_OK) return rc;
+        k = 1;
+    }
+    *claimed = k;
+    return k == valid ? bad : SHMQ_OK;
+}
+
+// Fill and publish the k slots of run. *published gets how many went out
+// (a prefix); the rest, if one failed, are given back.
+int Queue::publish_run(const shmq_iov *msgs, const Claimed *run, size_t k, const SendSpec &spec, uint64_t *ids,
+                       size_t *published) {
+    if (k == 0) return *published = 0, SHMQ_OK;
+    MessageMeta meta{hdr_->next_id.fetch_add(k, std::memory_order_relaxed), 0, real_ns()};
+    size_t j = 0;
+    int rc = SHMQ_OK;
+    for (; j < k; ++j, ++meta.id) {
+        if (msgs[j].len > 0) std::memcpy(payload(run[j].slot), msgs[j].data, msgs[j].len);
+        rc = publish(run[j].slot, run[j].word, msgs[j].len, &meta, spec, ids != nullptr ? &ids[j] : nullptr);
+        if (rc != SHMQ_OK) break;
+    }
+    for (size_t r = j + 1; r < k; ++r) // after a lost slot: give back what we still hold
+        if (transition_and_push(run[r].slot, run[r].word, run[r].word.next(SlotState::Free, kNoOwner, 0),
+                                kFreeRing, Points{}))
+            wake(Wait::Space, 1);
+    if (j > 0) {
+        bump(kSent, j);
+        mark_role(1);
+    }
+    *published = j;
     return rc;
 }
 

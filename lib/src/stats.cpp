@@ -20,7 +20,7 @@ static void fill_client(const ClientRecord *rec, ClientWord w, shmq_client_stats
     c->pid = int32_t(w.value());
     c->role = rec->role.load(std::memory_order_relaxed);
     c->prefetch = rec->prefetch.load(std::memory_order_relaxed);
-    c->leased = rec->leased.load(std::memory_order_relaxed);
+    c->leased = rec->leased.load(std::memory_order_relaxed) - rec->returned.load(std::memory_order_relaxed);
     c->sleeping = rec->sleeping.load(std::memory_order_relaxed);
     c->alive = alive_of(rec, w);
     c->sent = v[kSent];

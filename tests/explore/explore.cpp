@@ -43,9 +43,17 @@ std::vector<Scenario> scenarios() {
                  "leases a reused slot's newer message",
          .per_producer = 3, .consumers = 2, .one_shot = true, .preemptions = 1},
         {.name = "batch_crash",
-         .what = "1 producer, 1 consumer leasing with recv_batch and acking with ack_batch, 2 messages, a kill "
-                 "anywhere",
+         .what = "1 producer sending with send_batch, 1 consumer leasing with recv_batch (up to 3) and "
+                 "acking with ack_batch, 2 messages, a kill anywhere",
          .batch = true, .preemptions = 0, .crashes = 1, .pct_runs = 2000},
+        {.name = "single_thread_crash",
+         .what = "send_recv_crash with single-threaded handles (plain stores on their own records)",
+         .per_producer = 1, .single_thread = true, .preemptions = 1, .crashes = 1, .pct_runs = 2000},
+        {.name = "single_thread_batch",
+         .what = "batch_crash with single-threaded handles, 2 producers of 2 messages, 2 consumers, 3 slots, "
+                 "1 preemption: runs of the rings taken side by side",
+         .producers = 2, .consumers = 2, .slots = 3, .batch = true, .single_thread = true, .preemptions = 1, .crashes = 1,
+         .pct_runs = 2000, .exhaustive = false},
         {.name = "two_producers_wake", .what = "2 producers, 1 sleeping consumer (no spin): no lost wake-up, 1 preemption",
          .producers = 2, .per_producer = 1, .slots = 3, .preemptions = 1, .pct_runs = 3000},
         {.name = "nack_retry",

@@ -69,6 +69,7 @@ shmq_queue *World::open(int proc, uint32_t prefetch) {
     shmq_options_init(&o);
     o.spin_ns = 0;
     o.prefetch = prefetch;
+    o.single_thread = sc_.single_thread;
     shmq_queue *q = nullptr;
     if (shmq_open(name_.c_str(), &o, &q) != SHMQ_OK) return nullptr;
     handles_[proc] = q;
@@ -87,12 +88,25 @@ void World::producer(int proc, int index) {
     shmq_send_opts opts;
     shmq_send_opts_init(&opts);
     opts.delay_ns = sc_.send_delay_ns;
-    for (int seq = 1; q != nullptr && seq <= sc_.per_producer; ++seq) {
-        uint64_t key = uint64_t(index + 1) << 32 | uint32_t(seq), id = 0;
-        led_.not_before[key] = g_sim.now_ns + sc_.send_delay_ns;
-        if (shmq_send_ex(q, &key, sizeof key, &opts, &id, SHMQ_FOREVER) != SHMQ_OK) continue;
-        led_.sent.insert(key);
-        led_.ids[key] = id;
+    std::vector<uint64_t> keys, ids(size_t(sc_.per_producer));
+    for (int seq = 1; seq <= sc_.per_producer; ++seq) {
+        keys.push_back(uint64_t(index + 1) << 32 | uint32_t(seq));
+        led_.not_before[keys.back()] = g_sim.now_ns + sc_.send_delay_ns;
+    }
+    if (q != nullptr && sc_.batch) {
+        std::vector<shmq_iov> iov;
+        for (uint64_t &k : keys) iov.push_back(shmq_iov{&k, sizeof k});
+        size_t sent = 0;
+        shmq_send_batch_ex(q, iov.data(), iov.size(), &opts, ids.data(), &sent, SHMQ_FOREVER);
+        for (size_t k = 0; k < sent; ++k) {
+            led_.sent.insert(keys[k]);
+            led_.ids[keys[k]] = ids[k];
+        }
+    }
+    for (size_t k = 0; q != nullptr && !sc_.batch && k < keys.size(); ++k) {
+        if (shmq_send_ex(q, &keys[k], sizeof keys[k], &opts, &ids[k], SHMQ_FOREVER) != SHMQ_OK) continue;
+        led_.sent.insert(keys[k]);
+        led_.ids[keys[k]] = ids[k];
     }
     ++led_.ended_producers;
     if (q != nullptr) close(proc, q);
@@ -124,19 +138,19 @@ void World::check_delivery(uint64_t key, const shmq_msg &m) {
                         " us before its delay ended";
 }
 
-// A consumer that leases up to two at a time and acks them in one call.
+// A consumer that leases up to three at a time and acks them in one call.
 void World::batch_consumer(int proc, int index) {
     shmq_queue *q = open(proc, 0);
     while (q != nullptr) {
-        shmq_msg m[2];
+        shmq_msg m[3];
         size_t n = 0;
-        int rc = shmq_recv_batch(q, m, 2, &n, 20 * 1000000LL);
+        int rc = shmq_recv_batch(q, m, 3, &n, 20 * 1000000LL);
         if (rc != SHMQ_OK) {
             if (led_.ended_producers == sc_.producers && everything_acked()) break;
             continue;
         }
-        uint64_t keys[2] = {};
-        int results[2] = {-1, -1};
+        uint64_t keys[3] = {};
+        int results[3] = {-1, -1, -1};
         for (size_t k = 0; k < n; ++k) {
             std::memcpy(&keys[k], m[k].data, sizeof keys[k]);
             check_delivery(keys[k], m[k]);
@@ -280,7 +294,7 @@ std::string World::check_lease_counts() const {
             SlotWord w{peek(core_->slot(i)->state)};
             owned += w.state() == SlotState::Leased && w.owner() == rec;
         }
-        uint32_t counted = peek(core_->client(rec)->leased);
+        uint32_t counted = peek(core_->client(rec)->leased) - peek(core_->client(rec)->returned);
         if (counted != owned)
             return p.name + " counts " + std::to_string(counted) + " leases but owns " + std::to_string(owned);
     }

@@ -24,7 +24,8 @@ struct Scenario {
     bool purge = false;           // an operator purges once, concurrently
     bool attach_race = false;     // two extra processes only attach and detach
     bool one_shot = false;        // the last consumer leaves after one message (acked, or nacked if nack_first)
-    bool batch = false;           // consumers lease with recv_batch and ack with ack_batch
+    bool batch = false;           // producers send with send_batch; consumers lease with recv_batch, ack with ack_batch
+    bool single_thread = false;   // every handle is opened with shmq_options.single_thread
     int64_t send_delay_ns = 0;    // producers send every message with this delay (shmq_send_ex)
     int preemptions = 2, crashes = 0;
     uint64_t pct_runs = 0;        // random schedules after (or instead of) the exhaustive ones

@@ -170,6 +170,50 @@ static shmq_client_stats client_with_prefetch(shmq_queue *q, uint32_t prefetch) 
     return {};
 }
 
+// The owner writes its own lease count; another client that ends one of its
+// leases counts it as returned (layout 4). Either way the unit comes back.
+static void reclaimed_lease_gives_its_unit_back(uint32_t single_thread) {
+    shmq_params p = small_params();
+    p.lease_ms = 50;
+    TestQueue t("reclaimunit", p);
+    shmq_options o;
+    shmq_options_init(&o);
+    o.prefetch = 1;
+    o.single_thread = single_thread;
+    shmq_queue *c = nullptr;
+    REQUIRE(shmq_open(t.name.c_str(), &o, &c) == SHMQ_OK);
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    shmq_msg late, again, next;
+    REQUIRE(shmq_recv(c, &late, 0) == SHMQ_OK);
+    REQUIRE(shmq_recv(t.q, &again, 5 * 1000000000LL) == SHMQ_OK); // t.q reclaims c's expired lease
+    CHECK(again.id == late.id);
+    REQUIRE(shmq_ack(t.q, &again) == SHMQ_OK);
+    CHECK(client_with_prefetch(t.q, 1).leased == 0);
+    REQUIRE(shmq_send(t.q, "y", 1, 0) == SHMQ_OK);
+    CHECK(shmq_recv(c, &next, 0) == SHMQ_OK); // the unit is back: not SHMQ_EPREFETCH
+    CHECK(client_with_prefetch(t.q, 1).leased == 1);
+    CHECK(shmq_ack(c, &late) == SHMQ_ELEASELOST);
+    CHECK(shmq_ack(c, &next) == SHMQ_OK);
+    CHECK(client_with_prefetch(t.q, 1).leased == 0);
+    shmq_close(c);
+}
+
+TEST_CASE("a lease another client reclaims gives its prefetch unit back, shared or single-threaded handle") {
+    SUBCASE("shared") { reclaimed_lease_gives_its_unit_back(0); }
+    SUBCASE("single-threaded") { reclaimed_lease_gives_its_unit_back(1); }
+}
+
+TEST_CASE("single_thread must be 0 or 1") {
+    TestQueue t("single_bad");
+    shmq_options o;
+    shmq_options_init(&o);
+    o.single_thread = 2;
+    shmq_queue *c = nullptr;
+    CHECK(shmq_open(t.name.c_str(), &o, &c) == SHMQ_EINVAL);
+    CHECK(c == nullptr);
+}
+
+
 TEST_CASE("a consumer waiting in recv holds no lease and shows as sleeping") {
     TestQueue t("sleeper");
     shmq_queue *c = open_queue(t.name, 3);

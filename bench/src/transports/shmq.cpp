@@ -68,7 +68,7 @@ class Shmq final : public Transport {
     }
     Json describe() const override {
         return {{"slot_count", spec_.capacity}, {"spin_ns", mode_.spin_ns},
-                {"zero_copy", mode_.zero_copy}, {"prefetch", 0}};
+                {"zero_copy", mode_.zero_copy}, {"prefetch", 0}, {"single_thread", 1}};
     }
 
   private:

@@ -122,6 +122,13 @@ typedef struct shmq_options {
                              0 means no limit */
     uint32_t spin_ns;     /* longest a blocking call spins before sleeping [20000] */
     uint32_t wait;        /* shmq_wait: how the spin budget is used [SHMQ_WAIT_ADAPTIVE] */
+    uint32_t single_thread; /* 1: one thread at a time uses this handle [0]. Its
+                               counters and publish intents then take plain stores
+                               instead of locked instructions (5 fewer per message
+                               sent, leased and acked). Two threads calling into
+                               such a handle at once is undefined: counts can be
+                               lost, and a crash in that window can leave a
+                               message unlisted until the next restart. */
 } shmq_options;
 
 /* How a blocking call waits. ADAPTIVE spins only while spinning has been
