@@ -58,6 +58,7 @@ int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *
     s->enqueued_ns.store(meta ? meta->enqueued_ns : real_ns(), std::memory_order_relaxed);
     s->len.store(uint32_t(len), std::memory_order_relaxed);
     s->attempts.store(meta ? meta->attempts : 0, std::memory_order_relaxed);
+    s->expires_ms.store(expiry_of(spec, meta), std::memory_order_relaxed);
     // A new life starts unlisted: an entry of an earlier life, still held by
     // a slow consumer, cannot match (ring.hpp). Released by the CAS below.
     s->listed_pos.store(kUnlisted, std::memory_order_relaxed);
