@@ -42,7 +42,8 @@ type Params struct {
 	BackoffCap  time.Duration // largest retry delay
 	Jitter      Jitter
 	Overflow    Overflow
-	Mode        os.FileMode // 0600, or 0660 to share with the group
+	Mode        os.FileMode   // 0600, or 0660 to share with the group
+	TTL         time.Duration // default time to live of a message (whole ms), 0 = none; at most MaxTTL
 }
 
 // DefaultParams are libshmq's defaults: 1024 slots of 1 KiB, 64 clients,
@@ -66,6 +67,7 @@ func paramsFromC(c *C.shmq_params) Params {
 		Jitter:      Jitter(c.jitter),
 		Overflow:    Overflow(c.overflow),
 		Mode:        os.FileMode(c.mode),
+		TTL:         time.Duration(c.ttl_ms) * time.Millisecond,
 	}
 }
 
@@ -95,6 +97,7 @@ func (p Params) Validate() error {
 		{p.Jitter <= JitterEqual, fmt.Sprintf("Jitter %d: must be JitterNone, JitterFull or JitterEqual", p.Jitter)},
 		{p.Overflow <= OverflowSpill, fmt.Sprintf("Overflow %d: must be OverflowBlock, OverflowFail or OverflowSpill", p.Overflow)},
 		{p.Mode&^0o660 == 0 && p.Mode&0o600 == 0o600, fmt.Sprintf("Mode %#o: must be 0600 or 0660", uint32(p.Mode))},
+		{p.TTL >= 0 && p.TTL <= MaxTTL, fmt.Sprintf("TTL %v: must be 0 .. %v", p.TTL, MaxTTL)},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -110,6 +113,7 @@ func (p Params) toC() (C.shmq_params, bool) {
 	lease, ok1 := millis(p.Lease)
 	base, ok2 := millis(p.BackoffBase)
 	capMs, ok3 := millis(p.BackoffCap)
+	ttl, ok4 := millis(p.TTL)
 	c.slot_size = C.uint32_t(p.SlotSize)
 	c.slot_count = C.uint32_t(p.SlotCount)
 	c.max_clients = C.uint32_t(p.MaxClients)
@@ -120,7 +124,8 @@ func (p Params) toC() (C.shmq_params, bool) {
 	c.jitter = C.uint32_t(p.Jitter)
 	c.overflow = C.uint32_t(p.Overflow)
 	c.mode = C.uint32_t(p.Mode)
-	return c, ok1 && ok2 && ok3
+	c.ttl_ms = ttl
+	return c, ok1 && ok2 && ok3 && ok4
 }
 
 // millis rounds d up to whole milliseconds; false if negative or too large.

@@ -11,7 +11,8 @@ package shmq
 // of Go pointers, so the iovecs are built here, on the C stack, from one Go
 // buffer.
 static int shmq_go_send_packed(shmq_queue *q, const char *buf, const size_t *lens, size_t count,
-                               int64_t delay_ns, uint64_t *ids, size_t *sent, int64_t timeout_ns) {
+                               int64_t delay_ns, int64_t ttl_ns, uint64_t *ids, size_t *sent,
+                               int64_t timeout_ns) {
     shmq_iov iov[256];
     if (count > 256) count = 256;
     for (size_t i = 0; i < count; ++i) {
@@ -22,14 +23,16 @@ static int shmq_go_send_packed(shmq_queue *q, const char *buf, const size_t *len
     shmq_send_opts o;
     shmq_send_opts_init(&o);
     o.delay_ns = delay_ns;
+    o.ttl_ns = ttl_ns;
     return shmq_send_batch_ex(q, iov, count, &o, ids, sent, timeout_ns);
 }
 
-static int shmq_go_send(shmq_queue *q, const void *data, size_t len, int64_t delay_ns, uint64_t *id,
-                        int64_t timeout_ns) {
+static int shmq_go_send(shmq_queue *q, const void *data, size_t len, int64_t delay_ns, int64_t ttl_ns,
+                        uint64_t *id, int64_t timeout_ns) {
     shmq_send_opts o;
     shmq_send_opts_init(&o);
     o.delay_ns = delay_ns;
+    o.ttl_ns = ttl_ns;
     return shmq_send_ex(q, data, len, &o, id, timeout_ns);
 }
 */
@@ -45,15 +48,32 @@ import (
 // longer ones fail with ErrRange.
 const MaxDelay = time.Duration(C.SHMQ_MAX_DELAY_NS)
 
+// MaxTTL is the longest time to live a message or a queue may have
+// (SHMQ_MAX_TTL_NS); longer ones fail with ErrRange (ErrInvalid in Params).
+const MaxTTL = time.Duration(C.SHMQ_MAX_TTL_NS)
+
 // SendOption sets a per-message option of Send and SendBatch.
 type SendOption func(*sendOptions)
 
-type sendOptions struct{ delay time.Duration }
+type sendOptions struct{ delay, ttl time.Duration }
 
 // WithDelay stores the message DELAYED: it becomes ready no earlier than d
 // after it is stored. A negative d fails with ErrInvalid, one above MaxDelay
 // with ErrRange.
 func WithDelay(d time.Duration) SendOption { return func(o *sendOptions) { o.delay = d } }
+
+// WithTTL gives the message a time to live: if it is not leased within d
+// of becoming ready (after its delay), it is dead-lettered with reason
+// "expired" and never delivered. Without it the queue's Params.TTL applies.
+// A d <= 0 fails with ErrInvalid, one above MaxTTL with ErrRange.
+func WithTTL(d time.Duration) SendOption {
+	return func(o *sendOptions) {
+		o.ttl = d
+		if d <= 0 {
+			o.ttl = -1 // refused by libshmq; 0 would mean "the queue's"
+		}
+	}
+}
 
 // At delays the message until t (none if t has passed).
 func At(t time.Time) SendOption {
@@ -65,12 +85,12 @@ func At(t time.Time) SendOption {
 	}
 }
 
-func delayOf(opts []SendOption) C.int64_t {
+func optionsOf(opts []SendOption) (delay, ttl C.int64_t) {
 	var o sendOptions
 	for _, f := range opts {
 		f(&o)
 	}
-	return C.int64_t(o.delay)
+	return C.int64_t(o.delay), C.int64_t(o.ttl)
 }
 
 // Send copies data into the queue as one message and returns its id (the
@@ -83,10 +103,10 @@ func (q *Queue) Send(ctx context.Context, data []byte, opts ...SendOption) (uint
 		p = unsafe.Pointer(&data[0])
 	}
 	n := C.size_t(len(data))
-	delay := delayOf(opts)
+	delay, ttl := optionsOf(opts)
 	var id C.uint64_t
 	err := q.blocking(ctx, "send", func(h *C.shmq_queue, ns C.int64_t) C.int {
-		return C.shmq_go_send(h, p, n, delay, &id, ns)
+		return C.shmq_go_send(h, p, n, delay, ttl, &id, ns)
 	})
 	return uint64(id), err
 }
@@ -101,7 +121,7 @@ func (q *Queue) SendBatch(ctx context.Context, msgs [][]byte, opts ...SendOption
 	}
 	buf, lens := pack(msgs)
 	ids := make([]C.uint64_t, len(msgs))
-	delay := delayOf(opts)
+	delay, ttl := optionsOf(opts)
 	done, off := 0, 0
 	err := q.blocking(ctx, "send_batch", func(h *C.shmq_queue, ns C.int64_t) C.int {
 		var p *C.char
@@ -109,7 +129,7 @@ func (q *Queue) SendBatch(ctx context.Context, msgs [][]byte, opts ...SendOption
 			p = (*C.char)(unsafe.Pointer(&buf[off]))
 		}
 		var sent C.size_t
-		rc := C.shmq_go_send_packed(h, p, &lens[done], C.size_t(len(msgs)-done), delay, &ids[done], &sent, ns)
+		rc := C.shmq_go_send_packed(h, p, &lens[done], C.size_t(len(msgs)-done), delay, ttl, &ids[done], &sent, ns)
 		for i := 0; i < int(sent); i++ {
 			off += int(lens[done+i])
 		}

@@ -68,3 +68,59 @@ func TestBadDelaysFailAndSendNothing(t *testing.T) {
 		t.Fatalf("a week's delay: %v", err)
 	}
 }
+
+func TestWithTTLExpiresAMessageNotLeasedInTime(t *testing.T) {
+	q := testQueue(t, testParams())
+	ctx := context.Background()
+	if _, err := q.Send(ctx, []byte("gone"), WithTTL(20*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := q.Send(ctx, []byte("kept"), WithTTL(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // a TTL is a time: let it pass
+	m := recvT(t, q)
+	if m.ID() != kept {
+		t.Fatalf("leased %v, want only the message whose TTL has not passed (%d)", m, kept)
+	}
+	m.Ack()
+	if s, _ := q.Stats(); s.Expired != 1 || s.Dead != 1 {
+		t.Fatalf("expired %d, dead %d; want 1 and 1", s.Expired, s.Dead)
+	}
+	for _, bad := range []struct {
+		d    time.Duration
+		want error
+	}{{0, ErrInvalid}, {-time.Second, ErrInvalid}, {MaxTTL + time.Millisecond, ErrRange}} {
+		if _, err := q.Send(ctx, []byte("x"), WithTTL(bad.d)); !errors.Is(err, bad.want) {
+			t.Fatalf("WithTTL(%v): %v, want %v", bad.d, err, bad.want)
+		}
+	}
+}
+
+func TestParamsTTLIsTheQueueDefault(t *testing.T) {
+	p := testParams()
+	p.TTL = 20 * time.Millisecond
+	q := testQueue(t, p)
+	if got, err := q.Params(); err != nil || got.TTL != p.TTL {
+		t.Fatalf("queue TTL %v (%v), want %v", got.TTL, err, p.TTL)
+	}
+	ctx := context.Background()
+	if _, err := q.Send(ctx, []byte("default")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // a TTL is a time: let it pass
+	if s, _ := q.Stats(); s.Ready+s.Dead != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	if _, err := q.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := q.Stats(); s.Expired != 1 {
+		t.Fatalf("expired %d, want 1 after a recovery pass", s.Expired)
+	}
+	p.TTL = MaxTTL + time.Millisecond
+	if err := p.Validate(); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("TTL above MaxTTL: %v", err)
+	}
+}

@@ -23,6 +23,7 @@ type Stats struct {
 	Rejected, Redelivered, Reclaimed            uint64
 	DeadLettered                                uint64
 	Spilled                                     uint64 // in shmqd's spill store on disk
+	Expired                                     uint64 // dead-lettered because their TTL passed (in DeadLettered too)
 	ClientsMax                                  uint64
 	DaemonHeartbeatAge                          time.Duration // -1 if no daemon ever ran
 	Clients                                     []ClientStats
@@ -71,6 +72,7 @@ func statsFromC(s *C.shmq_stats) Stats {
 		Enqueued:       uint64(s.enqueued), Delivered: uint64(s.delivered), Acked: uint64(s.acked),
 		Nacked: uint64(s.nacked), Rejected: uint64(s.rejected), Redelivered: uint64(s.redelivered),
 		Reclaimed: uint64(s.reclaimed), DeadLettered: uint64(s.dead_lettered), Spilled: uint64(s.spilled),
+		Expired:    uint64(s.expired),
 		ClientsMax: uint64(s.clients_max), DaemonHeartbeatAge: time.Duration(s.daemon_heartbeat_age_ns),
 	}
 	n := int(s.clients)

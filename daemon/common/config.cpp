@@ -155,6 +155,7 @@ void read_segment_params(TableReader &r, shmq_params *p) {
     r.choice("jitter", {"none", "full", "equal"}, &p->jitter);
     r.choice("overflow", {"block", "fail", "spill"}, &p->overflow);
     r.file_mode("mode", &p->mode);
+    r.integer<uint32_t>("ttl_ms", 0, uint32_t(SHMQ_MAX_TTL_NS / 1000000), &p->ttl_ms);
 }
 
 void check_queue(TableReader &r, const QueueConfig &q) {
@@ -388,6 +389,7 @@ const std::pair<const char *, uint32_t shmq_params::*> kParamFields[] = {
     {"jitter", &shmq_params::jitter},
     {"overflow", &shmq_params::overflow},
     {"mode", &shmq_params::mode},
+    {"ttl_ms", &shmq_params::ttl_ms},
 };
 } // namespace
 

@@ -29,7 +29,8 @@ nlohmann::json params_json(const shmq_params &p) {
             {"max_clients", p.max_clients},     {"lease_ms", p.lease_ms},
             {"max_attempts", p.max_attempts},   {"backoff_base_ms", p.backoff_base_ms},
             {"backoff_cap_ms", p.backoff_cap_ms}, {"jitter", jitter[p.jitter % 3]},
-            {"overflow", overflow[p.overflow % 3]}, {"mode", p.mode}};
+            {"overflow", overflow[p.overflow % 3]}, {"mode", p.mode},
+            {"ttl_ms", p.ttl_ms}};
 }
 
 } // namespace
@@ -65,6 +66,7 @@ nlohmann::json stats_json(const shmq_stats &s) {
             {"redelivered", s.redelivered},
             {"reclaimed", s.reclaimed},
             {"dead_lettered", s.dead_lettered},
+            {"expired", s.expired},
             {"clients", s.clients},
             {"daemon_heartbeat_age_seconds",
              s.daemon_heartbeat_age_ns < 0 ? nlohmann::json(nullptr)

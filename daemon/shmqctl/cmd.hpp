@@ -13,9 +13,10 @@ int cmd_watch(const Output &out, const std::string &name, double interval_s, int
 int cmd_peek(const Output &out, const std::string &name, uint32_t count);
 int cmd_create(const Output &out, const std::string &name, const shmq_params &p);
 int cmd_delete(const Output &out, const std::string &name, bool if_empty);
-// delay_ns > 0: each message becomes ready that long after it is stored.
+// delay_ns > 0: each message becomes ready that long after it is stored;
+// ttl_ns > 0: it expires that long after it is ready (0: the queue's ttl).
 int cmd_send(const Output &out, const std::string &name, const std::string &data, int64_t timeout_ns,
-             int64_t delay_ns);
+             int64_t delay_ns, int64_t ttl_ns);
 int cmd_recv(const Output &out, const std::string &name, uint32_t count, RecvAction act, int64_t nack_ns,
              int64_t timeout_ns);
 int cmd_purge(const Output &out, const std::string &name);

@@ -42,13 +42,14 @@ int cmd_delete(const Output &out, const std::string &name, bool if_empty) {
 }
 
 int cmd_send(const Output &out, const std::string &name, const std::string &data, int64_t timeout_ns,
-             int64_t delay_ns) {
+             int64_t delay_ns, int64_t ttl_ns) {
     shmq_send_opts opts;
     shmq_send_opts_init(&opts);
     opts.delay_ns = delay_ns;
+    opts.ttl_ns = ttl_ns;
     shmq::detail::SendSpec spec;
     int rc = shmq::detail::read_send_opts(&opts, &spec);
-    if (rc != SHMQ_OK) return fail("send " + name + ": --delay", rc);
+    if (rc != SHMQ_OK) return fail("send " + name + ": --delay / --ttl", rc);
     QueuePtr q;
     if ((rc = open_attached(name, &q)) != SHMQ_OK) return fail("send " + name, rc);
     std::vector<uint64_t> ids;

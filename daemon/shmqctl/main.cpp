@@ -18,7 +18,7 @@ struct Args {
     std::string queue, data = "-";
     std::vector<std::string> columns;
     uint32_t count = 1;
-    double interval = 1.0, timeout_s = 1.0, delay_s = 0;
+    double interval = 1.0, timeout_s = 1.0, delay_s = 0, ttl_s = 0;
     std::optional<double> nack_ms; // unset: no --nack given (-1 is a value: the backoff)
     int watch_count = 0;
     bool ack = false, no_ack = false, fix = false, if_empty = false;
@@ -36,6 +36,13 @@ int64_t to_ns(double s) { return s < 0 ? SHMQ_FOREVER : int64_t(s * 1e9); }
 // Out of int64_t's range stays out of shmq's: send refuses it (SHMQ_ERANGE / SHMQ_EINVAL).
 int64_t delay_ns(double s) { return s * 1e9 >= 9e18 ? INT64_MAX : s * 1e9 <= -9e18 ? INT64_MIN : int64_t(s * 1e9); }
 
+// A duration option in seconds that takes units: 10s, 500ms, 2h, 7d.
+void add_duration(CLI::App *c, const char *name, double &to, const char *help) {
+    c->add_option(name, to, help)
+        ->transform(CLI::AsNumberWithUnit(std::map<std::string, double>{{"ms", 1e-3}, {"s", 1}, {"m", 60},
+                                                                        {"h", 3600}, {"d", 86400}}));
+}
+
 void add_create(CLI::App &app, Args &a) {
     shmq_params_init(&a.params);
     auto *c = app.add_subcommand("create", "create a queue");
@@ -50,6 +57,8 @@ void add_create(CLI::App &app, Args &a) {
     c->add_option("--jitter", a.jitter, "none|full|equal")->check(CLI::IsMember({"none", "full", "equal"}));
     c->add_option("--overflow", a.overflow, "block|fail|spill")->check(CLI::IsMember({"block", "fail", "spill"}));
     c->add_option("--mode", a.mode, "file mode, 0600 or 0660 (octal)");
+    add_duration(c, "--ttl", a.ttl_s, "default time to live of a message: not leased within it, it is "
+                                      "dead-lettered as expired: 10s, 500ms, 2h, 7d (0: none; at most 7d)");
 }
 
 void add_message_commands(CLI::App &app, Args &a) {
@@ -57,10 +66,10 @@ void add_message_commands(CLI::App &app, Args &a) {
     s->add_option("queue", a.queue)->required();
     s->add_option("data", a.data, "the payload, or - for stdin lines");
     s->add_option("--timeout", a.timeout_s, "seconds to wait for room (-1: forever)");
-    s->add_option("--delay", a.delay_s, "ready no earlier than this after it is stored: 10s, 500ms, 2h, 7d "
-                                        "(a bare number is seconds; at most 14d)")
-        ->transform(CLI::AsNumberWithUnit(std::map<std::string, double>{{"ms", 1e-3}, {"s", 1}, {"m", 60},
-                                                                        {"h", 3600}, {"d", 86400}}));
+    add_duration(s, "--delay", a.delay_s, "ready no earlier than this after it is stored: 10s, 500ms, 2h, 7d "
+                                          "(a bare number is seconds; at most 14d)");
+    add_duration(s, "--ttl", a.ttl_s, "dead-letter it as expired if not leased within this after it is ready "
+                                      "(default: the queue's ttl; at most 7d)");
     auto *r = app.add_subcommand("recv", "lease messages, print them, then ack (default), nack or leave them");
     r->add_option("queue", a.queue)->required();
     r->add_option("--count", a.count, "messages to receive");
@@ -128,6 +137,9 @@ int apply_create(Args &a) {
     a.params.overflow =
         a.overflow == "fail" ? SHMQ_OVERFLOW_FAIL : a.overflow == "spill" ? SHMQ_OVERFLOW_SPILL : SHMQ_OVERFLOW_BLOCK;
     a.params.mode = a.mode;
+    if (!(a.ttl_s >= 0 && a.ttl_s * 1e9 <= double(SHMQ_MAX_TTL_NS)))
+        return fail_msg("create: --ttl must be between 0 and 7d", kUsage);
+    a.params.ttl_ms = uint32_t(a.ttl_s * 1000 + 0.5);
     return cmd_create(a.out, a.queue, a.params);
 }
 
@@ -157,7 +169,8 @@ int run(const std::string &cmd, Args &a) {
     if (cmd == "peek") return cmd_peek(a.out, a.queue, a.count);
     if (cmd == "create") return apply_create(a);
     if (cmd == "delete") return cmd_delete(a.out, a.queue, a.if_empty);
-    if (cmd == "send") return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s), delay_ns(a.delay_s));
+    if (cmd == "send")
+        return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s), delay_ns(a.delay_s), delay_ns(a.ttl_s));
     if (cmd == "purge") return cmd_purge(a.out, a.queue);
     if (cmd == "recover") return cmd_recover(a.out, a.queue);
     if (cmd == "doctor") return cmd_doctor(a.out, a.fix);

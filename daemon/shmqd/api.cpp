@@ -212,14 +212,16 @@ HttpResponse Api::route(const HttpRequest &r, const std::vector<std::string> &p)
 
 HttpResponse Api::send(const HttpRequest &r, const std::string &queue) {
     HttpResponse bad;
-    int64_t timeout_ms, delay_ms;
+    int64_t timeout_ms, delay_ms, ttl_ms;
     if (!query_int(r, "timeout", 0, int64_t(kMaxWaitMs), 0, &timeout_ms, &bad) ||
-        !query_int(r, "delay", 0, SHMQ_MAX_DELAY_NS / kMs, 0, &delay_ms, &bad))
+        !query_int(r, "delay", 0, SHMQ_MAX_DELAY_NS / kMs, 0, &delay_ms, &bad) ||
+        !query_int(r, "ttl", 0, SHMQ_MAX_TTL_NS / kMs, 0, &ttl_ms, &bad))
         return bad;
     if (r.body.empty()) return error(SHMQ_EINVAL, "empty body: the body is the message (at least one byte)");
     shmq_send_opts o;
     shmq_send_opts_init(&o);
     o.delay_ns = delay_ms * kMs;
+    o.ttl_ns = ttl_ms * kMs;
     uint64_t id = 0;
     shmq_queue *q = nullptr;
     int rc = handle_of(queue, &q);

@@ -108,6 +108,9 @@ void queue_counters(Writer &w, const Snapshot &s) {
               [](const QueueSample &q) { return q.stats.acked; });
     per_queue(w, s, "shmq_messages_retried_total", "counter", "Messages nacked for a retry.",
               [](const QueueSample &q) { return q.stats.nacked; });
+    per_queue(w, s, "shmq_messages_expired_total", "counter",
+              "Messages dead-lettered because their time to live passed before a lease.",
+              [](const QueueSample &q) { return q.stats.expired; });
     per_queue(w, s, "shmq_leases_reclaimed_total", "counter", "Leases taken back from dead or stalled consumers.",
               [](const QueueSample &q) { return q.stats.reclaimed; });
     per_queue(w, s, "shmq_messages_spilled_total", "counter", "Messages this daemon moved to the spill store.",

@@ -38,7 +38,7 @@ void give_back(Supervised &s, const Outgoing &o) {
 // Append one taken message to the spill. False (message given back) on failure.
 bool push_one(Supervised &s, const Outgoing &o) {
     copy_payload(s, o);
-    int rc = s.spill.push(store::SpillMeta{o.meta.id, o.meta.attempts, o.meta.enqueued_ns}, s.buf);
+    int rc = s.spill.push(store::SpillMeta{o.meta.id, o.meta.attempts, o.meta.enqueued_ns, o.meta.expires_ns}, s.buf);
     if (rc == 0) {
         store_worked(&s, &s.spill_health, "spill store");
         return true;
@@ -107,7 +107,7 @@ bool dead_letter_oversized(Supervised &s, const store::SpillRecord &r) {
 size_t restore_batch(Supervised &s) {
     size_t done = 0;
     for (const store::SpillRecord &r : s.refill_batch) {
-        MessageMeta meta{r.meta.id, r.meta.attempts, r.meta.first_enqueue_ns};
+        MessageMeta meta{r.meta.id, r.meta.attempts, r.meta.first_enqueue_ns, r.meta.expires_ns};
         int rc = s.q->restore(meta, r.payload.data(), r.payload.size());
         if (rc == SHMQ_ETOOBIG && dead_letter_oversized(s, r)) rc = SHMQ_OK;
         if (rc != SHMQ_OK) break; // SHMQ_EFULL: producers took the free slots first

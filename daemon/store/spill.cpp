@@ -16,10 +16,18 @@ namespace shmq::store {
 constexpr size_t kMetaSize = 24;
 constexpr uint64_t kCompactMin = 1 << 20; // refilled bytes worth a rewrite while records remain
 
+// The expiry as ms after the first enqueue (SpillMeta): a ttl and a delay
+// keep it well inside 32 bits.
+static uint32_t expiry_offset_ms(const SpillMeta &m) {
+    if (m.expires_ns == 0) return 0;
+    int64_t ms = (m.expires_ns - m.first_enqueue_ns) / 1000000;
+    return ms < 1 ? 1 : ms > int64_t(UINT32_MAX) ? UINT32_MAX : uint32_t(ms);
+}
+
 static void encode_meta(const SpillMeta &m, std::byte out[kMetaSize]) {
     put_u64(out, m.id);
     put_u32(out + 8, m.attempts);
-    put_u32(out + 12, 0);
+    put_u32(out + 12, expiry_offset_ms(m));
     put_u64(out + 16, uint64_t(m.first_enqueue_ns));
 }
 
@@ -33,6 +41,7 @@ std::vector<std::byte> encode_spill_record(const SpillMeta &m, std::span<const s
 bool decode_spill_record(std::span<const std::byte> body, SpillMeta *m, std::span<const std::byte> *payload) {
     if (body.size() < kMetaSize) return false;
     *m = SpillMeta{get_u64(body.data()), get_u32(body.data() + 8), int64_t(get_u64(body.data() + 16))};
+    if (uint32_t off = get_u32(body.data() + 12); off != 0) m->expires_ns = m->first_enqueue_ns + int64_t(off) * 1000000;
     *payload = body.subspan(kMetaSize);
     return true;
 }

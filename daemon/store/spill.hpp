@@ -26,6 +26,10 @@ struct SpillMeta {
     uint64_t id = 0;
     uint32_t attempts = 0;
     int64_t first_enqueue_ns = 0; // CLOCK_REALTIME
+    // CLOCK_REALTIME from which it may not be leased, 0 = never. On disk: ms
+    // after first_enqueue_ns (rounded down, at least 1), 0 = never, in the
+    // u32 that was reserved (zero) before expiry: older records read as never.
+    int64_t expires_ns = 0;
 };
 
 struct SpillRecord {

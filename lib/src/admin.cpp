@@ -41,6 +41,7 @@ bool Queue::take_for_spill(Outgoing *out) {
             SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
             if (w.state() != SlotState::Ready) return Take::Stale;
             if (slot(v)->listed_pos.load(std::memory_order_acquire) != pos) return Take::Stale;
+            if (expired(v, now_ms())) return expire_popped(v, w); // to the dead letters, not to disk
             SlotWord nw = w.next(SlotState::Leased, me_, deadline);
             if (!slot(v)->state.compare_exchange_strong(w.raw, nw.raw, std::memory_order_acq_rel)) return Take::Retry;
             got = nw;
@@ -58,7 +59,7 @@ bool Queue::take_for_spill(Outgoing *out) {
             continue;
         }
         *out = Outgoing{{s->id.load(std::memory_order_relaxed), s->attempts.load(std::memory_order_relaxed),
-                         s->enqueued_ns.load(std::memory_order_relaxed)},
+                         s->enqueued_ns.load(std::memory_order_relaxed), expiry_real_ns(i)},
                         0, payload(i), len, i, got.raw};
         return true;
     }

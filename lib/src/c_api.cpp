@@ -11,6 +11,7 @@
 #include <cstring>
 
 using shmq::detail::kOptionsV3;
+using shmq::detail::kParamsV3;
 using shmq::detail::Queue;
 
 struct shmq_queue {};
@@ -43,17 +44,17 @@ const char *shmq_strerror(int err) {
     case SHMQ_EPREFETCH: return "prefetch limit reached: ack or nack held messages first";
     case SHMQ_EINTR: return "interrupted";
     case SHMQ_ESYS: return "unexpected system error";
-    case SHMQ_ERANGE: return "time out of range: a delay above SHMQ_MAX_DELAY_NS (14 days)";
+    case SHMQ_ERANGE: return "time out of range: a delay above 14 days or a ttl above 7 days";
     default: return "unknown shmq error";
     }
 }
 
 int shmq_name_check(const char *name) { return shmq::detail::check_name(name); }
 
-void shmq_params_init(shmq_params *p) {
-    if (p == nullptr) return;
-    *p = shmq_params{};
-    p->struct_size = sizeof(shmq_params);
+void shmq_params_init_sized(shmq_params *out, size_t size) {
+    if (out == nullptr || size < kParamsV3) return;
+    shmq_params d{};
+    shmq_params *p = &d;
     p->slot_size = 1024;
     p->slot_count = 1024;
     p->max_clients = 64;
@@ -64,7 +65,12 @@ void shmq_params_init(shmq_params *p) {
     p->jitter = SHMQ_JITTER_FULL;
     p->overflow = SHMQ_OVERFLOW_BLOCK;
     p->mode = 0600;
+    size = std::min(size, sizeof d);
+    std::memcpy(out, &d, size);
+    out->struct_size = uint32_t(size);
 }
+
+void shmq_params_init(shmq_params *p) { shmq_params_init_sized(p, kParamsV3); }
 
 void shmq_options_init_sized(shmq_options *o, size_t size) {
     if (o == nullptr || size < kOptionsV3) return;
@@ -99,11 +105,17 @@ void shmq_close(shmq_queue *q) { delete Q(q); }
 
 int shmq_unlink(const char *name) { return shmq::detail::segment_unlink(name); }
 
-int shmq_get_params(const shmq_queue *q, shmq_params *out) {
-    if (q == nullptr || out == nullptr) return SHMQ_EINVAL;
-    Q(q)->params(out);
+int shmq_get_params_sized(const shmq_queue *q, shmq_params *out, size_t size) {
+    if (q == nullptr || out == nullptr || size < kParamsV3) return SHMQ_EINVAL;
+    shmq_params p;
+    Q(q)->params(&p);
+    size = std::min(size, sizeof p);
+    p.struct_size = uint32_t(size);
+    std::memcpy(out, &p, size);
     return SHMQ_OK;
 }
+
+int shmq_get_params(const shmq_queue *q, shmq_params *out) { return shmq_get_params_sized(q, out, kParamsV3); }
 
 int shmq_send(shmq_queue *q, const void *data, size_t len, int64_t timeout_ns) {
     return q == nullptr ? SHMQ_EINVAL : Q(q)->send(data, len, timeout_ns);

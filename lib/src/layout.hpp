@@ -15,7 +15,9 @@ namespace shmq::detail {
 
 constexpr std::size_t kLine = 64;
 constexpr uint64_t kMagic = 0x3147455351484d53ULL; // "SMHQSEG1" little-endian
-constexpr uint32_t kLayoutVersion = 4; // 2: event-count waits, listed positions, queue tags; 3: poppers never write ring cells; 4: owner-only lease counts
+constexpr uint32_t kLayoutVersion = 4; // 2: event-count waits, listed positions, queue tags; 3: poppers never write ring cells;
+                                       // 4: owner-only lease counts (ClientRecord::returned), expiry (Params::ttl_ms,
+                                       //    SlotHeader::expires_ms, Header::expired)
 constexpr uint32_t kMaxClients = 500;              // owner field has 9 bits, 511 = none
 constexpr uint32_t kMaxSlots = 1u << 24;
 constexpr uint32_t kMaxSlotSize = 1u << 30;
@@ -32,6 +34,7 @@ struct Params {
     uint32_t max_attempts, backoff_base_ms, backoff_cap_ms, jitter;
     uint32_t overflow, mode, ring_cap, slot_stride;
     uint64_t off_clients, off_slots, off_ready_ring, off_free_ring, total_size;
+    uint32_t ttl_ms; // default time to live, 0 = none (expiry.cpp)
 };
 
 struct alignas(kLine) Header {
@@ -63,6 +66,7 @@ struct alignas(kLine) Header {
     alignas(kLine) A64 next_id;
     // Totals of work done by recovery (clients count their own work).
     alignas(kLine) A64 reclaimed, promoted, recovery_dead, dead_clients;
+    A64 expired; // messages dead-lettered as expired, by anyone (expiry.cpp)
 };
 
 // One pending ring publish, recorded before the slot CAS it follows, so that a
@@ -104,6 +108,7 @@ struct alignas(kLine) SlotHeader {
     A32 attempts;         // deliveries so far
     A32 lease_ms;
     A64 listed_pos;       // ready-ring position of this life's entry (ring.hpp); ~0 while unlisted
+    A32 expires_ms;       // ms-time from which this message may not be leased, 0 = never (expiry.cpp)
 };
 
 struct alignas(kLine) RingHeader {
@@ -133,13 +138,16 @@ constexpr uint64_t layout_fingerprint() {
         offsetof(Header, next_id),
         offsetof(Header, fd_waiters),
         offsetof(Header, reclaimed),
+        offsetof(Header, expired),
         sizeof(Params),
+        offsetof(Params, ttl_ms),
         sizeof(ClientRecord),
         offsetof(ClientRecord, pending),
         offsetof(ClientRecord, count),
         sizeof(SlotHeader),
         offsetof(SlotHeader, attempts),
         offsetof(SlotHeader, listed_pos),
+        offsetof(SlotHeader, expires_ms),
         sizeof(RingHeader),
         kPendingPerClient,
         kMaxClients,

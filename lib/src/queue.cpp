@@ -6,6 +6,7 @@
 #include "names.hpp"
 #include "sys.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -45,12 +46,23 @@ template <class F> int Queue::build(const char *name, Queue **out, F &&setup) {
     return SHMQ_OK;
 }
 
+// The caller's params may be 0.3's, which end before ttl_ms: read what its
+// struct_size covers over the defaults.
+static int params_or_default(const shmq_params *in, shmq_params *out) {
+    shmq_params_init(out);
+    if (in == nullptr) return SHMQ_OK;
+    if (in->struct_size < kParamsV3) return SHMQ_EINVAL;
+    std::memcpy(out, in, std::min<size_t>(in->struct_size, sizeof *out));
+    out->struct_size = sizeof *out;
+    return SHMQ_OK;
+}
+
 int Queue::create(const char *name, const shmq_params *params, const shmq_options *opts, Queue **out) {
     if (check_options(opts) != SHMQ_OK) return SHMQ_EINVAL;
-    shmq_params defaults;
-    shmq_params_init(&defaults);
+    shmq_params in;
+    if (params_or_default(params, &in) != SHMQ_OK) return SHMQ_EINVAL;
     return build(name, out, [&](Queue &q) {
-        int rc = compute_layout(params != nullptr ? *params : defaults, q.p_);
+        int rc = compute_layout(in, q.p_);
         if (rc == SHMQ_OK) rc = segment_create(name, q.p_, &q.map_);
         return rc == SHMQ_OK ? q.attach(opts) : rc;
     });
@@ -102,6 +114,7 @@ void Queue::params(shmq_params *out) const {
     out->jitter = p_.jitter;
     out->overflow = p_.overflow;
     out->mode = p_.mode;
+    out->ttl_ms = p_.ttl_ms;
 }
 
 // Fill in the record we claimed (Attaching, our pid), then make it Active

@@ -27,6 +27,8 @@ namespace shmq::detail {
 constexpr size_t kOptionsV3 = offsetof(shmq_options, wait);
 // Options of 0.4.0 callers end at wait: their handles are shared by threads.
 constexpr size_t kOptionsV4 = offsetof(shmq_options, single_thread);
+// Params of 0.3 callers end at mode: they get no default ttl.
+constexpr size_t kParamsV3 = offsetof(shmq_params, ttl_ms);
 
 enum RingId : uint32_t { kReadyRing = 0, kFreeRing = 1 };
 
@@ -38,6 +40,9 @@ struct MessageMeta {
     uint64_t id;
     uint32_t attempts;   // deliveries so far
     int64_t enqueued_ns; // first enqueue, CLOCK_REALTIME
+    int64_t expires_ns = 0; // CLOCK_REALTIME from which it may not be leased, 0 = never (expiry.cpp)
+    bool fresh = false;     // a new message whose id and time the sender took (a batch run):
+                            // its expiry comes from the send spec, its count from the sender
 };
 
 // A message taken out of shared memory by shmqd (admin.cpp): a DEAD slot on
@@ -54,6 +59,7 @@ struct Outgoing {
 // What a producer's shmq_send_opts asked for, validated (send_opts.cpp).
 struct SendSpec {
     int64_t delay_ns = 0; // > 0: store the message DELAYED until this long after it is stored (delay.cpp)
+    int64_t ttl_ns = 0;   // > 0: expires this long after it is due; 0: the queue's ttl_ms (expiry.cpp)
 };
 
 // `opts` (NULL: defaults) as a SendSpec, or the error that refuses them.
@@ -217,6 +223,12 @@ private:
     // Delayed send (delay.cpp).
     bool make_delayed(uint32_t slot, SlotWord writing, int64_t delay_ns);
     void wake_sent(const SendSpec &spec, uint32_t n);
+    // Expiry (expiry.cpp).
+    uint32_t expiry_of(const SendSpec &spec, const MessageMeta *meta) const;
+    bool expired(uint32_t slot, uint32_t now) const;
+    int64_t expiry_real_ns(uint32_t slot) const;
+    bool expire(uint32_t slot, SlotWord from);
+    Take expire_popped(uint32_t slot, SlotWord from);
     bool valid_reservation(const shmq_reservation *r) const;
     void wake(Wait what, uint32_t n);
 

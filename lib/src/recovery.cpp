@@ -3,7 +3,8 @@
 // One pass: claim the records of dead clients (a CAS, so one recoverer owns
 // each), finish their recorded ring pushes, then scan the slots once: free a
 // dead producer's WRITING slots, take back LEASED slots whose owner is dead or
-// whose deadline passed, make due DELAYED slots READY. Only then are the
+// whose deadline passed, make due DELAYED slots READY, dead-letter expired
+// READY and DELAYED ones (expiry.cpp). Only then are the
 // records freed. Every step is a CAS and may be repeated: a recoverer that
 // dies half-way leaves work the next one finds and finishes.
 #include "crashpoint.hpp"
@@ -145,8 +146,13 @@ uint32_t Queue::scan_slots(const uint8_t *dead, shmq_recovery *rep, uint32_t fir
             if (in_set(dead, w.owner()) || time_reached(w.time(), now)) reclaim_lease(i, w, now, rep);
             else pending(w.time());
             break;
+        case SlotState::Ready:
+            if (expired(i, now) && expire(i, w)) ++rep->dead_lettered;
+            break;
         case SlotState::Delayed:
-            if (!time_reached(w.time(), now)) pending(w.time());
+            if (expired(i, now)) {
+                if (expire(i, w)) ++rep->dead_lettered;
+            } else if (!time_reached(w.time(), now)) pending(w.time());
             else if (transition_and_push(i, w, w.next(SlotState::Ready, kNoOwner, 0), kReadyRing, Points{}))
                 ++rep->delayed_promoted;
             break;

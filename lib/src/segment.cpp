@@ -50,7 +50,7 @@ static bool params_in_range(const shmq_params &in) {
            within(in.max_attempts, 1, 1000000) && in.backoff_cap_ms <= kMaxTimeMs &&
            in.backoff_base_ms <= in.backoff_cap_ms && in.jitter <= SHMQ_JITTER_EQUAL &&
            in.overflow <= SHMQ_OVERFLOW_SPILL && (in.mode & ~0660u) == 0 &&
-           (in.mode & 0600u) == 0600u;
+           (in.mode & 0600u) == 0600u && in.ttl_ms <= SHMQ_MAX_TTL_NS / 1000000;
 }
 
 int compute_layout(const shmq_params &in, Params &out) {
@@ -66,6 +66,7 @@ int compute_layout(const shmq_params &in, Params &out) {
     out.jitter = in.jitter;
     out.overflow = in.overflow;
     out.mode = in.mode;
+    out.ttl_ms = in.ttl_ms;
     out.ring_cap = next_pow2(2 * in.slot_count);
     out.slot_stride = uint32_t(sizeof(SlotHeader) + align_up(in.slot_size, kLine));
     out.off_clients = align_up(sizeof(Header), kLine);
@@ -90,6 +91,7 @@ static shmq_params public_params(const Params &p) {
     q.jitter = p.jitter;
     q.overflow = p.overflow;
     q.mode = p.mode;
+    q.ttl_ms = p.ttl_ms;
     return q;
 }
 

@@ -71,6 +71,7 @@ int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *
     s->enqueued_ns.store(meta ? meta->enqueued_ns : real_ns(), std::memory_order_relaxed);
     s->len.store(uint32_t(len), std::memory_order_relaxed);
     s->attempts.store(meta ? meta->attempts : 0, std::memory_order_relaxed);
+    s->expires_ms.store(expiry_of(spec, meta), std::memory_order_relaxed);
     // A new life starts unlisted: an entry of an earlier life, still held by
     // a slow consumer, cannot match (ring.hpp). Released by the CAS below.
     s->listed_pos.store(kUnlisted, std::memory_order_relaxed);
@@ -159,6 +160,7 @@ int Queue::publish_run(const shmq_iov *msgs, const Claimed *run, size_t k, const
                        size_t *published) {
     if (k == 0) return *published = 0, SHMQ_OK;
     MessageMeta meta{hdr_->next_id.fetch_add(k, std::memory_order_relaxed), 0, real_ns()};
+    meta.fresh = true;
     size_t j = 0;
     int rc = SHMQ_OK;
     for (; j < k; ++j, ++meta.id) {

@@ -4,7 +4,9 @@
 
 #include "shmq/shmq.h"
 
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
 
 using shmq::detail::Queue;
 using shmq::detail::read_send_opts;
@@ -14,25 +16,35 @@ namespace {
 
 Queue *Q(shmq_queue *q) { return reinterpret_cast<Queue *>(q); }
 
+// The first shmq_send_opts ended after delay_ns; ttl_ns came next.
+constexpr size_t kSendOptsFirst = offsetof(shmq_send_opts, delay_ns) + sizeof(int64_t);
+constexpr size_t kSendOptsTtl = offsetof(shmq_send_opts, ttl_ns) + sizeof(int64_t);
+
 } // namespace
 
 int shmq::detail::read_send_opts(const shmq_send_opts *o, SendSpec *out) {
     *out = SendSpec{};
     if (o == nullptr) return SHMQ_OK;
-    if (o->struct_size < offsetof(shmq_send_opts, delay_ns) + sizeof o->delay_ns || o->reserved != 0)
+    if (o->struct_size < kSendOptsFirst || o->reserved != 0)
         return SHMQ_EINVAL;
     if (o->delay_ns < 0) return SHMQ_EINVAL;
     if (o->delay_ns > SHMQ_MAX_DELAY_NS) return SHMQ_ERANGE;
     out->delay_ns = o->delay_ns;
+    if (o->struct_size < kSendOptsTtl) return SHMQ_OK; // a struct from before ttl_ns
+    if (o->ttl_ns < 0) return SHMQ_EINVAL;
+    if (o->ttl_ns > SHMQ_MAX_TTL_NS) return SHMQ_ERANGE;
+    out->ttl_ns = o->ttl_ns;
     return SHMQ_OK;
 }
 
 extern "C" {
 
 void shmq_send_opts_init_sized(shmq_send_opts *o, size_t size) {
-    if (o == nullptr || size < sizeof(shmq_send_opts)) return; // 0.4's struct is the first
-    *o = shmq_send_opts{};
-    o->struct_size = sizeof(shmq_send_opts);
+    if (o == nullptr || size < kSendOptsFirst) return; // 0.4's first struct ends after delay_ns
+    shmq_send_opts d{};
+    size = std::min(size, sizeof d);
+    std::memcpy(o, &d, size);
+    o->struct_size = uint32_t(size);
 }
 
 int shmq_send_ex(shmq_queue *q, const void *data, size_t len, const shmq_send_opts *opts, uint64_t *id_out,

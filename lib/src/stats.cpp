@@ -94,6 +94,7 @@ int Queue::stats(shmq_stats *out) {
     s.daemon_heartbeat_age_ns = hb == 0 ? -1 : (age_ms > 0 ? age_ms : 0) * 1000000;
     int64_t spilled = hdr_->spilled.load(std::memory_order_relaxed);
     s.spilled = spilled > 0 ? uint64_t(spilled) : 0; // a scribbled negative is no count
+    s.expired = hdr_->expired.load(std::memory_order_relaxed);
     std::memcpy(out, &s, s.struct_size);
     return SHMQ_OK;
 }

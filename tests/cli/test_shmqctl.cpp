@@ -124,6 +124,29 @@ TEST_CASE("send prints the ids it sent; --delay stores them DELAYED, beyond 14 d
     ctl("delete " + q);
 }
 
+TEST_CASE("create --ttl sets the queue's default; send --ttl a message's own; out of range refused") {
+    std::string q = unique_name("ctlttl");
+    CHECK(ctl("create " + q + " --ttl 8d").code == 1); // above 7 days: nothing created
+    REQUIRE(ctl("create " + q + " --ttl 50ms").code == 0);
+    auto j = nlohmann::json::parse(ctl("stat " + q + " --json").out);
+    CHECK(j["params"]["ttl_ms"] == 50);
+    CHECK(ctl("send " + q + " x --ttl 8d").code == 5); // SHMQ_ERANGE: nothing sent
+    REQUIRE(ctl("send " + q + " short").code == 0);     // the queue's 50 ms
+    REQUIRE(ctl("send " + q + " long --ttl 1h").code == 0);
+    timespec pause{0, 100000000};
+    nanosleep(&pause, nullptr); // a ttl is a time: let 50 ms pass
+    Run got = ctl("recv " + q + " --json --count 2 --timeout 0");
+    REQUIRE(got.code == 0);
+    auto msgs = nlohmann::json::parse(got.out);
+    REQUIRE(msgs.size() == 1);
+    CHECK(msgs[0]["data"] == "long");
+    shmq_stats s = lib_stats(q);
+    CHECK(s.expired == 1);
+    CHECK(s.enqueued == 2);
+    CHECK(nlohmann::json::parse(ctl("stat " + q + " --json").out)["stats"]["expired"] == 1);
+    ctl("delete " + q);
+}
+
 TEST_CASE("delete --if-empty refuses a queue that holds messages") {
     std::string q = unique_name("ctldel");
     REQUIRE(ctl("create " + q).code == 0);

@@ -209,6 +209,20 @@ TEST_CASE("api: ?delay holds a message back for its time; out of range is a 400"
     CHECK(bad.status == 400);
 }
 
+TEST_CASE("api: ?ttl dead-letters a message not leased in time; out of range is a 400") {
+    Api a;
+    HttpReply s = call(a.e, "POST", "/v1/queues/{queue}/messages", "/v1/queues/q/messages?ttl=1", "brief");
+    REQUIRE(s.status == 201);
+    REQUIRE(eventually([&] { return a.stats()["expired"] == 1; }));
+    CHECK(json::parse(a.lease("").body)["messages"].empty()); // never delivered
+    HttpReply kept = call(a.e, "POST", "/v1/queues/{queue}/messages", "/v1/queues/q/messages?ttl=60000", "kept");
+    REQUIRE(kept.status == 201);
+    CHECK(a.lease_one("?wait=20000")["id"] == json::parse(kept.body)["id"]);
+    HttpReply bad = call(a.e, "POST", "/v1/queues/{queue}/messages", "/v1/queues/q/messages?ttl=604800001", "x");
+    CHECK(bad.status == 400);
+    CHECK(a.stats()["expired"] == 1);
+}
+
 TEST_CASE("api: a full queue answers 429 with Retry-After, never a silent drop") {
     Api a("", "overflow = \"fail\"\n");
     for (int i = 0; i < 32; ++i) REQUIRE(a.send("m").status == 201);

@@ -69,6 +69,15 @@ std::vector<Scenario> scenarios() {
          .what = "2 messages sent with a 5 ms delay: never leased early, due on time without a daemon (a sleeping "
                  "consumer wakes for them), a kill anywhere",
          .send_delay_ns = 5000000, .preemptions = 0, .crashes = 1, .pct_runs = 3000},
+        {.name = "expiry",
+         .what = "the first message expires as it is stored (1 ns ttl), the second lives 1 s: the first is "
+                 "dead-lettered as expired, never delivered, the second delivered in time; a kill anywhere",
+         .ttl_first_ns = 1, .ttl_rest_ns = 1000000000, .preemptions = 0, .crashes = 1, .pct_runs = 3000},
+        {.name = "expiry_nack",
+         .what = "a message with a 3 ms ttl, delivered, nacked with a 5 ms delay: its retry is dead-lettered as "
+                 "expired, never delivered; a kill anywhere",
+         .per_producer = 1, .nack_first = true, .nack_delay_ns = 5000000, .ttl_first_ns = 3000000,
+         .preemptions = 0, .crashes = 1, .pct_runs = 3000},
         {.name = "purge",
          .what = "an operator purge against a send and a recv: nothing stranded, no stale entry leaks, 1 preemption",
          .purge = true, .preemptions = 1, .pct_runs = 2000},

@@ -93,7 +93,7 @@ void World::producer(int proc, int index) {
         keys.push_back(uint64_t(index + 1) << 32 | uint32_t(seq));
         led_.not_before[keys.back()] = g_sim.now_ns + sc_.send_delay_ns;
     }
-    if (q != nullptr && sc_.batch) {
+    if (q != nullptr && sc_.batch) { // batch scenarios send without a ttl
         std::vector<shmq_iov> iov;
         for (uint64_t &k : keys) iov.push_back(shmq_iov{&k, sizeof k});
         size_t sent = 0;
@@ -104,9 +104,16 @@ void World::producer(int proc, int index) {
         }
     }
     for (size_t k = 0; q != nullptr && !sc_.batch && k < keys.size(); ++k) {
+        opts.ttl_ns = k == 0 ? sc_.ttl_first_ns : sc_.ttl_rest_ns;
         if (shmq_send_ex(q, &keys[k], sizeof keys[k], &opts, &ids[k], SHMQ_FOREVER) != SHMQ_OK) continue;
         led_.sent.insert(keys[k]);
         led_.ids[keys[k]] = ids[k];
+        // Stored before the send returned, its expiry rounded down to the ms:
+        // it expires no later than this (expiry.cpp).
+        if (opts.ttl_ns > 0) {
+            const int64_t epoch = core_->header()->epoch_mono_ns, ms = 1000000;
+            led_.expires_by[keys[k]] = epoch + (g_sim.now_ns - epoch + sc_.send_delay_ns + opts.ttl_ns) / ms * ms;
+        }
     }
     ++led_.ended_producers;
     if (q != nullptr) close(proc, q);
@@ -125,8 +132,8 @@ bool World::everything_acked() const {
     return true;
 }
 
-// A delivery carries the id its send returned, and comes no earlier than
-// the send's delay after the send was called.
+// A delivery carries the id its send returned, comes no earlier than the
+// send's delay after the send was called, and before its ttl ran out.
 void World::check_delivery(uint64_t key, const shmq_msg &m) {
     auto id = led_.ids.find(key);
     if (id != led_.ids.end() && id->second != m.id && g_sim.failure.empty())
@@ -136,6 +143,10 @@ void World::check_delivery(uint64_t key, const shmq_msg &m) {
     if (nb != led_.not_before.end() && g_sim.now_ns < nb->second && g_sim.failure.empty())
         g_sim.failure = "message " + hex(key) + " delivered " + std::to_string((nb->second - g_sim.now_ns) / 1000) +
                         " us before its delay ended";
+    auto eb = led_.expires_by.find(key);
+    if (eb != led_.expires_by.end() && g_sim.now_ns >= eb->second && g_sim.failure.empty())
+        g_sim.failure = "message " + hex(key) + " delivered " + std::to_string((g_sim.now_ns - eb->second) / 1000) +
+                        " us after its ttl ran out";
 }
 
 // A consumer that leases up to three at a time and acks them in one call.
@@ -249,10 +260,10 @@ std::string World::describe(const void *addr) const {
         }
         if (off < p.off_ready_ring) {
             uint64_t i = (off - p.off_slots) / p.slot_stride, f = (off - p.off_slots) % p.slot_stride;
-            static const char *names[] = {"state", "id", "enq", "len", "attempts", "lease", "listed"};
-            static const uint64_t at[] = {0, 8, 16, 24, 28, 32, 40};
+            static const char *names[] = {"state", "id", "enq", "len", "attempts", "lease", "listed", "expires"};
+            static const uint64_t at[] = {0, 8, 16, 24, 28, 32, 40, 48};
             std::string fname = "+" + std::to_string(f);
-            for (int k = 0; k < 7; ++k)
+            for (int k = 0; k < 8; ++k)
                 if (at[k] == f) fname = names[k];
             return "slot" + std::to_string(i) + "." + fname;
         }
@@ -414,6 +425,22 @@ std::string World::drain(std::vector<uint64_t> *out) {
     return "";
 }
 
+// With a ttl: the harness drains 10 s on, past every ttl of a scenario, so
+// nothing it drained may have had one; every message left DEAD died of its
+// ttl (no scenario with a ttl runs out of attempts).
+std::string World::check_expired(const std::vector<uint64_t> &drained) const {
+    for (uint64_t k : drained)
+        if (led_.expires_by.count(k) > 0) return "message " + hex(k) + " delivered to the drain after its ttl ran out";
+    if (sc_.ttl_first_ns == 0 && sc_.ttl_rest_ns == 0) return "";
+    for (uint32_t i = 0; i < sc_.slots; ++i) {
+        SlotWord w{peek(core_->slot(i)->state)};
+        if (w.state() == SlotState::Dead && w.time() != uint32_t(shmq::detail::DeadReason::Expired))
+            return "message " + hex(key_of(core_, i)) + " dead-lettered with reason " + std::to_string(w.time()) +
+                   ", not expired";
+    }
+    return "";
+}
+
 std::string World::final_check() {
     for (auto it = handles_.begin(); it != handles_.end();) { // crashed holders
         core(it->second)->abandon();
@@ -423,6 +450,7 @@ std::string World::final_check() {
     record_of_.clear();
     std::vector<uint64_t> drained;
     std::string bad = drain(&drained);
+    if (bad.empty()) bad = check_expired(drained);
     if (!bad.empty()) return bad;
     std::set<uint64_t> left(drained.begin(), drained.end()), dead;
     for (uint32_t i = 0; i < sc_.slots; ++i)

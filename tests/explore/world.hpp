@@ -27,6 +27,8 @@ struct Scenario {
     bool batch = false;           // producers send with send_batch; consumers lease with recv_batch, ack with ack_batch
     bool single_thread = false;   // every handle is opened with shmq_options.single_thread
     int64_t send_delay_ns = 0;    // producers send every message with this delay (shmq_send_ex)
+    int64_t ttl_first_ns = 0;     // each producer's first message is sent with this ttl (0: none)
+    int64_t ttl_rest_ns = 0;      // and its later ones with this one
     int preemptions = 2, crashes = 0;
     uint64_t pct_runs = 0;        // random schedules after (or instead of) the exhaustive ones
     bool exhaustive = true;
@@ -40,6 +42,7 @@ struct Ledger {
     std::vector<uint64_t> leased_first; // every first lease (READY -> LEASED, attempt 0), in CAS order
     std::map<uint64_t, uint64_t> ids;   // key -> the id its send returned
     std::map<uint64_t, int64_t> not_before; // key -> virtual time before which it must not be delivered
+    std::map<uint64_t, int64_t> expires_by; // key -> virtual time from which it must not be delivered (ttl)
     int ended_producers = 0;
 };
 
@@ -68,6 +71,7 @@ private:
     std::string check_owners() const;
     std::string check_lease_counts() const;
     std::string drain(std::vector<uint64_t> *out);
+    std::string check_expired(const std::vector<uint64_t> &drained) const;
 
     const Scenario &sc_;
     std::string name_;

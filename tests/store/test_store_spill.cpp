@@ -250,3 +250,22 @@ TEST_CASE("a spill is not a dead-letter file, nor the other way round") {
     Spill bad;
     CHECK(bad.open(dir.fd, "../jobs", {}, nullptr) == EINVAL);
 }
+
+TEST_CASE("a record keeps its expiry (ms after its first enqueue, rounded down); records without one, and "
+          "records written before expiry existed, read as never") {
+    const int64_t enq = 1700000000LL * 1000000000;
+    std::vector<std::byte> p(3);
+    SpillMeta m;
+    std::span<const std::byte> body;
+    auto round_trip = [&](int64_t expires) {
+        auto rec = encode_spill_record(SpillMeta{1, 0, enq, expires}, p);
+        REQUIRE(decode_spill_record(rec, &m, &body));
+        return m.expires_ns;
+    };
+    CHECK(round_trip(0) == 0);
+    CHECK(round_trip(enq + 1500 * 1000000LL + 999999) == enq + 1500 * 1000000LL);
+    CHECK(round_trip(enq - 5) == enq + 1000000); // already past: the smallest offset, still an expiry
+    auto old = encode_spill_record(SpillMeta{1, 0, enq, 0}, p); // the reserved word was 0
+    REQUIRE(decode_spill_record(old, &m, &body));
+    CHECK(m.expires_ns == 0);
+}

@@ -222,3 +222,50 @@ TEST_CASE("recovery leaves alone an attaching client whose process lives (judged
     CHECK(q.client(free_rec)->word.load() == attaching.raw);
     q.client(free_rec)->word.store(ClientWord::make(ClientState::Free, 1, 0).raw);
 }
+
+TEST_CASE("a message spilled with a ttl keeps its expiry on disk and back: one that expired meanwhile is never "
+          "delivered") {
+    TestQueue t("spillttl", small_params(4));
+    shmq_send_opts o;
+    shmq_send_opts_init(&o);
+    o.ttl_ns = 60LL * 1000000000;
+    int64_t before = shmq::detail::real_ns();
+    REQUIRE(shmq_send_ex(t.q, "lives", 5, &o, nullptr, 0) == SHMQ_OK);
+    REQUIRE(shmq_send(t.q, "forever", 7, 0) == SHMQ_OK);
+    Outgoing a, b;
+    REQUIRE(core(t.q).take_for_spill(&a));
+    REQUIRE(core(t.q).take_for_spill(&b));
+    // Rounded down to the ms, and the clocks read apart: within a few ms.
+    CHECK(a.meta.expires_ns > before + o.ttl_ns - 10 * 1000000LL);
+    CHECK(a.meta.expires_ns <= shmq::detail::real_ns() + o.ttl_ns);
+    CHECK(b.meta.expires_ns == 0);
+    std::string pa(static_cast<const char *>(a.data), a.len), pb(static_cast<const char *>(b.data), b.len);
+    REQUIRE(core(t.q).release_spilled(a));
+    REQUIRE(core(t.q).release_spilled(b));
+    shmq::detail::MessageMeta gone = a.meta;
+    gone.expires_ns = shmq::detail::real_ns() - 1; // expired while on disk
+    REQUIRE(core(t.q).restore(gone, pa.data(), pa.size()) == SHMQ_OK);
+    REQUIRE(core(t.q).restore(b.meta, pb.data(), pb.size()) == SHMQ_OK);
+    REQUIRE(core(t.q).restore(a.meta, pa.data(), pa.size()) == SHMQ_OK);
+    shmq_msg m;
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+    CHECK(std::string(static_cast<const char *>(m.data), m.len) == "forever");
+    CHECK(shmq_ack(t.q, &m) == SHMQ_OK);
+    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+    CHECK(m.id == a.meta.id); // its expiry, a minute on, kept
+    CHECK(shmq_ack(t.q, &m) == SHMQ_OK);
+    CHECK(stats_of(t.q).expired == 1);
+}
+
+TEST_CASE("shmqd's spill pop dead-letters an expired message instead of spilling it") {
+    TestQueue t("spillexp", small_params(4));
+    shmq_send_opts o;
+    shmq_send_opts_init(&o);
+    o.ttl_ns = 1; // rounded down to the ms: expired as it is stored
+    REQUIRE(shmq_send_ex(t.q, "stale", 5, &o, nullptr, 0) == SHMQ_OK);
+    Outgoing out;
+    CHECK_FALSE(core(t.q).take_for_spill(&out));
+    shmq_stats s = stats_of(t.q);
+    CHECK(s.dead == 1);
+    CHECK(s.expired == 1);
+}

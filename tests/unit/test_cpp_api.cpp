@@ -70,3 +70,20 @@ TEST_CASE("C++: send returns the id, and SendOptions delays a message") {
     CHECK(l->ack() == SHMQ_OK);
     shmq::Queue::unlink(name);
 }
+
+TEST_CASE("C++: SendOptions::ttl expires a message not leased in time") {
+    std::string name = testing::unique_name("cppttl");
+    shmq::Queue q = shmq::Queue::create(name, testing::small_params());
+    shmq::SendOptions o;
+    o.ttl = 1ns; // rounded down to the ms: expired as it is stored
+    REQUIRE(q.send("gone", o, 0ns) == SHMQ_OK);
+    o.ttl = 10s;
+    REQUIRE(q.send("kept", o, 0ns) == SHMQ_OK);
+    o.ttl = -1ns;
+    CHECK(q.send("x", o, 0ns) == SHMQ_EINVAL);
+    auto m = q.recv(0ns);
+    REQUIRE(m.has_value());
+    CHECK(m->data() == "kept");
+    CHECK(m->ack() == SHMQ_OK);
+    shmq::Queue::unlink(name);
+}

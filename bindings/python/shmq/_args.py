@@ -30,7 +30,7 @@ def u32(value: int, what: str) -> int:
 def params(slot_size: Optional[int], slot_count: Optional[int], max_clients: Optional[int],
            lease: Optional[float], max_attempts: Optional[int], backoff_base: Optional[float],
            backoff_cap: Optional[float], jitter: Optional[str], overflow: Optional[str],
-           mode: int) -> dict[str, int]:
+           mode: int, ttl: Optional[float] = None) -> dict[str, int]:
     """shmq_params from Queue.create's keywords; None keeps libshmq's default."""
     p = core.default_params()
     for field, value in (("slot_size", slot_size), ("slot_count", slot_count),
@@ -38,7 +38,7 @@ def params(slot_size: Optional[int], slot_count: Optional[int], max_clients: Opt
         if value is not None:
             p[field] = u32(value, field)
     for field, seconds in (("lease_ms", lease), ("backoff_base_ms", backoff_base),
-                           ("backoff_cap_ms", backoff_cap)):
+                           ("backoff_cap_ms", backoff_cap), ("ttl_ms", ttl)):
         if seconds is not None:
             if math.isnan(seconds) or seconds < 0:
                 raise InvalidArgument(f"{field[:-3]} must be >= 0 seconds, got {seconds!r}")

@@ -126,7 +126,7 @@ class OSFailure(Error):
 
 
 class OutOfRange(Error, ValueError):
-    """A time beyond what a segment holds (a delay above 14 days). Also a ValueError."""
+    """A time beyond what a segment holds (a delay above 14 days, a ttl above 7). Also a ValueError."""
     code = 19
 
 

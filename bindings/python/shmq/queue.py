@@ -57,17 +57,19 @@ class Queue(core.Queue):
                lease: Optional[float] = None, max_attempts: Optional[int] = None,
                backoff_base: Optional[float] = None, backoff_cap: Optional[float] = None,
                jitter: Optional[str] = None, overflow: Optional[str] = None, mode: int = 0o600,
-               prefetch: int = 64, spin_ns: int = 20000) -> "Queue":
+               prefetch: int = 64, spin_ns: int = 20000, ttl: Optional[float] = None) -> "Queue":
         """Create queue ``name`` and attach to it; raises Exists if it exists.
 
         Durations are in seconds; None keeps libshmq's default (1 KiB x 1024
         slots, 64 clients, 30 s lease, 5 attempts, backoff 0.1 s .. 30 s with
         "full" jitter, "block" overflow). jitter: "full", "equal" or "none";
-        overflow: "block", "fail" or "spill".
+        overflow: "block", "fail" or "spill". ttl: the default time to live of
+        a message, in seconds (None: none; at most 7 days): one not leased
+        within it once ready is dead-lettered as expired.
         """
         check_name(name)
         p = params(slot_size, slot_count, max_clients, lease, max_attempts, backoff_base,
-                   backoff_cap, jitter, overflow, mode)
+                   backoff_cap, jitter, overflow, mode, ttl)
         q = cls.__new__(cls)
         q._create(name, p, u32(prefetch, "prefetch"), u32(spin_ns, "spin_ns"))
         q._attached(prefetch, spin_ns)
@@ -152,7 +154,7 @@ class Queue(core.Queue):
             yield await self.recv_async()
 
     async def send_async(self, data: Any, timeout: Optional[float] = None, *,
-                         delay: Any = None, at: Any = None) -> int:
+                         delay: Any = None, at: Any = None, ttl: Any = None) -> int:
         """Like send(), for asyncio, without blocking the event loop: a full
         queue is retried after pauses growing from 0.5 ms to 20 ms (there is
         no readiness fd for free space). Raises Full at once under the "fail"
@@ -162,7 +164,7 @@ class Queue(core.Queue):
         pause = _SEND_BACKOFF[0]
         while True:
             try:
-                return self.send(data, 0, delay=delay, at=at)
+                return self.send(data, 0, delay=delay, at=at, ttl=ttl)
             except Full:
                 if self.params.overflow == "fail":
                     raise

@@ -38,12 +38,14 @@ class QueueParams:
     jitter: str           # "none" | "full" | "equal"
     overflow: str         # "block" | "fail" | "spill"
     mode: int
+    ttl: Optional[float] = None  # seconds; None: messages do not expire unless sent with a ttl
 
     @classmethod
     def from_c(cls, p: dict[str, int]) -> "QueueParams":
         return cls(p["slot_size"], p["slot_count"], p["max_clients"], p["lease_ms"] / 1000,
                    p["max_attempts"], p["backoff_base_ms"] / 1000, p["backoff_cap_ms"] / 1000,
-                   _name_of(JITTER, p["jitter"]), _name_of(OVERFLOW, p["overflow"]), p["mode"])
+                   _name_of(JITTER, p["jitter"]), _name_of(OVERFLOW, p["overflow"]), p["mode"],
+                   p["ttl_ms"] / 1000 if p["ttl_ms"] else None)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class Stats:
     daemon_heartbeat_age: Optional[float]  # seconds; None if no daemon ever ran
     clients: list[ClientStats] = field(default_factory=list)
     spilled: int = 0                  # messages in shmqd's spill store on disk
+    expired: int = 0                  # dead-lettered because their ttl passed (in dead_lettered too)
 
     @classmethod
     def from_c(cls, s: dict[str, Any]) -> "Stats":
@@ -101,7 +104,7 @@ class Stats:
                    s["dead"], s["oldest_ready_age_ns"] / 1e9, s["enqueued"], s["delivered"],
                    s["acked"], s["nacked"], s["rejected"], s["redelivered"], s["reclaimed"],
                    s["dead_lettered"], s["clients_max"], None if hb < 0 else hb / 1e9,
-                   [ClientStats.from_c(c) for c in s["client"]], s["spilled"])
+                   [ClientStats.from_c(c) for c in s["client"]], s["spilled"], s["expired"])
 
 
 @dataclass(frozen=True)

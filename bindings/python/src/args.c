@@ -63,11 +63,29 @@ static int seconds_of(PyObject *v, double *out) {
     return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
 }
 
+/* A send's `ttl` (seconds or timedelta; None: the queue's) into o->ttl_ns. */
+static int ttl_of(PyObject *ttl, shmq_send_opts *o) {
+    double s = 0;
+    if (ttl == NULL || ttl == Py_None) return 0;
+    if (seconds_of(ttl, &s) < 0) return -1;
+    if (isnan(s) || s <= 0) {
+        core_raise(SHMQ_EINVAL, NULL, "ttl must be > 0 seconds (None: the queue's), got %R", ttl);
+        return -1;
+    }
+    if (s * 1e9 > (double)SHMQ_MAX_TTL_NS) {
+        core_raise(SHMQ_ERANGE, NULL, "ttl of %lld s is beyond the longest, 7 days", (long long)s);
+        return -1;
+    }
+    o->ttl_ns = (int64_t)ceil(s * 1e9);
+    return 0;
+}
+
 /* A send's `delay` (seconds or timedelta) or `at` (a datetime, or a Unix
- * time in seconds: the delay is what is left until then, none if past) as
- * shmq_send_opts. At most one of the two. */
-int core_send_opts(PyObject *delay, PyObject *at, shmq_send_opts *o) {
+ * time in seconds: the delay is what is left until then, none if past), and
+ * its `ttl`, as shmq_send_opts. At most one of delay and at. */
+int core_send_opts(PyObject *delay, PyObject *at, PyObject *ttl, shmq_send_opts *o) {
     shmq_send_opts_init(o);
+    if (ttl_of(ttl, o) < 0) return -1;
     int has_delay = delay != NULL && delay != Py_None, has_at = at != NULL && at != Py_None;
     if (has_delay && has_at) {
         core_raise(SHMQ_EINVAL, NULL, "give delay or at, not both");

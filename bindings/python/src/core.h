@@ -51,7 +51,7 @@ PyObject *core_raise_code(int rc, QueueObject *q);
 
 /* args.c */
 int core_timeout_ns(PyObject *timeout, int64_t *out);
-int core_send_opts(PyObject *delay, PyObject *at, shmq_send_opts *o);
+int core_send_opts(PyObject *delay, PyObject *at, PyObject *ttl, shmq_send_opts *o);
 int core_kwargs(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                 const char *const *names, Py_ssize_t npos, Py_ssize_t nreq, PyObject **out);
 

@@ -237,12 +237,12 @@ static PyObject *raise_send(QueueObject *self, int rc, size_t len) {
 
 static PyObject *queue_send(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
                             PyObject *kwnames) {
-    static const char *const names[] = {"data", "timeout", "delay", "at", NULL};
-    PyObject *a[4];
+    static const char *const names[] = {"data", "timeout", "delay", "at", "ttl", NULL};
+    PyObject *a[5];
     int64_t timeout;
     send_ctx c;
     if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0 ||
-        core_send_opts(a[2], a[3], &c.opts) < 0)
+        core_send_opts(a[2], a[3], a[4], &c.opts) < 0)
         return NULL;
     Py_buffer view = {0};
     int rc;
@@ -324,12 +324,12 @@ static int append_ids(PyObject *list, const uint64_t *ids, size_t n) {
 
 static PyObject *queue_send_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
                                  PyObject *kwnames) {
-    static const char *const names[] = {"messages", "timeout", "delay", "at", "ids", NULL};
-    PyObject *a[5];
+    static const char *const names[] = {"messages", "timeout", "delay", "at", "ids", "ttl", NULL};
+    PyObject *a[6];
     int64_t timeout;
     shmq_send_opts opts;
     if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0 ||
-        core_send_opts(a[2], a[3], &opts) < 0)
+        core_send_opts(a[2], a[3], a[5], &opts) < 0)
         return NULL;
     PyObject *ids = a[4] == Py_None ? NULL : a[4];
     if (ids && !PyList_Check(ids)) {
@@ -460,10 +460,12 @@ static PyObject *queue_get_name(QueueObject *self, void *unused) {
 #define FAST (METH_FASTCALL | METH_KEYWORDS)
 static PyMethodDef queue_methods[] = {
     {"send", FN(queue_send), FAST,
-     "send(data, timeout=None, *, delay=None, at=None) -> int: copy a bytes-like object into the queue;\n"
-     "returns its id. delay (seconds or timedelta) or at (datetime or Unix time): not ready before then"},
+     "send(data, timeout=None, *, delay=None, at=None, ttl=None) -> int: copy a bytes-like object into the\n"
+     "queue; returns its id. delay (seconds or timedelta) or at (datetime or Unix time): not ready before\n"
+     "then. ttl (seconds or timedelta; None: the queue's): dead-lettered as expired if not leased within\n"
+     "it once ready"},
     {"send_many", FN(queue_send_many), FAST,
-     "send_many(messages, timeout=None, *, delay=None, at=None, ids=None) -> int: send in order, 256 per\n"
+     "send_many(messages, timeout=None, *, delay=None, at=None, ids=None, ttl=None) -> int: send in order, 256 per\n"
      "shmq_send_batch; ids (a list) gets the id of each message sent appended, also on failure"},
     {"recv", FN(queue_recv), FAST,
      "recv(timeout=None, *, copy=True) -> Message: lease the oldest ready message"},

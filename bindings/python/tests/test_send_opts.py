@@ -1,6 +1,7 @@
 """send and send_many return the ids consumers see; delay= and at= keep a
-message back until its time (seconds, timedelta or datetime); a delay out of
-range raises before anything is sent."""
+message back until its time (seconds, timedelta or datetime); ttl= (or the
+queue's ttl) dead-letters a message not leased in time; a delay or ttl out
+of range raises before anything is sent."""
 import asyncio
 import datetime
 import time
@@ -94,6 +95,48 @@ class Delays(support.QueueTest):
             self.q.send_many([b"a"], delay=10**9)
         s = self.q.stats()
         self.assertEqual((s.enqueued, s.delayed), (1, 1))
+
+
+class Expiry(support.QueueTest):
+    def _wait(self, seconds):
+        end = time.monotonic() + seconds  # a ttl is a time: let it pass
+        while time.monotonic() < end:
+            time.sleep(0.005)
+
+    def test_a_message_not_leased_within_its_ttl_is_never_delivered(self):
+        self.q.send(b"gone", ttl=0.02)
+        kept = self.q.send(b"kept", ttl=datetime.timedelta(seconds=60))
+        self._wait(0.05)
+        with self.q.recv(timeout=0) as msg:
+            self.assertEqual(msg.id, kept)
+        s = self.q.stats()
+        self.assertEqual((s.expired, s.dead, s.delivered), (1, 1, 1))
+
+    def test_send_many_applies_the_ttl_to_each(self):
+        self.q.send_many([b"a", b"b"], ttl=0.02)
+        self._wait(0.05)
+        self.assertRaises(shmq.Empty, self.q.recv, timeout=0)
+        self.assertEqual(self.q.stats().expired, 2)
+
+    def test_bad_ttls_raise_and_send_nothing(self):
+        self.assertRaises(shmq.InvalidArgument, self.q.send, b"x", ttl=0)
+        self.assertRaises(ValueError, self.q.send, b"x", ttl=-1)
+        with self.assertRaises(shmq.OutOfRange):
+            self.q.send(b"x", ttl=datetime.timedelta(days=8))
+        self.assertEqual(self.q.stats().enqueued, 0)
+
+
+class QueueTtl(support.QueueTest):
+    create_args = {"slot_size": 64, "slot_count": 4, "ttl": 0.02}
+
+    def test_the_queue_ttl_applies_to_sends_without_one(self):
+        self.assertEqual(self.q.params.ttl, 0.02)
+        self.q.send(b"default")
+        own = self.q.send(b"own", ttl=60)
+        time.sleep(0.05)  # a ttl is a time: let it pass
+        with self.q.recv(timeout=0) as msg:
+            self.assertEqual(msg.id, own)
+        self.assertEqual(self.q.stats().expired, 1)
 
 
 if __name__ == "__main__":

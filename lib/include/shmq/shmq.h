@@ -75,7 +75,8 @@ typedef enum shmq_error {
     SHMQ_EINTR = 17,       /* interrupted by a signal before anything happened */
     SHMQ_ESYS = 18,        /* an unexpected system error; errno describes it */
     SHMQ_ERANGE = 19       /* a time beyond what a segment can hold (a delay above
-                              SHMQ_MAX_DELAY_NS); nothing was sent. Since 0.4 */
+                              SHMQ_MAX_DELAY_NS, a ttl above SHMQ_MAX_TTL_NS); nothing
+                              was sent. Since 0.4 */
 } shmq_error;
 
 /* A static English description of an error code; never NULL. */
@@ -113,6 +114,11 @@ typedef struct shmq_params {
     uint32_t overflow;        /* shmq_overflow [SHMQ_OVERFLOW_BLOCK] */
     uint32_t mode;            /* file mode of the segment [0600]; 0660 shares with the group.
                                  Modes granting anything to "others" are refused. */
+    /* Since 0.4 (a struct_size that ends before it, 0.3's, is still accepted): */
+    uint32_t ttl_ms;          /* default time to live of a message [0 = none], at most
+                                 SHMQ_MAX_TTL_NS: a message not leased within ttl_ms of
+                                 becoming deliverable is dead-lettered (reason "expired").
+                                 shmq_send_opts.ttl_ns overrides it per message. */
 } shmq_params;
 
 /* Per-handle options. Call shmq_options_init() first; NULL means defaults. */
@@ -140,7 +146,17 @@ typedef enum shmq_wait {
     SHMQ_WAIT_SPIN = 1
 } shmq_wait;
 
-SHMQ_API void shmq_params_init(shmq_params *params);
+/* Defaults for a params struct of `size` bytes (the caller's sizeof): the
+   inline shmq_params_init() passes it, so a program built against an older
+   shmq.h is never written past its struct. Since 0.4. */
+SHMQ_API void shmq_params_init_sized(shmq_params *params, size_t size);
+#ifndef SHMQ_BUILDING_LIBRARY
+static inline void shmq_params_init(shmq_params *params) {
+    shmq_params_init_sized(params, sizeof *params);
+}
+#else
+SHMQ_API void shmq_params_init(shmq_params *params); /* the 0.3 entry point, for 0.3 binaries */
+#endif
 /* Defaults for an options struct of `size` bytes (the caller's sizeof). The
    inline shmq_options_init() passes it, so a program built against an older
    shmq.h, whose struct is shorter, is never written past its end. */
@@ -175,8 +191,18 @@ SHMQ_API void shmq_close(shmq_queue *q);
  * old segment until they close it; a new shmq_open() will not find it. */
 SHMQ_API int shmq_unlink(const char *name);
 
-/* The queue's parameters as stored in its segment. */
-SHMQ_API int shmq_get_params(const shmq_queue *q, shmq_params *out);
+/* The queue's parameters as stored in its segment, into a struct of `size`
+   bytes (the caller's sizeof, passed by the inline shmq_get_params): fields
+   beyond it are not written. SHMQ_EINVAL if q or out is NULL or size is
+   below 0.3's struct. Since 0.4. */
+SHMQ_API int shmq_get_params_sized(const shmq_queue *q, shmq_params *out, size_t size);
+#ifndef SHMQ_BUILDING_LIBRARY
+static inline int shmq_get_params(const shmq_queue *q, shmq_params *out) {
+    return shmq_get_params_sized(q, out, sizeof *out);
+}
+#else
+SHMQ_API int shmq_get_params(const shmq_queue *q, shmq_params *out); /* 0.3's, for 0.3 binaries */
+#endif
 
 /* ---- Sending ----------------------------------------------------------- */
 
@@ -222,6 +248,9 @@ SHMQ_API int shmq_abort(shmq_queue *q, shmq_reservation *r);
 /* Longest delay: 14 days (a segment keeps times in 32-bit ms, compared with
  * wrap-around, so they must stay well under 24.8 days apart). */
 #define SHMQ_MAX_DELAY_NS ((int64_t)14 * 24 * 3600 * 1000000000)
+/* Longest time to live: 7 days (so that a delay plus a ttl stays within the
+ * 24.8 days a segment's times can span). */
+#define SHMQ_MAX_TTL_NS ((int64_t)7 * 24 * 3600 * 1000000000)
 
 typedef struct shmq_send_opts {
     uint32_t struct_size; /* sizeof(shmq_send_opts), set by shmq_send_opts_init; a
@@ -231,6 +260,14 @@ typedef struct shmq_send_opts {
                              earlier than delay_ns after it was stored (at most ~1 ms
                              later without shmqd's tick, or a tick later with it).
                              0 .. SHMQ_MAX_DELAY_NS; negative SHMQ_EINVAL, above SHMQ_ERANGE */
+    /* Since 0.4's expiry (a struct_size that ends before it reads as ttl_ns 0): */
+    int64_t ttl_ns;       /* [0] time to live: > 0, a message not leased within ttl_ns
+                             of becoming deliverable (its delay over) is dead-lettered
+                             with reason "expired" and never delivered; 0 takes the
+                             queue's shmq_params.ttl_ms (0 there: never expires).
+                             Millisecond resolution; it may expire up to a few ms
+                             early, never late. Negative SHMQ_EINVAL, above
+                             SHMQ_MAX_TTL_NS SHMQ_ERANGE */
 } shmq_send_opts;
 
 /* Set `struct_size` and every option to its default, for a struct of `size`
@@ -344,6 +381,9 @@ typedef struct shmq_stats {
     size_t client_cap;               /* its length */
     /* Since 0.2 (a struct_size that ends before it, 0.1's, is still accepted): */
     uint64_t spilled;                /* messages shmqd holds in its spill store on disk */
+    /* Since 0.4: */
+    uint64_t expired;                /* messages dead-lettered because their ttl passed
+                                        (also counted in dead_lettered) */
 } shmq_stats;
 
 /* A snapshot read straight from the segment (not atomic as a whole: counts
@@ -355,12 +395,12 @@ typedef struct shmq_recovery {
     uint32_t leases_reclaimed; /* LEASED slots taken back (dead owner or expired) */
     uint32_t writes_reclaimed; /* half-written slots of dead producers freed */
     uint32_t delayed_promoted; /* DELAYED slots made READY */
-    uint32_t dead_lettered;    /* slots moved to DEAD because attempts ran out */
+    uint32_t dead_lettered;    /* slots moved to DEAD because attempts ran out or they expired */
     uint32_t republished;      /* ring entries a dead process had not published */
 } shmq_recovery;
 
 /* Run recovery once: release dead clients' records and slots, reclaim expired
- * leases, promote due retries. Safe to run from several processes at once;
+ * leases, promote due retries, dead-letter messages whose ttl passed. Safe to run from several processes at once;
  * every step is a CAS. `report` may be NULL. */
 SHMQ_API int shmq_recover(shmq_queue *q, shmq_recovery *report);
 

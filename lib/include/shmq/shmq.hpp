@@ -35,10 +35,13 @@ inline int64_t to_ns(Timeout t) { return t.count() < 0 ? SHMQ_FOREVER : int64_t(
 // Per-message send options (shmq_send_opts). Since 0.4.
 struct SendOptions {
     std::chrono::nanoseconds delay{0}; // ready no earlier than this long after it is stored
+    std::chrono::nanoseconds ttl{0};   // dead-lettered as expired if not leased this long after it is ready
+                                       // (0: the queue's ttl_ms)
     shmq_send_opts c() const {
         shmq_send_opts o;
         shmq_send_opts_init(&o);
         o.delay_ns = int64_t(delay.count());
+        o.ttl_ns = int64_t(ttl.count());
         return o;
     }
 };
