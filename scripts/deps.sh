@@ -21,6 +21,7 @@ declare -A probe=(
   [curl]=/usr/bin/curl
   [jq]=/usr/bin/jq
   [nodejs]=/usr/bin/node
+  [wrk]=/usr/bin/wrk
   [gnuplot-nox]=/usr/bin/gnuplot
   [python3]=/usr/bin/python3
   [golang-go]=/usr/bin/go

@@ -157,11 +157,14 @@ int HttpServer::start(int listen_fd, HttpHandler handler, HttpLimits limits, std
 
 void HttpServer::stop(int grace_ms) {
     if (mhd_ == nullptr) return;
-    int listen_fd = MHD_quiesce_daemon(mhd_); // no new connections; the socket is ours again
+    // No new connections; the socket is ours again, closed at once so that a
+    // client connecting now is refused, not left in the backlog unanswered
+    // until the grace ends (and then reset).
+    int listen_fd = MHD_quiesce_daemon(mhd_);
+    if (listen_fd >= 0) close(listen_fd);
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
     while (running_ > 0 && std::chrono::steady_clock::now() < until) poll(nullptr, 0, 10);
     MHD_stop_daemon(mhd_); // closes the connections and joins their threads
-    if (listen_fd >= 0) close(listen_fd);
     mhd_ = nullptr;
 }
 

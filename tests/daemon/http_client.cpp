@@ -77,7 +77,9 @@ HttpReply http_request(const Endpoint &e, const std::string &method, const std::
         raw.append(buf, size_t(n));
     }
     close(fd);
-    return parse_reply(raw);
+    HttpReply r = parse_reply(raw);
+    r.connected = true;
+    return r;
 }
 
 } // namespace dtest

@@ -11,6 +11,7 @@ namespace dtest {
 
 struct HttpReply {
     int status = -1; // -1: no answer (connect failed, closed without one, deadline)
+    bool connected = false; // false: the connect itself failed (refused, no socket file)
     std::map<std::string, std::string> headers; // names lower-case
     std::string body;
 };

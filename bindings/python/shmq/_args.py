@@ -7,7 +7,7 @@ from typing import Optional
 
 from ._load import core
 from .errors import BadName, InvalidArgument
-from .stats import JITTER, OVERFLOW
+from .stats import JITTER, OVERFLOW, WAIT
 
 
 def check_name(name: str) -> bytes:
@@ -25,6 +25,11 @@ def u32(value: int, what: str) -> int:
     if not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
         raise InvalidArgument(f"{what} must be an integer 0 .. 2**32-1, got {value!r}")
     return value
+
+
+def options(prefetch: int, spin_ns: int, wait: str) -> tuple[int, int, int]:
+    """shmq_options from the keywords of Queue() and Queue.create()."""
+    return u32(prefetch, "prefetch"), u32(spin_ns, "spin_ns"), _choice(WAIT, wait, "wait")
 
 
 def params(slot_size: Optional[int], slot_count: Optional[int], max_clients: Optional[int],

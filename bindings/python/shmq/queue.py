@@ -13,7 +13,7 @@ import asyncio
 import time
 from typing import Any, AsyncIterator, Iterator, Optional
 
-from ._args import check_name, params, u32
+from ._args import check_name, options, params
 from ._load import core
 from .aio import ReadyWaiter
 from .errors import Empty, Full, InvalidArgument, Timeout, error_for
@@ -32,8 +32,8 @@ def unlink(name: str) -> None:
         raise error_for(rc, f"{core.strerror(rc)} (queue '{name}')")
 
 
-def _reopen(name: str, prefetch: int, spin_ns: int) -> "Queue":
-    return Queue(name, prefetch=prefetch, spin_ns=spin_ns)
+def _reopen(name: str, prefetch: int, spin_ns: int, wait: str = "adaptive") -> "Queue":
+    return Queue(name, prefetch=prefetch, spin_ns=spin_ns, wait=wait)
 
 
 class Queue(core.Queue):
@@ -46,10 +46,15 @@ class Queue(core.Queue):
     name there; the parent's leases stay the parent's.
     """
 
-    def __init__(self, name: str, *, prefetch: int = 64, spin_ns: int = 20000) -> None:
+    def __init__(self, name: str, *, prefetch: int = 64, spin_ns: int = 20000,
+                 wait: str = "adaptive") -> None:
+        """prefetch: most messages leased at once (0: no limit); spin_ns: longest
+        a blocking call spins before it sleeps; wait: "adaptive" spins only while
+        spinning pays off (sleeps at once on a busy host), "spin" always spins
+        spin_ns first (latency at the cost of a core)."""
         check_name(name)
-        self._open(name, u32(prefetch, "prefetch"), u32(spin_ns, "spin_ns"))
-        self._attached(prefetch, spin_ns)
+        self._open(name, *options(prefetch, spin_ns, wait))
+        self._attached(prefetch, spin_ns, wait)
 
     @classmethod
     def create(cls, name: str, *, slot_size: Optional[int] = None,
@@ -57,27 +62,29 @@ class Queue(core.Queue):
                lease: Optional[float] = None, max_attempts: Optional[int] = None,
                backoff_base: Optional[float] = None, backoff_cap: Optional[float] = None,
                jitter: Optional[str] = None, overflow: Optional[str] = None, mode: int = 0o600,
-               prefetch: int = 64, spin_ns: int = 20000, ttl: Optional[float] = None) -> "Queue":
+               prefetch: int = 64, spin_ns: int = 20000, wait: str = "adaptive",
+               ttl: Optional[float] = None) -> "Queue":
         """Create queue ``name`` and attach to it; raises Exists if it exists.
 
         Durations are in seconds; None keeps libshmq's default (1 KiB x 1024
         slots, 64 clients, 30 s lease, 5 attempts, backoff 0.1 s .. 30 s with
         "full" jitter, "block" overflow). jitter: "full", "equal" or "none";
-        overflow: "block", "fail" or "spill". ttl: the default time to live of
-        a message, in seconds (None: none; at most 7 days): one not leased
-        within it once ready is dead-lettered as expired.
+        overflow: "block", "fail" or "spill". prefetch, spin_ns and wait as
+        for Queue(). ttl: the default time to live of a message, in seconds
+        (None: none; at most 7 days): one not leased within it once ready is
+        dead-lettered as expired.
         """
         check_name(name)
         p = params(slot_size, slot_count, max_clients, lease, max_attempts, backoff_base,
                    backoff_cap, jitter, overflow, mode, ttl)
         q = cls.__new__(cls)
-        q._create(name, p, u32(prefetch, "prefetch"), u32(spin_ns, "spin_ns"))
-        q._attached(prefetch, spin_ns)
+        q._create(name, p, *options(prefetch, spin_ns, wait))
+        q._attached(prefetch, spin_ns, wait)
         return q
 
-    def _attached(self, prefetch: int, spin_ns: int) -> None:
+    def _attached(self, prefetch: int, spin_ns: int, wait: str) -> None:
         self.params = QueueParams.from_c(self._params())
-        self._options = (prefetch, spin_ns)
+        self._options = (prefetch, spin_ns, wait)
         self._waiter: Optional[ReadyWaiter] = None
 
     # ---- life ------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 JITTER = {"none": 0, "full": 1, "equal": 2}
 OVERFLOW = {"block": 0, "fail": 1, "spill": 2}
+WAIT = {"adaptive": 0, "spin": 1}  # shmq_wait: SHMQ_WAIT_ADAPTIVE, SHMQ_WAIT_SPIN
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

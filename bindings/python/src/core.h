@@ -25,7 +25,7 @@ typedef struct {
     Py_ssize_t busy;      /* calls waiting without the GIL, async waiters, buffer exports */
     unsigned long fork_generation; /* core_fork_generation when attached */
     PyObject *name;       /* str */
-    uint32_t prefetch, spin_ns, slot_size, overflow;
+    uint32_t prefetch, spin_ns, wait, slot_size, overflow; /* wait: shmq_wait */
 } QueueObject;
 
 /* A leased message. `h` is the handle it was leased through: finishing it

@@ -145,26 +145,65 @@ static PyObject *message_extend(MessageObject *self, PyObject *seconds) {
     Py_RETURN_NONE;
 }
 
-/* Queue.ack_many: ack every message; the first failure is raised after all
- * were tried (each message is finished either way). */
+/* Keep the first exception of several (ack_many raises it after trying all). */
+static void keep_first(PyObject **t, PyObject **v, PyObject **tb) {
+    if (*t == NULL) PyErr_Fetch(t, v, tb);
+    else PyErr_Clear();
+}
+
+/* ack_many's first pass: a message leased through `q` (this queue's handle)
+ * and not finished joins the batch, marked done at once (so a message listed
+ * twice is refused the second time); any other is acked on its own now.
+ * Returns how many joined. */
+static size_t sort_out(PyObject *list, QueueObject *queue, shmq_queue *q, shmq_msg *batch,
+                       MessageObject **who, PyObject **t, PyObject **v, PyObject **tb) {
+    size_t k = 0;
+    for (Py_ssize_t i = 0; i < PyList_Size(list); i++) {
+        MessageObject *m = (MessageObject *)PyList_GetItem(list, i);
+        if (q != NULL && !m->done && m->queue == queue && m->h == q) {
+            m->done = 1;
+            batch[k] = m->m;
+            who[k++] = m;
+        } else if (finish(m, ACK, 0) < 0) {
+            keep_first(t, v, tb);
+        }
+    }
+    return k;
+}
+
+/* Queue.ack_many: one shmq_ack_batch for the messages leased through this
+ * handle; any other (another queue's, or one already finished) goes through
+ * ack() on its own. Every message is finished either way; the first failure
+ * met is raised after all were tried. */
 PyObject *core_ack_many(QueueObject *queue, PyObject *messages) {
-    (void)queue;
     PyObject *list = PySequence_List(messages);
     if (list == NULL) return NULL;
-    Py_ssize_t n = PyList_Size(list);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (Py_TYPE(PyList_GetItem(list, i)) != (PyTypeObject *)core_message_type) {
+    size_t n = (size_t)PyList_Size(list);
+    for (size_t i = 0; i < n; i++) {
+        if (Py_TYPE(PyList_GetItem(list, (Py_ssize_t)i)) != (PyTypeObject *)core_message_type) {
             Py_DECREF(list);
-            return PyErr_Format(PyExc_TypeError, "ack_many: item %zd is not a shmq.Message", i);
+            return PyErr_Format(PyExc_TypeError, "ack_many: item %zu is not a shmq.Message", i);
         }
     }
+    shmq_msg *batch = PyMem_Calloc(n + 1, sizeof *batch);
+    MessageObject **who = PyMem_Calloc(n + 1, sizeof *who);
+    int *results = PyMem_Calloc(n + 1, sizeof *results);
     PyObject *t = NULL, *v = NULL, *tb = NULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (finish((MessageObject *)PyList_GetItem(list, i), ACK, 0) < 0) {
-            if (t == NULL) PyErr_Fetch(&t, &v, &tb);
-            else PyErr_Clear();
-        }
+    if (batch == NULL || who == NULL || results == NULL) {
+        PyErr_NoMemory();
+        n = 0;
     }
+    shmq_queue *q = n > 0 ? core_queue_handle(queue) : NULL;
+    if (q == NULL && PyErr_Occurred()) keep_first(&t, &v, &tb); /* closed: ack() says so per message */
+    size_t k = n > 0 ? sort_out(list, queue, q, batch, who, &t, &v, &tb) : 0;
+    if (k > 0) shmq_ack_batch(q, batch, k, results);
+    for (size_t j = 0; j < k; j++) {
+        release_views(who[j]);
+        if (results[j] != SHMQ_OK && raise_finish(who[j], results[j]) == NULL) keep_first(&t, &v, &tb);
+    }
+    PyMem_Free(batch);
+    PyMem_Free(who);
+    PyMem_Free(results);
     Py_DECREF(list);
     if (t == NULL) Py_RETURN_NONE;
     PyErr_Restore(t, v, tb);

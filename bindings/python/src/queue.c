@@ -49,6 +49,14 @@ static int attach(QueueObject *self, shmq_queue *q) {
     return 0;
 }
 
+/* The handle's options, as set_name() recorded them. */
+static void options_of(const QueueObject *self, shmq_options *o) {
+    shmq_options_init(o);
+    o->prefetch = self->prefetch;
+    o->spin_ns = self->spin_ns;
+    o->wait = self->wait;
+}
+
 /* In a child forked after attach the handle's client record is the parent's:
  * never close it here; open the queue again by name instead. */
 static int reopen_after_fork(QueueObject *self) {
@@ -58,9 +66,7 @@ static int reopen_after_fork(QueueObject *self) {
     if (self->q == NULL) return 0; /* it was closed in the parent */
     self->q = NULL;
     shmq_options o;
-    shmq_options_init(&o);
-    o.prefetch = self->prefetch;
-    o.spin_ns = self->spin_ns;
+    options_of(self, &o);
     shmq_queue *q = NULL;
     int rc = shmq_open(PyUnicode_AsUTF8AndSize(self->name, NULL), &o, &q);
     if (rc != SHMQ_OK) {
@@ -98,9 +104,15 @@ static const char *c_name(PyObject *name) {
     return s;
 }
 
-static int set_name(QueueObject *self, PyObject *name, uint32_t prefetch, uint32_t spin_ns) {
+static int set_name(QueueObject *self, PyObject *name, uint32_t prefetch, uint32_t spin_ns,
+                    uint32_t wait) {
     if (self->q != NULL || self->closing != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "queue handle is already attached");
+        return -1;
+    }
+    if (wait != SHMQ_WAIT_ADAPTIVE && wait != SHMQ_WAIT_SPIN) {
+        core_raise(SHMQ_EINVAL, NULL, "wait must be SHMQ_WAIT_ADAPTIVE (0) or SHMQ_WAIT_SPIN (1), "
+                   "got %u", (unsigned)wait);
         return -1;
     }
     Py_INCREF(name);
@@ -108,19 +120,18 @@ static int set_name(QueueObject *self, PyObject *name, uint32_t prefetch, uint32
     self->name = name;
     self->prefetch = prefetch;
     self->spin_ns = spin_ns;
+    self->wait = wait;
     return 0;
 }
 
 static PyObject *queue_open(QueueObject *self, PyObject *args) {
     PyObject *name;
-    unsigned int prefetch, spin_ns;
-    if (!PyArg_ParseTuple(args, "UII", &name, &prefetch, &spin_ns)) return NULL;
+    unsigned int prefetch, spin_ns, wait;
+    if (!PyArg_ParseTuple(args, "UIII", &name, &prefetch, &spin_ns, &wait)) return NULL;
     const char *s = c_name(name);
-    if (s == NULL || set_name(self, name, prefetch, spin_ns) < 0) return NULL;
+    if (s == NULL || set_name(self, name, prefetch, spin_ns, wait) < 0) return NULL;
     shmq_options o;
-    shmq_options_init(&o);
-    o.prefetch = prefetch;
-    o.spin_ns = spin_ns;
+    options_of(self, &o);
     shmq_queue *q = NULL;
     int rc = shmq_open(s, &o, &q);
     if (rc != SHMQ_OK) return core_raise_code(rc, self);
@@ -130,17 +141,16 @@ static PyObject *queue_open(QueueObject *self, PyObject *args) {
 
 static PyObject *queue_create(QueueObject *self, PyObject *args) {
     PyObject *name, *dict;
-    unsigned int prefetch, spin_ns;
+    unsigned int prefetch, spin_ns, wait;
     shmq_params p;
-    if (!PyArg_ParseTuple(args, "UO!II", &name, &PyDict_Type, &dict, &prefetch, &spin_ns))
+    if (!PyArg_ParseTuple(args, "UO!III", &name, &PyDict_Type, &dict, &prefetch, &spin_ns, &wait))
         return NULL;
     const char *s = c_name(name);
-    if (s == NULL || core_params_from(dict, &p) < 0 || set_name(self, name, prefetch, spin_ns) < 0)
+    if (s == NULL || core_params_from(dict, &p) < 0 ||
+        set_name(self, name, prefetch, spin_ns, wait) < 0)
         return NULL;
     shmq_options o;
-    shmq_options_init(&o);
-    o.prefetch = prefetch;
-    o.spin_ns = spin_ns;
+    options_of(self, &o);
     shmq_queue *q = NULL;
     int rc = shmq_create(s, &p, &o, &q);
     if (rc != SHMQ_OK) return core_raise_code(rc, self);

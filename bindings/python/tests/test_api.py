@@ -48,6 +48,58 @@ class Batches(support.QueueTest):
         self.assertEqual(self.q.stats().acked, 3)
         self.assertRaises(TypeError, self.q.ack_many, [b"not a message"])
 
+    def test_ack_many_takes_another_queues_messages_and_refuses_a_repeat(self):
+        other = shmq.Queue.create(support.unique_name("other"))
+        self.addCleanup(shmq.unlink, other.name)
+        self.addCleanup(other.close)
+        self.q.send_many([b"a", b"b"])
+        other.send(b"c")
+        mine, theirs = self.q.recv_many(2, timeout=1), other.recv_many(1, timeout=1)
+        with self.assertRaises(shmq.InvalidArgument):
+            self.q.ack_many([mine[0], theirs[0], mine[1], mine[0]])  # mine[0] twice
+        self.assertEqual((self.q.stats().acked, self.q.stats().leased), (2, 0))
+        self.assertEqual((other.stats().acked, other.stats().leased), (1, 0))
+        self.assertTrue(all(m.finished for m in mine + theirs))
+
+
+class WaitOption(unittest.TestCase):
+    """wait= chooses shmq_options.wait: "adaptive" (the default) or "spin"."""
+
+    def _create(self, **kw):
+        q = shmq.Queue.create(support.unique_name("wait"), **kw)
+        self.addCleanup(shmq.unlink, q.name)
+        self.addCleanup(q.close)
+        return q
+
+    def _cpu_while_waiting(self, q, seconds):
+        t0 = time.process_time()
+        self.assertRaises(shmq.Timeout, q.recv, seconds)
+        return time.process_time() - t0
+
+    def test_spin_spins_and_spin_ns_0_sleeps(self):
+        # A spinning wait shows as CPU time; how much depends on the machine's
+        # load (35 ms of 1 s at load 11 on 2 CPUs), a sleeping one's is ~1 ms.
+        spinning = self._create(wait="spin", spin_ns=1_000_000_000)
+        sleeping = self._create(wait="spin", spin_ns=0)
+        spun, slept = self._cpu_while_waiting(spinning, 1.0), self._cpu_while_waiting(sleeping, 1.0)
+        self.assertGreater(spun, 0.005)
+        self.assertGreater(spun, 5 * slept)
+
+    def test_open_takes_it_and_a_pickled_queue_keeps_it(self):
+        q = self._create(wait="spin")
+        opened = shmq.Queue(q.name, wait="spin", spin_ns=1000)
+        self.addCleanup(opened.close)
+        self.assertEqual(opened.__reduce__()[1], (q.name, 64, 1000, "spin"))
+        copy = pickle.loads(pickle.dumps(opened))
+        self.addCleanup(copy.close)
+        self.assertEqual(copy.__reduce__()[1], (q.name, 64, 1000, "spin"))
+
+    def test_a_bad_value_is_refused_naming_the_choices(self):
+        with self.assertRaisesRegex(shmq.InvalidArgument, "wait must be one of adaptive, spin"):
+            self._create(wait="busy")
+        with self.assertRaises(shmq.InvalidArgument):
+            shmq.Queue(support.unique_name("never"), wait=1)
+
 
 class Sizes(support.QueueTest):
     def test_len_qsize_and_empty_count_ready_messages(self):

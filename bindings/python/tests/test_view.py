@@ -28,6 +28,18 @@ class ZeroCopy(support.QueueTest):
             view[0] = 1
         msg.ack()
 
+    def test_a_view_keeps_its_dropped_message_leased(self):
+        # q.recv().view(): nobody holds the Message, the view does.
+        self.q.send(b"kept by its view")
+        view = self.q.recv(timeout=1).view()
+        gc.collect()
+        self.assertEqual(bytes(view), b"kept by its view")
+        self.assertEqual(self.q.stats().leased, 1)
+        msg = view.obj
+        del view
+        msg.ack()
+        self.assertEqual((self.q.stats().leased, self.q.stats().acked), (0, 1))
+
     def test_finishing_releases_the_view(self):
         self.q.send(b"abc")
         msg = self.q.recv(timeout=1)
