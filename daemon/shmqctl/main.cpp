@@ -27,7 +27,7 @@ struct Args {
     DlqFilter filter;
     RedriveArgs redrive;
     shmq_params params{};
-    std::string jitter = "full", overflow = "block";
+    std::string jitter = "full", overflow = "block", durability = "memory";
     uint32_t mode = 0600;
 };
 
@@ -50,6 +50,9 @@ void add_create(CLI::App &app, Args &a) {
     c->add_option("--jitter", a.jitter, "none|full|equal")->check(CLI::IsMember({"none", "full", "equal"}));
     c->add_option("--overflow", a.overflow, "block|fail|spill")->check(CLI::IsMember({"block", "fail", "spill"}));
     c->add_option("--mode", a.mode, "file mode, 0600 or 0660 (octal)");
+    c->add_option("--durability", a.durability,
+                  "memory|reboot|disk: reboot needs --config naming shmqd's config that sets it; disk is not built yet")
+        ->check(CLI::IsMember({"memory", "reboot", "disk"}));
 }
 
 void add_message_commands(CLI::App &app, Args &a) {
@@ -128,7 +131,7 @@ int apply_create(Args &a) {
     a.params.overflow =
         a.overflow == "fail" ? SHMQ_OVERFLOW_FAIL : a.overflow == "spill" ? SHMQ_OVERFLOW_SPILL : SHMQ_OVERFLOW_BLOCK;
     a.params.mode = a.mode;
-    return cmd_create(a.out, a.queue, a.params);
+    return cmd_create(a.out, a.queue, a.params, a.durability, a.config);
 }
 
 int run_dlq(const std::string &sub, Args &a) {
@@ -152,7 +155,7 @@ int run_recv(const Args &a) {
 
 int run(const std::string &cmd, Args &a) {
     if (cmd == "list") return cmd_list(a.out, a.columns);
-    if (cmd == "stat") return cmd_stat(a.out, a.queue);
+    if (cmd == "stat") return cmd_stat(a.out, a.queue, a.config);
     if (cmd == "watch") return cmd_watch(a.out, a.queue, a.interval, a.watch_count);
     if (cmd == "peek") return cmd_peek(a.out, a.queue, a.count);
     if (cmd == "create") return apply_create(a);
@@ -174,7 +177,7 @@ int main(int argc, char **argv) {
     app.add_flag("--json", a.out.json, "machine-readable output");
     app.add_flag("--hex", a.hex, "show payloads as hex");
     app.add_flag("--raw", a.raw, "write payloads as they are");
-    app.add_option("--config", a.config, "shmqd's config file, to find its dead-letter directory");
+    app.add_option("--config", a.config, "shmqd's config file: its dead-letter directory, a queue's durability");
     app.add_option("--dlq-dir", a.dlq_dir, "the dead-letter directory (overrides --config)");
     app.require_subcommand(1);
     app.fallthrough(); // global flags (--json ...) may follow the command
