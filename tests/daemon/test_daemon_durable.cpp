@@ -4,11 +4,16 @@
 // restart of shmqd alone discards the snapshot; a torn, corrupted or
 // half-written snapshot is refused whole, never half restored.
 #include "harness.hpp"
+#include "http_client.hpp"
+#include "snapshot.hpp"
+#include "store/fsutil.hpp"
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include <csignal>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <map>
 #include <sys/stat.h>
@@ -167,6 +172,9 @@ TEST_CASE("a restart of shmqd alone keeps the segment and discards the snapshot:
     Shmqd d(dir);
     REQUIRE(d.wait_ready());
     CHECK(d.log_has("its segment survived"));
+    HttpReply r = http_request(Endpoint{-1, dir.file("spill") + "/shmqd.sock"}, "GET", "/v1/queues/q");
+    REQUIRE(r.status == 200);
+    CHECK(nlohmann::json::parse(r.body)["durability"] == "reboot");
     CHECK_FALSE(exists(dir.file("spill/q.snapshot")));
     shmq_queue *q = open_queue("q");
     REQUIRE(q != nullptr);
@@ -262,4 +270,51 @@ TEST_CASE("a memory queue writes no snapshot") {
     shmq_close(q);
     REQUIRE(d.stop() == 0);
     CHECK_FALSE(exists(dir.file("spill/q.snapshot")));
+}
+
+TEST_CASE("the snapshot file: a round trip keeps every field; every truncation and every flipped bit is refused") {
+    TempDir dir(false);
+    shmq::store::Fd fd;
+    std::string why;
+    REQUIRE(shmq::store::open_dir(dir.path, false, &fd, &why) == 0);
+    shmqd::QueueSnapshot s{"q", "boot-1", {123456789, 42}, 987654321, {}};
+    for (uint32_t i = 0; i < 3; ++i) {
+        shmqd::SnapMessage m;
+        m.kind = shmqd::SnapKind(i);
+        m.id = 100 + i, m.attempts = i, m.enqueued_ns = 1000 + i, m.due_ns = i == 1 ? 5000 : 0;
+        m.payload.assign(i * 7, std::byte('a' + i));
+        s.messages.push_back(m);
+    }
+    REQUIRE(shmqd::write_snapshot(fd.get(), s, &why) == 0);
+    shmqd::QueueSnapshot back;
+    REQUIRE(shmqd::read_snapshot(fd.get(), "q", &back, &why) == 0);
+    CHECK(back.boot_id == "boot-1");
+    CHECK(back.segment == s.segment);
+    CHECK(back.taken_ns == s.taken_ns);
+    REQUIRE(back.messages.size() == 3);
+    for (size_t i = 0; i < 3; ++i) {
+        CHECK(back.messages[i].kind == s.messages[i].kind);
+        CHECK(back.messages[i].id == s.messages[i].id);
+        CHECK(back.messages[i].attempts == s.messages[i].attempts);
+        CHECK(back.messages[i].enqueued_ns == s.messages[i].enqueued_ns);
+        CHECK(back.messages[i].due_ns == s.messages[i].due_ns);
+        CHECK(back.messages[i].payload == s.messages[i].payload);
+    }
+    CHECK(shmqd::read_snapshot(fd.get(), "other", &back, &why) == ENOENT);
+    std::string good = dir.read("q.snapshot");
+    REQUIRE(good.size() > 100);
+    for (size_t n = 0; n < good.size(); ++n) {
+        dir.write("q.snapshot", good.substr(0, n));
+        INFO("cut to " << n << " bytes");
+        CHECK(shmqd::read_snapshot(fd.get(), "q", &back, &why) == EBADMSG);
+    }
+    for (size_t at = 0; at < good.size(); ++at) {
+        std::string bad = good;
+        bad[at] = char(bad[at] ^ 0x01);
+        dir.write("q.snapshot", bad);
+        INFO("bit flipped at byte " << at);
+        CHECK(shmqd::read_snapshot(fd.get(), "q", &back, &why) == EBADMSG);
+    }
+    dir.write("q.snapshot", good);
+    CHECK(shmqd::read_snapshot(fd.get(), "q", &back, &why) == 0);
 }
