@@ -185,6 +185,33 @@ TEST_CASE("a restart of shmqd alone keeps the segment and discards the snapshot:
     CHECK(d.stop() == 0);
 }
 
+TEST_CASE("a snapshot larger than the re-created segment: what does not fit is spilled, then delivered") {
+    TempDir dir;
+    dir.write("shmqd.toml", reboot_config(dir));
+    {
+        Shmqd d(dir);
+        REQUIRE(d.wait_ready());
+        shmq_queue *q = open_queue("q");
+        REQUIRE(q != nullptr);
+        send_values(q, 0, kCount);
+        shmq_close(q);
+        REQUIRE(d.stop() == 0);
+    }
+    REQUIRE(shmq_unlink("q") == SHMQ_OK);
+    dir.write("shmqd.toml", daemon_section(dir) + "[queues.q]\nslot_count = 8\nslot_size = 64\nmax_clients = 16\n"
+                                                  "durability = \"reboot\"\n");
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    CHECK(d.log_has("restored messages did not fit the segment: spilled"));
+    shmq_queue *q = open_queue("q");
+    REQUIRE(q != nullptr);
+    std::map<uint32_t, Seen> seen = consume_all(q, kCount);
+    CHECK(seen.size() == kCount);
+    for (auto &[v, s] : seen) CHECK(s.times == 1);
+    shmq_close(q);
+    CHECK(d.stop() == 0);
+}
+
 TEST_CASE("a truncated or corrupted snapshot is refused whole and moved aside; the queue starts empty") {
     for (int variant = 0; variant < 4; ++variant) {
         CAPTURE(variant);
