@@ -5,6 +5,7 @@
 // half-written snapshot is refused whole, never half restored.
 #include "harness.hpp"
 #include "http_client.hpp"
+#include "crashpoint.hpp"
 #include "snapshot.hpp"
 #include "store/fsutil.hpp"
 
@@ -17,6 +18,7 @@
 #include <fstream>
 #include <map>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 using namespace dtest;
@@ -344,4 +346,32 @@ TEST_CASE("the snapshot file: a round trip keeps every field; every truncation a
     }
     dir.write("q.snapshot", good);
     CHECK(shmqd::read_snapshot(fd.get(), "q", &back, &why) == 0);
+}
+
+TEST_CASE("a snapshot write killed midway leaves the previous snapshot whole") {
+    TempDir dir(false);
+    shmq::store::Fd fd;
+    std::string why;
+    REQUIRE(shmq::store::open_dir(dir.path, false, &fd, &why) == 0);
+    shmqd::QueueSnapshot first{"q", "boot-1", {1, 1}, 1, {}}, second{"q", "boot-1", {2, 2}, 2, {}};
+    first.messages.resize(5);
+    second.messages.resize(50);
+    for (auto &m : second.messages) m.payload.assign(100, std::byte{7});
+    REQUIRE(shmqd::write_snapshot(fd.get(), first, &why) == 0);
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) { // dies by SIGKILL between the two halves of its write
+        shmq::detail::crash_point_arm("snapshot.mid_write", 0);
+        shmqd::write_snapshot(fd.get(), second, &why);
+        _exit(0);
+    }
+    int status = 0;
+    REQUIRE(waitpid(child, &status, 0) == child);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGKILL);
+    CHECK(exists(dir.file("q.snapshot.tmp"))); // the torn one
+    shmqd::QueueSnapshot back;
+    REQUIRE(shmqd::read_snapshot(fd.get(), "q", &back, &why) == 0);
+    CHECK(back.segment == first.segment);
+    CHECK(back.messages.size() == 5);
 }
