@@ -273,6 +273,22 @@ TEST_CASE("shmqd killed while writing the snapshot leaves none; the next start r
     CHECK(d.stop() == 0);
 }
 
+TEST_CASE("a snapshot that cannot be written is logged and makes the stop exit 1") {
+    TempDir dir;
+    dir.write("shmqd.toml", reboot_config(dir));
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    shmq_queue *q = open_queue("q");
+    REQUIRE(q != nullptr);
+    send_values(q, 0, 3);
+    shmq_close(q);
+    REQUIRE(mkdir(dir.file("spill/q.snapshot.tmp").c_str(), 0700) == 0); // in the way of the temporary file
+    CHECK(d.stop() == 1);
+    CHECK(d.log_has("its 3 messages will not survive a reboot"));
+    CHECK_FALSE(exists(dir.file("spill/q.snapshot")));
+    rmdir(dir.file("spill/q.snapshot.tmp").c_str());
+}
+
 TEST_CASE("durability in the config: memory and reboot are taken, disk is refused as not built yet") {
     TempDir dir;
     std::string out;
