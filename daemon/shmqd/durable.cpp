@@ -178,6 +178,7 @@ void restore_queue(Supervised &s, int dirfd) {
                      "needed; removed", name, snap.messages.size());
         return remove_file(s, dirfd, snapshot_file(name));
     }
+    if (snap.messages.empty()) return remove_file(s, dirfd, snapshot_file(name)); // nothing to put back
     restore(s, dirfd, snap);
 }
 
