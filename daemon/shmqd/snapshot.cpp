@@ -86,7 +86,7 @@ struct Reader {
             bad = std::string("cut short in ") + what + " at byte " + std::to_string(at);
             return false;
         }
-        std::memcpy(p, b.data() + at, n);
+        if (n > 0) std::memcpy(p, b.data() + at, n); // p may be null for an empty payload
         at += n;
         return true;
     }
