@@ -158,6 +158,19 @@ void read_segment_params(TableReader &r, shmq_params *p) {
     r.integer<uint32_t>("ttl_ms", 0, uint32_t(SHMQ_MAX_TTL_NS / 1000000), &p->ttl_ms);
 }
 
+// "disk" is a valid name for a mode that is not built yet: say so, rather
+// than "expected one of".
+void read_durability(TableReader &r, Durability *out) {
+    const toml::node *n = r.get("durability");
+    if (n == nullptr) return;
+    std::optional<std::string> v = n->value_exact<std::string>();
+    if (v && *v == "memory") *out = Durability::Memory;
+    else if (v && *v == "reboot") *out = Durability::Reboot;
+    else if (v && *v == "disk")
+        r.fail("durability", *n, "\"disk\" (file-backed segments) is not built yet; use \"memory\" or \"reboot\"");
+    else r.fail("durability", *n, "expected one of \"memory\", \"reboot\"");
+}
+
 void check_queue(TableReader &r, const QueueConfig &q) {
     if (q.params.backoff_base_ms > q.params.backoff_cap_ms)
         r.fail_plain(r.prefix() + "backoff_base_ms: must not exceed backoff_cap_ms (" +
@@ -180,6 +193,7 @@ void read_queue(const toml::table &t, const std::string &name, QueueConfig *q, s
     r.number("redrive_rate", 0.001, 1e9, &q->redrive_rate);
     r.integer<uint64_t>("dlq_max_records", 0, uint64_t(1) << 40, &q->dlq_max_records);
     r.integer<uint64_t>("dlq_max_age_ms", 0, uint64_t(10) * 366 * 86400000, &q->dlq_max_age_ms);
+    read_durability(r, &q->durability);
     r.finish();
     if (!r.failed()) check_queue(r, *q);
 }
@@ -422,6 +436,13 @@ const char *fsync_name(FsyncPolicy p) {
     case FsyncPolicy::Never: return "never";
     }
     return "?";
+}
+
+const char *durability_name(Durability d) { return d == Durability::Reboot ? "reboot" : "memory"; }
+
+Durability queue_durability(const Config &c, const std::string &name) {
+    const QueueConfig *q = find_queue(c, name);
+    return q != nullptr ? q->durability : Durability::Memory;
 }
 
 } // namespace shmqd

@@ -17,6 +17,13 @@ namespace shmqd {
 // (the kernel decides). Maps onto the store library's policy.
 enum class FsyncPolicy { Always, Interval, Never };
 
+// What a queue's messages survive (issue 17). Memory: processes dying (the
+// segment). Reboot: also a host restart, through the snapshot shmqd writes at
+// a clean stop (shmqd/snapshot.hpp). Disk (file-backed segments) is not built
+// yet: the parser refuses it with a message saying so.
+enum class Durability { Memory, Reboot };
+const char *durability_name(Durability d);
+
 struct QueueConfig {
     std::string name;
     shmq_params params;            // fixed in the segment when it is created
@@ -29,6 +36,7 @@ struct QueueConfig {
     double redrive_rate = 100;        // messages per second put back by redrive
     uint64_t dlq_max_records = 0;     // retention: keep the newest this many dead letters (0: all)
     uint64_t dlq_max_age_ms = 0;      // retention: drop dead letters dead longer than this (0: never)
+    Durability durability = Durability::Memory; // shmqd's, not the segment's: read at start only
 };
 
 struct DaemonConfig {
@@ -78,5 +86,8 @@ std::vector<std::string> param_differences(const shmq_params &a, const shmq_para
 // One parameter as text, for log lines.
 std::string param_value(const shmq_params &p, const std::string &key);
 const char *fsync_name(FsyncPolicy p);
+// The durability shmqd gives queue `name` under `c`: `memory` for a queue it
+// does not supervise (it writes snapshots of its own queues only).
+Durability queue_durability(const Config &c, const std::string &name);
 
 } // namespace shmqd

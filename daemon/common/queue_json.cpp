@@ -73,7 +73,7 @@ nlohmann::json stats_json(const shmq_stats &s) {
                                           : nlohmann::json(double(s.daemon_heartbeat_age_ns) / 1e9)}};
 }
 
-int queue_stat_json(const std::string &name, nlohmann::json *out) {
+int queue_stat_json(const std::string &name, nlohmann::json *out, const char *durability) {
     shmq::detail::Queue *raw = nullptr;
     int rc = shmq::detail::Queue::inspect(name.c_str(), &raw);
     std::unique_ptr<shmq::detail::Queue> q(raw);
@@ -82,7 +82,10 @@ int queue_stat_json(const std::string &name, nlohmann::json *out) {
     shmq_stats s = read_stats(*q, &clients);
     shmq_params p;
     q->params(&p);
-    nlohmann::json j = {{"name", name}, {"params", params_json(p)}, {"stats", stats_json(s)}};
+    nlohmann::json j = {{"name", name},
+                        {"durability", durability ? nlohmann::json(durability) : nlohmann::json(nullptr)},
+                        {"params", params_json(p)},
+                        {"stats", stats_json(s)}};
     j["clients"] = nlohmann::json::array();
     for (auto &c : clients) j["clients"].push_back(client_json(c));
     *out = std::move(j);

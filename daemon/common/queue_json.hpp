@@ -16,8 +16,9 @@ namespace shmqd {
 nlohmann::json stats_json(const shmq_stats &s);
 // Stats of `q`; with `clients`, also the client table.
 shmq_stats read_stats(shmq::detail::Queue &q, std::vector<shmq_client_stats> *clients = nullptr);
-// {"name", "params", "stats", "clients"} of queue `name`: SHMQ_OK or the code
-// of the failure to map it (SHMQ_ENOTFOUND, ...).
-int queue_stat_json(const std::string &name, nlohmann::json *out);
+// {"name", "durability", "params", "stats", "clients"} of queue `name`:
+// SHMQ_OK or the code of the failure to map it (SHMQ_ENOTFOUND, ...). The
+// durability is shmqd's config's, not the segment's: null when not known.
+int queue_stat_json(const std::string &name, nlohmann::json *out, const char *durability = nullptr);
 
 } // namespace shmqd

@@ -8,10 +8,14 @@ namespace shmqctl {
 enum class RecvAction { Ack, Nack, NoAck };
 
 int cmd_list(const Output &out, std::vector<std::string> columns);
-int cmd_stat(const Output &out, const std::string &name);
+// `config`: shmqd's config, for the queue's durability ("": unknown).
+int cmd_stat(const Output &out, const std::string &name, const std::string &config);
 int cmd_watch(const Output &out, const std::string &name, double interval_s, int count);
 int cmd_peek(const Output &out, const std::string &name, uint32_t count);
-int cmd_create(const Output &out, const std::string &name, const shmq_params &p);
+// `durability` memory, reboot or disk; reboot only for a queue that shmqd's
+// `config` sets to reboot (shmqd keeps the mode, not the segment).
+int cmd_create(const Output &out, const std::string &name, const shmq_params &p, const std::string &durability,
+               const std::string &config);
 int cmd_delete(const Output &out, const std::string &name, bool if_empty);
 // delay_ns > 0: each message becomes ready that long after it is stored;
 // ttl_ns > 0: it expires that long after it is ready (0: the queue's ttl).

@@ -55,6 +55,8 @@ int cmd_list(const Output &out, std::vector<std::string> columns) {
 
 static void print_stat_text(const std::string &name, const nlohmann::json &j) {
     std::cout << "queue " << name << "\n";
+    if (j["durability"].is_null()) std::cout << "  durability = unknown (shmqd's config sets it: pass --config FILE)\n";
+    else std::cout << "  durability = " << j["durability"].dump() << "\n";
     for (auto &[k, v] : j["params"].items()) std::cout << "  " << k << " = " << v.dump() << "\n";
     for (auto &[k, v] : j["stats"].items()) std::cout << "  " << k << " = " << v.dump() << "\n";
     std::vector<std::vector<std::string>> rows;
@@ -68,9 +70,11 @@ static void print_stat_text(const std::string &name, const nlohmann::json &j) {
     print_table({"pid", "role", "state", "leased", "delivered", "acked", "sent"}, rows);
 }
 
-int cmd_stat(const Output &out, const std::string &name) {
+int cmd_stat(const Output &out, const std::string &name, const std::string &config) {
+    std::string durability;
+    if (int e = config_durability(config, name, &durability); e != kOk) return e;
     nlohmann::json j;
-    int rc = shmqd::queue_stat_json(name, &j);
+    int rc = shmqd::queue_stat_json(name, &j, durability.empty() ? nullptr : durability.c_str());
     if (rc != SHMQ_OK) return fail("stat " + name, rc);
     if (out.json) print_json(j);
     else print_stat_text(name, j);

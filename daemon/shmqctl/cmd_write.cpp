@@ -7,12 +7,31 @@
 
 namespace shmqctl {
 
-int cmd_create(const Output &out, const std::string &name, const shmq_params &p) {
+// The segment has no field for durability: `reboot` is shmqd's (its config
+// says which queues it snapshots at stop), so shmqctl checks the config
+// agrees rather than promise what no one will do.
+static int check_durability(const std::string &name, const std::string &durability, const std::string &config) {
+    if (durability == "memory") return kOk;
+    if (durability == "disk")
+        return fail_msg("create " + name + ": durability \"disk\" (file-backed segments) is not built yet; use "
+                        "\"memory\" or \"reboot\"", kUsage);
+    std::string configured;
+    if (int e = config_durability(config, name, &configured); e != kOk) return e;
+    if (configured == "reboot") return kOk;
+    return fail_msg("create " + name + ": durability \"reboot\" is kept by shmqd, which snapshots the queues of its "
+                    "config at a clean stop: set durability = \"reboot\" under [queues." + name + "] in its config " +
+                    "and pass it with --config" + (config.empty() ? "" : " (" + config + " says \"" + configured + "\")"),
+                    kUsage);
+}
+
+int cmd_create(const Output &out, const std::string &name, const shmq_params &p, const std::string &durability,
+               const std::string &config) {
+    if (int e = check_durability(name, durability, config); e != kOk) return e;
     shmq::detail::Queue *q = nullptr;
     int rc = shmq::detail::Queue::create(name.c_str(), &p, nullptr, &q);
     delete q;
     if (rc != SHMQ_OK) return fail("create " + name, rc);
-    print_result(out, {{"created", name}, {"slots", p.slot_count}, {"slot_size", p.slot_size}},
+    print_result(out, {{"created", name}, {"slots", p.slot_count}, {"slot_size", p.slot_size}, {"durability", durability}},
                  "created " + name + " (" + std::to_string(p.slot_count) + " slots of " +
                      std::to_string(p.slot_size) + " bytes)");
     return kOk;

@@ -1,6 +1,8 @@
 // ctl.cpp - shared pieces of shmqctl (ctl.hpp).
 #include "ctl.hpp"
 
+#include "config.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <dirent.h>
@@ -121,6 +123,15 @@ void print_json(const nlohmann::json &j) { std::cout << j.dump(2) << "\n"; }
 void print_result(const Output &out, const nlohmann::json &j, const std::string &text) {
     if (out.json) print_json(j);
     else std::cout << text << "\n";
+}
+
+int config_durability(const std::string &config, const std::string &queue, std::string *out) {
+    out->clear();
+    if (config.empty()) return kOk;
+    shmqd::ConfigResult r = shmqd::load_config(config);
+    if (!r.ok()) return fail_msg(r.error, kUsage);
+    *out = shmqd::durability_name(shmqd::queue_durability(r.config, queue));
+    return kOk;
 }
 
 } // namespace shmqctl

@@ -33,6 +33,11 @@ int fail_msg(const std::string &message, int code);
 int open_attached(const std::string &name, QueuePtr *out);
 int open_observer(const std::string &name, QueuePtr *out);
 
+// The durability shmqd's config (--config) gives `queue`, into *out: kOk, or
+// the exit code of a config that cannot be read (reported). Without a config
+// *out is "": the segment does not record it.
+int config_durability(const std::string &config, const std::string &queue, std::string *out);
+
 // Queue names found in the segment directory, sorted.
 std::vector<std::string> queue_names();
 

@@ -27,7 +27,7 @@ struct Args {
     DlqFilter filter;
     RedriveArgs redrive;
     shmq_params params{};
-    std::string jitter = "full", overflow = "block";
+    std::string jitter = "full", overflow = "block", durability = "memory";
     uint32_t mode = 0600;
 };
 
@@ -59,6 +59,9 @@ void add_create(CLI::App &app, Args &a) {
     c->add_option("--mode", a.mode, "file mode, 0600 or 0660 (octal)");
     add_duration(c, "--ttl", a.ttl_s, "default time to live of a message: not leased within it, it is "
                                       "dead-lettered as expired: 10s, 500ms, 2h, 7d (0: none; at most 7d)");
+    c->add_option("--durability", a.durability,
+                  "memory|reboot|disk: reboot needs --config naming shmqd's config that sets it; disk is not built yet")
+        ->check(CLI::IsMember({"memory", "reboot", "disk"}));
 }
 
 void add_message_commands(CLI::App &app, Args &a) {
@@ -140,7 +143,7 @@ int apply_create(Args &a) {
     if (!(a.ttl_s >= 0 && a.ttl_s * 1e9 <= double(SHMQ_MAX_TTL_NS)))
         return fail_msg("create: --ttl must be between 0 and 7d", kUsage);
     a.params.ttl_ms = uint32_t(a.ttl_s * 1000 + 0.5);
-    return cmd_create(a.out, a.queue, a.params);
+    return cmd_create(a.out, a.queue, a.params, a.durability, a.config);
 }
 
 int run_dlq(const std::string &sub, Args &a) {
@@ -164,7 +167,7 @@ int run_recv(const Args &a) {
 
 int run(const std::string &cmd, Args &a) {
     if (cmd == "list") return cmd_list(a.out, a.columns);
-    if (cmd == "stat") return cmd_stat(a.out, a.queue);
+    if (cmd == "stat") return cmd_stat(a.out, a.queue, a.config);
     if (cmd == "watch") return cmd_watch(a.out, a.queue, a.interval, a.watch_count);
     if (cmd == "peek") return cmd_peek(a.out, a.queue, a.count);
     if (cmd == "create") return apply_create(a);
@@ -187,7 +190,7 @@ int main(int argc, char **argv) {
     app.add_flag("--json", a.out.json, "machine-readable output");
     app.add_flag("--hex", a.hex, "show payloads as hex");
     app.add_flag("--raw", a.raw, "write payloads as they are");
-    app.add_option("--config", a.config, "shmqd's config file, to find its dead-letter directory");
+    app.add_option("--config", a.config, "shmqd's config file: its dead-letter directory, a queue's durability");
     app.add_option("--dlq-dir", a.dlq_dir, "the dead-letter directory (overrides --config)");
     app.require_subcommand(1);
     app.fallthrough(); // global flags (--json ...) may follow the command

@@ -147,9 +147,9 @@ Api::~Api() {
     for (shmq_queue *q : retired_) shmq_close(q);
 }
 
-void Api::set_queues(const std::vector<std::string> &names) {
+void Api::set_queues(const std::map<std::string, Durability> &queues) {
     std::lock_guard<std::mutex> g(mu_);
-    queues_ = std::set<std::string>(names.begin(), names.end());
+    queues_ = queues;
 }
 
 bool Api::known(const std::string &queue) const {
@@ -288,23 +288,29 @@ HttpResponse Api::settle(const HttpRequest &r, const std::string &receipt, const
 }
 
 HttpResponse Api::list() const {
-    std::vector<std::string> names;
+    std::map<std::string, Durability> queues;
     {
         std::lock_guard<std::mutex> g(mu_);
-        names.assign(queues_.begin(), queues_.end());
+        queues = queues_;
     }
     nlohmann::json all = nlohmann::json::array();
-    for (const std::string &name : names) {
+    for (const auto &[name, durability] : queues) {
         nlohmann::json j;
-        if (queue_stat_json(name, &j) == SHMQ_OK) all.push_back(j);
+        if (queue_stat_json(name, &j, durability_name(durability)) == SHMQ_OK) all.push_back(j);
     }
     return json(200, all);
 }
 
 HttpResponse Api::stat(const std::string &queue) const {
-    if (!known(queue)) return error(SHMQ_ENOTFOUND, "no queue \"" + queue + "\" is configured in this shmqd");
+    Durability durability;
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        auto it = queues_.find(queue);
+        if (it == queues_.end()) return error(SHMQ_ENOTFOUND, "no queue \"" + queue + "\" is configured in this shmqd");
+        durability = it->second;
+    }
     nlohmann::json j;
-    int rc = queue_stat_json(queue, &j);
+    int rc = queue_stat_json(queue, &j, durability_name(durability));
     if (rc != SHMQ_OK) return shmq_error(rc, "stat " + queue);
     return json(200, j);
 }

@@ -15,6 +15,7 @@
 // a forged or stale receipt is refused, never misapplied.
 #pragma once
 
+#include "config.hpp"
 #include "http_server.hpp"
 #include "metrics.hpp"
 #include "shmq/shmq.h"
@@ -36,8 +37,9 @@ public:
     Api(const Api &) = delete;
     Api &operator=(const Api &) = delete;
 
-    // The configured queues (the loop calls it at start and on reload).
-    void set_queues(const std::vector<std::string> &names);
+    // The configured queues and their durability (the loop calls it at
+    // start and on reload).
+    void set_queues(const std::map<std::string, Durability> &queues);
     // Long-polls end within a fraction of a second once this is called.
     void stopping() { stopping_ = true; }
 
@@ -60,7 +62,7 @@ private:
     const std::string token_;
     std::atomic<bool> stopping_{false};
     mutable std::mutex mu_;
-    std::set<std::string> queues_;
+    std::map<std::string, Durability> queues_;
     std::map<std::string, shmq_queue *> handles_;
     std::vector<shmq_queue *> retired_; // handles of unlinked segments, closed at the end
 };

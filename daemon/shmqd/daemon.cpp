@@ -3,6 +3,7 @@
 // problems with one queue's files are logged and retried, never fatal.
 #include "daemon.hpp"
 
+#include "durable.hpp"
 #include "store/fsutil.hpp"
 #include "loop.hpp"
 #include "notify.hpp"
@@ -82,6 +83,7 @@ bool Daemon::start() {
     spdlog::info("shmqd {} starting (config {}, pid {})", SHMQD_VERSION, cfg_.source, getpid());
     board_.set_started(shmq::detail::real_ns());
     if (!open_dirs() || !lock_instance() || !supervise_all()) return false;
+    for (auto &s : queues_) restore_queue(*s, dirs_.spill); // any queue: one may have left `reboot` since
     return start_metrics() && start_api();
 }
 
@@ -150,7 +152,15 @@ void Daemon::loop() {
     }
 }
 
-void Daemon::stop() {
+// Snapshots of the `reboot` queues, once nothing of shmqd's own holds a lease.
+bool Daemon::snapshot_all() {
+    bool ok = true;
+    for (auto &s : queues_)
+        if (s->cfg.durability == Durability::Reboot) ok &= snapshot_queue(*s, dirs_.spill);
+    return ok;
+}
+
+bool Daemon::stop() {
     sd_notify("STOPPING=1");
     spdlog::info("stopping: syncing stores");
     if (api_) api_->stopping();
@@ -158,10 +168,12 @@ void Daemon::stop() {
     api_tcp_.reset();
     api_.reset(); // closes its handles: leases still held over HTTP go back to their queues
     if (metrics_) metrics_->stop();
+    bool ok = snapshot_all();
     for (auto &s : queues_) unsupervise(s.get());
     queues_.clear();
     instance_.release();
     spdlog::info("stopped");
+    return ok;
 }
 
 int Daemon::run() {
@@ -172,8 +184,7 @@ int Daemon::run() {
     tick_all(); // the first recovery pass over every queue
     announce_ready();
     loop();
-    stop();
-    return kExitOk;
+    return stop() ? kExitOk : kExitFailure;
 }
 
 } // namespace shmqd

@@ -23,7 +23,7 @@ namespace shmqd {
 
 // Exit codes of shmqd.
 constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1; // could not start (lock held, queue unusable, port taken, ...)
+constexpr int kExitFailure = 1; // could not start (lock held, queue unusable, port taken, ...), or a snapshot failed at stop
 constexpr int kExitConfig = 2;  // bad command line or configuration
 
 struct DaemonOptions {
@@ -58,7 +58,8 @@ private:
     void reload();
     void reload_daemon_settings(const DaemonConfig &next);
     void reload_queues(const Config &next);
-    void stop();
+    bool snapshot_all();
+    bool stop();
     void announce_ready();
 
     Config cfg_;

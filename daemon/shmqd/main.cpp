@@ -1,5 +1,5 @@
 // main.cpp - shmqd's entry point: flags, config, logging, then the daemon.
-// Exit codes: 0 clean stop, 1 could not start, 2 bad command line or config.
+// Exit codes: 0 clean stop, 1 could not start (or a snapshot failed at stop), 2 bad command line or config.
 #include "args.hpp"
 #include "config.hpp"
 #include "daemon.hpp"

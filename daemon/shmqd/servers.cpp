@@ -84,9 +84,9 @@ bool Daemon::start_api() {
 }
 
 void Daemon::publish_queue_names() {
-    std::vector<std::string> names;
-    for (auto &s : queues_) names.push_back(s->cfg.name);
-    if (api_) api_->set_queues(names);
+    std::map<std::string, Durability> queues;
+    for (auto &s : queues_) queues[s->cfg.name] = s->cfg.durability;
+    if (api_) api_->set_queues(queues);
 }
 
 } // namespace shmqd

@@ -332,3 +332,27 @@ TEST_CASE("dlq list, show, redrive and purge on a dead-letter store") {
     std::string rm = "rm -rf " + dir;
     CHECK(system(rm.c_str()) == 0);
 }
+
+TEST_CASE("durability: stat shows shmqd's config's mode; create --durability checks it, disk is not built yet") {
+    std::string q = unique_name("ctldur"), other = unique_name("ctlmem");
+    char tmpl[] = "/tmp/shmqctl-durable-XXXXXX";
+    std::string dir = mkdtemp(tmpl), config = dir + "/shmqd.toml";
+    std::ofstream(config) << "version = 1\n[queues.\"" << q << "\"]\ndurability = \"reboot\"\n";
+    CHECK(ctl("create " + q + " --durability disk").code == 1);
+    CHECK(ctl("create " + q + " --durability reboot").code == 1);                       // no config: who would snapshot it?
+    CHECK(ctl("--config " + config + " create " + other + " --durability reboot").code == 1); // not reboot there
+    Run made = ctl("--config " + config + " create " + q + " --durability reboot --json");
+    REQUIRE(made.code == 0);
+    CHECK(nlohmann::json::parse(made.out)["durability"] == "reboot");
+    REQUIRE(ctl("create " + other).code == 0);
+    CHECK(nlohmann::json::parse(ctl("--config " + config + " stat " + q + " --json").out)["durability"] == "reboot");
+    CHECK(nlohmann::json::parse(ctl("--config " + config + " stat " + other + " --json").out)["durability"] == "memory");
+    CHECK(nlohmann::json::parse(ctl("stat " + q + " --json").out)["durability"].is_null());
+    CHECK(ctl("--config " + config + " stat " + q).out.find("durability = \"reboot\"") != std::string::npos);
+    CHECK(ctl("stat " + q).out.find("durability = unknown") != std::string::npos);
+    CHECK(ctl("--config " + dir + "/missing.toml stat " + q).code == 1);
+    shmq_unlink(q.c_str());
+    shmq_unlink(other.c_str());
+    std::remove(config.c_str());
+    rmdir(dir.c_str());
+}

@@ -1,0 +1,185 @@
+// durable.cpp - snapshot at stop, restore at start (durable.hpp). Taking
+// reads the slots like `shmqctl peek` reads the ready ring: copy, then check
+// that the state word did not change, so no client's message is leased or
+// moved. Restoring keeps id, delivery count and first-enqueue time through
+// the core's restore (as a spill refill does); a delayed message that is
+// not yet due is sent again with its remaining delay instead, which the core
+// can only do under a new id (docs/durability.md).
+#include "durable.hpp"
+
+#include "snapshot.hpp"
+#include "store/fsutil.hpp"
+#include "sys.hpp"
+#include "words.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+namespace shmqd {
+
+namespace {
+
+using shmq::detail::Queue;
+using shmq::detail::SlotHeader;
+using shmq::detail::SlotState;
+using shmq::detail::SlotWord;
+
+SegmentIdentity identity_of(const Queue &q) { return {q.header()->created_ns, q.header()->tag}; }
+
+bool kind_of(SlotState st, SnapKind *kind) {
+    switch (st) {
+    case SlotState::Ready: *kind = SnapKind::Ready; return true;
+    case SlotState::Delayed: *kind = SnapKind::Delayed; return true;
+    case SlotState::Leased: *kind = SnapKind::Leased; return true;
+    default: return false;
+    }
+}
+
+// Copy slot i's message if it holds one. A copy is kept only if the state
+// word is unchanged after it (the payload was not rewritten meanwhile); a
+// slot that keeps changing is tried three times, then reported as skipped.
+enum class Copy { Empty, Taken, Busy };
+Copy copy_slot(const Queue &q, uint32_t i, uint32_t now_ms, int64_t now_ns, SnapMessage *m) {
+    SlotHeader *sh = q.slot(i);
+    for (int tries = 0; tries < 3; ++tries) {
+        SlotWord w{sh->state.load(std::memory_order_acquire)};
+        uint32_t len = sh->len.load(std::memory_order_relaxed);
+        if (!kind_of(w.state(), &m->kind) || len > q.layout().slot_size) return Copy::Empty;
+        m->id = sh->id.load(std::memory_order_relaxed);
+        m->attempts = sh->attempts.load(std::memory_order_relaxed);
+        m->enqueued_ns = sh->enqueued_ns.load(std::memory_order_relaxed);
+        int64_t left_ms = std::max<int32_t>(0, int32_t(w.time() - now_ms)); // wrap-around, as the core compares
+        m->due_ns = m->kind == SnapKind::Delayed ? now_ns + left_ms * 1000000 : 0;
+        m->payload.resize(len);
+        const char *from = reinterpret_cast<const char *>(sh) + sizeof(SlotHeader);
+        for (uint32_t k = 0; k < len; ++k) // racy by design, as Queue::copy_payload
+            m->payload[k] = std::byte(std::atomic_ref<char>(const_cast<char &>(from[k])).load(std::memory_order_acquire));
+        if (sh->state.load(std::memory_order_relaxed) == w.raw) return Copy::Taken;
+    }
+    return Copy::Busy;
+}
+
+// Oldest first, as the queue would have delivered them.
+void sort_messages(std::vector<SnapMessage> &ms) {
+    std::stable_sort(ms.begin(), ms.end(), [](const SnapMessage &a, const SnapMessage &b) {
+        return a.enqueued_ns != b.enqueued_ns ? a.enqueued_ns < b.enqueued_ns : a.id < b.id;
+    });
+}
+
+QueueSnapshot take(const Supervised &s, uint32_t *busy) {
+    QueueSnapshot snap{s.cfg.name, current_boot_id(), identity_of(*s.q), shmq::detail::real_ns(), {}};
+    uint32_t now_ms = s.q->now_ms();
+    for (uint32_t i = 0; i < s.q->layout().slot_count; ++i) {
+        SnapMessage m;
+        Copy c = copy_slot(*s.q, i, now_ms, snap.taken_ns, &m);
+        if (c == Copy::Taken) snap.messages.push_back(std::move(m));
+        *busy += c == Copy::Busy ? 1 : 0;
+    }
+    sort_messages(snap.messages);
+    return snap;
+}
+
+} // namespace
+
+bool snapshot_queue(Supervised &s, int dirfd) {
+    if (!s.q) {
+        spdlog::error("queue {}: no segment at stop (it was deleted): no snapshot written", s.cfg.name);
+        return false;
+    }
+    uint32_t busy = 0;
+    QueueSnapshot snap = take(s, &busy);
+    if (busy > 0)
+        spdlog::warn("queue {}: {} messages changed while being copied (clients still running) and are not in the "
+                     "snapshot", s.cfg.name, busy);
+    std::string why;
+    if (write_snapshot(dirfd, snap, &why) != 0) {
+        spdlog::error("queue {}: snapshot: {}; its {} messages will not survive a reboot", s.cfg.name, why,
+                      snap.messages.size());
+        return false;
+    }
+    spdlog::info("queue {}: snapshot of {} messages written (durability reboot)", s.cfg.name, snap.messages.size());
+    return true;
+}
+
+namespace {
+
+// Into the segment, or (no room, or larger than its slots) the spill store.
+// 0, or the spill's errno value.
+int put_back(Supervised &s, const SnapMessage &m, int64_t now_ns, uint32_t *spilled) {
+    int rc;
+    if (m.kind == SnapKind::Delayed && m.due_ns > now_ns) {
+        shmq::detail::SendSpec spec;
+        spec.delay_ns = std::min<int64_t>(m.due_ns - now_ns, SHMQ_MAX_DELAY_NS);
+        rc = s.q->send(m.payload.data(), m.payload.size(), 0, spec);
+    } else {
+        rc = s.q->restore({m.id, m.attempts, m.enqueued_ns}, m.payload.data(), m.payload.size());
+    }
+    if (rc == SHMQ_OK) return 0;
+    ++*spilled;
+    return s.spill.push(shmq::store::SpillMeta{m.id, m.attempts, m.enqueued_ns}, m.payload);
+}
+
+void remove_file(Supervised &s, int dirfd, const std::string &file) {
+    if (unlinkat(dirfd, file.c_str(), 0) != 0 && errno != ENOENT)
+        spdlog::error("queue {}: cannot remove {}: {}", s.cfg.name, file, strerror(errno));
+    shmq::store::sync_dir(dirfd);
+}
+
+void refuse(Supervised &s, int dirfd, const std::string &why) {
+    std::string file = snapshot_file(s.cfg.name), bad = file + ".bad-" + std::to_string(time(nullptr));
+    bool moved = renameat(dirfd, file.c_str(), dirfd, bad.c_str()) == 0;
+    spdlog::error("queue {}: snapshot refused: {}; nothing of it restored, {}", s.cfg.name, why,
+                  moved ? "moved it aside as " + bad : "left in place");
+}
+
+void restore(Supervised &s, int dirfd, const QueueSnapshot &snap) {
+    bool rebooted = snap.boot_id != current_boot_id();
+    spdlog::info("queue {}: restoring {} messages from the snapshot taken at unix time {} ({})", s.cfg.name, snap.messages.size(),
+                 snap.taken_ns / 1000000000,
+                 rebooted ? "the host rebooted" : "same boot: the segment was deleted while shmqd was stopped");
+    int64_t now_ns = shmq::detail::real_ns();
+    uint32_t spilled = 0;
+    int rc = 0;
+    for (const SnapMessage &m : snap.messages)
+        if (rc = put_back(s, m, now_ns, &spilled); rc != 0) break;
+    if (rc == 0 && spilled > 0) rc = s.spill.sync();
+    if (rc != 0) {
+        spdlog::error("queue {}: snapshot: no room in the segment and the spill store fails ({}); snapshot kept, "
+                      "so a restart restores it again (duplicates)", s.cfg.name, s.spill.error());
+        return;
+    }
+    if (spilled > 0) spdlog::warn("queue {}: {} restored messages did not fit the segment: spilled", s.cfg.name, spilled);
+    remove_file(s, dirfd, snapshot_file(s.cfg.name));
+}
+
+} // namespace
+
+void restore_queue(Supervised &s, int dirfd) {
+    const std::string name = s.cfg.name;
+    if (unlinkat(dirfd, snapshot_tmp_file(name).c_str(), 0) == 0)
+        spdlog::warn("queue {}: removed {}, left by a snapshot write that did not finish", name, snapshot_tmp_file(name));
+    QueueSnapshot snap;
+    std::string why;
+    int rc = read_snapshot(dirfd, name, &snap, &why);
+    if (rc == ENOENT) return;
+    if (rc == EBADMSG) return refuse(s, dirfd, why);
+    if (rc != 0) {
+        spdlog::error("queue {}: snapshot: {}: {}; left in place", name, why, strerror(rc));
+        return;
+    }
+    if (snap.segment == identity_of(*s.q)) {
+        spdlog::info("queue {}: its segment survived (shmqd restarted alone): the snapshot of {} messages is not "
+                     "needed; removed", name, snap.messages.size());
+        return remove_file(s, dirfd, snapshot_file(name));
+    }
+    if (snap.messages.empty()) return remove_file(s, dirfd, snapshot_file(name)); // nothing to put back
+    restore(s, dirfd, snap);
+}
+
+} // namespace shmqd
