@@ -2,9 +2,8 @@
 // reads the slots like `shmqctl peek` reads the ready ring: copy, then check
 // that the state word did not change, so no client's message is leased or
 // moved. Restoring keeps id, delivery count and first-enqueue time through
-// the core's restore (as a spill refill does); a delayed message that is
-// not yet due is sent again with its remaining delay instead, which the core
-// can only do under a new id (docs/durability.md).
+// the core's restore (as a spill refill does); a delayed message that is not
+// yet due is restored DELAYED for the time it has left (docs/durability.md).
 #include "durable.hpp"
 
 #include "snapshot.hpp"
@@ -112,14 +111,10 @@ namespace {
 // Into the segment, or (no room, or larger than its slots) the spill store.
 // 0, or the spill's errno value.
 int put_back(Supervised &s, const SnapMessage &m, int64_t now_ns, uint32_t *spilled) {
-    int rc;
-    if (m.kind == SnapKind::Delayed && m.due_ns > now_ns) {
-        shmq::detail::SendSpec spec;
+    shmq::detail::SendSpec spec;
+    if (m.kind == SnapKind::Delayed && m.due_ns > now_ns)
         spec.delay_ns = std::min<int64_t>(m.due_ns - now_ns, SHMQ_MAX_DELAY_NS);
-        rc = s.q->send(m.payload.data(), m.payload.size(), 0, spec);
-    } else {
-        rc = s.q->restore({m.id, m.attempts, m.enqueued_ns}, m.payload.data(), m.payload.size());
-    }
+    int rc = s.q->restore({m.id, m.attempts, m.enqueued_ns}, m.payload.data(), m.payload.size(), spec);
     if (rc == SHMQ_OK) return 0;
     ++*spilled;
     return s.spill.push(shmq::store::SpillMeta{m.id, m.attempts, m.enqueued_ns}, m.payload);

@@ -84,15 +84,15 @@ bool Queue::release_spilled(const Outgoing &out) {
     return ok;
 }
 
-int Queue::restore(const MessageMeta &meta, const void *data, size_t len) {
+int Queue::restore(const MessageMeta &meta, const void *data, size_t len, const SendSpec &spec) {
     if (len > p_.slot_size) return SHMQ_ETOOBIG;
     if (data == nullptr && len > 0) return SHMQ_EINVAL;
     uint32_t i;
     SlotWord w{0};
     if (!try_claim_free(&i, &w)) return SHMQ_EFULL;
     if (len > 0) std::memcpy(payload(i), data, len);
-    int rc = publish(i, w, len, &meta);
-    if (rc == SHMQ_OK) wake(Wait::Ready, 1);
+    int rc = publish(i, w, len, &meta, spec);
+    if (rc == SHMQ_OK) wake_sent(spec, 1);
     return rc;
 }
 

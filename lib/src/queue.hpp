@@ -124,7 +124,9 @@ public:
     // The disk write failed: make the message READY again, untouched.
     bool return_spilled(const Outgoing &out);
     // Put a message back (spill refill, dead-letter redrive), keeping its id.
-    int restore(const MessageMeta &meta, const void *data, size_t len);
+    // A message back from disk with its identity; `spec` may delay it (a
+    // snapshot's message not yet due).
+    int restore(const MessageMeta &meta, const void *data, size_t len, const SendSpec &spec = {});
     void set_spill_full(bool full);
     void set_spilled(uint64_t n);
     // Copy up to `max` READY messages, oldest first, without leasing them.

@@ -4,6 +4,7 @@
 // restart of shmqd alone discards the snapshot; a torn, corrupted or
 // half-written snapshot is refused whole, never half restored.
 #include "harness.hpp"
+#include "support.hpp"
 #include "http_client.hpp"
 #include "crashpoint.hpp"
 #include "snapshot.hpp"
@@ -95,6 +96,41 @@ shmq_stats stats_now(const char *name) {
 }
 
 } // namespace
+
+TEST_CASE("reboot: a delayed message comes back delayed, with its id, and not before its time") {
+    TempDir dir;
+    dir.write("shmqd.toml", reboot_config(dir));
+    uint64_t id = 0;
+    int64_t due = 0;
+    {
+        Shmqd d(dir);
+        REQUIRE(d.wait_ready());
+        shmq_queue *q = open_queue("q");
+        REQUIRE(q != nullptr);
+        shmq_send_opts o{};
+        o.struct_size = sizeof o;
+        o.delay_ns = 2 * kSecond;
+        uint32_t v = 7;
+        due = testing::mono_ns() + o.delay_ns;
+        REQUIRE(shmq_send_ex(q, &v, sizeof v, &o, &id, kSecond) == SHMQ_OK);
+        shmq_close(q);
+        REQUIRE(d.stop() == 0);
+    }
+    REQUIRE(shmq_unlink("q") == SHMQ_OK);
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    shmq_queue *q = open_queue("q");
+    REQUIRE(q != nullptr);
+    if (testing::mono_ns() < due - kSecond / 2) CHECK(stats_of(q).delayed == 1); // restored delayed, not ready
+    shmq_msg m;
+    REQUIRE(shmq_recv(q, &m, 20 * kSecond) == SHMQ_OK);
+    CHECK(testing::mono_ns() >= due - 5 * 1000000); // delay rounded to the ms
+    CHECK(m.id == id);
+    CHECK(m.attempt == 1);
+    CHECK(shmq_ack(q, &m) == SHMQ_OK);
+    shmq_close(q);
+    CHECK(d.stop() == 0);
+}
 
 TEST_CASE("reboot: stop, delete the segment, start: every message back once, with its id and attempts") {
     TempDir dir;

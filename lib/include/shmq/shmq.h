@@ -129,12 +129,12 @@ typedef struct shmq_options {
     uint32_t spin_ns;     /* longest a blocking call spins before sleeping [20000] */
     uint32_t wait;        /* shmq_wait: how the spin budget is used [SHMQ_WAIT_ADAPTIVE] */
     uint32_t single_thread; /* 1: one thread at a time uses this handle [0]. Its
-                               counters and publish intents then take plain stores
-                               instead of locked instructions (5 fewer per message
-                               sent, leased and acked). Two threads calling into
-                               such a handle at once is undefined: counts can be
-                               lost, and a crash in that window can leave a
-                               message unlisted until the next restart. */
+                               counters, lease count and publish intents then take
+                               plain stores instead of locked instructions (7 fewer
+                               per message sent, leased and acked; docs/core.md).
+                               Two threads calling into such a handle at once is
+                               undefined: counts can be lost, and a crash at that
+                               moment can strand a message. */
 } shmq_options;
 
 /* How a blocking call waits. ADAPTIVE spins only while spinning has been
