@@ -204,6 +204,13 @@ void Connection::reject(uint64_t tag, bool requeue) {
     check_status(amqp_basic_reject(conn_, kChannel, tag, requeue), "basic.reject");
 }
 
+uint32_t Connection::ready_count(const std::string &queue) {
+    amqp_queue_declare_ok_t *ok =
+        amqp_queue_declare(conn_, kChannel, amqp_cstring_bytes(queue.c_str()), 1, 0, 0, 0, amqp_empty_table);
+    check(amqp_get_rpc_reply(conn_), ("queue.declare (passive) of " + queue).c_str());
+    return ok->message_count;
+}
+
 void Connection::heartbeat() {
     amqp_frame_t f{};
     f.frame_type = AMQP_FRAME_HEARTBEAT;

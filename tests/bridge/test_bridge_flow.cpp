@@ -87,6 +87,8 @@ TEST_CASE("in: a full local queue stops consumption; the broker keeps the rest, 
     REQUIRE(eventually([&] { return shmq_stats_get(b.q, &st) == SHMQ_OK && st.ready == 16; }));
     REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_backpressure_waits_total") > 0; }));
     CHECK(peer.count(q) >= uint32_t(n - 16 - 32)); // at most the prefetch left the broker's ready list
+    // The lag, read by the bridge while it is blocked: what the broker still holds.
+    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_broker_backlog_messages") >= uint64_t(n - 16 - 32); }));
     std::set<std::string> got;
     int total = 0;
     REQUIRE(eventually([&] {
@@ -99,6 +101,7 @@ TEST_CASE("in: a full local queue stops consumption; the broker keeps the rest, 
         return int(got.size()) == n;
     }));
     CHECK(total == n); // no failure: no duplicates either
+    CHECK(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_broker_backlog_messages") == 0; }));
     CHECK(bridge.stop() == 0);
     CHECK(peer.count(q) == 0);
 }
