@@ -5,6 +5,9 @@
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 namespace bridge {
@@ -30,6 +33,18 @@ amqp_socket_t *make_socket(amqp_connection_state_t c, const BrokerConfig &cfg) {
     amqp_ssl_socket_set_verify_peer(s, t.verify_peer);
     amqp_ssl_socket_set_verify_hostname(s, t.verify_hostname);
     return s;
+}
+
+// rabbitmq-c writes with no deadline: a broker (or a middlebox) that stops
+// reading would hold a publish or an ack for ever, where no heartbeat check
+// can run. TCP_USER_TIMEOUT makes the kernel abort the connection when sent
+// data stays unacknowledged, or the peer's window stays shut, this long; the
+// blocked write then fails and the binding reconnects.
+void bound_writes(amqp_connection_state_t c, uint32_t ms) {
+    int fd = amqp_get_sockfd(c);
+    unsigned int v = ms;
+    if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof v) != 0)
+        throw BrokerError("cannot set TCP_USER_TIMEOUT on the broker connection");
 }
 
 } // namespace
@@ -75,6 +90,7 @@ void Connection::open() {
     timeval t = tv(int(cfg_.connect_timeout_ms));
     int st = amqp_socket_open_noblock(s, cfg_.host.c_str(), int(cfg_.port), &t);
     check_status(st, ("connect to " + cfg_.host + ":" + std::to_string(cfg_.port)).c_str());
+    bound_writes(conn_, cfg_.write_timeout_ms);
     amqp_set_handshake_timeout(conn_, &t);
     amqp_set_rpc_timeout(conn_, &t);
     check(amqp_login(conn_, cfg_.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE, int(cfg_.heartbeat_s),
@@ -186,6 +202,13 @@ void Connection::ack(uint64_t tag, bool multiple) {
 
 void Connection::reject(uint64_t tag, bool requeue) {
     check_status(amqp_basic_reject(conn_, kChannel, tag, requeue), "basic.reject");
+}
+
+uint32_t Connection::ready_count(const std::string &queue) {
+    amqp_queue_declare_ok_t *ok =
+        amqp_queue_declare(conn_, kChannel, amqp_cstring_bytes(queue.c_str()), 1, 0, 0, 0, amqp_empty_table);
+    check(amqp_get_rpc_reply(conn_), ("queue.declare (passive) of " + queue).c_str());
+    return ok->message_count;
 }
 
 void Connection::heartbeat() {

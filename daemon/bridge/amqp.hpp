@@ -67,6 +67,9 @@ public:
     void ack(uint64_t tag, bool multiple);
     void reject(uint64_t tag, bool requeue);
     void heartbeat(); // keep the connection alive while not reading
+    // Messages ready in `queue` (a passive queue.declare; deliveries that
+    // arrive meanwhile are kept for next_delivery).
+    uint32_t ready_count(const std::string &queue);
 
 private:
     void check(amqp_rpc_reply_t r, const char *what);

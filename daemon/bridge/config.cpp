@@ -119,6 +119,7 @@ void read_broker(const toml::table *t, BrokerConfig *c, std::string *err) {
     r.text("password_file", &password_file);
     r.integer("heartbeat_s", 0, 3600, &c->heartbeat_s);
     r.integer("connect_timeout_ms", 1, 600000, &c->connect_timeout_ms);
+    r.integer("write_timeout_ms", 100, 3600000, &c->write_timeout_ms);
     r.integer("reconnect_min_ms", 1, 600000, &c->reconnect_min_ms);
     r.integer("reconnect_max_ms", 1, 3600000, &c->reconnect_max_ms);
     read_tls(r.table("tls"), &c->tls, err);

@@ -27,6 +27,7 @@ struct BrokerConfig {
     std::string password = "guest"; // read from password_file, never from the command line
     uint32_t heartbeat_s = 30;
     uint32_t connect_timeout_ms = 5000;
+    uint32_t write_timeout_ms = 30000; // a write that makes no progress this long fails (TCP_USER_TIMEOUT)
     uint32_t reconnect_min_ms = 100;
     uint32_t reconnect_max_ms = 10000;
     TlsConfig tls;

@@ -35,6 +35,7 @@ private:
     void deliver(const Delivery &d);
     bool send_local(std::string_view payload, uint64_t tag);
     void flush_acks();
+    void read_lag();
 
     const Binding &b_;
     LocalQueue local_;
@@ -46,6 +47,7 @@ private:
     uint64_t ack_tag_ = 0;  // the highest delivery tag sent locally, not yet acked
     uint32_t unacked_ = 0;  // how many deliveries that ack will cover
     bool ever_connected_ = false;
+    std::chrono::steady_clock::time_point lag_read_{};
 };
 
 bool In::ensure_local() {
@@ -77,6 +79,15 @@ void In::flush_acks() {
     unacked_ = 0;
 }
 
+// Once a second, the broker's ready count: the lag. Also while blocked on a
+// full local queue, when it matters most.
+void In::read_lag() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - lag_read_ < std::chrono::seconds(1)) return;
+    lag_read_ = now;
+    m_.broker_backlog = int64_t(amqp_.ready_count(b_.amqp_queue));
+}
+
 // Send until it succeeds. Returns false if it never can (poison) or the
 // bridge is stopping (the delivery then stays unacked: the broker keeps it).
 bool In::send_local(std::string_view payload, uint64_t tag) {
@@ -104,6 +115,7 @@ bool In::send_local(std::string_view payload, uint64_t tag) {
             amqp_.heartbeat(); // we read nothing while blocked; tell the broker we live
             last_beat = std::chrono::steady_clock::now();
         }
+        read_lag();
     }
     return false;
 }
@@ -125,6 +137,7 @@ void In::deliver(const Delivery &d) {
 void In::step() {
     ensure_broker();
     if (!amqp_.is_open()) return nap(stop_, 20);
+    read_lag();
     Delivery d;
     if (amqp_.next_delivery(unacked_ > 0 ? 5 : 100, &d)) deliver(d);
     else flush_acks(); // idle: settle what was sent

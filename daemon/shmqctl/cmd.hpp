@@ -26,6 +26,8 @@ int cmd_recv(const Output &out, const std::string &name, uint32_t count, RecvAct
 int cmd_purge(const Output &out, const std::string &name);
 int cmd_recover(const Output &out, const std::string &name);
 int cmd_doctor(const Output &out, bool fix);
+// shmq-bridge's bindings, from its status file (cmd_bridge.cpp).
+int cmd_bridge(const Output &out, const std::string &status_file);
 
 // Dead letters (cmd_dlq.cpp). The directory comes from shmqd's config.
 std::string dead_letter_dir(const std::string &config, const std::string &override_dir);

@@ -23,6 +23,7 @@ struct Args {
     int watch_count = 0;
     bool ack = false, no_ack = false, fix = false, if_empty = false;
     std::string config, dlq_dir, dlq_cmd;
+    std::string status_file = "/run/shmq-bridge/metrics.prom"; // shmq-bridge.service's RuntimeDirectory
     uint64_t id = 0;
     DlqFilter filter;
     RedriveArgs redrive;
@@ -129,6 +130,9 @@ void add_commands(CLI::App &app, Args &a) {
     w->add_option("queue", a.queue, "the queue (default: a screen of every queue, by backlog)");
     w->add_option("--interval", a.interval, "seconds between lines");
     w->add_option("--count", a.watch_count, "stop after this many lines (0: never)");
+    app.add_subcommand("bridge", "shmq-bridge's bindings: connected, forwarded, settled, in flight, backlog")
+        ->add_option("--status-file", a.status_file, "the bridge's [status] file")
+        ->capture_default_str();
     app.add_subcommand("doctor", "check /dev/shm and every queue, and say what to do")
         ->add_flag("--fix", a.fix, "remove what is provably stale");
     add_create(app, a);
@@ -177,6 +181,7 @@ int run(const std::string &cmd, Args &a) {
     if (cmd == "purge") return cmd_purge(a.out, a.queue);
     if (cmd == "recover") return cmd_recover(a.out, a.queue);
     if (cmd == "doctor") return cmd_doctor(a.out, a.fix);
+    if (cmd == "bridge") return cmd_bridge(a.out, a.status_file);
     return run_recv(a);
 }
 

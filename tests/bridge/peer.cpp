@@ -6,11 +6,16 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 namespace bridge_test {
 
@@ -45,6 +50,20 @@ std::optional<int> Broker::port(std::string *why) {
 void Broker::restart() {
     std::string cmd = std::string(BROKER_SH) + " restart " + dir();
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("broker.sh restart failed");
+}
+
+bool Broker::on_disk(const std::string &queue) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    for (const fs::directory_entry &node : fs::directory_iterator(dir() + "/mnesia", ec)) {
+        if (!node.is_directory()) continue;
+        for (const fs::directory_entry &f : fs::directory_iterator(node.path(), ec)) {
+            std::string ext = f.path().extension().string();
+            if ((ext == ".LOG" || ext == ".DCD" || ext == ".DCL") && slurp(f.path()).find(queue) != std::string::npos)
+                return true;
+        }
+    }
+    return false;
 }
 
 void Broker::ctl(const std::string &args) {
@@ -152,14 +171,16 @@ BridgeProcess::~BridgeProcess() {
     rmdir(config_path.substr(0, config_path.rfind('/')).c_str());
 }
 
+// posix_spawn, not fork: this process has threads, and a forked child of a
+// ThreadSanitizer build can hang before it reaches exec.
 void BridgeProcess::start() {
     std::fflush(nullptr);
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-        execl(SHMQ_BRIDGE_BIN, SHMQ_BRIDGE_BIN, "--config", config_path.c_str(), "--log-level", "warn",
-              static_cast<char *>(nullptr));
-        _exit(127);
+    const char *level = std::getenv("SHMQ_BRIDGE_TEST_LOG_LEVEL"); // e.g. info, to debug a test
+    std::string bin = SHMQ_BRIDGE_BIN, flag = "--config", lflag = "--log-level", lvl = level ? level : "warn";
+    char *argv[] = {bin.data(), flag.data(), config_path.data(), lflag.data(), lvl.data(), nullptr};
+    if (int rc = posix_spawn(&pid_, bin.c_str(), nullptr, nullptr, argv, environ); rc != 0) {
+        pid_ = -1;
+        throw std::runtime_error(std::string("posix_spawn shmq-bridge: ") + std::strerror(rc));
     }
 }
 

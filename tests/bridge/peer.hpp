@@ -18,6 +18,9 @@ struct Broker {
     static std::string dir();
     static std::optional<int> port(std::string *why); // nullopt: unavailable, *why says why
     static void restart();  // SIGKILL the node and start it again on its data
+    // Whether the node's Mnesia files (where it recovers durable queues from)
+    // name `queue` yet: a declaration not there cannot survive a SIGKILL.
+    static bool on_disk(const std::string &queue);
     static void ctl(const std::string &args); // rabbitmqctl ARGS against the node
 };
 

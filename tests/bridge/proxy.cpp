@@ -33,7 +33,7 @@ bool pump(int from, int to) {
     ssize_t n = read(from, buf, sizeof buf);
     if (n <= 0) return false;
     for (ssize_t off = 0; off < n;) {
-        ssize_t w = write(to, buf + off, size_t(n - off));
+        ssize_t w = send(to, buf + off, size_t(n - off), MSG_NOSIGNAL); // a reset peer is an error, not SIGPIPE
         if (w <= 0) return false;
         off += w;
     }
@@ -43,7 +43,9 @@ bool pump(int from, int to) {
 } // namespace
 
 Proxy::Proxy(int target_port) : target_(target_port) {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    // CLOEXEC on every socket: a child the test starts (a bridge, the broker
+    // through broker.sh) must not hold a connection open that the proxy cut.
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a = loopback(0);
     socklen_t len = sizeof a;
     if (bind(listen_fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 || listen(listen_fd_, 16) != 0 ||
@@ -56,16 +58,23 @@ Proxy::Proxy(int target_port) : target_(target_port) {
 Proxy::~Proxy() {
     stop_ = true;
     t_.join();
+    pairs_.insert(pairs_.end(), frozen_.begin(), frozen_.end());
     reset_all();
     close(listen_fd_);
 }
 
-// The loop thread does the cut, so no descriptor closes under its poll.
+// The loop thread does cuts and freezes, so no descriptor changes under its poll.
+void Proxy::wait_for_loop(std::atomic<bool> &request) {
+    request = true;
+    while (request) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
 int Proxy::cut() {
-    cut_ = true;
-    while (cut_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    wait_for_loop(cut_);
     return cut_count_;
 }
+
+void Proxy::freeze() { wait_for_loop(freeze_); }
 
 void Proxy::reset_all() {
     for (auto &[c, b] : pairs_) {
@@ -82,6 +91,11 @@ void Proxy::loop() {
             reset_all();
             cut_ = false;
         }
+        if (freeze_) {
+            frozen_.insert(frozen_.end(), pairs_.begin(), pairs_.end());
+            pairs_.clear();
+            freeze_ = false;
+        }
         std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
         for (auto &[c, b] : pairs_) {
             fds.push_back({c, POLLIN, 0});
@@ -89,8 +103,8 @@ void Proxy::loop() {
         }
         if (poll(fds.data(), fds.size(), 20) <= 0) continue;
         if (fds[0].revents & POLLIN) {
-            int c = accept(listen_fd_, nullptr, nullptr);
-            int b = socket(AF_INET, SOCK_STREAM, 0);
+            int c = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            int b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
             sockaddr_in a = loopback(target_);
             if (c >= 0 && connect(b, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0) {
                 pairs_.emplace_back(c, b);

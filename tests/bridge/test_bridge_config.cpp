@@ -71,6 +71,7 @@ TEST_CASE("a good config loads with its defaults") {
     CHECK(c->bindings[1].name == "in:orders.done");
     CHECK(c->bindings[1].envelope);
     CHECK(c->broker.password == "guest");
+    CHECK(c->broker.write_timeout_ms == 30000);
 }
 
 TEST_CASE("bad configs are refused with the key and line") {
@@ -81,6 +82,8 @@ TEST_CASE("bad configs are refused with the key and line") {
     CHECK(error_of("version = 1\n[[in]]\nlocal_queue = \"a\"\n") == "in[0].amqp_queue: required (a non-empty string)");
     CHECK(error_of("version = 1\n[broker]\nport = 70000\n[[out]]\nlocal_queue = \"a\"\n")
               .find("broker.port (line 3): expected an integer in 1..65535") == 0);
+    CHECK(error_of("version = 1\n[broker]\nwrite_timeout_ms = 0\n[[out]]\nlocal_queue = \"a\"\n")
+              .find("broker.write_timeout_ms (line 3): expected an integer in 100..3600000") == 0);
     CHECK(error_of("version = 1\n[broker]\nuser = \"app\"\n[[out]]\nlocal_queue = \"a\"\n")
               .find("password_file: required") != std::string::npos);
     CHECK(error_of("version = 1\n[broker]\nuser = \"app\"\npassword_file = \"/nonexistent/pw\"\n[[out]]\nlocal_queue = \"a\"\n")

@@ -4,6 +4,8 @@
 
 #include "flow.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <unistd.h>
 
@@ -15,6 +17,23 @@ int broker_port() {
     return *Broker::port(&why);
 }
 std::string amqp_name(const char *tag) { return std::string("bq.") + tag + "." + std::to_string(getpid()); }
+
+// The number after "key": in JSON text (-1 if absent).
+double json_number(const std::string &text, const std::string &key) {
+    size_t at = text.find("\"" + key + "\": ");
+    return at == std::string::npos ? -1 : std::strtod(text.c_str() + at + key.size() + 4, nullptr);
+}
+
+// What `shmqctl bridge --json` says of the bridge's status file.
+std::string shmqctl_bridge(const BridgeProcess &bridge) {
+    std::string out, cmd = std::string(SHMQCTL_BIN) + " bridge --json --status-file " + bridge.status_path;
+    FILE *p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    CHECK(pclose(p) == 0);
+    return out;
+}
 } // namespace
 
 TEST_CASE("out publishes with the message's identity in AMQP properties and acks after the confirm") {
@@ -87,6 +106,13 @@ TEST_CASE("in: a full local queue stops consumption; the broker keeps the rest, 
     REQUIRE(eventually([&] { return shmq_stats_get(b.q, &st) == SHMQ_OK && st.ready == 16; }));
     REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_backpressure_waits_total") > 0; }));
     CHECK(peer.count(q) >= uint32_t(n - 16 - 32)); // at most the prefetch left the broker's ready list
+    // The lag, read by the bridge while it is blocked: what the broker still holds.
+    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_broker_backlog_messages") >= uint64_t(n - 16 - 32); }));
+    // shmqctl reads the same file: the binding, connected, its lag.
+    std::string ctl = shmqctl_bridge(bridge);
+    CHECK(ctl.find("\"binding\": \"in:" + q + "\"") != std::string::npos);
+    CHECK(json_number(ctl, "connected") == 1);
+    CHECK(json_number(ctl, "broker_backlog_messages") >= double(n - 16 - 32));
     std::set<std::string> got;
     int total = 0;
     REQUIRE(eventually([&] {
@@ -99,6 +125,7 @@ TEST_CASE("in: a full local queue stops consumption; the broker keeps the rest, 
         return int(got.size()) == n;
     }));
     CHECK(total == n); // no failure: no duplicates either
+    CHECK(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_broker_backlog_messages") == 0; }));
     CHECK(bridge.stop() == 0);
     CHECK(peer.count(q) == 0);
 }

@@ -356,3 +356,48 @@ TEST_CASE("durability: stat shows shmqd's config's mode; create --durability che
     std::remove(config.c_str());
     rmdir(dir.c_str());
 }
+
+// The status file as shmq-bridge writes it (daemon/bridge/metrics.cpp's format).
+const char kBridgeStatus[] = R"(# HELP shmq_bridge_messages_published_total Messages published to the broker (out).
+# TYPE shmq_bridge_messages_published_total counter
+shmq_bridge_messages_published_total{binding="out:orders",direction="out"} 12345678
+shmq_bridge_messages_confirmed_total{binding="out:orders",direction="out"} 1150
+shmq_bridge_messages_inflight{binding="out:orders",direction="out"} 50
+shmq_bridge_local_backlog_messages{binding="out:orders",direction="out"} 7
+shmq_bridge_messages_received_total{binding="in:done",direction="in"} 300
+shmq_bridge_messages_acked_broker_total{binding="in:done",direction="in"} 298
+shmq_bridge_broker_backlog_messages{binding="in:done",direction="in"} 41
+shmq_bridge_reconnects_total{binding="out:orders",direction="out"} 2
+shmq_bridge_reconnects_total{binding="in:done",direction="in"} 3
+shmq_bridge_connected{binding="out:orders",direction="out"} 1
+shmq_bridge_connected{binding="in:done",direction="in"} 0
+)";
+
+TEST_CASE("bridge shows each binding of shmq-bridge's status file; a missing file is exit 5") {
+    char path[] = "/tmp/shmqctl-bridge-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    close(fd);
+    std::ofstream(path) << kBridgeStatus;
+    Run t = ctl(std::string("bridge --status-file ") + path);
+    CHECK(t.code == 0);
+    CHECK(t.out.find("out:orders") != std::string::npos);
+    CHECK(t.out.find("1150") != std::string::npos);
+    CHECK(t.out.find("12345678") != std::string::npos); // every digit of a large counter
+    CHECK(t.out.find("in:done") != std::string::npos);
+    CHECK(t.out.find("stale") == std::string::npos); // just written
+    Run j = ctl(std::string("bridge --json --status-file ") + path);
+    REQUIRE(j.code == 0);
+    auto doc = nlohmann::json::parse(j.out);
+    REQUIRE(doc["bindings"].size() == 2);
+    CHECK(doc["bindings"][0]["binding"] == "in:done"); // sorted by name
+    CHECK(doc["bindings"][0]["broker_backlog_messages"] == 41);
+    CHECK(doc["bindings"][0]["connected"] == 0);
+    CHECK(doc["bindings"][1]["messages_inflight"] == 50);
+    CHECK(doc["stale"] == false);
+    std::remove(path);
+    CHECK(ctl(std::string("bridge --status-file ") + path).code == 5);
+    std::ofstream(path) << "# nothing\n";
+    CHECK(ctl(std::string("bridge --status-file ") + path).code == 5);
+    std::remove(path);
+}

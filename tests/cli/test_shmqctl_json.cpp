@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 #include <span>
@@ -85,6 +86,7 @@ TEST_CASE("every command's --json output parses; the walk covers every command")
         {"recover", "recover " + q},
         {"purge", "purge " + q},
         {"doctor", "doctor"},
+        {"bridge", "bridge --status-file " + dir.path + "/bridge.prom"},
         {"dlq list", "dlq list " + q + at}, // no store yet: []
         {"dlq show", "dlq show " + q + " 7" + at},
         {"dlq export", "dlq export " + q + at},
@@ -107,6 +109,8 @@ TEST_CASE("every command's --json output parses; the walk covers every command")
     }
     for (auto &[name, args] : cases) {
         if (name == "dlq show") add_dead_letter(dir.path, q, 7);
+        if (name == "bridge")
+            std::ofstream(dir.path + "/bridge.prom") << "shmq_bridge_connected{binding=\"out:a\",direction=\"out\"} 1\n";
         Run r = ctl(args + " --json");
         INFO("shmqctl " << args << " --json printed: " << r.out);
         CHECK((r.code == 0 || (name == "doctor" && r.code == 6))); // doctor: 6 for warnings
