@@ -1,5 +1,6 @@
 // harness.cpp - the daemon test harness (harness.hpp).
 #include "harness.hpp"
+#include "store/fsutil.hpp"
 
 #include <cerrno>
 #include <climits>
@@ -250,6 +251,23 @@ shmq_stats stats_of(shmq_queue *q) {
     s.struct_size = sizeof s;
     shmq_stats_get(q, &s);
     return s;
+}
+
+std::vector<shmq::store::DeadLetterInfo> dead_letters(const TempDir &dir, const std::string &queue) {
+    namespace store = shmq::store;
+    std::vector<store::DeadLetterInfo> out;
+    store::Fd d;
+    std::string why;
+    if (store::open_dir(dir.file("dlq"), false, &d, &why) != 0) return out;
+    store::DeadLetters dlq;
+    store::StoreOptions o;
+    o.read_only = true;
+    if (dlq.open(d.get(), queue, o, nullptr) != 0) return out;
+    dlq.list([&](const store::DeadLetterInfo &i) {
+        out.push_back(i);
+        return true;
+    });
+    return out;
 }
 
 } // namespace dtest

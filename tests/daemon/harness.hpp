@@ -5,6 +5,7 @@
 #pragma once
 
 #include "shmq/shmq.h"
+#include "store/dead_letters.hpp"
 
 #include <chrono>
 #include <functional>
@@ -93,5 +94,8 @@ double metric(const std::string &text, const std::string &series);
 // Open an existing queue with prefetch 0 and no spinning (null on failure).
 shmq_queue *open_queue(const std::string &name);
 shmq_stats stats_of(shmq_queue *q);
+// Every record of a queue's dead-letter store under dir/dlq, read without a
+// lock (as shmqctl does while shmqd runs); empty if there is none.
+std::vector<shmq::store::DeadLetterInfo> dead_letters(const TempDir &dir, const std::string &queue);
 
 } // namespace dtest

@@ -25,24 +25,6 @@ namespace {
 
 constexpr int64_t kSecond = 1000000000LL;
 
-// Every record of a queue's dead-letter store, read without a lock (as
-// shmqctl does while shmqd runs).
-std::vector<store::DeadLetterInfo> dead_letters(const TempDir &dir, const std::string &queue) {
-    std::vector<store::DeadLetterInfo> out;
-    store::Fd d;
-    std::string why;
-    if (store::open_dir(dir.file("dlq"), false, &d, &why) != 0) return out;
-    store::DeadLetters dlq;
-    store::StoreOptions o;
-    o.read_only = true;
-    if (dlq.open(d.get(), queue, o, nullptr) != 0) return out;
-    dlq.list([&](const store::DeadLetterInfo &i) {
-        out.push_back(i);
-        return true;
-    });
-    return out;
-}
-
 bool slots_all_free(shmq_queue *q) {
     shmq_stats s = stats_of(q);
     return s.free == s.slot_count;

@@ -19,22 +19,6 @@ namespace {
 
 constexpr int64_t kMs = 1000000LL;
 
-std::vector<store::DeadLetterInfo> dead_letters(const TempDir &dir, const std::string &queue) {
-    std::vector<store::DeadLetterInfo> out;
-    store::Fd d;
-    std::string why;
-    if (store::open_dir(dir.file("dlq"), false, &d, &why) != 0) return out;
-    store::DeadLetters dlq;
-    store::StoreOptions o;
-    o.read_only = true;
-    if (dlq.open(d.get(), queue, o, nullptr) != 0) return out;
-    dlq.list([&](const store::DeadLetterInfo &i) {
-        out.push_back(i);
-        return true;
-    });
-    return out;
-}
-
 // A producer process sends `payload` with `ttl_ns` (0: the queue's) and dies
 // by SIGKILL. Returns the id.
 uint64_t send_and_die(const std::string &queue, const char *payload, int64_t ttl_ns) {
