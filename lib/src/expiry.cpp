@@ -59,6 +59,14 @@ bool Queue::expired(uint32_t i, uint32_t now) const {
     return e != 0 && time_reached(e, now);
 }
 
+// The same on the precise clock, read only for a message that has an expiry:
+// the coarse clock of lease deadlines can lag by several ticks (sys.hpp), and
+// a pop must never lease at or after the expiry.
+bool Queue::expired_now(uint32_t i) const {
+    uint32_t e = slot(i)->expires_ms.load(std::memory_order_relaxed);
+    return e != 0 && time_reached(e, now_ms());
+}
+
 // READY or DELAYED `from` -> DEAD(expired). False if the slot moved on.
 bool Queue::expire(uint32_t i, SlotWord from) {
     SlotWord dead = from.next(SlotState::Dead, kNoOwner, uint32_t(DeadReason::Expired));

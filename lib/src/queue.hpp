@@ -227,6 +227,7 @@ private:
     void wake_sent(const SendSpec &spec, uint32_t n);
     // Expiry (expiry.cpp).
     uint32_t expiry_of(const SendSpec &spec, const MessageMeta *meta) const;
+    bool expired_now(uint32_t slot) const;
     bool expired(uint32_t slot, uint32_t now) const;
     int64_t expiry_real_ns(uint32_t slot) const;
     bool expire(uint32_t slot, SlotWord from);

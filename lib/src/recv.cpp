@@ -27,7 +27,7 @@ Take Queue::take_ready(uint32_t v, uint64_t pos, uint32_t *now, SlotWord *got) {
     // The entry must be this life's (ring.hpp), else FIFO breaks.
     if (slot(v)->listed_pos.load(std::memory_order_acquire) != pos) return Take::Stale;
     if (*now == 0) *now = deadline_base_ms();
-    if (expired(v, *now)) return expire_popped(v, w); // never lease at or after the expiry
+    if (expired_now(v)) return expire_popped(v, w); // never lease at or after the expiry
     SlotWord nw = w.next(SlotState::Leased, me_, *now + p_.lease_ms);
     if (!slot(v)->state.compare_exchange_strong(w.raw, nw.raw, std::memory_order_acq_rel)) return Take::Retry;
     *got = nw;

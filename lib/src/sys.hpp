@@ -11,8 +11,10 @@ namespace shmq::detail {
 
 int64_t mono_ns();
 int64_t real_ns();
-// CLOCK_MONOTONIC_COARSE plus its resolution: never earlier than mono_ns()
-// would have said, at most one tick (a few ms) later, and 3x cheaper.
+// CLOCK_MONOTONIC_COARSE plus its resolution, 3x cheaper than mono_ns(). Not a
+// bound: on an idle tickless machine the coarse clock lags by several ticks
+// (20 ms seen on a 2-vCPU VM), so a lease deadline based on it can fall that
+// much early. Whatever must never be late (expiry) reads mono_ns().
 int64_t mono_ns_not_before();
 
 // Sleep while the 32-bit word at `word` == expected, at most timeout_ns
