@@ -70,7 +70,7 @@ size_t Queue::lease_run(shmq_msg *msgs, size_t max) {
         SHMQ_CRASH_POINT("recv.after_lease");
         n += fill_message(idx[k], words[k], &msgs[n]);
     }
-    for (uint32_t k = uint32_t(n); k < want; ++k) release_lease();
+    if (n < want) add_own(rec_->leased, 0u - (want - uint32_t(n))); // the units not used, in one step
     return n;
 }
 
