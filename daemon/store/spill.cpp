@@ -17,11 +17,20 @@ constexpr size_t kMetaSize = 24;
 constexpr uint64_t kCompactMin = 1 << 20; // refilled bytes worth a rewrite while records remain
 
 // The expiry as ms after the first enqueue (SpillMeta): a ttl and a delay
-// keep it well inside 32 bits.
+// keep it well inside 32 bits. The times come from shared memory, which a
+// hostile client can scribble: no overflow whatever they hold.
 static uint32_t expiry_offset_ms(const SpillMeta &m) {
     if (m.expires_ns == 0) return 0;
-    int64_t ms = (m.expires_ns - m.first_enqueue_ns) / 1000000;
+    int64_t d = 0;
+    if (__builtin_sub_overflow(m.expires_ns, m.first_enqueue_ns, &d)) return d < 0 ? 1 : UINT32_MAX;
+    int64_t ms = d / 1000000;
     return ms < 1 ? 1 : ms > int64_t(UINT32_MAX) ? UINT32_MAX : uint32_t(ms);
+}
+
+// The inverse, saturating (a record's times are read from disk).
+static int64_t expiry_from_offset(int64_t first_enqueue_ns, uint32_t off_ms) {
+    int64_t at = 0;
+    return __builtin_add_overflow(first_enqueue_ns, int64_t(off_ms) * 1000000, &at) ? INT64_MAX : at;
 }
 
 static void encode_meta(const SpillMeta &m, std::byte out[kMetaSize]) {
@@ -41,7 +50,7 @@ std::vector<std::byte> encode_spill_record(const SpillMeta &m, std::span<const s
 bool decode_spill_record(std::span<const std::byte> body, SpillMeta *m, std::span<const std::byte> *payload) {
     if (body.size() < kMetaSize) return false;
     *m = SpillMeta{get_u64(body.data()), get_u32(body.data() + 8), int64_t(get_u64(body.data() + 16))};
-    if (uint32_t off = get_u32(body.data() + 12); off != 0) m->expires_ns = m->first_enqueue_ns + int64_t(off) * 1000000;
+    if (uint32_t off = get_u32(body.data() + 12); off != 0) m->expires_ns = expiry_from_offset(m->first_enqueue_ns, off);
     *payload = body.subspan(kMetaSize);
     return true;
 }
