@@ -11,8 +11,9 @@ void Ring::init(RingHeader *h, A64 *cells, uint32_t cap) {
 
 bool Ring::spent(uint64_t p) const {
     if (p < head_seen_.load(std::memory_order_relaxed)) return true;
-    // SYNC POINT: acquire, pairs with the acq_rel head CAS in advance_head():
-    // the popper that passed p finished with its entry before that CAS.
+    // SYNC POINT: acquire, pairs with the acq_rel head CAS in advance_head()
+    // and advance_head_to() (a run): the popper that passed p finished with
+    // its entry before that CAS.
     uint64_t h = h_->head.load(std::memory_order_acquire);
     uint64_t seen = head_seen_.load(std::memory_order_relaxed);
     while (seen < h && !head_seen_.compare_exchange_weak(seen, h, std::memory_order_relaxed)) {

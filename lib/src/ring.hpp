@@ -112,7 +112,8 @@ private:
     // Has head passed position p? Asks shared memory only if the hint cannot tell.
     bool spent(uint64_t p) const;
     void advance_head(uint64_t h) { h_->head.compare_exchange_strong(h, h + 1, std::memory_order_acq_rel); }
-    // Move head from `from` to `to` unless others moved it that far already.
+    // Move head from `from` to `to` unless others moved it that far already
+    // (acq_rel as in advance_head: spent() pairs with it).
     void advance_head_to(uint64_t from, uint64_t to) {
         while (from < to && !h_->head.compare_exchange_strong(from, to, std::memory_order_acq_rel)) {
         }
