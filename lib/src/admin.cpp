@@ -27,7 +27,7 @@ void Queue::heartbeat() {
 
 bool Queue::release_dead(uint32_t i, SlotWord w) {
     SHMQ_CRASH_POINT("dlq.after_write");
-    bool ok = transition_and_push(i, w, w.next(SlotState::Free, kNoOwner, 0), kFreeRing, Points{});
+    bool ok = free_slot(i, w);
     if (ok) wake(Wait::Space, 1);
     return ok;
 }
@@ -53,7 +53,8 @@ bool Queue::take_for_spill(Outgoing *out) {
         // recovery makes it READY again (after the backoff for its attempts).
         SlotHeader *s = slot(i);
         uint32_t len = s->len.load(std::memory_order_relaxed);
-        if (len > p_.slot_size) { // a broken writer's message: dead, as in drain_dead
+        uint32_t hlen = headers_len_of(i, len);
+        if (hlen == ~0u) { // a broken writer's message: dead, as in drain_dead
             SlotWord dead = got.next(SlotState::Dead, kNoOwner, uint32_t(DeadReason::Invalid));
             if (s->state.compare_exchange_strong(got.raw, dead.raw, std::memory_order_acq_rel)) lease_ended(me_);
             continue;
@@ -61,6 +62,7 @@ bool Queue::take_for_spill(Outgoing *out) {
         *out = Outgoing{{s->id.load(std::memory_order_relaxed), s->attempts.load(std::memory_order_relaxed),
                          s->enqueued_ns.load(std::memory_order_relaxed), expiry_real_ns(i)},
                         0, payload(i), len, i, got.raw};
+        out->meta.headers_len = hlen;
         return true;
     }
 }
@@ -78,20 +80,21 @@ bool Queue::release_spilled(const Outgoing &out) {
     SHMQ_CRASH_POINT("spill.after_write");
     SlotWord w{out.word};
     if (out.slot >= p_.slot_count || w.state() != SlotState::Leased || w.owner() != me_) return false;
-    bool ok = transition_and_push(out.slot, w, w.next(SlotState::Free, kNoOwner, 0), kFreeRing, Points{});
+    bool ok = free_slot(out.slot, w);
     if (ok) lease_ended(me_);
     if (ok) wake(Wait::Space, 1);
     return ok;
 }
 
-int Queue::restore(const MessageMeta &meta, const void *data, size_t len, const SendSpec &spec) {
-    if (len > p_.slot_size) return SHMQ_ETOOBIG;
+int Queue::restore(const MessageMeta &meta, const void *data, size_t len, const SendSpec &spec, uint32_t groups) {
+    if (lane_ != kNoLane) return pool_->restore(meta, data, len, spec, 1u << lane_); // back into this group only
+    if (spec.headers_len > p_.slot_size || len > p_.slot_size - spec.headers_len) return SHMQ_ETOOBIG;
     if (data == nullptr && len > 0) return SHMQ_EINVAL;
     uint32_t i;
     SlotWord w{0};
     if (!try_claim_free(&i, &w)) return SHMQ_EFULL;
     if (len > 0) std::memcpy(payload(i), data, len);
-    int rc = publish(i, w, len, &meta, spec);
+    int rc = publish(i, w, len, &meta, spec, nullptr, groups);
     if (rc == SHMQ_OK) wake_sent(spec, 1);
     return rc;
 }
@@ -115,9 +118,7 @@ uint32_t Queue::purge() {
             SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
             if (w.state() != SlotState::Ready || slot(v)->listed_pos.load(std::memory_order_acquire) != pos)
                 return Take::Stale;
-            return transition_and_push(v, w, w.next(SlotState::Free, kNoOwner, 0), kFreeRing, Points{})
-                       ? Take::Taken
-                       : Take::Retry;
+            return free_slot(v, w) ? Take::Taken : Take::Retry;
         });
         if (i == Ring::kEmpty) break;
         ++n;
@@ -125,7 +126,7 @@ uint32_t Queue::purge() {
     for (uint32_t i = 0; i < p_.slot_count; ++i) {
         SlotWord w{slot(i)->state.load(std::memory_order_acquire)};
         if (w.state() != SlotState::Delayed) continue;
-        if (transition_and_push(i, w, w.next(SlotState::Free, kNoOwner, 0), kFreeRing, Points{})) ++n;
+        if (free_slot(i, w)) ++n;
     }
     if (n > 0) wake(Wait::Space, UINT32_MAX);
     return n;

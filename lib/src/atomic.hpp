@@ -67,6 +67,10 @@ public:
         SHMQ_ACCESS(this, Access::Rmw);
         return v_.fetch_or(x, o);
     }
+    T fetch_and(T x, mo o = mo::seq_cst) {
+        SHMQ_ACCESS(this, Access::Rmw);
+        return v_.fetch_and(x, o);
+    }
     // For system calls that take the word's address (futex). Not an access.
     std::atomic<T> *raw() { return &v_; }
 

@@ -20,8 +20,8 @@ Audit audit(Queue &q) {
     std::vector<bool> in_ready = listed(q, kReadyRing, &a.bad_entries);
     for (uint32_t i = 0; i < q.layout().slot_count; ++i) {
         SlotWord w{q.slot(i)->state.load(std::memory_order_acquire)};
-        ++a.by_state[uint32_t(w.state()) % 6];
-        if (w.state() == SlotState::Free && !in_free[i]) ++a.free_unlisted;
+        ++a.by_state[uint32_t(w.state())];
+        if (w.state() == SlotState::Free && q.lane() == kNoLane && !in_free[i]) ++a.free_unlisted; // a group's FREE word is in no ring
         if (w.state() == SlotState::Ready && !in_ready[i]) ++a.ready_unlisted;
     }
     return a;

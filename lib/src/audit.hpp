@@ -12,7 +12,7 @@
 namespace shmq::detail {
 
 struct Audit {
-    uint32_t by_state[6] = {};   // slots per SlotState
+    uint32_t by_state[8] = {};   // slots per SlotState
     uint32_t free_unlisted = 0;  // FREE slots no free-ring entry names
     uint32_t ready_unlisted = 0; // READY slots no ready-ring entry names
     uint32_t bad_entries = 0;    // ring entries naming no slot

@@ -34,7 +34,7 @@ const char *shmq_strerror(int err) {
     case SHMQ_EINVAL: return "invalid argument";
     case SHMQ_EBADNAME: return "bad queue name: use 1-64 of [A-Za-z0-9._-], not only dots";
     case SHMQ_ETOOBIG: return "message larger than the queue's slot size";
-    case SHMQ_ENOTFOUND: return "no such queue";
+    case SHMQ_ENOTFOUND: return "no such queue (or no such message header)";
     case SHMQ_EEXIST: return "queue already exists";
     case SHMQ_EVERSION: return "segment was made by an incompatible shmq version";
     case SHMQ_ECORRUPT: return "segment is corrupt or was never fully initialised";
@@ -45,6 +45,7 @@ const char *shmq_strerror(int err) {
     case SHMQ_EINTR: return "interrupted";
     case SHMQ_ESYS: return "unexpected system error";
     case SHMQ_ERANGE: return "time out of range: a delay above 14 days or a ttl above 7 days";
+    case SHMQ_EBUSY: return "the consumer group still holds messages: remove it with force, or drain it first";
     default: return "unknown shmq error";
     }
 }
@@ -99,6 +100,34 @@ int shmq_open(const char *name, const shmq_options *options, shmq_queue **out) {
     int rc = Queue::open(name, options, &q);
     if (rc == SHMQ_OK) *out = reinterpret_cast<shmq_queue *>(q);
     return rc;
+}
+
+int shmq_open_group(const char *topic, const char *group, const shmq_options *options, shmq_queue **out) {
+    if (out == nullptr) return SHMQ_EINVAL;
+    Queue *q = nullptr;
+    int rc = Queue::open_group(topic, group, options, &q);
+    if (rc == SHMQ_OK) *out = reinterpret_cast<shmq_queue *>(q);
+    return rc;
+}
+
+int shmq_group_add(shmq_queue *topic, const char *group) {
+    return topic == nullptr ? SHMQ_EINVAL : Q(topic)->group_add(group);
+}
+
+int shmq_group_remove(shmq_queue *topic, const char *group, int force) {
+    return topic == nullptr ? SHMQ_EINVAL : Q(topic)->group_remove(group, force != 0);
+}
+
+int shmq_groups(const shmq_queue *topic, char (*names)[SHMQ_NAME_MAX + 1], size_t max, size_t *count) {
+    if (count != nullptr) *count = 0;
+    if (topic == nullptr || count == nullptr || (names == nullptr && max > 0) || !Q(topic)->topic()) return SHMQ_EINVAL;
+    std::vector<std::string> all = Q(topic)->group_names();
+    *count = all.size();
+    for (size_t k = 0; k < all.size() && k < max; ++k) {
+        std::memset(names[k], 0, SHMQ_NAME_MAX + 1);
+        std::memcpy(names[k], all[k].data(), std::min<size_t>(all[k].size(), SHMQ_NAME_MAX));
+    }
+    return all.size() > max ? SHMQ_EFULL : SHMQ_OK;
 }
 
 void shmq_close(shmq_queue *q) { delete Q(q); }

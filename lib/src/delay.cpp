@@ -18,7 +18,7 @@ namespace shmq::detail {
 // The ms-time (since the segment's epoch) at which a message stored now with
 // `delay_ns` may be delivered: rounded up, so it is never early (now_ms()
 // rounds down, so promotion happens at or after it).
-static uint32_t due_after(int64_t epoch, int64_t delay_ns) {
+uint32_t due_after(int64_t epoch, int64_t delay_ns) {
     return uint32_t((uint64_t(mono_ns() - epoch) + uint64_t(delay_ns) + 999999) / 1000000);
 }
 

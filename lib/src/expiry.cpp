@@ -59,9 +59,9 @@ bool Queue::expired(uint32_t i, uint32_t now) const {
     return e != 0 && time_reached(e, now);
 }
 
-// The same on the precise clock, read only for a message that has an expiry:
-// the coarse clock of lease deadlines can lag by several ticks (sys.hpp), and
-// a pop must never lease at or after the expiry.
+// The same at now_ms(), read only for a message that has an expiry (the
+// pop's deadline base is rounded up, and a pop must never lease at or after
+// the expiry).
 bool Queue::expired_now(uint32_t i) const {
     uint32_t e = slot(i)->expires_ms.load(std::memory_order_relaxed);
     return e != 0 && time_reached(e, now_ms());

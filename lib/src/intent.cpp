@@ -53,7 +53,10 @@ void Queue::list(uint32_t i, RingId r) {
 bool Queue::transition_and_push(uint32_t i, SlotWord from, SlotWord to, RingId r, const Points &at) {
     Pending *pd = claim_pending();
     pd->state.store(to.raw, std::memory_order_relaxed);
-    pd->target.store(kPendingUsed | uint64_t(r) << 32 | i, std::memory_order_release);
+    // Bits 40-47 name the slots the word is in: 0 a queue's or a topic's
+    // payload slots, k + 1 group lane k's (topic.cpp).
+    const uint64_t lane = lane_ == kNoLane ? 0 : lane_ + 1;
+    pd->target.store(kPendingUsed | lane << 40 | uint64_t(r) << 32 | i, std::memory_order_release);
     SHMQ_CRASH_POINT(at.intent);
     // The intent is in shared memory before the CAS: from here on, a
     // recoverer that finds this process dead finishes the push.
@@ -73,10 +76,11 @@ uint32_t Queue::redo_pending(ClientRecord *dead) {
         uint64_t t = pd.target.load(std::memory_order_acquire);
         if (t == 0) continue;
         uint32_t i = uint32_t(t), r = uint32_t(t >> 32) & 1;
+        Queue *in = view_of(uint32_t(t >> 40) & 0xFF);
         // Push again only if the slot is still in the state the push was for.
-        if (t != kPendingClaimed && i < p_.slot_count &&
-            slot(i)->state.load(std::memory_order_acquire) == pd.state.load(std::memory_order_relaxed)) {
-            list(i, RingId(r));
+        if (t != kPendingClaimed && in != nullptr && i < p_.slot_count &&
+            in->slot(i)->state.load(std::memory_order_acquire) == pd.state.load(std::memory_order_relaxed)) {
+            in->list(i, RingId(r));
             ++redone;
         }
         pd.target.compare_exchange_strong(t, 0, std::memory_order_acq_rel);

@@ -15,13 +15,16 @@ namespace shmq::detail {
 
 constexpr std::size_t kLine = 64;
 constexpr uint64_t kMagic = 0x3147455351484d53ULL; // "SMHQSEG1" little-endian
-constexpr uint32_t kLayoutVersion = 4; // 2: event-count waits, listed positions, queue tags; 3: poppers never write ring cells;
+constexpr uint32_t kLayoutVersion = 5; // 2: event-count waits, listed positions, queue tags; 3: poppers never write ring cells;
                                        // 4: owner-only lease counts (ClientRecord::returned), expiry (Params::ttl_ms,
-                                       //    SlotHeader::expires_ms, Header::expired)
+                                       //    SlotHeader::expires_ms, Header::expired);
+                                       // 5: topics (Params::groups, LaneHeader, Header::groups_bound); SlotHeader::headers_len
 constexpr uint32_t kMaxClients = 500;              // owner field has 9 bits, 511 = none
 constexpr uint32_t kMaxSlots = 1u << 24;
 constexpr uint32_t kMaxSlotSize = 1u << 30;
 constexpr uint32_t kPendingPerClient = 4;          // concurrent publishes per client
+constexpr uint32_t kMaxGroups = 16;                // consumer groups of one topic (topic.cpp)
+constexpr uint32_t kNoLane = 0xFFFFFFFFu;          // a queue's own slots, or a topic's payload slots
 
 using A64 = Atomic<uint64_t>;
 using A32 = Atomic<uint32_t>;
@@ -35,6 +38,8 @@ struct Params {
     uint32_t overflow, mode, ring_cap, slot_stride;
     uint64_t off_clients, off_slots, off_ready_ring, off_free_ring, total_size;
     uint32_t ttl_ms; // default time to live, 0 = none (expiry.cpp)
+    uint32_t groups; // 0: a queue; else a topic with this many group lanes (topic.cpp)
+    uint64_t off_lanes, lane_stride;
 };
 
 struct alignas(kLine) Header {
@@ -67,6 +72,8 @@ struct alignas(kLine) Header {
     // Totals of work done by recovery (clients count their own work).
     alignas(kLine) A64 reclaimed, promoted, recovery_dead, dead_clients;
     A64 expired; // messages dead-lettered as expired, by anyone (expiry.cpp)
+    // Topics: bit k set while group lane k takes new publishes (topic.cpp).
+    alignas(kLine) A32 groups_bound;
 };
 
 // One pending ring publish, recorded before the slot CAS it follows, so that a
@@ -109,6 +116,21 @@ struct alignas(kLine) SlotHeader {
     A32 lease_ms;
     A64 listed_pos;       // ready-ring position of this life's entry (ring.hpp); ~0 while unlisted
     A32 expires_ms;       // ms-time from which this message may not be leased, 0 = never (expiry.cpp)
+    A32 headers_len;      // bytes of encoded headers right after the payload, 0 = none (headers.cpp)
+};
+
+// A topic's consumer group (topic.cpp): its name, its own event count, then
+// (at the lane's offset + sizeof(LaneHeader)) a SlotHeader per payload slot and
+// its ready ring. A group's word for slot i is that SlotHeader's state.
+// LaneHeader::state is `LaneState:2 | generation:30 | binder pid:32`; the
+// generation grows when a lane becomes free again, so a handle on a removed
+// group never mistakes the lane's next group for its own; the pid names the
+// process binding it (Binding), judged dead as a client would be.
+enum class LaneState : uint32_t { Free = 0, Binding = 1, Bound = 2, Removing = 3 };
+struct alignas(kLine) LaneHeader {
+    A64 state;        // LaneState | generation << 2 | binder pid << 32
+    char name[72];    // NUL-terminated group name, written while Binding
+    alignas(kLine) A64 ready_wait; // the group's consumers sleep here (wait.hpp)
 };
 
 struct alignas(kLine) RingHeader {
@@ -139,8 +161,12 @@ constexpr uint64_t layout_fingerprint() {
         offsetof(Header, fd_waiters),
         offsetof(Header, reclaimed),
         offsetof(Header, expired),
+        offsetof(Header, groups_bound),
         sizeof(Params),
         offsetof(Params, ttl_ms),
+        offsetof(Params, groups),
+        sizeof(LaneHeader),
+        kMaxGroups,
         sizeof(ClientRecord),
         offsetof(ClientRecord, pending),
         offsetof(ClientRecord, count),
@@ -148,6 +174,7 @@ constexpr uint64_t layout_fingerprint() {
         offsetof(SlotHeader, attempts),
         offsetof(SlotHeader, listed_pos),
         offsetof(SlotHeader, expires_ms),
+        offsetof(SlotHeader, headers_len),
         sizeof(RingHeader),
         kPendingPerClient,
         kMaxClients,

@@ -76,6 +76,22 @@ int Queue::open(const char *name, const shmq_options *opts, Queue **out) {
     });
 }
 
+int Queue::open_group(const char *name, const char *group, const shmq_options *opts, Queue **out) {
+    if (check_options(opts) != SHMQ_OK) return SHMQ_EINVAL;
+    if (int rc = check_name(group); rc != SHMQ_OK) return rc;
+    return build(name, out, [&](Queue &q) -> int {
+        int rc = segment_open(name, &q.map_, &q.p_);
+        if (rc != SHMQ_OK) return rc;
+        if (!q.topic()) return SHMQ_EINVAL;
+        int k = find_lane(q, group);
+        if (k < 0) return SHMQ_ENOTFOUND;
+        q.lane_ = uint32_t(k);
+        q.lane_word_ = q.lane_header(uint32_t(k))->state.load(std::memory_order_acquire);
+        if ((q.lane_word_ & 3) != uint64_t(LaneState::Bound)) return SHMQ_ENOTFOUND; // removed meanwhile
+        return q.attach(opts);
+    });
+}
+
 int Queue::inspect(const char *name, Queue **out) {
     return build(name, out, [&](Queue &q) {
         int rc = segment_open(name, &q.map_, &q.p_);
@@ -85,6 +101,7 @@ int Queue::inspect(const char *name, Queue **out) {
 }
 
 Queue::~Queue() {
+    if (view_) return; // the mapping and the record are its owner's
     if (rec_ != nullptr) close_fds();
     if (rec_ != nullptr) detach();
     segment_unmap(&map_);
@@ -92,15 +109,19 @@ Queue::~Queue() {
 
 void Queue::abandon() {
     rec_ = nullptr;
+    sync_views();
     segment_unmap(&map_);
 }
 
 // Wrapping on purpose: ms-times are compared with time_reached().
 uint32_t Queue::now_ms() const { return uint32_t(uint64_t(mono_ns() - epoch_) / 1000000); }
 
-uint32_t Queue::deadline_base_ms() const {
-    return uint32_t((uint64_t(mono_ns_not_before() - epoch_) + 999999) / 1000000);
-}
+// Rounded up from the precise clock: a deadline `deadline_base_ms() + n` is
+// reached (now_ms() rounds down) no sooner than n ms after the call. It read
+// CLOCK_MONOTONIC_COARSE + its resolution before, which lagged by up to 12 ms
+// here (20 ms seen), so leases were reclaimed that much early from a live
+// consumer (explore scenarios extend_expire, lease_expiry_live).
+uint32_t Queue::deadline_base_ms() const { return uint32_t((uint64_t(mono_ns() - epoch_) + 999999) / 1000000); }
 
 void Queue::params(shmq_params *out) const {
     shmq_params_init(out);
@@ -115,6 +136,7 @@ void Queue::params(shmq_params *out) const {
     out->overflow = p_.overflow;
     out->mode = p_.mode;
     out->ttl_ms = p_.ttl_ms;
+    out->max_groups = p_.groups;
 }
 
 // Fill in the record we claimed (Attaching, our pid), then make it Active
@@ -153,6 +175,7 @@ bool Queue::claim_record(uint32_t i, const ProcessId &me, bool take_dead) {
     SHMQ_CRASH_POINT("attach.after_claim");
     me_ = i;
     rec_ = rec;
+    sync_views();
     if (!fresh) {
         shmq_recovery rep{};
         finish_previous_life(i, &rep);
@@ -161,6 +184,7 @@ bool Queue::claim_record(uint32_t i, const ProcessId &me, bool take_dead) {
     if (fill_record(rec, claim, me)) return true;
     me_ = kNoOwner;
     rec_ = nullptr;
+    sync_views();
     return false;
 }
 
@@ -178,6 +202,19 @@ void Queue::bind() {
                   "ready.pop.after_take");
     free_ = Ring(fr, reinterpret_cast<A64 *>(fr + 1), p_.ring_cap, "free.push.after_cell",
                  "free.pop.after_take");
+    slots_ = b + p_.off_slots;
+    slot_step_ = p_.slot_stride;
+    ready_ev_ = &hdr_->ready_wait;
+    if (lane_ != kNoLane) { // a group: its own slot headers, ring and event count (topic.cpp)
+        LaneHeader *lh = lane_header(lane_);
+        slots_ = reinterpret_cast<char *>(lh + 1);
+        slot_step_ = sizeof(SlotHeader);
+        auto *lr = reinterpret_cast<RingHeader *>(slots_ + uint64_t(p_.slot_count) * sizeof(SlotHeader));
+        ready_ = Ring(lr, reinterpret_cast<A64 *>(lr + 1), p_.ring_cap, "ready.push.after_cell",
+                      "ready.pop.after_take");
+        ready_ev_ = &lh->ready_wait;
+    }
+    if (topic() && !view_) bind_views();
 }
 
 int Queue::attach(const shmq_options *opts) {
@@ -206,11 +243,12 @@ void Queue::detach() {
     uint8_t self[kMaxClients / 8 + 1] = {};
     self[me_ / 8] |= uint8_t(1u << (me_ % 8));
     shmq_recovery rep{};
-    scan_slots(self, &rep, 0, p_.slot_count);
+    scan_all(self, &rep, 0, p_.slot_count);
     release_sleepers(rec_);
     ClientWord w{rec_->word.load(std::memory_order_acquire)};
     rec_->word.store(ClientWord::make(ClientState::Free, w.epoch() + 1, 0).raw, std::memory_order_release);
     rec_ = nullptr;
+    sync_views();
 }
 
 // Only this handle writes its counters. A locked add unless the handle is

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -43,6 +44,7 @@ struct MessageMeta {
     int64_t expires_ns = 0; // CLOCK_REALTIME from which it may not be leased, 0 = never (expiry.cpp)
     bool fresh = false;     // a new message whose id and time the sender took (a batch run):
                             // its expiry comes from the send spec, its count from the sender
+    uint32_t headers_len = 0; // peek: bytes of encoded headers copied right after the payload (headers.cpp)
 };
 
 // A message taken out of shared memory by shmqd (admin.cpp): a DEAD slot on
@@ -51,7 +53,7 @@ struct Outgoing {
     MessageMeta meta;
     uint32_t reason;       // DeadReason, for dead letters
     const void *data;      // in shared memory; valid until released
-    uint32_t len;
+    uint32_t len;          // of the payload; meta.headers_len bytes of encoded headers follow it at data + len
     uint32_t slot;
     uint64_t word;         // the state word we hold it in
 };
@@ -60,7 +62,27 @@ struct Outgoing {
 struct SendSpec {
     int64_t delay_ns = 0; // > 0: store the message DELAYED until this long after it is stored (delay.cpp)
     int64_t ttl_ns = 0;   // > 0: expires this long after it is due; 0: the queue's ttl_ms (expiry.cpp)
+    // Headers (headers.cpp): pairs to encode, or an encoded block (a message
+    // back from disk); headers_len is the encoded size, checked.
+    const shmq_header *headers = nullptr;
+    size_t header_count = 0;
+    const void *header_block = nullptr;
+    uint32_t headers_len = 0;
 };
+
+// The lane of topic t's bound group `group`, or -1 (topic.cpp).
+class Queue;
+int find_lane(const Queue &t, const char *group);
+
+// The ms-time at which a message stored now with `delay_ns` may be delivered (delay.cpp).
+uint32_t due_after(int64_t epoch, int64_t delay_ns);
+
+// Check and size the pairs of a send (SHMQ_EINVAL / SHMQ_ETOOBIG) or an
+// encoded block (SHMQ_ECORRUPT / SHMQ_ETOOBIG) into spec (headers.cpp).
+int read_headers(const shmq_header *h, size_t count, SendSpec *spec);
+int read_header_block(const void *block, size_t len, SendSpec *spec);
+// Write spec's headers (encoded) to `to`: spec.headers_len bytes.
+void write_headers(const SendSpec &spec, char *to);
 
 // `opts` (NULL: defaults) as a SendSpec, or the error that refuses them.
 int read_send_opts(const shmq_send_opts *opts, SendSpec *out);
@@ -80,6 +102,21 @@ public:
     // such as shmqctl list/stat/peek. Only stats(), peek() and the read-only
     // accessors may be used on such a handle.
     static int inspect(const char *name, Queue **out);
+    // A consumer handle on group `group` of topic `name` (topic.cpp).
+    static int open_group(const char *name, const char *group, const shmq_options *opts, Queue **out);
+    // Bind a consumer group on this topic (topic.cpp).
+    int group_add(const char *group);
+    int group_remove(const char *group, bool force);
+    // Names of the bound groups, lane order (topic.cpp).
+    std::vector<std::string> group_names() const;
+    bool topic() const { return p_.groups > 0; }
+    uint32_t lane() const { return lane_; } // kNoLane: a queue, or a topic's publisher
+    // Group lane k's view of this topic's segment (for recovery, the harness).
+    Queue *lane_view(uint32_t k) const { return k < lanes_.size() ? lanes_[k].get() : nullptr; }
+    LaneHeader *lane_header(uint32_t k) const {
+        return reinterpret_cast<LaneHeader *>(base() + p_.off_lanes + uint64_t(k) * p_.lane_stride);
+    }
+    const char *payload_of(uint32_t i) const { return payload(i); }
     bool attached() const { return rec_ != nullptr; }
     // For the exploration harness: drop the mapping without detaching, as
     // the death of this process would. The handle may then only be deleted.
@@ -103,6 +140,8 @@ public:
     int nack(shmq_msg *msg, int64_t delay_ns);
     int reject(shmq_msg *msg);
     int extend(shmq_msg *msg, uint32_t lease_ms);
+    // The encoded headers of a message this handle holds (headers.cpp).
+    int msg_headers(const shmq_msg *msg, const void **block, size_t *len) const;
 
     int ready_fd(int *fd);
     int stats(shmq_stats *out);
@@ -125,8 +164,11 @@ public:
     bool return_spilled(const Outgoing &out);
     // Put a message back (spill refill, dead-letter redrive), keeping its id.
     // A message back from disk with its identity; `spec` may delay it (a
-    // snapshot's message not yet due).
-    int restore(const MessageMeta &meta, const void *data, size_t len, const SendSpec &spec = {});
+    // snapshot's message not yet due) and carries its headers (an encoded
+    // block checked by read_header_block).
+    // `groups` (topics): the groups to put it back into, 0 = every bound one.
+    int restore(const MessageMeta &meta, const void *data, size_t len, const SendSpec &spec = {},
+                uint32_t groups = 0);
     void set_spill_full(bool full);
     void set_spilled(uint64_t n);
     // Copy up to `max` READY messages, oldest first, without leasing them.
@@ -136,20 +178,20 @@ public:
     uint32_t purge();
 
     // For the daemon, doctor and tests.
-    bool unlinked() const { return closed(); } // shmq_unlink ran: a new segment may take the name
+    bool unlinked() const { return hdr_->unlinked.load(std::memory_order_acquire) != 0; } // shmq_unlink ran: a new segment may take the name
     Header *header() const { return hdr_; }
     const Params &layout() const { return p_; }
-    SlotHeader *slot(uint32_t i) const {
-        return reinterpret_cast<SlotHeader *>(base() + p_.off_slots + uint64_t(i) * p_.slot_stride);
-    }
+    // Slot i's header: this queue's, a topic's payload slot (publisher), or
+    // the group's word and delivery state for it (a group handle, topic.cpp).
+    SlotHeader *slot(uint32_t i) const { return reinterpret_cast<SlotHeader *>(slots_ + uint64_t(i) * slot_step_); }
     ClientRecord *client(uint32_t i) const {
         return reinterpret_cast<ClientRecord *>(base() + p_.off_clients + uint64_t(i) * sizeof(ClientRecord));
     }
     Ring &ring(RingId id) { return id == kReadyRing ? ready_ : free_; }
     uint32_t self_index() const { return me_; }
     uint32_t now_ms() const; // ms since the segment's epoch, wrapping
-    // The same, from the coarse clock and rounded up: for deadlines handed
-    // out on the hot path, which may then run a few ms long, never short.
+    // The same, rounded up: the base of a lease deadline or retry time, which
+    // may then run up to a ms long, never short.
     uint32_t deadline_base_ms() const;
 
 private:
@@ -158,7 +200,9 @@ private:
     Queue() = default;
     template <class F> static int build(const char *name, Queue **out, F &&setup);
     char *base() const { return static_cast<char *>(map_.base); }
-    char *payload(uint32_t i) const { return reinterpret_cast<char *>(slot(i)) + sizeof(SlotHeader); }
+    char *payload(uint32_t i) const {
+        return base() + p_.off_slots + uint64_t(i) * p_.slot_stride + sizeof(SlotHeader);
+    }
     // Start moving slot i's header and first payload line to this CPU, for
     // writing, while the current message is handled: the next message's
     // cache-line transfer overlaps this one's work (issue 20: about +10 % on
@@ -175,7 +219,11 @@ private:
         (void)i;
 #endif
     }
-    bool closed() const { return hdr_->unlinked.load(std::memory_order_acquire) != 0; }
+    // Unlinked, or (a group handle) its group was removed (topic.cpp).
+    bool closed() const {
+        return unlinked() ||
+               (lane_ != kNoLane && !view_ && lane_header(lane_)->state.load(std::memory_order_acquire) != lane_word_);
+    }
     bool daemon_alive() const;
     void bump(Counter c, uint64_t n);
     // Add n (modulo 2^bits) to a word of our own record that only this
@@ -206,6 +254,22 @@ private:
     uint32_t redo_pending(ClientRecord *dead);
     void list(uint32_t i, RingId r);
 
+    // Topics (topic.cpp).
+    void bind_views();
+    void sync_views();
+    int publish_topic(uint32_t slot, SlotWord writing, uint32_t groups, const SendSpec &spec);
+    void promote_staged(uint32_t slot, SlotWord staged);
+    bool free_slot(uint32_t slot, SlotWord from, const Points &at = Points{});
+    void release_payload(uint32_t slot, SlotWord lane_free);
+    uint32_t scan_all(const uint8_t *dead, shmq_recovery *rep, uint32_t first, uint32_t count);
+    void scan_payload(const uint8_t *dead, shmq_recovery *rep, uint32_t first, uint32_t count);
+    bool settle_published(uint32_t slot, SlotWord w, const uint8_t *dead, shmq_recovery *rep);
+    void relist_all(shmq_recovery *rep);
+    void wake_consumers();
+    bool holds_any() const;
+    void drop_removed(shmq_recovery *rep);
+    Queue *view_of(uint32_t lane_plus_one) const;
+
     // Sending (send.cpp).
     bool try_claim_free(uint32_t *slot, SlotWord *word);
     // A batch send's run of claimed slots (send.cpp).
@@ -216,12 +280,13 @@ private:
     static constexpr size_t kRun = 64;
     Take take_free(uint32_t v, SlotWord *got);
     uint32_t try_claim_run(Claimed *run, uint32_t max);
-    int claim_run(const shmq_iov *msgs, size_t count, int64_t timeout_ns, Claimed *run, size_t *claimed);
+    int claim_run(const shmq_iov *msgs, size_t count, int64_t timeout_ns, uint32_t headers_len, Claimed *run,
+                  size_t *claimed);
     int publish_run(const shmq_iov *msgs, const Claimed *run, size_t k, const SendSpec &spec, uint64_t *ids,
                     size_t *published);
     int claim_free(uint32_t *slot, SlotWord *word, int64_t timeout_ns);
     int publish(uint32_t slot, SlotWord writing, size_t len, const MessageMeta *meta, const SendSpec &spec = {},
-                uint64_t *id = nullptr);
+                uint64_t *id = nullptr, uint32_t groups = 0);
     // Delayed send (delay.cpp).
     bool make_delayed(uint32_t slot, SlotWord writing, int64_t delay_ns);
     void wake_sent(const SendSpec &spec, uint32_t n);
@@ -286,9 +351,25 @@ private:
 
     bool release_dead(uint32_t i, SlotWord w);
     void copy_payload(char *to, uint32_t i, uint32_t len) const;
+    // Encoded headers of slot i whose payload is `len` bytes: their length, or
+    // ~0u when they do not fit the slot (a broken writer).
+    uint32_t headers_len_of(uint32_t i, uint32_t len) const;
 
     Mapping map_;
     Params p_{};
+    // Where slot(i) points (bind): stride and base of this handle's slot headers.
+    char *slots_ = nullptr;
+    uint64_t slot_step_ = 0;
+    A64 *ready_ev_ = nullptr; // the event count consumers of this handle sleep on
+    // Topics (topic.cpp): a group handle's lane; views of the payload slots
+    // and of every lane, sharing this handle's mapping and record.
+    uint32_t lane_ = kNoLane;
+    uint64_t lane_word_ = 0; // a group handle: its lane's state word when it opened
+    bool view_ = false; // owns neither mapping nor record
+    Queue *pool_ = this;
+    Queue *owner_ = this; // a view's handle: the one holding the lane views
+    std::unique_ptr<Queue> pool_view_;
+    std::vector<std::unique_ptr<Queue>> lanes_;
     Header *hdr_ = nullptr;
     int64_t epoch_ = 0; // the header's epoch_mono_ns, read once
     Ring ready_, free_;
@@ -321,12 +402,14 @@ template <class F> uint32_t Queue::peek(uint32_t max, F &&visit) {
         uint64_t before = s->state.load(std::memory_order_acquire);
         if (SlotWord{before}.state() != SlotState::Ready) return;
         uint32_t len = s->len.load(std::memory_order_relaxed);
-        if (len > p_.slot_size) return;
+        uint32_t hlen = headers_len_of(i, len);
+        if (hlen == ~0u) return;
         MessageMeta meta{s->id.load(std::memory_order_relaxed), s->attempts.load(std::memory_order_relaxed),
                          s->enqueued_ns.load(std::memory_order_relaxed)};
+        meta.headers_len = hlen; // copied after the payload
         // SYNC POINT: the copy's acquire loads keep the re-check after them; an
         // unchanged word means no one leased (and rewrote) the slot meanwhile.
-        copy_payload(buf.data(), i, len);
+        copy_payload(buf.data(), i, len + hlen);
         if (s->state.load(std::memory_order_relaxed) != before) return;
         visit(static_cast<const MessageMeta &>(meta), static_cast<const void *>(buf.data()), len);
         ++n;
@@ -341,10 +424,12 @@ template <class F> uint32_t Queue::drain_dead(F &&persist) {
         if (w.state() != SlotState::Dead) continue;
         SlotHeader *s = slot(i);
         uint32_t len = s->len.load(std::memory_order_relaxed);
+        uint32_t hlen = headers_len_of(i, len);
         Outgoing out{{s->id.load(std::memory_order_relaxed), s->attempts.load(std::memory_order_relaxed),
                       s->enqueued_ns.load(std::memory_order_relaxed)},
                      w.time(), payload(i), len <= p_.slot_size ? len : 0, i, w.raw};
-        if (len > p_.slot_size) out.reason = uint32_t(DeadReason::Invalid);
+        out.meta.headers_len = hlen != ~0u ? hlen : 0; // broken headers are dropped, a sound payload kept
+        if (hlen == ~0u) out.reason = uint32_t(DeadReason::Invalid);
         if (persist(static_cast<const Outgoing &>(out)) && release_dead(i, w)) ++n;
     }
     return n;

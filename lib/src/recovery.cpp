@@ -105,8 +105,8 @@ void Queue::finish_previous_life(uint32_t i, shmq_recovery *rep) {
     release_sleepers(client(i));
     DeadSet dead = {};
     add_set(dead, i);
-    scan_slots(dead, rep, 0, p_.slot_count);
-    wake(Wait::Ready, UINT32_MAX); // it may have died between a push and its wake-up call
+    scan_all(dead, rep, 0, p_.slot_count);
+    wake_consumers(); // it may have died between a push and its wake-up call
     wake(Wait::Space, UINT32_MAX);
 }
 
@@ -174,9 +174,10 @@ void Queue::relist_unlisted(shmq_recovery *rep) {
     });
     for (uint32_t i = 0; i < p_.slot_count; ++i) {
         SlotWord w{slot(i)->state.load(std::memory_order_acquire)};
+        // A group's FREE word is in no ring: the payload slot is (topic.cpp).
         bool unlisted = (w.state() == SlotState::Ready &&
                          !ready_.holds(slot(i)->listed_pos.load(std::memory_order_acquire), i)) ||
-                        (w.state() == SlotState::Free && !in_free[i]);
+                        (w.state() == SlotState::Free && lane_ == kNoLane && !in_free[i]);
         if (!unlisted || slot(i)->state.load(std::memory_order_acquire) != w.raw) continue;
         list(i, w.state() == SlotState::Ready ? kReadyRing : kFreeRing);
         ++rep->republished;
@@ -219,12 +220,12 @@ int Queue::recover(shmq_recovery *report, uint32_t budget) {
     // successive calls sweep on from where the last one stopped.
     if (rep.dead_clients > 0 || budget == 0 || budget >= p_.slot_count) {
         hdr_->next_due_ms.store(kScanning, std::memory_order_relaxed);
-        end_due_scan(hdr_->next_due_ms, scan_slots(dead, &rep, 0, p_.slot_count));
+        end_due_scan(hdr_->next_due_ms, scan_all(dead, &rep, 0, p_.slot_count));
         if (rep.dead_clients > 0 || hdr_->relist.exchange(0, std::memory_order_acq_rel) != 0)
-            relist_unlisted(&rep);
+            relist_all(&rep);
     } else {
         uint32_t first = scan_cursor_.fetch_add(budget, std::memory_order_relaxed) % p_.slot_count;
-        scan_slots(dead, &rep, first, budget);
+        scan_all(dead, &rep, first, budget);
     }
     for (uint32_t i = 0; i < p_.max_clients; ++i)
         if (in_set(dead, i)) free_record(i);
@@ -234,8 +235,7 @@ int Queue::recover(shmq_recovery *report, uint32_t budget) {
     hdr_->dead_clients.fetch_add(rep.dead_clients, std::memory_order_relaxed);
     // A dead client may also have died between a push and its wake-up call
     // (send.cpp, wake): whoever sleeps must look again.
-    if (rep.dead_clients + rep.leases_reclaimed + rep.delayed_promoted + rep.republished > 0)
-        wake(Wait::Ready, UINT32_MAX);
+    if (rep.dead_clients + rep.leases_reclaimed + rep.delayed_promoted + rep.republished > 0) wake_consumers();
     if (rep.dead_clients + rep.writes_reclaimed + rep.republished > 0) wake(Wait::Space, UINT32_MAX);
     if (report != nullptr) *report = rep;
     return SHMQ_OK;

@@ -19,7 +19,7 @@ namespace shmq::detail {
 constexpr uint32_t kMaxTimeMs = 86400000;
 
 // Lease READY slot v listed at ring position pos (a ready-ring pop's
-// decision). *now is the coarse time for the deadline, read on first need.
+// decision). *now is the base of the deadline, read on first need.
 Take Queue::take_ready(uint32_t v, uint64_t pos, uint32_t *now, SlotWord *got) {
     if (v >= p_.slot_count) return Take::Stale;
     SlotWord w{slot(v)->state.load(std::memory_order_acquire)};
@@ -34,7 +34,7 @@ Take Queue::take_ready(uint32_t v, uint64_t pos, uint32_t *now, SlotWord *got) {
     return Take::Taken;
 }
 
-// Lease the oldest READY message. *now_ms gets the (coarse) time read for
+// Lease the oldest READY message. *now_ms gets the time read for
 // its deadline, 0 if nothing was found.
 bool Queue::try_lease(shmq_msg *msg, uint32_t *now_ms) {
     *now_ms = 0;
@@ -79,7 +79,7 @@ size_t Queue::lease_run(shmq_msg *msgs, size_t max) {
 bool Queue::fill_message(uint32_t i, SlotWord leased, shmq_msg *msg) {
     SlotHeader *s = slot(i);
     uint32_t len = s->len.load(std::memory_order_relaxed);
-    if (len > p_.slot_size) {
+    if (headers_len_of(i, len) == ~0u) { // payload or headers past the slot (headers.cpp)
         SlotWord dead = leased.next(SlotState::Dead, kNoOwner, uint32_t(DeadReason::Invalid));
         if (s->state.compare_exchange_strong(leased.raw, dead.raw, std::memory_order_acq_rel)) bump(kDead, 1);
         return false; // the caller's prefetch unit goes on to the next message
@@ -140,7 +140,7 @@ void Queue::lease_ended(uint32_t owner) {
 }
 
 int Queue::recv(shmq_msg *msg, int64_t timeout_ns) {
-    if (msg == nullptr) return SHMQ_EINVAL;
+    if (msg == nullptr || (topic() && lane_ == kNoLane)) return SHMQ_EINVAL; // a topic is read through a group
     if (!take_prefetch()) return SHMQ_EPREFETCH;
     uint32_t now = 0;
     if (try_lease(msg, &now)) {
@@ -203,10 +203,12 @@ int Queue::finish(shmq_msg *msg, SlotWord to, const Points &at, bool wake_now) {
     if (!receipt(msg, &i, &from)) return SHMQ_EINVAL;
     msg->receipt[1] = 0;
     bool ok;
-    if (to.state() == SlotState::Free || to.state() == SlotState::Ready) {
-        RingId r = to.state() == SlotState::Free ? kFreeRing : kReadyRing;
-        ok = transition_and_push(i, from, to, r, at);
-        if (ok && wake_now) wake(r == kFreeRing ? Wait::Space : Wait::Ready, 1);
+    if (to.state() == SlotState::Free) {
+        ok = free_slot(i, from, at);
+        if (ok && wake_now) wake(Wait::Space, 1);
+    } else if (to.state() == SlotState::Ready) {
+        ok = transition_and_push(i, from, to, kReadyRing, at);
+        if (ok && wake_now) wake(Wait::Ready, 1);
     } else {
         ok = slot(i)->state.compare_exchange_strong(from.raw, to.raw, std::memory_order_acq_rel);
         SHMQ_CRASH_POINT(at.cas);
@@ -276,7 +278,8 @@ int Queue::nack(shmq_msg *msg, int64_t delay_ns) {
     uint32_t i;
     SlotWord from{0};
     if (!receipt(msg, &i, &from)) return SHMQ_EINVAL;
-    SlotWord to = retry_word(from, slot(i)->attempts.load(std::memory_order_relaxed), delay_ns, now_ms());
+    // Rounded up: now_ms() would let the retry come up to a ms early (explore nack_tick).
+    SlotWord to = retry_word(from, slot(i)->attempts.load(std::memory_order_relaxed), delay_ns, deadline_base_ms());
     const char *point = to.state() == SlotState::Delayed ? "nack.after_delayed" : "nack.after_ready";
     int rc = finish(msg, to, Points{nullptr, point, nullptr});
     if (rc == SHMQ_OK) bump(kNacked, 1);
@@ -298,7 +301,8 @@ int Queue::extend(shmq_msg *msg, uint32_t lease_ms) {
     uint32_t i;
     SlotWord from{0};
     if (!receipt(msg, &i, &from) || lease_ms == 0 || lease_ms > kMaxTimeMs) return SHMQ_EINVAL;
-    SlotWord to = from.next(SlotState::Leased, me_, now_ms() + lease_ms);
+    // Rounded up: now_ms() would end the lease up to a ms early (explore extend_expire).
+    SlotWord to = from.next(SlotState::Leased, me_, deadline_base_ms() + lease_ms);
     if (!slot(i)->state.compare_exchange_strong(from.raw, to.raw, std::memory_order_acq_rel)) {
         msg->receipt[1] = 0; // spent; whoever ended the lease gave its unit back
         return SHMQ_ELEASELOST;

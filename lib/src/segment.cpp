@@ -50,7 +50,8 @@ static bool params_in_range(const shmq_params &in) {
            within(in.max_attempts, 1, 1000000) && in.backoff_cap_ms <= kMaxTimeMs &&
            in.backoff_base_ms <= in.backoff_cap_ms && in.jitter <= SHMQ_JITTER_EQUAL &&
            in.overflow <= SHMQ_OVERFLOW_SPILL && (in.mode & ~0660u) == 0 &&
-           (in.mode & 0600u) == 0600u && in.ttl_ms <= SHMQ_MAX_TTL_NS / 1000000;
+           (in.mode & 0600u) == 0600u && in.ttl_ms <= SHMQ_MAX_TTL_NS / 1000000 &&
+           in.max_groups <= kMaxGroups;
 }
 
 int compute_layout(const shmq_params &in, Params &out) {
@@ -67,6 +68,7 @@ int compute_layout(const shmq_params &in, Params &out) {
     out.overflow = in.overflow;
     out.mode = in.mode;
     out.ttl_ms = in.ttl_ms;
+    out.groups = in.max_groups;
     out.ring_cap = next_pow2(2 * in.slot_count);
     out.slot_stride = uint32_t(sizeof(SlotHeader) + align_up(in.slot_size, kLine));
     out.off_clients = align_up(sizeof(Header), kLine);
@@ -74,7 +76,13 @@ int compute_layout(const shmq_params &in, Params &out) {
     out.off_ready_ring = out.off_slots + uint64_t(out.slot_stride) * in.slot_count;
     uint64_t ring_bytes = sizeof(RingHeader) + uint64_t(out.ring_cap) * sizeof(A64);
     out.off_free_ring = out.off_ready_ring + align_up(ring_bytes, kLine);
-    out.total_size = align_up(out.off_free_ring + ring_bytes, 4096);
+    // A topic's group lanes (topic.cpp): header, a slot header per slot, ring.
+    out.off_lanes = align_up(out.off_free_ring + ring_bytes, kLine);
+    out.lane_stride = out.groups == 0 ? 0
+                                      : align_up(sizeof(LaneHeader) + uint64_t(sizeof(SlotHeader)) * in.slot_count +
+                                                     align_up(ring_bytes, kLine),
+                                                 kLine);
+    out.total_size = align_up(out.off_lanes + out.lane_stride * out.groups, 4096);
     return SHMQ_OK;
 }
 
@@ -92,6 +100,7 @@ static shmq_params public_params(const Params &p) {
     q.overflow = p.overflow;
     q.mode = p.mode;
     q.ttl_ms = p.ttl_ms;
+    q.max_groups = p.groups;
     return q;
 }
 
@@ -127,6 +136,19 @@ static uint32_t random_tag() {
     return t;
 }
 
+// A topic's group lane: unbound, every group word FREE, an empty ring.
+static void init_lane(char *lane, const Params &p) {
+    new (lane) LaneHeader{};
+    char *slots = lane + sizeof(LaneHeader);
+    for (uint32_t i = 0; i < p.slot_count; ++i) {
+        auto *s = new (slots + uint64_t(i) * sizeof(SlotHeader)) SlotHeader{};
+        s->state.store(SlotWord::make(SlotState::Free, kNoOwner, 0, 0).raw, std::memory_order_relaxed);
+        s->listed_pos.store(kUnlisted, std::memory_order_relaxed);
+    }
+    auto *ring = reinterpret_cast<RingHeader *>(slots + uint64_t(p.slot_count) * sizeof(SlotHeader));
+    Ring::init(ring, reinterpret_cast<A64 *>(ring + 1), p.ring_cap);
+}
+
 // Fill a zeroed segment: every slot FREE and in the free ring. `magic` last.
 static void init_segment(void *base, const Params &p) {
     auto *h = new (base) Header{};
@@ -153,6 +175,7 @@ static void init_segment(void *base, const Params &p) {
         s->listed_pos.store(kUnlisted, std::memory_order_relaxed);
         (void)fr.push(i); // cannot fail: the ring holds twice the slots
     }
+    for (uint32_t k = 0; k < p.groups; ++k) init_lane(b + p.off_lanes + k * p.lane_stride, p);
     h->magic.store(kMagic, std::memory_order_release);
 }
 

@@ -64,7 +64,7 @@ int Queue::claim_free(uint32_t *out, SlotWord *word, int64_t timeout_ns) {
 // time of a message coming back from disk; null means a new message.
 // `spec` may ask for a delay (delay.cpp); `id` gets the message's id.
 int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *meta, const SendSpec &spec,
-                   uint64_t *id) {
+                   uint64_t *id, uint32_t groups) {
     SlotHeader *s = slot(i);
     const uint64_t my_id = meta ? meta->id : hdr_->next_id.fetch_add(1, std::memory_order_relaxed);
     s->id.store(my_id, std::memory_order_relaxed);
@@ -72,6 +72,8 @@ int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *
     s->len.store(uint32_t(len), std::memory_order_relaxed);
     s->attempts.store(meta ? meta->attempts : 0, std::memory_order_relaxed);
     s->expires_ms.store(expiry_of(spec, meta), std::memory_order_relaxed);
+    if (spec.headers_len > 0) write_headers(spec, payload(i) + len); // headers.cpp
+    s->headers_len.store(spec.headers_len, std::memory_order_relaxed);
     // A new life starts unlisted: an entry of an earlier life, still held by
     // a slow consumer, cannot match (ring.hpp). Released by the CAS below.
     s->listed_pos.store(kUnlisted, std::memory_order_relaxed);
@@ -80,9 +82,12 @@ int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *
     // to the consumer whose acquire CAS leases the slot.
     SlotWord ready = writing.next(SlotState::Ready, kNoOwner, 0);
     Points at{"send.after_intent", "send.after_ready", "send.after_push"};
-    if (spec.delay_ns > 0 ? !make_delayed(i, writing, spec.delay_ns)
-                          : !transition_and_push(i, writing, ready, kReadyRing, at))
+    if (topic()) { // one payload, every group (topic.cpp)
+        if (int rc = publish_topic(i, writing, groups, spec); rc != SHMQ_OK) return rc;
+    } else if (spec.delay_ns > 0 ? !make_delayed(i, writing, spec.delay_ns)
+                                 : !transition_and_push(i, writing, ready, kReadyRing, at)) {
         return SHMQ_ELEASELOST;
+    }
     if (id != nullptr) *id = my_id;
     if (meta == nullptr) {
         bump(kSent, 1);
@@ -96,12 +101,12 @@ void Queue::wake(Wait what, uint32_t n) {
     // SYNC POINT: this seq_cst load pairs with the consumer's seq_cst
     // fd_waiters increment, as wait_notify's load pairs with wait_prepare.
     if (ready && hdr_->fd_waiters.load(std::memory_order_seq_cst) != 0) notify_fd_waiters();
-    wait_notify(ready ? hdr_->ready_wait : hdr_->space_wait, n);
+    wait_notify(ready ? *ready_ev_ : hdr_->space_wait, n);
 }
 
 int Queue::send(const void *data, size_t len, int64_t timeout_ns, const SendSpec &spec, uint64_t *id) {
-    if (data == nullptr && len > 0) return SHMQ_EINVAL;
-    if (len > p_.slot_size) return SHMQ_ETOOBIG;
+    if ((data == nullptr && len > 0) || lane_ != kNoLane) return SHMQ_EINVAL; // a group handle only consumes
+    if (len > p_.slot_size - spec.headers_len || spec.headers_len > p_.slot_size) return SHMQ_ETOOBIG;
     uint32_t i;
     SlotWord w{0};
     int rc = claim_free(&i, &w, timeout_ns);
@@ -117,11 +122,11 @@ int Queue::send(const void *data, size_t len, int64_t timeout_ns, const SendSpec
 int Queue::send_batch(const shmq_iov *msgs, size_t count, size_t *sent, int64_t timeout_ns, const SendSpec &spec,
                       uint64_t *ids) {
     size_t n = 0;
-    int rc = msgs == nullptr && count > 0 ? SHMQ_EINVAL : SHMQ_OK;
+    int rc = (msgs == nullptr && count > 0) || lane_ != kNoLane ? SHMQ_EINVAL : SHMQ_OK;
     Claimed run[kRun];
     while (rc == SHMQ_OK && n < count) {
         size_t k = 0;
-        rc = claim_run(msgs + n, count - n, timeout_ns, run, &k);
+        rc = claim_run(msgs + n, count - n, timeout_ns, spec.headers_len, run, &k);
         int prc = publish_run(msgs + n, run, k, spec, ids != nullptr ? ids + n : nullptr, &k);
         if (rc == SHMQ_OK) rc = prc;
         n += k;
@@ -134,12 +139,16 @@ int Queue::send_batch(const shmq_iov *msgs, size_t count, size_t *sent, int64_t 
 // Claim free slots for a prefix of msgs (at most kRun) into run; waits only
 // when none at all is free. A bad message is not claimed for: its error comes
 // back once every message before it is.
-int Queue::claim_run(const shmq_iov *msgs, size_t count, int64_t timeout_ns, Claimed *run, size_t *claimed) {
+int Queue::claim_run(const shmq_iov *msgs, size_t count, int64_t timeout_ns, uint32_t headers_len, Claimed *run,
+                     size_t *claimed) {
     size_t valid = 0;
     int bad = SHMQ_OK;
+    const size_t room = headers_len <= p_.slot_size ? p_.slot_size - headers_len : 0; // for the payload
     for (; valid < count && valid < kRun && bad == SHMQ_OK; ++valid) {
         const shmq_iov &m = msgs[valid];
-        bad = m.len > p_.slot_size ? SHMQ_ETOOBIG : m.data == nullptr && m.len > 0 ? SHMQ_EINVAL : SHMQ_OK;
+        bad = m.len > room || headers_len > p_.slot_size ? SHMQ_ETOOBIG
+              : m.data == nullptr && m.len > 0             ? SHMQ_EINVAL
+                                                           : SHMQ_OK;
     }
     if (bad != SHMQ_OK) --valid;
     size_t k = valid > 0 ? try_claim_run(run, uint32_t(valid)) : 0;
@@ -181,7 +190,7 @@ int Queue::publish_run(const shmq_iov *msgs, const Claimed *run, size_t k, const
 }
 
 int Queue::reserve(shmq_reservation *r, int64_t timeout_ns) {
-    if (r == nullptr) return SHMQ_EINVAL;
+    if (r == nullptr || lane_ != kNoLane) return SHMQ_EINVAL;
     uint32_t i;
     SlotWord w{0};
     int rc = claim_free(&i, &w, timeout_ns);
@@ -203,7 +212,7 @@ bool Queue::valid_reservation(const shmq_reservation *r) const {
 
 int Queue::commit(shmq_reservation *r, size_t len, const SendSpec &spec, uint64_t *id) {
     if (!valid_reservation(r)) return SHMQ_EINVAL;
-    if (len > p_.slot_size) return SHMQ_ETOOBIG;
+    if (len > p_.slot_size - spec.headers_len || spec.headers_len > p_.slot_size) return SHMQ_ETOOBIG;
     int rc = publish(uint32_t(r->token[0]), SlotWord{r->token[1]}, len, nullptr, spec, id);
     r->token[1] = 0;
     r->data = nullptr;

@@ -9,6 +9,7 @@
 #include <cstring>
 
 using shmq::detail::Queue;
+using shmq::detail::read_headers;
 using shmq::detail::read_send_opts;
 using shmq::detail::SendSpec;
 
@@ -19,6 +20,7 @@ Queue *Q(shmq_queue *q) { return reinterpret_cast<Queue *>(q); }
 // The first shmq_send_opts ended after delay_ns; ttl_ns came next.
 constexpr size_t kSendOptsFirst = offsetof(shmq_send_opts, delay_ns) + sizeof(int64_t);
 constexpr size_t kSendOptsTtl = offsetof(shmq_send_opts, ttl_ns) + sizeof(int64_t);
+constexpr size_t kSendOptsHeaders = offsetof(shmq_send_opts, header_count) + sizeof(size_t);
 
 } // namespace
 
@@ -34,7 +36,8 @@ int shmq::detail::read_send_opts(const shmq_send_opts *o, SendSpec *out) {
     if (o->ttl_ns < 0) return SHMQ_EINVAL;
     if (o->ttl_ns > SHMQ_MAX_TTL_NS) return SHMQ_ERANGE;
     out->ttl_ns = o->ttl_ns;
-    return SHMQ_OK;
+    if (o->struct_size < kSendOptsHeaders) return SHMQ_OK; // a struct from before headers
+    return read_headers(o->headers, o->header_count, out);
 }
 
 extern "C" {

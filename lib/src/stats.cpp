@@ -50,6 +50,8 @@ void Queue::count_slots(shmq_stats *out) const {
         case SlotState::Leased: ++out->leased; break;
         case SlotState::Delayed: ++out->delayed; break;
         case SlotState::Dead: ++out->dead; break;
+        case SlotState::Staged: ++out->writing; break; // a group's message not yet committed (topic.cpp)
+        case SlotState::Published: ++out->leased; break; // a topic's payload, held by its groups
         }
     }
     out->oldest_ready_age_ns = oldest;

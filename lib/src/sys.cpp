@@ -25,15 +25,6 @@ static int64_t clock_ns(clockid_t id) {
 int64_t mono_ns() { return clock_ns(CLOCK_MONOTONIC); }
 int64_t real_ns() { return clock_ns(CLOCK_REALTIME); }
 
-int64_t mono_ns_not_before() {
-    static const int64_t resolution = [] {
-        timespec res{};
-        clock_getres(CLOCK_MONOTONIC_COARSE, &res);
-        return int64_t(res.tv_sec) * 1000000000 + res.tv_nsec;
-    }();
-    return clock_ns(CLOCK_MONOTONIC_COARSE) + resolution;
-}
-
 bool futex_wait(const void *word, uint32_t expected, int64_t timeout_ns) {
     timespec ts{}, *tp = nullptr;
     if (timeout_ns >= 0) {

@@ -11,11 +11,9 @@ namespace shmq::detail {
 
 int64_t mono_ns();
 int64_t real_ns();
-// CLOCK_MONOTONIC_COARSE plus its resolution, 3x cheaper than mono_ns(). Not a
-// bound: on an idle tickless machine the coarse clock lags by several ticks
-// (20 ms seen on a 2-vCPU VM), so a lease deadline based on it can fall that
-// much early. Whatever must never be late (expiry) reads mono_ns().
-int64_t mono_ns_not_before();
+// No coarse clock: CLOCK_MONOTONIC_COARSE + its resolution lags mono_ns() by
+// up to 20 ms on an idle tickless VM, and lease deadlines taken from it fell
+// that much early (queue.cpp, deadline_base_ms).
 
 // Sleep while the 32-bit word at `word` == expected, at most timeout_ns
 // (< 0: no limit). Shared (not FUTEX_PRIVATE): works across processes.

@@ -91,7 +91,7 @@ template <class F> int Queue::wait_for(Wait what, int64_t timeout_ns, F &&try_op
     const bool ready = what == Wait::Ready;
     SpinBudget &budget = spin_[ready ? 0 : 1];
     if (spin(budget, start, deadline, try_op)) return SHMQ_OK;
-    A64 &ev = ready ? hdr_->ready_wait : hdr_->space_wait;
+    A64 &ev = ready ? *ready_ev_ : hdr_->space_wait;
     A32 &mine = ready ? rec_->sleeping : rec_->space_sleeping;
     Ring &watched = ring(ready ? kReadyRing : kFreeRing);
     for (int64_t slept_at = -1;;) {

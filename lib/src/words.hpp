@@ -10,9 +10,14 @@
 
 namespace shmq::detail {
 
-enum class SlotState : uint32_t { Free = 0, Writing = 1, Ready = 2, Leased = 3, Delayed = 4, Dead = 5 };
+enum class SlotState : uint32_t {
+    Free = 0, Writing = 1, Ready = 2, Leased = 3, Delayed = 4, Dead = 5,
+    // Topics only (topic.cpp): a group's word of a message not yet committed,
+    // and a payload slot committed to the groups named in its time field.
+    Staged = 6, Published = 7
+};
 
-enum class DeadReason : uint32_t { None = 0, MaxAttempts = 1, Rejected = 2, Expired = 3, Invalid = 4 };
+enum class DeadReason : uint32_t { None = 0, MaxAttempts = 1, Rejected = 2, Expired = 3, Invalid = 4, GroupRemoved = 5 };
 
 constexpr uint32_t kNoOwner = 511;
 

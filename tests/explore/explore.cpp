@@ -34,8 +34,8 @@ std::vector<Scenario> scenarios() {
     return {
         {.name = "send_recv", .what = "1 producer, 1 consumer, 2 messages, 2 slots: every interleaving with 2 preemptions"},
         {.name = "send_recv_crash",
-         .what = "1 message, a kill at every point of producer, consumer or recoverer, 1 preemption",
-         .per_producer = 1, .preemptions = 1, .crashes = 1, .pct_runs = 2000},
+         .what = "1 message with headers, a kill at every point of producer, consumer or recoverer, 1 preemption",
+         .per_producer = 1, .headers = true, .preemptions = 1, .crashes = 1, .pct_runs = 2000},
         {.name = "two_consumers_fifo", .what = "1 producer, 2 consumers, 3 messages, 2 slots: per-producer FIFO, 1 preemption",
          .per_producer = 3, .consumers = 2, .preemptions = 1, .pct_runs = 3000},
         {.name = "fifo_slot_reuse",
@@ -44,8 +44,8 @@ std::vector<Scenario> scenarios() {
          .per_producer = 3, .consumers = 2, .one_shot = true, .preemptions = 1},
         {.name = "batch_crash",
          .what = "1 producer sending with send_batch, 1 consumer leasing with recv_batch (up to 3) and "
-                 "acking with ack_batch, 2 messages, a kill anywhere",
-         .batch = true, .preemptions = 0, .crashes = 1, .pct_runs = 2000},
+                 "acking with ack_batch, 2 messages with headers, a kill anywhere",
+         .batch = true, .headers = true, .preemptions = 0, .crashes = 1, .pct_runs = 2000},
         {.name = "single_thread_crash",
          .what = "send_recv_crash with single-threaded handles (plain stores on their own records)",
          .per_producer = 1, .single_thread = true, .preemptions = 1, .crashes = 1, .pct_runs = 2000},
@@ -57,9 +57,15 @@ std::vector<Scenario> scenarios() {
         {.name = "two_producers_wake", .what = "2 producers, 1 sleeping consumer (no spin): no lost wake-up, 1 preemption",
          .producers = 2, .per_producer = 1, .slots = 3, .preemptions = 1, .pct_runs = 3000},
         {.name = "nack_retry",
-         .what = "a nack with a 5 ms delay, then the retry: due on time without a daemon, a kill anywhere",
-         .per_producer = 1, .nack_first = true, .nack_delay_ns = 5000000, .preemptions = 0, .crashes = 1,
+         .what = "a nack with a 5 ms delay, then the retry, with headers: due on time without a daemon, a kill "
+                 "anywhere",
+         .per_producer = 1, .nack_first = true, .nack_delay_ns = 5000000, .headers = true, .preemptions = 0,
+         .crashes = 1,
          .pct_runs = 3000},
+        {.name = "headers_reclaim",
+         .what = "1 message with headers, 2 consumers, a kill anywhere: a lease reclaimed from a killed consumer "
+                 "is redelivered to the other with its headers",
+         .per_producer = 1, .consumers = 2, .headers = true, .preemptions = 0, .crashes = 1, .pct_runs = 1000},
         {.name = "nack_wakes_other",
          .what = "2 consumers; the one that nacks with a 5 ms delay leaves: the other, asleep, wakes for the retry "
                  "on time without a daemon, 1 preemption",
@@ -85,6 +91,69 @@ std::vector<Scenario> scenarios() {
          .what = "two processes attaching while a crash is recovered, 4 client records: one owner per record",
          .per_producer = 1, .max_clients = 4, .attach_race = true, .preemptions = 1, .crashes = 1, .pct_runs = 5000,
          .exhaustive = false},
+        {.name = "topic_publish_crash",
+         .what = "a topic with 2 groups, 1 consumer each, 1 message: every group gets it or none, a kill anywhere "
+                 "(publisher, consumers, recoverer), the payload slot freed after both acks",
+         .per_producer = 1, .consumers = 2, .preemptions = 0, .crashes = 1, .pct_runs = 1000, .groups = 2},
+        {.name = "topic_groups",
+         .what = "a topic with 2 groups, 3 messages, 3 consumers (2 share group g0), 2 slots (reused): every group "
+                 "gets every message once, FIFO per group, a payload slot reused only once every group is done with it",
+         .per_producer = 3, .consumers = 3, .preemptions = 1, .pct_runs = 2000, .exhaustive = false, .groups = 2},
+        {.name = "topic_retry_crash",
+         .what = "a topic with 2 groups; each group's consumer nacks its first delivery with a 5 ms delay: the retries "
+                 "are per group, due on time; a kill anywhere",
+         .per_producer = 1, .consumers = 2, .nack_first = true, .nack_delay_ns = 5000000, .preemptions = 0,
+         .crashes = 1, .pct_runs = 2000, .exhaustive = false, .groups = 2},
+        {.name = "topic_batch",
+         .what = "a topic with 2 groups, publishing with send_batch, groups leasing with recv_batch and ack_batch, "
+                 "3 slots, kills",
+         .slots = 3, .batch = true, .preemptions = 0, .crashes = 1, .pct_runs = 1500, .exhaustive = false,
+         .groups = 2},
+        {.name = "topic_add_live",
+         .what = "a topic whose second group is bound while 2 messages are published: every message sent after the "
+                 "bind returned reaches it, the first group gets all; kills",
+         .slots = 3, .preemptions = 1, .crashes = 1, .pct_runs = 2000, .exhaustive = false, .groups = 2,
+         .add_group_live = true},
+        {.name = "extend_expire",
+         .what = "a 4 ms lease, extended by 3 ms after 3.5 ms of work, then work until the new deadline, the ack "
+                 "racing a reaper that recovers every ms: never reclaimed early, a lost lease's ack fails and the "
+                 "message comes back, a kill anywhere",
+         .per_producer = 1, .lease_ms = 4, .work_ns = 3500000, .extend_ms = 3, .race_deadline = true, .reaper = true,
+         .crashes = 1, .pct_runs = 3000, .exhaustive = false},
+        {.name = "lease_expiry_live",
+         .what = "a 3 ms lease, and work until its deadline: the owner's ack races the reaper's reclaim of a live "
+                 "owner's expired lease, and a lost one is redelivered; a kill anywhere",
+         .per_producer = 1, .lease_ms = 3, .race_deadline = true, .reaper = true, .crashes = 1, .pct_runs = 3000,
+         .exhaustive = false},
+        {.name = "nack_tick",
+         .what = "a nack with a 5 ms delay while a reaper recovers every ms: the retry is never delivered before "
+                 "the delay has run from the nack's call",
+         .per_producer = 1, .nack_first = true, .nack_delay_ns = 5000000, .reaper = true, .preemptions = 0,
+         .pct_runs = 300},
+        {.name = "reject",
+         .what = "consumers reject each first delivery: DEAD with reason rejected, counted once, never delivered "
+                 "again; a kill anywhere",
+         .reject_first = true, .preemptions = 0, .crashes = 1, .pct_runs = 500},
+        {.name = "reserve_abort",
+         .what = "producers abort a reservation, then reserve and commit (zero-copy): an aborted payload is "
+                 "never delivered, no slot leaks; a kill anywhere",
+         .reserve = true, .preemptions = 0, .crashes = 1, .pct_runs = 500},
+        {.name = "purge_kill",
+         .what = "an operator purge against a send and a recv, a kill anywhere: nothing stranded or leaked, "
+                 "no more gone than the purge dropped",
+         .purge = true, .preemptions = 0, .crashes = 1, .pct_runs = 500},
+        {.name = "spill_moves",
+         .what = "a daemon spills (take_for_spill, then release_spilled or return_spilled), drains dead letters "
+                 "(drain_dead, release_dead) and restores; the first message expires as it is stored (the "
+                 "spill pop dead-letters it): nothing lost, nothing twice unless the daemon was killed",
+         .slots = 3, .ttl_first_ns = 1, .ttl_rest_ns = 1000000000, .spill = true, .preemptions = 0,
+         .crashes = 1, .pct_runs = 500},
+        {.name = "topic_remove_group",
+         .what = "a topic whose second group is removed (forced) while 2 messages are published and consumed: the "
+                 "first group gets all, the removed group's messages end acked or dead (group_removed), its lane "
+                 "becomes free, no payload slot leaks; kills",
+         .consumers = 2, .slots = 3, .preemptions = 1, .crashes = 1, .pct_runs = 2000, .exhaustive = false,
+         .groups = 2, .remove_group = true},
         {.name = "many_pct",
          .what = "2 producers, 2 consumers, 3 messages each, 3 slots: random PCT schedules with kills",
          .producers = 2, .per_producer = 3, .consumers = 2, .slots = 3, .crashes = 1, .pct_runs = 3000,

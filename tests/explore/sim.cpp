@@ -201,7 +201,6 @@ void explore_mapped(const void *base, size_t size, bool mapped) {
 
 int64_t mono_ns() { return g_sim.now_ns; }
 int64_t real_ns() { return g_sim.now_ns + 1700000000000000000LL; }
-int64_t mono_ns_not_before() { return g_sim.now_ns; }
 
 bool futex_wait(const void *word, uint32_t expected, int64_t timeout_ns) {
     return g_sim.futex_wait(word, expected, timeout_ns);

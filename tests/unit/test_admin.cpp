@@ -270,3 +270,29 @@ TEST_CASE("shmqd's spill pop dead-letters an expired message instead of spilling
     CHECK(s.dead == 1);
     CHECK(s.expired == 1);
 }
+
+TEST_CASE("restore on a group's handle puts the message back into that group only (a spill refill, a redrive)") {
+    shmq_params p = testing::small_params(4);
+    p.max_groups = 2;
+    testing::TestQueue t("restore_group", p);
+    REQUIRE(shmq_group_add(t.q, "a") == SHMQ_OK);
+    REQUIRE(shmq_group_add(t.q, "b") == SHMQ_OK);
+    shmq_queue *a = nullptr, *b = nullptr;
+    REQUIRE(shmq_open_group(t.name.c_str(), "a", nullptr, &a) == SHMQ_OK);
+    REQUIRE(shmq_open_group(t.name.c_str(), "b", nullptr, &b) == SHMQ_OK);
+    shmq::detail::MessageMeta meta{42, 2, 1000};
+    REQUIRE(core(a).restore(meta, "back", 4) == SHMQ_OK); // crashed here before (a view without lanes)
+    shmq_msg m;
+    CHECK(shmq_recv(b, &m, 0) == SHMQ_EEMPTY);
+    REQUIRE(shmq_recv(a, &m, 0) == SHMQ_OK);
+    CHECK(m.id == 42);
+    CHECK(m.attempt == 3);
+    CHECK(std::string(static_cast<const char *>(m.data), m.len) == "back");
+    REQUIRE(shmq_ack(a, &m) == SHMQ_OK);
+    shmq_stats s{};
+    s.struct_size = sizeof s;
+    REQUIRE(shmq_stats_get(t.q, &s) == SHMQ_OK);
+    CHECK(s.free == 4);
+    shmq_close(b);
+    shmq_close(a);
+}

@@ -87,3 +87,29 @@ TEST_CASE("C++: SendOptions::ttl expires a message not leased in time") {
     CHECK(m->ack() == SHMQ_OK);
     shmq::Queue::unlink(name);
 }
+
+TEST_CASE("C++: a topic publishes once to each group; open_group throws for an unknown group") {
+    std::string name = testing::unique_name("cpptopic");
+    shmq_params p = shmq::default_params();
+    p.max_groups = 2;
+    shmq::Queue t = shmq::Queue::create(name, p);
+    REQUIRE(t.add_group("email") == SHMQ_OK);
+    REQUIRE(t.add_group("inventory") == SHMQ_OK);
+    CHECK(t.add_group("email") == SHMQ_EEXIST);
+    shmq::Queue email = shmq::Queue::open_group(name, "email");
+    shmq::Queue inv = shmq::Queue::open_group(name, "inventory");
+    REQUIRE(t.send("order", 0ns) == SHMQ_OK);
+    for (shmq::Queue *g : {&email, &inv}) {
+        auto m = g->recv(0ns);
+        REQUIRE(m.has_value());
+        CHECK(m->data() == "order");
+        CHECK(m->ack() == SHMQ_OK);
+    }
+    try {
+        shmq::Queue::open_group(name, "analytics");
+        FAIL("expected shmq::Error");
+    } catch (const shmq::Error &e) {
+        CHECK(e.code() == SHMQ_ENOTFOUND);
+    }
+    shmq::Queue::unlink(name);
+}

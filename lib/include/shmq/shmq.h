@@ -74,9 +74,11 @@ typedef enum shmq_error {
     SHMQ_EPREFETCH = 16,   /* this consumer already holds its prefetch limit of leases: ack some */
     SHMQ_EINTR = 17,       /* interrupted by a signal before anything happened */
     SHMQ_ESYS = 18,        /* an unexpected system error; errno describes it */
-    SHMQ_ERANGE = 19       /* a time beyond what a segment can hold (a delay above
+    SHMQ_ERANGE = 19,      /* a time beyond what a segment can hold (a delay above
                               SHMQ_MAX_DELAY_NS, a ttl above SHMQ_MAX_TTL_NS); nothing
                               was sent. Since 0.4 */
+    SHMQ_EBUSY = 20        /* the consumer group still holds messages (shmq_group_remove
+                              without force). Since 0.5 */
 } shmq_error;
 
 /* A static English description of an error code; never NULL. */
@@ -119,7 +121,16 @@ typedef struct shmq_params {
                                  SHMQ_MAX_TTL_NS: a message not leased within ttl_ms of
                                  becoming deliverable is dead-lettered (reason "expired").
                                  shmq_send_opts.ttl_ns overrides it per message. */
+    /* Since 0.5: */
+    uint32_t max_groups;      /* [0] a queue. 1 .. SHMQ_MAX_GROUPS: a topic with room for
+                                 that many consumer groups (shmq_group_add): each message
+                                 sent is stored once and delivered to every group bound
+                                 when the send began; inside a group, its consumers
+                                 share the work as on a queue (shmq_open_group). */
 } shmq_params;
+
+/* Most consumer groups of one topic. */
+#define SHMQ_MAX_GROUPS 16
 
 /* Per-handle options. Call shmq_options_init() first; NULL means defaults. */
 typedef struct shmq_options {
@@ -252,6 +263,33 @@ SHMQ_API int shmq_abort(shmq_queue *q, shmq_reservation *r);
  * 24.8 days a segment's times can span). */
 #define SHMQ_MAX_TTL_NS ((int64_t)7 * 24 * 3600 * 1000000000)
 
+/* ---- Message headers (since 0.4) ---------------------------------------
+ *
+ * A message may carry up to SHMQ_MAX_HEADERS key/value pairs of text (a
+ * trace id, a content type). They are stored in the message's slot right
+ * after the payload and count against it: payload + encoded headers <=
+ * slot_size (else SHMQ_ETOOBIG). They stay with the message byte for byte
+ * through nack, retry, lease reclaim, spill, dead-letter and redrive.
+ *
+ * Rules, checked before anything is claimed (else nothing is sent):
+ *   key:   1..SHMQ_MAX_HEADER_KEY bytes of printable ASCII 0x21..0x7E except
+ *          '=' (no spaces, no controls, no NUL), unique in one message;
+ *   value: a NUL-terminated string of valid UTF-8 (may be empty);
+ *   at most SHMQ_MAX_HEADERS pairs.                       Else SHMQ_EINVAL.
+ *   The encoded block at most SHMQ_MAX_HEADERS_SIZE bytes. Else SHMQ_ETOOBIG.
+ *
+ * The encoded block (what shmq_msg_headers returns) is the pairs in the
+ * order sent, each: key length u8 | value length u16 little-endian | key
+ * bytes | value bytes (no NULs, no padding). */
+#define SHMQ_MAX_HEADERS 64
+#define SHMQ_MAX_HEADER_KEY 255
+#define SHMQ_MAX_HEADERS_SIZE 4096
+
+typedef struct shmq_header {
+    const char *key;   /* NUL-terminated */
+    const char *value; /* NUL-terminated UTF-8 */
+} shmq_header;
+
 typedef struct shmq_send_opts {
     uint32_t struct_size; /* sizeof(shmq_send_opts), set by shmq_send_opts_init; a
                              smaller value than 0.4's struct is SHMQ_EINVAL */
@@ -268,6 +306,9 @@ typedef struct shmq_send_opts {
                              Millisecond resolution; it may expire up to a few ms
                              early, never late. Negative SHMQ_EINVAL, above
                              SHMQ_MAX_TTL_NS SHMQ_ERANGE */
+    /* Since 0.4's headers (a struct_size that ends before them reads as none): */
+    const shmq_header *headers;       /* [NULL] key/value pairs carried with the message */
+    size_t header_count;  /* [0] entries at `headers` (SHMQ_EINVAL if > 0 with headers NULL) */
 } shmq_send_opts;
 
 /* Set `struct_size` and every option to its default, for a struct of `size`
@@ -308,6 +349,63 @@ typedef struct shmq_msg {
     int64_t enqueued_ns;  /* first enqueue, CLOCK_REALTIME nanoseconds */
     uint64_t receipt[2];  /* internal: names (slot, generation) */
 } shmq_msg;
+
+/* Topics (since 0.5). A topic is created as a queue is, with
+ * shmq_params.max_groups > 0; a handle from shmq_create / shmq_open on it
+ * publishes: shmq_send and the other send forms store the payload once and
+ * hand it to every group bound when the send began, atomically (a send that
+ * returned OK is in all of them; a producer killed during it leaves the
+ * message in all or in none). Such a handle cannot receive (SHMQ_EINVAL).
+ *
+ * Bind a group (a name as for queues). It receives what is sent from now on.
+ * SHMQ_EEXIST if it is bound already, SHMQ_EFULL if max_groups are bound,
+ * SHMQ_EBADNAME, SHMQ_EINVAL if `topic` is not a topic handle. */
+SHMQ_API int shmq_group_add(shmq_queue *topic, const char *group);
+
+/* Remove a group: publishes stop including it at once, its ready and delayed
+ * messages become dead letters with reason "group_removed" (shmqd moves them
+ * to the group's dead-letter store), leased ones end with their consumers (an
+ * ack frees them; a nack or a reclaimed lease dead-letters them too), and its
+ * consumers' calls return SHMQ_ECLOSED. Without `force` a group holding any
+ * message is refused with SHMQ_EBUSY and nothing changes. SHMQ_ENOTFOUND if
+ * no such group is bound, SHMQ_EBADNAME, SHMQ_EINVAL if not a topic handle. */
+SHMQ_API int shmq_group_remove(shmq_queue *topic, const char *group, int force);
+
+/* The names of the groups bound now, in no particular order: up to `max`
+ * into names[], *count how many (also when more are bound than fit: then
+ * SHMQ_EFULL). Works on a topic or group handle. SHMQ_EINVAL on a queue. */
+SHMQ_API int shmq_groups(const shmq_queue *topic, char (*names)[SHMQ_NAME_MAX + 1], size_t max, size_t *count);
+
+/* Open a consumer handle on group `group` of topic `topic`: shmq_recv, ack,
+ * nack, reject, extend and the batch forms work on it as on a queue, with
+ * the group's own leases, retries, prefetch and dead letters; data points at
+ * the one shared copy of the payload. Send forms on it are SHMQ_EINVAL.
+ * SHMQ_ENOTFOUND if the topic or the group does not exist, SHMQ_EINVAL if
+ * `topic` names a queue. */
+SHMQ_API int shmq_open_group(const char *topic, const char *group, const shmq_options *opts,
+                             shmq_queue **out);
+
+/* The value of header `key` of a message this handle holds leased: *value
+ * points into shared memory (zero-copy, not NUL-terminated), *len is its
+ * length; valid while the lease is held, like msg->data. Errors:
+ * SHMQ_ENOTFOUND (no such header), SHMQ_EINVAL (a NULL argument, or msg is
+ * not a message this handle holds: acked, nacked, of another queue),
+ * SHMQ_ECORRUPT (the stored block breaks the encoding). Since 0.4. */
+SHMQ_API int shmq_msg_header(shmq_queue *q, const shmq_msg *msg, const char *key, const char **value,
+                             size_t *len);
+
+/* The encoded header block of a message this handle holds leased (encoding
+ * above; *len 0 when it has none): zero-copy, valid while the lease is held.
+ * Errors as shmq_msg_header's, without SHMQ_ENOTFOUND. Since 0.4. */
+SHMQ_API int shmq_msg_headers(shmq_queue *q, const shmq_msg *msg, const void **block, size_t *len);
+
+/* Iterate over an encoded header block: start with *pos = 0; each call gives
+ * the next pair (pointers into the block, not NUL-terminated) and advances
+ * *pos. Returns SHMQ_OK with a pair, SHMQ_EEMPTY at the end, SHMQ_ECORRUPT
+ * if the block breaks the encoding (a length past its end, a bad key),
+ * SHMQ_EINVAL on a NULL argument. Since 0.4. */
+SHMQ_API int shmq_headers_next(const void *block, size_t len, size_t *pos, const char **key, size_t *key_len,
+                               const char **value, size_t *value_len);
 
 /* Lease the oldest ready message. Waits up to timeout_ns (0: do not wait,
  * returns SHMQ_EEMPTY). Returns SHMQ_EPREFETCH if this handle already holds

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace shmq {
 
@@ -37,11 +38,23 @@ struct SendOptions {
     std::chrono::nanoseconds delay{0}; // ready no earlier than this long after it is stored
     std::chrono::nanoseconds ttl{0};   // dead-lettered as expired if not leased this long after it is ready
                                        // (0: the queue's ttl_ms)
+    // Carried with the message (rules in shmq.h: keys printable ASCII but '=',
+    // unique; values UTF-8; at most SHMQ_MAX_HEADERS, SHMQ_MAX_HEADERS_SIZE encoded).
+    std::vector<std::pair<std::string, std::string>> headers{};
     shmq_send_opts c() const {
         shmq_send_opts o;
         shmq_send_opts_init(&o);
         o.delay_ns = int64_t(delay.count());
         o.ttl_ns = int64_t(ttl.count());
+        return o;
+    }
+    // With the headers too, as pairs in *pairs (which must outlive the result).
+    shmq_send_opts c(std::vector<shmq_header> *pairs) const {
+        shmq_send_opts o = c();
+        pairs->clear();
+        for (const auto &[k, v] : headers) pairs->push_back(shmq_header{k.c_str(), v.c_str()});
+        o.headers = pairs->data();
+        o.header_count = pairs->size();
         return o;
     }
 };
@@ -80,6 +93,28 @@ public:
     uint64_t id() const { return m_.id; }
     uint32_t attempt() const { return m_.attempt; }
     int64_t enqueued_ns() const { return m_.enqueued_ns; }
+    // Header `key` (zero-copy, valid as data() is), or nullopt if the message
+    // has none such. Throws Error on any other failure (a spent message).
+    std::optional<std::string_view> header(const std::string &key) const {
+        const char *v = nullptr;
+        size_t n = 0;
+        int rc = shmq_msg_header(q_, &m_, key.c_str(), &v, &n);
+        if (rc == SHMQ_ENOTFOUND) return std::nullopt;
+        if (rc != SHMQ_OK) throw Error(rc, "shmq: header " + key);
+        return std::string_view(v, n);
+    }
+    // Every header, in the order sent (zero-copy). Throws Error on failure.
+    std::vector<std::pair<std::string_view, std::string_view>> headers() const {
+        const void *block = nullptr;
+        size_t len = 0, pos = 0, kl = 0, vl = 0;
+        const char *k = nullptr, *v = nullptr;
+        int rc = shmq_msg_headers(q_, &m_, &block, &len);
+        std::vector<std::pair<std::string_view, std::string_view>> out;
+        while (rc == SHMQ_OK && (rc = shmq_headers_next(block, len, &pos, &k, &kl, &v, &vl)) == SHMQ_OK)
+            out.emplace_back(std::string_view(k, kl), std::string_view(v, vl));
+        if (rc != SHMQ_EEMPTY) throw Error(rc, "shmq: headers");
+        return out;
+    }
 
     int ack() { return finish(shmq_ack(q_, &m_)); }
     int nack(Timeout delay = Timeout(-1)) { return finish(shmq_nack(q_, &m_, delay.count() < 0 ? -1 : delay.count())); }
@@ -114,7 +149,18 @@ public:
         if (rc != SHMQ_OK) throw Error(rc, "shmq: open " + name);
         return Queue(q);
     }
+    // A consumer handle on a topic's group (shmq_open_group).
+    static Queue open_group(const std::string &topic, const std::string &group,
+                            const shmq_options &o = default_options()) {
+        shmq_queue *q = nullptr;
+        int rc = shmq_open_group(topic.c_str(), group.c_str(), &o, &q);
+        if (rc != SHMQ_OK) throw Error(rc, "shmq: open group " + group + " of topic " + topic);
+        return Queue(q);
+    }
     static void unlink(const std::string &name) { shmq_unlink(name.c_str()); }
+
+    // Bind a consumer group on this topic; SHMQ_EEXIST if bound already.
+    int add_group(const std::string &group) { return shmq_group_add(q_, group.c_str()); }
 
     Queue(Queue &&o) noexcept : q_(std::exchange(o.q_, nullptr)) {}
     Queue &operator=(Queue &&o) noexcept {
@@ -128,7 +174,8 @@ public:
         return shmq_send_ex(q_, data.data(), data.size(), nullptr, id, to_ns(timeout));
     }
     int send(std::string_view data, const SendOptions &opts, Timeout timeout = kForever, uint64_t *id = nullptr) {
-        shmq_send_opts o = opts.c();
+        std::vector<shmq_header> pairs;
+        shmq_send_opts o = opts.c(&pairs);
         return shmq_send_ex(q_, data.data(), data.size(), &o, id, to_ns(timeout));
     }
     // The next message, or nullopt with *status saying why (timed out, empty...).
