@@ -181,8 +181,7 @@ void check_queue(TableReader &r, const QueueConfig &q) {
         r.fail_plain(r.prefix() + "slot_count: the spill policy needs at least 2 slots");
 }
 
-void read_queue(const toml::table &t, const std::string &name, QueueConfig *q, std::string *err) {
-    TableReader r(t, "queues." + name + ".", err);
+void read_queue_keys(TableReader &r, QueueConfig *q) {
     read_segment_params(r, &q->params);
     r.number("spill_high_water", 0.0, 1.0, &q->spill_high_water);
     r.number("spill_low_water", 0.0, 1.0, &q->spill_low_water);
@@ -194,8 +193,51 @@ void read_queue(const toml::table &t, const std::string &name, QueueConfig *q, s
     r.integer<uint64_t>("dlq_max_records", 0, uint64_t(1) << 40, &q->dlq_max_records);
     r.integer<uint64_t>("dlq_max_age_ms", 0, uint64_t(10) * 366 * 86400000, &q->dlq_max_age_ms);
     read_durability(r, &q->durability);
+}
+
+void read_queue(const toml::table &t, const std::string &name, QueueConfig *q, std::string *err) {
+    TableReader r(t, "queues." + name + ".", err);
+    read_queue_keys(r, q);
     r.finish();
     if (!r.failed()) check_queue(r, *q);
+}
+
+// A topic's `groups` (names, each once) and `max_groups` (default: room to
+// bind as many again live, at least 4, at most SHMQ_MAX_GROUPS).
+void read_groups(TableReader &r, QueueConfig *q) {
+    const toml::node *n = r.get("groups");
+    const toml::array *a = n == nullptr ? nullptr : n->as_array();
+    if (n != nullptr && a == nullptr) return r.fail("groups", *n, "expected an array of group names");
+    for (size_t i = 0; a != nullptr && i < a->size(); ++i) {
+        std::optional<std::string> g = (*a)[i].value_exact<std::string>();
+        if (!g || shmq_name_check(g->c_str()) != SHMQ_OK)
+            return r.fail("groups", (*a)[i], "expected group names ([A-Za-z0-9._-]{1,64})");
+        if (std::find(q->groups.begin(), q->groups.end(), *g) != q->groups.end())
+            return r.fail("groups", (*a)[i], "a group named twice");
+        q->groups.push_back(*g);
+    }
+    q->params.max_groups = std::clamp<uint32_t>(2 * uint32_t(q->groups.size()), 4, SHMQ_MAX_GROUPS);
+    r.integer<uint32_t>("max_groups", 1, SHMQ_MAX_GROUPS, &q->params.max_groups);
+    if (!r.failed() && q->groups.size() > q->params.max_groups)
+        r.fail_plain(r.prefix() + "max_groups: must be at least the number of groups (" +
+                     std::to_string(q->groups.size()) + "), got " + std::to_string(q->params.max_groups));
+}
+
+// Not built for topics yet: spilling a group, and snapshots (reboot).
+void check_topic(TableReader &r, const QueueConfig &q) {
+    if (q.params.overflow == SHMQ_OVERFLOW_SPILL)
+        r.fail_plain(r.prefix() + "overflow: \"spill\" is not built for topics yet; use \"block\" or \"fail\"");
+    else if (q.durability == Durability::Reboot)
+        r.fail_plain(r.prefix() + "durability: \"reboot\" is not built for topics yet; use \"memory\"");
+}
+
+void read_topic(const toml::table &t, const std::string &name, QueueConfig *q, std::string *err) {
+    TableReader r(t, "topics." + name + ".", err);
+    read_queue_keys(r, q);
+    read_groups(r, q);
+    r.finish();
+    if (!r.failed()) check_queue(r, *q);
+    if (!r.failed()) check_topic(r, *q);
 }
 
 std::string anchored(const std::string &path, const std::string &base) {
@@ -225,25 +267,31 @@ void read_daemon(const toml::table &t, const std::string &base, DaemonConfig *d,
     d->api_token_file = anchored(d->api_token_file, base);
 }
 
-void read_queues(const toml::table &t, Config *c, std::string *err) {
+// [queues.NAME] or, with `kind` "topics", [topics.NAME]: one namespace (segments).
+void read_queues(const toml::table &t, const std::string &kind, Config *c, std::string *err) {
     for (auto &&[k, v] : t) {
         std::string name(k.str());
         if (shmq_name_check(name.c_str()) != SHMQ_OK) {
-            *err = "queues." + name + where(v) + ": not a valid queue name ([A-Za-z0-9._-]{1,64})";
+            *err = kind + "." + name + where(v) + ": not a valid queue name ([A-Za-z0-9._-]{1,64})";
             return;
         }
         if (!v.is_table()) {
-            *err = "queues." + name + where(v) + ": expected a table [queues." + name + "]";
+            *err = kind + "." + name + where(v) + ": expected a table [" + kind + "." + name + "]";
+            return;
+        }
+        if (find_queue(*c, name) != nullptr) {
+            *err = kind + "." + name + where(v) + ": the name of a queue too: queues and topics share one namespace";
             return;
         }
         QueueConfig q = default_queue(name);
-        read_queue(*v.as_table(), name, &q, err);
+        if (kind == "topics") read_topic(*v.as_table(), name, &q, err);
+        else read_queue(*v.as_table(), name, &q, err);
         if (!err->empty()) return;
         c->queues.push_back(q);
     }
 }
 
-// The top level: version, [daemon], [queues.*].
+// The top level: version, [daemon], [queues.*], [topics.*].
 void read_root(const toml::table &root, const std::string &base, Config *c, std::string *err) {
     TableReader r(root, "", err);
     const toml::node *v = r.get("version");
@@ -252,10 +300,28 @@ void read_root(const toml::table &root, const std::string &base, Config *c, std:
     const toml::node *d = r.get("daemon");
     if (d != nullptr && !d->is_table()) r.fail("daemon", *d, "expected a table [daemon]");
     else if (d != nullptr) read_daemon(*d->as_table(), base, &c->daemon, err);
-    const toml::node *q = r.get("queues");
-    if (q != nullptr && !q->is_table()) r.fail("queues", *q, "expected tables [queues.NAME]");
-    else if (q != nullptr) read_queues(*q->as_table(), c, err);
+    for (const char *kind : {"queues", "topics"}) {
+        const toml::node *q = r.get(kind);
+        if (q != nullptr && !q->is_table()) r.fail(kind, *q, std::string("expected tables [") + kind + ".NAME]");
+        else if (q != nullptr) read_queues(*q->as_table(), kind, c, err);
+    }
     r.finish();
+}
+
+// Each configured group's store name (group_store_name) is a valid name
+// that no queue, topic or other group has.
+void check_group_names(const Config &c, std::string *err) {
+    std::set<std::string> seen;
+    for (const QueueConfig &q : c.queues)
+        for (const std::string &g : q.groups) {
+            std::string n = group_store_name(q.name, g), at = "topics." + q.name + ".groups: group " + g + ": ";
+            if (shmq_name_check(n.c_str()) != SHMQ_OK)
+                *err = at + "its dead letters are kept as " + n + ", longer than 64 characters; use shorter names";
+            else if (find_queue(c, n) != nullptr || !seen.insert(n).second)
+                *err = at + "its dead letters are kept as " + n + ", which names another queue, topic or group " +
+                       "too; rename one of them";
+            if (!err->empty()) return;
+        }
 }
 
 void check_daemon(const Config &c, std::string *err) {
@@ -273,7 +339,7 @@ void check_daemon(const Config &c, std::string *err) {
         *err = "daemon.api_token_file: required with api_tcp (clients send the token as a bearer token)";
     else if (c.daemon.spill_dir.empty()) *err = "daemon.spill_dir: must not be empty";
     else if (c.daemon.dead_letter_dir.empty()) *err = "daemon.dead_letter_dir: must not be empty";
-    else if (c.queues.empty()) *err = "queues: no queue configured (add a [queues.NAME] table)";
+    else if (c.queues.empty()) *err = "queues: no queue configured (add a [queues.NAME] or [topics.NAME] table)";
 }
 
 // The API socket when the config names none: in systemd's RuntimeDirectory=
@@ -360,6 +426,7 @@ ConfigResult parse_config(const std::string &text, const std::string &source, co
     DaemonConfig &d = res.config.daemon;
     if (d.api_socket.empty()) d.api_socket = default_api_socket(d.spill_dir);
     if (res.ok()) check_daemon(res.config, &res.error);
+    if (res.ok()) check_group_names(res.config, &res.error);
     std::sort(res.config.queues.begin(), res.config.queues.end(),
               [](const QueueConfig &a, const QueueConfig &b) { return a.name < b.name; });
     return res;
@@ -385,6 +452,8 @@ ConfigResult load_config(const std::string &path) {
     return parse_config(buf.str(), path, ec ? std::string(".") : base);
 }
 
+std::string group_store_name(const std::string &topic, const std::string &group) { return topic + "." + group; }
+
 const QueueConfig *find_queue(const Config &c, const std::string &name) {
     for (const QueueConfig &q : c.queues)
         if (q.name == name) return &q;
@@ -404,6 +473,7 @@ const std::pair<const char *, uint32_t shmq_params::*> kParamFields[] = {
     {"overflow", &shmq_params::overflow},
     {"mode", &shmq_params::mode},
     {"ttl_ms", &shmq_params::ttl_ms},
+    {"max_groups", &shmq_params::max_groups},
 };
 } // namespace
 

@@ -37,7 +37,16 @@ struct QueueConfig {
     uint64_t dlq_max_records = 0;     // retention: keep the newest this many dead letters (0: all)
     uint64_t dlq_max_age_ms = 0;      // retention: drop dead letters dead longer than this (0: never)
     Durability durability = Durability::Memory; // shmqd's, not the segment's: read at start only
+    // A topic ([topics.NAME], params.max_groups > 0): the consumer groups
+    // shmqd binds when it creates or adopts the segment.
+    std::vector<std::string> groups;
+    bool topic() const { return params.max_groups > 0; }
 };
+
+// The name under which shmqd keeps group `group` of topic `topic`'s dead
+// letters (and its redrive requests): "TOPIC.GROUP". The config refuses a
+// queue or topic of that name, and two groups whose names would meet.
+std::string group_store_name(const std::string &topic, const std::string &group);
 
 struct DaemonConfig {
     std::string spill_dir;
@@ -59,7 +68,7 @@ struct Config {
     int version = 1;
     std::string source; // the file it came from, or "(built-in default)"
     DaemonConfig daemon;
-    std::vector<QueueConfig> queues; // sorted by name, names unique
+    std::vector<QueueConfig> queues; // queues and topics, sorted by name, names unique
 };
 
 // The result of parsing: a config, or an error message that names the key.

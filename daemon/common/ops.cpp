@@ -51,18 +51,26 @@ int via_daemon(int dirfd, const RedriveOptions &o, const RedriveRequest &req, Re
     return o.wait ? wait_for_daemon(dirfd, o, rep) : 0;
 }
 
-int open_queue(const std::string &name, Queue **q, RedriveReport *rep) {
+// The queue to put them back into: `to`, their topic (*groups: the bit of
+// their group), or their queue.
+int open_queue(const RedriveOptions &o, Queue **q, uint32_t *groups, RedriveReport *rep) {
     shmq_options opts;
     shmq_options_init(&opts);
     opts.prefetch = 0;
+    bool group = o.to.empty() && !o.group.empty();
+    std::string name = group ? o.topic : o.to.empty() ? o.queue : o.to;
     int rc = Queue::open(name.c_str(), &opts, q);
-    if (rc == SHMQ_OK) return 0;
-    return fail(rep, rc == SHMQ_ENOTFOUND ? ENOENT : EIO, "queue " + name + ": " + shmq_strerror(rc));
+    if (rc != SHMQ_OK) return fail(rep, rc == SHMQ_ENOTFOUND ? ENOENT : EIO, "queue " + name + ": " + shmq_strerror(rc));
+    int lane = group ? shmq::detail::find_lane(**q, o.group.c_str()) : -1;
+    *groups = lane >= 0 ? 1u << lane : 0;
+    if (!group || lane >= 0) return 0;
+    delete *q;
+    return fail(rep, ENOENT, "topic " + o.topic + " has no group " + o.group);
 }
 
 // Batches of about a tenth of a second's worth, each followed by the pause
 // that keeps the average at `rate`.
-int direct(Queue &q, store::DeadLetters &dlq, const RedriveOptions &o, RedriveReport *rep) {
+int direct(Queue &q, uint32_t groups, store::DeadLetters &dlq, const RedriveOptions &o, RedriveReport *rep) {
     const double rate = o.rate > 0 ? o.rate : 100;
     const size_t batch = std::max<size_t>(1, size_t(rate / 10));
     auto deadline = Clock::now() + std::chrono::milliseconds(o.timeout_ms);
@@ -70,7 +78,7 @@ int direct(Queue &q, store::DeadLetters &dlq, const RedriveOptions &o, RedriveRe
     auto committed = Clock::now();
     for (;;) {
         store::RedriveResult res;
-        if (redrive_batch(q, dlq, o.ids, batch, &cursor, &res) != 0) return fail(rep, EIO, dlq.error());
+        if (redrive_batch(q, dlq, o.ids, batch, &cursor, &res, groups) != 0) return fail(rep, EIO, dlq.error());
         rep->sent += res.sent;
         rep->kept += res.kept;
         auto since = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - committed).count();
@@ -113,9 +121,10 @@ int with_store(const RedriveOptions &o, const RedriveRequest &req, RedriveReport
 int redrive(const RedriveOptions &o, RedriveReport *rep) {
     return with_store(o, RedriveRequest{o.ids, o.rate, false, o.to}, rep, [&](store::DeadLetters &dlq) {
         Queue *raw = nullptr;
-        if (int rc = open_queue(o.to.empty() ? o.queue : o.to, &raw, rep); rc != 0) return rc;
+        uint32_t groups = 0;
+        if (int rc = open_queue(o, &raw, &groups, rep); rc != 0) return rc;
         std::unique_ptr<Queue> q(raw);
-        return direct(*q, dlq, o, rep);
+        return direct(*q, groups, dlq, o, rep);
     });
 }
 

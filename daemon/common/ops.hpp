@@ -24,6 +24,9 @@ struct RedriveOptions {
     int64_t timeout_ms = 30000;
     bool wait = true;          // with a daemon: wait until it has finished
     std::string to;            // put them into this queue ("": their own)
+    // A topic's group: `queue` is the group's store (group_store_name), and
+    // "their own" is group `group` of topic `topic` only.
+    std::string topic, group;
 };
 
 struct RedriveReport {

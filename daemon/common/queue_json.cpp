@@ -30,7 +30,7 @@ nlohmann::json params_json(const shmq_params &p) {
             {"max_attempts", p.max_attempts},   {"backoff_base_ms", p.backoff_base_ms},
             {"backoff_cap_ms", p.backoff_cap_ms}, {"jitter", jitter[p.jitter % 3]},
             {"overflow", overflow[p.overflow % 3]}, {"mode", p.mode},
-            {"ttl_ms", p.ttl_ms}};
+            {"ttl_ms", p.ttl_ms},             {"max_groups", p.max_groups}};
 }
 
 } // namespace
@@ -78,18 +78,23 @@ int queue_stat_json(const std::string &name, nlohmann::json *out, const char *du
     int rc = shmq::detail::Queue::inspect(name.c_str(), &raw);
     std::unique_ptr<shmq::detail::Queue> q(raw);
     if (rc != SHMQ_OK) return rc;
+    *out = stat_json(*q, name, durability);
+    return SHMQ_OK;
+}
+
+nlohmann::json stat_json(shmq::detail::Queue &q, const std::string &name, const char *durability) {
     std::vector<shmq_client_stats> clients;
-    shmq_stats s = read_stats(*q, &clients);
+    shmq_stats s = read_stats(q, &clients);
     shmq_params p;
-    q->params(&p);
+    q.params(&p);
     nlohmann::json j = {{"name", name},
+                        {"kind", p.max_groups > 0 ? "topic" : "queue"},
                         {"durability", durability ? nlohmann::json(durability) : nlohmann::json(nullptr)},
                         {"params", params_json(p)},
                         {"stats", stats_json(s)}};
     j["clients"] = nlohmann::json::array();
     for (auto &c : clients) j["clients"].push_back(client_json(c));
-    *out = std::move(j);
-    return SHMQ_OK;
+    return j;
 }
 
 } // namespace shmqd

@@ -20,5 +20,8 @@ shmq_stats read_stats(shmq::detail::Queue &q, std::vector<shmq_client_stats> *cl
 // SHMQ_OK or the code of the failure to map it (SHMQ_ENOTFOUND, ...). The
 // durability is shmqd's config's, not the segment's: null when not known.
 int queue_stat_json(const std::string &name, nlohmann::json *out, const char *durability = nullptr);
+// The same of an open handle `q` (a queue, a topic, or a topic's group:
+// then the group's own figures over the shared payload slots).
+nlohmann::json stat_json(shmq::detail::Queue &q, const std::string &name, const char *durability);
 
 } // namespace shmqd

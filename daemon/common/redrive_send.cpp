@@ -8,10 +8,12 @@ namespace shmqd {
 namespace store = shmq::store;
 
 int redrive_batch(shmq::detail::Queue &q, store::DeadLetters &dlq, const std::vector<uint64_t> &ids, size_t max,
-                  store::RedriveCursor *cursor, store::RedriveResult *res) {
+                  store::RedriveCursor *cursor, store::RedriveResult *res, uint32_t groups) {
     auto send = [&](const store::DeadLetterView &v) {
         shmq::detail::MessageMeta meta{v.meta.id, 0, v.meta.first_enqueue_ns};
-        int rc = q.restore(meta, v.payload.data(), v.payload.size());
+        shmq::detail::SendSpec spec;
+        int rc = shmq::detail::read_header_block(v.headers.data(), v.headers.size(), &spec);
+        if (rc == SHMQ_OK) rc = q.restore(meta, v.payload.data(), v.payload.size(), spec, groups);
         if (rc == SHMQ_OK) return store::RedriveStep::Sent;
         return rc == SHMQ_EFULL ? store::RedriveStep::Stop : store::RedriveStep::Keep;
     };

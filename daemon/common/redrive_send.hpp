@@ -16,9 +16,11 @@ namespace shmqd {
 // rest waits); a record larger than a slot stays a dead letter. Returns 0 or
 // the store's errno (its error() says what).
 // The step moves `cursor` on (DeadLetters::redrive_from): the records sent
-// stay in the file until redrive_commit().
+// stay in the file until redrive_commit(). `groups` (a topic handle `q`):
+// the bits of the groups to put them into (0: every bound group).
 int redrive_batch(shmq::detail::Queue &q, shmq::store::DeadLetters &dlq, const std::vector<uint64_t> &ids,
-                  size_t max, shmq::store::RedriveCursor *cursor, shmq::store::RedriveResult *res);
+                  size_t max, shmq::store::RedriveCursor *cursor, shmq::store::RedriveResult *res,
+                  uint32_t groups = 0);
 
 // When to remove the records sent so far (one rewrite of the dead-letter
 // file): at the end, or once kCommitRecords were sent or kCommitMs passed

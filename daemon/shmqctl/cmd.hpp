@@ -9,9 +9,11 @@ enum class RecvAction { Ack, Nack, NoAck };
 
 int cmd_list(const Output &out, std::vector<std::string> columns);
 // `config`: shmqd's config, for the queue's durability ("": unknown).
-int cmd_stat(const Output &out, const std::string &name, const std::string &config);
+// `group` (may be ""): that consumer group of topic `name`, in every
+// command that takes one.
+int cmd_stat(const Output &out, const std::string &name, const std::string &group, const std::string &config);
 int cmd_watch(const Output &out, const std::string &name, double interval_s, int count);
-int cmd_peek(const Output &out, const std::string &name, uint32_t count);
+int cmd_peek(const Output &out, const std::string &name, const std::string &group, uint32_t count);
 // `durability` memory, reboot or disk; reboot only for a queue that shmqd's
 // `config` sets to reboot (shmqd keeps the mode, not the segment).
 int cmd_create(const Output &out, const std::string &name, const shmq_params &p, const std::string &durability,
@@ -19,11 +21,14 @@ int cmd_create(const Output &out, const std::string &name, const shmq_params &p,
 int cmd_delete(const Output &out, const std::string &name, bool if_empty);
 // delay_ns > 0: each message becomes ready that long after it is stored;
 // ttl_ns > 0: it expires that long after it is ready (0: the queue's ttl).
+// headers: "KEY=VALUE" strings, carried by every message sent.
 int cmd_send(const Output &out, const std::string &name, const std::string &data, int64_t timeout_ns,
-             int64_t delay_ns, int64_t ttl_ns);
-int cmd_recv(const Output &out, const std::string &name, uint32_t count, RecvAction act, int64_t nack_ns,
-             int64_t timeout_ns);
-int cmd_purge(const Output &out, const std::string &name);
+             int64_t delay_ns, int64_t ttl_ns, std::vector<std::string> headers);
+int cmd_recv(const Output &out, const std::string &name, const std::string &group, uint32_t count, RecvAction act,
+             int64_t nack_ns, int64_t timeout_ns);
+int cmd_purge(const Output &out, const std::string &name, const std::string &group);
+// Bind consumer group `group` on topic `topic` (cmd_write.cpp).
+int cmd_group_add(const Output &out, const std::string &topic, const std::string &group);
 int cmd_recover(const Output &out, const std::string &name);
 int cmd_doctor(const Output &out, bool fix);
 // shmq-bridge's bindings, from its status file (cmd_bridge.cpp).
@@ -49,6 +54,7 @@ struct RedriveArgs {
     std::string to;          // another queue to put them into
     bool no_wait = false;    // with shmqd: return once the request is handed over
     double timeout_s = 30;   // with shmqd: how long to wait for it to finish
+    std::string topic, group; // a topic's group (its store is the `queue` given)
 };
 int cmd_dlq_redrive(const Output &out, const std::string &dir, const std::string &queue, const RedriveArgs &r);
 int cmd_dlq_status(const Output &out, const std::string &dir, const std::string &queue);

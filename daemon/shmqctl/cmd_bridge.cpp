@@ -62,8 +62,9 @@ std::vector<std::string> row(const std::string &name, const BindingState &b) {
     bool out = b.direction == "out";
     return {name,
             b.direction,
-            num(b, "connected") == "1" ? "yes" : "no",
+            num(b, "connected") != "1" ? "no" : num(b, "broker_blocked") == "1" ? "blocked" : "yes",
             num(b, "reconnects_total"),
+            num(b, "broker_errors_total"),
             num(b, out ? "messages_published_total" : "messages_received_total"),
             num(b, out ? "messages_confirmed_total" : "messages_acked_broker_total"),
             out ? num(b, "messages_inflight") : "-",
@@ -98,7 +99,7 @@ int cmd_bridge(const Output &out, const std::string &path) {
     }
     std::vector<std::vector<std::string>> rows;
     for (const auto &[name, b] : all) rows.push_back(row(name, b));
-    print_table({"binding", "dir", "connected", "reconnects", "forwarded", "settled", "inflight", "backlog"}, rows);
+    print_table({"binding", "dir", "connected", "reconnects", "errors", "forwarded", "settled", "inflight", "backlog"}, rows);
     std::cout << path << " written " << age_s << " s ago"
               << (age_s > kStaleS ? " (stale: is shmq-bridge running?)" : "") << "\n";
     return kOk;

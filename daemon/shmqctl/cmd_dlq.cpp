@@ -4,6 +4,7 @@
 #include "cmd.hpp"
 
 #include "config.hpp"
+#include "headers_json.hpp"
 #include "ops.hpp"
 #include "store/dead_letters.hpp"
 #include "store/fsutil.hpp"
@@ -79,9 +80,9 @@ private:
 };
 
 int check_filter(const DlqFilter &f) {
-    for (const char *r : {"", "max_attempts", "rejected", "expired", "invalid"})
+    for (const char *r : {"", "max_attempts", "rejected", "expired", "invalid", "group_removed"})
         if (f.reason == r) return kOk;
-    return fail_msg("dlq: unknown reason '" + f.reason + "'; reasons: max_attempts rejected expired invalid", kUsage);
+    return fail_msg("dlq: unknown reason '" + f.reason + "'; reasons: max_attempts rejected expired invalid group_removed", kUsage);
 }
 
 } // namespace
@@ -125,6 +126,7 @@ int cmd_dlq_export(const Output &out, const std::string &dir, const std::string 
         j["queue"] = queue;
         j["encoding"] = how == Output::Payload::Hex ? "hex" : "escaped";
         j["data"] = render_payload(v.payload.data(), v.payload.size(), how);
+        j["headers"] = shmqd::headers_json(v.headers.data(), v.headers.size());
         std::cout << j.dump() << "\n";
         return !sel.full();
     });
@@ -139,6 +141,7 @@ int cmd_dlq_show(const Output &out, const std::string &dir, const std::string &q
     std::string shown = render_payload(d.payload.data(), d.payload.size(), out.payload);
     nlohmann::json j = meta_json(d.meta, d.payload.size());
     j["data"] = shown;
+    j["headers"] = shmqd::headers_json(d.headers.data(), d.headers.size());
     if (out.json) print_json(j);
     else if (out.payload == Output::Payload::Raw) std::cout << shown;
     else for (auto &[k, v] : j.items()) std::cout << k << ": " << (v.is_string() ? std::string(v) : v.dump()) << "\n";
@@ -171,6 +174,8 @@ int cmd_dlq_redrive(const Output &out, const std::string &dir, const std::string
     o.ids = r.ids;
     o.rate = r.rate;
     o.to = r.to;
+    o.topic = r.topic;
+    o.group = r.group;
     o.wait = !r.no_wait;
     o.timeout_ms = int64_t(r.timeout_s * 1000);
     shmqd::ops::RedriveReport rep;

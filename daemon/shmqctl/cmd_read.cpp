@@ -3,16 +3,19 @@
 // client table, with the daemon down, and never change what they show.
 #include "cmd.hpp"
 
+#include "headers_json.hpp"
+
 #include <iostream>
 #include <map>
 
 namespace shmqctl {
 
-static const std::vector<std::string> kListColumns = {"name", "ready",   "spilled", "leased",   "delayed",
-                                                      "dead", "clients", "oldest",  "enqueued", "acked"};
+static const std::vector<std::string> kListColumns = {"name",    "kind",   "ready",    "spilled", "leased", "delayed",
+                                                      "dead",    "clients", "oldest", "enqueued", "acked"};
 
-static std::map<std::string, std::string> list_row(const std::string &name, const shmq_stats &s) {
+static std::map<std::string, std::string> list_row(const std::string &name, uint32_t max_groups, const shmq_stats &s) {
     return {{"name", name},
+            {"kind", max_groups ? "topic" : "queue"},
             {"ready", std::to_string(s.ready)},
             {"spilled", std::to_string(s.spilled)},
             {"leased", std::to_string(s.leased)},
@@ -28,7 +31,7 @@ int cmd_list(const Output &out, std::vector<std::string> columns) {
     if (columns.empty()) columns = kListColumns;
     for (auto &c : columns)
         if (std::find(kListColumns.begin(), kListColumns.end(), c) == kListColumns.end())
-            return fail_msg("list: unknown column '" + c + "'; columns: name ready spilled leased delayed dead clients "
+            return fail_msg("list: unknown column '" + c + "'; columns: name kind ready spilled leased delayed dead clients "
                             "oldest enqueued acked", kUsage);
     nlohmann::json all = nlohmann::json::array();
     std::vector<std::vector<std::string>> rows;
@@ -40,12 +43,15 @@ int cmd_list(const Output &out, std::vector<std::string> columns) {
             continue;
         }
         shmq_stats s = read_stats(*q);
-        auto row = list_row(name, s);
+        uint32_t groups = q->layout().groups;
+        auto row = list_row(name, groups, s);
         std::vector<std::string> cells;
         for (auto &c : columns) cells.push_back(row[c]);
         rows.push_back(cells);
         nlohmann::json j = stats_json(s);
         j["name"] = name;
+        j["kind"] = row["kind"];
+        j["max_groups"] = groups;
         all.push_back(j);
     }
     if (out.json) print_json(all);
@@ -54,7 +60,9 @@ int cmd_list(const Output &out, std::vector<std::string> columns) {
 }
 
 static void print_stat_text(const std::string &name, const nlohmann::json &j) {
-    std::cout << "queue " << name << "\n";
+    std::cout << j["kind"].get<std::string>() << " " << name;
+    if (j.contains("group")) std::cout << " group " << j["group"].get<std::string>();
+    std::cout << "\n";
     if (j["durability"].is_null()) std::cout << "  durability = unknown (shmqd's config sets it: pass --config FILE)\n";
     else std::cout << "  durability = " << j["durability"].dump() << "\n";
     for (auto &[k, v] : j["params"].items()) std::cout << "  " << k << " = " << v.dump() << "\n";
@@ -70,25 +78,34 @@ static void print_stat_text(const std::string &name, const nlohmann::json &j) {
     print_table({"pid", "role", "state", "leased", "delivered", "acked", "sent"}, rows);
 }
 
-int cmd_stat(const Output &out, const std::string &name, const std::string &config) {
+int cmd_stat(const Output &out, const std::string &name, const std::string &group, const std::string &config) {
     std::string durability;
     if (int e = config_durability(config, name, &durability); e != kOk) return e;
     nlohmann::json j;
-    int rc = shmqd::queue_stat_json(name, &j, durability.empty() ? nullptr : durability.c_str());
-    if (rc != SHMQ_OK) return fail("stat " + name, rc);
+    const char *dur = durability.empty() ? nullptr : durability.c_str();
+    if (group.empty()) {
+        if (int rc = shmqd::queue_stat_json(name, &j, dur); rc != SHMQ_OK) return fail("stat " + name, rc);
+    } else {
+        QueuePtr q; // a group's figures need a group handle: it attaches, and shows among the clients
+        if (int e = open_target("stat " + name, name, group, true, &q); e != kOk) return e;
+        j = shmqd::stat_json(*q, name, dur);
+        j["group"] = group;
+    }
     if (out.json) print_json(j);
     else print_stat_text(name, j);
     return kOk;
 }
 
-int cmd_peek(const Output &out, const std::string &name, uint32_t count) {
+int cmd_peek(const Output &out, const std::string &name, const std::string &group, uint32_t count) {
     QueuePtr q;
-    int rc = open_observer(name, &q);
-    if (rc != SHMQ_OK) return fail("peek " + name, rc);
+    if (int e = open_target("peek " + name, name, group, false, &q); e != kOk) return e;
     nlohmann::json all = nlohmann::json::array();
     q->peek(count, [&](const shmq::detail::MessageMeta &m, const void *data, uint32_t len) {
         std::string shown = render_payload(data, len, out.payload);
-        if (out.json) all.push_back({{"id", m.id}, {"attempts", m.attempts}, {"size", len}, {"data", shown}});
+        const char *hdrs = static_cast<const char *>(data) + len; // the header block follows the payload
+        if (out.json)
+            all.push_back({{"id", m.id}, {"attempts", m.attempts}, {"size", len}, {"data", shown},
+                           {"headers", shmqd::headers_json(hdrs, m.headers_len)}});
         else std::cout << "#" << m.id << " attempts=" << m.attempts << " size=" << len << ": " << shown << "\n";
     });
     if (out.json) print_json(all);

@@ -2,6 +2,8 @@
 // recv, purge, recover. They attach as a client, like any producer or consumer.
 #include "cmd.hpp"
 
+#include "headers_json.hpp"
+
 #include <iostream>
 #include <vector>
 
@@ -31,9 +33,12 @@ int cmd_create(const Output &out, const std::string &name, const shmq_params &p,
     int rc = shmq::detail::Queue::create(name.c_str(), &p, nullptr, &q);
     delete q;
     if (rc != SHMQ_OK) return fail("create " + name, rc);
-    print_result(out, {{"created", name}, {"slots", p.slot_count}, {"slot_size", p.slot_size}, {"durability", durability}},
-                 "created " + name + " (" + std::to_string(p.slot_count) + " slots of " +
-                     std::to_string(p.slot_size) + " bytes)");
+    std::string groups = p.max_groups ? ", room for " + std::to_string(p.max_groups) + " groups" : "";
+    print_result(out,
+                 {{"created", name}, {"slots", p.slot_count}, {"slot_size", p.slot_size}, {"durability", durability},
+                  {"max_groups", p.max_groups}},
+                 "created " + std::string(p.max_groups ? "topic " : "") + name + " (" + std::to_string(p.slot_count) +
+                     " slots of " + std::to_string(p.slot_size) + " bytes" + groups + ")");
     return kOk;
 }
 
@@ -60,15 +65,33 @@ int cmd_delete(const Output &out, const std::string &name, bool if_empty) {
     return kOk;
 }
 
+// "k=v" arguments of --header as pairs pointing into `kv` (split in place).
+static int split_headers(std::vector<std::string> &kv, std::vector<shmq_header> *out) {
+    for (std::string &s : kv) {
+        size_t eq = s.find('=');
+        if (eq == std::string::npos)
+            return fail_msg("send: --header " + s + ": want KEY=VALUE", kUsage);
+        s[eq] = '\0';
+        out->push_back(shmq_header{s.c_str(), s.c_str() + eq + 1});
+    }
+    return kOk;
+}
+
 int cmd_send(const Output &out, const std::string &name, const std::string &data, int64_t timeout_ns,
-             int64_t delay_ns, int64_t ttl_ns) {
+             int64_t delay_ns, int64_t ttl_ns, std::vector<std::string> headers) {
     shmq_send_opts opts;
     shmq_send_opts_init(&opts);
     opts.delay_ns = delay_ns;
     opts.ttl_ns = ttl_ns;
+    std::vector<shmq_header> pairs;
+    if (int e = split_headers(headers, &pairs); e != kOk) return e;
+    opts.headers = pairs.data();
+    opts.header_count = pairs.size();
     shmq::detail::SendSpec spec;
     int rc = shmq::detail::read_send_opts(&opts, &spec);
-    if (rc != SHMQ_OK) return fail("send " + name + ": --delay / --ttl", rc);
+    if (rc != SHMQ_OK)
+        return fail("send " + name + ": --delay / --ttl / --header (keys: 1-255 printable ASCII but '=', unique; "
+                    "values UTF-8; at most 64, 4096 bytes encoded)", rc);
     QueuePtr q;
     if ((rc = open_attached(name, &q)) != SHMQ_OK) return fail("send " + name, rc);
     std::vector<uint64_t> ids;
@@ -100,18 +123,23 @@ static int finish(shmq::detail::Queue &q, shmq_msg &m, RecvAction act, int64_t n
     return SHMQ_OK;
 }
 
-int cmd_recv(const Output &out, const std::string &name, uint32_t count, RecvAction act, int64_t nack_ns,
-             int64_t timeout_ns) {
+int cmd_recv(const Output &out, const std::string &name, const std::string &group, uint32_t count, RecvAction act,
+             int64_t nack_ns, int64_t timeout_ns) {
     QueuePtr q;
-    int rc = open_attached(name, &q);
-    if (rc != SHMQ_OK) return fail("recv " + name, rc);
+    if (int e = open_target("recv " + name, name, group, true, &q); e != kOk) return e;
+    int rc = SHMQ_OK;
     nlohmann::json all = nlohmann::json::array();
     uint32_t got = 0;
     for (; got < count; ++got) {
         shmq_msg m;
         if ((rc = q->recv(&m, timeout_ns)) != SHMQ_OK) break;
         std::string shown = render_payload(m.data, m.len, out.payload);
-        if (out.json) all.push_back({{"id", m.id}, {"attempt", m.attempt}, {"size", m.len}, {"data", shown}});
+        const void *hdrs = nullptr;
+        size_t hlen = 0;
+        if (out.json && q->msg_headers(&m, &hdrs, &hlen) != SHMQ_OK) hlen = SIZE_MAX; // shown as null
+        if (out.json)
+            all.push_back({{"id", m.id}, {"attempt", m.attempt}, {"size", m.len}, {"data", shown},
+                           {"headers", hlen == SIZE_MAX ? nlohmann::json(nullptr) : shmqd::headers_json(hdrs, hlen)}});
         else std::cout << (out.payload == Output::Payload::Raw ? shown : "#" + std::to_string(m.id) + " attempt=" +
                                                                              std::to_string(m.attempt) + ": " + shown)
                        << "\n";
@@ -122,13 +150,33 @@ int cmd_recv(const Output &out, const std::string &name, uint32_t count, RecvAct
     return kOk;
 }
 
-int cmd_purge(const Output &out, const std::string &name) {
+int cmd_purge(const Output &out, const std::string &name, const std::string &group) {
     QueuePtr q;
-    int rc = open_attached(name, &q);
-    if (rc != SHMQ_OK) return fail("purge " + name, rc);
+    if (int e = open_target("purge " + name, name, group, true, &q); e != kOk) return e;
     uint64_t n = q->purge();
-    print_result(out, {{"queue", name}, {"purged", n}},
-                 "purged " + std::to_string(n) + " messages from " + name + " (leased ones are left to their consumers)");
+    std::string from = group.empty() ? name : "group " + group + " of " + name;
+    nlohmann::json j = {{"queue", name}, {"purged", n}};
+    if (!group.empty()) j["group"] = group;
+    print_result(out, j,
+                 "purged " + std::to_string(n) + " messages from " + from + " (leased ones are left to their consumers)");
+    return kOk;
+}
+
+int cmd_group_add(const Output &out, const std::string &topic, const std::string &group) {
+    QueuePtr q;
+    int rc = open_attached(topic, &q);
+    if (rc != SHMQ_OK) return fail("group add " + topic, rc);
+    if (!q->topic())
+        return fail_msg("group add " + topic + ": " + topic + " is a queue, not a topic (create one with "
+                        "`shmqctl create NAME --groups N`)", kUsage);
+    rc = q->group_add(group.c_str());
+    if (rc == SHMQ_EEXIST) return fail_msg("group add " + topic + ": group '" + group + "' is bound already", kFailed);
+    if (rc == SHMQ_EFULL)
+        return fail_msg("group add " + topic + ": all " + std::to_string(q->layout().groups) +
+                            " groups of the topic are bound (its max_groups; recreate it with more --groups)", kFailed);
+    if (rc != SHMQ_OK) return fail("group add " + topic + " " + group, rc);
+    print_result(out, {{"topic", topic}, {"group", group}, {"added", true}},
+                 "bound group " + group + " on topic " + topic + " (it receives what is published from now on)");
     return kOk;
 }
 

@@ -53,6 +53,37 @@ int open_observer(const std::string &name, QueuePtr *out) {
     return rc;
 }
 
+static int open_group(const std::string &what, const std::string &topic, const std::string &group,
+                      QueuePtr *out) {
+    shmq_options o;
+    shmq_options_init(&o);
+    o.prefetch = 0;
+    shmq::detail::Queue *q = nullptr;
+    int rc = shmq::detail::Queue::open_group(topic.c_str(), group.c_str(), &o, &q);
+    out->reset(q);
+    if (rc == SHMQ_OK) return kOk;
+    if (shmq_name_check(topic.c_str()) != SHMQ_OK) return fail(what, SHMQ_EBADNAME);
+    if (rc == SHMQ_EBADNAME) return fail_msg(what + ": bad group name '" + group + "'." + hint_for(rc), kUsage);
+    if (rc == SHMQ_EINVAL)
+        return fail_msg(what + ": " + topic + " is a queue, not a topic: --group is only for topics", kUsage);
+    QueuePtr t;
+    if (rc == SHMQ_ENOTFOUND && open_observer(topic, &t) == SHMQ_OK)
+        return fail_msg(what + ": topic " + topic + " has no group '" + group + "'. Bind it with `shmqctl group add " +
+                            topic + " " + group + "`.", kNotFound);
+    return fail(what, rc);
+}
+
+int open_target(const std::string &what, const std::string &name, const std::string &group, bool attach,
+                QueuePtr *out) {
+    if (!group.empty()) return open_group(what, name, group, out);
+    int rc = attach ? open_attached(name, out) : open_observer(name, out);
+    if (rc != SHMQ_OK) return fail(what, rc);
+    if ((*out)->topic())
+        return fail_msg(what + ": " + name + " is a topic, whose handle only publishes: name one of its consumer "
+                        "groups with --group GROUP", kUsage);
+    return kOk;
+}
+
 std::vector<std::string> queue_names() {
     std::vector<std::string> names;
     DIR *d = opendir(shmq::detail::segment_dir().c_str());

@@ -33,6 +33,14 @@ int fail_msg(const std::string &message, int code);
 int open_attached(const std::string &name, QueuePtr *out);
 int open_observer(const std::string &name, QueuePtr *out);
 
+// For the commands that read or take messages (peek, recv, purge, stat
+// --group): queue `name` (attached or observed), or with a non-empty `group`
+// that consumer group of topic `name` (a group handle is always attached).
+// A topic without --group is refused: its handle only publishes. Returns an
+// exit code; a failure is reported, naming `what`.
+int open_target(const std::string &what, const std::string &name, const std::string &group, bool attach,
+                QueuePtr *out);
+
 // The durability shmqd's config (--config) gives `queue`, into *out: kOk, or
 // the exit code of a config that cannot be read (reported). Without a config
 // *out is "": the segment does not record it.

@@ -3,6 +3,7 @@
 // 2 queue not found, 3 queue cannot be opened (permission, version,
 // corrupt), 4 nothing to receive, 5 other failure.
 #include "cmd.hpp"
+#include "config.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -15,8 +16,8 @@ using namespace shmqctl;
 struct Args {
     Output out;
     bool hex = false, raw = false;
-    std::string queue, data = "-";
-    std::vector<std::string> columns;
+    std::string queue, group, data = "-";
+    std::vector<std::string> columns, headers;
     uint32_t count = 1;
     double interval = 1.0, timeout_s = 1.0, delay_s = 0, ttl_s = 0;
     std::optional<double> nack_ms; // unset: no --nack given (-1 is a value: the backoff)
@@ -46,8 +47,11 @@ void add_duration(CLI::App *c, const char *name, double &to, const char *help) {
 
 void add_create(CLI::App &app, Args &a) {
     shmq_params_init(&a.params);
-    auto *c = app.add_subcommand("create", "create a queue");
+    auto *c = app.add_subcommand("create", "create a queue, or with --groups a topic");
     c->add_option("queue", a.queue, "queue name")->required();
+    c->add_option("--groups", a.params.max_groups,
+                  "a topic with room for this many consumer groups (1-" + std::to_string(SHMQ_MAX_GROUPS) +
+                      "): each message sent goes to every group bound (`shmqctl group add`)");
     c->add_option("--slots", a.params.slot_count, "message slots")->capture_default_str();
     c->add_option("--slot-size", a.params.slot_size, "largest payload in bytes")->capture_default_str();
     c->add_option("--max-clients", a.params.max_clients, "clients attached at once")->capture_default_str();
@@ -74,6 +78,8 @@ void add_message_commands(CLI::App &app, Args &a) {
                                           "(a bare number is seconds; at most 14d)");
     add_duration(s, "--ttl", a.ttl_s, "dead-letter it as expired if not leased within this after it is ready "
                                       "(default: the queue's ttl; at most 7d)");
+    s->add_option("--header", a.headers, "KEY=VALUE carried with each message (repeatable): keys 1-255 printable "
+                                         "ASCII but '=', values UTF-8, at most 64 headers and 4096 bytes encoded");
     auto *r = app.add_subcommand("recv", "lease messages, print them, then ack (default), nack or leave them");
     r->add_option("queue", a.queue)->required();
     r->add_option("--count", a.count, "messages to receive");
@@ -84,6 +90,17 @@ void add_message_commands(CLI::App &app, Args &a) {
     auto *p = app.add_subcommand("peek", "show ready messages without leasing them");
     p->add_option("queue", a.queue)->required();
     p->add_option("--count", a.count, "messages to show");
+    auto *g = app.add_subcommand("group", "a topic's consumer groups");
+    g->require_subcommand(1);
+    auto *ga = g->add_subcommand("add", "bind GROUP on TOPIC: it receives what is published from now on");
+    ga->add_option("topic", a.queue)->required();
+    ga->add_option("group", a.group)->required();
+}
+
+// peek, recv, purge and stat take a topic's consumer group.
+void add_group_option(CLI::App &app, Args &a) {
+    for (const char *name : {"peek", "recv", "purge", "stat"})
+        app.get_subcommand(name)->add_option("--group", a.group, "this consumer group of the topic QUEUE");
 }
 
 void add_dlq(CLI::App &app, Args &a) {
@@ -116,6 +133,8 @@ void add_dlq(CLI::App &app, Args &a) {
     d->add_subcommand("cancel", "cancel a pending redrive or purge")->add_option("queue", a.queue)->required();
     auto *p = d->add_subcommand("purge", "delete a queue's dead letters (through shmqd when it runs)");
     p->add_option("queue", a.queue)->required();
+    for (CLI::App *c : d->get_subcommands([](CLI::App *) { return true; }))
+        c->add_option("--group", a.group, "the dead letters of this consumer group of the topic QUEUE");
 }
 
 void add_commands(CLI::App &app, Args &a) {
@@ -137,6 +156,7 @@ void add_commands(CLI::App &app, Args &a) {
         ->add_flag("--fix", a.fix, "remove what is provably stale");
     add_create(app, a);
     add_message_commands(app, a);
+    add_group_option(app, a);
 }
 
 int apply_create(Args &a) {
@@ -152,6 +172,15 @@ int apply_create(Args &a) {
 
 int run_dlq(const std::string &sub, Args &a) {
     std::string dir = dead_letter_dir(a.config, a.dlq_dir);
+    if (!a.group.empty()) { // a group's dead letters are kept as TOPIC.GROUP (shmqd's config refuses collisions)
+        if (shmq_name_check(a.queue.c_str()) != SHMQ_OK) return fail("dlq " + sub + " " + a.queue, SHMQ_EBADNAME);
+        if (shmq_name_check(a.group.c_str()) != SHMQ_OK)
+            return fail_msg("dlq " + sub + ": bad group name '" + a.group + "'. Names are 1-64 of [A-Za-z0-9._-].",
+                            kUsage);
+        a.redrive.topic = a.queue;
+        a.redrive.group = a.group;
+        a.queue = shmqd::group_store_name(a.queue, a.group);
+    }
     if (sub == "list") return cmd_dlq_list(a.out, dir, a.queue, a.filter);
     if (sub == "export") return cmd_dlq_export(a.out, dir, a.queue, a.filter);
     if (sub == "show") return cmd_dlq_show(a.out, dir, a.queue, a.id);
@@ -166,19 +195,21 @@ int run_recv(const Args &a) {
         return fail_msg("recv: give at most one of --ack, --nack and --no-ack", kUsage);
     RecvAction act = a.no_ack ? RecvAction::NoAck : a.nack_ms ? RecvAction::Nack : RecvAction::Ack;
     double ms = a.nack_ms.value_or(-1);
-    return cmd_recv(a.out, a.queue, a.count, act, ms < 0 ? -1 : int64_t(ms * 1e6), to_ns(a.timeout_s));
+    return cmd_recv(a.out, a.queue, a.group, a.count, act, ms < 0 ? -1 : int64_t(ms * 1e6), to_ns(a.timeout_s));
 }
 
 int run(const std::string &cmd, Args &a) {
     if (cmd == "list") return cmd_list(a.out, a.columns);
-    if (cmd == "stat") return cmd_stat(a.out, a.queue, a.config);
+    if (cmd == "stat") return cmd_stat(a.out, a.queue, a.group, a.config);
     if (cmd == "watch") return cmd_watch(a.out, a.queue, a.interval, a.watch_count);
-    if (cmd == "peek") return cmd_peek(a.out, a.queue, a.count);
+    if (cmd == "peek") return cmd_peek(a.out, a.queue, a.group, a.count);
     if (cmd == "create") return apply_create(a);
     if (cmd == "delete") return cmd_delete(a.out, a.queue, a.if_empty);
     if (cmd == "send")
-        return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s), delay_ns(a.delay_s), delay_ns(a.ttl_s));
-    if (cmd == "purge") return cmd_purge(a.out, a.queue);
+        return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s), delay_ns(a.delay_s), delay_ns(a.ttl_s),
+                        a.headers);
+    if (cmd == "purge") return cmd_purge(a.out, a.queue, a.group);
+    if (cmd == "group") return cmd_group_add(a.out, a.queue, a.group);
     if (cmd == "recover") return cmd_recover(a.out, a.queue);
     if (cmd == "doctor") return cmd_doctor(a.out, a.fix);
     if (cmd == "bridge") return cmd_bridge(a.out, a.status_file);

@@ -2,6 +2,7 @@
 // "message": ...} with the C API's code names; http_status() maps them.
 #include "api.hpp"
 
+#include "headers_json.hpp"
 #include "queue_json.hpp"
 #include "sys.hpp"
 
@@ -107,8 +108,12 @@ bool parse_receipt(const std::string &text, std::string *queue, shmq_msg *m) {
     return shmq_name_check(queue->c_str()) == SHMQ_OK;
 }
 
-nlohmann::json message_json(const std::string &queue, const shmq_msg &m) {
+nlohmann::json message_json(const std::string &queue, shmq_queue *q, const shmq_msg &m) {
+    const void *hdrs = nullptr;
+    size_t hlen = 0;
+    int hrc = shmq_msg_headers(q, &m, &hdrs, &hlen);
     return {{"id", m.id},
+            {"headers", hrc == SHMQ_OK ? headers_json(hdrs, hlen) : nlohmann::json(nullptr)},
             {"attempt", m.attempt},
             {"lease_ms", m.lease_ms},
             {"enqueued_unix_seconds", double(m.enqueued_ns) / 1e9},
@@ -257,7 +262,7 @@ HttpResponse Api::lease(const HttpRequest &r, const std::string &queue) {
     nlohmann::json out = nlohmann::json::array();
     for (size_t i = 0; i < n; ++i) {
         if (lease_ms > 0) shmq_extend(q, &msgs[i], uint32_t(lease_ms)); // a lost lease shows at ack
-        out.push_back(message_json(queue, msgs[i]));
+        out.push_back(message_json(queue, q, msgs[i]));
     }
     return json(200, {{"messages", out}});
 }

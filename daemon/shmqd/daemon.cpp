@@ -120,7 +120,10 @@ bool Daemon::tick_all() {
 void Daemon::publish() {
     std::vector<QueueSample> samples;
     samples.reserve(queues_.size());
-    for (const auto &s : queues_) samples.push_back(sample_queue(*s));
+    for (const auto &s : queues_) {
+        samples.push_back(sample_queue(*s));
+        for (const auto &g : s->groups) samples.push_back(sample_queue(*g));
+    }
     board_.publish(std::move(samples));
 }
 

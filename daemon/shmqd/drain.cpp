@@ -27,10 +27,11 @@ uint32_t drain_dead_letters(Supervised &s) {
         if (failed || written == kMoveBatch) return false;
         // Copy out first: the record's checksum must cover what is written.
         const auto *p = static_cast<const std::byte *>(o.data);
-        s.buf.assign(p, p + o.len);
+        s.buf.assign(p, p + o.len + o.meta.headers_len); // the header block follows the payload
         store::DeadReason reason = reason_of(o.reason);
         store::DeadLetterMeta m{o.meta.id, o.meta.attempts, reason, o.meta.enqueued_ns, died};
-        if (int rc = s.dlq.add(m, s.buf); rc != 0) {
+        std::span<const std::byte> all(s.buf);
+        if (int rc = s.dlq.add(m, all.first(o.len), all.subspan(o.len)); rc != 0) {
             store_failed(&s, &s.dlq_health, "dead-letter store", rc, s.dlq.error());
             failed = true;
             return false;

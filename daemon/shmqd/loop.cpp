@@ -74,6 +74,25 @@ void flush_stores(Supervised &s) {
     }
 }
 
+// A topic's group: its dead letters to its store, redrive into the group,
+// syncs. Recovery and heartbeat are the topic's (they cover every group).
+bool tick_group(Supervised &g, const StoreDirs &dirs, int64_t now_ms) {
+    if (!g.dlq_health.ok && now_ms >= g.dlq_health.retry_ms) {
+        std::string why;
+        if (int rc = reopen_dlq(&g, dirs.dlq, &why); rc == 0) g.dlq_health.ok = true;
+        else store_failed(&g, &g.dlq_health, "dead-letter store", rc, why);
+    }
+    take_stats(g);
+    uint32_t dead = g.stats.dead > 0 ? drain_dead_letters(g) : 0;
+    uint32_t back = redrive_step(g, dirs.dlq, now_ms);
+    if (g.dlq_health.ok)
+        if (int rc = g.dlq.flush_if_due(); rc != 0) store_failed(&g, &g.dlq_health, "dead-letter store", rc, g.dlq.error());
+    update_dlq_head(g, now_ms);
+    enforce_retention(g, now_ms);
+    if (dead + back > 0) take_stats(g);
+    return dead >= kMoveBatch;
+}
+
 } // namespace
 
 bool tick_queue(Supervised &s, const StoreDirs &dirs, int64_t now_ms) {
@@ -91,12 +110,15 @@ bool tick_queue(Supervised &s, const StoreDirs &dirs, int64_t now_ms) {
     update_dlq_head(s, now_ms);
     enforce_retention(s, now_ms);
     if (dead + out + in + back > 0) take_stats(s); // the sample shows the result
-    return dead >= kMoveBatch || out >= kMoveBatch || in >= kMoveBatch;
+    bool busy = false;
+    for (auto &g : s.groups) busy |= tick_group(*g, dirs, now_ms);
+    return busy || dead >= kMoveBatch || out >= kMoveBatch || in >= kMoveBatch;
 }
 
 QueueSample sample_queue(const Supervised &s) {
     QueueSample q;
-    q.name = s.cfg.name;
+    q.name = s.group.empty() ? s.cfg.name : s.topic;
+    q.group = s.group;
     q.stats = s.stats;
     q.stats.client = nullptr;
     q.stats.client_cap = 0;

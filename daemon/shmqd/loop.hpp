@@ -17,6 +17,7 @@ constexpr uint32_t kRecoverBudget = 65536;
 // heartbeat, recover, dead letters to disk, spill out or refill, redrive,
 // periodic syncs. True if it moved a full batch (more work is waiting).
 bool tick_queue(Supervised &s, const StoreDirs &dirs, int64_t now_ms);
+// A topic's group's sample has the topic's name and the group (a label).
 QueueSample sample_queue(const Supervised &s);
 
 } // namespace shmqd

@@ -17,7 +17,7 @@
 namespace shmqd {
 
 // Dead-letter reasons, indexed like the core's DeadReason.
-constexpr std::array<const char *, 5> kReasonNames = {"none", "max_attempts", "rejected", "expired", "invalid"};
+constexpr std::array<const char *, 6> kReasonNames = {"none", "max_attempts", "rejected", "expired", "invalid", "group_removed"};
 
 struct ConsumerSample {
     int32_t pid;
@@ -27,6 +27,7 @@ struct ConsumerSample {
 
 struct QueueSample {
     std::string name;
+    std::string group;               // a topic's consumer group: its gauges get a `group` label
     shmq_stats stats{};              // `client` is not used (null)
     uint64_t spilled = 0;            // messages waiting in the spill store
     uint64_t spill_bytes = 0;

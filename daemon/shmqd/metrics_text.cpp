@@ -51,7 +51,9 @@ private:
     std::string out_;
 };
 
-std::string qlabel(const QueueSample &q) { return "queue=\"" + escape(q.name) + "\""; }
+std::string qlabel(const QueueSample &q) {
+    return "queue=\"" + escape(q.name) + "\"" + (q.group.empty() ? "" : ",group=\"" + escape(q.group) + "\"");
+}
 
 using QueueValue = std::function<uint64_t(const QueueSample &)>;
 

@@ -122,8 +122,9 @@ uint32_t redrive_step(Supervised &s, int dirfd, int64_t now_ms) {
     // Records kept (too big) do not use up the rate. The sent ones are removed
     // from the file in one rewrite now and then (redrive_commit_due), not per call.
     shmq::store::RedriveResult res;
-    shmq::detail::Queue &into = j.target ? *j.target : *s.q;
-    int rc = redrive_batch(into, s.dlq, j.req.ids, size_t(j.tokens), &j.cursor, &res);
+    shmq::detail::Queue &into = j.target ? *j.target : s.publisher ? *s.publisher : *s.q;
+    uint32_t groups = j.target ? 0 : s.lane_mask; // a group's own: its bit only
+    int rc = redrive_batch(into, s.dlq, j.req.ids, size_t(j.tokens), &j.cursor, &res, groups);
     j.tokens -= double(res.sent);
     j.sent += res.sent;
     j.kept += res.kept;

@@ -23,7 +23,9 @@ namespace {
 constexpr char kMagic[8] = {'S', 'H', 'M', 'Q', 'S', 'N', 'A', 'P'};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kBootIdLen = 40;
-constexpr size_t kBodyFixed = 4 + 4 + 8 + 8 + 8; // kind+pad, attempts, id, enqueued, due
+constexpr size_t kBodyFixed = 4 + 4 + 8 + 8 + 8; // kind+flags+pad, attempts, id, enqueued, due
+constexpr uint32_t kHasHeaders = 1u << 8;         // flags bit 0, in the kind word
+constexpr uint32_t kMaxHeaders = 4096;            // SHMQ_MAX_HEADERS_SIZE
 
 struct Writer {
     std::vector<std::byte> b;
@@ -52,15 +54,20 @@ void encode_header(Writer &w, const QueueSnapshot &s) {
 }
 
 void encode_message(Writer &w, const SnapMessage &m) {
-    w.put(uint32_t(kBodyFixed + m.payload.size()));
+    const bool has = !m.headers.empty();
+    w.put(uint32_t(kBodyFixed + (has ? 4 + m.headers.size() : 0) + m.payload.size()));
     size_t crc_at = w.b.size();
     w.put(uint32_t(0)); // the body's crc, filled in below
     size_t body = w.b.size();
-    w.put(uint32_t(m.kind));
+    w.put(uint32_t(m.kind) | (has ? kHasHeaders : 0));
     w.put(m.attempts);
     w.put(m.id);
     w.put(m.enqueued_ns);
     w.put(m.due_ns);
+    if (has) {
+        w.put(uint32_t(m.headers.size()));
+        w.raw(m.headers.data(), m.headers.size());
+    }
     w.raw(m.payload.data(), m.payload.size());
     uint32_t crc = store::crc32c(0, w.b.data() + body, w.b.size() - body);
     std::memcpy(w.b.data() + crc_at, &crc, sizeof crc);
@@ -135,14 +142,23 @@ void decode_message(Reader &r, SnapMessage *m, uint64_t k) {
         r.bad = "checksum mismatch in " + what + " at byte " + std::to_string(r.at - 8);
         return;
     }
-    uint32_t kind = r.get<uint32_t>(what.c_str());
+    const size_t end = r.at + len;
+    uint32_t word = r.get<uint32_t>(what.c_str()), kind = word & ~kHasHeaders;
     if (kind > uint32_t(SnapKind::Leased)) r.bad = "unknown kind " + std::to_string(kind) + " of " + what;
     m->kind = SnapKind(kind);
     m->attempts = r.get<uint32_t>(what.c_str());
     m->id = r.get<uint64_t>(what.c_str());
     m->enqueued_ns = r.get<int64_t>(what.c_str());
     m->due_ns = r.get<int64_t>(what.c_str());
-    m->payload.resize(len - kBodyFixed);
+    if ((word & kHasHeaders) != 0 && r.bad.empty()) {
+        uint32_t hlen = end - r.at >= 4 ? r.get<uint32_t>(what.c_str()) : 0;
+        if (hlen == 0 || hlen > kMaxHeaders || hlen > end - r.at)
+            r.bad = "bad header block length " + std::to_string(hlen) + " in " + what;
+        m->headers.resize(r.bad.empty() ? hlen : 0);
+        r.take(m->headers.data(), m->headers.size(), what.c_str());
+    }
+    if (!r.bad.empty()) return;
+    m->payload.resize(end - r.at);
     r.take(m->payload.data(), m->payload.size(), what.c_str());
 }
 

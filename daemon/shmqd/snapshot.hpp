@@ -12,8 +12,10 @@
 //   header:  "SHMQSNAP" | u32 version | u32 name_len | name | char boot_id[40]
 //            | i64 segment_created_ns | u32 segment_tag | u32 0 | i64 taken_ns
 //            | u64 count | u32 crc of the header so far
-//   count x: u32 body_len | u32 crc of body | body = u8 kind | 3 x u8 0
-//            | u32 attempts | u64 id | i64 enqueued_ns | i64 due_ns | payload
+//   count x: u32 body_len | u32 crc of body | body = u8 kind | u8 flags | 2 x u8 0
+//            | u32 attempts | u64 id | i64 enqueued_ns | i64 due_ns
+//            | [flags bit 0: u32 headers_len | header block] | payload
+//   (flags was a zero pad before headers: older snapshots read as no headers)
 //   trailer: u32 crc of every byte before it; then the end of the file.
 #pragma once
 
@@ -36,6 +38,7 @@ struct SnapMessage {
     int64_t enqueued_ns = 0;  // first enqueue, CLOCK_REALTIME
     int64_t due_ns = 0;       // Delayed: when it becomes ready, CLOCK_REALTIME
     std::vector<std::byte> payload;
+    std::vector<std::byte> headers; // the encoded header block (shmq.h), empty if none
 };
 
 // Which segment the messages were in: its creation time and random tag

@@ -20,10 +20,11 @@ using shmq::detail::Outgoing;
 
 namespace {
 
-// Copy a payload out of shared memory: what is written must not change under us.
+// Copy a payload and its header block (right after it) out of shared
+// memory: what is written must not change under us.
 void copy_payload(Supervised &s, const Outgoing &o) {
     const auto *p = static_cast<const std::byte *>(o.data);
-    s.buf.assign(p, p + o.len);
+    s.buf.assign(p, p + o.len + o.meta.headers_len);
 }
 
 // Put back a message taken for spilling whose write failed: READY again as
@@ -38,7 +39,9 @@ void give_back(Supervised &s, const Outgoing &o) {
 // Append one taken message to the spill. False (message given back) on failure.
 bool push_one(Supervised &s, const Outgoing &o) {
     copy_payload(s, o);
-    int rc = s.spill.push(store::SpillMeta{o.meta.id, o.meta.attempts, o.meta.enqueued_ns, o.meta.expires_ns}, s.buf);
+    std::span<const std::byte> all(s.buf);
+    int rc = s.spill.push(store::SpillMeta{o.meta.id, o.meta.attempts, o.meta.enqueued_ns, o.meta.expires_ns},
+                          all.first(o.len), all.subspan(o.len));
     if (rc == 0) {
         store_worked(&s, &s.spill_health, "spill store");
         return true;
@@ -92,13 +95,15 @@ uint32_t spill_out(Supervised &s) {
 namespace {
 
 // A spilled record that no longer fits a slot (the queue was re-created with
-// smaller slots) cannot go back: it becomes a dead letter instead.
-bool dead_letter_oversized(Supervised &s, const store::SpillRecord &r) {
+// smaller slots), or whose header block breaks the encoding, cannot go back:
+// it becomes a dead letter instead.
+bool dead_letter_unfit(Supervised &s, const store::SpillRecord &r, int why) {
     store::DeadLetterMeta m{r.meta.id, r.meta.attempts, store::DeadReason::Invalid, r.meta.first_enqueue_ns,
                             shmq::detail::real_ns()};
-    if (s.dlq.add(m, r.payload) != 0) return false;
-    spdlog::warn("queue {}: spilled message {} ({} bytes) no longer fits a slot ({} bytes): dead-lettered",
-                 s.cfg.name, r.meta.id, r.payload.size(), s.params.slot_size);
+    if (s.dlq.add(m, r.payload, r.headers) != 0) return false;
+    spdlog::warn("queue {}: spilled message {} ({} bytes, {} of headers) cannot go back ({}; slots of {} bytes): "
+                 "dead-lettered",
+                 s.cfg.name, r.meta.id, r.payload.size(), r.headers.size(), shmq_strerror(why), s.params.slot_size);
     ++s.dead_lettered[uint32_t(store::DeadReason::Invalid)];
     return true;
 }
@@ -108,8 +113,10 @@ size_t restore_batch(Supervised &s) {
     size_t done = 0;
     for (const store::SpillRecord &r : s.refill_batch) {
         MessageMeta meta{r.meta.id, r.meta.attempts, r.meta.first_enqueue_ns, r.meta.expires_ns};
-        int rc = s.q->restore(meta, r.payload.data(), r.payload.size());
-        if (rc == SHMQ_ETOOBIG && dead_letter_oversized(s, r)) rc = SHMQ_OK;
+        shmq::detail::SendSpec spec;
+        int rc = shmq::detail::read_header_block(r.headers.data(), r.headers.size(), &spec);
+        if (rc == SHMQ_OK) rc = s.q->restore(meta, r.payload.data(), r.payload.size(), spec);
+        if ((rc == SHMQ_ETOOBIG || rc == SHMQ_ECORRUPT) && dead_letter_unfit(s, r, rc)) rc = SHMQ_OK;
         if (rc != SHMQ_OK) break; // SHMQ_EFULL: producers took the free slots first
         ++done;
     }

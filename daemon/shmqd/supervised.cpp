@@ -139,11 +139,61 @@ int take_segment(const QueueConfig &cfg, Supervised *s, std::string *why) {
     return 0;
 }
 
+// A topic's configured groups, bound if they are not (SHMQ_EEXIST is fine:
+// a restart, or bound by hand). 0, or EINVAL with *why.
+int bind_groups(const QueueConfig &cfg, Queue &q, std::string *why) {
+    for (const std::string &g : cfg.groups) {
+        int rc = q.group_add(g.c_str());
+        if (rc == SHMQ_OK) spdlog::info("topic {}: bound group {}", cfg.name, g);
+        if (rc == SHMQ_OK || rc == SHMQ_EEXIST) continue;
+        *why = "topic " + cfg.name + ": cannot bind group " + g + ": " + shmq_strerror(rc) +
+               (rc == SHMQ_EINVAL ? " (the segment is a queue, not a topic: delete it to let shmqd create the topic)"
+                : rc == SHMQ_EFULL ? " (the segment's max_groups are all bound)" : "");
+        return EINVAL;
+    }
+    return 0;
+}
+
+// One entry per configured group: its group handle and dead-letter store.
+int supervise_groups(Supervised *s, const StoreDirs &dirs, std::string *why) {
+    for (const std::string &name : s->cfg.groups) {
+        auto g = std::make_unique<Supervised>();
+        g->cfg = s->cfg;
+        g->cfg.name = group_store_name(s->cfg.name, name);
+        g->topic = s->cfg.name;
+        g->group = name;
+        g->params = s->params;
+        shmq_options o;
+        shmq_options_init(&o);
+        o.prefetch = 0;
+        o.spin_ns = 0;
+        Queue *q = nullptr;
+        int rc = Queue::open_group(s->cfg.name.c_str(), name.c_str(), &o, &q);
+        g->q.reset(q);
+        if (rc != SHMQ_OK) {
+            *why = "topic " + s->cfg.name + ": cannot open group " + name + ": " + shmq_strerror(rc);
+            return EIO;
+        }
+        g->publisher = s->q.get();
+        g->lane_mask = 1u << g->q->lane();
+        g->buf.reserve(g->params.slot_size);
+        g->clients.resize(g->params.max_clients);
+        g->stats.struct_size = sizeof(shmq_stats);
+        if (int e = open_dlq(g.get(), dirs.dlq, why); e != 0) return e;
+        s->groups.push_back(std::move(g));
+    }
+    return 0;
+}
+
 } // namespace
 
 int supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *s, std::string *why) {
     s->cfg = cfg;
     if (int rc = take_segment(cfg, s, why); rc != 0) return rc;
+    if (int rc = bind_groups(cfg, *s->q, why); rc != 0) {
+        unsupervise(s);
+        return rc;
+    }
     s->marks = watermarks(cfg, s->params.slot_count);
     s->buf.reserve(s->params.slot_size);
     s->clients.resize(s->params.max_clients);
@@ -151,6 +201,7 @@ int supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *s, std:
     s->q->set_spill_full(false); // a flag left by a daemon that died; set again if still true
     int rc = open_dlq(s, dirs.dlq, why);
     if (rc == 0) rc = open_spill(s, dirs.spill, why);
+    if (rc == 0) rc = supervise_groups(s, dirs, why);
     if (rc != 0) unsupervise(s);
     return rc;
 }
@@ -195,6 +246,8 @@ void store_worked(Supervised *s, StoreHealth *h, const char *what) {
 }
 
 void unsupervise(Supervised *s) {
+    for (auto &g : s->groups) unsupervise(g.get());
+    s->groups.clear();
     if (!s->redrive.cursor.sent.empty() && redrive_commit(s->dlq, &s->redrive.cursor) != 0) // else sent twice later
         spdlog::error("queue {}: dead-letter store (redrive): {}", s->cfg.name, s->dlq.error());
     if (s->dlq.sync() != 0) spdlog::error("queue {}: dead-letter store: {}", s->cfg.name, s->dlq.error());

@@ -61,7 +61,9 @@ struct StoreHealth {
 const char *store_error_kind(int err);
 
 struct Supervised {
-    QueueConfig cfg;      // as configured (segment parameters may differ: see params)
+    // As configured (segment parameters may differ: see params). A topic's
+    // group: the topic's, named as its store (group_store_name).
+    QueueConfig cfg;
     shmq_params params{}; // as stored in the segment: these rule
     std::unique_ptr<shmq::detail::Queue> q;
     FileLock segment_lock;
@@ -86,6 +88,14 @@ struct Supervised {
     int64_t segment_retry_ms = 0; // no segment (it was deleted, re-creating failed): next try
     // This tick's snapshot of the segment, taken before moving anything.
     shmq_stats stats{};
+    // A topic's configured groups, each with its group handle and its own
+    // dead-letter store (no lock, no spill: the topic's entry has those).
+    std::string topic, group; // set in a group's entry
+    // A group's redrive goes in through the topic's handle, to this group's bit
+    // (restore on a group handle is not supported by the core).
+    shmq::detail::Queue *publisher = nullptr;
+    uint32_t lane_mask = 0;
+    std::vector<std::unique_ptr<Supervised>> groups;
 };
 
 // The store directories, opened once: everything is created relative to them.

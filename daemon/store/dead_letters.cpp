@@ -18,22 +18,25 @@ const char *dead_reason_name(DeadReason r) {
     case DeadReason::Rejected: return "rejected";
     case DeadReason::Expired: return "expired";
     case DeadReason::Invalid: return "invalid";
+    case DeadReason::GroupRemoved: return "group_removed";
     }
     return "unknown";
 }
 
-static void encode_meta(const DeadLetterMeta &m, std::byte out[kMetaSize]) {
+static void encode_meta(const DeadLetterMeta &m, std::span<const std::byte> headers, std::byte out[kMetaSize]) {
     put_u64(out, m.id);
-    put_u32(out + 8, m.attempts);
+    put_u32(out + 8, attempts_word(m.attempts, headers));
     put_u32(out + 12, uint32_t(m.reason));
     put_u64(out + 16, uint64_t(m.first_enqueue_ns));
     put_u64(out + 24, uint64_t(m.died_ns));
 }
 
-std::vector<std::byte> encode_dead_letter(const DeadLetterMeta &m, std::span<const std::byte> payload) {
-    std::vector<std::byte> body(kMetaSize + payload.size());
-    encode_meta(m, body.data());
-    std::copy(payload.begin(), payload.end(), body.begin() + kMetaSize);
+std::vector<std::byte> encode_dead_letter(const DeadLetterMeta &m, std::span<const std::byte> payload,
+                                          std::span<const std::byte> headers) {
+    std::vector<std::byte> body(kMetaSize);
+    encode_meta(m, headers, body.data());
+    put_headers(&body, headers);
+    body.insert(body.end(), payload.begin(), payload.end());
     return body;
 }
 
@@ -42,8 +45,7 @@ bool decode_dead_letter(std::span<const std::byte> body, DeadLetterView *out) {
     const std::byte *p = body.data();
     out->meta = DeadLetterMeta{get_u64(p), get_u32(p + 8), DeadReason(get_u32(p + 12)), int64_t(get_u64(p + 16)),
                                int64_t(get_u64(p + 24))};
-    out->payload = body.subspan(kMetaSize);
-    return true;
+    return split_headers(&out->meta.attempts, body.subspan(kMetaSize), &out->headers, &out->payload);
 }
 
 int DeadLetters::take(int rc) {
@@ -65,17 +67,19 @@ int DeadLetters::open(int dirfd, const std::string &queue, const StoreOptions &o
         DeadLetterView v;
         if (decode_dead_letter(body, &v)) ++count_;
         else malformed.push_back(log_.path() + ": record at offset " + std::to_string(off) + " is too short (" +
-                                 std::to_string(body.size()) + " bytes) for a dead letter: ignored");
+                                 std::to_string(body.size()) + " bytes) for a dead letter, or its header block "
+                                 "runs past it: ignored");
         return true;
     });
     rep->problems.insert(rep->problems.end(), malformed.begin(), malformed.end());
     return take(rc);
 }
 
-int DeadLetters::add(const DeadLetterMeta &m, std::span<const std::byte> payload) {
-    std::byte head[kMetaSize];
-    encode_meta(m, head);
-    int rc = log_.append(std::span<const std::byte>(head, kMetaSize), payload);
+int DeadLetters::add(const DeadLetterMeta &m, std::span<const std::byte> payload, std::span<const std::byte> headers) {
+    std::vector<std::byte> head(kMetaSize);
+    encode_meta(m, headers, head.data());
+    put_headers(&head, headers);
+    int rc = log_.append(head, payload);
     if (rc == 0) ++count_;
     return take(rc);
 }
@@ -103,6 +107,7 @@ int DeadLetters::show(uint64_t id, DeadLetter *out) {
             found = true; // keep looking: the most recent one wins
             out->meta = v.meta;
             out->payload.assign(v.payload.begin(), v.payload.end());
+            out->headers.assign(v.headers.begin(), v.headers.end());
         }
         return true;
     });

@@ -5,6 +5,7 @@
 // and then removes them: a crash in between duplicates them, never loses them.
 #pragma once
 
+#include "record_headers.hpp"
 #include "record_log.hpp"
 
 #include <cstdint>
@@ -16,7 +17,7 @@
 namespace shmq::store {
 
 // Why a message died; the values of the core's DeadReason.
-enum class DeadReason : uint32_t { MaxAttempts = 1, Rejected = 2, Expired = 3, Invalid = 4 };
+enum class DeadReason : uint32_t { MaxAttempts = 1, Rejected = 2, Expired = 3, Invalid = 4, GroupRemoved = 5 };
 const char *dead_reason_name(DeadReason r); // "max_attempts", ..., or "unknown"
 
 // The fixed part of a record (32 bytes on disk, little-endian, before the payload).
@@ -37,12 +38,14 @@ struct DeadLetterInfo {
 struct DeadLetter {
     DeadLetterMeta meta;
     std::vector<std::byte> payload;
+    std::vector<std::byte> headers; // the encoded header block, empty if none (record_headers.hpp)
 };
 
 // A record offered to a redrive callback; the payload is valid during the call.
 struct DeadLetterView {
     DeadLetterMeta meta;
     std::span<const std::byte> payload;
+    std::span<const std::byte> headers; // encoded header block, empty if none
 };
 
 // What a redrive callback did with a record: sent it (remove it from the
@@ -83,7 +86,8 @@ public:
 
     // Appends one dead letter. The payload must not change during the call (copy
     // it out of shared memory first).
-    int add(const DeadLetterMeta &m, std::span<const std::byte> payload);
+    // `headers` is its encoded header block (empty: none).
+    int add(const DeadLetterMeta &m, std::span<const std::byte> payload, std::span<const std::byte> headers = {});
     int sync() { return log_.sync(); }
     int flush_if_due() { return log_.flush_if_due(); }
 
@@ -136,8 +140,9 @@ private:
 };
 
 // The record body: encode for tests and tools; decode returns false if the
-// body is shorter than the fixed part.
-std::vector<std::byte> encode_dead_letter(const DeadLetterMeta &m, std::span<const std::byte> payload);
+// body is shorter than the fixed part or its header block runs past it.
+std::vector<std::byte> encode_dead_letter(const DeadLetterMeta &m, std::span<const std::byte> payload,
+                                          std::span<const std::byte> headers = {});
 bool decode_dead_letter(std::span<const std::byte> body, DeadLetterView *out);
 
 } // namespace shmq::store

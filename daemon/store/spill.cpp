@@ -33,25 +33,30 @@ static int64_t expiry_from_offset(int64_t first_enqueue_ns, uint32_t off_ms) {
     return __builtin_add_overflow(first_enqueue_ns, int64_t(off_ms) * 1000000, &at) ? INT64_MAX : at;
 }
 
-static void encode_meta(const SpillMeta &m, std::byte out[kMetaSize]) {
+static void encode_meta(const SpillMeta &m, std::span<const std::byte> headers, std::byte out[kMetaSize]) {
     put_u64(out, m.id);
-    put_u32(out + 8, m.attempts);
+    put_u32(out + 8, attempts_word(m.attempts, headers));
     put_u32(out + 12, expiry_offset_ms(m));
     put_u64(out + 16, uint64_t(m.first_enqueue_ns));
 }
 
-std::vector<std::byte> encode_spill_record(const SpillMeta &m, std::span<const std::byte> payload) {
-    std::vector<std::byte> body(kMetaSize + payload.size());
-    encode_meta(m, body.data());
-    std::copy(payload.begin(), payload.end(), body.begin() + kMetaSize);
+std::vector<std::byte> encode_spill_record(const SpillMeta &m, std::span<const std::byte> payload,
+                                          std::span<const std::byte> headers) {
+    std::vector<std::byte> body(kMetaSize);
+    encode_meta(m, headers, body.data());
+    put_headers(&body, headers);
+    body.insert(body.end(), payload.begin(), payload.end());
     return body;
 }
 
-bool decode_spill_record(std::span<const std::byte> body, SpillMeta *m, std::span<const std::byte> *payload) {
+bool decode_spill_record(std::span<const std::byte> body, SpillMeta *m, std::span<const std::byte> *payload,
+                         std::span<const std::byte> *headers) {
     if (body.size() < kMetaSize) return false;
     *m = SpillMeta{get_u64(body.data()), get_u32(body.data() + 8), int64_t(get_u64(body.data() + 16))};
     if (uint32_t off = get_u32(body.data() + 12); off != 0) m->expires_ns = expiry_from_offset(m->first_enqueue_ns, off);
-    *payload = body.subspan(kMetaSize);
+    std::span<const std::byte> h;
+    if (!split_headers(&m->attempts, body.subspan(kMetaSize), &h, payload)) return false;
+    if (headers != nullptr) *headers = h;
     return true;
 }
 
@@ -125,7 +130,8 @@ static RecordLog::Visitor count_records(CursorScan *cs, uint64_t cursor, const R
             cs->after += off >= cursor ? 1 : 0;
         } else {
             cs->malformed.push_back(log->path() + ": record at offset " + std::to_string(off) + " is too short (" +
-                                    std::to_string(body.size()) + " bytes) for a spilled message: ignored");
+                                    std::to_string(body.size()) +
+                                    " bytes) for a spilled message, or its header block runs past it: ignored");
         }
         return true;
     };
@@ -155,8 +161,11 @@ int Spill::load(const std::string &queue, const SpillOptions &o, OpenReport *rep
     return 0;
 }
 
-int Spill::push(const SpillMeta &m, std::span<const std::byte> payload) {
-    uint64_t need = kFrameHeaderSize + kMetaSize + payload.size();
+int Spill::push(const SpillMeta &m, std::span<const std::byte> payload, std::span<const std::byte> headers) {
+    std::vector<std::byte> head(kMetaSize);
+    encode_meta(m, headers, head.data());
+    put_headers(&head, headers);
+    uint64_t need = kFrameHeaderSize + head.size() + payload.size();
     if (cap_ != 0 && log_.size() + need > cap_ && pending_.empty() && cursor_ > kFileHeaderSize)
         if (int rc = compact(); rc != 0) return rc;
     if (cap_ != 0 && log_.size() + need > cap_) {
@@ -164,9 +173,7 @@ int Spill::push(const SpillMeta &m, std::span<const std::byte> payload) {
                  std::to_string(need) + " would pass the cap of " + std::to_string(cap_) + ")";
         return EDQUOT;
     }
-    std::byte head[kMetaSize];
-    encode_meta(m, head);
-    int rc = log_.append(std::span<const std::byte>(head, kMetaSize), payload);
+    int rc = log_.append(head, payload);
     if (rc == 0) ++count_;
     return take(rc);
 }
@@ -178,9 +185,10 @@ int Spill::peek_batch(size_t n, std::vector<SpillRecord> *out) {
     int rc = log_.scan(
         [&](uint64_t off, std::span<const std::byte> body) {
             SpillRecord r;
-            std::span<const std::byte> p;
-            if (!decode_spill_record(body, &r.meta, &p)) return true;
+            std::span<const std::byte> p, h;
+            if (!decode_spill_record(body, &r.meta, &p, &h)) return true;
             r.payload.assign(p.begin(), p.end());
+            r.headers.assign(h.begin(), h.end());
             out->push_back(std::move(r));
             pending_.push_back(off + kFrameHeaderSize + body.size());
             return out->size() < n;

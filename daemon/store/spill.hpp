@@ -5,6 +5,7 @@
 // (twice, never lost). Refilled records are dropped by compaction.
 #pragma once
 
+#include "record_headers.hpp"
 #include "record_log.hpp"
 
 #include <cstdint>
@@ -35,6 +36,7 @@ struct SpillMeta {
 struct SpillRecord {
     SpillMeta meta;
     std::vector<std::byte> payload;
+    std::vector<std::byte> headers; // encoded header block, empty if none (record_headers.hpp)
 };
 
 // Not thread-safe: one thread uses a spill at a time.
@@ -50,7 +52,8 @@ public:
     // Appends a record behind all others. EFBIG if longer than max_record;
     // EDQUOT if the file would pass cap_bytes even after dropping refilled
     // records (done here only when no peek is pending).
-    int push(const SpillMeta &m, std::span<const std::byte> payload);
+    // `headers`: the message's encoded header block (empty: none).
+    int push(const SpillMeta &m, std::span<const std::byte> payload, std::span<const std::byte> headers = {});
     int sync() { return take(log_.sync()); }
     int flush_if_due() { return take(log_.flush_if_due()); }
 
@@ -82,8 +85,11 @@ private:
     std::vector<uint64_t> pending_; // end offset of each record of the last peek
 };
 
-std::vector<std::byte> encode_spill_record(const SpillMeta &m, std::span<const std::byte> payload);
-// False if the body is shorter than the fixed part.
-bool decode_spill_record(std::span<const std::byte> body, SpillMeta *m, std::span<const std::byte> *payload);
+std::vector<std::byte> encode_spill_record(const SpillMeta &m, std::span<const std::byte> payload,
+                                          std::span<const std::byte> headers = {});
+// False if the body is shorter than the fixed part or its header block runs
+// past it. `headers` (may be null) gets the header block.
+bool decode_spill_record(std::span<const std::byte> body, SpillMeta *m, std::span<const std::byte> *payload,
+                         std::span<const std::byte> *headers = nullptr);
 
 } // namespace shmq::store

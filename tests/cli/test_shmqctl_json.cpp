@@ -71,12 +71,16 @@ struct TempDlqDir {
 } // namespace
 
 TEST_CASE("every command's --json output parses; the walk covers every command") {
-    std::string q = unique_name("ctljson");
+    std::string q = unique_name("ctljson"), t = unique_name("ctljsontopic");
     TempDlqDir dir;
     std::string at = " --dlq-dir " + dir.path;
     // In order: each command runs on what the ones before left.
     std::vector<std::pair<std::string, std::string>> cases = {
         {"create", "create " + q},
+        {"create topic", "create " + t + " --groups 2"},
+        {"group", "group add " + t + " g"},
+        {"stat group", "stat " + t + " --group g"},
+        {"delete topic", "delete " + t},
         {"send", "send " + q + " hello"},
         {"list", "list"},
         {"stat", "stat " + q},
@@ -162,4 +166,49 @@ TEST_CASE("watch without a queue shows every queue, largest backlog first") {
     CHECK(text.find(big) < text.find(small));
     ctl("delete " + small);
     ctl("delete " + big);
+}
+
+TEST_CASE("send --header K=V: peek, recv and dlq show/export give the headers in --json; bad ones are refused") {
+    std::string q = unique_name("ctlhdr");
+    REQUIRE(ctl("create " + q).code == 0);
+    Run sent = ctl("send " + q + " hello --header traceparent=00-ab-01 --header tenant=a=b --json");
+    REQUIRE(sent.code == 0);
+    nlohmann::json want = {{"traceparent", "00-ab-01"}, {"tenant", "a=b"}}; // split at the first '='
+    nlohmann::json peek = nlohmann::json::parse(ctl("peek " + q + " --json").out);
+    REQUIRE(peek.size() == 1);
+    CHECK(peek[0]["headers"] == want);
+    CHECK(peek[0]["data"] == "hello");
+    nlohmann::json got = nlohmann::json::parse(ctl("recv " + q + " --json").out);
+    REQUIRE(got.size() == 1);
+    CHECK(got[0]["headers"] == want);
+    REQUIRE(ctl("send " + q + " plain").code == 0);
+    got = nlohmann::json::parse(ctl("recv " + q + " --json").out);
+    REQUIRE(got.size() == 1);
+    CHECK(got[0]["headers"] == nlohmann::json::object());
+
+    for (const char *bad : {"--header novalue", "--header =v", "--header 'a b=v'", "--header k=1 --header k=2"}) {
+        CAPTURE(bad);
+        CHECK(ctl("send " + q + " x " + bad).code != 0);
+    }
+    CHECK(nlohmann::json::parse(ctl("peek " + q + " --json").out).empty()); // nothing was sent
+    CHECK(shmq_unlink(q.c_str()) == SHMQ_OK);
+
+    TempDlqDir dir; // a dead letter with headers, as shmqd writes it
+    {
+        shmq::store::Fd fd;
+        std::string why;
+        REQUIRE(shmq::store::open_dir(dir.path, false, &fd, &why) == 0);
+        shmq::store::DeadLetters dl;
+        REQUIRE(dl.open(fd.get(), q, shmq::store::StoreOptions{}, nullptr) == 0);
+        std::string body = "dead", block("\x01\x01\x00kv", 5);
+        REQUIRE(dl.add(shmq::store::DeadLetterMeta{9, 1, shmq::store::DeadReason::Rejected, 1, 2},
+                       std::as_bytes(std::span(body.data(), body.size())),
+                       std::as_bytes(std::span(block.data(), block.size()))) == 0);
+    }
+    Run show = ctl("dlq show " + q + " 9 --dlq-dir " + dir.path + " --json");
+    REQUIRE(show.code == 0);
+    CHECK(nlohmann::json::parse(show.out)["headers"] == nlohmann::json{{"k", "v"}});
+    Run exported = ctl("dlq export " + q + " --dlq-dir " + dir.path);
+    REQUIRE(exported.code == 0);
+    CHECK(nlohmann::json::parse(exported.out)["headers"] == nlohmann::json{{"k", "v"}});
 }

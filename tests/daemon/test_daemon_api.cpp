@@ -134,8 +134,17 @@ TEST_CASE("api: a message sent with the C library is leased over HTTP, and one s
     Api a;
     shmq_queue *q = open_queue("q");
     REQUIRE(q != nullptr);
-    REQUIRE(shmq_send(q, "from C", 6, 0) == SHMQ_OK);
-    CHECK(unbase64(a.lease_one("")["data"]) == "from C");
+    shmq_header h[1] = {{"trace", "t1"}}; // 3 + 5 + 2 bytes beside the payload in the 64-byte slot
+    shmq_send_opts o;
+    shmq_send_opts_init(&o);
+    o.headers = h;
+    o.header_count = 1;
+    REQUIRE(shmq_send_ex(q, "from C", 6, &o, nullptr, 0) == SHMQ_OK);
+    json got = a.lease_one("");
+    CHECK(unbase64(got["data"]) == "from C");
+    CHECK(got["headers"] == json{{"trace", "t1"}}); // as shmqctl recv --json shows them
+    CHECK(a.send("bare").status == 201);
+    CHECK(a.lease_one("")["headers"] == json::object());
     CHECK(a.send("from HTTP").status == 201);
     shmq_msg m;
     REQUIRE(shmq_recv(q, &m, 5 * 1000000000LL) == SHMQ_OK);

@@ -31,6 +31,9 @@ TEST_CASE("the commented example config parses") {
     const QueueConfig *orders = find_queue(r.config, "orders");
     REQUIRE(orders != nullptr);
     CHECK(orders->params.overflow == SHMQ_OVERFLOW_SPILL);
+    const QueueConfig *events = find_queue(r.config, "order-events");
+    REQUIRE(events != nullptr);
+    CHECK(events->groups.size() == 2);
 }
 
 TEST_CASE("a minimal config: defaults for everything not given, relative paths anchored at the file") {
@@ -97,6 +100,41 @@ TEST_CASE("mistakes are refused with the key named") {
                    "[queues.q]\n")
               .find("daemon.log_level") != std::string::npos);
     CHECK(error_of("version = 1\n[daemon\n").find("line 2") != std::string::npos);
+}
+
+TEST_CASE("[topics.NAME]: queue keys plus groups and max_groups; one namespace with queues") {
+    const std::string head = "version = 1\n[daemon]\nspill_dir = \"s\"\ndead_letter_dir = \"d\"\n";
+    ConfigResult r = parse(head + "[topics.orders]\ngroups = [\"email\", \"inventory\"]\nslot_count = 8\n"
+                                  "[topics.wide]\ngroups = [\"a\", \"b\", \"c\"]\nmax_groups = 3\n[queues.q]\n");
+    REQUIRE_MESSAGE(r.ok(), r.error);
+    const QueueConfig *t = find_queue(r.config, "orders");
+    REQUIRE(t != nullptr);
+    CHECK(t->topic());
+    CHECK(t->groups == std::vector<std::string>{"email", "inventory"});
+    CHECK(t->params.max_groups == 4); // default: twice the groups, at least 4
+    CHECK(t->params.slot_count == 8);
+    CHECK(find_queue(r.config, "wide")->params.max_groups == 3);
+    CHECK(!find_queue(r.config, "q")->topic());
+    CHECK(parse(head + "[topics.t]\n").config.queues.at(0).params.max_groups == 4); // no groups yet: bound live
+    CHECK(error_of(head + "[topics.t]\ngroups = [\"a\", \"a\"]\n").find("topics.t.groups") != std::string::npos);
+    CHECK(error_of(head + "[topics.t]\ngroups = [\"a b\"]\n").find("topics.t.groups") != std::string::npos);
+    CHECK(error_of(head + "[topics.t]\ngroups = \"a\"\n").find("topics.t.groups") != std::string::npos);
+    CHECK(error_of(head + "[topics.t]\ngroups = [\"a\", \"b\"]\nmax_groups = 1\n").find("topics.t.max_groups") !=
+          std::string::npos);
+    CHECK(error_of(head + "[topics.t]\nmax_groups = 17\n").find("topics.t.max_groups") != std::string::npos);
+    CHECK(error_of(head + "[topics.t]\noverflow = \"spill\"\n").find("topics.t.overflow") != std::string::npos);
+    CHECK(error_of(head + "[topics.t]\ndurability = \"reboot\"\n").find("topics.t.durability") !=
+          std::string::npos);
+    CHECK(error_of(head + "[topics.t]\nslot_sise = 1\n").find("topics.t.slot_sise") != std::string::npos);
+    CHECK(error_of(head + "[queues.x]\n[topics.x]\n").find("namespace") != std::string::npos);
+    CHECK(error_of(head + "[queues.q]\ngroups = [\"a\"]\n").find("queues.q.groups") != std::string::npos);
+    // A group's dead letters are kept as TOPIC.GROUP: no other name may meet it.
+    CHECK(error_of(head + "[topics.t]\ngroups = [\"a\"]\n[queues.\"t.a\"]\n").find("kept as t.a") !=
+          std::string::npos);
+    CHECK(error_of(head + "[topics.t]\ngroups = [\"a.b\"]\n[topics.\"t.a\"]\ngroups = [\"b\"]\n")
+              .find("kept as t.a.b") != std::string::npos);
+    CHECK(error_of(head + "[topics.t]\ngroups = [\"" + std::string(63, 'g') + "\"]\n").find("longer than 64") !=
+          std::string::npos);
 }
 
 TEST_CASE("the metrics address must be loopback unless remote access is allowed") {

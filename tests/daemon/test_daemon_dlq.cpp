@@ -88,7 +88,7 @@ TEST_CASE("out of attempts or rejected: into the dead-letter store with the reas
     CHECK(stats_of(q).dead == 0);
 
     // While shmqd runs, redrive goes through it (it holds the store).
-    shmqd::ops::RedriveOptions o{"q", dir.file("dlq"), {tired}, 100, 10000, true, ""};
+    shmqd::ops::RedriveOptions o{"q", dir.file("dlq"), {tired}, 100, 10000, true, "", "", ""};
     shmqd::ops::RedriveReport rep;
     REQUIRE(shmqd::ops::redrive(o, &rep) == 0);
     CHECK(rep.via_daemon);
@@ -119,7 +119,7 @@ TEST_CASE("purge drops the dead letters: through shmqd while it runs, directly w
     send_and_reject(q, "a");
     send_and_reject(q, "b");
     REQUIRE(eventually([&] { return dead_letters(dir, "q").size() == 2; }));
-    shmqd::ops::RedriveOptions o{"q", dir.file("dlq"), {}, 0, 10000, true, ""};
+    shmqd::ops::RedriveOptions o{"q", dir.file("dlq"), {}, 0, 10000, true, "", "", ""};
     shmqd::ops::RedriveReport rep;
     REQUIRE(shmqd::ops::purge(o, &rep) == 0);
     CHECK(rep.via_daemon);
@@ -150,7 +150,7 @@ TEST_CASE("a redrive through shmqd: into another queue, with progress in its sta
 
     // Into another queue, 2 of them, waiting for the end.
     auto six = dead_letters(dir, "q");
-    shmqd::ops::RedriveOptions o{"q", dir.file("dlq"), {six[0].meta.id, six[1].meta.id}, 1000, 10000, true, "other"};
+    shmqd::ops::RedriveOptions o{"q", dir.file("dlq"), {six[0].meta.id, six[1].meta.id}, 1000, 10000, true, "other", "", ""};
     shmqd::ops::RedriveReport rep;
     REQUIRE(shmqd::ops::redrive(o, &rep) == 0);
     CHECK(rep.finished);

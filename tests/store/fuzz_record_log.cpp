@@ -29,6 +29,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -41,6 +42,17 @@ constexpr uint64_t kFuzzFileId = 0x5EED5EED5EED5EEDull;
 using Bytes = std::vector<std::byte>;
 
 int no_sync(int) { return 0; }
+
+// A header block as the core encodes it (shmq.h): "k" = "v1", "t" = "".
+const Bytes kHeaders = {std::byte{1}, std::byte{2}, std::byte{0}, std::byte{'k'}, std::byte{'v'}, std::byte{'1'},
+                        std::byte{1}, std::byte{0}, std::byte{0}, std::byte{'t'}};
+
+// Read every byte a decoder handed out, so that a span past the body shows.
+size_t touch(std::span<const std::byte> s) {
+    size_t sum = 0;
+    for (std::byte b : s) sum += size_t(b);
+    return sum;
+}
 
 struct Dir {
     Dir() {
@@ -103,9 +115,16 @@ void drive_dlq() {
     d.show(1, &full);
     RedriveResult res;
     bool flip = false;
-    d.redrive_all(8, [&](const DeadLetterView &) { return (flip = !flip) ? RedriveStep::Sent : RedriveStep::Keep; },
+    touch(full.headers);
+    size_t sum = 0;
+    d.redrive_all(8,
+                  [&](const DeadLetterView &v) {
+                      sum += touch(v.headers) + touch(v.payload);
+                      return (flip = !flip) ? RedriveStep::Sent : RedriveStep::Keep;
+                  },
                   &res);
     d.add(DeadLetterMeta{7, 1, DeadReason::Rejected, 1, 2}, Bytes(3));
+    d.add(DeadLetterMeta{8, 1, DeadReason::Rejected, 1, 2}, Bytes(3), kHeaders);
 }
 
 void drive_spill() {
@@ -115,8 +134,12 @@ void drive_spill() {
     Spill s;
     if (s.open(dir().fd, "q", o, nullptr) != 0) return;
     std::vector<SpillRecord> batch;
-    for (int i = 0; i < 3 && s.peek_batch(2, &batch) == 0 && !batch.empty(); ++i) s.commit(1);
+    for (int i = 0; i < 3 && s.peek_batch(2, &batch) == 0 && !batch.empty(); ++i) {
+        for (const SpillRecord &r : batch) touch(r.headers);
+        s.commit(1);
+    }
     s.push(SpillMeta{9, 0, 0}, Bytes(5));
+    s.push(SpillMeta{10, 0, 0}, Bytes(5), kHeaders);
 }
 
 } // namespace
@@ -165,8 +188,7 @@ void seed(const std::string &out, const std::string &name, uint8_t mode, const B
 
 Bytes records_of(const Bytes &file) { return Bytes(file.begin() + kFileHeaderSize, file.end()); }
 
-Bytes dlq_file3() {
-    DeadLetters d;
+Bytes dlq_file3(DeadLetters &d) {
     if (d.open(dir().fd, "seed", StoreOptions{}, nullptr) != 0) std::abort();
     for (uint64_t id = 1; id <= 3; ++id) d.add(DeadLetterMeta{id, 5, DeadReason(id), 100, 200}, Bytes(id * 4));
     d.close();
@@ -178,7 +200,8 @@ Bytes dlq_file3() {
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     std::string out = argv[1];
-    Bytes dlq = dlq_file3();
+    DeadLetters d;
+    Bytes dlq = dlq_file3(d);
     seed(out, "dlq-raw-valid", 0, dlq);
     seed(out, "dlq-valid", 1, records_of(dlq));
     Bytes torn = records_of(dlq);
@@ -206,6 +229,16 @@ int main(int argc, char **argv) {
     encode_cursor(Cursor{kFuzzFileId, kFileHeaderSize + kFrameHeaderSize + 24 + 3}, with_cursor.data());
     with_cursor.insert(with_cursor.end(), spill.begin(), spill.end());
     seed(out, "spill-cursor", 3, with_cursor);
+    // Records with header blocks (the seeds above are the format before them).
+    if (d.open(dir().fd, "seed", StoreOptions{}, nullptr) != 0) std::abort();
+    d.add(DeadLetterMeta{4, 5, DeadReason(1), 100, 200}, Bytes(6), kHeaders);
+    d.add(DeadLetterMeta{5, 5, DeadReason(2), 100, 200}, Bytes(2));
+    d.close();
+    seed(out, "dlq-headers", 1, records_of(read_back("seed.dlq")));
+    if (s.open(dir().fd, "seed", SpillOptions{}, nullptr) != 0) std::abort();
+    s.push(SpillMeta{4, 0, 7}, Bytes(2), kHeaders);
+    s.close();
+    seed(out, "spill-headers", 2, records_of(read_back("seed.spill")));
     return 0;
 }
 #endif

@@ -1,0 +1,182 @@
+// shmqctl on topics (issue 16): create --groups, group add, send publishing
+// to every bound group, and peek / recv / purge / stat with --group, each on
+// the named group only; bad input gives a clear error and its exit code.
+#include "run_ctl.hpp"
+#include "support.hpp"
+
+#include "store/dead_letters.hpp"
+#include "store/fsutil.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <span>
+#include <string>
+
+using namespace testing;
+using namespace ctltest;
+
+namespace {
+
+// Exit code and stderr of shmqctl `args`.
+Run ctl_err(const std::string &args) {
+    std::string cmd = std::string(SHMQCTL) + " " + args + " 2>&1 >/dev/null";
+    FILE *p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string err;
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) err.append(buf, n);
+    int status = pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, err};
+}
+
+nlohmann::json ctl_json(const std::string &args) {
+    Run r = ctl(args + " --json");
+    REQUIRE_MESSAGE(r.code == 0, args);
+    return nlohmann::json::parse(r.out);
+}
+
+// A dead-letter store `store` under `dir` holding message `id`.
+void add_dead_letter(const std::string &dir, const std::string &store, uint64_t id) {
+    shmq::store::Fd fd;
+    std::string why;
+    REQUIRE(shmq::store::open_dir(dir, false, &fd, &why) == 0);
+    shmq::store::DeadLetters dl;
+    shmq::store::OpenReport rep;
+    REQUIRE(dl.open(fd.get(), store, shmq::store::StoreOptions{}, &rep) == 0);
+    std::string body = "dead " + std::to_string(id);
+    shmq::store::DeadLetterMeta m{id, 5, shmq::store::DeadReason::Rejected, 1, 2};
+    REQUIRE(dl.add(m, std::as_bytes(std::span(body.data(), body.size()))) == 0);
+}
+
+// What a consumer of group `group` receives with the library (not shmqctl), acking it.
+std::string lib_recv_group(const std::string &topic, const std::string &group) {
+    shmq_queue *g = nullptr;
+    REQUIRE(shmq_open_group(topic.c_str(), group.c_str(), nullptr, &g) == SHMQ_OK);
+    shmq_msg m;
+    REQUIRE(shmq_recv(g, &m, 5 * 1000000000LL) == SHMQ_OK);
+    std::string got(static_cast<const char *>(m.data), m.len);
+    REQUIRE(shmq_ack(g, &m) == SHMQ_OK);
+    shmq_close(g);
+    return got;
+}
+
+} // namespace
+
+TEST_CASE("a topic: send publishes to every group; peek, recv, purge and stat --group act on one group") {
+    std::string t = unique_name("ctltopic");
+    REQUIRE(ctl("create " + t + " --groups 4 --slots 8 --slot-size 64").code == 0);
+    REQUIRE(ctl("group add " + t + " email").code == 0);
+    REQUIRE(ctl("group add " + t + " inventory").code == 0);
+    REQUIRE(ctl("send " + t + " -", "a\\nb\\nc\\n").code == 0);
+
+    auto peeked = ctl_json("peek " + t + " --group email --count 10");
+    REQUIRE(peeked.size() == 3);
+    CHECK(peeked[0]["data"] == "a");
+    auto got = ctl_json("recv " + t + " --group email --count 2");
+    REQUIRE(got.size() == 2);
+    CHECK(got[1]["data"] == "b");
+    CHECK(ctl_json("stat " + t + " --group email")["stats"]["ready"] == 1);
+    CHECK(ctl_json("stat " + t + " --group inventory")["stats"]["ready"] == 3); // untouched by email's recv
+    CHECK(lib_recv_group(t, "inventory") == "a");
+
+    auto purged = ctl_json("purge " + t + " --group inventory");
+    CHECK(purged["purged"] == 2);
+    CHECK(ctl_json("stat " + t + " --group inventory")["stats"]["ready"] == 0);
+    CHECK(ctl_json("stat " + t + " --group email")["stats"]["ready"] == 1);
+    CHECK(lib_recv_group(t, "email") == "c");
+
+    auto stat = ctl_json("stat " + t);
+    CHECK(stat["kind"] == "topic");
+    CHECK(stat["params"]["max_groups"] == 4);
+    CHECK(stat["stats"]["free"] == 8); // every group done with every payload: all slots free again
+    auto list = ctl_json("list");
+    auto it = std::find_if(list.begin(), list.end(), [&](auto &j) { return j["name"] == t; });
+    REQUIRE(it != list.end());
+    CHECK((*it)["kind"] == "topic");
+    CHECK((*it)["max_groups"] == 4);
+    CHECK(ctl("list name kind").out.find(t + "  topic") != std::string::npos);
+    CHECK(ctl("delete " + t).code == 0);
+}
+
+TEST_CASE("a group bound later gets only what is published after it") {
+    std::string t = unique_name("ctllate");
+    REQUIRE(ctl("create " + t + " --groups 2").code == 0);
+    REQUIRE(ctl("group add " + t + " early").code == 0);
+    REQUIRE(ctl("send " + t + " before").code == 0);
+    REQUIRE(ctl("group add " + t + " late").code == 0);
+    REQUIRE(ctl("send " + t + " after").code == 0);
+    CHECK(ctl_json("peek " + t + " --group early --count 10").size() == 2);
+    auto late = ctl_json("peek " + t + " --group late --count 10");
+    REQUIRE(late.size() == 1);
+    CHECK(late[0]["data"] == "after");
+    ctl("delete " + t);
+}
+
+TEST_CASE("topics: bad input is refused with a clear error and its exit code") {
+    std::string t = unique_name("ctlbadt"), q = unique_name("ctlbadq");
+    REQUIRE(ctl("create " + t + " --groups 1").code == 0);
+    REQUIRE(ctl("create " + q).code == 0);
+    REQUIRE(ctl("group add " + t + " only").code == 0);
+
+    Run r = ctl_err("group add " + t + " only");
+    CHECK(r.code == 5);
+    CHECK(r.out.find("bound already") != std::string::npos);
+    r = ctl_err("group add " + t + " second");
+    CHECK(r.code == 5);
+    CHECK(r.out.find("groups of the topic are bound") != std::string::npos);
+    r = ctl_err("group add " + q + " g");
+    CHECK(r.code == 1);
+    CHECK(r.out.find("is a queue, not a topic") != std::string::npos);
+    r = ctl_err("peek " + q + " --group g");
+    CHECK(r.code == 1);
+    CHECK(r.out.find("is a queue, not a topic") != std::string::npos);
+    r = ctl_err("recv " + t + " --group nosuch --timeout 0");
+    CHECK(r.code == 2);
+    CHECK(r.out.find("has no group 'nosuch'") != std::string::npos);
+    r = ctl_err("stat " + t + " --group '../x'");
+    CHECK(r.code == 1);
+    CHECK(r.out.find("bad group name") != std::string::npos);
+    r = ctl_err("group add " + t + " 'a b'");
+    CHECK(r.code == 1);
+    for (const char *cmd : {"recv ", "peek ", "purge "}) {
+        r = ctl_err(cmd + t);
+        CHECK_MESSAGE(r.code == 1, cmd);
+        CHECK(r.out.find("--group GROUP") != std::string::npos);
+    }
+    CHECK(ctl("recv no.such.topic --group g").code == 2);
+    CHECK(ctl("create " + unique_name("ctl17") + " --groups " + std::to_string(SHMQ_MAX_GROUPS + 1)).code == 1);
+    ctl("delete " + t);
+    ctl("delete " + q);
+}
+
+TEST_CASE("dlq --group: a group's store is TOPIC.GROUP; redrive puts its dead letters back into that group only") {
+    std::string t = unique_name("ctldlqt");
+    REQUIRE(ctl("create " + t + " --groups 2").code == 0);
+    REQUIRE(ctl("group add " + t + " email").code == 0);
+    REQUIRE(ctl("group add " + t + " inventory").code == 0);
+    char tmpl[] = "/tmp/shmqctl-topic-dlq-XXXXXX";
+    std::string dir = mkdtemp(tmpl), at = " --dlq-dir " + dir;
+    add_dead_letter(dir, t + ".email", 7);
+    auto list = ctl_json("dlq list " + t + " --group email" + at);
+    REQUIRE(list.size() == 1);
+    CHECK(list[0]["id"] == 7);
+    CHECK(ctl_json("dlq list " + t + " --group inventory" + at).empty());
+    REQUIRE(ctl("dlq redrive " + t + " --group email --rate 1000" + at).code == 0);
+    auto email = ctl_json("peek " + t + " --group email");
+    REQUIRE(email.size() == 1);
+    CHECK(email[0]["id"] == 7);
+    CHECK(email[0]["data"] == "dead 7");
+    CHECK(ctl_json("peek " + t + " --group inventory").empty()); // only the group it died in
+    CHECK(lib_recv_group(t, "email") == "dead 7");
+    CHECK(ctl_json("stat " + t)["stats"]["free"] == 1024); // acked by its one group: the payload is free
+    CHECK(ctl_json("dlq list " + t + " --group email" + at).empty());
+    Run r = ctl_err("dlq list " + t + " --group 'a b'" + at);
+    CHECK(r.code == 1);
+    CHECK(r.out.find("bad group name") != std::string::npos);
+    ctl("delete " + t);
+    CHECK(system(("rm -rf " + dir).c_str()) == 0);
+}
