@@ -5,6 +5,8 @@
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 
+#include <openssl/err.h>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -20,20 +22,70 @@ timeval tv(int ms) { return timeval{ms / 1000, (ms % 1000) * 1000}; }
 
 std::string text(amqp_bytes_t b) { return std::string(static_cast<const char *>(b.bytes), b.len); }
 
+// OpenSSL's last error on this thread as " (reason)", or ""; clears the queue.
+// rabbitmq-c leaves it queued after a TLS failure.
+std::string openssl_reason() {
+    const char *why = nullptr;
+    if (unsigned long e = ERR_peek_last_error()) why = ERR_reason_error_string(e);
+    ERR_clear_error();
+    return why != nullptr ? std::string(" (") + why + ")" : "";
+}
+
 amqp_socket_t *make_socket(amqp_connection_state_t c, const BrokerConfig &cfg) {
     if (!cfg.tls.enabled) return amqp_tcp_socket_new(c);
     amqp_socket_t *s = amqp_ssl_socket_new(c);
     if (s == nullptr) return nullptr;
     const TlsConfig &t = cfg.tls;
     if (!t.ca_file.empty() && amqp_ssl_socket_set_cacert(s, t.ca_file.c_str()) != AMQP_STATUS_OK)
-        throw BrokerError("tls: cannot load ca_file " + t.ca_file);
+        throw BrokerError("TLS: cannot load ca_file " + t.ca_file + openssl_reason());
     if (!t.cert_file.empty() &&
         amqp_ssl_socket_set_key(s, t.cert_file.c_str(), t.key_file.c_str()) != AMQP_STATUS_OK)
-        throw BrokerError("tls: cannot load cert_file/key_file");
+        throw BrokerError("TLS: cannot load cert_file " + t.cert_file + " with key_file " + t.key_file + openssl_reason());
     amqp_ssl_socket_set_verify_peer(s, t.verify_peer);
     amqp_ssl_socket_set_verify_hostname(s, t.verify_hostname);
     return s;
 }
+
+bool is_tls_failure(int status) {
+    return status == AMQP_STATUS_SSL_ERROR || status == AMQP_STATUS_SSL_PEER_VERIFY_FAILED ||
+           status == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED || status == AMQP_STATUS_SSL_CONNECTION_FAILED;
+}
+
+// rabbitmq-c's words for `status`, and for a TLS failure OpenSSL's reason,
+// e.g. "certificate verify failed" or, sent by the broker, "tlsv1 alert unknown ca".
+std::string error_text(int status) {
+    std::string s = amqp_error_string2(status);
+    return is_tls_failure(status) ? s + openssl_reason() : s;
+}
+
+// Why a TLS connect failed, in words.
+std::string tls_failure(int status, const BrokerConfig &cfg) {
+    std::string s = "TLS to " + cfg.host + ":" + std::to_string(cfg.port) + ": ";
+    if (status == AMQP_STATUS_SSL_PEER_VERIFY_FAILED)
+        s += "the broker's certificate failed verification against ca_file " + cfg.tls.ca_file;
+    else if (status == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED)
+        s += "the broker's certificate does not name " + cfg.host;
+    else
+        return s + error_text(status);
+    ERR_clear_error();
+    return s;
+}
+
+// Client properties that ask for connection.blocked/unblocked: RabbitMQ
+// sends them only to clients that announce the capability.
+struct ClientProperties {
+    amqp_table_entry_t cap{}, entry{};
+    amqp_table_t table{};
+    ClientProperties() {
+        cap.key = amqp_cstring_bytes("connection.blocked");
+        cap.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+        cap.value.value.boolean = 1;
+        entry.key = amqp_cstring_bytes("capabilities");
+        entry.value.kind = AMQP_FIELD_KIND_TABLE;
+        entry.value.value.table = amqp_table_t{1, &cap};
+        table = amqp_table_t{1, &entry};
+    }
+};
 
 // rabbitmq-c writes with no deadline: a broker (or a middlebox) that stops
 // reading would hold a publish or an ack for ever, where no heartbeat check
@@ -59,7 +111,7 @@ std::string_view Delivery::body() const {
 }
 
 void Connection::check_status(int status, const char *what) {
-    if (status != AMQP_STATUS_OK) throw BrokerError(std::string(what) + ": " + amqp_error_string2(status));
+    if (status != AMQP_STATUS_OK) throw BrokerError(std::string(what) + ": " + error_text(status));
 }
 
 void Connection::check(amqp_rpc_reply_t r, const char *what) {
@@ -67,7 +119,7 @@ void Connection::check(amqp_rpc_reply_t r, const char *what) {
     case AMQP_RESPONSE_NORMAL: return;
     case AMQP_RESPONSE_NONE: throw BrokerError(std::string(what) + ": no reply");
     case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-        throw BrokerError(std::string(what) + ": " + amqp_error_string2(r.library_error));
+        throw BrokerError(std::string(what) + ": " + error_text(r.library_error));
     case AMQP_RESPONSE_SERVER_EXCEPTION: break;
     }
     if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
@@ -89,12 +141,15 @@ void Connection::open() {
     if (s == nullptr) throw BrokerError("cannot create a socket");
     timeval t = tv(int(cfg_.connect_timeout_ms));
     int st = amqp_socket_open_noblock(s, cfg_.host.c_str(), int(cfg_.port), &t);
+    if (cfg_.tls.enabled && is_tls_failure(st)) throw BrokerError(tls_failure(st, cfg_));
     check_status(st, ("connect to " + cfg_.host + ":" + std::to_string(cfg_.port)).c_str());
     bound_writes(conn_, cfg_.write_timeout_ms);
     amqp_set_handshake_timeout(conn_, &t);
     amqp_set_rpc_timeout(conn_, &t);
-    check(amqp_login(conn_, cfg_.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE, int(cfg_.heartbeat_s),
-                     AMQP_SASL_METHOD_PLAIN, cfg_.user.c_str(), cfg_.password.c_str()),
+    ClientProperties props;
+    blocked_ = false;
+    check(amqp_login_with_properties(conn_, cfg_.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE, int(cfg_.heartbeat_s),
+                                     &props.table, AMQP_SASL_METHOD_PLAIN, cfg_.user.c_str(), cfg_.password.c_str()),
           "login");
     amqp_channel_open(conn_, kChannel);
     check(amqp_get_rpc_reply(conn_), "channel.open");
@@ -124,6 +179,15 @@ void Connection::publish(const std::string &exchange, const std::string &routing
     check_status(st, "basic.publish");
 }
 
+// connection.blocked or unblocked: note it and return true.
+bool Connection::note_blocking(const amqp_frame_t &f) {
+    if (f.frame_type != AMQP_FRAME_METHOD) return false;
+    if (f.payload.method.id == AMQP_CONNECTION_BLOCKED_METHOD) blocked_ = true;
+    else if (f.payload.method.id == AMQP_CONNECTION_UNBLOCKED_METHOD) blocked_ = false;
+    else return false;
+    return true;
+}
+
 void Connection::closed_by_broker(const amqp_frame_t &f) {
     if (f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD) {
         auto *m = static_cast<amqp_connection_close_t *>(f.payload.method.decoded);
@@ -144,7 +208,7 @@ bool Connection::next_confirm(int timeout_ms, Confirm *out) {
     int st = amqp_simple_wait_frame_noblock(conn_, &f, &t);
     if (st == AMQP_STATUS_TIMEOUT) return false;
     check_status(st, "waiting for confirms");
-    if (f.frame_type != AMQP_FRAME_METHOD) return false; // stray content of a return: skip
+    if (f.frame_type != AMQP_FRAME_METHOD || note_blocking(f)) return false; // stray content of a return: skip
     switch (f.payload.method.id) {
     case AMQP_BASIC_ACK_METHOD: {
         auto *m = static_cast<amqp_basic_ack_t *>(f.payload.method.decoded);
@@ -189,7 +253,7 @@ bool Connection::next_delivery(int timeout_ms, Delivery *out) {
     if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
         amqp_frame_t f;
         check_status(amqp_simple_wait_frame(conn_, &f), "reading a frame");
-        if (f.frame_type == AMQP_FRAME_METHOD) closed_by_broker(f);
+        if (f.frame_type == AMQP_FRAME_METHOD && !note_blocking(f)) closed_by_broker(f);
         return false;
     }
     check(r, "basic.consume");
@@ -209,6 +273,11 @@ uint32_t Connection::ready_count(const std::string &queue) {
         amqp_queue_declare(conn_, kChannel, amqp_cstring_bytes(queue.c_str()), 1, 0, 0, 0, amqp_empty_table);
     check(amqp_get_rpc_reply(conn_), ("queue.declare (passive) of " + queue).c_str());
     return ok->message_count;
+}
+
+void Connection::declare_queue(const std::string &queue) {
+    amqp_queue_declare(conn_, kChannel, amqp_cstring_bytes(queue.c_str()), 0, 1, 0, 0, amqp_empty_table);
+    check(amqp_get_rpc_reply(conn_), ("queue.declare of " + queue).c_str());
 }
 
 void Connection::heartbeat() {

@@ -53,6 +53,9 @@ public:
     void close();          // drop the connection (after a failure); never throws
     void close_politely(); // connection.close handshake first (on a clean stop); never throws
     bool is_open() const { return conn_ != nullptr; }
+    // The broker said connection.blocked (a memory or disk alarm: it reads
+    // nothing more from publishers) and not yet connection.unblocked.
+    bool blocked() const { return blocked_; }
 
     // out
     void confirm_select();
@@ -70,13 +73,18 @@ public:
     // Messages ready in `queue` (a passive queue.declare; deliveries that
     // arrive meanwhile are kept for next_delivery).
     uint32_t ready_count(const std::string &queue);
+    // Declare a durable queue (nothing happens if it exists with these
+    // properties; a queue declared otherwise closes the channel: BrokerError).
+    void declare_queue(const std::string &queue);
 
 private:
     void check(amqp_rpc_reply_t r, const char *what);
     void check_status(int status, const char *what);
     [[noreturn]] void closed_by_broker(const amqp_frame_t &f);
+    bool note_blocking(const amqp_frame_t &f);
     const BrokerConfig &cfg_;
     amqp_connection_state_t conn_ = nullptr;
+    bool blocked_ = false;
 };
 
 } // namespace bridge

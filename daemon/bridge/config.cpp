@@ -9,9 +9,13 @@
 
 #include "config.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <unistd.h>
 
 namespace bridge {
 
@@ -94,6 +98,31 @@ bool read_secret(const std::string &path, std::string *out, std::string *err) {
     return true;
 }
 
+// "" if `path` can be read (a file with at least one byte), else why not.
+std::string unreadable(const std::string &path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::strerror(errno);
+    char c;
+    ssize_t n = ::read(fd, &c, 1);
+    std::string why = n < 0 ? std::strerror(errno) : n == 0 ? "empty file" : "";
+    ::close(fd);
+    return why;
+}
+
+// With TLS on, every file named must be readable now, so that --check finds
+// a wrong path or permission before the first connection does.
+void check_tls_files(const TlsConfig &c, std::string *err) {
+    if (!c.enabled || !err->empty()) return;
+    if (c.verify_peer && c.ca_file.empty())
+        *err = "broker.tls.ca_file: required while verify_peer is true (the CA that signed the broker's certificate)";
+    const std::pair<const char *, const std::string *> files[] = {
+        {"ca_file", &c.ca_file}, {"cert_file", &c.cert_file}, {"key_file", &c.key_file}};
+    for (const auto &[key, path] : files) {
+        std::string why = path->empty() ? "" : unreadable(*path);
+        if (!why.empty() && err->empty()) *err = "broker.tls." + std::string(key) + ": cannot read " + *path + ": " + why;
+    }
+}
+
 void read_tls(const toml::table *t, TlsConfig *c, std::string *err) {
     if (t == nullptr) return;
     Reader r(*t, "broker.tls.", err);
@@ -106,6 +135,7 @@ void read_tls(const toml::table *t, TlsConfig *c, std::string *err) {
     r.finish();
     if (c->cert_file.empty() != c->key_file.empty() && err->empty())
         *err = "broker.tls: cert_file and key_file go together";
+    check_tls_files(*c, err);
 }
 
 void read_broker(const toml::table *t, BrokerConfig *c, std::string *err) {
@@ -141,6 +171,7 @@ void read_binding(const toml::table &t, Direction d, size_t i, Binding *b, std::
     r.text("local_queue", &b->local_queue);
     r.require("local_queue", b->local_queue);
     r.boolean("envelope", &b->envelope);
+    r.text("declare_queue", &b->declare_queue);
     if (d == Direction::out) {
         r.text("exchange", &b->exchange);
         r.text("routing_key", &b->routing_key);

@@ -54,6 +54,7 @@ struct Binding {
     uint32_t send_timeout_ms = 1000; // per attempt at a local send; retried while the queue is full
     // both
     bool envelope = false; // in: wrap payloads with their identity; out: unwrap them
+    std::string declare_queue; // a durable queue declared on each connect; "" declares nothing
 };
 
 struct StatusConfig {

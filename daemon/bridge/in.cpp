@@ -64,6 +64,7 @@ void In::ensure_broker() {
     ack_tag_ = 0; // tags belong to the old channel; the broker requeued those deliveries
     unacked_ = 0;
     amqp_.open();
+    if (!b_.declare_queue.empty()) amqp_.declare_queue(b_.declare_queue);
     amqp_.consume(b_.amqp_queue, uint16_t(b_.prefetch));
     if (ever_connected_) m_.reconnects++;
     ever_connected_ = true;
@@ -141,6 +142,7 @@ void In::step() {
     Delivery d;
     if (amqp_.next_delivery(unacked_ > 0 ? 5 : 100, &d)) deliver(d);
     else flush_acks(); // idle: settle what was sent
+    m_.blocked = amqp_.blocked();
 }
 
 void In::run() {
@@ -151,6 +153,8 @@ void In::run() {
         } catch (const BrokerError &e) {
             amqp_.close();
             m_.connected = 0;
+            m_.blocked = 0;
+            m_.broker_errors++;
             backoff_.failed();
             spdlog::warn("[{}] broker: {}; reconnecting in {} ms", b_.name, e.what(), backoff_.delay_ms());
         }

@@ -34,7 +34,9 @@ const Family kFamilies[] = {
     {"shmq_bridge_backpressure_waits_total", "counter", "Local sends that found the queue full and waited (in).", &Metrics::backpressure_waits, nullptr},
     {"shmq_bridge_broker_backlog_messages", "gauge", "Messages ready in the broker's queue, read once a second (in: the lag).", nullptr, &Metrics::broker_backlog},
     {"shmq_bridge_reconnects_total", "counter", "Connections to the broker opened after the first.", &Metrics::reconnects, nullptr},
+    {"shmq_bridge_broker_errors_total", "counter", "Failed connects (TCP, TLS, login) and lost connections; each is logged with its reason.", &Metrics::broker_errors, nullptr},
     {"shmq_bridge_connected", "gauge", "1 while connected to the broker.", nullptr, &Metrics::connected},
+    {"shmq_bridge_broker_blocked", "gauge", "1 while the broker blocks this connection (connection.blocked: a memory or disk alarm).", nullptr, &Metrics::blocked},
 };
 
 } // namespace

@@ -23,8 +23,8 @@ struct Metrics {
     std::atomic<uint64_t> received{0}, sent_local{0}, acked_broker{0}, poison{0}, backpressure_waits{0};
     std::atomic<int64_t> broker_backlog{0};     // ready in the broker's queue (the lag)
     // both
-    std::atomic<uint64_t> reconnects{0};
-    std::atomic<int64_t> connected{0};
+    std::atomic<uint64_t> reconnects{0}, broker_errors{0};
+    std::atomic<int64_t> connected{0}, blocked{0};
 };
 
 std::string render(const std::vector<Metrics *> &all);

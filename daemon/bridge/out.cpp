@@ -81,6 +81,7 @@ bool Out::ensure_local() {
 void Out::ensure_broker() {
     if (amqp_.is_open() || !backoff_.due()) return;
     amqp_.open();
+    if (!b_.declare_queue.empty()) amqp_.declare_queue(b_.declare_queue);
     amqp_.confirm_select();
     if (ever_connected_) m_.reconnects++;
     ever_connected_ = true;
@@ -218,9 +219,10 @@ void Out::step() {
     ensure_broker();
     if (!amqp_.is_open()) return nap(stop_, 20);
     size_t leased = 0;
-    if (inflight_.size() < b_.max_inflight) leased = fill(inflight_.empty() ? 100 : 0);
-    bool wait = !inflight_.empty() && (leased == 0 || inflight_.size() >= b_.max_inflight);
+    if (inflight_.size() < b_.max_inflight && !amqp_.blocked()) leased = fill(inflight_.empty() ? 100 : 0);
+    bool wait = amqp_.blocked() || (!inflight_.empty() && (leased == 0 || inflight_.size() >= b_.max_inflight));
     drain(wait ? 20 : 0);
+    m_.blocked = amqp_.blocked(); // while blocked, publish nothing more: a write could stall
 }
 
 // Stop leasing; wait a little for the confirms of what is in flight. What is
@@ -248,6 +250,8 @@ void Out::run() {
         } catch (const BrokerError &e) {
             amqp_.close();
             m_.connected = 0;
+            m_.blocked = 0;
+            m_.broker_errors++;
             backoff_.failed();
             spdlog::warn("[{}] broker: {}; reconnecting in {} ms", b_.name, e.what(), backoff_.delay_ms());
         }

@@ -7,6 +7,13 @@
 #   DIR/port        the AMQP port, written once the node accepts connections
 #   DIR/unavailable why the node could not start (the tests then skip)
 #   DIR/pid         the node's process group (the rabbitmq-server script)
+#   DIR/tls/        a throwaway CA (ca.pem), the node's certificate for
+#                   "localhost" signed by it, a client certificate (client.pem,
+#                   client.key), an unrelated CA (other-ca.pem) and a client
+#                   certificate it signed (rogue.pem, rogue.key)
+#   DIR/tls_port    the AMQPS port (TLS, verifying client certificates when
+#                   sent), written once it accepts connections
+#   DIR/tls_unavailable  why there is no TLS listener (the TLS tests then skip)
 # Usage: broker.sh start DIR | stop DIR | kill DIR (SIGKILL, keeps the data)
 #        | restart DIR (start again on the same port and data)
 #        | ctl DIR ARGS... (rabbitmqctl against the node; slow: 10-25 s here)
@@ -26,14 +33,43 @@ unavailable() {
   exit 0 # not a failure: the bridge tests skip with this reason
 }
 
-# Three consecutive free ports: AMQP, Erlang distribution, epmd. Below the
-# ephemeral range (32768..), where probing a closed port can connect to itself.
+# Four consecutive free ports: AMQP, Erlang distribution, epmd, AMQPS. Below
+# the ephemeral range (32768..), where probing a closed port can connect to itself.
 pick_port() {
   local p
-  for p in $(seq 21672 3 21872); do
-    port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && { echo "$p"; return 0; }
+  for p in $(seq 21672 4 21872); do
+    port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && port_free $((p + 3)) &&
+      { echo "$p"; return 0; }
   done
   return 1
+}
+
+# A throwaway CA and certificates (EC P-256, valid 7 days) in DIR/tls.
+make_certs() (
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  mkdir -p "$dir/tls" && cd "$dir/tls" || return 1
+  for ca in ca other-ca; do
+    openssl req -x509 "${ec[@]}" -days 7 -subj "/CN=shmq test $ca" -keyout "$ca.key" -out "$ca.pem" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign,cRLSign || return 1
+  done
+  openssl req "${ec[@]}" -subj /CN=localhost -keyout server.key -out server.csr &&
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 7 -out server.pem \
+      -extfile <(printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n') || return 1
+  for c in client:ca rogue:other-ca; do
+    openssl req "${ec[@]}" -subj "/CN=shmq-bridge-test" -keyout "${c%:*}.key" -out "${c%:*}.csr" &&
+      openssl x509 -req -in "${c%:*}.csr" -CA "${c#*:}.pem" -CAkey "${c#*:}.key" -CAcreateserial -days 7 \
+        -out "${c%:*}.pem" -extfile <(printf 'extendedKeyUsage=clientAuth\n') || return 1
+  done
+)
+
+# The AMQPS listener's lines of rabbitmq.conf, or why there is none.
+tls_conf() {
+  local t="$dir/tls"
+  command -v openssl > /dev/null || { echo "openssl not installed (scripts/deps.sh installs it)" > "$dir/tls_unavailable"; return; }
+  make_certs > "$dir/openssl.log" 2>&1 || { echo "openssl could not make certificates (see $dir/openssl.log)" > "$dir/tls_unavailable"; return; }
+  printf 'listeners.ssl.default = 127.0.0.1:%s\n' $(($1 + 3))
+  printf 'ssl_options.%s = %s\n' cacertfile "$t/ca.pem" certfile "$t/server.pem" keyfile "$t/server.key" \
+    verify verify_peer fail_if_no_peer_cert false
 }
 
 node_env() {
@@ -58,6 +94,11 @@ launch() {
     sleep 0.1
     t=$((t + 1))
   done
+  if [ ! -f "$dir/tls_unavailable" ]; then
+    while ! port_open $((p + 3)) && [ "$t" -lt $((start_timeout * 10)) ]; do sleep 0.1; t=$((t + 1)); done
+    if port_open $((p + 3)); then echo $((p + 3)) > "$dir/tls_port"
+    else echo "the AMQPS listener did not open (see $dir/log)" > "$dir/tls_unavailable"; fi
+  fi
   echo "$p" > "$dir/port"
   echo "broker.sh: node listening on 127.0.0.1:$p after $((t / 10)).$((t % 10))s" >&2
 }
@@ -67,10 +108,10 @@ start() {
   mkdir -p "$dir/home" "$dir/mnesia" "$dir/log"
   [ -x "$server" ] || unavailable "$server not installed (scripts/deps.sh installs rabbitmq-server)"
   local p
-  p=$(pick_port) || unavailable "no free loopback ports in 21672..21874"
+  p=$(pick_port) || unavailable "no free loopback ports in 21672..21875"
   echo "[]." > "$dir/enabled_plugins"
   : > "$dir/rabbitmq-env.conf"
-  printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$p" > "$dir/rabbitmq.conf"
+  { printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users = none\n' "$p"; tls_conf "$p"; } > "$dir/rabbitmq.conf"
   launch "$p"
 }
 

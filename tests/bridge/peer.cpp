@@ -4,6 +4,7 @@
 #include <amqp_tcp_socket.h>
 
 #include <cerrno>
+#include <fcntl.h>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -45,6 +46,16 @@ std::optional<int> Broker::port(std::string *why) {
         return std::nullopt;
     }
     return std::stoi(p);
+}
+
+std::string Broker::tls_dir() { return dir() + "/tls"; }
+
+std::optional<int> Broker::tls_port(std::string *why) {
+    if (!port(why)) return std::nullopt;
+    std::string p = slurp(dir() + "/tls_port");
+    if (!p.empty()) return std::stoi(p);
+    *why = "no TLS listener: " + slurp(dir() + "/tls_unavailable");
+    return std::nullopt;
 }
 
 void Broker::restart() {
@@ -160,6 +171,7 @@ BridgeProcess::BridgeProcess(const std::string &config_toml) {
     std::string dir = temp_dir();
     config_path = dir + "/bridge.toml";
     status_path = dir + "/metrics.prom";
+    log_path = dir + "/bridge.log";
     std::ofstream(config_path) << config_toml << "\n[status]\nfile = \"" << status_path << "\"\ninterval_ms = 100\n";
 }
 
@@ -168,6 +180,7 @@ BridgeProcess::~BridgeProcess() {
     std::remove(config_path.c_str());
     std::remove(status_path.c_str());
     std::remove((status_path + ".tmp").c_str());
+    std::remove(log_path.c_str());
     rmdir(config_path.substr(0, config_path.rfind('/')).c_str());
 }
 
@@ -178,7 +191,12 @@ void BridgeProcess::start() {
     const char *level = std::getenv("SHMQ_BRIDGE_TEST_LOG_LEVEL"); // e.g. info, to debug a test
     std::string bin = SHMQ_BRIDGE_BIN, flag = "--config", lflag = "--log-level", lvl = level ? level : "warn";
     char *argv[] = {bin.data(), flag.data(), config_path.data(), lflag.data(), lvl.data(), nullptr};
-    if (int rc = posix_spawn(&pid_, bin.c_str(), nullptr, nullptr, argv, environ); rc != 0) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (capture_log) posix_spawn_file_actions_addopen(&fa, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int rc = posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
         pid_ = -1;
         throw std::runtime_error(std::string("posix_spawn shmq-bridge: ") + std::strerror(rc));
     }
@@ -199,6 +217,12 @@ int BridgeProcess::stop() {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
 }
 
+bool BridgeProcess::alive() {
+    int st;
+    return pid_ > 0 && waitpid(pid_, &st, WNOHANG) == 0;
+}
+
 std::string BridgeProcess::metrics() { return slurp(status_path); }
+std::string BridgeProcess::log() { return slurp(log_path); }
 
 } // namespace bridge_test

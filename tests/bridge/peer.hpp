@@ -17,6 +17,8 @@ namespace bridge_test {
 struct Broker {
     static std::string dir();
     static std::optional<int> port(std::string *why); // nullopt: unavailable, *why says why
+    static std::optional<int> tls_port(std::string *why); // the AMQPS listener; certificates in tls_dir()
+    static std::string tls_dir();
     static void restart();  // SIGKILL the node and start it again on its data
     // Whether the node's Mnesia files (where it recovers durable queues from)
     // name `queue` yet: a declaration not there cannot survive a SIGKILL.
@@ -53,8 +55,11 @@ public:
     void start();
     void kill9();          // SIGKILL and reap
     int stop();            // SIGTERM; the exit code
+    bool alive();          // still running (not exited, not reaped)
     std::string metrics(); // the status file's text ("" before the first write)
-    std::string config_path, status_path;
+    std::string log();     // its stderr, when capture_log was set before start()
+    std::string config_path, status_path, log_path;
+    bool capture_log = false;
 
 private:
     pid_t pid_ = -1;

@@ -115,6 +115,31 @@ TEST_CASE("--check: exit 0 on a good config, 2 with the reason on a bad one") {
     CHECK(out.find("log_level") != std::string::npos);
 }
 
+TEST_CASE("TLS: the files named must be readable, and --check says which is not") {
+    std::string ca = write_temp("-----BEGIN CERTIFICATE-----\n"), out;
+    auto tls = [&](const std::string &lines) {
+        return "version = 1\n[broker]\nport = 5671\n[broker.tls]\n" + lines + "[[out]]\nlocal_queue = \"a\"\n";
+    };
+    CHECK(error_of(tls("enabled = true\nca_file = \"" + ca + "\"\n")) == "");
+    CHECK(error_of(tls("enabled = true\n")) ==
+          "broker.tls.ca_file: required while verify_peer is true (the CA that signed the broker's certificate)");
+    CHECK(error_of(tls("enabled = true\nverify_peer = false\n")) == ""); // encrypted, unauthenticated: allowed
+    CHECK(error_of(tls("enabled = false\nca_file = \"/nonexistent/ca.pem\"\n")) == ""); // TLS off: not read
+    CHECK(check_exit(tls("enabled = true\nca_file = \"/nonexistent/ca.pem\"\n"), &out) == 2);
+    CHECK(out.find("broker.tls.ca_file: cannot read /nonexistent/ca.pem: No such file or directory") != std::string::npos);
+    CHECK(check_exit(tls("enabled = true\nca_file = \"" + ca + "\"\ncert_file = \"/tmp\"\nkey_file = \"" + ca + "\"\n"),
+                     &out) == 2);
+    CHECK(out.find("broker.tls.cert_file: cannot read /tmp: Is a directory") != std::string::npos);
+    std::string empty = write_temp("");
+    CHECK(check_exit(tls("enabled = true\nca_file = \"" + ca + "\"\ncert_file = \"" + ca + "\"\nkey_file = \"" + empty + "\"\n"),
+                     &out) == 2);
+    CHECK(out.find("broker.tls.key_file: cannot read " + empty + ": empty file") != std::string::npos);
+    CHECK(error_of(tls("enabled = true\nca_file = \"" + ca + "\"\ncert_file = \"" + ca + "\"\n")) ==
+          "broker.tls: cert_file and key_file go together");
+    std::remove(ca.c_str());
+    std::remove(empty.c_str());
+}
+
 TEST_CASE("the envelope carries an identity and the payload, and plain payloads are left alone") {
     bridge::Identity id{"orders", 42, 3, 1700000000123456789};
     std::string wrapped = bridge::wrap(id, "hello");

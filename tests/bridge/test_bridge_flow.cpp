@@ -129,3 +129,18 @@ TEST_CASE("in: a full local queue stops consumption; the broker keeps the rest, 
     CHECK(bridge.stop() == 0);
     CHECK(peer.count(q) == 0);
 }
+
+TEST_CASE("declare_queue: the bridge declares a durable queue on connect, so nothing comes back unroutable") {
+    int port = broker_port();
+    Peer peer(port);
+    LocalQ a("declare");
+    std::string q = amqp_name("declare"); // not declared by the test
+    for (int i = 0; i < 10; i++) REQUIRE(shmq_send(a.q, payload(i).data(), 64, 0) == SHMQ_OK);
+    BridgeProcess bridge("version = 1\n[broker]\nport = " + std::to_string(port) + "\n[[out]]\nlocal_queue = \"" +
+                         a.name + "\"\nrouting_key = \"" + q + "\"\ndeclare_queue = \"" + q + "\"\n");
+    bridge.start();
+    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_messages_confirmed_total") == 10; }));
+    CHECK(peer.count(q) == 10); // the queue exists (a passive declare would fail) and holds them all
+    CHECK(metric(bridge.metrics(), "shmq_bridge_messages_returned_total") == 0);
+    CHECK(bridge.stop() == 0);
+}

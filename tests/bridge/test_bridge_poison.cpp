@@ -6,11 +6,23 @@
 
 #include "flow.hpp"
 
+#include <cstdio>
 #include <unistd.h>
 
 using namespace bridge_test;
 
 namespace {
+// `shmqctl bridge` (the table) on the bridge's status file.
+std::string shmqctl_bridge_table(const BridgeProcess &bridge) {
+    std::string out, cmd = std::string(SHMQCTL_BIN) + " bridge --status-file " + bridge.status_path;
+    FILE *p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    CHECK(pclose(p) == 0);
+    return out;
+}
+
 int broker_port() {
     std::string why;
     return *Broker::port(&why);
@@ -85,7 +97,11 @@ TEST_CASE("out: a broker that stops reading (memory alarm) holds the bridge at m
     BridgeProcess bridge("version = 1\n[broker]\nport = " + std::to_string(port) + "\n[[out]]\nlocal_queue = \"" +
                          a.name + "\"\nrouting_key = \"" + q + "\"\nmax_inflight = " + std::to_string(inflight) + "\n");
     bridge.start();
-    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_messages_published_total") >= inflight; }));
+    // The broker says connection.blocked (the bridge asks for it at login), and
+    // the bridge then publishes nothing more: at most one window went out.
+    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_broker_blocked") == 1; }));
+    CHECK(metric(bridge.metrics(), "shmq_bridge_messages_published_total") <= uint64_t(inflight));
+    CHECK(shmqctl_bridge_table(bridge).find(" blocked ") != std::string::npos); // the connected column says so
     shmq_stats st{};
     st.struct_size = sizeof st;
     REQUIRE(shmq_stats_get(a.q, &st) == SHMQ_OK);
@@ -97,5 +113,6 @@ TEST_CASE("out: a broker that stops reading (memory alarm) holds the bridge at m
     alarm.clear();
     REQUIRE(eventually([&] { return shmq_stats_get(a.q, &st) == SHMQ_OK && st.acked == uint64_t(n); }, 120));
     CHECK(peer.count(q) == uint32_t(n));
+    CHECK(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_broker_blocked") == 0; }));
     CHECK(bridge.stop() == 0);
 }
