@@ -5,14 +5,13 @@
 // finalizer per Message would double the cost of Recv + Ack.
 package shmq
 
-/*
-#include <shmq/shmq.h>
-*/
+// #include "shmq_go.h"
 import "C"
 
 import (
 	"context"
 	"runtime"
+	"sync"
 	"unsafe"
 )
 
@@ -20,12 +19,21 @@ import (
 // in one cgo call, waiting until ctx is done for the first one only.
 func (q *Queue) RecvBatch(ctx context.Context, max int) ([]*Message, error) {
 	if max < 1 {
-		return nil, &Error{Code: CodeInvalid, Op: "recv_batch", Queue: q.name, Note: "max must be >= 1"}
+		return nil, &Error{Code: CodeInvalid, Op: "recv_batch", Queue: q.name, Group: q.group, Note: "max must be >= 1"}
 	}
-	cs := make([]C.shmq_msg, max)
+	var cs []C.shmq_go_msg
+	if max <= scratchLen {
+		s := getScratch()
+		defer scratch.Put(s)
+		cs = s[:max]
+	} else {
+		cs = make([]C.shmq_go_msg, max) // a handle with prefetch 0 (no limit)
+	}
 	var n C.size_t
 	err := q.blocking(ctx, "recv_batch", func(h *C.shmq_queue, ns C.int64_t) C.int {
-		return C.shmq_recv_batch(h, &cs[0], C.size_t(max), &n, ns)
+		r := C.shmq_go_recv_batch(handle(h), &cs[0], C.size_t(max), ns)
+		n = r.count
+		return r.rc
 	})
 	if n == 0 {
 		return nil, err
@@ -33,17 +41,27 @@ func (q *Queue) RecvBatch(ctx context.Context, max int) ([]*Message, error) {
 	return q.wrapBatch(cs[:n]), nil
 }
 
+// scratch holds the receipts of one batch call: pointer-free memory on the
+// heap, reused, for cgo (see shmq_go.h).
+const scratchLen = 256
+
+var scratch = sync.Pool{New: func() interface{} { return new([scratchLen]C.shmq_go_msg) }}
+
+func getScratch() *[scratchLen]C.shmq_go_msg { return scratch.Get().(*[scratchLen]C.shmq_go_msg) }
+
 // wrapBatch makes Messages of leased receipts, in one allocation with one
 // finalizer for the batch.
-func (q *Queue) wrapBatch(cs []C.shmq_msg) []*Message {
+func (q *Queue) wrapBatch(cs []C.shmq_go_msg) []*Message {
 	ms := make([]Message, len(cs))
 	out := make([]*Message, len(cs))
+	q.slabMu.Lock()
 	for i := range cs {
 		m := &ms[i]
 		m.q, m.c = q, cs[i]
-		m.data = C.GoBytes(unsafe.Pointer(cs[i].data), C.int(cs[i].len))
+		m.data = q.copyPayload(&cs[i])
 		out[i] = m
 	}
+	q.slabMu.Unlock()
 	ms[0].batch = len(ms)
 	runtime.SetFinalizer(&ms[0], nackDropped)
 	return out
@@ -52,13 +70,13 @@ func (q *Queue) wrapBatch(cs []C.shmq_msg) []*Message {
 // slabSize is how many Messages Recv allocates at once.
 const slabSize = 64
 
-// newMessage hands out the next Message of the queue's current slab. A
-// slab is collected (and its unfinished Messages nacked) once every Message
-// in it is unreachable and the queue has moved on to the next slab, which
-// it does when the slab is used up or a Recv fails with ErrPrefetch: a
-// handle at its prefetch limit because of dropped messages gets them back
-// at the next garbage collection.
-func (q *Queue) newMessage() *Message {
+// newMessage makes the Message of a receipt that Recv leased, from the next
+// entry of the queue's current slab. A slab is collected (and its
+// unfinished Messages nacked) once every Message in it is unreachable and
+// the queue has moved on to the next slab, which it does when the slab is
+// used up or a Recv fails with ErrPrefetch: a handle at its prefetch limit
+// because of dropped messages gets them back at the next garbage collection.
+func (q *Queue) newMessage(c *C.shmq_go_msg) *Message {
 	q.slabMu.Lock()
 	if q.slab == nil || q.slab[0].batch == slabSize {
 		q.slab = new([slabSize]Message)
@@ -67,9 +85,33 @@ func (q *Queue) newMessage() *Message {
 	first := &q.slab[0]
 	m := &q.slab[first.batch]
 	first.batch++
+	m.q, m.c = q, *c
+	m.data = q.copyPayload(c)
 	q.slabMu.Unlock()
-	m.q = q
 	return m
+}
+
+// Payloads of up to smallPayload bytes are copied into blocks of
+// payloadBlock bytes, one allocation for many messages.
+const (
+	smallPayload = 256
+	payloadBlock = 4096
+)
+
+// copyPayload copies c's payload into Go memory; q.slabMu must be held.
+func (q *Queue) copyPayload(c *C.shmq_go_msg) []byte {
+	n := int(c.len)
+	src := unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&c.data))), n) // a C pointer
+	if n > smallPayload {
+		return append([]byte(nil), src...)
+	}
+	if len(q.block) < n {
+		q.block = make([]byte, payloadBlock)
+	}
+	b := q.block[:n:n] // full slice: an append to it copies, never writes the next payload
+	q.block = q.block[n:]
+	copy(b, src)
+	return b
 }
 
 func (q *Queue) retireSlab() {
@@ -97,44 +139,56 @@ func nackDropped(first *Message) {
 	}
 }
 
-// AckBatch acks msgs in one cgo call. Every message is finished either way;
-// the error is the first failure (ErrLeaseLost, ErrInvalid for one already
-// finished or listed twice, ...).
+// AckBatch acks msgs in one cgo call per 256. Every message is finished
+// either way; the error is the first failure (ErrLeaseLost, ErrInvalid for
+// one already finished or listed twice, ...).
 func (q *Queue) AckBatch(msgs []*Message) error {
-	cs := make([]C.shmq_msg, 0, len(msgs))
+	cs := getScratch()
+	defer scratch.Put(cs)
 	var first error
-	for _, m := range msgs {
-		if err := m.claim(q, &cs); err != nil && first == nil {
-			first = err
+	for len(msgs) > 0 {
+		n := 0
+		for len(msgs) > 0 && n < scratchLen {
+			if err := msgs[0].claim(q, &cs[n], "ack_batch"); err != nil {
+				if first == nil {
+					first = err
+				}
+			} else {
+				n++
+			}
+			msgs = msgs[1:]
 		}
-	}
-	if len(cs) == 0 {
-		return first
-	}
-	h, err := q.enter("ack_batch")
-	if err != nil {
-		return err
-	}
-	rcs := make([]C.int, len(cs))
-	C.shmq_ack_batch(h, &cs[0], C.size_t(len(cs)), &rcs[0]) // each acked on its own, producers woken once
-	q.leave()
-	for _, rc := range rcs {
-		if err := codeErr(rc, "ack_batch", q.name); err != nil && first == nil {
+		if err := q.ackClaimed(cs[:n]); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
 }
 
-// claim marks m finished and appends its receipt to cs, for a batch call
-// on q; one message at a time, so a message listed twice cannot deadlock.
-func (m *Message) claim(q *Queue, cs *[]C.shmq_msg) error {
+// ackClaimed acks receipts claimed from their Messages in one cgo call.
+func (q *Queue) ackClaimed(cs []C.shmq_go_msg) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	h, err := q.enter("ack_batch")
+	if err != nil {
+		return err
+	}
+	rc := C.shmq_go_ack_batch(handle(h), &cs[0], C.size_t(len(cs))) // producers woken once
+	q.leave()
+	return q.err(rc, "ack_batch")
+}
+
+// claim marks m finished and copies its receipt to c, for a call on q that
+// finishes it (op); one message at a time, so a message listed twice in a
+// batch cannot deadlock.
+func (m *Message) claim(q *Queue, c *C.shmq_go_msg, op string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.done || m.q != q {
-		return m.misuse("ack_batch", true)
+		return m.misuse(op, true)
 	}
 	m.done = true // the batch call spends the receipt, whatever it returns
-	*cs = append(*cs, m.c)
+	*c = m.c
 	return nil
 }

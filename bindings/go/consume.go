@@ -80,27 +80,53 @@ type consumer struct {
 }
 
 // inline is Consume with one handler: receive, handle, ack, on this
-// goroutine (no hand-off at all).
+// goroutine (no hand-off at all). The ack of a handled message and the
+// receive of the next go in one cgo call (ackThenRecv).
 func (c *consumer) inline(ctx context.Context) {
 	done := ctx.Done()
+	var handled *Message // to ack before the next receive
 	for {
-		m, err := c.q.Recv(ctx)
+		m, err := c.next(ctx, handled)
+		handled = nil
 		if err != nil {
 			if ctx.Err() == nil {
 				c.fail(err)
 			}
 			return
 		}
+		if c.err != nil { // the ack failed: stop, and give m back
+			_ = m.Nack(0)
+			return
+		}
 		if c.handle(ctx, m) {
-			if err := m.Ack(); err != nil && !errors.Is(err, ErrLeaseLost) {
-				c.fail(err)
-			}
+			handled = m
 		}
 		select {
 		case <-done:
+			if handled != nil {
+				c.acked(handled.Ack())
+			}
 			return
 		default:
 		}
+	}
+}
+
+// next acks handled, if any, and receives the next message.
+func (c *consumer) next(ctx context.Context, handled *Message) (*Message, error) {
+	if handled == nil {
+		return c.q.Recv(ctx)
+	}
+	m, ackErr, err := c.q.ackThenRecv(ctx, handled)
+	c.acked(ackErr)
+	return m, err
+}
+
+// acked records an ack's failure; a lost lease is not one (the message
+// comes back: at-least-once).
+func (c *consumer) acked(err error) {
+	if err != nil && !errors.Is(err, ErrLeaseLost) {
+		c.fail(err)
 	}
 }
 
@@ -159,9 +185,7 @@ func (c *consumer) worker(ctx context.Context) {
 		if len(acks) == 0 {
 			return
 		}
-		if err := c.q.AckBatch(acks); err != nil && !errors.Is(err, ErrLeaseLost) {
-			c.fail(err)
-		}
+		c.acked(c.q.AckBatch(acks))
 		for range acks {
 			<-c.slots
 		}

@@ -119,3 +119,41 @@ func TestConsumeConcurrentlyAcksEverything(t *testing.T) {
 		t.Fatalf("handled %d of %d, free slots %d of %d", handled.Load(), n, s.Free, s.SlotCount)
 	}
 }
+
+// With one handler, the ack of a handled message and the receive of the next
+// share a cgo call: with prefetch 1 the ack must come first (or the receive
+// fails with ErrPrefetch), the last one is acked when ctx ends Consume, and a
+// queue found empty in between is waited on. The second half is sent from
+// the handler of the 10th message, so the receive after it usually waits.
+func TestConsumeOneHandlerAcksBeforeTheNextReceive(t *testing.T) {
+	q := testQueue(t, testParams(), WithPrefetch(1))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sendN(t, q, 10)
+	var handled int
+	sent := make(chan error, 1)
+	err := q.Consume(ctx, func(_ context.Context, m *Message) error {
+		handled++
+		switch handled {
+		case 3:
+			return errors.New("nack me") // redelivered at once (backoff base 0)
+		case 5:
+			return m.Reject() // finished by the handler: Consume leaves it
+		case 10:
+			go func() { _, err := q.SendBatch(ctx, make([][]byte, 10)); sent <- err }()
+		case 21:
+			cancel()
+		}
+		return nil
+	}, 1)
+	if !errors.Is(err, context.Canceled) || handled != 21 {
+		t.Fatalf("consume: %v after %d", err, handled)
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	s, _ := q.Stats()
+	if s.Acked != 19 || s.Nacked != 1 || s.Rejected != 1 || s.Leased != 0 || s.Ready != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}

@@ -15,10 +15,11 @@ import (
 )
 
 // startHolder re-executes this test binary as a helper that leases one
-// message of queue and prints its id.
-func startHolder(t *testing.T, queue string) (*exec.Cmd, uint64) {
+// message of queue and prints its id; env adds to the helper's environment.
+func startHolder(t *testing.T, queue string, env ...string) (*exec.Cmd, uint64) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "SHMQ_GO_HELPER=hold", "SHMQ_GO_HELPER_QUEUE="+queue)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

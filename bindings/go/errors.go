@@ -44,7 +44,8 @@ func (c Code) String() string { return C.GoString(C.shmq_strerror(C.int(c))) }
 type Error struct {
 	Code  Code
 	Op    string        // "send", "recv", "ack", "open", ...
-	Queue string        // the queue's name, if known
+	Queue string        // the queue's (or topic's) name, if known
+	Group string        // the consumer group, for a group's handle or add_group (printed topic/group)
 	Errno syscall.Errno // the C errno for CodeSystem, when known
 	Note  string        // extra detail from the binding, if any
 }
@@ -56,6 +57,9 @@ func (e *Error) Error() string {
 	}
 	if e.Queue != "" {
 		s += " " + e.Queue
+	}
+	if e.Group != "" {
+		s += "/" + e.Group // a group is addressed topic/group (DESIGN.md)
 	}
 	s += ": " + e.Code.String()
 	if e.Note != "" {

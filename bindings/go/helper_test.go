@@ -1,5 +1,6 @@
 // helper_test.go - what the re-executed test binary does as a helper
-// process: "hold" leases one message, prints its id, and waits to be killed.
+// process: "hold" leases one message, prints its id, and waits to be killed
+// (of group SHMQ_GO_HELPER_GROUP of the topic, when that is set).
 package shmq
 
 import (
@@ -10,7 +11,7 @@ import (
 )
 
 func runHelper(mode, queue string) int {
-	q, err := Open(queue)
+	q, err := openHelperQueue(queue, os.Getenv("SHMQ_GO_HELPER_GROUP"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 2
@@ -32,4 +33,11 @@ func runHelper(mode, queue string) int {
 		fmt.Fprintln(os.Stderr, "helper: unknown mode", mode)
 		return 4
 	}
+}
+
+func openHelperQueue(queue, group string) (*Queue, error) {
+	if group != "" {
+		return OpenGroup(queue, group)
+	}
+	return Open(queue)
 }

@@ -2,7 +2,7 @@
 // identity, and Ack, Nack, Reject and Extend.
 package shmq
 
-// #include <shmq/shmq.h>
+// #include "shmq_go.h"
 import "C"
 
 import (
@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-	"unsafe"
 )
 
 // String shows the message's identity, not its payload:
@@ -32,19 +31,45 @@ func (m *Message) String() string {
 // cancellation one satisfying errors.Is(err, context.Canceled). ErrPrefetch
 // means this handle already holds its prefetch limit of leases.
 func (q *Queue) Recv(ctx context.Context) (*Message, error) {
-	m := q.newMessage()
+	var r C.shmq_go_recv_result // returned by value: nothing escapes per call
 	err := q.blocking(ctx, "recv", func(h *C.shmq_queue, ns C.int64_t) C.int {
-		return C.shmq_recv(h, &m.c, ns)
+		r = C.shmq_go_recv(handle(h), ns)
+		return r.rc
 	})
 	if err != nil {
-		m.done = true // nothing leased: the slab's finalizer skips it
 		if errors.Is(err, ErrPrefetch) {
 			q.retireSlab() // let dropped messages' slabs be collected (see newMessage)
 		}
 		return nil, err
 	}
-	m.data = C.GoBytes(unsafe.Pointer(m.c.data), C.int(m.c.len))
-	return m, nil
+	return q.newMessage(&r.msg), nil
+}
+
+// ackThenRecv acks handled (leased through q), then receives like Recv: in
+// one cgo call while a message is ready. The ack's error comes back apart.
+func (q *Queue) ackThenRecv(ctx context.Context, handled *Message) (m *Message, ackErr, err error) {
+	var c C.shmq_go_msg
+	if handled.claim(q, &c, "ack") != nil { // finished meanwhile by another goroutine
+		m, err = q.Recv(ctx)
+		return m, nil, err
+	}
+	h, err := q.enter("ack")
+	if err != nil {
+		return nil, err, err
+	}
+	r := C.shmq_go_ack_recv(handle(h), c)
+	q.leave()
+	ackErr = q.err(r.ack_rc, "ack")
+	switch r.rc {
+	case C.SHMQ_OK:
+		return q.newMessage(&r.msg), ackErr, nil
+	case C.SHMQ_EEMPTY:
+		m, err = q.Recv(ctx)
+		return m, ackErr, err
+	case C.SHMQ_EPREFETCH:
+		q.retireSlab() // as in Recv
+	}
+	return nil, ackErr, q.err(r.rc, "recv")
 }
 
 // Message is one leased message. Finish it exactly once with Ack, Nack or
@@ -53,7 +78,7 @@ type Message struct {
 	q    *Queue
 	mu   sync.Mutex
 	done bool
-	c    C.shmq_msg // the receipt; its data pointer is not used after Recv
+	c    C.shmq_go_msg // the receipt; its data pointer is not used after Recv
 	data []byte
 	// batch is, in the first Message of a group allocated together (a
 	// RecvBatch batch, a Recv slab), how many of the group are in use; see
@@ -62,7 +87,9 @@ type Message struct {
 }
 
 // Data is the payload, copied into Go memory at receive; it stays valid
-// after the message is finished and belongs to the caller.
+// after the message is finished and belongs to the caller. A payload of up
+// to 256 bytes shares a 4 KiB block with other messages' payloads (one
+// allocation for many messages): keeping it keeps the block.
 func (m *Message) Data() []byte { return m.data }
 
 // ID is unique and stable per queue: the same on every delivery.
@@ -91,9 +118,7 @@ func (m *Message) Finished() bool {
 
 // Ack marks the message done. ErrLeaseLost means the lease had expired or
 // been reclaimed and another consumer may have the message.
-func (m *Message) Ack() error {
-	return m.finish("ack", func(h *C.shmq_queue) C.int { return C.shmq_ack(h, &m.c) })
-}
+func (m *Message) Ack() error { return m.finish("ack", C.SHMQ_GO_ACK, 0) }
 
 // Nack asks for a retry after delay; a negative delay applies the queue's
 // backoff policy. Past max attempts the message is dead-lettered instead.
@@ -102,13 +127,11 @@ func (m *Message) Nack(delay time.Duration) error {
 	if delay >= 0 {
 		ns = C.int64_t(delay)
 	}
-	return m.finish("nack", func(h *C.shmq_queue) C.int { return C.shmq_nack(h, &m.c, ns) })
+	return m.finish("nack", C.SHMQ_GO_NACK, ns)
 }
 
 // Reject dead-letters the message now, without retry.
-func (m *Message) Reject() error {
-	return m.finish("reject", func(h *C.shmq_queue) C.int { return C.shmq_reject(h, &m.c) })
-}
+func (m *Message) Reject() error { return m.finish("reject", C.SHMQ_GO_REJECT, 0) }
 
 // Extend sets the lease to end d from now (rounded up to milliseconds).
 func (m *Message) Extend(d time.Duration) error {
@@ -122,28 +145,29 @@ func (m *Message) Extend(d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	rc := C.shmq_extend(h, &m.c, ms)
+	rc := C.shmq_go_finish(handle(h), &m.c, C.SHMQ_GO_EXTEND, C.int64_t(ms))
 	m.q.leave()
 	if rc == C.SHMQ_ELEASELOST {
 		m.done = true
 	}
-	return codeErr(rc, "extend", m.q.name)
+	return m.q.err(rc, "extend")
 }
 
-func (m *Message) finish(op string, call func(h *C.shmq_queue) C.int) error {
+// finish acks, nacks or rejects the message (op: SHMQ_GO_ACK, ...).
+func (m *Message) finish(name string, op C.int, arg C.int64_t) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.done {
-		return m.misuse(op, true)
+		return m.misuse(name, true)
 	}
-	h, err := m.q.enter(op)
+	h, err := m.q.enter(name)
 	if err != nil {
 		return err
 	}
-	rc := call(h)
+	rc := C.shmq_go_finish(handle(h), &m.c, op, arg)
 	m.q.leave()
 	m.done = true // the C call spends the receipt, whatever it returns
-	return codeErr(rc, op, m.q.name)
+	return m.q.err(rc, name)
 }
 
 func (m *Message) misuse(op string, durationOK bool) error {
@@ -151,5 +175,5 @@ func (m *Message) misuse(op string, durationOK bool) error {
 	if !durationOK {
 		note = "duration out of range"
 	}
-	return &Error{Code: CodeInvalid, Op: op, Queue: m.q.name, Note: note}
+	return &Error{Code: CodeInvalid, Op: op, Queue: m.q.name, Group: m.q.group, Note: note}
 }

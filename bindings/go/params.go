@@ -44,6 +44,7 @@ type Params struct {
 	Overflow    Overflow
 	Mode        os.FileMode   // 0600, or 0660 to share with the group
 	TTL         time.Duration // default time to live of a message (whole ms), 0 = none; at most MaxTTL
+	MaxGroups   uint32        // 0: a queue; 1 .. MaxGroups: a topic with room for that many consumer groups
 }
 
 // DefaultParams are libshmq's defaults: 1024 slots of 1 KiB, 64 clients,
@@ -68,6 +69,7 @@ func paramsFromC(c *C.shmq_params) Params {
 		Overflow:    Overflow(c.overflow),
 		Mode:        os.FileMode(c.mode),
 		TTL:         time.Duration(c.ttl_ms) * time.Millisecond,
+		MaxGroups:   uint32(c.max_groups),
 	}
 }
 
@@ -98,6 +100,7 @@ func (p Params) Validate() error {
 		{p.Overflow <= OverflowSpill, fmt.Sprintf("Overflow %d: must be OverflowBlock, OverflowFail or OverflowSpill", p.Overflow)},
 		{p.Mode&^0o660 == 0 && p.Mode&0o600 == 0o600, fmt.Sprintf("Mode %#o: must be 0600 or 0660", uint32(p.Mode))},
 		{p.TTL >= 0 && p.TTL <= MaxTTL, fmt.Sprintf("TTL %v: must be 0 .. %v", p.TTL, MaxTTL)},
+		{p.MaxGroups <= MaxGroups, fmt.Sprintf("MaxGroups %d: must be 0 (a queue) .. %d", p.MaxGroups, MaxGroups)},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -125,6 +128,7 @@ func (p Params) toC() (C.shmq_params, bool) {
 	c.overflow = C.uint32_t(p.Overflow)
 	c.mode = C.uint32_t(p.Mode)
 	c.ttl_ms = ttl
+	c.max_groups = C.uint32_t(p.MaxGroups)
 	return c, ok1 && ok2 && ok3 && ok4
 }
 

@@ -2,7 +2,7 @@
 // discipline every C call follows (a read lock that Close waits for).
 package shmq
 
-// #include <shmq/shmq.h>
+// #include "shmq_go.h"
 // #include <stdlib.h>
 import "C"
 
@@ -17,12 +17,15 @@ import (
 // Queue is one process's handle on one queue. It is safe for concurrent use.
 // Close it when done; a finalizer closes a forgotten handle as a backstop.
 type Queue struct {
-	name     string
-	prefetch uint32
-	mu       sync.RWMutex // held shared by every C call, exclusively by Close
-	h        *C.shmq_queue
-	slabMu   sync.Mutex
-	slab     *[slabSize]Message // where Recv takes its next Message (newMessage)
+	name      string // the queue's or the topic's
+	group     string // the consumer group of a handle from OpenGroup, else ""
+	maxGroups uint32 // > 0: a topic's handle (publishes) or a group's
+	prefetch  uint32
+	mu        sync.RWMutex // held shared by every C call, exclusively by Close
+	h         *C.shmq_queue
+	slabMu    sync.Mutex
+	slab      *[slabSize]Message // where Recv takes its next Message (newMessage)
+	block     []byte             // where small payloads are copied (copyPayload)
 }
 
 // checkName refuses what libshmq would refuse, and a NUL byte, which C
@@ -53,7 +56,8 @@ func Open(name string, opts ...Option) (*Queue, error) {
 	if err := codeErrno(rc, errno, "open", name); err != nil {
 		return nil, err
 	}
-	return newQueue(name, h, uint32(o.prefetch)), nil
+	q := newQueue(name, h, uint32(o.prefetch))
+	return q, q.readKind()
 }
 
 // Create makes queue name with params (start from DefaultParams()) and
@@ -78,7 +82,9 @@ func Create(name string, params Params, opts ...Option) (*Queue, error) {
 	if err := codeErrno(rc, errno, "create", name); err != nil {
 		return nil, err
 	}
-	return newQueue(name, h, uint32(o.prefetch)), nil
+	q := newQueue(name, h, uint32(o.prefetch))
+	q.maxGroups = params.MaxGroups
+	return q, nil
 }
 
 func newQueue(name string, h *C.shmq_queue, prefetch uint32) *Queue {
@@ -128,7 +134,7 @@ func (q *Queue) Params() (Params, error) {
 	}
 	defer q.leave()
 	var c C.shmq_params
-	if err := codeErr(C.shmq_get_params(h, &c), "params", q.name); err != nil {
+	if err := q.err(C.shmq_get_params(h, &c), "params"); err != nil {
 		return Params{}, err
 	}
 	return paramsFromC(&c), nil
@@ -139,9 +145,12 @@ func (q *Queue) enter(op string) (*C.shmq_queue, error) {
 	q.mu.RLock()
 	if q.h == nil {
 		q.mu.RUnlock()
-		return nil, &Error{Code: CodeClosed, Op: op, Queue: q.name, Note: "handle closed"}
+		return nil, &Error{Code: CodeClosed, Op: op, Queue: q.name, Group: q.group, Note: "handle closed"}
 	}
 	return q.h, nil
 }
 
 func (q *Queue) leave() { q.mu.RUnlock() }
+
+// handle is h for the helpers of shmq_go.h, which take it as an integer.
+func handle(h *C.shmq_queue) C.shmq_go_handle { return C.shmq_go_handle(uintptr(unsafe.Pointer(h))) }

@@ -4,15 +4,15 @@
 package shmq
 
 /*
-#include <shmq/shmq.h>
+#include "shmq_go.h"
 
 // Sends up to 256 of `count` messages packed back to back in buf, with their
 // lengths in lens; ids[k] gets each one's id. cgo forbids handing C an array
 // of Go pointers, so the iovecs are built here, on the C stack, from one Go
 // buffer.
-static int shmq_go_send_packed(shmq_queue *q, const char *buf, const size_t *lens, size_t count,
-                               int64_t delay_ns, int64_t ttl_ns, uint64_t *ids, size_t *sent,
-                               int64_t timeout_ns) {
+static shmq_go_batch_result shmq_go_send_packed(shmq_go_handle h, const char *buf, const size_t *lens,
+                                                size_t count, int64_t delay_ns, int64_t ttl_ns,
+                                                uint64_t *ids, int64_t timeout_ns) {
     shmq_iov iov[256];
     if (count > 256) count = 256;
     for (size_t i = 0; i < count; ++i) {
@@ -24,16 +24,9 @@ static int shmq_go_send_packed(shmq_queue *q, const char *buf, const size_t *len
     shmq_send_opts_init(&o);
     o.delay_ns = delay_ns;
     o.ttl_ns = ttl_ns;
-    return shmq_send_batch_ex(q, iov, count, &o, ids, sent, timeout_ns);
-}
-
-static int shmq_go_send(shmq_queue *q, const void *data, size_t len, int64_t delay_ns, int64_t ttl_ns,
-                        uint64_t *id, int64_t timeout_ns) {
-    shmq_send_opts o;
-    shmq_send_opts_init(&o);
-    o.delay_ns = delay_ns;
-    o.ttl_ns = ttl_ns;
-    return shmq_send_ex(q, data, len, &o, id, timeout_ns);
+    shmq_go_batch_result r;
+    r.rc = shmq_send_batch_ex(shmq_go_q(h), iov, count, &o, ids, &r.count, timeout_ns);
+    return r;
 }
 */
 import "C"
@@ -86,6 +79,9 @@ func At(t time.Time) SendOption {
 }
 
 func optionsOf(opts []SendOption) (delay, ttl C.int64_t) {
+	if len(opts) == 0 {
+		return 0, 0 // and o below is not allocated
+	}
 	var o sendOptions
 	for _, f := range opts {
 		f(&o)
@@ -104,11 +100,12 @@ func (q *Queue) Send(ctx context.Context, data []byte, opts ...SendOption) (uint
 	}
 	n := C.size_t(len(data))
 	delay, ttl := optionsOf(opts)
-	var id C.uint64_t
+	var r C.shmq_go_send_result // returned by value: nothing escapes per call
 	err := q.blocking(ctx, "send", func(h *C.shmq_queue, ns C.int64_t) C.int {
-		return C.shmq_go_send(h, p, n, delay, ttl, &id, ns)
+		r = C.shmq_go_send(handle(h), p, n, delay, ttl, ns)
+		return r.rc
 	})
-	return uint64(id), err
+	return uint64(r.id), err
 }
 
 // SendBatch sends msgs in order, all with the same options, and returns the
@@ -120,7 +117,7 @@ func (q *Queue) SendBatch(ctx context.Context, msgs [][]byte, opts ...SendOption
 		return nil, nil
 	}
 	buf, lens := pack(msgs)
-	ids := make([]C.uint64_t, len(msgs))
+	ids := make([]uint64, len(msgs)) // C writes them in place: uint64_t is uint64
 	delay, ttl := optionsOf(opts)
 	done, off := 0, 0
 	err := q.blocking(ctx, "send_batch", func(h *C.shmq_queue, ns C.int64_t) C.int {
@@ -128,22 +125,17 @@ func (q *Queue) SendBatch(ctx context.Context, msgs [][]byte, opts ...SendOption
 		if off < len(buf) {
 			p = (*C.char)(unsafe.Pointer(&buf[off]))
 		}
-		var sent C.size_t
-		rc := C.shmq_go_send_packed(h, p, &lens[done], C.size_t(len(msgs)-done), delay, ttl, &ids[done], &sent, ns)
-		for i := 0; i < int(sent); i++ {
+		r := C.shmq_go_send_packed(handle(h), p, &lens[done], C.size_t(len(msgs)-done), delay, ttl, (*C.uint64_t)(&ids[done]), ns)
+		for i := 0; i < int(r.count); i++ {
 			off += int(lens[done+i])
 		}
-		done += int(sent)
-		if rc == C.SHMQ_OK && done < len(msgs) {
+		done += int(r.count)
+		if r.rc == C.SHMQ_OK && done < len(msgs) {
 			return C.SHMQ_ETIMEDOUT // more to send: back through the ctx check
 		}
-		return rc
+		return r.rc
 	})
-	out := make([]uint64, done)
-	for i := range out {
-		out[i] = uint64(ids[i])
-	}
-	return out, err
+	return ids[:done], err
 }
 
 func pack(msgs [][]byte) ([]byte, []C.size_t) {

@@ -58,7 +58,7 @@ func (q *Queue) Stats() (Stats, error) {
 	clients := (*C.shmq_client_stats)(C.calloc(C.size_t(p.max_clients), C.sizeof_shmq_client_stats))
 	defer C.free(unsafe.Pointer(clients))
 	s := C.shmq_stats{struct_size: C.sizeof_shmq_stats, client: clients, client_cap: C.size_t(p.max_clients)}
-	if err := codeErr(C.shmq_stats_get(h, &s), "stats", q.name); err != nil {
+	if err := q.err(C.shmq_stats_get(h, &s), "stats"); err != nil {
 		return Stats{}, err
 	}
 	return statsFromC(&s), nil
@@ -104,7 +104,7 @@ func (q *Queue) Recover() (Recovery, error) {
 	}
 	defer q.leave()
 	var r C.shmq_recovery
-	if err := codeErr(C.shmq_recover(h, &r), "recover", q.name); err != nil {
+	if err := q.err(C.shmq_recover(h, &r), "recover"); err != nil {
 		return Recovery{}, err
 	}
 	return Recovery{

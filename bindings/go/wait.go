@@ -49,7 +49,7 @@ func (q *Queue) blocking(ctx context.Context, op string, call cCall) error {
 		rc := call(h, C.int64_t(slice))
 		q.leave()
 		if rc != C.SHMQ_ETIMEDOUT {
-			return codeErr(rc, op, q.name)
+			return q.err(rc, op)
 		}
 	}
 }
@@ -57,5 +57,8 @@ func (q *Queue) blocking(ctx context.Context, op string, call cCall) error {
 // ctxErr wraps a context error so errors.Is(err, context.DeadlineExceeded)
 // and errors.Is(err, context.Canceled) hold.
 func (q *Queue) ctxErr(op string, err error) error {
+	if q.group != "" {
+		return fmt.Errorf("shmq %s %s/%s: %w", op, q.name, q.group, err)
+	}
 	return fmt.Errorf("shmq %s %s: %w", op, q.name, err)
 }

@@ -19,6 +19,7 @@ from .queue import Queue, unlink
 from .stats import ClientStats, QueueParams, Recovery, Stats
 
 Message = _core.Message
+MAX_GROUPS = _core.MAX_GROUPS  # most consumer groups of one topic
 __version__ = "0.4.0"
 
 
@@ -29,7 +30,7 @@ def library_version() -> str:
 
 
 __all__ = [
-    "Queue", "Message", "unlink", "library_version", "Stats", "ClientStats", "QueueParams",
+    "Queue", "Message", "MAX_GROUPS", "unlink", "library_version", "Stats", "ClientStats", "QueueParams",
     "Recovery", "Error", "Full", "Timeout", "Empty", "LeaseLost", "Closed", "InvalidArgument",
     "BadName", "TooBig", "NotFound", "Exists", "VersionMismatch", "Corrupt", "PermissionDenied",
     "NoSpace", "TooManyClients", "PrefetchLimit", "Interrupted", "OSFailure", "OutOfRange",

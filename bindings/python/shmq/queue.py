@@ -32,13 +32,21 @@ def unlink(name: str) -> None:
         raise error_for(rc, f"{core.strerror(rc)} (queue '{name}')")
 
 
-def _reopen(name: str, prefetch: int, spin_ns: int, wait: str = "adaptive") -> "Queue":
+def _reopen(name: str, prefetch: int, spin_ns: int, wait: str = "adaptive",
+            group: Optional[str] = None) -> "Queue":
+    if group is not None:
+        return Queue.open_group(name, group, prefetch=prefetch, spin_ns=spin_ns, wait=wait)
     return Queue(name, prefetch=prefetch, spin_ns=spin_ns, wait=wait)
 
 
 class Queue(core.Queue):
     """A handle on queue ``name``, opened with ``Queue(name)`` or made with
     ``Queue.create(name, ...)``. Usable from several threads at once.
+
+    A topic is a Queue made with ``Queue.create(name, max_groups=N)``: its
+    handle publishes (send fans out to every bound group, once, zero-copy)
+    and binds groups (``add_group``); ``Queue.open_group(topic, group)``
+    gives a group's consumer handle, which receives as on a queue.
 
     Closing (``close()``, the end of a ``with`` block, or garbage collection)
     detaches from the queue; leases still held go back to it. Passed to a
@@ -63,7 +71,7 @@ class Queue(core.Queue):
                backoff_base: Optional[float] = None, backoff_cap: Optional[float] = None,
                jitter: Optional[str] = None, overflow: Optional[str] = None, mode: int = 0o600,
                prefetch: int = 64, spin_ns: int = 20000, wait: str = "adaptive",
-               ttl: Optional[float] = None) -> "Queue":
+               ttl: Optional[float] = None, max_groups: int = 0) -> "Queue":
         """Create queue ``name`` and attach to it; raises Exists if it exists.
 
         Durations are in seconds; None keeps libshmq's default (1 KiB x 1024
@@ -72,13 +80,31 @@ class Queue(core.Queue):
         overflow: "block", "fail" or "spill". prefetch, spin_ns and wait as
         for Queue(). ttl: the default time to live of a message, in seconds
         (None: none; at most 7 days): one not leased within it once ready is
-        dead-lettered as expired.
+        dead-lettered as expired. max_groups: 0 makes a queue; 1 .. 16 a topic
+        with room for that many consumer groups (add_group, open_group).
         """
         check_name(name)
         p = params(slot_size, slot_count, max_clients, lease, max_attempts, backoff_base,
                    backoff_cap, jitter, overflow, mode, ttl)
+        if not isinstance(max_groups, int) or not 0 <= max_groups <= core.MAX_GROUPS:
+            raise InvalidArgument(f"max_groups must be 0 (a queue) .. {core.MAX_GROUPS}, "
+                                  f"got {max_groups!r}")
+        p["max_groups"] = max_groups
         q = cls.__new__(cls)
         q._create(name, p, *options(prefetch, spin_ns, wait))
+        q._attached(prefetch, spin_ns, wait)
+        return q
+
+    @classmethod
+    def open_group(cls, topic: str, group: str, *, prefetch: int = 64, spin_ns: int = 20000,
+                   wait: str = "adaptive") -> "Queue":
+        """A consumer handle on group ``group`` of topic ``topic``: recv, ack,
+        nack, reject, extend, the batch forms and asyncio work as on a queue,
+        with the group's own leases, retries and dead letters; send raises
+        InvalidArgument. NotFound if the topic or the group does not exist,
+        InvalidArgument if ``topic`` is a queue. Options as for Queue()."""
+        q = cls.__new__(cls)
+        q._open_group(topic, group, *options(prefetch, spin_ns, wait))
         q._attached(prefetch, spin_ns, wait)
         return q
 
@@ -104,10 +130,12 @@ class Queue(core.Queue):
         self.close()
 
     def __reduce__(self) -> tuple:
-        return (_reopen, (self.name, *self._options))
+        group = () if self.group is None else (self.group,)
+        return (_reopen, (self.name, *self._options, *group))
 
     def __repr__(self) -> str:
-        return f"<shmq.Queue {self.name!r}{' closed' if self.closed else ''}>"
+        what = self.name if self.group is None else f"{self.name}/{self.group}"
+        return f"<shmq.Queue {what!r}{' closed' if self.closed else ''}>"
 
     # ---- size --------------------------------------------------------------
     def __len__(self) -> int:
@@ -161,7 +189,7 @@ class Queue(core.Queue):
             yield await self.recv_async()
 
     async def send_async(self, data: Any, timeout: Optional[float] = None, *,
-                         delay: Any = None, at: Any = None, ttl: Any = None) -> int:
+                         delay: Any = None, at: Any = None, ttl: Any = None, headers: Any = None) -> int:
         """Like send(), for asyncio, without blocking the event loop: a full
         queue is retried after pauses growing from 0.5 ms to 20 ms (there is
         no readiness fd for free space). Raises Full at once under the "fail"
@@ -171,7 +199,7 @@ class Queue(core.Queue):
         pause = _SEND_BACKOFF[0]
         while True:
             try:
-                return self.send(data, 0, delay=delay, at=at, ttl=ttl)
+                return self.send(data, 0, delay=delay, at=at, ttl=ttl, headers=headers)
             except Full:
                 if self.params.overflow == "fail":
                     raise

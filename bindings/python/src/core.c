@@ -84,6 +84,7 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (m == NULL) return NULL;
     if (core_queue_init_type(m) < 0 || core_message_init_type(m) < 0 ||
         PyModule_AddIntConstant(m, "FOREVER", -1) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_GROUPS", SHMQ_MAX_GROUPS) < 0 ||
         PyModule_AddIntConstant(m, "HEADER_VERSION", SHMQ_VERSION) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -24,8 +24,10 @@ typedef struct {
     shmq_queue *closing;  /* closed while in use: detached when busy drops to 0 */
     Py_ssize_t busy;      /* calls waiting without the GIL, async waiters, buffer exports */
     unsigned long fork_generation; /* core_fork_generation when attached */
-    PyObject *name;       /* str */
+    PyObject *name;       /* str: the queue's or the topic's name */
+    PyObject *group;      /* str: the consumer group of topic `name`, or NULL */
     uint32_t prefetch, spin_ns, wait, slot_size, overflow; /* wait: shmq_wait */
+    uint32_t max_groups;  /* > 0: a topic (a publishing handle, or a group's if `group`) */
 } QueueObject;
 
 /* A leased message. `h` is the handle it was leased through: finishing it
@@ -37,8 +39,15 @@ typedef struct {
     shmq_msg m;
     PyObject *data;       /* bytes copy, or NULL until asked (recv(copy=False)) */
     PyObject *views;      /* list of memoryviews handed out by view(), or NULL */
+    PyObject *headers;    /* dict copied at receive; NULL: none; None: a damaged block */
     int done;
 } MessageObject;
+
+/* A send's headers as C pairs (headers.c); release after the send. */
+typedef struct {
+    shmq_header pairs[SHMQ_MAX_HEADERS];
+    PyObject *keep; /* holds the strings the pairs point into */
+} core_headers;
 
 extern PyObject *core_queue_type;
 extern PyObject *core_message_type;
@@ -48,6 +57,7 @@ extern volatile unsigned long core_fork_generation;
 int core_errors_register(PyObject *by_code);
 PyObject *core_raise(int rc, QueueObject *q, const char *fmt, ...);
 PyObject *core_raise_code(int rc, QueueObject *q);
+PyObject *core_label(QueueObject *q);
 
 /* args.c */
 int core_timeout_ns(PyObject *timeout, int64_t *out);
@@ -73,6 +83,11 @@ PyObject *core_queue_recover(QueueObject *self, PyObject *unused);
 PyObject *core_queue_ready_fd(QueueObject *self, PyObject *unused);
 PyObject *core_queue_enter(QueueObject *self, PyObject *unused);
 PyObject *core_queue_leave(QueueObject *self, PyObject *unused);
+
+/* headers.c */
+int core_headers_of(PyObject *headers, core_headers *h, shmq_send_opts *o);
+void core_headers_release(core_headers *h);
+PyObject *core_headers_dict(shmq_queue *q, const shmq_msg *m);
 
 /* message.c */
 int core_message_init_type(PyObject *module);

@@ -66,26 +66,54 @@ PyObject *core_raise(int rc, QueueObject *q, const char *fmt, ...) {
     return r;
 }
 
-/* Raise `rc` with libshmq's description, what this handle knows, and the
- * queue's name (q may be NULL). */
+/* What the handle is on, for messages: "queue 'x'", "topic 'x'" or
+ * "topic 'x' group 'y'" (a new reference). */
+PyObject *core_label(QueueObject *q) {
+    if (q->group) return PyUnicode_FromFormat("topic '%U' group '%U'", q->name, q->group);
+    return PyUnicode_FromFormat("%s '%U'", q->max_groups ? "topic" : "queue", q->name);
+}
+
+/* What a topic's or a group's handle cannot do, said for `rc`; NULL if not that. */
+static PyObject *topic_message(int rc, const char *what, QueueObject *q, PyObject *label) {
+    if (!q->max_groups && !q->group) return NULL; /* (a group being opened: not attached yet) */
+    if (rc == SHMQ_ENOTFOUND && q->group)
+        return PyUnicode_FromFormat("no group '%U' on topic '%U' (or no topic '%U')", q->group,
+                                    q->name, q->name);
+    if (rc == SHMQ_ENOTFOUND)
+        return PyUnicode_FromFormat("no consumer group is bound to %U: nothing was sent "
+                                    "(add_group first)", label);
+    if (rc == SHMQ_EINVAL && q->group)
+        return PyUnicode_FromFormat("%s (%U: a group's handle only receives)", what, label);
+    if (rc == SHMQ_EINVAL)
+        return PyUnicode_FromFormat("%s (%U: its handle only publishes; receive through a "
+                                    "group: Queue.open_group)", what, label);
+    return NULL;
+}
+
+/* The message for `rc` on a handle on `label` (NULL: unknown). */
+static PyObject *plain_message(int rc, const char *what, int err, QueueObject *q,
+                               PyObject *label) {
+    if (rc == SHMQ_EPREFETCH && label)
+        return PyUnicode_FromFormat("this handle already holds its prefetch limit of %u "
+                                    "leases of %U: ack some first", q->prefetch, label);
+    if (rc == SHMQ_EFULL && label) return PyUnicode_FromFormat("%U is full", label);
+    if (rc == SHMQ_ESYS && label)
+        return PyUnicode_FromFormat("%s: %s (%U)", what, strerror(err), label);
+    if (rc == SHMQ_ESYS) return PyUnicode_FromFormat("%s: %s", what, strerror(err));
+    if (label) return PyUnicode_FromFormat("%s (%U)", what, label);
+    return PyUnicode_FromString(what);
+}
+
+/* Raise `rc` with libshmq's description, what this handle knows, and what it
+ * is on (q may be NULL). */
 PyObject *core_raise_code(int rc, QueueObject *q) {
     int err = errno;
     const char *what = shmq_strerror(rc);
-    PyObject *name = q && q->name ? q->name : NULL;
-    PyObject *message;
-    if (rc == SHMQ_EPREFETCH && name)
-        message = PyUnicode_FromFormat("this handle already holds its prefetch limit of %u "
-                                       "leases of queue '%U': ack some first", q->prefetch, name);
-    else if (rc == SHMQ_EFULL && name)
-        message = PyUnicode_FromFormat("queue '%U' is full", name);
-    else if (rc == SHMQ_ESYS && name)
-        message = PyUnicode_FromFormat("%s: %s (queue '%U')", what, strerror(err), name);
-    else if (rc == SHMQ_ESYS)
-        message = PyUnicode_FromFormat("%s: %s", what, strerror(err));
-    else if (name)
-        message = PyUnicode_FromFormat("%s (queue '%U')", what, name);
-    else
-        message = PyUnicode_FromString(what);
+    PyObject *label = q && q->name ? core_label(q) : NULL;
+    if (q && q->name && label == NULL) return NULL;
+    PyObject *message = label ? topic_message(rc, what, q, label) : NULL;
+    if (message == NULL && !PyErr_Occurred()) message = plain_message(rc, what, err, q, label);
+    Py_XDECREF(label);
     PyObject *r = raise_message(rc, message, err);
     Py_XDECREF(message);
     return r;

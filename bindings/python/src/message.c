@@ -35,7 +35,18 @@ PyObject *core_message_new(QueueObject *queue, const shmq_msg *m, int copy) {
     self->m = *m;
     self->data = data;
     self->views = NULL;
+    self->headers = NULL;
     self->done = 0;
+    const void *block;
+    size_t hlen = 0;
+    if (shmq_msg_headers(queue->q, m, &block, &hlen) != SHMQ_OK || hlen > 0) {
+        self->headers = core_headers_dict(queue->q, m);
+        if (self->headers == NULL) { /* damaged: the property says so; the message stays ours */
+            PyErr_Clear();
+            Py_INCREF(Py_None);
+            self->headers = Py_None;
+        }
+    }
     return (PyObject *)self;
 }
 
@@ -65,11 +76,19 @@ static shmq_queue *lease_handle(MessageObject *self) {
     return q;
 }
 
+static PyObject *raise_lease_lost(MessageObject *self) {
+    PyObject *label = core_label(self->queue);
+    if (label == NULL) return NULL;
+    core_raise(SHMQ_ELEASELOST, self->queue, "the lease of message %llu (attempt %u) of %U was "
+               "lost: it expired or was reclaimed", (unsigned long long)self->m.id,
+               self->m.attempt, label);
+    Py_DECREF(label);
+    return NULL;
+}
+
 static PyObject *raise_finish(MessageObject *self, int rc) {
     if (rc == SHMQ_ELEASELOST)
-        return core_raise(rc, self->queue, "the lease of message %llu (attempt %u) of queue "
-                          "'%U' was lost: it expired or was reclaimed",
-                          (unsigned long long)self->m.id, self->m.attempt, self->queue->name);
+        return raise_lease_lost(self);
     if (rc == SHMQ_EINVAL)
         return core_raise(rc, self->queue, "message %llu was already acked, nacked or rejected",
                           (unsigned long long)self->m.id);
@@ -219,6 +238,7 @@ static void message_dealloc(PyObject *op) {
         shmq_nack(self->h, &self->m, -1); /* never leaked; a lost lease needs nothing */
     Py_XDECREF(self->views);
     Py_XDECREF(self->data);
+    Py_XDECREF(self->headers);
     PyObject_Free(op);
     Py_DECREF((PyObject *)queue);
     Py_DECREF(tp);
@@ -305,6 +325,14 @@ static PyObject *message_get_enqueued_at(MessageObject *self, void *u) {
     return r;
 }
 
+static PyObject *message_get_headers(MessageObject *self, void *u) {
+    (void)u;
+    if (self->headers == Py_None)
+        return core_raise(SHMQ_ECORRUPT, self->queue, "message %llu: its header block is damaged",
+                          (unsigned long long)self->m.id);
+    return self->headers ? PyDict_Copy(self->headers) : PyDict_New();
+}
+
 static PyObject *message_get_finished(MessageObject *self, void *u) {
     (void)u;
     return PyBool_FromLong(self->done);
@@ -371,6 +399,8 @@ static PyGetSetDef message_getset[] = {
      NULL},
     {"enqueued_at", (getter)(void (*)(void))message_get_enqueued_at, NULL, "first enqueue, aware UTC datetime",
      NULL},
+    {"headers", (getter)(void (*)(void))message_get_headers, NULL,
+     "the headers it was sent with, a dict of str to str (a copy, taken at receive)", NULL},
     {"finished", (getter)(void (*)(void))message_get_finished, NULL, "True once acked, nacked, rejected or lost",
      NULL},
     {"queue", (getter)(void (*)(void))message_get_queue, NULL, "the Queue it was received from", NULL},

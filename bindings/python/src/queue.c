@@ -45,6 +45,7 @@ static int attach(QueueObject *self, shmq_queue *q) {
     self->q = q;
     self->slot_size = p.slot_size;
     self->overflow = p.overflow;
+    self->max_groups = p.max_groups;
     self->fork_generation = core_fork_generation;
     return 0;
 }
@@ -68,7 +69,9 @@ static int reopen_after_fork(QueueObject *self) {
     shmq_options o;
     options_of(self, &o);
     shmq_queue *q = NULL;
-    int rc = shmq_open(PyUnicode_AsUTF8AndSize(self->name, NULL), &o, &q);
+    const char *name = PyUnicode_AsUTF8AndSize(self->name, NULL);
+    int rc = self->group ? shmq_open_group(name, PyUnicode_AsUTF8AndSize(self->group, NULL), &o, &q)
+                         : shmq_open(name, &o, &q);
     if (rc != SHMQ_OK) {
         core_raise_code(rc, self);
         return -1;
@@ -88,20 +91,25 @@ shmq_queue *core_queue_handle(QueueObject *self) {
     return self->q;
 }
 
-/* The name as a C string, refusing what libshmq would refuse or cut short. */
-static const char *c_name(PyObject *name) {
+/* A queue, topic or group name (`what`) as a C string, refusing what libshmq
+ * would refuse or cut short. */
+static const char *c_name_of(PyObject *name, const char *what) {
     Py_ssize_t n;
     const char *s = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &n) : NULL;
     if (s == NULL) {
-        if (!PyErr_Occurred()) PyErr_Format(PyExc_TypeError, "queue name must be str");
+        if (!PyErr_Occurred()) PyErr_Format(PyExc_TypeError, "%s name must be str", what);
         return NULL;
     }
     if ((Py_ssize_t)strlen(s) != n || shmq_name_check(s) != SHMQ_OK) {
-        core_raise(SHMQ_EBADNAME, NULL, "bad queue name %R: names are 1-64 of "
-                   "[A-Za-z0-9._-], not only dots", name);
+        core_raise(SHMQ_EBADNAME, NULL, "bad %s name %R: names are 1-64 of "
+                   "[A-Za-z0-9._-], not only dots", what, name);
         return NULL;
     }
     return s;
+}
+
+static const char *c_name(PyObject *name) {
+    return c_name_of(name, "queue");
 }
 
 static int set_name(QueueObject *self, PyObject *name, uint32_t prefetch, uint32_t spin_ns,
@@ -158,6 +166,48 @@ static PyObject *queue_create(QueueObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* _open_group(topic, group, prefetch, spin_ns, wait): a consumer handle on a
+ * group of a topic (shmq_open_group). */
+static PyObject *queue_open_group(QueueObject *self, PyObject *args) {
+    PyObject *topic, *group;
+    unsigned int prefetch, spin_ns, wait;
+    if (!PyArg_ParseTuple(args, "UUIII", &topic, &group, &prefetch, &spin_ns, &wait)) return NULL;
+    const char *t = c_name_of(topic, "topic"), *g = t ? c_name_of(group, "group") : NULL;
+    if (g == NULL || set_name(self, topic, prefetch, spin_ns, wait) < 0) return NULL;
+    Py_INCREF(group);
+    Py_XDECREF(self->group);
+    self->group = group;
+    shmq_options o;
+    options_of(self, &o);
+    shmq_queue *q = NULL;
+    int rc = shmq_open_group(t, g, &o, &q);
+    if (rc == SHMQ_EINVAL)
+        return core_raise(rc, self, "'%U' is a queue, not a topic: it has no group '%U'", topic,
+                          group);
+    if (rc != SHMQ_OK) return core_raise_code(rc, self);
+    if (attach(self, q) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* add_group(name): bind a consumer group to this topic (shmq_group_add). */
+static PyObject *queue_add_group(QueueObject *self, PyObject *group) {
+    const char *g = c_name_of(group, "group");
+    shmq_queue *q = g ? core_queue_handle(self) : NULL;
+    if (q == NULL) return NULL;
+    int rc = shmq_group_add(q, g);
+    if (rc == SHMQ_OK) Py_RETURN_NONE;
+    if (rc == SHMQ_EEXIST)
+        return core_raise(rc, self, "group '%U' is already bound to topic '%U'", group, self->name);
+    if (rc == SHMQ_EFULL)
+        return core_raise(rc, self, "topic '%U' has all its %u groups bound: no room for '%U'",
+                          self->name, self->max_groups, group);
+    if (rc == SHMQ_EINVAL)
+        return core_raise(rc, self, "add_group('%U'): only a topic's own handle binds groups; "
+                          "'%U' is %s", group, self->name,
+                          self->group ? "a group handle" : "a queue (created without max_groups)");
+    return core_raise_code(rc, self);
+}
+
 static PyObject *queue_close(QueueObject *self, PyObject *unused) {
     (void)unused;
     if (self->fork_generation != core_fork_generation) {
@@ -180,6 +230,7 @@ static void queue_dealloc(PyObject *op) {
         if (self->closing) shmq_close(self->closing); /* nothing can use it any more */
     }
     Py_XDECREF(self->name);
+    Py_XDECREF(self->group);
     freefunc tp_free = (freefunc)PyType_GetSlot(tp, Py_tp_free);
     tp_free(op);
     Py_DECREF(tp);
@@ -238,40 +289,52 @@ static int send_op(shmq_queue *q, void *ctx, int64_t ns) {
     return shmq_send_ex(q, c->data, c->len, &c->opts, &c->id, ns);
 }
 
-static PyObject *raise_send(QueueObject *self, int rc, size_t len) {
+static PyObject *raise_send(QueueObject *self, int rc, size_t len, const shmq_send_opts *o) {
+    if (rc == SHMQ_ETOOBIG && o->header_count > 0)
+        return core_raise(rc, self, "message of %zu bytes plus its headers larger than slot size %u of queue "
+                          "'%U', or headers over %d bytes encoded", len, self->slot_size, self->name,
+                          SHMQ_MAX_HEADERS_SIZE);
     if (rc == SHMQ_ETOOBIG)
         return core_raise(rc, self, "message of %zu bytes larger than slot size %u of queue '%U'",
                           len, self->slot_size, self->name);
     return core_raise_code(rc, self);
 }
 
-static PyObject *queue_send(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
-                            PyObject *kwnames) {
-    static const char *const names[] = {"data", "timeout", "delay", "at", "ttl", NULL};
-    PyObject *a[5];
-    int64_t timeout;
-    send_ctx c;
-    if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0 ||
-        core_send_opts(a[2], a[3], a[4], &c.opts) < 0)
-        return NULL;
+static PyObject *send_one(QueueObject *self, PyObject *data, send_ctx *cp, int64_t timeout) {
+    send_ctx c = *cp;
     Py_buffer view = {0};
     int rc;
-    if (PyBytes_CheckExact(a[0])) {
+    if (PyBytes_CheckExact(data)) {
         char *p;
         Py_ssize_t n;
-        PyBytes_AsStringAndSize(a[0], &p, &n);
+        PyBytes_AsStringAndSize(data, &p, &n);
         c.data = p;
         c.len = (size_t)n;
         rc = run_op(self, send_op, &c, timeout, send_wait_rc(self));
     } else {
-        if (PyObject_GetBuffer(a[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+        if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) return NULL;
         c.data = view.buf;
         c.len = (size_t)view.len;
         rc = run_op(self, send_op, &c, timeout, send_wait_rc(self));
         PyBuffer_Release(&view);
     }
     if (rc == SHMQ_OK) return PyLong_FromUnsignedLongLong(c.id);
-    return rc < 0 ? NULL : raise_send(self, rc, c.len);
+    return rc < 0 ? NULL : raise_send(self, rc, c.len, &c.opts);
+}
+
+static PyObject *queue_send(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames) {
+    static const char *const names[] = {"data", "timeout", "delay", "at", "ttl", "headers", NULL};
+    PyObject *a[6];
+    int64_t timeout;
+    send_ctx c;
+    core_headers h;
+    if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0 ||
+        core_send_opts(a[2], a[3], a[4], &c.opts) < 0 || core_headers_of(a[5], &h, &c.opts) < 0)
+        return NULL;
+    PyObject *r = send_one(self, a[0], &c, timeout);
+    core_headers_release(&h);
+    return r;
 }
 
 typedef struct {
@@ -332,21 +395,15 @@ static int append_ids(PyObject *list, const uint64_t *ids, size_t n) {
     return 0;
 }
 
-static PyObject *queue_send_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                 PyObject *kwnames) {
-    static const char *const names[] = {"messages", "timeout", "delay", "at", "ids", "ttl", NULL};
-    PyObject *a[6];
-    int64_t timeout;
-    shmq_send_opts opts;
-    if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0 ||
-        core_send_opts(a[2], a[3], a[5], &opts) < 0)
-        return NULL;
-    PyObject *ids = a[4] == Py_None ? NULL : a[4];
+static PyObject *send_many(QueueObject *self, PyObject *messages, PyObject *ids_arg, const shmq_send_opts *o,
+                           int64_t timeout) {
+    shmq_send_opts opts = *o;
+    PyObject *ids = ids_arg == Py_None ? NULL : ids_arg;
     if (ids && !PyList_Check(ids)) {
         PyErr_SetString(PyExc_TypeError, "ids must be a list (the ids of the messages sent are appended)");
         return NULL;
     }
-    PyObject *it = PyObject_GetIter(a[0]);
+    PyObject *it = PyObject_GetIter(messages);
     batch_ctx *c = it ? PyMem_Calloc(1, sizeof *c) : NULL;
     size_t sent = 0;
     int rc = SHMQ_OK;
@@ -358,7 +415,7 @@ static PyObject *queue_send_many(QueueObject *self, PyObject *const *args, Py_ss
         if (ids && append_ids(ids, c->ids, c->done) < 0) rc = -1;
         if (rc == SHMQ_OK) release_views(c);
         else {
-            if (rc > 0) raise_send(self, rc, c->iov[c->done].len);
+            if (rc > 0) raise_send(self, rc, c->iov[c->done].len, &c->opts);
             rc = -1;
             break;
         }
@@ -371,6 +428,21 @@ static PyObject *queue_send_many(QueueObject *self, PyObject *const *args, Py_ss
         return NULL;
     }
     return PyLong_FromSize_t(sent);
+}
+
+static PyObject *queue_send_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames) {
+    static const char *const names[] = {"messages", "timeout", "delay", "at", "ids", "ttl", "headers", NULL};
+    PyObject *a[7];
+    int64_t timeout;
+    shmq_send_opts opts;
+    core_headers h;
+    if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0 ||
+        core_send_opts(a[2], a[3], a[5], &opts) < 0 || core_headers_of(a[6], &h, &opts) < 0)
+        return NULL;
+    PyObject *r = send_many(self, a[0], a[4], &opts, timeout);
+    core_headers_release(&h);
+    return r;
 }
 
 /* ---- receiving ----------------------------------------------------------- */
@@ -470,13 +542,15 @@ static PyObject *queue_get_name(QueueObject *self, void *unused) {
 #define FAST (METH_FASTCALL | METH_KEYWORDS)
 static PyMethodDef queue_methods[] = {
     {"send", FN(queue_send), FAST,
-     "send(data, timeout=None, *, delay=None, at=None, ttl=None) -> int: copy a bytes-like object into the\n"
-     "queue; returns its id. delay (seconds or timedelta) or at (datetime or Unix time): not ready before\n"
-     "then. ttl (seconds or timedelta; None: the queue's): dead-lettered as expired if not leased within\n"
-     "it once ready"},
+     "send(data, timeout=None, *, delay=None, at=None, ttl=None, headers=None) -> int: copy a bytes-like object\n"
+     "into the queue; returns its id. delay (seconds or timedelta) or at (datetime or Unix time): not ready\n"
+     "before then. ttl (seconds or timedelta; None: the queue's): dead-lettered as expired if not leased within\n"
+     "it once ready. headers: a mapping of str to str carried with it (msg.headers); keys printable ASCII but\n"
+     "'=', at most 64 and 4096 bytes encoded"},
     {"send_many", FN(queue_send_many), FAST,
-     "send_many(messages, timeout=None, *, delay=None, at=None, ids=None, ttl=None) -> int: send in order, 256 per\n"
-     "shmq_send_batch; ids (a list) gets the id of each message sent appended, also on failure"},
+     "send_many(messages, timeout=None, *, delay=None, at=None, ids=None, ttl=None, headers=None) -> int: send in\n"
+     "order, 256 per shmq_send_batch, each with the same headers; ids (a list) gets the id of each message sent\n"
+     "appended, also on failure"},
     {"recv", FN(queue_recv), FAST,
      "recv(timeout=None, *, copy=True) -> Message: lease the oldest ready message"},
     {"recv_many", FN(queue_recv_many), FAST,
@@ -488,6 +562,9 @@ static PyMethodDef queue_methods[] = {
     {"_try_recv", FN(queue_try_recv), METH_O, NULL},
     {"_open", FN(queue_open), METH_VARARGS, NULL},
     {"_create", FN(queue_create), METH_VARARGS, NULL},
+    {"_open_group", FN(queue_open_group), METH_VARARGS, NULL},
+    {"add_group", FN(queue_add_group), METH_O,
+     "add_group(name): bind consumer group `name` to this topic; it gets what is sent from now on"},
     {"_params", FN(core_queue_params), METH_NOARGS, NULL},
     {"_stats", FN(core_queue_stats), METH_O, NULL},
     {"_recover", FN(core_queue_recover), METH_NOARGS, NULL},
@@ -497,9 +574,18 @@ static PyMethodDef queue_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *queue_get_group(QueueObject *self, void *unused) {
+    (void)unused;
+    if (self->group == NULL) Py_RETURN_NONE;
+    Py_INCREF(self->group);
+    return self->group;
+}
+
 static PyGetSetDef queue_getset[] = {
     {"closed", (getter)(void (*)(void))queue_get_closed, NULL, "True once closed", NULL},
-    {"name", (getter)(void (*)(void))queue_get_name, NULL, "the queue's name", NULL},
+    {"name", (getter)(void (*)(void))queue_get_name, NULL, "the queue's (or topic's) name", NULL},
+    {"group", (getter)(void (*)(void))queue_get_group, NULL,
+     "the consumer group of a group handle, else None", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
