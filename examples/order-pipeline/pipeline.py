@@ -5,6 +5,8 @@ workers (Python) and an inventory worker (Go).
   pipeline.py run [--orders 300] [--check]   the whole story in one go, then a summary
   pipeline.py up                             start everything and leave it running
   pipeline.py down                           stop what `up` started
+  pipeline.py run|up --rabbitmq HOST:PORT    the inventory work goes over RabbitMQ to a
+                                             "warehouse" with its own shmqd (README.md)
 
 `run` sends orders (and one poison order) through the queues, kills an email
 worker with SIGKILL while it works, waits until every order is emailed once
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -56,6 +59,7 @@ class Pipeline:
 
     def __init__(self, build: str, state: str, shmq_dir: str) -> None:
         self.build, self.state = os.path.abspath(build), os.path.abspath(state)
+        self.shmq_dir = shmq_dir
         self.lib = os.path.join(self.build, "lib")
         self.procs: dict[str, subprocess.Popen] = {}
         self.env = dict(os.environ, SHMQ_DIR=shmq_dir, PYTHONDONTWRITEBYTECODE="1",
@@ -73,10 +77,10 @@ class Pipeline:
         return os.path.join(self.build, "daemon", name, name)
 
     # ---- processes --------------------------------------------------------
-    def spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+    def spawn(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         with open(self.path("logs", name + ".out"), "wb") as out, \
              open(self.path("logs", name + ".log"), "wb") as err:
-            p = subprocess.Popen(argv, stdout=out, stderr=err, env=self.env, cwd=self.state,
+            p = subprocess.Popen(argv, stdout=out, stderr=err, env=env or self.env, cwd=self.state,
                                  start_new_session=True)  # outlives `up`; ^C does not reach it
         self.procs[name] = p
         return p
@@ -109,11 +113,14 @@ class Pipeline:
                 self.stop(name)
 
     # ---- the parts --------------------------------------------------------
-    def start_shmqd(self) -> str:
-        self.spawn("shmqd", [self.tool("shmqd"), "--config", self.config, "--foreground"])
-        url = wait_for("shmqd's metrics address", lambda: self.metrics_url("shmqd"), 20)
-        for q in QUEUES:
-            wait_for(f"queue {q}", lambda: self.ctl("stat", q, check=False).returncode == 0, 20)
+    def start_shmqd(self, name: str = "shmqd", config: str = "", env: dict | None = None,
+                    queues: tuple = QUEUES) -> str:
+        config = config or self.config
+        self.spawn(name, [self.tool("shmqd"), "--config", config, "--foreground"], env)
+        url = wait_for(f"{name}'s metrics address", lambda: self.metrics_url(name), 20)
+        for q in queues:
+            wait_for(f"queue {q}", lambda: self.ctl("stat", q, check=False, config=config,
+                                                    env=env).returncode == 0, 20)
         return url
 
     def metrics_url(self, name: str) -> str:
@@ -155,13 +162,45 @@ class Pipeline:
                           "--mail-latency-ms", str(args.mail_latency_ms),
                           "--fail-rate", str(args.fail_rate), "--seed", str(seed)])
 
-    def start_inventory(self, exe: str) -> None:
-        self.spawn("inventory", [exe, "-outbox", self.path("outbox")])
+    def start_inventory(self, exe: str, env: dict | None = None) -> None:
+        self.spawn("inventory", [exe, "-outbox", self.path("outbox")], env)
+
+    def warehouse_env(self) -> dict:
+        """The warehouse's environment: its own SHMQ_DIR, as if on another host."""
+        return dict(self.env, SHMQ_DIR=self.shmq_dir + "-warehouse")
+
+    def start_bridge(self, name: str, amqp: str, env: dict | None = None) -> None:
+        """shmq-bridge with bridge/<name>.toml, pointed at amqp (HOST:PORT)."""
+        host, port = amqp.rsplit(":", 1)
+        with open(os.path.join(HERE, "bridge", name + ".toml")) as f:
+            text = re.sub(r"(?m)^port = \d+", f"port = {int(port)}",
+                          re.sub(r'(?m)^host = ".*"', f'host = "{host}"', f.read()))
+        config = self.path(f"bridge-{name}.toml")
+        with open(config, "w") as f:
+            f.write(text)
+        exe = os.path.join(self.build, "daemon", "bridge", "shmq-bridge")
+        self.spawn(f"bridge-{name}", [exe, "--config", config], env)
+
+    def start_remote_inventory(self, exe: str, amqp: str) -> None:
+        """The inventory work over RabbitMQ: the shop's bridge publishes orders.inventory
+        to the broker; the warehouse (its own SHMQ_DIR and shmqd, reached only through
+        the broker) feeds it to its own orders.inventory, where the inventory worker
+        leases it. The worker writes to the shop's outbox, so that the summary can count."""
+        env = self.warehouse_env()
+        os.makedirs(env["SHMQ_DIR"], mode=0o700, exist_ok=True)
+        os.makedirs(self.path("warehouse"), exist_ok=True)
+        config = self.path("warehouse", "shmqd.toml")
+        shutil.copy(os.path.join(HERE, "bridge", "warehouse-shmqd.toml"), config)
+        self.start_bridge("shop", amqp)
+        self.start_shmqd("warehouse-shmqd", config, env, (INVENTORY_QUEUE,))
+        self.start_bridge("warehouse", amqp, env)
+        self.start_inventory(exe, env)
 
     # ---- looking ----------------------------------------------------------
-    def ctl(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
-        r = subprocess.run([self.tool("shmqctl"), "--config", self.config, *argv],
-                           env=self.env, capture_output=True, text=True)
+    def ctl(self, *argv: str, check: bool = True, config: str = "",
+            env: dict | None = None) -> subprocess.CompletedProcess:
+        r = subprocess.run([self.tool("shmqctl"), "--config", config or self.config, *argv],
+                           env=env or self.env, capture_output=True, text=True)
         if check and r.returncode != 0:
             raise Failed(f"shmqctl {' '.join(argv)}: {r.stderr.strip()}")
         return r
@@ -229,6 +268,7 @@ def run(args: argparse.Namespace) -> int:
             if p.alive(name):
                 p.procs[name].kill()
         shutil.rmtree(shmq_dir, ignore_errors=True)
+        shutil.rmtree(p.warehouse_env()["SHMQ_DIR"], ignore_errors=True)
     print_summary(summary)
     if args.json:
         with open(args.json, "w") as f:
@@ -246,6 +286,13 @@ def run(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def start_inventory(p: Pipeline, exe: str, args: argparse.Namespace) -> None:
+    if args.rabbitmq:
+        p.start_remote_inventory(exe, args.rabbitmq)
+    else:
+        p.start_inventory(exe)
+
+
 def story(p: Pipeline, args: argparse.Namespace) -> dict:
     say = (lambda *a: None) if args.quiet else (lambda *a: print("==", *a, flush=True))
     exe = p.build_inventory()
@@ -254,9 +301,10 @@ def story(p: Pipeline, args: argparse.Namespace) -> dict:
     url = p.start_server("server-queue", "queue", args)
     for i in (1, 2):
         p.start_email(f"email-{i}", args, seed=i)
-    p.start_inventory(exe)
+    start_inventory(p, exe, args)
     say(f"web server (queue mode) on {url}; email workers x2 (provider fails "
-        f"{args.fail_rate:.0%} of calls), inventory worker x1")
+        f"{args.fail_rate:.0%} of calls), inventory worker x1"
+        + (f", over RabbitMQ at {args.rabbitmq}" if args.rabbitmq else ""))
 
     work = load.make_orders(args.orders, 1, seed=1, tag="queue")
     queued = load.run(url, work, args.concurrency)
@@ -308,8 +356,9 @@ def collect(p: Pipeline, args: argparse.Namespace, queued: dict, synced: dict, k
             metrics_url: str) -> dict:
     metrics = p.metrics(metrics_url)
     for name in list(p.procs):
-        if name != "shmqd" and p.alive(name):
+        if name not in ("shmqd", "warehouse-shmqd") and p.alive(name):
             p.stop(name)
+    remote = remote_stats(p) if args.rabbitmq else {}
     workers = [json.loads(line) for name in p.procs if name.startswith(("email", "inventory"))
                for line in p.output(name).splitlines() if line.startswith("{")]
     stats = {q: p.stat(q)["stats"] for q in QUEUES}
@@ -317,12 +366,25 @@ def collect(p: Pipeline, args: argparse.Namespace, queued: dict, synced: dict, k
     dead = p.dead_letters(EMAIL_QUEUE)
     dead_orders = [p.dead_letter_payload(EMAIL_QUEUE, d["id"])["order_id"] for d in dead]
     shown = {cmd: p.ctl(*cmd.split()).stdout for cmd in ("list", f"dlq list {EMAIL_QUEUE}")}
-    p.stop("shmqd")
-    return {"orders": args.orders, "queue_run": queued, "sync_run": synced,
+    for name in ("warehouse-shmqd", "shmqd"):
+        if name in p.procs:
+            p.stop(name)
+    return {"remote": remote, "orders": args.orders, "queue_run": queued, "sync_run": synced,
             "emails": p.emails("email"), "sync_emails": p.emails("sync"),
             "inventory": p.inventory_lines(), "stats": stats, "workers": workers,
             "dead_letters": dead, "dead_orders": dead_orders, "killed_with_lease": killed,
             "metrics": metrics, "max_attempts": max_attempts, "shmqctl": shown}
+
+
+def remote_stats(p: Pipeline) -> dict:
+    """What crossed the broker: both bridges' counters and the warehouse's queue."""
+    def bridge(name: str) -> dict:
+        r = p.ctl("--json", "bridge", "--status-file", p.path(f"bridge-{name}.prom"))
+        return json.loads(r.stdout)["bindings"][0]
+    r = p.ctl("--json", "stat", INVENTORY_QUEUE, env=p.warehouse_env(),
+              config=p.path("warehouse", "shmqd.toml"))
+    return {"shop": bridge("shop"), "warehouse": bridge("warehouse"),
+            "warehouse_queue": json.loads(r.stdout)["stats"]}
 
 
 # ---- the summary and its checks ---------------------------------------------
@@ -338,6 +400,7 @@ def print_summary(s: dict) -> None:
         ("email retries", f"{e['nacked']} failed attempts retried with backoff"),
         ("leases reclaimed", f"{e['reclaimed']} (from the email worker killed with SIGKILL)"),
         ("dead letters", f"{len(s['dead_letters'])} (orders {', '.join(s['dead_orders']) or '-'})"),
+        *([("over RabbitMQ", over_rabbitmq(s["remote"]))] if s["remote"] else []),
         ("latency, queue", f"p50 {q['p50_ms']} ms  p99 {q['p99_ms']} ms  "
          f"({q['accepted']} accepted in {q['seconds']} s)"),
         ("latency, sync", f"p50 {y['p50_ms']} ms  p99 {y['p99_ms']} ms  ({y['accepted']} accepted,"
@@ -353,6 +416,13 @@ def print_summary(s: dict) -> None:
         print(f"\n== shmqctl {cmd}\n{out.rstrip()}")
     print("\n== shmqd metrics (excerpt)")
     print("\n".join(s["metrics"]))
+
+
+def over_rabbitmq(r: dict) -> str:
+    shop, wh = r["shop"], r["warehouse"]
+    return (f"{shop['messages_confirmed_total']:.0f} confirmed by the broker to the shop's bridge, "
+            f"{wh['messages_acked_broker_total']:.0f} acked to it by the warehouse's, "
+            f"{r['warehouse_queue']['acked']} applied in the warehouse")
 
 
 def one_email_each(s: dict) -> bool:
@@ -382,6 +452,20 @@ def check(s: dict, args: argparse.Namespace) -> list[str]:
     for name, st in s["stats"].items():
         if st["ready"] or st["leased"] or st["delayed"] or st["dead"]:
             problems.append(f"{name} not drained: {st}")
+    if args.rabbitmq:
+        problems += check_remote(s["remote"], len(expected))
+    return problems
+
+
+def check_remote(r: dict, orders: int) -> list[str]:
+    """Every order's inventory work crossed the broker and was done in the warehouse."""
+    st = r["warehouse_queue"]
+    counts = (r["shop"]["messages_confirmed_total"], r["warehouse"]["messages_acked_broker_total"],
+              st["acked"])
+    problems = [] if min(counts) >= orders else [
+        f"over RabbitMQ: confirmed, acked to the broker, applied = {counts}, expected >= {orders}"]
+    if st["ready"] or st["leased"] or st["delayed"] or st["dead"]:
+        problems.append(f"the warehouse's {INVENTORY_QUEUE} not drained: {st}")
     return problems
 
 
@@ -400,7 +484,7 @@ def up(args: argparse.Namespace) -> int:
         url = p.start_server("server", "queue", args, args.port)
         for i in (1, 2):
             p.start_email(f"email-{i}", args, seed=i)
-        p.start_inventory(exe)
+        start_inventory(p, exe, args)
     except Failed as e:
         print(f"pipeline: {e}", file=sys.stderr)
         p.stop_all()
@@ -426,6 +510,7 @@ def write_env(p: Pipeline, state: str, shmq_dir: str, url: str, metrics_url: str
                 f"export SHOP={url}\n"
                 f"export METRICS={metrics_url}\n"
                 f"export PIPELINE={state}\n"
+                f"export WAREHOUSE_SHMQ_DIR={p.warehouse_env()['SHMQ_DIR']}\n"
                 f"export SHMQ_PYTHON_CORE={p.env['SHMQ_PYTHON_CORE']} PYTHONPATH={p.env['PYTHONPATH']}\n"
                 + "".join(f"export {n.upper().replace('-', '_')}_PID={pr.pid}\n"
                           for n, pr in p.procs.items()) +
@@ -462,6 +547,15 @@ def down(args: argparse.Namespace) -> int:
         print(f"the queues still hold messages ({left}): kept in {shm_dir(state)}")
     else:
         shutil.rmtree(shm_dir(state), ignore_errors=True)
+    warehouse = p.warehouse_env()["SHMQ_DIR"]
+    if os.path.isdir(warehouse):  # `up --rabbitmq` ran: the same for the warehouse's queue
+        r = p.ctl("--json", "stat", INVENTORY_QUEUE, check=False, env=p.warehouse_env(),
+                  config=p.path("warehouse", "shmqd.toml"))
+        st = json.loads(r.stdout)["stats"] if r.returncode == 0 else {}
+        if r.returncode == 0 and not any(st[k] for k in ("ready", "leased", "delayed", "dead")):
+            shutil.rmtree(warehouse, ignore_errors=True)
+        else:
+            print(f"the warehouse's queue may hold messages: kept in {warehouse}")
     print(f"the outbox, dead letters, spill and logs stay in {state}; remove it when done")
     return 0
 
@@ -484,10 +578,16 @@ def main() -> int:
     ap.add_argument("--json", help="also write the summary as JSON to this file (run)")
     ap.add_argument("--keep", action="store_true", help="keep the state directory (run)")
     ap.add_argument("--quiet", action="store_true", help="only the summary (run)")
+    ap.add_argument("--rabbitmq", metavar="HOST:PORT",
+                    help="run, up: carry the inventory work over this RabbitMQ broker "
+                         "(user guest) to a warehouse with its own shmqd")
     args = ap.parse_args()
+    if args.rabbitmq and not re.fullmatch(r"[^:]+:\d{1,5}", args.rabbitmq):
+        ap.error("--rabbitmq: expected HOST:PORT, e.g. 127.0.0.1:5672")
     if args.orders < 1 or args.concurrency < 1 or not 0 <= args.fail_rate < 1:
         ap.error("--orders and --concurrency must be >= 1, --fail-rate in [0, 1)")
     missing = [f for f in ("lib/libshmq.so", "daemon/shmqd/shmqd", "daemon/shmqctl/shmqctl")
+               + (("daemon/bridge/shmq-bridge",) if args.rabbitmq else ())
                if not os.path.exists(os.path.join(args.build, f))]
     if missing and args.command != "down":
         ap.exit(2, f"pipeline: {args.build} has no {missing[0]}: build shmq first "
