@@ -132,7 +132,7 @@ func TestParamsAndStats(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 	if len(s.Clients) != 1 || s.Clients[0].PID != os.Getpid() || s.Clients[0].Leased != 1 ||
-		s.Clients[0].Alive != 1 || s.Clients[0].Sent != 3 {
+		s.Clients[0].Alive != 1 || s.Clients[0].Sent != 3 || s.Clients[0].Role != RoleSender|RoleReceiver {
 		t.Fatalf("clients %+v", s.Clients)
 	}
 	held.Ack()
@@ -184,5 +184,11 @@ func TestCloseEndsABlockedRecv(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("close took %v", d)
+	}
+}
+
+func TestLibraryVersionIsThePackages(t *testing.T) {
+	if got := LibraryVersion(); got != Version {
+		t.Fatalf("libshmq says %s, the package is %s", got, Version)
 	}
 }

@@ -29,10 +29,17 @@ type Stats struct {
 	Clients                                     []ClientStats
 }
 
+// Bits of ClientStats.Role (shmq.h's SHMQ_ROLE_*).
+const (
+	RoleSender   uint32 = C.SHMQ_ROLE_SENDER   // has sent
+	RoleReceiver uint32 = C.SHMQ_ROLE_RECEIVER // has received
+	RoleDaemon   uint32 = C.SHMQ_ROLE_DAEMON   // a supervisor (shmqd)
+)
+
 // ClientStats describes one attached process; counters are since it attached.
 type ClientStats struct {
 	PID                                      int
-	Role                                     uint32 // bit 0: has sent, bit 1: has received, bit 2: daemon
+	Role                                     uint32 // RoleSender | RoleReceiver | RoleDaemon bits
 	Prefetch, Leased                         uint64
 	Sleeping                                 uint64 // its threads asleep in Recv, waiting for a message
 	Alive                                    int    // 1 alive, 0 dead, -1 unknown

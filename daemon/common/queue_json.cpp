@@ -9,10 +9,11 @@ namespace shmqd {
 namespace {
 
 const char *role_name(uint32_t role) {
-    if (role & 4) return "daemon";
-    if ((role & 3) == 3) return "both";
-    if (role & 1) return "producer";
-    if (role & 2) return "consumer";
+    const uint32_t both = SHMQ_ROLE_SENDER | SHMQ_ROLE_RECEIVER;
+    if (role & SHMQ_ROLE_DAEMON) return "daemon";
+    if ((role & both) == both) return "both";
+    if (role & SHMQ_ROLE_SENDER) return "producer";
+    if (role & SHMQ_ROLE_RECEIVER) return "consumer";
     return "idle";
 }
 

@@ -22,7 +22,7 @@ void Queue::heartbeat() {
     hdr_->daemon_pid.store(uint32_t(getpid()), std::memory_order_relaxed);
     uint32_t now = now_ms();
     hdr_->daemon_heartbeat_ms.store(now != 0 ? now : 1, std::memory_order_relaxed); // 0 means "never"
-    rec_->role.fetch_or(4, std::memory_order_relaxed);
+    rec_->role.fetch_or(SHMQ_ROLE_DAEMON, std::memory_order_relaxed);
 }
 
 bool Queue::release_dead(uint32_t i, SlotWord w) {

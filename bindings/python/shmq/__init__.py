@@ -16,11 +16,11 @@ from .errors import (BadName, Closed, Corrupt, Empty, Error, Exists, Full, Inter
                      PermissionDenied,
                      PrefetchLimit, Timeout, TooBig, TooManyClients, VersionMismatch)
 from .queue import Queue, unlink
-from .stats import ClientStats, QueueParams, Recovery, Stats
+from .stats import ROLE_DAEMON, ROLE_RECEIVER, ROLE_SENDER, ClientStats, QueueParams, Recovery, Stats
 
 Message = _core.Message
 MAX_GROUPS = _core.MAX_GROUPS  # most consumer groups of one topic
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 
 def library_version() -> str:
@@ -34,4 +34,5 @@ __all__ = [
     "Recovery", "Error", "Full", "Timeout", "Empty", "LeaseLost", "Closed", "InvalidArgument",
     "BadName", "TooBig", "NotFound", "Exists", "VersionMismatch", "Corrupt", "PermissionDenied",
     "NoSpace", "TooManyClients", "PrefetchLimit", "Interrupted", "OSFailure", "OutOfRange",
+    "ROLE_SENDER", "ROLE_RECEIVER", "ROLE_DAEMON",
 ]

@@ -50,11 +50,17 @@ class QueueParams:
                    p["ttl_ms"] / 1000 if p["ttl_ms"] else None, p["max_groups"])
 
 
+# Bits of ClientStats.role (shmq.h's SHMQ_ROLE_*).
+ROLE_SENDER = 1    # has sent
+ROLE_RECEIVER = 2  # has received
+ROLE_DAEMON = 4    # a supervisor (shmqd)
+
+
 @dataclass(frozen=True)
 class ClientStats:
     """One attached process (shmq_client_stats); counters since it attached."""
     pid: int
-    role: int             # bit 0: has sent, bit 1: has received, bit 2: daemon
+    role: int             # ROLE_SENDER | ROLE_RECEIVER | ROLE_DAEMON bits
     prefetch: int
     leased: int
     alive: Optional[bool]  # None when liveness is unknown (another pid namespace)

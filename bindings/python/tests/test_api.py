@@ -20,6 +20,11 @@ def child_send(q, payload):
     q.close()
 
 
+class Version(unittest.TestCase):
+    def test_the_loaded_library_is_the_packages_version(self):
+        self.assertEqual(shmq.library_version(), shmq.__version__)
+
+
 class Batches(support.QueueTest):
     def test_recv_many_leases_up_to_n_and_ack_many_acks_them(self):
         self.q.send_many([b"%d" % i for i in range(10)])

@@ -180,6 +180,7 @@ class Observing(support.QueueTest):
         me = [c for c in s.clients if c.pid == os.getpid()]
         self.assertEqual(len(me), 1)
         self.assertEqual((me[0].sent, me[0].delivered, me[0].leased, me[0].alive), (3, 2, 1, True))
+        self.assertEqual(me[0].role, shmq.ROLE_SENDER | shmq.ROLE_RECEIVER)
         held.ack()
 
     def test_recover_on_a_healthy_queue_does_nothing(self):

@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define SHMQ_VERSION_MAJOR 0
-#define SHMQ_VERSION_MINOR 4
+#define SHMQ_VERSION_MINOR 5
 #define SHMQ_VERSION_PATCH 0
 /* Compile-time version as one number: major * 10000 + minor * 100 + patch. */
 #define SHMQ_VERSION                                                       \
@@ -454,9 +454,14 @@ SHMQ_API int shmq_ready_fd(shmq_queue *q, int *fd);
 
 /* ---- Observing and recovering ------------------------------------------ */
 
+/* Bits of shmq_client_stats.role (since 0.5; the values are 0.1's). */
+#define SHMQ_ROLE_SENDER 1u   /* has sent */
+#define SHMQ_ROLE_RECEIVER 2u /* has received */
+#define SHMQ_ROLE_DAEMON 4u   /* a supervisor (shmqd, shmqctl's recovery) */
+
 typedef struct shmq_client_stats {
     int32_t pid;
-    uint32_t role;         /* bit 0: has sent, bit 1: has received, bit 2: daemon */
+    uint32_t role;         /* SHMQ_ROLE_* bits */
     uint32_t prefetch;
     uint32_t leased;       /* leases held now (counted by the client itself) */
     int32_t alive;         /* 1 if the process is alive, 0 if dead, -1 unknown */
