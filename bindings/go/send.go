@@ -63,9 +63,15 @@ func WithTTL(d time.Duration) SendOption {
 	return func(o *sendOptions) {
 		o.ttl = d
 		if d <= 0 {
-			o.ttl = -1 // refused by libshmq; 0 would mean "the queue's"
+			o.ttl = -2 // refused by libshmq; 0 would mean "the queue's", -1 never
 		}
 	}
+}
+
+// WithoutTTL makes the message never expire, even on a queue whose
+// Params.TTL is set.
+func WithoutTTL() SendOption {
+	return func(o *sendOptions) { o.ttl = time.Duration(C.SHMQ_TTL_NEVER) }
 }
 
 // At delays the message until t (none if t has passed).

@@ -109,8 +109,12 @@ func TestParamsTTLIsTheQueueDefault(t *testing.T) {
 	if _, err := q.Send(ctx, []byte("default")); err != nil {
 		t.Fatal(err)
 	}
+	never, err := q.Send(ctx, []byte("never"), WithoutTTL())
+	if err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(50 * time.Millisecond) // a TTL is a time: let it pass
-	if s, _ := q.Stats(); s.Ready+s.Dead != 1 {
+	if s, _ := q.Stats(); s.Ready+s.Dead != 2 {
 		t.Fatalf("stats %+v", s)
 	}
 	if _, err := q.Recover(); err != nil {
@@ -118,6 +122,11 @@ func TestParamsTTLIsTheQueueDefault(t *testing.T) {
 	}
 	if s, _ := q.Stats(); s.Expired != 1 {
 		t.Fatalf("expired %d, want 1 after a recovery pass", s.Expired)
+	}
+	if m := recvT(t, q); m.ID() != never {
+		t.Fatalf("leased %v, want the message sent WithoutTTL (%d)", m, never)
+	} else {
+		m.Ack()
 	}
 	p.TTL = MaxTTL + time.Millisecond
 	if err := p.Validate(); !errors.Is(err, ErrInvalid) {

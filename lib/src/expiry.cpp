@@ -34,6 +34,7 @@ uint32_t Queue::expiry_of(const SendSpec &spec, const MessageMeta *meta) const {
         if (meta->expires_ns == 0) return 0;
         after_ns = std::max<int64_t>(meta->expires_ns - real_ns(), 0); // past: expires at once
     } else {
+        if (spec.ttl_ns == SHMQ_TTL_NEVER) return 0;
         int64_t ttl = spec.ttl_ns > 0 ? spec.ttl_ns : int64_t(p_.ttl_ms) * 1000000;
         if (ttl <= 0) return 0;
         after_ns = spec.delay_ns + ttl;

@@ -61,7 +61,8 @@ struct Outgoing {
 // What a producer's shmq_send_opts asked for, validated (send_opts.cpp).
 struct SendSpec {
     int64_t delay_ns = 0; // > 0: store the message DELAYED until this long after it is stored (delay.cpp)
-    int64_t ttl_ns = 0;   // > 0: expires this long after it is due; 0: the queue's ttl_ms (expiry.cpp)
+    int64_t ttl_ns = 0;   // > 0: expires this long after it is due; 0: the queue's ttl_ms;
+                          // SHMQ_TTL_NEVER: never (expiry.cpp)
     // Headers (headers.cpp): pairs to encode, or an encoded block (a message
     // back from disk); headers_len is the encoded size, checked.
     const shmq_header *headers = nullptr;

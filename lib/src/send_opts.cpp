@@ -33,7 +33,7 @@ int shmq::detail::read_send_opts(const shmq_send_opts *o, SendSpec *out) {
     if (o->delay_ns > SHMQ_MAX_DELAY_NS) return SHMQ_ERANGE;
     out->delay_ns = o->delay_ns;
     if (o->struct_size < kSendOptsTtl) return SHMQ_OK; // a struct from before ttl_ns
-    if (o->ttl_ns < 0) return SHMQ_EINVAL;
+    if (o->ttl_ns < 0 && o->ttl_ns != SHMQ_TTL_NEVER) return SHMQ_EINVAL;
     if (o->ttl_ns > SHMQ_MAX_TTL_NS) return SHMQ_ERANGE;
     out->ttl_ns = o->ttl_ns;
     if (o->struct_size < kSendOptsHeaders) return SHMQ_OK; // a struct from before headers

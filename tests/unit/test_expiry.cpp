@@ -126,15 +126,18 @@ TEST_CASE("the queue's ttl_ms applies to sends without one; a message's own ttl 
     shmq_params got;
     REQUIRE(shmq_get_params(t.q, &got) == SHMQ_OK);
     CHECK(got.ttl_ms == 20);
-    shmq_send_opts longer = with_ttl(10000 * kMs);
+    shmq_send_opts longer = with_ttl(10000 * kMs), never = with_ttl(SHMQ_TTL_NEVER);
     int64_t sent = mono_ns();
     REQUIRE(shmq_send(t.q, "default", 7, 0) == SHMQ_OK);
     REQUIRE(shmq_send_ex(t.q, "own", 3, &longer, nullptr, 0) == SHMQ_OK);
+    REQUIRE(shmq_send_ex(t.q, "never", 5, &never, nullptr, 0) == SHMQ_OK);
     pass(sent, 40 * kMs);
-    shmq_msg m;
-    REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
-    CHECK(std::string(static_cast<const char *>(m.data), m.len) == "own");
-    CHECK(shmq_ack(t.q, &m) == SHMQ_OK);
+    for (const char *want : {"own", "never"}) {
+        shmq_msg m;
+        REQUIRE(shmq_recv(t.q, &m, 0) == SHMQ_OK);
+        CHECK(std::string(static_cast<const char *>(m.data), m.len) == want);
+        CHECK(shmq_ack(t.q, &m) == SHMQ_OK);
+    }
     CHECK(stats_of(t.q).expired == 1);
 }
 
@@ -153,7 +156,7 @@ TEST_CASE("a ttl counts from the end of the message's delay") {
 
 TEST_CASE("bad ttls are refused before anything is written; older structs are read as no ttl") {
     TestQueue t("ttl_bad", small_params(4));
-    shmq_send_opts o = with_ttl(-1);
+    shmq_send_opts o = with_ttl(-2); // -1 is SHMQ_TTL_NEVER
     CHECK(shmq_send_ex(t.q, "x", 1, &o, nullptr, 0) == SHMQ_EINVAL);
     o = with_ttl(SHMQ_MAX_TTL_NS + 1);
     CHECK(shmq_send_ex(t.q, "x", 1, &o, nullptr, 0) == SHMQ_ERANGE);

@@ -63,13 +63,18 @@ static int seconds_of(PyObject *v, double *out) {
     return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
 }
 
-/* A send's `ttl` (seconds or timedelta; None: the queue's) into o->ttl_ns. */
+/* A send's `ttl` (seconds or timedelta; None: the queue's; math.inf: never)
+ * into o->ttl_ns. */
 static int ttl_of(PyObject *ttl, shmq_send_opts *o) {
     double s = 0;
     if (ttl == NULL || ttl == Py_None) return 0;
     if (seconds_of(ttl, &s) < 0) return -1;
+    if (isinf(s) && s > 0) {
+        o->ttl_ns = SHMQ_TTL_NEVER;
+        return 0;
+    }
     if (isnan(s) || s <= 0) {
-        core_raise(SHMQ_EINVAL, NULL, "ttl must be > 0 seconds (None: the queue's), got %R", ttl);
+        core_raise(SHMQ_EINVAL, NULL, "ttl must be > 0 seconds (None: the queue's, math.inf: never), got %R", ttl);
         return -1;
     }
     if (s * 1e9 > (double)SHMQ_MAX_TTL_NS) {

@@ -544,7 +544,7 @@ static PyMethodDef queue_methods[] = {
     {"send", FN(queue_send), FAST,
      "send(data, timeout=None, *, delay=None, at=None, ttl=None, headers=None) -> int: copy a bytes-like object\n"
      "into the queue; returns its id. delay (seconds or timedelta) or at (datetime or Unix time): not ready\n"
-     "before then. ttl (seconds or timedelta; None: the queue's): dead-lettered as expired if not leased within\n"
+     "before then. ttl (seconds or timedelta; None: the queue's; math.inf: never): dead-lettered as expired if not leased within\n"
      "it once ready. headers: a mapping of str to str carried with it (msg.headers); keys printable ASCII but\n"
      "'=', at most 64 and 4096 bytes encoded"},
     {"send_many", FN(queue_send_many), FAST,

@@ -4,6 +4,7 @@ queue's ttl) dead-letters a message not leased in time; a delay or ttl out
 of range raises before anything is sent."""
 import asyncio
 import datetime
+import math
 import time
 import unittest
 
@@ -133,9 +134,11 @@ class QueueTtl(support.QueueTest):
         self.assertEqual(self.q.params.ttl, 0.02)
         self.q.send(b"default")
         own = self.q.send(b"own", ttl=60)
+        never = self.q.send(b"never", ttl=math.inf)
         time.sleep(0.05)  # a ttl is a time: let it pass
-        with self.q.recv(timeout=0) as msg:
-            self.assertEqual(msg.id, own)
+        for want in (own, never):
+            with self.q.recv(timeout=0) as msg:
+                self.assertEqual(msg.id, want)
         self.assertEqual(self.q.stats().expired, 1)
 
 

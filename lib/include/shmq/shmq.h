@@ -262,6 +262,9 @@ SHMQ_API int shmq_abort(shmq_queue *q, shmq_reservation *r);
 /* Longest time to live: 7 days (so that a delay plus a ttl stays within the
  * 24.8 days a segment's times can span). */
 #define SHMQ_MAX_TTL_NS ((int64_t)7 * 24 * 3600 * 1000000000)
+/* shmq_send_opts.ttl_ns: this message never expires, whatever the queue's
+ * ttl_ms (0 there means "the queue's"). Since 0.5. */
+#define SHMQ_TTL_NEVER ((int64_t)-1)
 
 /* ---- Message headers (since 0.4) ---------------------------------------
  *
@@ -304,8 +307,9 @@ typedef struct shmq_send_opts {
                              with reason "expired" and never delivered; 0 takes the
                              queue's shmq_params.ttl_ms (0 there: never expires).
                              Millisecond resolution; it may expire up to a few ms
-                             early, never late. Negative SHMQ_EINVAL, above
-                             SHMQ_MAX_TTL_NS SHMQ_ERANGE */
+                             early, never late. SHMQ_TTL_NEVER: never expires, even
+                             on a queue with a ttl_ms. Other negative values
+                             SHMQ_EINVAL, above SHMQ_MAX_TTL_NS SHMQ_ERANGE */
     /* Since 0.4's headers (a struct_size that ends before them reads as none): */
     const shmq_header *headers;       /* [NULL] key/value pairs carried with the message */
     size_t header_count;  /* [0] entries at `headers` (SHMQ_EINVAL if > 0 with headers NULL) */
