@@ -14,7 +14,8 @@
  * A queue handle may be used from several threads at once.
  *
  * Timeouts are in nanoseconds: 0 means "do not wait", SHMQ_FOREVER means
- * "wait until it happens". Usable from C11 and C++. Closing a handle while
+ * "wait until it happens". Each call's comment ends with the errors it
+ * returns ("Errors:"); a NULL handle is SHMQ_EINVAL everywhere. Usable from C11 and C++. Closing a handle while
  * another thread is blocked in a call on it is undefined: stop them first
  * (blocking with bounded timeouts makes that easy).
  */
@@ -185,12 +186,18 @@ typedef struct shmq_queue shmq_queue;
 /* Create queue `name` with `params` (NULL = defaults) and attach to it.
  * Fails with SHMQ_EEXIST if it exists. The segment becomes visible under its
  * name only once fully initialised, so no process ever sees a half-made one.
- * On success *out is a handle the caller closes with shmq_close(). */
+ * On success *out is a handle the caller closes with shmq_close().
+ * Errors: SHMQ_EINVAL (out NULL, a parameter out of range, a struct_size
+ * below 0.3's), SHMQ_EBADNAME, SHMQ_EEXIST, SHMQ_EPERM, SHMQ_ENOSPACE,
+ * SHMQ_EINTR, SHMQ_ESYS. */
 SHMQ_API int shmq_create(const char *name, const shmq_params *params,
                          const shmq_options *options, shmq_queue **out);
 
 /* Attach to an existing queue. Validates magic, layout version and layout
- * fingerprint: SHMQ_EVERSION or SHMQ_ECORRUPT on a mismatch. */
+ * fingerprint: SHMQ_EVERSION or SHMQ_ECORRUPT on a mismatch.
+ * Errors: SHMQ_EINVAL (out NULL, bad options), SHMQ_EBADNAME, SHMQ_ENOTFOUND,
+ * SHMQ_EVERSION, SHMQ_ECORRUPT, SHMQ_EPERM, SHMQ_ECLIENTS (max_clients
+ * attached), SHMQ_ENOSPACE, SHMQ_ESYS. */
 SHMQ_API int shmq_open(const char *name, const shmq_options *options, shmq_queue **out);
 
 /* Detach and free the handle; NULL is allowed. Leases still held go back to
@@ -199,7 +206,8 @@ SHMQ_API int shmq_open(const char *name, const shmq_options *options, shmq_queue
 SHMQ_API void shmq_close(shmq_queue *q);
 
 /* Remove the queue's name. Processes that have it open keep working on the
- * old segment until they close it; a new shmq_open() will not find it. */
+ * old segment until they close it; a new shmq_open() will not find it.
+ * Errors: SHMQ_EBADNAME, SHMQ_ENOTFOUND, SHMQ_EPERM, SHMQ_ESYS. */
 SHMQ_API int shmq_unlink(const char *name);
 
 /* The queue's parameters as stored in its segment, into a struct of `size`
@@ -219,7 +227,13 @@ SHMQ_API int shmq_get_params(const shmq_queue *q, shmq_params *out); /* 0.3's, f
 
 /* Copy `len` bytes into a free slot and make it ready. With no free slot:
  * policy FAIL returns SHMQ_EFULL; BLOCK and SPILL wait up to timeout_ns.
- * On SHMQ_OK the message is in shared memory and survives this process. */
+ * On SHMQ_OK the message is in shared memory and survives this process.
+ * Errors: SHMQ_EINVAL (data NULL with len > 0; a group handle),
+ * SHMQ_ETOOBIG (len (+ headers) above slot_size), SHMQ_EFULL (policy FAIL,
+ * timeout 0, or shmqd's spill store at its disk cap), SHMQ_ETIMEDOUT,
+ * SHMQ_ECLOSED (unlinked), SHMQ_ENOTFOUND (a topic with no group bound:
+ * nothing would receive it), SHMQ_ELEASELOST (this process was judged dead
+ * and its claimed slot reclaimed: nothing was sent). */
 SHMQ_API int shmq_send(shmq_queue *q, const void *data, size_t len, int64_t timeout_ns);
 
 typedef struct shmq_iov {
@@ -229,7 +243,8 @@ typedef struct shmq_iov {
 
 /* Send up to `count` messages in order; *sent (may be NULL) tells how many
  * were sent. Returns SHMQ_OK only if all were; otherwise the error that
- * stopped it. Wakes sleeping consumers once. */
+ * stopped it. Wakes sleeping consumers once. Errors: shmq_send's, for the
+ * first message that was not sent. */
 SHMQ_API int shmq_send_batch(shmq_queue *q, const shmq_iov *msgs, size_t count,
                              size_t *sent, int64_t timeout_ns);
 
@@ -243,8 +258,13 @@ typedef struct shmq_reservation {
     uint64_t token[2]; /* internal */
 } shmq_reservation;
 
+/* Errors: shmq_send's (SHMQ_EINVAL also for r NULL). */
 SHMQ_API int shmq_reserve(shmq_queue *q, shmq_reservation *r, int64_t timeout_ns);
+/* Errors: SHMQ_EINVAL (not a live reservation of this handle: committed or
+ * aborted already, of another queue), SHMQ_ETOOBIG, SHMQ_ENOTFOUND (a topic
+ * whose groups were all removed since), SHMQ_ELEASELOST (as for send). */
 SHMQ_API int shmq_commit(shmq_queue *q, shmq_reservation *r, size_t len);
+/* Errors: SHMQ_EINVAL (not a live reservation), SHMQ_ELEASELOST. */
 SHMQ_API int shmq_abort(shmq_queue *q, shmq_reservation *r);
 
 /* ---- Sending with options and ids (since 0.4) ---------------------------
@@ -413,17 +433,24 @@ SHMQ_API int shmq_headers_next(const void *block, size_t len, size_t *pos, const
 
 /* Lease the oldest ready message. Waits up to timeout_ns (0: do not wait,
  * returns SHMQ_EEMPTY). Returns SHMQ_EPREFETCH if this handle already holds
- * `prefetch` leases. */
+ * `prefetch` leases.
+ * Errors: SHMQ_EINVAL (msg NULL; a topic's publishing handle: open a group),
+ * SHMQ_EPREFETCH, SHMQ_EEMPTY (timeout 0), SHMQ_ETIMEDOUT, SHMQ_ECLOSED
+ * (unlinked, or the handle's group was removed). */
 SHMQ_API int shmq_recv(shmq_queue *q, shmq_msg *msg, int64_t timeout_ns);
 
 /* Lease up to `max` messages; waits up to timeout_ns for the first one only.
- * *count tells how many were leased (also on error, from 0). */
+ * *count tells how many were leased (also on error, from 0).
+ * Errors: shmq_recv's (SHMQ_EINVAL also for count NULL). */
 SHMQ_API int shmq_recv_batch(shmq_queue *q, shmq_msg *msgs, size_t max, size_t *count,
                              int64_t timeout_ns);
 
 /* Done: free the slot. SHMQ_ELEASELOST if the lease was reclaimed. Ack, nack
  * and reject spend the receipt: a second call with the same msg returns
- * SHMQ_EINVAL. */
+ * SHMQ_EINVAL.
+ * Errors: SHMQ_EINVAL (msg NULL, spent, or not leased by this handle: of
+ * another queue or handle), SHMQ_ELEASELOST (expired and reclaimed, or this
+ * process was judged dead: another consumer may have the message). */
 SHMQ_API int shmq_ack(shmq_queue *q, shmq_msg *msg);
 
 /* Ack `count` messages, each on its own exactly as shmq_ack would (one lease
@@ -435,14 +462,15 @@ SHMQ_API int shmq_ack_batch(shmq_queue *q, shmq_msg *msgs, size_t count, int *re
 
 /* Retry later. delay_ns < 0 applies the queue's backoff policy; otherwise the
  * message is redelivered after delay_ns. Past max_attempts the message goes to
- * the dead-letter state instead. */
+ * the dead-letter state instead. Errors: shmq_ack's. */
 SHMQ_API int shmq_nack(shmq_queue *q, shmq_msg *msg, int64_t delay_ns);
 
-/* No retry: move the message to the dead-letter state now. */
+/* No retry: move the message to the dead-letter state now. Errors: shmq_ack's. */
 SHMQ_API int shmq_reject(shmq_queue *q, shmq_msg *msg);
 
 /* Extend the lease to `lease_ms` from now. Updates msg's receipt, so later
- * acks must use the same msg. SHMQ_ELEASELOST if it had already been lost. */
+ * acks must use the same msg. SHMQ_ELEASELOST if it had already been lost.
+ * Errors: shmq_ack's, and SHMQ_EINVAL for lease_ms 0 or above one day (86400000). */
 SHMQ_API int shmq_extend(shmq_queue *q, shmq_msg *msg, uint32_t lease_ms);
 
 /* A file descriptor that becomes readable when messages may be ready, for
@@ -494,7 +522,8 @@ typedef struct shmq_stats {
 } shmq_stats;
 
 /* A snapshot read straight from the segment (not atomic as a whole: counts
- * taken while others work may be off by the operations in flight). */
+ * taken while others work may be off by the operations in flight).
+ * Errors: SHMQ_EINVAL (out NULL, struct_size below 0.1's). */
 SHMQ_API int shmq_stats_get(shmq_queue *q, shmq_stats *out);
 
 typedef struct shmq_recovery {
