@@ -31,6 +31,7 @@ namespace {
 
 const char *kIssue20 = "issue 20";
 const char *kIssue3 = "issue 3 (kept)";
+const char *kIssue16 = "issue 16";
 
 std::string num(double v, const char *unit) {
     char buf[48];
@@ -162,6 +163,21 @@ void scaling_goals(Goals &g, const Json &r) {
     }
 }
 
+// Mean per-consumer rate of a topic suite cell ("topic" or "queues", N consumers, size B).
+double fanout_rate(const Json &r, const char *variant, int consumers, int size) {
+    for (const auto &c : part(part(r, "topic"), "cells"))
+        if (c.value("variant", "") == variant && c.value("consumers", 0) == consumers &&
+            c.value("size", 0) == size && c.contains("throughput"))
+            return c["throughput"].value("mean_msgs_per_s", NAN);
+    return NAN;
+}
+
+void topic_goals(Goals &g, const Json &r) {
+    double four = fanout_rate(r, "topic", 4, 4096), one = fanout_rate(r, "queues", 1, 4096);
+    g.add(kIssue16, "1 -> 4 groups at 4 KiB: per-group throughput vs 1 -> 1 on a queue (mean of the groups)",
+          ">= 0.8x", four / one, false, 0.8, num(four / one, "x") + " (" + rate(four) + " vs " + rate(one) + ")");
+}
+
 void issue3_goals(Goals &g, const Json &r) {
     double shmq50 = figure(r, "pingpong", "shmq_spin", "p50_ns");
     double boost50 = figure(r, "pingpong", "boost_mq", "p50_ns");
@@ -189,6 +205,7 @@ Json evaluate_goals(const Json &r) {
     waiting_goals(g, r);
     scaling_goals(g, r);
     issue3_goals(g, r);
+    topic_goals(g, r);
     return g.list;
 }
 

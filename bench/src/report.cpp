@@ -66,6 +66,8 @@ void md_goals(Out &o, const Json &r) {
     md_goal_table(o, r, "issue 20");
     o << "### Goals of issue 3 that still stand\n\n";
     md_goal_table(o, r, "issue 3 (kept)");
+    o << "### Goals of issue 16 (topics; reported, never asserted)\n\n";
+    md_goal_table(o, r, "issue 16");
 }
 
 void md_latency_table(Out &o, const Json &suite) {
@@ -222,6 +224,7 @@ void md_fixed_rate(Out &o, const Json &r);
 void md_recovery(Out &o, const Json &r);
 void md_busy(Out &o, const Json &r);
 void md_backlog(Out &o, const Json &r);
+void md_topic(Out &o, const Json &r);
 
 std::string render_markdown(const Json &r) {
     Out o;
@@ -241,6 +244,7 @@ std::string render_markdown(const Json &r) {
     md_backlog(o, r);
     md_size(o, r);
     md_scaling(o, r);
+    md_topic(o, r);
     md_depth(o, r);
     md_fixed_rate(o, r);
     md_recovery(o, r);

@@ -173,6 +173,47 @@ void md_scaling(Out &o, const Json &r) {
     o << "\n";
 }
 
+// One row per (size, N): the topic's per-group figures beside N queues'.
+void md_topic(Out &o, const Json &r) {
+    if (!r.contains("topic") || !r["topic"].contains("cells"))
+        return;
+    o << "## Publish/subscribe: 1 publisher -> N consumers (issue 16)\n\n"
+         "`topic`: a topic with N consumer groups, one consumer process each (the payload is stored once); "
+         "`N queues`: the publisher sends the same message to N queues, one consumer each. Rate: messages/s "
+         "per consumer (mean of the N, lowest in brackets), payload copied out, ack each; round trip: a publish "
+         "until all N consumers replied. Library default options, "
+      << r["topic"]["slots"] << " slots per topic or queue. Cells marked * run more processes than CPUs.\n\n"
+      << "| size | N | topic msg/s | N queues msg/s | topic / queues | topic round trip p50 / p99 | "
+         "N queues round trip p50 / p99 |\n| --- | --- | --- | --- | --- | --- | --- |\n";
+    std::map<std::pair<int, int>, std::map<std::string, Json>> rows;
+    for (const auto &c : r["topic"]["cells"])
+        rows[{c.value("size", 0), c.value("consumers", 0)}][c.value("variant", "")] = c;
+    auto rate = [](const Json &c) {
+        if (!c.contains("throughput"))
+            return c.is_object() && c.contains("error") ? std::string("error") : std::string("-");
+        const Json &t = c["throughput"];
+        return fmt_rate(t["mean_msgs_per_s"].get<double>()) + " (" + fmt_rate(t["min_msgs_per_s"].get<double>()) + ")";
+    };
+    auto rtt = [](const Json &c) {
+        return c.contains("round_trip") ? fmt_ns(c["round_trip"]["p50_ns"].get<double>()) + " / " +
+                                              fmt_ns(c["round_trip"]["p99_ns"].get<double>())
+                                        : std::string("-");
+    };
+    for (auto &[key, v] : rows) {
+        double t = v["topic"].contains("throughput") ? v["topic"]["throughput"]["mean_msgs_per_s"].get<double>() : 0;
+        double q = v["queues"].contains("throughput") ? v["queues"]["throughput"]["mean_msgs_per_s"].get<double>() : 0;
+        bool over = false; // a variant not run is null here
+        for (const Json &c : {v["topic"], v["queues"]})
+            over = over || (c.is_object() && c.value("oversubscribed", false));
+        char ratio[32] = "-";
+        if (t > 0 && q > 0)
+            std::snprintf(ratio, sizeof ratio, "%.2fx", t / q);
+        o << "| " << key.first << " B | " << key.second << (over ? " *" : "") << " | " << rate(v["topic"]) << " | "
+          << rate(v["queues"]) << " | " << ratio << " | " << rtt(v["topic"]) << " | " << rtt(v["queues"]) << " |\n";
+    }
+    o << "\n";
+}
+
 void md_depth(Out &o, const Json &r) {
     if (!r.contains("depth"))
         return;

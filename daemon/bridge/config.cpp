@@ -173,6 +173,7 @@ void read_binding(const toml::table &t, Direction d, size_t i, Binding *b, std::
     r.boolean("envelope", &b->envelope);
     r.text("declare_queue", &b->declare_queue);
     if (d == Direction::out) {
+        r.text("group", &b->group);
         r.text("exchange", &b->exchange);
         r.text("routing_key", &b->routing_key);
         r.boolean("mandatory", &b->mandatory);
@@ -187,7 +188,8 @@ void read_binding(const toml::table &t, Direction d, size_t i, Binding *b, std::
         r.integer("send_timeout_ms", 1, 600000, &b->send_timeout_ms);
     }
     r.finish();
-    if (b->name.empty()) b->name = d == Direction::out ? "out:" + b->local_queue : "in:" + b->amqp_queue;
+    std::string source = b->group.empty() ? b->local_queue : b->local_queue + "/" + b->group;
+    if (b->name.empty()) b->name = d == Direction::out ? "out:" + source : "in:" + b->amqp_queue;
 }
 
 void read_bindings(const toml::array *a, Direction d, Config *c, std::string *err) {

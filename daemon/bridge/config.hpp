@@ -37,8 +37,9 @@ enum class Direction { out, in };
 
 struct Binding {
     Direction direction = Direction::out;
-    std::string name;        // for logs and metrics; default "out:<local_queue>" or "in:<amqp_queue>"
+    std::string name;        // for logs and metrics; default "out:<local_queue>[/<group>]" or "in:<amqp_queue>"
     std::string local_queue; // out: leased from; in: sent to
+    std::string group;       // out: a consumer group of the topic local_queue; "" leases from a queue
     // out
     std::string exchange;    // "" is the default exchange
     std::string routing_key;

@@ -14,13 +14,14 @@ int64_t ns(int ms) { return int64_t(ms) * 1000000; }
 
 LocalQueue::~LocalQueue() { close(); }
 
-int LocalQueue::open(const std::string &name, uint32_t prefetch) {
+int LocalQueue::open(const std::string &name, uint32_t prefetch, const std::string &group) {
     close();
     shmq_options o;
     shmq_options_init(&o);
     o.prefetch = prefetch;
     shmq_queue *q = nullptr;
-    int rc = shmq_open(name.c_str(), &o, &q);
+    int rc = group.empty() ? shmq_open(name.c_str(), &o, &q)
+                           : shmq_open_group(name.c_str(), group.c_str(), &o, &q);
     if (rc == SHMQ_OK) {
         q_ = q;
         name_ = name;

@@ -32,8 +32,9 @@ public:
     LocalQueue &operator=(const LocalQueue &) = delete;
 
     // Attach to an existing queue (never creates one: shmqd or the operator
-    // does). `prefetch` bounds the leases this handle may hold.
-    int open(const std::string &name, uint32_t prefetch);
+    // does), or with a `group`, to that consumer group of the topic `name`
+    // (never binds one). `prefetch` bounds the leases this handle may hold.
+    int open(const std::string &name, uint32_t prefetch, const std::string &group = "");
     void close();
     bool is_open() const { return q_ != nullptr; }
     const std::string &name() const { return name_; }

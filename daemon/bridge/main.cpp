@@ -50,6 +50,9 @@ bool validate(const bridge::Config &c, std::string *err) {
         if (int rc = bridge::LocalQueue::check_name(b.local_queue); rc != 0) {
             *err = "binding " + b.name + ": local_queue \"" + b.local_queue + "\": " + bridge::LocalQueue::strerror(rc);
             return false;
+        } else if (int rg = b.group.empty() ? 0 : bridge::LocalQueue::check_name(b.group); rg != 0) {
+            *err = "binding " + b.name + ": group \"" + b.group + "\": " + bridge::LocalQueue::strerror(rg);
+            return false;
         }
     if (spdlog::level::from_str(c.log_level) == spdlog::level::off && c.log_level != "off") {
         *err = "log_level: unknown level \"" + c.log_level + "\"";

@@ -70,7 +70,7 @@ Out::~Out() {
 
 bool Out::ensure_local() {
     if (local_.is_open()) return true;
-    int rc = local_.open(b_.local_queue, b_.max_inflight);
+    int rc = local_.open(b_.local_queue, b_.max_inflight, b_.group);
     if (LocalQueue::is_ok(rc)) return true;
     spdlog::warn("[{}] cannot open local queue {}: {}; retrying", b_.name, b_.local_queue, LocalQueue::strerror(rc));
     nap(stop_, 1000);

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The email worker: leases order.created events from the orders.email queue
-and sends the confirmation email, exactly once per order.
+"""The email worker: leases order.created events from the `email` consumer
+group of the topic `orders` and sends the confirmation email, exactly once
+per order. Its log lines carry each message's traceparent header.
 
   email_worker.py --outbox DIR --state DIR [--fail-rate 0.2] [--fallback-locale en]
 
@@ -15,8 +16,10 @@ Idempotency, in two layers:
 The ack comes last: a crash anywhere before it means redelivery, not loss.
 
 A failed attempt (the flaky provider, or a bug such as an order whose locale
-has no template) is nacked: the queue retries it with capped exponential
-backoff, and after max_attempts it goes to the dead-letter queue.
+has no template) is nacked: the group retries it with capped exponential
+backoff, and after max_attempts it goes to the group's dead-letter store
+(`orders.email`). An order whose email the server sent inline (its sync mode)
+is only acked.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ import sys
 
 import shmq
 from mailer import Mailer, TransientError
-from orders import EMAIL_QUEUE, confirmation
+from orders import EMAIL_GROUP, TOPIC, confirmation
 
 class Worker:
     def __init__(self, queue: shmq.Queue, mailer: Mailer, state: str,
@@ -38,7 +41,8 @@ class Worker:
         self.processed = os.path.join(state, "email-processed")
         os.makedirs(self.processed, exist_ok=True)
         self.fallback = fallback_locale
-        self.counts = {"sent": 0, "duplicates": 0, "failed_attempts": 0, "rejected": 0}
+        self.counts = {"sent": 0, "duplicates": 0, "failed_attempts": 0, "rejected": 0,
+                       "sent_inline": 0}
 
     def handle(self, msg: shmq.Message) -> None:
         try:
@@ -48,6 +52,10 @@ class Worker:
             self.log(msg, f"not an order event ({e!r}): rejected to the dead-letter queue")
             msg.reject()  # retrying cannot fix it
             self.counts["rejected"] += 1
+            return
+        if order.get("email_sent_inline"):
+            msg.ack()
+            self.counts["sent_inline"] += 1
             return
         marker = os.path.join(self.processed, oid)
         if os.path.exists(marker):
@@ -64,22 +72,33 @@ class Worker:
         open(marker, "w").close()
         msg.ack()
         self.counts["sent" if sent else "duplicates"] += 1
+        self.log(msg, f"{oid} emailed to {to}" if sent else f"{oid} was sent already (provider key)")
 
     def fail(self, msg: shmq.Message, oid: str, e: Exception) -> None:
         self.counts["failed_attempts"] += 1
         last = msg.attempt >= self.queue.params.max_attempts
-        what = "the queue dead-letters it" if last else "retry with backoff"
+        what = "the group dead-letters it" if last else "retry with backoff"
         if last or not isinstance(e, TransientError):
             self.log(msg, f"{oid} attempt {msg.attempt} failed ({e!r}): {what}")
         msg.nack()
 
     def log(self, msg: shmq.Message, text: str) -> None:
-        print(f"email[{os.getpid()}]: message {msg.id}: {text}", file=sys.stderr, flush=True)
+        print(f"email[{os.getpid()}]: message {msg.id} traceparent {trace_of(msg)}: {text}",
+              file=sys.stderr, flush=True)
+
+
+def trace_of(msg: shmq.Message) -> str:
+    """The message's traceparent header, for a log line ("-" without one)."""
+    try:
+        return msg.headers.get("traceparent", "-")
+    except shmq.Corrupt:
+        return "(damaged headers)"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--queue", default=EMAIL_QUEUE)
+    ap.add_argument("--topic", default=TOPIC)
+    ap.add_argument("--group", default=EMAIL_GROUP)
     ap.add_argument("--outbox", required=True, help="the provider's sent mail (.eml files)")
     ap.add_argument("--state", required=True, help="where the processed-id record lives")
     ap.add_argument("--mail-latency-ms", type=float, default=20.0)
@@ -91,12 +110,12 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     try:
-        queue = shmq.Queue(args.queue, prefetch=1)
+        queue = shmq.Queue.open_group(args.topic, args.group, prefetch=1)
     except shmq.Error as e:
-        sys.exit(f"email: queue {args.queue}: {e} (is shmqd running with the example's config?)")
+        sys.exit(f"email: {args.topic}/{args.group}: {e} (is shmqd running with the example's config?)")
     mailer = Mailer(args.outbox, args.mail_latency_ms / 1000, args.fail_rate, args.seed)
     worker = Worker(queue, mailer, args.state, args.fallback_locale)
-    print(f"email: consuming {args.queue} (pid {os.getpid()})", file=sys.stderr, flush=True)
+    print(f"email: consuming {args.topic}/{args.group} (pid {os.getpid()})", file=sys.stderr, flush=True)
     with queue:
         while not stop:
             try:
@@ -106,7 +125,7 @@ def main() -> int:
             try:
                 worker.handle(msg)
             except shmq.LeaseLost:  # held too long (a stall): it is redelivered
-                worker.log(msg, "lease lost before the ack; the queue redelivers it")
+                worker.log(msg, "lease lost before the ack; the group redelivers it")
     print(json.dumps({"worker": "email", **worker.counts}), flush=True)
     return 0
 

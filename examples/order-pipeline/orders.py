@@ -1,6 +1,6 @@
-"""The order model shared by the web server and the email worker: validation
-of a POST /orders body, the order.created event put on the queues, and the
-confirmation email's text."""
+"""The order model shared by the web server and the workers: validation of a
+POST /orders body, the order.created event published to the topic, the W3C
+traceparent it carries, and the confirmation email's text."""
 from __future__ import annotations
 
 import hashlib
@@ -10,9 +10,13 @@ import secrets
 import time
 from typing import Any, Optional
 
-EMAIL_QUEUE = "orders.email"
-INVENTORY_QUEUE = "orders.inventory"
-QUEUES = (EMAIL_QUEUE, INVENTORY_QUEUE)
+TOPIC = "orders"                  # order.created is published here, once per order
+EMAIL_GROUP = "email"             # the topic's consumer groups (shmqd.toml): each gets
+INVENTORY_GROUP = "inventory"     # every order, and its workers share that group's work
+ANALYTICS_GROUP = "analytics"     # not configured: added live (README, walkthrough step 7)
+GROUPS = (EMAIL_GROUP, INVENTORY_GROUP)
+EMAIL_STORE = f"{TOPIC}.{EMAIL_GROUP}"  # the email group's dead-letter store (shmqd names it so)
+REMOTE_QUEUE = "orders.inventory"  # over RabbitMQ: the broker's queue and the warehouse's
 
 _EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}")
 _TOKEN = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -70,9 +74,24 @@ def order_id(idempotency_key: Optional[str]) -> str:
     return "ord-" + secrets.token_hex(8)
 
 
-def event(oid: str, order: dict) -> bytes:
-    """The order.created message: everything a worker needs, nothing it must look up."""
-    return json.dumps({"event": "order.created", "order_id": oid, **order,
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
+
+def traceparent(incoming: Optional[str]) -> str:
+    """The traceparent of the server's span for a request (W3C Trace Context):
+    the caller's trace id and flags with a new span id, or a new trace when the
+    request has no valid header (absent, another version, all-zero ids)."""
+    m = _TRACEPARENT.fullmatch((incoming or "").strip())
+    if m and m[1] != "0" * 32 and m[2] != "0" * 16:
+        return f"00-{m[1]}-{secrets.token_hex(8)}-{m[3]}"
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+def event(oid: str, order: dict, emailed: bool = False) -> bytes:
+    """The order.created message: everything a worker needs, nothing it must look up.
+    `emailed`: the confirmation went out inside the request (the server's sync mode)."""
+    extra = {"email_sent_inline": True} if emailed else {}
+    return json.dumps({"event": "order.created", "order_id": oid, **order, **extra,
                        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
                       separators=(",", ":")).encode()
 

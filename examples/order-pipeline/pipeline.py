@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Run the order pipeline: shmqd as a sidecar, the web server, two email
-workers (Python) and an inventory worker (Go).
+"""Run the order pipeline: shmqd as a sidecar, the web server publishing to
+the topic `orders`, two email workers (Python, group `email`) and an
+inventory worker (Go, group `inventory`).
 
   pipeline.py run [--orders 300] [--check]   the whole story in one go, then a summary
   pipeline.py up                             start everything and leave it running
@@ -8,12 +9,14 @@ workers (Python) and an inventory worker (Go).
   pipeline.py run|up --rabbitmq HOST:PORT    the inventory work goes over RabbitMQ to a
                                              "warehouse" with its own shmqd (README.md)
 
-`run` sends orders (and one poison order) through the queues, kills an email
+`run` sends orders (and one poison order) through the topic, kills an email
 worker with SIGKILL while it works, waits until every order is emailed once
-and applied to the inventory once and the poison order is dead-lettered, then
-sends the same orders to a server in synchronous mode (email inside the
-request) and prints both runs' request latency. --check exits 1 unless the
-counts add up. `up` is for the walkthrough in README.md.
+and applied to the inventory once and the poison order is dead-lettered; then
+binds a third group, `analytics`, live, with its worker, and sends the same
+orders to a server in synchronous mode (email inside the request), which the
+analytics group gets and nothing before them; and prints both runs' request
+latency. --check exits 1 unless the counts add up. `up` is for the
+walkthrough in README.md.
 """
 from __future__ import annotations
 
@@ -35,7 +38,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import load  # noqa: E402
-from orders import EMAIL_QUEUE, INVENTORY_QUEUE, QUEUES  # noqa: E402
+from orders import (ANALYTICS_GROUP, EMAIL_GROUP, EMAIL_STORE, GROUPS,  # noqa: E402
+                    INVENTORY_GROUP, REMOTE_QUEUE, TOPIC)
 
 
 class Failed(Exception):
@@ -114,13 +118,15 @@ class Pipeline:
 
     # ---- the parts --------------------------------------------------------
     def start_shmqd(self, name: str = "shmqd", config: str = "", env: dict | None = None,
-                    queues: tuple = QUEUES) -> str:
+                    sources: tuple = tuple((TOPIC, g) for g in GROUPS)) -> str:
+        """shmqd, once its metrics are up and each (queue or topic, group or "") exists."""
         config = config or self.config
         self.spawn(name, [self.tool("shmqd"), "--config", config, "--foreground"], env)
         url = wait_for(f"{name}'s metrics address", lambda: self.metrics_url(name), 20)
-        for q in queues:
-            wait_for(f"queue {q}", lambda: self.ctl("stat", q, check=False, config=config,
-                                                    env=env).returncode == 0, 20)
+        for q, g in sources:
+            argv = ("stat", q) + (("--group", g) if g else ())
+            wait_for(f"{q}{'/' + g if g else ''}", lambda: self.ctl(
+                *argv, check=False, config=config, env=env).returncode == 0, 20)
         return url
 
     def metrics_url(self, name: str) -> str:
@@ -162,8 +168,15 @@ class Pipeline:
                           "--mail-latency-ms", str(args.mail_latency_ms),
                           "--fail-rate", str(args.fail_rate), "--seed", str(seed)])
 
-    def start_inventory(self, exe: str, env: dict | None = None) -> None:
-        self.spawn("inventory", [exe, "-outbox", self.path("outbox")], env)
+    def start_inventory(self, exe: str, env: dict | None = None, queue: str = "") -> None:
+        source = ["-queue", queue] if queue else ["-topic", TOPIC, "-group", INVENTORY_GROUP]
+        self.spawn("inventory", [exe, "-outbox", self.path("outbox"), *source], env)
+
+    def start_analytics(self) -> None:
+        """Bind the group `analytics` live, then start its worker."""
+        self.ctl("group", "add", TOPIC, ANALYTICS_GROUP)
+        self.spawn("analytics", [sys.executable, os.path.join(HERE, "analytics_worker.py"),
+                                 "--outbox", self.path("outbox")])
 
     def warehouse_env(self) -> dict:
         """The warehouse's environment: its own SHMQ_DIR, as if on another host."""
@@ -182,19 +195,20 @@ class Pipeline:
         self.spawn(f"bridge-{name}", [exe, "--config", config], env)
 
     def start_remote_inventory(self, exe: str, amqp: str) -> None:
-        """The inventory work over RabbitMQ: the shop's bridge publishes orders.inventory
-        to the broker; the warehouse (its own SHMQ_DIR and shmqd, reached only through
-        the broker) feeds it to its own orders.inventory, where the inventory worker
-        leases it. The worker writes to the shop's outbox, so that the summary can count."""
+        """The inventory work over RabbitMQ: the shop's bridge leases the group
+        orders/inventory and publishes to the broker's queue orders.inventory; the
+        warehouse (its own SHMQ_DIR and shmqd, reached only through the broker) feeds
+        it to its own queue orders.inventory, where the inventory worker leases it.
+        The worker writes to the shop's outbox, so that the summary can count."""
         env = self.warehouse_env()
         os.makedirs(env["SHMQ_DIR"], mode=0o700, exist_ok=True)
         os.makedirs(self.path("warehouse"), exist_ok=True)
         config = self.path("warehouse", "shmqd.toml")
         shutil.copy(os.path.join(HERE, "bridge", "warehouse-shmqd.toml"), config)
         self.start_bridge("shop", amqp)
-        self.start_shmqd("warehouse-shmqd", config, env, (INVENTORY_QUEUE,))
+        self.start_shmqd("warehouse-shmqd", config, env, ((REMOTE_QUEUE, ""),))
         self.start_bridge("warehouse", amqp, env)
-        self.start_inventory(exe, env)
+        self.start_inventory(exe, env, REMOTE_QUEUE)
 
     # ---- looking ----------------------------------------------------------
     def ctl(self, *argv: str, check: bool = True, config: str = "",
@@ -205,31 +219,33 @@ class Pipeline:
             raise Failed(f"shmqctl {' '.join(argv)}: {r.stderr.strip()}")
         return r
 
-    def stat(self, queue: str) -> dict:
-        """shmqctl stat: {"stats": counts and totals, "params": ..., "clients": [...]}"""
-        return json.loads(self.ctl("--json", "stat", queue).stdout)
+    def stat(self, group: str = "") -> dict:
+        """shmqctl stat of the topic (its payload slots) or of one of its groups:
+        {"stats": counts and totals, "params": ..., "clients": [...]}"""
+        return json.loads(self.ctl("--json", "stat", TOPIC, *group_arg(group)).stdout)
 
-    def dead_letters(self, queue: str) -> list[dict]:
-        r = self.ctl("--json", "dlq", "list", queue, check=False)
+    def dead_letters(self, group: str) -> list[dict]:
+        r = self.ctl("--json", "dlq", "list", TOPIC, *group_arg(group), check=False)
         if r.returncode == 2:  # no dead-letter file yet
             return []
         if r.returncode != 0:
-            raise Failed(f"shmqctl dlq list {queue}: {r.stderr.strip()}")
+            raise Failed(f"shmqctl dlq list {TOPIC} --group {group}: {r.stderr.strip()}")
         return json.loads(r.stdout)
 
-    def dead_letter_payload(self, queue: str, dead_id: int) -> dict:
-        return json.loads(self.ctl("--raw", "dlq", "show", queue, str(dead_id)).stdout)
+    def dead_letter_payload(self, group: str, dead_id: int) -> dict:
+        return json.loads(self.ctl("--raw", "dlq", "show", TOPIC, str(dead_id),
+                                   *group_arg(group)).stdout)
 
     def emails(self, run: str) -> list[str]:
         d = self.path("outbox", run)
         names = os.listdir(d) if os.path.isdir(d) else []
         return sorted(n[:-4] for n in names if n.endswith(".eml") and not n.startswith("."))
 
-    def inventory_lines(self) -> dict[str, int]:
-        """Lines per order id in the inventory worker's log."""
+    def inventory_lines(self, log: str = "inventory.log") -> dict[str, int]:
+        """Lines per order id in the inventory (or analytics) worker's log."""
         per: dict[str, int] = {}
         try:
-            with open(self.path("outbox", "inventory.log")) as f:
+            with open(self.path("outbox", log)) as f:
                 for line in f:
                     if line.endswith("\n"):
                         oid = line.split(" ", 1)[0]
@@ -239,8 +255,8 @@ class Pipeline:
         return per
 
     def leaseholder(self, name: str) -> bool:
-        """True when process `name` holds a lease on orders.email right now."""
-        clients = self.stat(EMAIL_QUEUE)["clients"]
+        """True when process `name` holds a lease in the email group right now."""
+        clients = self.stat(EMAIL_GROUP)["clients"]
         pid = self.procs[name].pid
         return any(c["pid"] == pid and c["leased"] > 0 for c in clients)
 
@@ -250,6 +266,10 @@ class Pipeline:
                 "shmq_messages_acked_total", "shmq_messages_nacked_total",
                 "shmq_leases_reclaimed_total", "shmq_messages_dead_lettered_total")
         return [line for line in text.splitlines() if line.startswith(keep)]
+
+
+def group_arg(group: str) -> tuple:
+    return ("--group", group) if group else ()
 
 
 # ---- `run`: the bounded demo ------------------------------------------------
@@ -278,7 +298,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"CHECK FAILED: {problem}", file=sys.stderr)
     if args.check and not problems:
         print("\nchecks passed: every order accepted, emailed once and applied once; "
-              "the poison order, and only it, dead-lettered; the queues drained")
+              "the poison order, and only it, dead-lettered; analytics got exactly the "
+              "orders after its add; traceparents logged; the topic and its groups drained")
     if args.state is None and not args.keep and not problems:
         shutil.rmtree(state, ignore_errors=True)
     else:
@@ -297,7 +318,8 @@ def story(p: Pipeline, args: argparse.Namespace) -> dict:
     say = (lambda *a: None) if args.quiet else (lambda *a: print("==", *a, flush=True))
     exe = p.build_inventory()
     metrics_url = p.start_shmqd()
-    say(f"shmqd is up, supervising {', '.join(QUEUES)}; metrics on {metrics_url}")
+    say(f"shmqd is up, supervising topic {TOPIC} with groups {', '.join(GROUPS)}; "
+        f"metrics on {metrics_url}")
     url = p.start_server("server-queue", "queue", args)
     for i in (1, 2):
         p.start_email(f"email-{i}", args, seed=i)
@@ -313,12 +335,18 @@ def story(p: Pipeline, args: argparse.Namespace) -> dict:
     expect_drained(p, queued, say)
     p.stop("server-queue")
 
+    p.start_analytics()
+    say(f"bound the group {ANALYTICS_GROUP} live (shmqctl group add) and started its worker")
     url = p.start_server("server-sync", "sync", args)
     synced = load.run(url, load.make_orders(args.orders, 1, seed=1, tag="sync"), args.concurrency)
     say(f"sync mode: sent {synced['sent']} orders, {synced['accepted']} accepted")
     p.stop("server-sync")
     wait_for("the inventory worker to apply the sync run's orders",
              lambda: set(synced["orders"]) <= set(p.inventory_lines()), 60)
+    wait_for("the analytics worker to record the sync run's orders",
+             lambda: set(synced["orders"]) <= set(p.inventory_lines("analytics.log")), 60)
+    wait_for("the email group to take the sync run's orders (sent inline: acked only)",
+             lambda: p.stat(EMAIL_GROUP)["stats"]["ready"] == 0, 60)
     return collect(p, args, queued, synced, killed, metrics_url)
 
 
@@ -344,12 +372,12 @@ def expect_drained(p: Pipeline, queued: dict, say: Callable) -> None:
     except Failed as e:
         missing = sorted(set(want) - set(p.emails("email")))
         raise Failed(f"{e}: {len(missing)} not emailed ({', '.join(missing[:3])}...); "
-                     f"{len(p.dead_letters(EMAIL_QUEUE))} in the dead-letter queue")
+                     f"{len(p.dead_letters(EMAIL_GROUP))} in the dead-letter store")
     wait_for("every order to reach the inventory",
              lambda: set(queued["orders"]) <= set(p.inventory_lines()), 60)
-    wait_for("the poison order in the dead-letter queue",
-             lambda: len(p.dead_letters(EMAIL_QUEUE)) >= len(poison), 60)
-    say("every order emailed and applied; the poison order is in the dead-letter queue")
+    wait_for("the poison order in the email group's dead-letter store",
+             lambda: len(p.dead_letters(EMAIL_GROUP)) >= len(poison), 60)
+    say(f"every order emailed and applied; the poison order is in {EMAIL_STORE}'s dead letters")
 
 
 def collect(p: Pipeline, args: argparse.Namespace, queued: dict, synced: dict, killed: bool,
@@ -359,21 +387,45 @@ def collect(p: Pipeline, args: argparse.Namespace, queued: dict, synced: dict, k
         if name not in ("shmqd", "warehouse-shmqd") and p.alive(name):
             p.stop(name)
     remote = remote_stats(p) if args.rabbitmq else {}
-    workers = [json.loads(line) for name in p.procs if name.startswith(("email", "inventory"))
+    workers = [json.loads(line) for name in p.procs
+               if name.startswith(("email", "inventory", "analytics"))
                for line in p.output(name).splitlines() if line.startswith("{")]
-    stats = {q: p.stat(q)["stats"] for q in QUEUES}
-    max_attempts = p.stat(EMAIL_QUEUE)["params"]["max_attempts"]
-    dead = p.dead_letters(EMAIL_QUEUE)
-    dead_orders = [p.dead_letter_payload(EMAIL_QUEUE, d["id"])["order_id"] for d in dead]
-    shown = {cmd: p.ctl(*cmd.split()).stdout for cmd in ("list", f"dlq list {EMAIL_QUEUE}")}
+    stats = {g: p.stat(g)["stats"] for g in (*GROUPS, ANALYTICS_GROUP, "")}
+    max_attempts = p.stat()["params"]["max_attempts"]
+    dead = p.dead_letters(EMAIL_GROUP)
+    dead_orders = [p.dead_letter_payload(EMAIL_GROUP, d["id"])["order_id"] for d in dead]
+    shown = {cmd: p.ctl(*cmd.split()).stdout
+             for cmd in ("list", f"dlq list {TOPIC} --group {EMAIL_GROUP}")}
+    traced = traceparents(p)
     for name in ("warehouse-shmqd", "shmqd"):
         if name in p.procs:
             p.stop(name)
     return {"remote": remote, "orders": args.orders, "queue_run": queued, "sync_run": synced,
             "emails": p.emails("email"), "sync_emails": p.emails("sync"),
-            "inventory": p.inventory_lines(), "stats": stats, "workers": workers,
+            "inventory": p.inventory_lines(), "analytics": p.inventory_lines("analytics.log"),
+            "traceparents": traced, "stats": stats, "workers": workers,
             "dead_letters": dead, "dead_orders": dead_orders, "killed_with_lease": killed,
             "metrics": metrics, "max_attempts": max_attempts, "shmqctl": shown}
+
+
+TRACED = re.compile(r"traceparent (\S+): (ord-[0-9a-f]+) ")
+VALID_TRACE = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+def traceparents(p: Pipeline) -> dict:
+    """The traceparent logged with each order: by the email workers (any line naming
+    the order, so a redelivery's counts too) and in the analytics log."""
+    email = {m[2]: m[1] for name in p.procs if name.startswith("email")
+             for m in TRACED.finditer(p.output(name, "log"))}
+    analytics = {}
+    try:
+        with open(p.path("outbox", "analytics.log")) as f:
+            for line in f:
+                oid, *_, trace = line.split()
+                analytics[oid] = trace.removeprefix("trace=")
+    except FileNotFoundError:
+        pass
+    return {"email": email, "analytics": analytics}
 
 
 def remote_stats(p: Pipeline) -> dict:
@@ -381,7 +433,7 @@ def remote_stats(p: Pipeline) -> dict:
     def bridge(name: str) -> dict:
         r = p.ctl("--json", "bridge", "--status-file", p.path(f"bridge-{name}.prom"))
         return json.loads(r.stdout)["bindings"][0]
-    r = p.ctl("--json", "stat", INVENTORY_QUEUE, env=p.warehouse_env(),
+    r = p.ctl("--json", "stat", REMOTE_QUEUE, env=p.warehouse_env(),
               config=p.path("warehouse", "shmqd.toml"))
     return {"shop": bridge("shop"), "warehouse": bridge("warehouse"),
             "warehouse_queue": json.loads(r.stdout)["stats"]}
@@ -389,7 +441,7 @@ def remote_stats(p: Pipeline) -> dict:
 
 # ---- the summary and its checks ---------------------------------------------
 def print_summary(s: dict) -> None:
-    q, y, e = s["queue_run"], s["sync_run"], s["stats"][EMAIL_QUEUE]
+    q, y, e = s["queue_run"], s["sync_run"], s["stats"][EMAIL_GROUP]
     dups = sum(w.get("duplicates", 0) for w in s["workers"])
     lines = [
         ("orders accepted", f"{q['accepted']} of {q['sent']} (1 poison)"),
@@ -397,9 +449,15 @@ def print_summary(s: dict) -> None:
          f"{'yes' if one_email_each(s) else 'NO'} ({dups} redeliveries found it sent already)"),
         ("inventory lines", f"{sum(s['inventory'].values())} for {len(s['inventory'])} orders"
          " (both runs)"),
+        ("analytics", f"{sum(s['analytics'].values())} lines for {len(s['analytics'])} orders "
+         f"(bound live before the sync run; {len(set(s['analytics']) & set(q['orders']))} "
+         "from before)"),
+        ("traceparent", f"logged for {len(s['traceparents']['email'])} orders by the email "
+         f"workers, {len(s['traceparents']['analytics'])} by analytics"),
         ("email retries", f"{e['nacked']} failed attempts retried with backoff"),
         ("leases reclaimed", f"{e['reclaimed']} (from the email worker killed with SIGKILL)"),
-        ("dead letters", f"{len(s['dead_letters'])} (orders {', '.join(s['dead_orders']) or '-'})"),
+        ("dead letters", f"{len(s['dead_letters'])} in {EMAIL_STORE} "
+         f"(orders {', '.join(s['dead_orders']) or '-'})"),
         *([("over RabbitMQ", over_rabbitmq(s["remote"]))] if s["remote"] else []),
         ("latency, queue", f"p50 {q['p50_ms']} ms  p99 {q['p99_ms']} ms  "
          f"({q['accepted']} accepted in {q['seconds']} s)"),
@@ -410,7 +468,7 @@ def print_summary(s: dict) -> None:
     for k, v in lines:
         print(f"{k:18} {v}")
     if q["p50_ms"] > 0:
-        print(f"{'':18} the queue answers {y['p50_ms'] / q['p50_ms']:.0f}x faster at p50, "
+        print(f"{'':18} the topic answers {y['p50_ms'] / q['p50_ms']:.0f}x faster at p50, "
               f"{y['p99_ms'] / max(q['p99_ms'], 0.01):.0f}x at p99")
     for cmd, out in s["shmqctl"].items():
         print(f"\n== shmqctl {cmd}\n{out.rstrip()}")
@@ -447,13 +505,52 @@ def check(s: dict, args: argparse.Namespace) -> list[str]:
     if sorted(s["sync_emails"]) != sorted(y["orders"]):
         problems.append("sync run: the emails sent inline differ from the accepted orders")
     least = len(q["poison_ids"]) * (s["max_attempts"] - 1)
-    if s["stats"][EMAIL_QUEUE]["nacked"] < least:
-        problems.append(f"{s['stats'][EMAIL_QUEUE]['nacked']} retries, expected at least {least}")
+    if s["stats"][EMAIL_GROUP]["nacked"] < least:
+        problems.append(f"{s['stats'][EMAIL_GROUP]['nacked']} retries, expected at least {least}")
     for name, st in s["stats"].items():
         if st["ready"] or st["leased"] or st["delayed"] or st["dead"]:
-            problems.append(f"{name} not drained: {st}")
+            problems.append(f"{TOPIC}{'/' + name if name else ''} not drained: {st}")
+    problems += check_once(s, args, expected)
+    problems += check_traces(s)
     if args.rabbitmq:
         problems += check_remote(s["remote"], len(expected))
+    return problems
+
+
+def check_once(s: dict, args: argparse.Namespace, expected: dict) -> list[str]:
+    """Each group got each order once: the inventory (not killed) saw no redelivery,
+    the email workers at most one per kill; analytics got exactly the orders
+    published after its add (the sync run), each once."""
+    problems = []
+    count = lambda worker, key: sum(w.get(key, 0) for w in s["workers"] if w["worker"] == worker)
+    if not args.rabbitmq and (count("inventory", "applied"), count("inventory", "duplicates")) \
+            != (len(expected), 0):
+        problems.append(f"inventory: applied {count('inventory', 'applied')}, duplicates "
+                        f"{count('inventory', 'duplicates')}; expected {len(expected)}, 0")
+    if count("email", "duplicates") > int(s["killed_with_lease"]):
+        problems.append(f"email: {count('email', 'duplicates')} redeliveries, more than the kills")
+    want = {oid: 1 for oid in s["sync_run"]["orders"]}
+    if s["analytics"] != want:
+        before = sorted(set(s["analytics"]) & set(s["queue_run"]["orders"]))
+        problems.append(f"analytics: {sum(s['analytics'].values())} lines for "
+                        f"{len(s['analytics'])} orders, expected the {len(want)} sync-run orders "
+                        f"once each ({len(before)} from before its add)")
+    return problems
+
+
+def check_traces(s: dict) -> list[str]:
+    """Every order emailed, and every analytics line, has a well-formed traceparent,
+    a new trace per request (load.py sends none)."""
+    problems = []
+    for worker, traces in s["traceparents"].items():
+        bad = [t for t in traces.values() if not VALID_TRACE.fullmatch(t)]
+        ids = {t.split("-")[1] for t in traces.values()}
+        if bad or len(ids) != len(traces):
+            problems.append(f"{worker}: traceparents malformed {bad[:3]} or shared "
+                            f"({len(ids)} trace ids for {len(traces)} orders)")
+    missing = set(s["emails"]) - set(s["traceparents"]["email"])
+    if missing:
+        problems.append(f"no traceparent logged for the emails of {sorted(missing)[:3]}")
     return problems
 
 
@@ -465,7 +562,7 @@ def check_remote(r: dict, orders: int) -> list[str]:
     problems = [] if min(counts) >= orders else [
         f"over RabbitMQ: confirmed, acked to the broker, applied = {counts}, expected >= {orders}"]
     if st["ready"] or st["leased"] or st["delayed"] or st["dead"]:
-        problems.append(f"the warehouse's {INVENTORY_QUEUE} not drained: {st}")
+        problems.append(f"the warehouse's {REMOTE_QUEUE} not drained: {st}")
     return problems
 
 
@@ -539,17 +636,17 @@ def down(args: argparse.Namespace) -> int:
     os.unlink(os.path.join(state, "pids.json"))
     p = Pipeline(args.build, state, shm_dir(state))
     try:
-        left = {q: sum(st[k] for k in ("ready", "leased", "delayed", "dead"))
-                for q in QUEUES for st in [p.stat(q)["stats"]]}
+        st = p.stat()["stats"]  # the topic's payload slots: held while any group holds one
+        left = {TOPIC: sum(st[k] for k in ("ready", "leased", "delayed", "dead"))}
     except (Failed, OSError) as e:  # cannot look: keep them
         left = {"unknown": str(e)}
     if any(left.values()):  # never throw messages away: `up` picks them up again
-        print(f"the queues still hold messages ({left}): kept in {shm_dir(state)}")
+        print(f"the topic still holds messages ({left}): kept in {shm_dir(state)}")
     else:
         shutil.rmtree(shm_dir(state), ignore_errors=True)
     warehouse = p.warehouse_env()["SHMQ_DIR"]
     if os.path.isdir(warehouse):  # `up --rabbitmq` ran: the same for the warehouse's queue
-        r = p.ctl("--json", "stat", INVENTORY_QUEUE, check=False, env=p.warehouse_env(),
+        r = p.ctl("--json", "stat", REMOTE_QUEUE, check=False, env=p.warehouse_env(),
                   config=p.path("warehouse", "shmqd.toml"))
         st = json.loads(r.stdout)["stats"] if r.returncode == 0 else {}
         if r.returncode == 0 and not any(st[k] for k in ("ready", "leased", "delayed", "dead")):

@@ -1,20 +1,25 @@
 #!/usr/bin/env python3
 """The shop's web server: POST /orders takes an order, records it, publishes
-order.created and answers 202 at once; the email and the inventory update
-happen behind the queues. GET /healthz says it is up.
+order.created once to the topic `orders` and answers 202 at once; the email
+and the inventory update happen behind it, in the topic's consumer groups.
+GET /healthz says it is up.
 
   server.py --data DIR [--port 8080] [--mode queue|sync]
 
 --mode sync is the same shop without the queue for email: the request
 sends the email itself (with a few inline retries) before answering, so the
 user waits for the provider and sees its failures. The load script compares
-the two. Inventory goes through its queue in both modes.
+the two. The event is published in both modes (the inventory needs it); in
+sync mode it says the email went out already, and the email group only acks it.
 
 Requests (JSON): {"user_id": "u-1", "email": "a@example.com",
 "items": [{"sku": "SKU-1", "qty": 2}], "locale": "en"}, with an optional
-Idempotency-Key header: retries with the same key are the same order.
+Idempotency-Key header: retries with the same key are the same order, and
+an optional W3C traceparent header: the event carries the server's span of
+that trace (a new trace without one) as its `traceparent` message header, the
+workers log it, and the answer has it as its own traceparent header.
 Answers: 202 {"order_id"}, 400 {"error"} for a bad order, 411 without a
-Content-Length, 413 for a body over 64 KiB, 503 {"error"} with Retry-After when a queue refuses the message
+Content-Length, 413 for a body over 64 KiB, 503 {"error"} with Retry-After when the topic refuses the message
 (nothing was half-published silently: the client retries with its key).
 """
 from __future__ import annotations
@@ -36,7 +41,7 @@ SEND_TIMEOUT = 0.5  # seconds a full queue may hold a request before 503
 
 
 class Shop:
-    """What the handlers share: the order log, the queues, the sync mailer."""
+    """What the handlers share: the order log, the topic's handle, the sync mailer."""
 
     def __init__(self, data: str, mode: str, mailer: Mailer | None) -> None:
         os.makedirs(data, exist_ok=True)
@@ -44,24 +49,22 @@ class Shop:
         self.lock = threading.Lock()
         self.mode = mode
         self.mailer = mailer
-        wanted = orders.QUEUES if mode == "queue" else (orders.INVENTORY_QUEUE,)
-        self.queues = {name: shmq.Queue(name) for name in wanted}
+        self.topic = shmq.Queue(orders.TOPIC)  # a topic's handle: it publishes
 
     def close(self) -> None:
         self.log.close()
-        for q in self.queues.values():
-            q.close()
+        self.topic.close()
 
-    def place(self, oid: str, order: dict) -> None:
-        """Record the order, then hand it on; raises shmq.Full/Timeout, or in
-        sync mode the email's error (then nothing is recorded)."""
-        payload = orders.event(oid, order)
+    def place(self, oid: str, order: dict, trace: str) -> None:
+        """Record the order, then publish it once (every bound group gets it, or
+        none does); raises shmq.Full/Timeout/NotFound, or in sync mode the
+        email's error (then nothing is recorded)."""
+        payload = orders.event(oid, order, emailed=self.mode == "sync")
         if self.mode == "sync":
             self.email_inline(json.loads(payload))
         with self.lock:  # one line per order, whole: this is the shop's database
             self.log.write(payload + b"\n")
-        for q in self.queues.values():
-            q.send(payload, timeout=SEND_TIMEOUT)
+        self.topic.send(payload, timeout=SEND_TIMEOUT, headers={"traceparent": trace})
 
     def email_inline(self, order: dict) -> None:
         subject, body = orders.confirmation(order)  # the poison order fails the request here
@@ -109,13 +112,16 @@ class Handler(BaseHTTPRequestHandler):
         except orders.InvalidOrder as e:
             return self.reply(400, {"error": str(e)})
         oid = orders.order_id(key)
+        trace = orders.traceparent(self.headers.get("traceparent"))
         try:
-            self.server.shop.place(oid, order)
+            self.server.shop.place(oid, order, trace)
         except (shmq.Full, shmq.Timeout) as e:
-            return self.reply(503, {"error": f"queue full ({e}); retry"}, {"Retry-After": "1"})
+            return self.reply(503, {"error": f"topic full ({e}); retry"}, {"Retry-After": "1"})
+        except shmq.NotFound as e:  # no group bound: nobody would get it, so nothing was sent
+            return self.reply(503, {"error": f"no consumer group ({e}); retry"}, {"Retry-After": "1"})
         except (TransientError, KeyError) as e:  # sync mode only: the provider or the template
             return self.reply(502, {"error": f"could not send the email: {e!r}"})
-        self.reply(202, {"order_id": oid})
+        self.reply(202, {"order_id": oid}, {"traceparent": trace})
 
     def reply(self, status: int, body: dict, headers: dict | None = None) -> None:
         data = json.dumps(body).encode() + b"\n"

@@ -91,6 +91,17 @@ TEST_CASE("bad configs are refused with the key and line") {
     CHECK(error_of("version = 1\n[[out]]\nlocal_queue = \"a\"\n[[out]]\nlocal_queue = \"a\"\n")
               .find("used twice") != std::string::npos);
     CHECK(error_of("version = 1\n[[out]\n").find("line 2") != std::string::npos); // TOML syntax
+    CHECK(error_of("version = 1\n[[in]]\namqp_queue = \"x\"\nlocal_queue = \"a\"\ngroup = \"g\"\n") ==
+          "in[0].group (line 5): unknown key"); // a group is a source: out only
+}
+
+TEST_CASE("out: a group names the topic's consumer group it leases from") {
+    std::string path = write_temp("version = 1\n[[out]]\nlocal_queue = \"orders\"\ngroup = \"inventory\"\n"), err;
+    std::optional<bridge::Config> c = bridge::load_config(path, &err);
+    std::remove(path.c_str());
+    REQUIRE(c);
+    CHECK(c->bindings[0].group == "inventory");
+    CHECK(c->bindings[0].name == "out:orders/inventory");
 }
 
 TEST_CASE("the password comes from a file, first line only") {
@@ -111,6 +122,8 @@ TEST_CASE("--check: exit 0 on a good config, 2 with the reason on a bad one") {
     CHECK(out.find("is valid (2 binding(s))") != std::string::npos);
     CHECK(check_exit("version = 1\n[[out]]\nlocal_queue = \"bad/name\"\n", &out) == 2);
     CHECK(out.find("local_queue \"bad/name\"") != std::string::npos);
+    CHECK(check_exit("version = 1\n[[out]]\nlocal_queue = \"a\"\ngroup = \"bad group\"\n", &out) == 2);
+    CHECK(out.find("group \"bad group\"") != std::string::npos);
     CHECK(check_exit("version = 1\nlog_level = \"loud\"\n[[out]]\nlocal_queue = \"a\"\n", &out) == 2);
     CHECK(out.find("log_level") != std::string::npos);
 }

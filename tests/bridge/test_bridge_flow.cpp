@@ -144,3 +144,47 @@ TEST_CASE("declare_queue: the bridge declares a durable queue on connect, so not
     CHECK(metric(bridge.metrics(), "shmq_bridge_messages_returned_total") == 0);
     CHECK(bridge.stop() == 0);
 }
+
+TEST_CASE("out from a topic's consumer group: that group's messages cross, the other group keeps its own") {
+    int port = broker_port();
+    Peer peer(port);
+    std::string topic = "b.topic." + std::to_string(getpid());
+    shmq_params p;
+    shmq_params_init(&p);
+    p.slot_size = 256;
+    p.slot_count = 64;
+    p.max_groups = 2;
+    shmq_queue *t = nullptr;
+    REQUIRE(shmq_create(topic.c_str(), &p, nullptr, &t) == SHMQ_OK);
+    REQUIRE(shmq_group_add(t, "bridged") == SHMQ_OK);
+    REQUIRE(shmq_group_add(t, "local") == SHMQ_OK);
+    for (int i = 0; i < 10; i++) REQUIRE(shmq_send(t, payload(i).data(), 64, 0) == SHMQ_OK);
+    std::string q = amqp_name("group");
+    BridgeProcess bridge("version = 1\n[broker]\nport = " + std::to_string(port) + "\n[[out]]\nlocal_queue = \"" +
+                         topic + "\"\ngroup = \"bridged\"\nrouting_key = \"" + q + "\"\ndeclare_queue = \"" + q + "\"\n");
+    bridge.start();
+    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_messages_confirmed_total") == 10; }));
+    CHECK(peer.count(q) == 10);
+    for (int i = 0; i < 10; i++) {
+        std::optional<Peer::Got> g = peer.get(q);
+        REQUIRE(g);
+        CHECK(g->body == payload(i)); // FIFO within the group
+    }
+    CHECK(bridge.stop() == 0);
+    shmq_queue *local = nullptr; // the other group lost nothing to the bridge
+    REQUIRE(shmq_open_group(topic.c_str(), "local", nullptr, &local) == SHMQ_OK);
+    shmq_msg m;
+    int got = 0;
+    while (shmq_recv(local, &m, 0) == SHMQ_OK) {
+        CHECK(std::string(static_cast<const char *>(m.data), m.len) == payload(got++));
+        shmq_ack(local, &m);
+    }
+    CHECK(got == 10);
+    shmq_stats st{};
+    st.struct_size = sizeof st;
+    REQUIRE(shmq_stats_get(t, &st) == SHMQ_OK);
+    CHECK(st.free == st.slot_count); // both groups acked: every payload slot released
+    shmq_close(local);
+    shmq_close(t);
+    shmq_unlink(topic.c_str());
+}

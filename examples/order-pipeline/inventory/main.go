@@ -1,13 +1,14 @@
 // Command inventory is the order pipeline's inventory worker: it consumes
-// order.created events from a shmq queue and appends one stock movement per
-// item to OUTBOX/inventory.log.
+// order.created events from the consumer group "inventory" of the shmq topic
+// "orders" (or from a queue: -queue, as the warehouse of the RabbitMQ variant
+// does) and appends one stock movement per item to OUTBOX/inventory.log.
 //
 // shmq delivers at least once (a worker killed before its ack gets the
 // message redelivered), so the worker is idempotent by order id: the log
 // records which orders were applied, and a redelivered order is acked
 // without being written again.
 //
-//	inventory -outbox DIR [-queue orders.inventory] [-concurrency 4] [-fsync]
+//	inventory -outbox DIR [-topic orders -group inventory | -queue NAME] [-concurrency 4] [-fsync]
 package main
 
 import (
@@ -46,7 +47,9 @@ type worker struct {
 }
 
 func main() {
-	queue := flag.String("queue", "orders.inventory", "queue to consume")
+	topic := flag.String("topic", "orders", "topic whose consumer group to consume")
+	group := flag.String("group", "inventory", "consumer group of -topic")
+	queue := flag.String("queue", "", "a queue to consume instead of -topic's group")
 	outbox := flag.String("outbox", "", "directory of inventory.log (required)")
 	concurrency := flag.Int("concurrency", 4, "handlers running at once")
 	fsync := flag.Bool("fsync", false, "fsync the log after each order")
@@ -60,8 +63,8 @@ func main() {
 		fatal(err)
 	}
 	defer led.close()
-	q := openQueue(*queue)
-	fmt.Fprintf(os.Stderr, "inventory: consuming %s (pid %d)\n", *queue, os.Getpid())
+	q, source := openSource(*queue, *topic, *group)
+	fmt.Fprintf(os.Stderr, "inventory: consuming %s (pid %d)\n", source, os.Getpid())
 	w := &worker{log: led}
 	// SIGTERM or SIGINT cancels ctx: Consume stops receiving, waits for the
 	// running handlers (which ack their messages) and returns context.Canceled.
@@ -75,16 +78,26 @@ func main() {
 	w.summary()
 }
 
-// openQueue attaches to the queue; shmqd creates it from the example's config.
-func openQueue(name string) *shmq.Queue {
-	q, err := shmq.Open(name)
+// openSource attaches to the queue if one is named, else to the topic's
+// group; shmqd creates both from the example's config. It returns the
+// handle and what it consumes, for the log.
+func openSource(queue, topic, group string) (*shmq.Queue, string) {
+	var q *shmq.Queue
+	var err error
+	source := queue
+	if queue != "" {
+		q, err = shmq.Open(queue)
+	} else {
+		source = topic + "/" + group
+		q, err = shmq.OpenGroup(topic, group)
+	}
 	if errors.Is(err, shmq.ErrNotFound) {
 		err = fmt.Errorf("%w (is shmqd running with the example's config?)", err)
 	}
 	if err != nil {
-		fatal(fmt.Errorf("queue %s: %w", name, err))
+		fatal(fmt.Errorf("%s: %w", source, err))
 	}
-	return q
+	return q, source
 }
 
 // handle applies one order. Returning nil makes Consume ack the message,
