@@ -54,6 +54,7 @@ type sendOptions struct {
 	delay, ttl time.Duration
 	headers    []string // key, value, key, value, ... in the order sent
 }
+
 // WithDelay stores the message DELAYED: it becomes ready no earlier than d
 // after it is stored. A negative d fails with ErrInvalid, one above MaxDelay
 // with ErrRange.
