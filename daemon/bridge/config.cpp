@@ -185,6 +185,7 @@ void read_binding(const toml::table &t, Direction d, size_t i, Binding *b, std::
         r.integer("prefetch", 1, 65535, &b->prefetch);
         r.integer("ack_batch", 1, 65535, &b->ack_batch);
         r.integer("send_timeout_ms", 1, 600000, &b->send_timeout_ms);
+        r.boolean("headers", &b->headers);
     }
     r.finish();
     if (b->name.empty()) b->name = d == Direction::out ? "out:" + b->local_queue : "in:" + b->amqp_queue;

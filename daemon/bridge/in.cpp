@@ -131,7 +131,8 @@ void In::deliver(const Delivery &d) {
         payload = wrapped;
     }
     size_t skipped = 0;
-    OwnedHeaders headers = local_headers_from(props, !b_.envelope, &skipped);
+    OwnedHeaders headers;
+    if (b_.headers) headers = local_headers_from(props, !b_.envelope, &skipped);
     if (skipped > 0) {
         m_.headers_skipped += skipped;
         spdlog::debug("[{}] {} AMQP headers of a delivery not carried locally", b_.name, skipped);
