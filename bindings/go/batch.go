@@ -22,36 +22,43 @@ func (q *Queue) RecvBatch(ctx context.Context, max int) ([]*Message, error) {
 		return nil, &Error{Code: CodeInvalid, Op: "recv_batch", Queue: q.name, Group: q.group, Note: "max must be >= 1"}
 	}
 	var cs []C.shmq_go_msg
+	var hs []C.shmq_go_hdr
 	if max <= scratchLen {
 		s := getScratch()
 		defer scratch.Put(s)
-		cs = s[:max]
+		cs, hs = s.msgs[:max], s.hdrs[:max]
 	} else {
 		cs = make([]C.shmq_go_msg, max) // a handle with prefetch 0 (no limit)
+		hs = make([]C.shmq_go_hdr, max)
 	}
 	var n C.size_t
 	err := q.blocking(ctx, "recv_batch", func(h *C.shmq_queue, ns C.int64_t) C.int {
-		r := C.shmq_go_recv_batch(handle(h), &cs[0], C.size_t(max), ns)
+		r := C.shmq_go_recv_batch(handle(h), &cs[0], &hs[0], C.size_t(max), ns)
 		n = r.count
 		return r.rc
 	})
 	if n == 0 {
 		return nil, err
 	}
-	return q.wrapBatch(cs[:n]), nil
+	return q.wrapBatch(cs[:n], hs[:n]), nil
 }
 
 // scratch holds the receipts of one batch call: pointer-free memory on the
 // heap, reused, for cgo (see shmq_go.h).
 const scratchLen = 256
 
-var scratch = sync.Pool{New: func() interface{} { return new([scratchLen]C.shmq_go_msg) }}
+type scratchSpace struct {
+	msgs [scratchLen]C.shmq_go_msg
+	hdrs [scratchLen]C.shmq_go_hdr
+}
 
-func getScratch() *[scratchLen]C.shmq_go_msg { return scratch.Get().(*[scratchLen]C.shmq_go_msg) }
+var scratch = sync.Pool{New: func() interface{} { return new(scratchSpace) }}
+
+func getScratch() *scratchSpace { return scratch.Get().(*scratchSpace) }
 
 // wrapBatch makes Messages of leased receipts, in one allocation with one
 // finalizer for the batch.
-func (q *Queue) wrapBatch(cs []C.shmq_go_msg) []*Message {
+func (q *Queue) wrapBatch(cs []C.shmq_go_msg, hs []C.shmq_go_hdr) []*Message {
 	ms := make([]Message, len(cs))
 	out := make([]*Message, len(cs))
 	q.slabMu.Lock()
@@ -59,6 +66,7 @@ func (q *Queue) wrapBatch(cs []C.shmq_go_msg) []*Message {
 		m := &ms[i]
 		m.q, m.c = q, cs[i]
 		m.data = q.copyPayload(&cs[i])
+		m.hdrs, m.hrc = copyHeaders(&hs[i])
 		out[i] = m
 	}
 	q.slabMu.Unlock()
@@ -76,7 +84,7 @@ const slabSize = 64
 // the queue has moved on to the next slab, which it does when the slab is
 // used up or a Recv fails with ErrPrefetch: a handle at its prefetch limit
 // because of dropped messages gets them back at the next garbage collection.
-func (q *Queue) newMessage(c *C.shmq_go_msg) *Message {
+func (q *Queue) newMessage(c *C.shmq_go_msg, hdr *C.shmq_go_hdr) *Message {
 	q.slabMu.Lock()
 	if q.slab == nil || q.slab[0].batch == slabSize {
 		q.slab = new([slabSize]Message)
@@ -87,6 +95,7 @@ func (q *Queue) newMessage(c *C.shmq_go_msg) *Message {
 	first.batch++
 	m.q, m.c = q, *c
 	m.data = q.copyPayload(c)
+	m.hdrs, m.hrc = copyHeaders(hdr)
 	q.slabMu.Unlock()
 	return m
 }
@@ -112,6 +121,16 @@ func (q *Queue) copyPayload(c *C.shmq_go_msg) []byte {
 	q.block = q.block[n:]
 	copy(b, src)
 	return b
+}
+
+// copyHeaders copies a leased message's header block into Go memory (no
+// allocation when it has none).
+func copyHeaders(h *C.shmq_go_hdr) ([]byte, C.int) {
+	if h.rc != C.SHMQ_OK || h.len == 0 {
+		return nil, h.rc
+	}
+	src := unsafe.Slice((*byte)(*(*unsafe.Pointer)(unsafe.Pointer(&h.block))), int(h.len)) // a C pointer
+	return append([]byte(nil), src...), C.SHMQ_OK
 }
 
 func (q *Queue) retireSlab() {
@@ -143,8 +162,9 @@ func nackDropped(first *Message) {
 // either way; the error is the first failure (ErrLeaseLost, ErrInvalid for
 // one already finished or listed twice, ...).
 func (q *Queue) AckBatch(msgs []*Message) error {
-	cs := getScratch()
-	defer scratch.Put(cs)
+	s := getScratch()
+	defer scratch.Put(s)
+	cs := &s.msgs
 	var first error
 	for len(msgs) > 0 {
 		n := 0

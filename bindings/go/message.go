@@ -42,7 +42,7 @@ func (q *Queue) Recv(ctx context.Context) (*Message, error) {
 		}
 		return nil, err
 	}
-	return q.newMessage(&r.msg), nil
+	return q.newMessage(&r.msg, &r.hdr), nil
 }
 
 // ackThenRecv acks handled (leased through q), then receives like Recv: in
@@ -62,7 +62,7 @@ func (q *Queue) ackThenRecv(ctx context.Context, handled *Message) (m *Message, 
 	ackErr = q.err(r.ack_rc, "ack")
 	switch r.rc {
 	case C.SHMQ_OK:
-		return q.newMessage(&r.msg), ackErr, nil
+		return q.newMessage(&r.msg, &r.hdr), ackErr, nil
 	case C.SHMQ_EEMPTY:
 		m, err = q.Recv(ctx)
 		return m, ackErr, err
@@ -80,6 +80,10 @@ type Message struct {
 	done bool
 	c    C.shmq_go_msg // the receipt; its data pointer is not used after Recv
 	data []byte
+	// hdrs is the encoded header block copied at receive (nil: none), hrc
+	// SHMQ_OK or the code of a damaged block.
+	hdrs []byte
+	hrc  C.int
 	// batch is, in the first Message of a group allocated together (a
 	// RecvBatch batch, a Recv slab), how many of the group are in use; see
 	// nackDropped.
@@ -91,6 +95,50 @@ type Message struct {
 // to 256 bytes shares a 4 KiB block with other messages' payloads (one
 // allocation for many messages): keeping it keeps the block.
 func (m *Message) Data() []byte { return m.data }
+
+// Headers are the headers the message was sent with (nil if none), copied
+// at receive: the map is the caller's, and each call makes a new one. A
+// stored block that breaks the encoding (written by a buggy or hostile
+// producer) gives ErrCorrupt.
+func (m *Message) Headers() (map[string]string, error) {
+	if m.hrc != C.SHMQ_OK {
+		return nil, m.q.err(m.hrc, "headers")
+	}
+	if len(m.hdrs) == 0 {
+		return nil, nil
+	}
+	h := make(map[string]string)
+	for b := m.hdrs; len(b) > 0; {
+		k, v, rest := nextHeader(b)
+		h[k], b = v, rest
+	}
+	return h, nil
+}
+
+// Header is the value of header key and whether the message has it (false
+// also when its block is damaged: Headers says so).
+func (m *Message) Header(key string) (string, bool) {
+	if m.hrc != C.SHMQ_OK {
+		return "", false
+	}
+	for b := m.hdrs; len(b) > 0; {
+		k, v, rest := nextHeader(b)
+		if k == key {
+			return v, true
+		}
+		b = rest
+	}
+	return "", false
+}
+
+// nextHeader splits the first pair off an encoded block (key length u8,
+// value length u16 little-endian, key, value), which the C side checked
+// at receive (shmq_go_headers_of).
+func nextHeader(b []byte) (key, value string, rest []byte) {
+	kl, vl := int(b[0]), int(b[1])|int(b[2])<<8
+	b = b[3:]
+	return string(b[:kl]), string(b[kl : kl+vl]), b[kl+vl:]
+}
 
 // ID is unique and stable per queue: the same on every delivery.
 func (m *Message) ID() uint64 { return uint64(m.c.id) }

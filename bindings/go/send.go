@@ -12,7 +12,8 @@ package shmq
 // buffer.
 static shmq_go_batch_result shmq_go_send_packed(shmq_go_handle h, const char *buf, const size_t *lens,
                                                 size_t count, int64_t delay_ns, int64_t ttl_ns,
-                                                uint64_t *ids, int64_t timeout_ns) {
+                                                const char *hbuf, size_t hcount, uint64_t *ids,
+                                                int64_t timeout_ns) {
     shmq_iov iov[256];
     if (count > 256) count = 256;
     for (size_t i = 0; i < count; ++i) {
@@ -21,9 +22,8 @@ static shmq_go_batch_result shmq_go_send_packed(shmq_go_handle h, const char *bu
         buf += lens[i];
     }
     shmq_send_opts o;
-    shmq_send_opts_init(&o);
-    o.delay_ns = delay_ns;
-    o.ttl_ns = ttl_ns;
+    shmq_header pairs[SHMQ_MAX_HEADERS];
+    shmq_go_opts(&o, pairs, delay_ns, ttl_ns, hbuf, hcount);
     shmq_go_batch_result r;
     r.rc = shmq_send_batch_ex(shmq_go_q(h), iov, count, &o, ids, &r.count, timeout_ns);
     return r;
@@ -33,6 +33,8 @@ import "C"
 
 import (
 	"context"
+	"sort"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -48,7 +50,10 @@ const MaxTTL = time.Duration(C.SHMQ_MAX_TTL_NS)
 // SendOption sets a per-message option of Send and SendBatch.
 type SendOption func(*sendOptions)
 
-type sendOptions struct{ delay, ttl time.Duration }
+type sendOptions struct {
+	delay, ttl time.Duration
+	headers    []string // key, value, key, value, ... in the order sent
+}
 
 // WithDelay stores the message DELAYED: it becomes ready no earlier than d
 // after it is stored. A negative d fails with ErrInvalid, one above MaxDelay
@@ -84,15 +89,58 @@ func At(t time.Time) SendOption {
 	}
 }
 
-func optionsOf(opts []SendOption) (delay, ttl C.int64_t) {
+// WithHeaders carries h with the message (Message.Headers on the consumer's
+// side), in the order of their keys. Keys are 1..255 bytes of printable
+// ASCII other than '=', values valid UTF-8; at most 64 pairs and 4096 bytes
+// encoded, and payload + headers must fit a slot. Otherwise the send fails
+// with ErrInvalid or ErrTooBig and nothing is sent. Several WithHeaders and
+// WithHeader options add up; a key given twice fails with ErrInvalid.
+func WithHeaders(h map[string]string) SendOption {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return func(o *sendOptions) {
+		for _, k := range keys {
+			o.headers = append(o.headers, k, h[k])
+		}
+	}
+}
+
+// WithHeader carries one header with the message (see WithHeaders).
+func WithHeader(key, value string) SendOption {
+	return func(o *sendOptions) { o.headers = append(o.headers, key, value) }
+}
+
+// cOptions are a send's options as the C helpers take them.
+type cOptions struct {
+	delay, ttl C.int64_t
+	hbuf       *C.char  // pairs packed as key NUL value NUL ..., or nil
+	hcount     C.size_t // pairs in hbuf
+}
+
+func optionsOf(opts []SendOption) (c cOptions, bad string) {
 	if len(opts) == 0 {
-		return 0, 0 // and o below is not allocated
+		return c, "" // and o below is not allocated
 	}
 	var o sendOptions
 	for _, f := range opts {
 		f(&o)
 	}
-	return C.int64_t(o.delay), C.int64_t(o.ttl)
+	c.delay, c.ttl = C.int64_t(o.delay), C.int64_t(o.ttl)
+	if len(o.headers) == 0 {
+		return c, ""
+	}
+	var buf []byte
+	for _, s := range o.headers {
+		if strings.IndexByte(s, 0) >= 0 {
+			return c, "a header key or value contains a NUL byte"
+		}
+		buf = append(append(buf, s...), 0)
+	}
+	c.hbuf, c.hcount = (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(o.headers)/2)
+	return c, ""
 }
 
 // Send copies data into the queue as one message and returns its id (the
@@ -105,10 +153,13 @@ func (q *Queue) Send(ctx context.Context, data []byte, opts ...SendOption) (uint
 		p = unsafe.Pointer(&data[0])
 	}
 	n := C.size_t(len(data))
-	delay, ttl := optionsOf(opts)
+	o, bad := optionsOf(opts)
+	if bad != "" {
+		return 0, q.invalid("send", bad)
+	}
 	var r C.shmq_go_send_result // returned by value: nothing escapes per call
 	err := q.blocking(ctx, "send", func(h *C.shmq_queue, ns C.int64_t) C.int {
-		r = C.shmq_go_send(handle(h), p, n, delay, ttl, ns)
+		r = C.shmq_go_send(handle(h), p, n, o.delay, o.ttl, o.hbuf, o.hcount, ns)
 		return r.rc
 	})
 	return uint64(r.id), err
@@ -122,16 +173,19 @@ func (q *Queue) SendBatch(ctx context.Context, msgs [][]byte, opts ...SendOption
 	if len(msgs) == 0 {
 		return nil, nil
 	}
+	o, bad := optionsOf(opts)
+	if bad != "" {
+		return nil, q.invalid("send_batch", bad)
+	}
 	buf, lens := pack(msgs)
 	ids := make([]uint64, len(msgs)) // C writes them in place: uint64_t is uint64
-	delay, ttl := optionsOf(opts)
 	done, off := 0, 0
 	err := q.blocking(ctx, "send_batch", func(h *C.shmq_queue, ns C.int64_t) C.int {
 		var p *C.char
 		if off < len(buf) {
 			p = (*C.char)(unsafe.Pointer(&buf[off]))
 		}
-		r := C.shmq_go_send_packed(handle(h), p, &lens[done], C.size_t(len(msgs)-done), delay, ttl, (*C.uint64_t)(&ids[done]), ns)
+		r := C.shmq_go_send_packed(handle(h), p, &lens[done], C.size_t(len(msgs)-done), o.delay, o.ttl, o.hbuf, o.hcount, (*C.uint64_t)(&ids[done]), ns)
 		for i := 0; i < int(r.count); i++ {
 			off += int(lens[done+i])
 		}
@@ -156,4 +210,8 @@ func pack(msgs [][]byte) ([]byte, []C.size_t) {
 		lens[i] = C.size_t(len(m))
 	}
 	return buf, lens
+}
+
+func (q *Queue) invalid(op, note string) error {
+	return &Error{Code: CodeInvalid, Op: op, Queue: q.name, Group: q.group, Note: note}
 }

@@ -14,6 +14,7 @@
 #include <shmq/shmq.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct {
     uintptr_t data;
@@ -41,14 +42,40 @@ static inline shmq_queue *shmq_go_q(shmq_go_handle h) { return (shmq_queue *)h; 
 
 static inline shmq_msg *shmq_go_c(shmq_go_msg *m) { return (shmq_msg *)(void *)m; }
 
+/* Where a leased message's header block is (zero-copy, valid while leased:
+ * Go copies it at receive) and whether it is well formed: rc SHMQ_OK, or
+ * SHMQ_ECORRUPT for a block that breaks the encoding (a hostile writer's).
+ * len 0 when the message has none, the common case, checked with no pass. */
+typedef struct {
+    uintptr_t block;
+    size_t len;
+    int rc;
+} shmq_go_hdr;
+
+static inline shmq_go_hdr shmq_go_headers_of(shmq_go_handle h, shmq_go_msg *m) {
+    shmq_go_hdr r = {0, 0, SHMQ_OK};
+    const void *block = NULL;
+    r.rc = shmq_msg_headers(shmq_go_q(h), shmq_go_c(m), &block, &r.len);
+    r.block = (uintptr_t)block;
+    size_t pos = 0, kl, vl;
+    const char *k, *v;
+    int rc = SHMQ_OK;
+    while (r.rc == SHMQ_OK && r.len > 0 && (rc = shmq_headers_next(block, r.len, &pos, &k, &kl, &v, &vl)) == SHMQ_OK) {
+    }
+    if (r.rc == SHMQ_OK && r.len > 0 && rc != SHMQ_EEMPTY) r.rc = rc;
+    return r;
+}
+
 typedef struct {
     int rc;
     shmq_go_msg msg;
+    shmq_go_hdr hdr;
 } shmq_go_recv_result;
 
 static inline shmq_go_recv_result shmq_go_recv(shmq_go_handle h, int64_t timeout_ns) {
     shmq_go_recv_result r;
     r.rc = shmq_recv(shmq_go_q(h), shmq_go_c(&r.msg), timeout_ns);
+    if (r.rc == SHMQ_OK) r.hdr = shmq_go_headers_of(h, &r.msg);
     return r;
 }
 
@@ -57,10 +84,12 @@ typedef struct {
     size_t count;
 } shmq_go_batch_result;
 
-static inline shmq_go_batch_result shmq_go_recv_batch(shmq_go_handle h, shmq_go_msg *msgs, size_t max,
-                                                      int64_t timeout_ns) {
+/* hdrs[i] gets the header block of msgs[i] for each message leased. */
+static inline shmq_go_batch_result shmq_go_recv_batch(shmq_go_handle h, shmq_go_msg *msgs, shmq_go_hdr *hdrs,
+                                                      size_t max, int64_t timeout_ns) {
     shmq_go_batch_result r;
     r.rc = shmq_recv_batch(shmq_go_q(h), shmq_go_c(msgs), max, &r.count, timeout_ns);
+    for (size_t i = 0; i < r.count; ++i) hdrs[i] = shmq_go_headers_of(h, &msgs[i]);
     return r;
 }
 
@@ -82,6 +111,7 @@ typedef struct {
     int ack_rc; /* the ack's code */
     int rc;     /* the receive's: SHMQ_EEMPTY if nothing was ready */
     shmq_go_msg msg;
+    shmq_go_hdr hdr;
 } shmq_go_ack_recv_result;
 
 /* Acks `done`, then leases the next message without waiting: Consume's loop
@@ -90,6 +120,7 @@ static inline shmq_go_ack_recv_result shmq_go_ack_recv(shmq_go_handle h, shmq_go
     shmq_go_ack_recv_result r;
     r.ack_rc = shmq_ack(shmq_go_q(h), shmq_go_c(&done));
     r.rc = shmq_recv(shmq_go_q(h), shmq_go_c(&r.msg), 0);
+    if (r.rc == SHMQ_OK) r.hdr = shmq_go_headers_of(h, &r.msg);
     return r;
 }
 
@@ -112,13 +143,34 @@ typedef struct {
     uint64_t id;
 } shmq_go_send_result;
 
-static inline shmq_go_send_result shmq_go_send(shmq_go_handle h, const void *data, size_t len,
-                                               int64_t delay_ns, int64_t ttl_ns, int64_t timeout_ns) {
+/* A send's options. Headers come as `count` pairs packed in one Go buffer
+ * (key NUL value NUL, ...): cgo forbids handing C an array of Go pointers,
+ * so the shmq_header array is built here, on the C stack. More than
+ * SHMQ_MAX_HEADERS pairs reach libshmq as a count without an array, which it
+ * refuses (SHMQ_EINVAL), as it would refuse too many. */
+static inline void shmq_go_opts(shmq_send_opts *o, shmq_header *pairs, int64_t delay_ns, int64_t ttl_ns,
+                                const char *hbuf, size_t count) {
+    shmq_send_opts_init(o);
+    o->delay_ns = delay_ns;
+    o->ttl_ns = ttl_ns;
+    o->header_count = count;
+    if (count == 0 || count > SHMQ_MAX_HEADERS) return;
+    for (size_t i = 0; i < count; ++i) {
+        pairs[i].key = hbuf;
+        hbuf += strlen(hbuf) + 1;
+        pairs[i].value = hbuf;
+        hbuf += strlen(hbuf) + 1;
+    }
+    o->headers = pairs;
+}
+
+static inline shmq_go_send_result shmq_go_send(shmq_go_handle h, const void *data, size_t len, int64_t delay_ns,
+                                               int64_t ttl_ns, const char *hbuf, size_t hcount,
+                                               int64_t timeout_ns) {
     shmq_go_send_result r = {SHMQ_OK, 0};
     shmq_send_opts o;
-    shmq_send_opts_init(&o);
-    o.delay_ns = delay_ns;
-    o.ttl_ns = ttl_ns;
+    shmq_header pairs[SHMQ_MAX_HEADERS];
+    shmq_go_opts(&o, pairs, delay_ns, ttl_ns, hbuf, hcount);
     r.rc = shmq_send_ex(shmq_go_q(h), data, len, &o, &r.id, timeout_ns);
     return r;
 }

@@ -4,12 +4,14 @@
 1. Python sends N messages; the Go program shmq-consume acks them all; the
    queue's own totals (shmq_stats_get through the Python binding) show N acked
    and every slot free.
-2. A Go consumer killed with SIGKILL while holding a lease: after recovery a
-   Python consumer gets the same message with attempt 2.
+2. A Go consumer killed with SIGKILL while holding a lease: it read the
+   headers Python sent; after recovery a Python consumer gets the same message
+   with attempt 2 and the same headers.
 
 Usage: cross_language.py [N]. Needs go on PATH with cgo able to link libshmq
 (CGO_LDFLAGS, LD_LIBRARY_PATH) and SHMQ_PYTHON_CORE for Python; ctest sets them.
 """
+import json
 import os
 import selectors
 import shutil
@@ -68,10 +70,12 @@ def read_line(proc, timeout):
 def go_killed_python_redelivers(exe):
     name = "xlang.kill"
     with shmq.Queue.create(name, slot_count=8, backoff_base=0) as q:
-        q.send(b"survives a Go consumer's kill -9")
+        headers = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "note": "caf\u00e9 \u20ac"}
+        q.send(b"survives a Go consumer's kill -9", headers=headers)
         holder = subprocess.Popen([exe, "-queue", name, "-hold"], stdout=subprocess.PIPE, text=True)
         try:
             held = int(read_line(holder, 60))
+            seen = json.loads(holder.stdout.readline() or "null")  # printed with the id (maybe buffered already)
         finally:
             holder.send_signal(signal.SIGKILL)
             holder.wait(30)
@@ -79,7 +83,9 @@ def go_killed_python_redelivers(exe):
         r = q.recover()
         check(r.dead_clients == 1 and r.leases_reclaimed == 1, f"recovery reclaimed its lease ({r})")
         msg = q.recv(timeout=30)
+        check(seen == headers, f"the Go holder read the headers Python sent ({seen})")
         check(msg.id == held and msg.attempt == 2, f"Python got message {msg.id} with attempt {msg.attempt}")
+        check(msg.headers == headers, f"and the same headers after the reclaim ({msg.headers})")
         msg.ack()
     shmq.unlink(name)
 

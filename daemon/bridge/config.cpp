@@ -186,6 +186,7 @@ void read_binding(const toml::table &t, Direction d, size_t i, Binding *b, std::
         r.integer("prefetch", 1, 65535, &b->prefetch);
         r.integer("ack_batch", 1, 65535, &b->ack_batch);
         r.integer("send_timeout_ms", 1, 600000, &b->send_timeout_ms);
+        r.boolean("headers", &b->headers);
     }
     r.finish();
     std::string source = b->group.empty() ? b->local_queue : b->local_queue + "/" + b->group;

@@ -55,6 +55,7 @@ struct Binding {
     uint32_t send_timeout_ms = 1000; // per attempt at a local send; retried while the queue is full
     // both
     bool envelope = false; // in: wrap payloads with their identity; out: unwrap them
+    bool headers = true;   // in: carry AMQP headers (the identity among them) as shmq headers
     std::string declare_queue; // a durable queue declared on each connect; "" declares nothing
 };
 

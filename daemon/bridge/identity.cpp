@@ -1,6 +1,7 @@
 // identity.cpp - AMQP headers and the local envelope (see identity.hpp).
 #include "identity.hpp"
 
+#include <charconv>
 #include <cstring>
 
 namespace bridge {
@@ -53,6 +54,72 @@ std::optional<std::string> header_text(const amqp_basic_properties_t &p, const c
     return std::string(static_cast<const char *>(v->value.bytes.bytes), v->value.bytes.len);
 }
 
+amqp_table_entry_t text_entry(std::string_view key, std::string_view v) {
+    amqp_table_entry_t e{};
+    e.key = amqp_bytes_t{key.size(), const_cast<char *>(key.data())};
+    e.value.kind = AMQP_FIELD_KIND_UTF8;
+    e.value.value.bytes = amqp_bytes_t{v.size(), const_cast<char *>(v.data())};
+    return e;
+}
+
+constexpr std::string_view kReserved = "x-shmq-";
+bool is_identity_key(std::string_view k) { return k.substr(0, kReserved.size()) == kReserved; }
+// Headers of one hop: the delivery count there, and the id that matches a return.
+bool is_hop_key(std::string_view k) { return k == "x-shmq-attempt" || k == "x-shmq-local-id"; }
+
+// shmq.h's key rule: 1..255 bytes of 0x21..0x7E but '='.
+bool key_ok(std::string_view k) {
+    if (k.empty() || k.size() > kMaxHeaderKey) return false;
+    for (char c : k)
+        if (c < 0x21 || c > 0x7E || c == '=') return false;
+    return true;
+}
+
+// Well-formed UTF-8 (shortest forms, no surrogates, at most U+10FFFF), no NUL.
+bool utf8_ok(std::string_view s) {
+    for (size_t i = 0; i < s.size();) {
+        auto c = static_cast<unsigned char>(s[i]);
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (c == 0 || n == 0 || i + n > s.size()) return false;
+        uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+        for (size_t k = 1; k < n; k++) {
+            auto cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xC0) != 0x80) return false;
+            cp = cp << 6 | (cc & 0x3F);
+        }
+        static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        i += n;
+    }
+    return true;
+}
+
+// An AMQP header value as shmq text, or nullopt for a type that has none.
+std::optional<std::string> as_text(const amqp_field_value_t &v) {
+    switch (v.kind) {
+    case AMQP_FIELD_KIND_UTF8:
+    case AMQP_FIELD_KIND_BYTES: return std::string(static_cast<const char *>(v.value.bytes.bytes), v.value.bytes.len);
+    case AMQP_FIELD_KIND_BOOLEAN: return std::string(v.value.boolean ? "true" : "false");
+    case AMQP_FIELD_KIND_I8: return std::to_string(v.value.i8);
+    case AMQP_FIELD_KIND_U8: return std::to_string(v.value.u8);
+    case AMQP_FIELD_KIND_I16: return std::to_string(v.value.i16);
+    case AMQP_FIELD_KIND_U16: return std::to_string(v.value.u16);
+    case AMQP_FIELD_KIND_I32: return std::to_string(v.value.i32);
+    case AMQP_FIELD_KIND_U32: return std::to_string(v.value.u32);
+    case AMQP_FIELD_KIND_I64: return std::to_string(v.value.i64);
+    case AMQP_FIELD_KIND_U64:
+    case AMQP_FIELD_KIND_TIMESTAMP: return std::to_string(v.value.u64);
+    default: return std::nullopt; // floats, decimals, tables, arrays, void
+    }
+}
+
+template <class T> std::optional<T> number(std::string_view s) {
+    T v{};
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
+    return v;
+}
+
 template <class T> void put(std::string &s, T v) { s.append(reinterpret_cast<const char *>(&v), sizeof v); }
 template <class T> T take(const char *&p) {
     T v;
@@ -63,21 +130,60 @@ template <class T> T take(const char *&p) {
 
 } // namespace
 
-Properties::Properties(const Identity &id, uint64_t local_id, bool persistent)
+Properties::Properties(const Identity &id, uint64_t local_id, bool persistent, const std::vector<Header> &extra)
     : message_id_(id.queue + ":" + std::to_string(id.id)), queue_(id.queue) {
-    entries_[0].key = amqp_cstring_bytes("x-shmq-queue");
-    entries_[0].value.kind = AMQP_FIELD_KIND_UTF8;
-    entries_[0].value.value.bytes = amqp_bytes_t{queue_.size(), queue_.data()};
-    entries_[1] = i64_entry("x-shmq-id", int64_t(id.id));
-    entries_[2] = i64_entry("x-shmq-attempt", id.attempt);
-    entries_[3] = i64_entry("x-shmq-enqueued-ns", id.enqueued_ns);
-    entries_[4] = i64_entry("x-shmq-local-id", int64_t(local_id));
+    entries_.reserve(5 + extra.size());
+    entries_.push_back(text_entry("x-shmq-queue", queue_));
+    entries_.push_back(i64_entry("x-shmq-id", int64_t(id.id)));
+    entries_.push_back(i64_entry("x-shmq-attempt", id.attempt));
+    entries_.push_back(i64_entry("x-shmq-enqueued-ns", id.enqueued_ns));
+    entries_.push_back(i64_entry("x-shmq-local-id", int64_t(local_id)));
+    for (const Header &h : extra)
+        if (!is_identity_key(h.key)) entries_.push_back(text_entry(h.key, h.value));
     p_._flags = AMQP_BASIC_HEADERS_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG |
                 AMQP_BASIC_DELIVERY_MODE_FLAG;
-    p_.headers = amqp_table_t{5, entries_};
+    p_.headers = amqp_table_t{int(entries_.size()), entries_.data()};
     p_.message_id = amqp_bytes_t{message_id_.size(), message_id_.data()};
     p_.timestamp = uint64_t(id.enqueued_ns / 1000000000);
     p_.delivery_mode = persistent ? 2 : 1;
+}
+
+OwnedHeaders local_headers_from(const amqp_basic_properties_t &p, bool identity, size_t *skipped) {
+    OwnedHeaders out;
+    *skipped = 0;
+    if (!(p._flags & AMQP_BASIC_HEADERS_FLAG)) return out;
+    size_t bytes = 0;
+    for (int pass = 0; pass < 2; pass++) { // the identity first, so the bounds never cut it
+        for (int i = 0; i < p.headers.num_entries; i++) {
+            const amqp_table_entry_t &e = p.headers.entries[i];
+            std::string_view key(static_cast<const char *>(e.key.bytes), e.key.len);
+            if (is_identity_key(key) != (pass == 0)) continue;
+            if (is_hop_key(key) || (pass == 0 && !identity)) continue; // not lost: the envelope has it
+            std::optional<std::string> v = as_text(e.value);
+            size_t size = 3 + key.size() + (v ? v->size() : 0);
+            if (!key_ok(key) || !v || !utf8_ok(*v) || out.size() == kMaxHeaders ||
+                bytes + size > kMaxHeadersSize) {
+                ++*skipped;
+                continue;
+            }
+            bytes += size;
+            out.emplace_back(std::string(key), std::move(*v));
+        }
+    }
+    return out;
+}
+
+std::optional<Identity> identity_from(const std::vector<Header> &h) {
+    std::string_view queue, id, enqueued;
+    for (const Header &x : h) {
+        if (x.key == "x-shmq-queue") queue = x.value;
+        else if (x.key == "x-shmq-id") id = x.value;
+        else if (x.key == "x-shmq-enqueued-ns") enqueued = x.value;
+    }
+    std::optional<uint64_t> n = number<uint64_t>(id);
+    std::optional<int64_t> t = number<int64_t>(enqueued);
+    if (queue.empty() || queue.size() > 255 || !n || !t) return std::nullopt;
+    return Identity{std::string(queue), *n, 0, *t};
 }
 
 Identity identity_from(const amqp_basic_properties_t &p) {

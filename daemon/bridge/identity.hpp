@@ -1,15 +1,23 @@
-// identity.hpp - a message's identity across the AMQP boundary.
+// identity.hpp - a message's identity and headers across the AMQP boundary.
 //
 // Out, a message's origin (queue name, id, first enqueue time) and its local
 // delivery count travel as AMQP properties and headers:
 //   message_id "<queue>:<id>", timestamp (seconds), headers x-shmq-queue,
-//   x-shmq-id, x-shmq-attempt, x-shmq-enqueued-ns, x-shmq-local-id.
-// In, those headers are read back. The core cannot yet give a message an id on
-// send nor carry headers, so an identity survives a local hop only inside an
-// optional envelope around the payload (`envelope = true`): a fixed magic, the
-// identity, then the original bytes. A message that crosses twice keeps its
-// origin queue and id, so deduplication on either side works end to end.
+//   x-shmq-id, x-shmq-attempt, x-shmq-enqueued-ns, x-shmq-local-id,
+// followed by the message's own shmq headers as UTF-8 strings.
+// In, the AMQP headers become the local message's shmq headers (text: strings
+// as they are, integers and booleans in decimal / true|false), the identity
+// among them (x-shmq-queue, x-shmq-id, x-shmq-enqueued-ns; x-shmq-attempt and
+// x-shmq-local-id belong to the hop that published and are dropped). An out
+// binding that leases a message carrying that identity publishes it again
+// under its first message_id: a message that crosses twice keeps its origin
+// queue and id, so deduplication on either side works end to end.
+// The envelope (`envelope = true`) is the older way to carry the identity
+// through a local hop, inside the payload: a fixed magic, the identity, then
+// the original bytes; with it the identity headers are not written locally.
 #pragma once
+
+#include "local.hpp"
 
 #include <amqp.h>
 
@@ -17,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bridge {
 
@@ -31,19 +40,31 @@ struct Identity {
 // AMQP properties for a publish; owns the storage the properties point into.
 class Properties {
 public:
-    Properties(const Identity &id, uint64_t local_id, bool persistent);
+    // `extra`: the message's own headers (those named x-shmq-* are left out:
+    // the identity entries replace them).
+    Properties(const Identity &id, uint64_t local_id, bool persistent, const std::vector<Header> &extra = {});
     Properties(const Properties &) = delete;
     Properties &operator=(const Properties &) = delete;
     const amqp_basic_properties_t *get() const { return &p_; }
 
 private:
     std::string message_id_, queue_;
-    amqp_table_entry_t entries_[5];
+    std::vector<amqp_table_entry_t> entries_;
     amqp_basic_properties_t p_{};
 };
 
 // The identity in a delivered message's headers (unknown if absent or foreign).
 Identity identity_from(const amqp_basic_properties_t &p);
+// The headers a delivery carries into the local queue: AMQP headers whose
+// key is a valid shmq key and whose value is text, an integer, a boolean or
+// a timestamp; the identity's first (left out if !identity), then the rest
+// in order, within shmq's bounds (64 pairs, 4096 bytes). *skipped counts
+// those left out for their key, type, value or the bounds.
+OwnedHeaders local_headers_from(const amqp_basic_properties_t &p, bool identity, size_t *skipped);
+// The identity in a leased message's headers (as local_headers_from wrote
+// it), or nullopt if they do not carry one whole and well formed.
+std::optional<Identity> identity_from(const std::vector<Header> &h);
+
 // The x-shmq-local-id header (to match a basic.return with its lease).
 std::optional<uint64_t> local_id_from(const amqp_basic_properties_t &p);
 

@@ -33,7 +33,7 @@ private:
     void ensure_broker();
     void step();
     void deliver(const Delivery &d);
-    bool send_local(std::string_view payload, uint64_t tag);
+    bool send_local(std::string_view payload, const OwnedHeaders &headers, uint64_t tag);
     void flush_acks();
     void read_lag();
 
@@ -91,17 +91,17 @@ void In::read_lag() {
 
 // Send until it succeeds. Returns false if it never can (poison) or the
 // bridge is stopping (the delivery then stays unacked: the broker keeps it).
-bool In::send_local(std::string_view payload, uint64_t tag) {
+bool In::send_local(std::string_view payload, const OwnedHeaders &headers, uint64_t tag) {
     auto last_beat = std::chrono::steady_clock::now();
     while (!stop_.load(std::memory_order_relaxed)) {
-        int rc = local_.send(payload, int(b_.send_timeout_ms));
+        int rc = local_.send(payload, headers, int(b_.send_timeout_ms));
         if (LocalQueue::is_ok(rc)) return true;
         if (LocalQueue::is_poison(rc)) {
             flush_acks();
             amqp_.reject(tag, false); // the broker dead-letters it if the queue has a DLX
             m_.poison++;
-            spdlog::error("[{}] delivery of {} bytes cannot be sent to {}: {}; rejected to the broker", b_.name,
-                          payload.size(), b_.local_queue, LocalQueue::strerror(rc));
+            spdlog::error("[{}] delivery of {} bytes with {} headers cannot be sent to {}: {}; rejected to the broker",
+                          b_.name, payload.size(), headers.size(), b_.local_queue, LocalQueue::strerror(rc));
             return false;
         }
         if (LocalQueue::needs_reopen(rc) || !LocalQueue::is_full(rc)) {
@@ -125,11 +125,19 @@ void In::deliver(const Delivery &d) {
     m_.received++;
     std::string wrapped;
     std::string_view payload = d.body();
+    const amqp_basic_properties_t &props = d.env.message.properties;
     if (b_.envelope) {
-        wrapped = wrap(identity_from(d.env.message.properties), payload);
+        wrapped = wrap(identity_from(props), payload);
         payload = wrapped;
     }
-    if (!send_local(payload, d.env.delivery_tag)) return;
+    size_t skipped = 0;
+    OwnedHeaders headers;
+    if (b_.headers) headers = local_headers_from(props, !b_.envelope, &skipped);
+    if (skipped > 0) {
+        m_.headers_skipped += skipped;
+        spdlog::debug("[{}] {} AMQP headers of a delivery not carried locally", b_.name, skipped);
+    }
+    if (!send_local(payload, headers, d.env.delivery_tag)) return;
     m_.sent_local++;
     ack_tag_ = d.env.delivery_tag;
     if (++unacked_ >= ack_batch_) flush_acks();

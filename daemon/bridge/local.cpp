@@ -6,6 +6,10 @@
 
 namespace bridge {
 
+static_assert(kMaxHeaders == SHMQ_MAX_HEADERS && kMaxHeaderKey == SHMQ_MAX_HEADER_KEY &&
+                  kMaxHeadersSize == SHMQ_MAX_HEADERS_SIZE,
+              "local.hpp's header bounds are shmq.h's");
+
 namespace {
 shmq_queue *Q(void *q) { return static_cast<shmq_queue *>(q); }
 shmq_msg *M(Lease &l) { return static_cast<shmq_msg *>(l.msg); }
@@ -47,13 +51,18 @@ int LocalQueue::lease(Lease *out, size_t max, size_t *count, int timeout_ms) {
         l.attempt = msgs[i].attempt;
         l.lease_ms = msgs[i].lease_ms;
         l.enqueued_ns = msgs[i].enqueued_ns;
+        const void *block = nullptr;
+        size_t len = 0;
+        l.headers = shmq_msg_headers(Q(q_), &msgs[i], &block, &len) == SHMQ_OK
+                        ? std::string_view(static_cast<const char *>(block), len)
+                        : std::string_view();
     }
     return rc;
 }
 
 int LocalQueue::ack(Lease &l) { return shmq_ack(Q(q_), M(l)); }
-int LocalQueue::nack(Lease &l) { return shmq_nack(Q(q_), M(l), -1); }
-int LocalQueue::reject(Lease &l) { return shmq_reject(Q(q_), M(l)); }
+int LocalQueue::nack(Lease &l) { return shmq_nack_ex(Q(q_), M(l), -1, SHMQ_DEAD_BRIDGE_REJECTED); }
+int LocalQueue::reject(Lease &l) { return shmq_reject_ex(Q(q_), M(l), SHMQ_DEAD_BRIDGE_REJECTED); }
 int LocalQueue::extend(Lease &l, uint32_t lease_ms) { return shmq_extend(Q(q_), M(l), lease_ms); }
 
 void LocalQueue::release(Lease &l) {
@@ -62,8 +71,26 @@ void LocalQueue::release(Lease &l) {
     l.payload = {};
 }
 
-int LocalQueue::send(std::string_view payload, int timeout_ms) {
-    return shmq_send(Q(q_), payload.data(), payload.size(), ns(timeout_ms));
+int LocalQueue::send(std::string_view payload, const OwnedHeaders &headers, int timeout_ms) {
+    if (headers.empty()) return shmq_send(Q(q_), payload.data(), payload.size(), ns(timeout_ms));
+    std::vector<shmq_header> pairs;
+    for (const auto &[k, v] : headers) pairs.push_back(shmq_header{k.c_str(), v.c_str()});
+    shmq_send_opts o;
+    shmq_send_opts_init(&o);
+    o.headers = pairs.data();
+    o.header_count = pairs.size();
+    return shmq_send_ex(Q(q_), payload.data(), payload.size(), &o, nullptr, ns(timeout_ms));
+}
+
+bool LocalQueue::parse_headers(std::string_view block, std::vector<Header> *out) {
+    out->clear();
+    if (block.empty()) return true;
+    size_t pos = 0, kl, vl;
+    const char *k, *v;
+    int rc;
+    while ((rc = shmq_headers_next(block.data(), block.size(), &pos, &k, &kl, &v, &vl)) == SHMQ_OK)
+        out->push_back(Header{std::string_view(k, kl), std::string_view(v, vl)});
+    return rc == SHMQ_EEMPTY;
 }
 
 int LocalQueue::recover() { return shmq_recover(Q(q_), nullptr); }

@@ -1,7 +1,7 @@
 // local.hpp - the bridge's only contact with libshmq's public C API.
 //
 // Everything the bridge does to a local queue goes through LocalQueue, so when
-// the core's API grows (ids chosen on send, headers) only local.cpp changes.
+// the core's API grows only local.cpp changes.
 // Errors: calls return shmq's int codes (SHMQ_OK or a shmq_error); the caller
 // decides, using the helpers below, whether a code means "retry", "poison" or
 // "reopen". A LocalQueue is used by one thread.
@@ -11,12 +11,23 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace bridge {
 
-// One leased message: its payload stays valid until it is settled.
+// A message header: key and value, text (shmq.h's rules).
+struct Header {
+    std::string_view key, value;
+};
+using OwnedHeaders = std::vector<std::pair<std::string, std::string>>;
+// shmq.h's bounds on a message's headers (local.cpp checks they agree).
+constexpr size_t kMaxHeaders = 64, kMaxHeaderKey = 255, kMaxHeadersSize = 4096;
+
+// One leased message: its payload and header block stay valid until it is settled.
 struct Lease {
     std::string_view payload;
+    std::string_view headers; // the encoded block (shmq.h), empty if none or damaged
     uint64_t id = 0;
     uint32_t attempt = 0;
     uint32_t lease_ms = 0;
@@ -43,12 +54,19 @@ public:
     // with release()); waits up to timeout_ms for the first.
     int lease(Lease *out, size_t max, size_t *count, int timeout_ms);
     int ack(Lease &l);
-    int nack(Lease &l);   // the queue's backoff; dead-letters past max_attempts
-    int reject(Lease &l); // dead-letter now
+    // For a message the broker refused: nack with the queue's backoff (past
+    // max_attempts it is dead-lettered with reason bridge_rejected), or
+    // dead-letter it now with that reason.
+    int nack(Lease &l);
+    int reject(Lease &l);
     int extend(Lease &l, uint32_t lease_ms);
     static void release(Lease &l); // frees the Lease's copy of the core's message
 
-    int send(std::string_view payload, int timeout_ms);
+    // Send with headers (none if empty); the core checks their rules
+    // (SHMQ_EINVAL, SHMQ_ETOOBIG: is_poison).
+    int send(std::string_view payload, const OwnedHeaders &headers, int timeout_ms);
+    // The pairs of an encoded header block; false if it breaks the encoding.
+    static bool parse_headers(std::string_view block, std::vector<Header> *out);
     int recover(); // run the core's recovery once (reclaims a dead bridge's leases)
     // Messages ready to lease, and the age of the oldest (0 if none): the lag.
     int backlog(uint64_t *ready, double *oldest_age_s);

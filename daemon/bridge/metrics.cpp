@@ -32,6 +32,7 @@ const Family kFamilies[] = {
     {"shmq_bridge_messages_acked_broker_total", "counter", "Deliveries acked to the broker (in).", &Metrics::acked_broker, nullptr},
     {"shmq_bridge_messages_poison_total", "counter", "Deliveries that can never be sent locally, rejected to the broker (in).", &Metrics::poison, nullptr},
     {"shmq_bridge_backpressure_waits_total", "counter", "Local sends that found the queue full and waited (in).", &Metrics::backpressure_waits, nullptr},
+    {"shmq_bridge_headers_skipped_total", "counter", "AMQP headers not carried into local messages: a key shmq refuses, a value that is not text, an integer or a boolean, or past 64 headers / 4096 bytes (in).", &Metrics::headers_skipped, nullptr},
     {"shmq_bridge_broker_backlog_messages", "gauge", "Messages ready in the broker's queue, read once a second (in: the lag).", nullptr, &Metrics::broker_backlog},
     {"shmq_bridge_reconnects_total", "counter", "Connections to the broker opened after the first.", &Metrics::reconnects, nullptr},
     {"shmq_bridge_broker_errors_total", "counter", "Failed connects (TCP, TLS, login) and lost connections; each is logged with its reason.", &Metrics::broker_errors, nullptr},

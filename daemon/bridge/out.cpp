@@ -95,9 +95,15 @@ void Out::ensure_broker() {
     for (auto &[tag, f] : inflight_) publish(f);
 }
 
+// The identity published is the first one the message had: the one an in
+// binding wrote into its headers (or its envelope), else its own here.
 void Out::publish(Flight &f) {
     std::string_view body = f.lease.payload;
+    std::vector<Header> headers;
+    if (!LocalQueue::parse_headers(f.lease.headers, &headers)) headers.clear(); // a damaged block: none
     Identity id{b_.local_queue, f.lease.id, f.lease.attempt, f.lease.enqueued_ns};
+    if (std::optional<Identity> carried = identity_from(headers))
+        id = {carried->queue, carried->id, f.lease.attempt, carried->enqueued_ns};
     if (b_.envelope) {
         std::string_view inner;
         if (std::optional<Identity> carried = unwrap(body, &inner)) {
@@ -106,7 +112,7 @@ void Out::publish(Flight &f) {
         }
     }
     f.returned = false;
-    Properties props(id, f.lease.id, b_.persistent);
+    Properties props(id, f.lease.id, b_.persistent, headers);
     amqp_.publish(b_.exchange, b_.routing_key, b_.mandatory, props.get(), body);
     m_.published++;
 }

@@ -80,9 +80,11 @@ private:
 };
 
 int check_filter(const DlqFilter &f) {
-    for (const char *r : {"", "max_attempts", "rejected", "expired", "invalid", "group_removed"})
+    for (const char *r : {"", "max_attempts", "rejected", "expired", "invalid", "group_removed", "bridge_rejected"})
         if (f.reason == r) return kOk;
-    return fail_msg("dlq: unknown reason '" + f.reason + "'; reasons: max_attempts rejected expired invalid group_removed", kUsage);
+    return fail_msg("dlq: unknown reason '" + f.reason +
+                        "'; reasons: max_attempts rejected expired invalid group_removed bridge_rejected",
+                    kUsage);
 }
 
 } // namespace

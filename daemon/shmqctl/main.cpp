@@ -111,7 +111,7 @@ void add_dlq(CLI::App &app, Args &a) {
     auto *e = d->add_subcommand("export", "a queue's dead letters as JSON lines, payload included (--hex: as hex)");
     e->add_option("queue", a.queue)->required();
     for (CLI::App *c : {l, e}) {
-        c->add_option("--reason", a.filter.reason, "only this reason: max_attempts rejected expired invalid");
+        c->add_option("--reason", a.filter.reason, "only this reason: max_attempts rejected expired invalid group_removed bridge_rejected");
         c->add_option("--older-than", a.filter.older_than_s, "only those dead for at least this many seconds");
         c->add_option("--newer-than", a.filter.newer_than_s, "only those dead for at most this many seconds");
         c->add_option("--skip", a.filter.skip, "skip this many (after filtering)");

@@ -227,6 +227,15 @@ HttpResponse Api::send(const HttpRequest &r, const std::string &queue) {
     shmq_send_opts_init(&o);
     o.delay_ns = delay_ms * kMs;
     o.ttl_ns = ttl_ms * kMs;
+    nlohmann::json hj; // owns the strings `pairs` point into
+    std::vector<shmq_header> pairs;
+    if (auto it = r.headers.find("shmq-headers"); it != r.headers.end()) {
+        std::string why;
+        if (!headers_from_json(it->second, &hj, &pairs, &why))
+            return error(SHMQ_EINVAL, "Shmq-Headers: " + why + " (want a JSON object of strings)");
+        o.headers = pairs.data();
+        o.header_count = pairs.size();
+    }
     uint64_t id = 0;
     shmq_queue *q = nullptr;
     int rc = handle_of(queue, &q);
@@ -234,6 +243,10 @@ HttpResponse Api::send(const HttpRequest &r, const std::string &queue) {
     if (rc == SHMQ_ECLOSED) retire(queue, q);
     if (rc == SHMQ_ECLOSED && handle_of(queue, &q) == SHMQ_OK)
         rc = shmq_send_ex(q, r.body.data(), r.body.size(), &o, &id, timeout_ms * kMs);
+    if ((rc == SHMQ_EINVAL || rc == SHMQ_ETOOBIG) && !pairs.empty())
+        return shmq_error(rc, "send to " + queue + " (Shmq-Headers: keys 1..255 printable ASCII but '=', at most " +
+                                  std::to_string(SHMQ_MAX_HEADERS) + " pairs and " +
+                                  std::to_string(SHMQ_MAX_HEADERS_SIZE) + " bytes; payload + headers within the slot)");
     if (rc != SHMQ_OK) return shmq_error(rc, "send to " + queue);
     return json(201, {{"queue", queue}, {"id", id}, {"size", r.body.size()}});
 }

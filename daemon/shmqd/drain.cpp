@@ -14,7 +14,7 @@ namespace shmqd {
 namespace store = shmq::store;
 
 static store::DeadReason reason_of(uint32_t core_reason) {
-    if (core_reason >= 1 && core_reason <= 4) return store::DeadReason(core_reason);
+    if (core_reason >= 1 && core_reason < kReasonNames.size()) return store::DeadReason(core_reason);
     return store::DeadReason::Invalid; // a reason word we do not know: damaged or hostile
 }
 

@@ -17,7 +17,8 @@
 namespace shmqd {
 
 // Dead-letter reasons, indexed like the core's DeadReason.
-constexpr std::array<const char *, 6> kReasonNames = {"none", "max_attempts", "rejected", "expired", "invalid", "group_removed"};
+constexpr std::array<const char *, 7> kReasonNames = {"none",    "max_attempts",  "rejected",       "expired",
+                                                      "invalid", "group_removed", "bridge_rejected"};
 
 struct ConsumerSample {
     int32_t pid;

@@ -19,6 +19,7 @@ const char *dead_reason_name(DeadReason r) {
     case DeadReason::Expired: return "expired";
     case DeadReason::Invalid: return "invalid";
     case DeadReason::GroupRemoved: return "group_removed";
+    case DeadReason::BridgeRejected: return "bridge_rejected";
     }
     return "unknown";
 }

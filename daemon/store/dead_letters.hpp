@@ -17,7 +17,14 @@
 namespace shmq::store {
 
 // Why a message died; the values of the core's DeadReason.
-enum class DeadReason : uint32_t { MaxAttempts = 1, Rejected = 2, Expired = 3, Invalid = 4, GroupRemoved = 5 };
+enum class DeadReason : uint32_t {
+    MaxAttempts = 1,
+    Rejected = 2,
+    Expired = 3,
+    Invalid = 4,
+    GroupRemoved = 5,
+    BridgeRejected = 6
+};
 const char *dead_reason_name(DeadReason r); // "max_attempts", ..., or "unknown"
 
 // The fixed part of a record (32 bytes on disk, little-endian, before the payload).

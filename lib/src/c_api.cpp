@@ -12,6 +12,7 @@
 
 using shmq::detail::kOptionsV3;
 using shmq::detail::kParamsV3;
+using shmq::detail::DeadReason;
 using shmq::detail::Queue;
 
 struct shmq_queue {};
@@ -195,6 +196,21 @@ int shmq_nack(shmq_queue *q, shmq_msg *msg, int64_t delay_ns) {
 }
 
 int shmq_reject(shmq_queue *q, shmq_msg *msg) { return q == nullptr ? SHMQ_EINVAL : Q(q)->reject(msg); }
+
+// The reasons a caller may give (shmq.h); the others are the core's own.
+static bool caller_reason(shmq_dead_reason r) {
+    return r == SHMQ_DEAD_MAX_ATTEMPTS || r == SHMQ_DEAD_REJECTED || r == SHMQ_DEAD_BRIDGE_REJECTED;
+}
+
+int shmq_nack_ex(shmq_queue *q, shmq_msg *msg, int64_t delay_ns, shmq_dead_reason reason) {
+    if (q == nullptr || !caller_reason(reason)) return SHMQ_EINVAL;
+    return Q(q)->nack(msg, delay_ns, DeadReason(reason));
+}
+
+int shmq_reject_ex(shmq_queue *q, shmq_msg *msg, shmq_dead_reason reason) {
+    if (q == nullptr || !caller_reason(reason)) return SHMQ_EINVAL;
+    return Q(q)->reject(msg, DeadReason(reason));
+}
 
 int shmq_extend(shmq_queue *q, shmq_msg *msg, uint32_t lease_ms) {
     return q == nullptr ? SHMQ_EINVAL : Q(q)->extend(msg, lease_ms);

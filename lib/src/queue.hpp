@@ -138,8 +138,9 @@ public:
     int recv_batch(shmq_msg *msgs, size_t max, size_t *count, int64_t timeout_ns);
     int ack(shmq_msg *msg);
     int ack_batch(shmq_msg *msgs, size_t count, int *results);
-    int nack(shmq_msg *msg, int64_t delay_ns);
-    int reject(shmq_msg *msg);
+    // `dead`: the reason a message out of attempts (nack) or rejected dies with.
+    int nack(shmq_msg *msg, int64_t delay_ns, DeadReason dead = DeadReason::MaxAttempts);
+    int reject(shmq_msg *msg, DeadReason dead = DeadReason::Rejected);
     int extend(shmq_msg *msg, uint32_t lease_ms);
     // The encoded headers of a message this handle holds (headers.cpp).
     int msg_headers(const shmq_msg *msg, const void **block, size_t *len) const;
@@ -314,7 +315,8 @@ private:
     int end_with_free(shmq_msg *msg, bool wake_now); // ack without counting it
     int finish(shmq_msg *msg, SlotWord to, const Points &at, bool wake_now = true);
     uint32_t backoff_ms(uint32_t attempts);
-    SlotWord retry_word(SlotWord from, uint32_t attempts, int64_t delay_ns, uint32_t now);
+    SlotWord retry_word(SlotWord from, uint32_t attempts, int64_t delay_ns, uint32_t now,
+                        DeadReason dead = DeadReason::MaxAttempts);
 
     // Waiting (wait.hpp).
     template <class F> int wait_for(Wait what, int64_t timeout_ns, F &&try_op);

@@ -265,21 +265,22 @@ uint32_t Queue::backoff_ms(uint32_t attempts) {
 
 // Where a message goes when its lease ends without an ack: DEAD once it has
 // used max_attempts deliveries, else READY now (delay 0) or DELAYED.
-SlotWord Queue::retry_word(SlotWord from, uint32_t attempts, int64_t delay_ns, uint32_t now) {
-    if (attempts >= p_.max_attempts)
-        return from.next(SlotState::Dead, kNoOwner, uint32_t(DeadReason::MaxAttempts));
+// The reason is in the word, so the CAS that publishes DEAD writes it too.
+SlotWord Queue::retry_word(SlotWord from, uint32_t attempts, int64_t delay_ns, uint32_t now, DeadReason dead) {
+    if (attempts >= p_.max_attempts) return from.next(SlotState::Dead, kNoOwner, uint32_t(dead));
     uint64_t ms = delay_ns < 0 ? backoff_ms(attempts) : (uint64_t(delay_ns) + 999999) / 1000000;
     if (ms > kMaxTimeMs) ms = kMaxTimeMs;
     if (ms == 0) return from.next(SlotState::Ready, kNoOwner, 0);
     return from.next(SlotState::Delayed, kNoOwner, now + uint32_t(ms));
 }
 
-int Queue::nack(shmq_msg *msg, int64_t delay_ns) {
+int Queue::nack(shmq_msg *msg, int64_t delay_ns, DeadReason dead) {
     uint32_t i;
     SlotWord from{0};
     if (!receipt(msg, &i, &from)) return SHMQ_EINVAL;
     // Rounded up: now_ms() would let the retry come up to a ms early (explore nack_tick).
-    SlotWord to = retry_word(from, slot(i)->attempts.load(std::memory_order_relaxed), delay_ns, deadline_base_ms());
+    SlotWord to =
+        retry_word(from, slot(i)->attempts.load(std::memory_order_relaxed), delay_ns, deadline_base_ms(), dead);
     const char *point = to.state() == SlotState::Delayed ? "nack.after_delayed" : "nack.after_ready";
     int rc = finish(msg, to, Points{nullptr, point, nullptr});
     if (rc == SHMQ_OK) bump(kNacked, 1);
@@ -287,9 +288,9 @@ int Queue::nack(shmq_msg *msg, int64_t delay_ns) {
     return rc;
 }
 
-int Queue::reject(shmq_msg *msg) {
+int Queue::reject(shmq_msg *msg, DeadReason dead) {
     SlotWord from{msg != nullptr ? msg->receipt[1] : 0};
-    int rc = finish(msg, from.next(SlotState::Dead, kNoOwner, uint32_t(DeadReason::Rejected)), Points{});
+    int rc = finish(msg, from.next(SlotState::Dead, kNoOwner, uint32_t(dead)), Points{});
     if (rc == SHMQ_OK) {
         bump(kRejected, 1);
         bump(kDead, 1);

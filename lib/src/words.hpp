@@ -17,7 +17,16 @@ enum class SlotState : uint32_t {
     Staged = 6, Published = 7
 };
 
-enum class DeadReason : uint32_t { None = 0, MaxAttempts = 1, Rejected = 2, Expired = 3, Invalid = 4, GroupRemoved = 5 };
+// shmq.h's shmq_dead_reason; a DEAD word's time field holds it.
+enum class DeadReason : uint32_t {
+    None = 0,
+    MaxAttempts = 1,
+    Rejected = 2,
+    Expired = 3,
+    Invalid = 4,
+    GroupRemoved = 5,
+    BridgeRejected = 6
+};
 
 constexpr uint32_t kNoOwner = 511;
 

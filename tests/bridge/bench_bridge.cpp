@@ -113,7 +113,9 @@ double bridge_out(int port, const std::string &q, int n) {
 }
 
 double bridge_in(int port, const std::string &q, int n) {
-    LocalQ b("bench.in", 128, uint32_t(n));
+    // 256: what out published carries its identity, which in keeps as shmq
+    // headers (about 100 bytes beside the 64-byte payload).
+    LocalQ b("bench.in", 256, uint32_t(n));
     BridgeProcess bridge(config(port) + "[[in]]\namqp_queue = \"" + q + "\"\nlocal_queue = \"" + b.name +
                          "\"\nprefetch = " + std::to_string(kWindow) + "\n");
     bridge.start();

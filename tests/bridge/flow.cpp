@@ -69,6 +69,16 @@ static void note(Tally &t, int seq, const bridge::Identity &id) {
                     std::to_string(s.id.id) + " and " + id.queue + ":" + std::to_string(id.id);
 }
 
+static std::optional<bridge::Identity> identity_in_headers(shmq_queue *q, const shmq_msg &m) {
+    const void *block = nullptr;
+    size_t len = 0;
+    std::vector<bridge::Header> h;
+    if (shmq_msg_headers(q, &m, &block, &len) != SHMQ_OK ||
+        !bridge::LocalQueue::parse_headers(std::string_view(static_cast<const char *>(block), len), &h))
+        return std::nullopt;
+    return bridge::identity_from(h);
+}
+
 Tally collect(const std::string &queue, int n, double seconds, const std::atomic<bool> *stop,
               std::atomic<int> *progress) {
     Tally t;
@@ -81,12 +91,12 @@ Tally collect(const std::string &queue, int n, double seconds, const std::atomic
     while (t.distinct() < n && std::chrono::steady_clock::now() < end && !(stop && *stop)) {
         shmq_msg m;
         if (shmq_recv(q, &m, 100000000) != SHMQ_OK) continue;
-        std::string_view body;
-        std::optional<bridge::Identity> id =
-            bridge::unwrap(std::string_view(static_cast<const char *>(m.data), m.len), &body);
+        std::string_view body(static_cast<const char *>(m.data), m.len);
+        std::optional<bridge::Identity> id = bridge::unwrap(body, &body);
+        if (!id) id = identity_in_headers(q, m);
         int seq = -1;
         if (id && body.size() == 64 && body[0] == 'm') seq = std::atoi(std::string(body.substr(1)).c_str());
-        if (seq < 0 && t.problem.empty()) t.problem = "a message without envelope or payload: " + std::string(body);
+        if (seq < 0 && t.problem.empty()) t.problem = "a message without identity or payload: " + std::string(body);
         if (seq >= 0) note(t, seq, *id);
         shmq_ack(q, &m);
         if (progress) *progress = t.distinct();
@@ -95,15 +105,16 @@ Tally collect(const std::string &queue, int n, double seconds, const std::atomic
     return t;
 }
 
-std::string chain_config(int port, const std::vector<std::string> &hops) {
+std::string chain_config(int port, const std::vector<std::string> &hops, bool envelope) {
+    std::string env = envelope ? "envelope = true\n" : "";
     std::string s = "version = 1\n[broker]\nport = " + std::to_string(port) +
                     "\nreconnect_min_ms = 50\nreconnect_max_ms = 1000\nheartbeat_s = 10\n";
     for (size_t i = 0; i + 1 < hops.size(); i += 2) {
         s += "[[out]]\nlocal_queue = \"" + hops[i] + "\"\nrouting_key = \"" + hops[i + 1] +
-             "\"\nenvelope = true\nmax_inflight = 128\n";
+             "\"\n" + env + "max_inflight = 128\n";
         if (i + 2 < hops.size())
             s += "[[in]]\namqp_queue = \"" + hops[i + 1] + "\"\nlocal_queue = \"" + hops[i + 2] +
-                 "\"\nenvelope = true\nprefetch = 128\n";
+                 "\"\n" + env + "prefetch = 128\n";
     }
     return s;
 }

@@ -35,7 +35,8 @@ private:
     std::thread t_;
 };
 
-// What arrived at the end of the flow, read with the envelope.
+// What arrived at the end of the flow, its identity read from the envelope
+// or else from the message's headers.
 struct Tally {
     struct Seen {
         int copies = 0;
@@ -54,6 +55,8 @@ Tally collect(const std::string &queue, int n, double seconds, const std::atomic
               std::atomic<int> *progress = nullptr);
 
 std::string payload(int seq);
-std::string chain_config(int port, const std::vector<std::string> &hops);
+// out and in bindings along `hops` (queue, AMQP queue, queue, ...); the
+// identity crosses local hops in an envelope, or (envelope false) in headers.
+std::string chain_config(int port, const std::vector<std::string> &hops, bool envelope = true);
 
 } // namespace bridge_test

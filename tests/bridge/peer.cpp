@@ -115,10 +115,14 @@ uint32_t Peer::count(const std::string &queue) {
     return ok->message_count;
 }
 
-void Peer::publish(const std::string &queue, const std::string &body) {
+void Peer::publish(const std::string &queue, const std::string &body, const amqp_table_t *headers) {
     amqp_basic_properties_t p{};
     p._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
     p.delivery_mode = 2;
+    if (headers != nullptr) {
+        p._flags |= AMQP_BASIC_HEADERS_FLAG;
+        p.headers = *headers;
+    }
     int st = amqp_basic_publish(conn_, 1, amqp_empty_bytes, amqp_cstring_bytes(queue.c_str()), 0, 0, &p,
                                 amqp_bytes_t{body.size(), const_cast<char *>(body.data())});
     if (st != AMQP_STATUS_OK) throw std::runtime_error("peer: publish failed");

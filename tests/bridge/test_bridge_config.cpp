@@ -44,6 +44,7 @@ routing_key = "orders"
 amqp_queue = "orders.done"
 local_queue = "done"
 envelope = true
+headers = false
 )";
 
 int check_exit(const std::string &text, std::string *output) {
@@ -70,6 +71,8 @@ TEST_CASE("a good config loads with its defaults") {
     CHECK(c->bindings[0].mandatory);
     CHECK(c->bindings[1].name == "in:orders.done");
     CHECK(c->bindings[1].envelope);
+    CHECK_FALSE(c->bindings[1].headers);
+    CHECK(c->bindings[0].headers); // the default
     CHECK(c->broker.password == "guest");
     CHECK(c->broker.write_timeout_ms == 30000);
 }

@@ -6,7 +6,9 @@
 
 #include "flow.hpp"
 
+#include <csignal>
 #include <cstdio>
+#include <sys/wait.h>
 #include <unistd.h>
 
 using namespace bridge_test;
@@ -26,6 +28,48 @@ std::string shmqctl_bridge_table(const BridgeProcess &bridge) {
 int broker_port() {
     std::string why;
     return *Broker::port(&why);
+}
+
+uint64_t stats_of_dead(shmq_queue *q) {
+    shmq_stats st{};
+    st.struct_size = sizeof st;
+    return shmq_stats_get(q, &st) == SHMQ_OK ? st.dead : UINT64_MAX;
+}
+
+std::string run(const std::string &cmd) {
+    std::string out;
+    FILE *p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    pclose(p);
+    return out;
+}
+
+// Start shmqd on `queue` (it adopts the segment) with its stores under
+// `dir`, wait until its dead-letter store lists something, stop it, and
+// return what `shmqctl dlq list --json` says.
+std::string dead_letters_via_shmqd(const std::string &queue, const std::string &dir) {
+    std::string cfg = dir + "/shmqd.toml";
+    FILE *f = fopen(cfg.c_str(), "w");
+    REQUIRE(f != nullptr);
+    fprintf(f, "version = 1\n[daemon]\nspill_dir = \"%s/spill\"\ndead_letter_dir = \"%s/dlq\"\n"
+               "metrics = \"127.0.0.1:0\"\ntick_ms = 5\n[queues.\"%s\"]\n", dir.c_str(), dir.c_str(), queue.c_str());
+    fclose(f);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (freopen((dir + "/shmqd.log").c_str(), "w", stderr) == nullptr) _exit(126);
+        execl(SHMQD_BIN, SHMQD_BIN, "--config", cfg.c_str(), "--foreground", (char *)nullptr);
+        _exit(127);
+    }
+    std::string list = std::string(SHMQCTL_BIN) + " dlq list " + queue + " --dlq-dir " + dir + "/dlq --json 2>&1";
+    std::string out;
+    eventually([&] { return (out = run(list)).find("\"id\"") != std::string::npos; }, 30);
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return out;
 }
 } // namespace
 
@@ -75,6 +119,30 @@ TEST_CASE("out: an unroutable message comes back, is retried, then dead-lettered
     CHECK(metric(bridge.metrics(), "shmq_bridge_messages_returned_total") == 2);
     CHECK(metric(bridge.metrics(), "shmq_bridge_messages_confirmed_total") == 0);
     CHECK(bridge.stop() == 0);
+    // shmqd stores it with the bridge's reason, not the core's "rejected".
+    std::string dl = dead_letters_via_shmqd(a.name, temp_dir());
+    INFO(dl);
+    CHECK(dl.find("\"bridge_rejected\"") != std::string::npos);
+    CHECK(stats_of_dead(a.q) == 0); // moved out of the segment
+}
+
+TEST_CASE("out: a message the broker keeps refusing dies out of attempts with reason bridge_rejected") {
+    int port = broker_port();
+    LocalQ a("refused", 256, 16, 2);
+    BridgeProcess bridge("version = 1\n[broker]\nport = " + std::to_string(port) + "\n[[out]]\nlocal_queue = \"" +
+                         a.name + "\"\nrouting_key = \"no.such.queue." + std::to_string(getpid()) + "\"\n");
+    REQUIRE(shmq_send(a.q, "refused", 7, 0) == SHMQ_OK);
+    bridge.start();
+    shmq_stats st{};
+    st.struct_size = sizeof st;
+    REQUIRE(eventually([&] { return shmq_stats_get(a.q, &st) == SHMQ_OK && st.dead == 1; }));
+    CHECK(st.nacked == 2); // attempt 2 of 2 was nacked too: out of attempts
+    CHECK(st.rejected == 0);
+    CHECK(bridge.stop() == 0);
+    std::string dl = dead_letters_via_shmqd(a.name, temp_dir());
+    INFO(dl);
+    CHECK(dl.find("\"bridge_rejected\"") != std::string::npos); // not max_attempts
+    CHECK(dl.find("max_attempts") == std::string::npos);
 }
 
 TEST_CASE("out: a broker that stops reading (memory alarm) holds the bridge at max_inflight; all arrive after") {

@@ -153,6 +153,55 @@ TEST_CASE("api: a message sent with the C library is leased over HTTP, and one s
     shmq_close(q);
 }
 
+TEST_CASE("api: Shmq-Headers on a send travel with the message to an HTTP lease and to a C consumer") {
+    Api a;
+    const std::string path = "/v1/queues/q/messages", tmpl = "/v1/queues/{queue}/messages";
+    json h = {{"t", "1"}, {"u", "caf\xc3\xa9"}}; // multi-byte UTF-8, sent escaped (ASCII JSON)
+    REQUIRE(call(a.e, "POST", tmpl, path, "one", {{"Shmq-Headers", h.dump(-1, ' ', true)}}).status == 201);
+    json got = a.lease_one("");
+    CHECK(unbase64(got["data"]) == "one");
+    CHECK(got["headers"] == h);
+    CHECK(a.settle(got["receipt"], "nack", "?delay=0").status == 200);
+    CHECK(a.lease_one("")["headers"] == h); // kept through a nack
+    REQUIRE(call(a.e, "POST", tmpl, path, "two", {{"Shmq-Headers", R"({"trace":"t2"})"}}).status == 201);
+    shmq_queue *q = open_queue("q");
+    REQUIRE(q != nullptr);
+    shmq_msg m;
+    REQUIRE(shmq_recv(q, &m, 5 * 1000000000LL) == SHMQ_OK);
+    const char *v = nullptr;
+    size_t n = 0;
+    REQUIRE(shmq_msg_header(q, &m, "trace", &v, &n) == SHMQ_OK);
+    CHECK(std::string(v, n) == "t2");
+    CHECK(shmq_ack(q, &m) == SHMQ_OK);
+    shmq_close(q);
+}
+
+TEST_CASE("api: bad Shmq-Headers are 400 or 413 with a reason, and nothing is sent") {
+    Api a;
+    const std::string path = "/v1/queues/q/messages", tmpl = "/v1/queues/{queue}/messages";
+    struct Bad {
+        std::string headers;
+        int status;
+        const char *code;
+    };
+    const Bad bad[] = {{"not json", 400, "SHMQ_EINVAL"},
+                       {R"(["a","b"])", 400, "SHMQ_EINVAL"},
+                       {R"({"n":1})", 400, "SHMQ_EINVAL"},         // not a string
+                       {R"({"k":"a\u0000b"})", 400, "SHMQ_EINVAL"}, // a NUL would cut it
+                       {R"({"a=b":"v"})", 400, "SHMQ_EINVAL"},     // '=' in a key (the core's rule)
+                       {R"({"k y":"v"})", 400, "SHMQ_EINVAL"},     // a space in a key
+                       {R"({"":"v"})", 400, "SHMQ_EINVAL"},        // an empty key
+                       {json{{"k", std::string(80, 'x')}}.dump(), 413, "SHMQ_ETOOBIG"}}; // past the 64-byte slot
+    for (const Bad &b : bad) {
+        HttpReply r = call(a.e, "POST", tmpl, path, "x", {{"Shmq-Headers", b.headers}});
+        INFO(b.headers);
+        CHECK(r.status == b.status);
+        CHECK(json::parse(r.body)["error"] == b.code);
+        CHECK(json::parse(r.body)["message"].get<std::string>().find("Shmq-Headers") != std::string::npos);
+    }
+    CHECK(a.stats()["enqueued"] == 0);
+}
+
 TEST_CASE("api: a lease taken over HTTP and not acked expires and is redelivered; the old receipt is refused") {
     Api a;
     REQUIRE(a.send("x").status == 201);

@@ -109,6 +109,44 @@ TEST_CASE("out of attempts or rejected: into the dead-letter store with the reas
     shmq_close(q);
 }
 
+TEST_CASE("a reason given by the caller (shmq_nack_ex, shmq_reject_ex: bridge_rejected) reaches the store and the "
+          "metric; a reason only the core gives is refused and changes nothing") {
+    TempDir dir;
+    dir.write("shmqd.toml", daemon_section(dir) + queue_section("q", "max_attempts = 2\nbackoff_base_ms = 0\n"
+                                                                     "backoff_cap_ms = 0"));
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    shmq_queue *q = open_queue("q");
+    REQUIRE(q != nullptr);
+    REQUIRE(shmq_send(q, "n", 1, 0) == SHMQ_OK);
+    REQUIRE(shmq_send(q, "r", 1, 0) == SHMQ_OK);
+    shmq_msg m, r;
+    REQUIRE(shmq_recv(q, &m, 5 * kSecond) == SHMQ_OK);
+    REQUIRE(shmq_recv(q, &r, 5 * kSecond) == SHMQ_OK);
+    CHECK(shmq_nack_ex(q, &m, 0, SHMQ_DEAD_EXPIRED) == SHMQ_EINVAL); // the core's own reasons
+    CHECK(shmq_reject_ex(q, &r, shmq_dead_reason(99)) == SHMQ_EINVAL);
+    CHECK(stats_of(q).leased == 2);                                  // both leases held still
+    REQUIRE(shmq_nack_ex(q, &m, 0, SHMQ_DEAD_BRIDGE_REJECTED) == SHMQ_OK); // attempt 1 of 2: a retry
+    CHECK(stats_of(q).dead == 0);
+    REQUIRE(shmq_recv(q, &m, 5 * kSecond) == SHMQ_OK);
+    REQUIRE(shmq_nack_ex(q, &m, 0, SHMQ_DEAD_BRIDGE_REJECTED) == SHMQ_OK); // attempt 2 of 2: dead
+    REQUIRE(shmq_reject_ex(q, &r, SHMQ_DEAD_BRIDGE_REJECTED) == SHMQ_OK);
+    REQUIRE(eventually([&] { return dead_letters(dir, "q").size() == 2 && slots_all_free(q); }));
+    for (const auto &i : dead_letters(dir, "q")) {
+        CHECK(i.meta.reason == store::DeadReason::BridgeRejected);
+        CHECK(std::string(store::dead_reason_name(i.meta.reason)) == "bridge_rejected");
+    }
+    CHECK(stats_of(q).rejected == 1);
+    std::string body;
+    CHECK(eventually([&] {
+        return http_get(d.metrics_port(), "/metrics", &body) == 200 &&
+               metric(body, "shmq_messages_dead_lettered_total{queue=\"q\",reason=\"bridge_rejected\"}") == 2 &&
+               metric(body, "shmq_messages_dead_lettered_total{queue=\"q\",reason=\"max_attempts\"}") == 0;
+    }));
+    shmq_close(q);
+    CHECK(d.stop() == 0);
+}
+
 TEST_CASE("purge drops the dead letters: through shmqd while it runs, directly without it") {
     TempDir dir;
     dir.write("shmqd.toml", daemon_section(dir) + queue_section("q"));

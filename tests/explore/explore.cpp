@@ -134,6 +134,17 @@ std::vector<Scenario> scenarios() {
          .what = "consumers reject each first delivery: DEAD with reason rejected, counted once, never delivered "
                  "again; a kill anywhere",
          .reject_first = true, .preemptions = 0, .crashes = 1, .pct_runs = 500},
+        {.name = "reject_reason",
+         .what = "consumers reject each first delivery with reason bridge_rejected (shmq_reject_ex): DEAD with "
+                 "that reason, counted once, never delivered again; a kill anywhere",
+         .reject_first = true, .dead_reason = SHMQ_DEAD_BRIDGE_REJECTED, .preemptions = 0, .crashes = 1,
+         .pct_runs = 500},
+        {.name = "nack_dead_reason",
+         .what = "max_attempts 1: consumers nack each first delivery with reason bridge_rejected "
+                 "(shmq_nack_ex), out of attempts at once: DEAD with that reason, not max_attempts, counted once, "
+                 "never delivered again; a kill anywhere",
+         .reject_first = true, .dead_reason = SHMQ_DEAD_BRIDGE_REJECTED, .reject_by_nack = true, .preemptions = 0,
+         .crashes = 1, .pct_runs = 500},
         {.name = "reserve_abort",
          .what = "producers abort a reservation, then reserve and commit (zero-copy): an aborted payload is "
                  "never delivered, no slot leaks; a kill anywhere",

@@ -87,7 +87,7 @@ World::World(const Scenario &sc, uint64_t serial) : sc_(sc), name_("x" + std::to
     p.slot_count = sc.slots;
     p.max_clients = sc.max_clients;
     p.lease_ms = sc.lease_ms;
-    p.max_attempts = 10;
+    p.max_attempts = sc.reject_by_nack ? 1 : 10;
     p.backoff_base_ms = 0;
     p.backoff_cap_ms = 0;
     p.jitter = SHMQ_JITTER_NONE;
@@ -294,6 +294,14 @@ void World::batch_consumer(int proc, int index) {
     if (q != nullptr) close(proc, q);
 }
 
+// A reject scenario's end of a first delivery (reject_first): a reject, with
+// the scenario's reason or the default, or a nack out of attempts.
+int World::end_as_dead(shmq_queue *q, shmq_msg *m) const {
+    shmq_dead_reason r = shmq_dead_reason(sc_.dead_reason);
+    if (sc_.reject_by_nack) return shmq_nack_ex(q, m, -1, r);
+    return sc_.dead_reason != 0 ? shmq_reject_ex(q, m, r) : shmq_reject(q, m);
+}
+
 void World::consumer(int proc, int index) {
     if (sc_.batch) return batch_consumer(proc, index);
     const uint32_t g = group_of(index);
@@ -312,7 +320,7 @@ void World::consumer(int proc, int index) {
             if (sc_.reject_first && m.attempt == 1) {
                 ++led_.rejecting; // a kill inside reject may or may not have counted it
                 led_.ending.insert(proc);
-                rc = shmq_reject(q, &m);
+                rc = end_as_dead(q, &m);
                 led_.ending.erase(proc);
                 --led_.rejecting;
                 if (rc == SHMQ_OK) led_.rejected.insert(key);
@@ -799,21 +807,29 @@ std::string World::check_payload_slots() const {
     return "";
 }
 
-// Rejects are counted once: the rejected counter is at least the rejects that
-// returned SHMQ_OK and at most those plus the ones a kill interrupted; every
-// DEAD slot of a reject scenario holds a rejected message.
+// Rejects are counted once: the rejected counter (nacked, for reject_by_nack)
+// is at least the rejects that returned SHMQ_OK and at most those plus the
+// ones a kill interrupted; every DEAD slot of a reject scenario holds its
+// reason (rejected, or the scenario's dead_reason).
 std::string World::check_counts() const {
     if (!sc_.reject_first) return "";
     shmq_stats st{};
     st.struct_size = sizeof st;
     if (shmq_stats_get(admin_, &st) != SHMQ_OK) return "stats failed";
-    if (st.rejected < led_.rejected.size() || st.rejected > led_.rejected.size() + size_t(led_.rejecting))
-        return "rejected counted " + std::to_string(st.rejected) + " times for " + std::to_string(led_.rejected.size()) +
+    uint64_t ended = sc_.reject_by_nack ? st.nacked : st.rejected;
+    if (ended < led_.rejected.size() || ended > led_.rejected.size() + size_t(led_.rejecting))
+        return "rejected counted " + std::to_string(ended) + " times for " + std::to_string(led_.rejected.size()) +
                " rejects (" + std::to_string(led_.rejecting) + " interrupted)";
+    const uint32_t want = sc_.dead_reason != 0 ? sc_.dead_reason : uint32_t(DeadReason::Rejected);
     for (uint32_t i = 0; i < sc_.slots; ++i) {
         SlotWord w{peek(core_->slot(i)->state)};
-        if (w.state() == SlotState::Dead && w.time() != uint32_t(DeadReason::Rejected))
-            return "message " + hex(key_of(core_, i)) + " dead with reason " + std::to_string(w.time()) + ", not rejected";
+        // By nack, a lease reclaimed from a killed consumer dies out of attempts
+        // (max_attempts 1); a nack that returned OK must have left its reason.
+        bool reclaimed = sc_.reject_by_nack && w.time() == uint32_t(DeadReason::MaxAttempts) &&
+                         led_.rejected.count(key_of(core_, i)) == 0;
+        if (w.state() == SlotState::Dead && w.time() != want && !reclaimed)
+            return "message " + hex(key_of(core_, i)) + " dead with reason " + std::to_string(w.time()) +
+                   ", not " + std::to_string(want);
     }
     return "";
 }

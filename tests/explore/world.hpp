@@ -35,6 +35,9 @@ struct Scenario {
     bool race_deadline = false;   // then work until the lease's deadline (its word's) and end it there
     bool reaper = false;          // a process runs recovery every ms while consumers run (as shmqd's tick)
     bool reject_first = false;    // consumers reject each first delivery (later ones are acked)
+    uint32_t dead_reason = 0;     // with reject_first: shmq_reject_ex with this reason (0: shmq_reject)
+    bool reject_by_nack = false;  // with reject_first: instead, on a queue of max_attempts 1, shmq_nack_ex
+                                  // with dead_reason (out of attempts at once: DEAD with it)
     bool reserve = false;         // producers send by reserve + commit, after aborting a first reservation
     bool spill = false;           // a daemon process moves messages to a simulated disk and back (admin.cpp)
     bool headers = false;         // producers send headers naming each message; deliveries must carry them
@@ -112,6 +115,7 @@ private:
     bool consumers_finished() const;
     void check_reclaim(uint32_t slot, uint64_t was) const;
     std::string check_counts() const;
+    int end_as_dead(shmq_queue *q, shmq_msg *m) const;
     bool everything_acked(uint32_t group) const;
     void check_delivery(uint64_t key, shmq_queue *q, const shmq_msg &m, uint32_t group);
     std::string check_headers(uint64_t key, shmq_queue *q, const shmq_msg &m) const;

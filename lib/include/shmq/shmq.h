@@ -468,6 +468,31 @@ SHMQ_API int shmq_nack(shmq_queue *q, shmq_msg *msg, int64_t delay_ns);
 /* No retry: move the message to the dead-letter state now. Errors: shmq_ack's. */
 SHMQ_API int shmq_reject(shmq_queue *q, shmq_msg *msg);
 
+/* Why a message became a dead letter: shmqd's dead-letter store and its
+ * metric shmq_messages_dead_lettered_total{reason} name them. The core gives
+ * the first five itself; a caller may name only those marked "caller". */
+typedef enum shmq_dead_reason {
+    SHMQ_DEAD_MAX_ATTEMPTS = 1,    /* "max_attempts": out of attempts (caller) */
+    SHMQ_DEAD_REJECTED = 2,        /* "rejected": shmq_reject (caller) */
+    SHMQ_DEAD_EXPIRED = 3,         /* "expired": its time to live passed */
+    SHMQ_DEAD_INVALID = 4,         /* "invalid": a slot whose lengths are broken */
+    SHMQ_DEAD_GROUP_REMOVED = 5,   /* "group_removed": its topic group was removed */
+    SHMQ_DEAD_BRIDGE_REJECTED = 6  /* "bridge_rejected": a broker refused it (shmq-bridge) (caller) */
+} shmq_dead_reason;
+
+/* shmq_nack, but a message out of attempts is dead-lettered with `reason`
+ * (shmq_nack's is SHMQ_DEAD_MAX_ATTEMPTS): e.g. shmq-bridge's
+ * SHMQ_DEAD_BRIDGE_REJECTED for a message the broker kept refusing. The
+ * reason is part of the one state word the nack's compare-and-swap writes.
+ * Errors: those of shmq_nack, and SHMQ_EINVAL for a reason a caller may not
+ * give (nothing is changed then). Since 0.5. */
+SHMQ_API int shmq_nack_ex(shmq_queue *q, shmq_msg *msg, int64_t delay_ns, shmq_dead_reason reason);
+
+/* shmq_reject with `reason` (shmq_reject's is SHMQ_DEAD_REJECTED); counted
+ * as a reject either way. Errors: those of shmq_reject, and SHMQ_EINVAL for
+ * a reason a caller may not give. Since 0.5. */
+SHMQ_API int shmq_reject_ex(shmq_queue *q, shmq_msg *msg, shmq_dead_reason reason);
+
 /* Extend the lease to `lease_ms` from now. Updates msg's receipt, so later
  * acks must use the same msg. SHMQ_ELEASELOST if it had already been lost.
  * Errors: shmq_ack's, and SHMQ_EINVAL for lease_ms 0 or above one day (86400000). */

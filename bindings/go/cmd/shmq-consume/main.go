@@ -2,11 +2,12 @@
 // for the cross-language test and as a small example.
 //
 //	shmq-consume -queue NAME -n N [-c 1] [-timeout 30s]   ack N messages, print "acked N"
-//	shmq-consume -queue NAME -hold                 lease one, print its id, wait to be killed
+//	shmq-consume -queue NAME -hold                 lease one, print its id and its headers (JSON), wait to be killed
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -59,6 +60,15 @@ func holdOne(ctx context.Context, q *shmq.Queue) {
 		fail(err)
 	}
 	fmt.Println(m.ID())
+	h, err := m.Headers()
+	if err != nil {
+		fail(err)
+	}
+	if h == nil {
+		h = map[string]string{}
+	}
+	b, _ := json.Marshal(h)
+	fmt.Println(string(b))
 	for {
 		time.Sleep(time.Hour) // hold the lease until killed
 	}
