@@ -29,7 +29,7 @@ int send_key(shmq_queue *q, const char *data, const char *key, uint64_t *id, uin
     o.dedup_key = key;
     o.dedup_key_len = std::strlen(key);
     o.duplicate_out = dup;
-    return shmq_send_ex(q, data, std::strlen(data), &o, id, 0);
+    return shmq_send_ex(q, data, std::strlen(data), &o, id, 10 * 1000000000LL); // waits only for a sender of the same key
 }
 
 // A child sends "retry" with `key` and reports its id and duplicate flag.

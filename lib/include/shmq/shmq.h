@@ -336,7 +336,11 @@ typedef struct shmq_send_opts {
                               since), nothing is stored, the call returns SHMQ_OK with
                               the first message's id, and *duplicate_out is 1. On a
                               queue without a window: SHMQ_EINVAL. A table full of live
-                              keys: SHMQ_EDEDUPFULL. In a batch: SHMQ_EINVAL (use dedup_keys) */
+                              keys: SHMQ_EDEDUPFULL. Another send of the same key in
+                              flight (its sender between claiming the key and storing
+                              the message) is waited for, up to the call's timeout:
+                              SHMQ_ETIMEDOUT, nothing sent (shmq_commit_ex waits without
+                              limit). In a batch: SHMQ_EINVAL (use dedup_keys) */
     size_t dedup_key_len;
     const shmq_iov *dedup_keys; /* [NULL] shmq_send_batch_ex: `count` keys, one per message
                               ({NULL, 0}: that message has none); SHMQ_EINVAL elsewhere */
