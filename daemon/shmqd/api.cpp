@@ -227,6 +227,16 @@ HttpResponse Api::send(const HttpRequest &r, const std::string &queue) {
     shmq_send_opts_init(&o);
     o.delay_ns = delay_ms * kMs;
     o.ttl_ns = ttl_ms * kMs;
+    // Idempotency-Key: the deduplication key (the queue needs a dedup_window_ms).
+    auto key = r.headers.find("idempotency-key");
+    uint8_t duplicate = 0;
+    if (key != r.headers.end()) {
+        if (key->second.empty() || key->second.size() > SHMQ_MAX_DEDUP_KEY)
+            return error(SHMQ_EINVAL, "Idempotency-Key: 1 to 128 bytes");
+        o.dedup_key = key->second.data();
+        o.dedup_key_len = key->second.size();
+        o.duplicate_out = &duplicate;
+    }
     uint64_t id = 0;
     shmq_queue *q = nullptr;
     int rc = handle_of(queue, &q);
@@ -235,6 +245,7 @@ HttpResponse Api::send(const HttpRequest &r, const std::string &queue) {
     if (rc == SHMQ_ECLOSED && handle_of(queue, &q) == SHMQ_OK)
         rc = shmq_send_ex(q, r.body.data(), r.body.size(), &o, &id, timeout_ms * kMs);
     if (rc != SHMQ_OK) return shmq_error(rc, "send to " + queue);
+    if (duplicate != 0) return json(200, {{"queue", queue}, {"id", id}, {"duplicate", true}}); // nothing stored
     return json(201, {{"queue", queue}, {"id", id}, {"size", r.body.size()}});
 }
 
