@@ -156,6 +156,8 @@ void read_segment_params(TableReader &r, shmq_params *p) {
     r.choice("overflow", {"block", "fail", "spill"}, &p->overflow);
     r.file_mode("mode", &p->mode);
     r.integer<uint32_t>("ttl_ms", 0, uint32_t(SHMQ_MAX_TTL_NS / 1000000), &p->ttl_ms);
+    r.integer<uint32_t>("dedup_window_ms", 0, SHMQ_MAX_DEDUP_WINDOW_MS, &p->dedup_window_ms);
+    r.integer<uint32_t>("dedup_capacity", 0, SHMQ_MAX_DEDUP_CAPACITY, &p->dedup_capacity);
 }
 
 // "disk" is a valid name for a mode that is not built yet: say so, rather
@@ -229,6 +231,8 @@ void check_topic(TableReader &r, const QueueConfig &q) {
         r.fail_plain(r.prefix() + "overflow: \"spill\" is not built for topics yet; use \"block\" or \"fail\"");
     else if (q.durability == Durability::Reboot)
         r.fail_plain(r.prefix() + "durability: \"reboot\" is not built for topics yet; use \"memory\"");
+    else if (q.params.dedup_window_ms > 0)
+        r.fail_plain(r.prefix() + "dedup_window_ms: deduplication is not built for topics yet; use a queue");
 }
 
 void read_topic(const toml::table &t, const std::string &name, QueueConfig *q, std::string *err) {
@@ -474,6 +478,7 @@ const std::pair<const char *, uint32_t shmq_params::*> kParamFields[] = {
     {"mode", &shmq_params::mode},
     {"ttl_ms", &shmq_params::ttl_ms},
     {"max_groups", &shmq_params::max_groups},
+    {"dedup_window_ms", &shmq_params::dedup_window_ms}, // not dedup_capacity: the segment rounds it up
 };
 } // namespace
 

@@ -31,7 +31,8 @@ nlohmann::json params_json(const shmq_params &p) {
             {"max_attempts", p.max_attempts},   {"backoff_base_ms", p.backoff_base_ms},
             {"backoff_cap_ms", p.backoff_cap_ms}, {"jitter", jitter[p.jitter % 3]},
             {"overflow", overflow[p.overflow % 3]}, {"mode", p.mode},
-            {"ttl_ms", p.ttl_ms},             {"max_groups", p.max_groups}};
+            {"ttl_ms", p.ttl_ms},             {"max_groups", p.max_groups},
+            {"dedup_window_ms", p.dedup_window_ms}, {"dedup_capacity", p.dedup_capacity}};
 }
 
 } // namespace

@@ -78,11 +78,19 @@ static int split_headers(std::vector<std::string> &kv, std::vector<shmq_header> 
 }
 
 int cmd_send(const Output &out, const std::string &name, const std::string &data, int64_t timeout_ns,
-             int64_t delay_ns, int64_t ttl_ns, std::vector<std::string> headers) {
+             int64_t delay_ns, int64_t ttl_ns, std::vector<std::string> headers, const std::string &dedup_key) {
     shmq_send_opts opts;
     shmq_send_opts_init(&opts);
     opts.delay_ns = delay_ns;
     opts.ttl_ns = ttl_ns;
+    uint8_t duplicate = 0;
+    if (!dedup_key.empty()) {
+        if (data == "-") return fail_msg("send: --dedup-key names one message: give DATA, not '-'", kUsage);
+        if (dedup_key.size() > SHMQ_MAX_DEDUP_KEY) return fail_msg("send: --dedup-key: at most 128 bytes", kUsage);
+        opts.dedup_key = dedup_key.data();
+        opts.dedup_key_len = dedup_key.size();
+        opts.duplicate_out = &duplicate;
+    }
     std::vector<shmq_header> pairs;
     if (int e = split_headers(headers, &pairs); e != kOk) return e;
     opts.headers = pairs.data();
@@ -108,6 +116,11 @@ int cmd_send(const Output &out, const std::string &name, const std::string &data
         rc = send_one(data);
     }
     if (rc != SHMQ_OK) return fail("send " + name + " (after " + std::to_string(ids.size()) + " sent)", rc);
+    if (duplicate != 0) { // nothing stored: the key's first message has this id
+        if (out.json) print_json({{"queue", name}, {"sent", 0}, {"ids", ids}, {"duplicate", true}});
+        else std::cerr << "duplicate of id " << ids[0] << " (key sent within the window): nothing stored\n";
+        return kOk;
+    }
     if (out.json) print_json({{"queue", name}, {"sent", ids.size()}, {"ids", ids}});
     else if (ids.size() == 1) std::cerr << "sent 1 (id " << ids[0] << ")\n";
     else std::cerr << "sent " << ids.size() << "\n";

@@ -19,7 +19,8 @@ struct Args {
     std::string queue, group, data = "-";
     std::vector<std::string> columns, headers;
     uint32_t count = 1;
-    double interval = 1.0, timeout_s = 1.0, delay_s = 0, ttl_s = 0;
+    double interval = 1.0, timeout_s = 1.0, delay_s = 0, ttl_s = 0, dedup_window_s = 0;
+    std::string dedup_key;
     std::optional<double> nack_ms; // unset: no --nack given (-1 is a value: the backoff)
     int watch_count = 0;
     bool ack = false, no_ack = false, fix = false, if_empty = false;
@@ -64,6 +65,10 @@ void add_create(CLI::App &app, Args &a) {
     c->add_option("--mode", a.mode, "file mode, 0600 or 0660 (octal)");
     add_duration(c, "--ttl", a.ttl_s, "default time to live of a message: not leased within it, it is "
                                       "dead-lettered as expired: 10s, 500ms, 2h, 7d (0: none; at most 7d)");
+    add_duration(c, "--dedup-window", a.dedup_window_s, "deduplication window: a send with a key already sent "
+                                                        "within it stores nothing (0: off; at most 7d)");
+    c->add_option("--dedup-capacity", a.params.dedup_capacity,
+                  "keys the deduplication table holds (default 2 x slots, rounded up to a power of two)");
     c->add_option("--durability", a.durability,
                   "memory|reboot|disk: reboot needs --config naming shmqd's config that sets it; disk is not built yet")
         ->check(CLI::IsMember({"memory", "reboot", "disk"}));
@@ -80,6 +85,8 @@ void add_message_commands(CLI::App &app, Args &a) {
                                       "(default: the queue's ttl; at most 7d)");
     s->add_option("--header", a.headers, "KEY=VALUE carried with each message (repeatable): keys 1-255 printable "
                                          "ASCII but '=', values UTF-8, at most 64 headers and 4096 bytes encoded");
+    s->add_option("--dedup-key", a.dedup_key, "deduplication key (1-128 bytes; the queue needs a --dedup-window): "
+                                              "sent again within the window, nothing is stored");
     auto *r = app.add_subcommand("recv", "lease messages, print them, then ack (default), nack or leave them");
     r->add_option("queue", a.queue)->required();
     r->add_option("--count", a.count, "messages to receive");
@@ -167,6 +174,9 @@ int apply_create(Args &a) {
     if (!(a.ttl_s >= 0 && a.ttl_s * 1e9 <= double(SHMQ_MAX_TTL_NS)))
         return fail_msg("create: --ttl must be between 0 and 7d", kUsage);
     a.params.ttl_ms = uint32_t(a.ttl_s * 1000 + 0.5);
+    if (!(a.dedup_window_s >= 0 && a.dedup_window_s * 1000 <= double(SHMQ_MAX_DEDUP_WINDOW_MS)))
+        return fail_msg("create: --dedup-window must be between 0 and 7d", kUsage);
+    a.params.dedup_window_ms = uint32_t(a.dedup_window_s * 1000 + 0.5);
     return cmd_create(a.out, a.queue, a.params, a.durability, a.config);
 }
 
@@ -207,7 +217,7 @@ int run(const std::string &cmd, Args &a) {
     if (cmd == "delete") return cmd_delete(a.out, a.queue, a.if_empty);
     if (cmd == "send")
         return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s), delay_ns(a.delay_s), delay_ns(a.ttl_s),
-                        a.headers);
+                        a.headers, a.dedup_key);
     if (cmd == "purge") return cmd_purge(a.out, a.queue, a.group);
     if (cmd == "group") return cmd_group_add(a.out, a.queue, a.group);
     if (cmd == "recover") return cmd_recover(a.out, a.queue);

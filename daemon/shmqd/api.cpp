@@ -236,6 +236,16 @@ HttpResponse Api::send(const HttpRequest &r, const std::string &queue) {
         o.headers = pairs.data();
         o.header_count = pairs.size();
     }
+    // Idempotency-Key: the deduplication key (the queue needs a dedup_window_ms).
+    auto key = r.headers.find("idempotency-key");
+    uint8_t duplicate = 0;
+    if (key != r.headers.end()) {
+        if (key->second.empty() || key->second.size() > SHMQ_MAX_DEDUP_KEY)
+            return error(SHMQ_EINVAL, "Idempotency-Key: 1 to 128 bytes");
+        o.dedup_key = key->second.data();
+        o.dedup_key_len = key->second.size();
+        o.duplicate_out = &duplicate;
+    }
     uint64_t id = 0;
     shmq_queue *q = nullptr;
     int rc = handle_of(queue, &q);
@@ -248,6 +258,7 @@ HttpResponse Api::send(const HttpRequest &r, const std::string &queue) {
                                   std::to_string(SHMQ_MAX_HEADERS) + " pairs and " +
                                   std::to_string(SHMQ_MAX_HEADERS_SIZE) + " bytes; payload + headers within the slot)");
     if (rc != SHMQ_OK) return shmq_error(rc, "send to " + queue);
+    if (duplicate != 0) return json(200, {{"queue", queue}, {"id", id}, {"duplicate", true}}); // nothing stored
     return json(201, {{"queue", queue}, {"id", id}, {"size", r.body.size()}});
 }
 

@@ -47,6 +47,7 @@ const char *shmq_strerror(int err) {
     case SHMQ_ESYS: return "unexpected system error";
     case SHMQ_ERANGE: return "time out of range: a delay above 14 days or a ttl above 7 days";
     case SHMQ_EBUSY: return "the consumer group still holds messages: remove it with force, or drain it first";
+    case SHMQ_EDEDUPFULL: return "deduplication table full of keys still in their window: nothing sent";
     default: return "unknown shmq error";
     }
 }

@@ -15,10 +15,11 @@ namespace shmq::detail {
 
 constexpr std::size_t kLine = 64;
 constexpr uint64_t kMagic = 0x3147455351484d53ULL; // "SMHQSEG1" little-endian
-constexpr uint32_t kLayoutVersion = 5; // 2: event-count waits, listed positions, queue tags; 3: poppers never write ring cells;
+constexpr uint32_t kLayoutVersion = 6; // 2: event-count waits, listed positions, queue tags; 3: poppers never write ring cells;
                                        // 4: owner-only lease counts (ClientRecord::returned), expiry (Params::ttl_ms,
                                        //    SlotHeader::expires_ms, Header::expired);
                                        // 5: topics (Params::groups, LaneHeader, Header::groups_bound); SlotHeader::headers_len
+                                       // 6: deduplication (Params::dedup_*, DedupEntry, Header::dedup_probe)
 constexpr uint32_t kMaxClients = 500;              // owner field has 9 bits, 511 = none
 constexpr uint32_t kMaxSlots = 1u << 24;
 constexpr uint32_t kMaxSlotSize = 1u << 30;
@@ -40,6 +41,8 @@ struct Params {
     uint32_t ttl_ms; // default time to live, 0 = none (expiry.cpp)
     uint32_t groups; // 0: a queue; else a topic with this many group lanes (topic.cpp)
     uint64_t off_lanes, lane_stride;
+    uint32_t dedup_window_ms, dedup_capacity; // 0 = no table (dedup.cpp); capacity a power of two
+    uint64_t off_dedup;
 };
 
 struct alignas(kLine) Header {
@@ -74,6 +77,21 @@ struct alignas(kLine) Header {
     A64 expired; // messages dead-lettered as expired, by anyone (expiry.cpp)
     // Topics: bit k set while group lane k takes new publishes (topic.cpp).
     alignas(kLine) A32 groups_bound;
+    // Deduplication (dedup.cpp): the longest probe any key was placed at.
+    alignas(kLine) A32 dedup_probe;
+};
+
+// One key of the deduplication table (dedup.cpp). `word` is the CAS word:
+// DedupState:3 | slot:24 | hash:16 | generation:21; the other fields are
+// written while RESERVED and published by the CAS to PENDING.
+struct alignas(kLine) DedupEntry {
+    A64 word;
+    A64 life;       // the WRITING word of the slot the key's message is written in
+    A64 id;         // that message's id
+    AI64 expires;   // ms since the epoch (64-bit): the end of the key's window
+    A32 key_len;
+    A32 unused;
+    A64 key[16];    // the key's bytes (SHMQ_MAX_DEDUP_KEY), zero-padded
 };
 
 // One pending ring publish, recorded before the slot CAS it follows, so that a
@@ -162,6 +180,9 @@ constexpr uint64_t layout_fingerprint() {
         offsetof(Header, reclaimed),
         offsetof(Header, expired),
         offsetof(Header, groups_bound),
+        offsetof(Header, dedup_probe),
+        sizeof(DedupEntry),
+        offsetof(Params, off_dedup),
         sizeof(Params),
         offsetof(Params, ttl_ms),
         offsetof(Params, groups),
@@ -191,5 +212,6 @@ constexpr uint64_t layout_fingerprint() {
 
 static_assert(sizeof(A64) == 8 && A64::is_always_lock_free, "64-bit atomics must be lock-free");
 static_assert(sizeof(SlotHeader) == kLine);
+static_assert(sizeof(DedupEntry) == 3 * kLine);
 
 } // namespace shmq::detail

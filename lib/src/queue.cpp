@@ -137,6 +137,8 @@ void Queue::params(shmq_params *out) const {
     out->mode = p_.mode;
     out->ttl_ms = p_.ttl_ms;
     out->max_groups = p_.groups;
+    out->dedup_window_ms = p_.dedup_window_ms;
+    out->dedup_capacity = p_.dedup_capacity;
 }
 
 // Fill in the record we claimed (Attaching, our pid), then make it Active

@@ -69,6 +69,12 @@ struct SendSpec {
     size_t header_count = 0;
     const void *header_block = nullptr;
     uint32_t headers_len = 0;
+    // Deduplication (dedup.cpp): one key (a single send), or one per message
+    // of a batch (keys[k].len 0: none); duplicate[k] set per message if not null.
+    const void *dedup_key = nullptr;
+    uint32_t dedup_key_len = 0;
+    const shmq_iov *dedup_keys = nullptr;
+    uint8_t *duplicate = nullptr;
 };
 
 // The lane of topic t's bound group `group`, or -1 (topic.cpp).
@@ -112,6 +118,7 @@ public:
     std::vector<std::string> group_names() const;
     bool topic() const { return p_.groups > 0; }
     uint32_t lane() const { return lane_; } // kNoLane: a queue, or a topic's publisher
+    DedupEntry *dedup_at(uint32_t e) const { return dedup_entry(e); } // for the harness and tests
     // Group lane k's view of this topic's segment (for recovery, the harness).
     Queue *lane_view(uint32_t k) const { return k < lanes_.size() ? lanes_[k].get() : nullptr; }
     LaneHeader *lane_header(uint32_t k) const {
@@ -289,6 +296,26 @@ private:
     int claim_free(uint32_t *slot, SlotWord *word, int64_t timeout_ns);
     int publish(uint32_t slot, SlotWord writing, size_t len, const MessageMeta *meta, const SendSpec &spec = {},
                 uint64_t *id = nullptr, uint32_t groups = 0);
+    // Deduplication (dedup.cpp).
+    enum class Dedup { Stored, Duplicate };
+    int publish_one(uint32_t slot, SlotWord writing, size_t len, const SendSpec &spec, int64_t timeout_ns,
+                    uint64_t *id);
+    int send_batch_keyed(const shmq_iov *msgs, size_t count, size_t *sent, int64_t timeout_ns, const SendSpec &spec,
+                         uint64_t *ids);
+    int send_keyed(uint32_t slot, SlotWord writing, size_t len, const SendSpec &spec, int64_t timeout_ns,
+                   uint64_t *id, Dedup *how);
+    int dedup_reserve(const void *key, uint32_t key_len, uint32_t slot, SlotWord writing, uint64_t id,
+                      int64_t deadline, uint32_t *entry, uint64_t *word);
+    int dedup_lookup(const void *key, uint32_t key_len, uint64_t hash, int64_t deadline, uint32_t *place,
+                     uint64_t *dup_id);
+    bool dedup_conflict(const void *key, uint32_t key_len, uint64_t hash, uint32_t mine, int64_t deadline);
+    int dedup_settle(uint32_t e, uint64_t word, int64_t deadline);
+    bool dedup_same_key(uint32_t e, uint64_t word, const void *key, uint32_t key_len) const;
+    void dedup_sweep(const uint8_t *dead);
+    DedupEntry *dedup_entry(uint32_t e) const {
+        return reinterpret_cast<DedupEntry *>(base() + p_.off_dedup + uint64_t(e) * sizeof(DedupEntry));
+    }
+    int64_t now_ms64() const { return (mono_ns() - epoch_) / 1000000; }
     // Delayed send (delay.cpp).
     bool make_delayed(uint32_t slot, SlotWord writing, int64_t delay_ns);
     void wake_sent(const SendSpec &spec, uint32_t n);

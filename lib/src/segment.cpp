@@ -8,6 +8,7 @@
 #include "sys.hpp"
 #include "words.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -51,7 +52,8 @@ static bool params_in_range(const shmq_params &in) {
            in.backoff_base_ms <= in.backoff_cap_ms && in.jitter <= SHMQ_JITTER_EQUAL &&
            in.overflow <= SHMQ_OVERFLOW_SPILL && (in.mode & ~0660u) == 0 &&
            (in.mode & 0600u) == 0600u && in.ttl_ms <= SHMQ_MAX_TTL_NS / 1000000 &&
-           in.max_groups <= kMaxGroups;
+           in.max_groups <= kMaxGroups && in.dedup_window_ms <= SHMQ_MAX_DEDUP_WINDOW_MS &&
+           in.dedup_capacity <= SHMQ_MAX_DEDUP_CAPACITY && (in.dedup_window_ms == 0 || in.max_groups == 0);
 }
 
 int compute_layout(const shmq_params &in, Params &out) {
@@ -82,7 +84,13 @@ int compute_layout(const shmq_params &in, Params &out) {
                                       : align_up(sizeof(LaneHeader) + uint64_t(sizeof(SlotHeader)) * in.slot_count +
                                                      align_up(ring_bytes, kLine),
                                                  kLine);
-    out.total_size = align_up(out.off_lanes + out.lane_stride * out.groups, 4096);
+    // The deduplication table (dedup.cpp), only with a window.
+    out.dedup_window_ms = in.dedup_window_ms;
+    out.dedup_capacity = in.dedup_window_ms == 0 ? 0
+                         : next_pow2(in.dedup_capacity != 0 ? in.dedup_capacity
+                                                            : std::min(2 * in.slot_count, SHMQ_MAX_DEDUP_CAPACITY));
+    out.off_dedup = align_up(out.off_lanes + out.lane_stride * out.groups, kLine);
+    out.total_size = align_up(out.off_dedup + uint64_t(sizeof(DedupEntry)) * out.dedup_capacity, 4096);
     return SHMQ_OK;
 }
 
@@ -101,6 +109,8 @@ static shmq_params public_params(const Params &p) {
     q.mode = p.mode;
     q.ttl_ms = p.ttl_ms;
     q.max_groups = p.groups;
+    q.dedup_window_ms = p.dedup_window_ms;
+    q.dedup_capacity = p.dedup_capacity;
     return q;
 }
 

@@ -107,13 +107,40 @@ void Queue::wake(Wait what, uint32_t n) {
 int Queue::send(const void *data, size_t len, int64_t timeout_ns, const SendSpec &spec, uint64_t *id) {
     if ((data == nullptr && len > 0) || lane_ != kNoLane) return SHMQ_EINVAL; // a group handle only consumes
     if (len > p_.slot_size - spec.headers_len || spec.headers_len > p_.slot_size) return SHMQ_ETOOBIG;
+    if (spec.dedup_key != nullptr && p_.dedup_capacity == 0) return SHMQ_EINVAL; // no window on this queue
     uint32_t i;
     SlotWord w{0};
     int rc = claim_free(&i, &w, timeout_ns);
     if (rc != SHMQ_OK) return rc;
     if (len > 0) std::memcpy(payload(i), data, len);
-    rc = publish(i, w, len, nullptr, spec, id);
-    if (rc == SHMQ_OK) wake_sent(spec, 1);
+    return publish_one(i, w, len, spec, timeout_ns, id);
+}
+
+// Publish claimed slot i: plainly, or under a deduplication key (dedup.cpp).
+int Queue::publish_one(uint32_t i, SlotWord w, size_t len, const SendSpec &spec, int64_t timeout_ns, uint64_t *id) {
+    Dedup how = Dedup::Stored;
+    int rc = spec.dedup_key != nullptr ? send_keyed(i, w, len, spec, timeout_ns, id, &how)
+                                       : publish(i, w, len, nullptr, spec, id);
+    if (rc == SHMQ_OK && how == Dedup::Stored) wake_sent(spec, 1);
+    if (rc == SHMQ_OK && spec.duplicate != nullptr) *spec.duplicate = how == Dedup::Duplicate;
+    return rc;
+}
+
+// A batch whose messages carry deduplication keys: one keyed send each.
+int Queue::send_batch_keyed(const shmq_iov *msgs, size_t count, size_t *sent, int64_t timeout_ns,
+                            const SendSpec &spec, uint64_t *ids) {
+    size_t n = 0;
+    int rc = p_.dedup_capacity == 0 ? SHMQ_EINVAL : SHMQ_OK;
+    for (; rc == SHMQ_OK && n < count; ++n) {
+        SendSpec one = spec;
+        one.dedup_keys = nullptr;
+        one.dedup_key = spec.dedup_keys[n].data;
+        one.dedup_key_len = uint32_t(spec.dedup_keys[n].len);
+        one.duplicate = spec.duplicate != nullptr ? &spec.duplicate[n] : nullptr;
+        rc = send(msgs[n].data, msgs[n].len, timeout_ns, one, ids != nullptr ? &ids[n] : nullptr);
+        if (rc != SHMQ_OK) break;
+    }
+    if (sent != nullptr) *sent = n;
     return rc;
 }
 
@@ -123,6 +150,8 @@ int Queue::send_batch(const shmq_iov *msgs, size_t count, size_t *sent, int64_t 
                       uint64_t *ids) {
     size_t n = 0;
     int rc = (msgs == nullptr && count > 0) || lane_ != kNoLane ? SHMQ_EINVAL : SHMQ_OK;
+    if (rc == SHMQ_OK && spec.dedup_keys != nullptr) return send_batch_keyed(msgs, count, sent, timeout_ns, spec, ids);
+    if (spec.duplicate != nullptr) std::memset(spec.duplicate, 0, count);
     Claimed run[kRun];
     while (rc == SHMQ_OK && n < count) {
         size_t k = 0;
@@ -213,11 +242,12 @@ bool Queue::valid_reservation(const shmq_reservation *r) const {
 int Queue::commit(shmq_reservation *r, size_t len, const SendSpec &spec, uint64_t *id) {
     if (!valid_reservation(r)) return SHMQ_EINVAL;
     if (len > p_.slot_size - spec.headers_len || spec.headers_len > p_.slot_size) return SHMQ_ETOOBIG;
-    int rc = publish(uint32_t(r->token[0]), SlotWord{r->token[1]}, len, nullptr, spec, id);
+    if (spec.dedup_key != nullptr && p_.dedup_capacity == 0) return SHMQ_EINVAL;
+    const uint32_t i = uint32_t(r->token[0]);
+    const SlotWord w{r->token[1]};
     r->token[1] = 0;
     r->data = nullptr;
-    if (rc == SHMQ_OK) wake_sent(spec, 1);
-    return rc;
+    return publish_one(i, w, len, spec, SHMQ_FOREVER, id);
 }
 
 int Queue::abort(shmq_reservation *r) {

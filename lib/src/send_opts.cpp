@@ -21,6 +21,26 @@ Queue *Q(shmq_queue *q) { return reinterpret_cast<Queue *>(q); }
 constexpr size_t kSendOptsFirst = offsetof(shmq_send_opts, delay_ns) + sizeof(int64_t);
 constexpr size_t kSendOptsTtl = offsetof(shmq_send_opts, ttl_ns) + sizeof(int64_t);
 constexpr size_t kSendOptsHeaders = offsetof(shmq_send_opts, header_count) + sizeof(size_t);
+constexpr size_t kSendOptsDedup = offsetof(shmq_send_opts, duplicate_out) + sizeof(uint8_t *);
+
+// The deduplication fields (0.5): a key of 1 .. SHMQ_MAX_DEDUP_KEY bytes.
+int read_dedup(const shmq_send_opts *o, SendSpec *out) {
+    if (o->dedup_key == nullptr ? o->dedup_key_len != 0
+                                : o->dedup_key_len == 0 || o->dedup_key_len > SHMQ_MAX_DEDUP_KEY)
+        return SHMQ_EINVAL;
+    out->dedup_key = o->dedup_key;
+    out->dedup_key_len = uint32_t(o->dedup_key_len);
+    out->dedup_keys = o->dedup_keys;
+    out->duplicate = o->duplicate_out;
+    return SHMQ_OK;
+}
+
+// Keys per message of a batch: each none or 1 .. SHMQ_MAX_DEDUP_KEY bytes.
+int check_batch_keys(const shmq_iov *keys, size_t count) {
+    for (size_t k = 0; keys != nullptr && k < count; ++k)
+        if ((keys[k].data == nullptr) != (keys[k].len == 0) || keys[k].len > SHMQ_MAX_DEDUP_KEY) return SHMQ_EINVAL;
+    return SHMQ_OK;
+}
 
 } // namespace
 
@@ -37,7 +57,9 @@ int shmq::detail::read_send_opts(const shmq_send_opts *o, SendSpec *out) {
     if (o->ttl_ns > SHMQ_MAX_TTL_NS) return SHMQ_ERANGE;
     out->ttl_ns = o->ttl_ns;
     if (o->struct_size < kSendOptsHeaders) return SHMQ_OK; // a struct from before headers
-    return read_headers(o->headers, o->header_count, out);
+    int rc = read_headers(o->headers, o->header_count, out);
+    if (rc != SHMQ_OK || o->struct_size < kSendOptsDedup) return rc; // or a struct from before dedup
+    return read_dedup(o, out);
 }
 
 extern "C" {
@@ -54,6 +76,7 @@ int shmq_send_ex(shmq_queue *q, const void *data, size_t len, const shmq_send_op
                  int64_t timeout_ns) {
     SendSpec spec;
     int rc = q == nullptr ? SHMQ_EINVAL : read_send_opts(opts, &spec);
+    if (rc == SHMQ_OK && spec.dedup_keys != nullptr) rc = SHMQ_EINVAL; // a batch's field
     return rc != SHMQ_OK ? rc : Q(q)->send(data, len, timeout_ns, spec, id_out);
 }
 
@@ -61,6 +84,8 @@ int shmq_send_batch_ex(shmq_queue *q, const shmq_iov *msgs, size_t count, const 
                        uint64_t *ids, size_t *sent, int64_t timeout_ns) {
     SendSpec spec;
     int rc = q == nullptr ? SHMQ_EINVAL : read_send_opts(opts, &spec);
+    if (rc == SHMQ_OK && spec.dedup_key != nullptr) rc = SHMQ_EINVAL; // one key for many messages: use dedup_keys
+    if (rc == SHMQ_OK) rc = check_batch_keys(spec.dedup_keys, count);
     if (rc == SHMQ_OK) return Q(q)->send_batch(msgs, count, sent, timeout_ns, spec, ids);
     if (sent != nullptr) *sent = 0;
     return rc;
@@ -69,6 +94,7 @@ int shmq_send_batch_ex(shmq_queue *q, const shmq_iov *msgs, size_t count, const 
 int shmq_commit_ex(shmq_queue *q, shmq_reservation *r, size_t len, const shmq_send_opts *opts, uint64_t *id_out) {
     SendSpec spec;
     int rc = q == nullptr ? SHMQ_EINVAL : read_send_opts(opts, &spec);
+    if (rc == SHMQ_OK && spec.dedup_keys != nullptr) rc = SHMQ_EINVAL; // a batch's field
     return rc != SHMQ_OK ? rc : Q(q)->commit(r, len, spec, id_out);
 }
 

@@ -384,6 +384,9 @@ void Queue::scan_payload(const uint8_t *dead, shmq_recovery *rep, uint32_t first
 }
 
 uint32_t Queue::scan_all(const uint8_t *dead, shmq_recovery *rep, uint32_t first, uint32_t count) {
+    bool any_dead = false;
+    for (uint32_t b = 0; b <= kMaxClients / 8; ++b) any_dead = any_dead || dead[b] != 0;
+    if (any_dead && p_.dedup_capacity > 0) dedup_sweep(dead); // before their WRITING slots are freed (dedup.cpp)
     if (!topic()) return scan_slots(dead, rep, first, count);
     scan_payload(dead, rep, first, count);
     uint32_t due = 0;

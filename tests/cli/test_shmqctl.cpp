@@ -124,6 +124,28 @@ TEST_CASE("send prints the ids it sent; --delay stores them DELAYED, beyond 14 d
     ctl("delete " + q);
 }
 
+TEST_CASE("create --dedup-window; send --dedup-key stores a key once and says when it was a duplicate") {
+    std::string q = unique_name("ctldedup");
+    CHECK(ctl("create " + q + " --dedup-window 8d").code == 1); // above 7 days: nothing created
+    REQUIRE(ctl("create " + q + " --dedup-window 60s --dedup-capacity 8").code == 0);
+    auto j = nlohmann::json::parse(ctl("stat " + q + " --json").out);
+    CHECK(j["params"]["dedup_window_ms"] == 60000);
+    CHECK(j["params"]["dedup_capacity"] == 8);
+    Run first = ctl("send " + q + " a --dedup-key order-1 --json");
+    REQUIRE(first.code == 0);
+    auto one = nlohmann::json::parse(first.out);
+    CHECK(one["sent"] == 1);
+    Run again = ctl("send " + q + " b --dedup-key order-1 --json");
+    REQUIRE(again.code == 0);
+    auto two = nlohmann::json::parse(again.out);
+    CHECK(two["duplicate"] == true);
+    CHECK(two["sent"] == 0);
+    CHECK(two["ids"][0] == one["ids"][0]);
+    CHECK(ctl("send " + q + " - --dedup-key order-2", "x\n").code == 1); // one key names one message
+    CHECK(lib_stats(q).ready == 1);
+    ctl("delete " + q);
+}
+
 TEST_CASE("create --ttl sets the queue's default; send --ttl a message's own; out of range refused") {
     std::string q = unique_name("ctlttl");
     CHECK(ctl("create " + q + " --ttl 8d").code == 1); // above 7 days: nothing created

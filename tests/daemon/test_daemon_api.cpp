@@ -130,6 +130,21 @@ TEST_CASE("api: send, lease, ack over the Unix socket; the queue's figures match
     shmq_close(q);
 }
 
+TEST_CASE("api: an Idempotency-Key sent twice within the queue's window stores one message") {
+    Api a("", "dedup_window_ms = 60000");
+    const std::string path = "/v1/queues/q/messages", tmpl = "/v1/queues/{queue}/messages";
+    HttpReply r1 = call(a.e, "POST", tmpl, path, "first", {{"Idempotency-Key", "order-9"}});
+    REQUIRE(r1.status == 201);
+    HttpReply r2 = call(a.e, "POST", tmpl, path, "again", {{"Idempotency-Key", "order-9"}});
+    REQUIRE(r2.status == 200);
+    CHECK(json::parse(r2.body)["duplicate"] == true);
+    CHECK(json::parse(r2.body)["id"] == json::parse(r1.body)["id"]);
+    CHECK(call(a.e, "POST", tmpl, path, "x", {{"Idempotency-Key", std::string(129, 'k')}}).status == 400);
+    json m = a.lease_one("");
+    CHECK(unbase64(m["data"]) == "first");
+    CHECK(json::parse(a.lease("").body)["messages"].empty());
+}
+
 TEST_CASE("api: a message sent with the C library is leased over HTTP, and one sent over HTTP is received by it") {
     Api a;
     shmq_queue *q = open_queue("q");

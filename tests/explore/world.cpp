@@ -96,6 +96,8 @@ World::World(const Scenario &sc, uint64_t serial) : sc_(sc), name_("x" + std::to
     o.spin_ns = 0;
     o.prefetch = 0;
     p.max_groups = sc.groups;
+    p.dedup_window_ms = sc.dedup_window_ms;
+    p.dedup_capacity = 4;
     if (shmq_create(name_.c_str(), &p, &o, &admin_) != SHMQ_OK) abort();
     core_ = core(admin_);
     led_.firsts.resize(size_t(sc.consumers + (sc.add_group_live ? 1 : 0)));
@@ -173,8 +175,11 @@ void World::producer(int proc, int index) {
         if (led_.added) led_.after_add.insert(keys[k]); // the live group was bound before this send began
         value = header_value(keys[k], false);
         hdrs[0].value = value.c_str();
+        if (k > 0 && sc_.dedup_gap_ns > 0) nap(sc_.dedup_gap_ns);
         int rc = sc_.reserve ? reserve_send(q, keys[k], &opts, &ids[k])
-                             : shmq_send_ex(q, &keys[k], sizeof keys[k], &opts, &ids[k], SHMQ_FOREVER);
+                 : sc_.dedup_window_ms > 0 ? dedup_send(q, keys[k], &opts, &ids[k])
+                                           : shmq_send_ex(q, &keys[k], sizeof keys[k], &opts, &ids[k], SHMQ_FOREVER);
+        if (rc == -1) continue; // a duplicate: nothing stored under this message's key
         if (refused(rc)) continue;
         led_.sent.insert(keys[k]);
         led_.ids[keys[k]] = ids[k];
@@ -187,6 +192,22 @@ void World::producer(int proc, int index) {
     }
     ++led_.ended_producers;
     if (q != nullptr) close(proc, q);
+}
+
+// Send `key` with deduplication key "k<seq>" (seq: its low half, the same
+// across producers). Returns -1 for a duplicate (OK, nothing stored).
+int World::dedup_send(shmq_queue *q, uint64_t key, shmq_send_opts *opts, uint64_t *id) {
+    const std::string dk = sc_.dedup_gap_ns > 0 ? "k" : "k" + std::to_string(uint32_t(key));
+    uint8_t dup = 7;
+    opts->dedup_key = dk.data();
+    opts->dedup_key_len = dk.size();
+    opts->duplicate_out = &dup;
+    int rc = shmq_send_ex(q, &key, sizeof key, opts, id, SHMQ_FOREVER);
+    if (rc != SHMQ_OK) return rc;
+    if (dup > 1) fail("a keyed send returned OK without saying whether it was a duplicate");
+    led_.key_ids[sc_.dedup_gap_ns > 0 ? 0 : uint32_t(key)].insert(*id);
+    ++(dup == 1 ? led_.dup_sends : led_.fresh_sends);
+    return dup == 1 ? -1 : SHMQ_OK;
 }
 
 // Abort a first reservation (its payload marked: a delivery of it is caught),
@@ -244,6 +265,7 @@ std::string World::check_headers(uint64_t key, shmq_queue *q, const shmq_msg &m)
 // the send's delay after the send was called, and before its ttl ran out.
 void World::check_delivery(uint64_t key, shmq_queue *q, const shmq_msg &m, uint32_t group) {
     led_.seen[group].insert(key);
+    led_.observed[m.id] = key;
     if ((key & kAborted) != 0) fail("message " + hex(key & ~kAborted) + "'s aborted reservation was delivered");
     if (led_.rejected.count(key) > 0) fail("message " + hex(key) + " delivered after its reject returned");
     if (std::string got = check_headers(key, q, m); !got.empty() && g_sim.failure.empty())
@@ -513,6 +535,7 @@ std::string World::describe(const void *addr) const {
             if (field(&h->next_id)) return "hdr.next_id";
             if (field(&h->next_due_ms)) return "hdr.next_due";
             if (field(&h->groups_bound)) return "hdr.groups_bound";
+            if (field(&h->dedup_probe)) return "hdr.dedup_probe";
             return "hdr+" + std::to_string(off);
         }
         if (off < p.off_slots) {
@@ -542,6 +565,12 @@ std::string World::describe(const void *addr) const {
             if (lo < hs + p.slot_count * ss) return g + slot_field((lo - hs) / ss, (lo - hs) % ss);
             return g + ring_field("ready", lo - hs - p.slot_count * ss);
         }
+        if (p.dedup_capacity > 0 && off >= p.off_dedup) { // the deduplication table (dedup.cpp)
+            uint64_t e = (off - p.off_dedup) / sizeof(shmq::detail::DedupEntry), f = (off - p.off_dedup) % sizeof(shmq::detail::DedupEntry);
+            static const char *names[] = {"word", "life", "id", "expires"};
+            return "dedup" + std::to_string(e) + "." + (f < 32 && f % 8 == 0 ? names[f / 8] : "+" + std::to_string(f));
+        }
+        if (p.groups == 0 && off >= p.off_lanes) return "hdr?";
         if (off < p.off_free_ring) return ring_field("ready", off - p.off_ready_ring);
         return ring_field("free", off - p.off_free_ring);
     }
@@ -754,6 +783,7 @@ std::string World::drain(std::vector<std::vector<uint64_t>> *out) {
                 uint64_t key = 0;
                 std::memcpy(&key, m.data, sizeof key);
                 (*out)[g].push_back(key);
+                led_.observed[m.id] = key;
                 if (shmq_ack(from[g], &m) != SHMQ_OK) return "the harness's own ack failed";
             }
         }
@@ -889,6 +919,44 @@ std::string World::check_all_or_none(const std::vector<std::vector<uint64_t>> &d
     return "";
 }
 
+// Deduplication, after recovery and drain: every OK send of one key returned
+// the same id, a message with that id was stored (delivered, drained or
+// dead); at most one message per key was ever stored; no entry is left
+// RESERVED or PENDING, and every COMMITTED one names a stored message of its key.
+std::string World::check_dedup() const {
+    if (sc_.dedup_window_ms == 0) return "";
+    std::map<uint64_t, uint64_t> stored = led_.observed; // id -> message key
+    for (uint32_t i = 0; i < sc_.slots; ++i)
+        if (SlotWord{peek(core_->slot(i)->state)}.state() == SlotState::Dead)
+            stored[peek(core_->slot(i)->id)] = key_of(core_, i);
+    if (sc_.dedup_gap_ns > 0) { // sends further apart than the window: each stores its own
+        if (led_.dup_sends > 0) return "a send after the window ran out was taken for a duplicate";
+        return "";
+    }
+    for (auto &[seq, ids] : led_.key_ids) {
+        if (ids.size() > 1) return "sends of key k" + std::to_string(seq) + " returned different ids";
+        if (stored.count(*ids.begin()) == 0)
+            return "key k" + std::to_string(seq) + "'s send returned OK and no message with its id was stored";
+    }
+    std::map<uint32_t, std::set<uint64_t>> per_key; // seq -> message keys stored
+    for (auto &[id, key] : stored) per_key[uint32_t(key)].insert(key);
+    for (auto &[seq, keys] : per_key)
+        if (keys.size() > 1) return "key k" + std::to_string(seq) + " stored twice within its window";
+    for (uint32_t e = 0; e < core_->layout().dedup_capacity; ++e) {
+        auto *d = core_->dedup_at(e);
+        uint64_t w = peek(d->word);
+        if ((w & 7) == 1 || (w & 7) == 2) return "a deduplication entry is left in flight after recovery";
+        if ((w & 7) != 3) continue;
+        auto it = stored.find(peek(d->id));
+        char k[17] = {};
+        uint64_t kw[2] = {peek(d->key[0]), peek(d->key[1])};
+        std::memcpy(k, kw, 16);
+        if (it == stored.end() || "k" + std::to_string(uint32_t(it->second)) != std::string(k))
+            return "a committed deduplication entry (" + std::string(k) + ") names no stored message of its key";
+    }
+    return "";
+}
+
 std::string World::final_check() {
     for (auto it = handles_.begin(); it != handles_.end();) { // crashed holders
         core(it->second)->abandon();
@@ -900,6 +968,7 @@ std::string World::final_check() {
     std::vector<std::vector<uint64_t>> drained;
     if (bad.empty()) bad = drain(&drained);
     if (bad.empty()) bad = check_expired(drained);
+    if (bad.empty()) bad = check_dedup();
     if (bad.empty() && sc_.groups > 0) bad = check_all_or_none(drained);
     if (!bad.empty()) return bad;
     if (sc_.groups > 0) {

@@ -41,6 +41,9 @@ struct Scenario {
     bool reserve = false;         // producers send by reserve + commit, after aborting a first reservation
     bool spill = false;           // a daemon process moves messages to a simulated disk and back (admin.cpp)
     bool headers = false;         // producers send headers naming each message; deliveries must carry them
+    uint32_t dedup_window_ms = 0; // > 0: producers send message seq with deduplication key "k<seq>" (the same
+                                  // keys across producers), the queue keeps them this long
+    int64_t dedup_gap_ns = 0;     // each producer naps this long between two sends
     int preemptions = 2, crashes = 0;
     uint64_t pct_runs = 0;        // random schedules after (or instead of) the exhaustive ones
     bool exhaustive = true;
@@ -70,6 +73,9 @@ struct Ledger {
     std::map<uint64_t, shmq::detail::MessageMeta> spilled; // the simulated disk of the spill store
     std::map<uint64_t, uint32_t> dead_store; // and of the dead-letter store (drain_dead): key -> reason
     int64_t purged = -1;                // what the purge returned (-1: it did not return)
+    std::map<uint32_t, std::set<uint64_t>> key_ids; // dedup: seq -> ids its OK sends returned
+    std::map<uint64_t, uint64_t> observed;          // dedup: id -> message key, for every message seen stored
+    int fresh_sends = 0, dup_sends = 0;             // dedup: OK sends that stored / did not
 };
 
 class World {
@@ -124,6 +130,8 @@ private:
     std::string check_lease_counts() const;
     std::string drain(std::vector<std::vector<uint64_t>> *out);
     std::string check_expired(const std::vector<std::vector<uint64_t>> &drained) const;
+    int dedup_send(shmq_queue *q, uint64_t key, shmq_send_opts *opts, uint64_t *id);
+    std::string check_dedup() const;
 
     const Scenario &sc_;
     std::string name_;

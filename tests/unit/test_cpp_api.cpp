@@ -88,6 +88,28 @@ TEST_CASE("C++: SendOptions::ttl expires a message not leased in time") {
     shmq::Queue::unlink(name);
 }
 
+TEST_CASE("C++: SendOptions::dedup_key stores a key once within the window") {
+    std::string name = testing::unique_name("cppdedup");
+    shmq_params p = testing::small_params();
+    p.dedup_window_ms = 60000;
+    shmq::Queue q = shmq::Queue::create(name, p);
+    shmq::SendOptions o;
+    o.dedup_key = "order-42";
+    uint64_t a = 0, b = 0;
+    bool dup = true;
+    REQUIRE(q.send("one", o, 0ns, &a, &dup) == SHMQ_OK);
+    CHECK_FALSE(dup);
+    REQUIRE(q.send("two", o, 0ns, &b, &dup) == SHMQ_OK);
+    CHECK(dup);
+    CHECK(b == a);
+    auto m = q.recv(0ns);
+    REQUIRE(m.has_value());
+    CHECK(m->data() == "one");
+    CHECK(m->ack() == SHMQ_OK);
+    CHECK_FALSE(q.recv(0ns).has_value());
+    shmq::Queue::unlink(name);
+}
+
 TEST_CASE("C++: a topic publishes once to each group; open_group throws for an unknown group") {
     std::string name = testing::unique_name("cpptopic");
     shmq_params p = shmq::default_params();

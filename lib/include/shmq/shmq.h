@@ -78,8 +78,11 @@ typedef enum shmq_error {
     SHMQ_ERANGE = 19,      /* a time beyond what a segment can hold (a delay above
                               SHMQ_MAX_DELAY_NS, a ttl above SHMQ_MAX_TTL_NS); nothing
                               was sent. Since 0.4 */
-    SHMQ_EBUSY = 20        /* the consumer group still holds messages (shmq_group_remove
+    SHMQ_EBUSY = 20,       /* the consumer group still holds messages (shmq_group_remove
                               without force). Since 0.5 */
+    SHMQ_EDEDUPFULL = 21   /* a send with a deduplication key found the queue's table full
+                              of keys still inside their window: nothing was sent; retry
+                              later, or create the queue with a larger dedup_capacity */
 } shmq_error;
 
 /* A static English description of an error code; never NULL. */
@@ -128,7 +131,22 @@ typedef struct shmq_params {
                                  sent is stored once and delivered to every group bound
                                  when the send began; inside a group, its consumers
                                  share the work as on a queue (shmq_open_group). */
+    /* Since 0.5's deduplication (a struct_size that ends before them reads as 0): */
+    uint32_t dedup_window_ms; /* [0 = off] a send with a deduplication key
+                                 (shmq_send_opts.dedup_key) within this long after the
+                                 first send of that key stores nothing and returns the
+                                 first message's id. At most SHMQ_MAX_DEDUP_WINDOW_MS;
+                                 queues only (a topic with a window is SHMQ_EINVAL) */
+    uint32_t dedup_capacity;  /* [0 = 2 x slot_count] keys the table holds at once, rounded
+                                 up to a power of two, at most SHMQ_MAX_DEDUP_CAPACITY;
+                                 0 when dedup_window_ms is 0 (192 bytes each) */
 } shmq_params;
+
+/* Longest deduplication window (7 days) and largest table. */
+#define SHMQ_MAX_DEDUP_WINDOW_MS (7u * 24 * 3600 * 1000)
+#define SHMQ_MAX_DEDUP_CAPACITY (1u << 20)
+/* Longest deduplication key, in bytes (any bytes; at least 1). */
+#define SHMQ_MAX_DEDUP_KEY 128
 
 /* Most consumer groups of one topic. */
 #define SHMQ_MAX_GROUPS 16
@@ -333,6 +351,25 @@ typedef struct shmq_send_opts {
     /* Since 0.4's headers (a struct_size that ends before them reads as none): */
     const shmq_header *headers;       /* [NULL] key/value pairs carried with the message */
     size_t header_count;  /* [0] entries at `headers` (SHMQ_EINVAL if > 0 with headers NULL) */
+    /* Since 0.5's deduplication (a struct_size that ends before them reads as none): */
+    const void *dedup_key; /* [NULL] shmq_send_ex, shmq_commit_ex: the message's
+                              deduplication key, dedup_key_len bytes (1 ..
+                              SHMQ_MAX_DEDUP_KEY, else SHMQ_EINVAL). If a message with
+                              this key was sent within the queue's dedup_window_ms
+                              (counted from that first send, whatever became of it
+                              since), nothing is stored, the call returns SHMQ_OK with
+                              the first message's id, and *duplicate_out is 1. On a
+                              queue without a window: SHMQ_EINVAL. A table full of live
+                              keys: SHMQ_EDEDUPFULL. Another send of the same key in
+                              flight (its sender between claiming the key and storing
+                              the message) is waited for, up to the call's timeout:
+                              SHMQ_ETIMEDOUT, nothing sent (shmq_commit_ex waits without
+                              limit). In a batch: SHMQ_EINVAL (use dedup_keys) */
+    size_t dedup_key_len;
+    const shmq_iov *dedup_keys; /* [NULL] shmq_send_batch_ex: `count` keys, one per message
+                              ({NULL, 0}: that message has none); SHMQ_EINVAL elsewhere */
+    uint8_t *duplicate_out; /* [NULL] if set: 1 byte per message (`count` for a batch),
+                              1 if the message was a duplicate and not stored, else 0 */
 } shmq_send_opts;
 
 /* Set `struct_size` and every option to its default, for a struct of `size`

@@ -41,11 +41,19 @@ struct SendOptions {
     // Carried with the message (rules in shmq.h: keys printable ASCII but '=',
     // unique; values UTF-8; at most SHMQ_MAX_HEADERS, SHMQ_MAX_HEADERS_SIZE encoded).
     std::vector<std::pair<std::string, std::string>> headers{};
+    // Deduplication key (1 .. SHMQ_MAX_DEDUP_KEY bytes; empty: none), on a
+    // queue created with a dedup_window_ms: a second send of it within the
+    // window stores nothing and returns the first message's id.
+    std::string dedup_key{};
     shmq_send_opts c() const {
         shmq_send_opts o;
         shmq_send_opts_init(&o);
         o.delay_ns = int64_t(delay.count());
         o.ttl_ns = int64_t(ttl.count());
+        if (!dedup_key.empty()) {
+            o.dedup_key = dedup_key.data();
+            o.dedup_key_len = dedup_key.size();
+        }
         return o;
     }
     // With the headers too, as pairs in *pairs (which must outlive the result).
@@ -173,10 +181,17 @@ public:
     int send(std::string_view data, Timeout timeout = kForever, uint64_t *id = nullptr) {
         return shmq_send_ex(q_, data.data(), data.size(), nullptr, id, to_ns(timeout));
     }
-    int send(std::string_view data, const SendOptions &opts, Timeout timeout = kForever, uint64_t *id = nullptr) {
+    // *duplicate (may be null) tells, on SHMQ_OK, whether opts.dedup_key was
+    // a duplicate (nothing stored; *id is the first message's).
+    int send(std::string_view data, const SendOptions &opts, Timeout timeout = kForever, uint64_t *id = nullptr,
+             bool *duplicate = nullptr) {
         std::vector<shmq_header> pairs;
         shmq_send_opts o = opts.c(&pairs);
-        return shmq_send_ex(q_, data.data(), data.size(), &o, id, to_ns(timeout));
+        uint8_t dup = 0;
+        o.duplicate_out = &dup;
+        int rc = shmq_send_ex(q_, data.data(), data.size(), &o, id, to_ns(timeout));
+        if (duplicate != nullptr) *duplicate = rc == SHMQ_OK && dup != 0;
+        return rc;
     }
     // The next message, or nullopt with *status saying why (timed out, empty...).
     std::optional<Message> recv(Timeout timeout = kForever, int *status = nullptr) {
