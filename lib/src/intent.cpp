@@ -39,18 +39,19 @@ Pending *Queue::claim_pending() {
 // List slot i on ring r. For the ready ring, the position is written into the
 // slot before the cell is filled (ring.hpp: one life, one entry). A full ring
 // cannot lose the slot: the relist flag makes the next recovery list it.
-void Queue::list(uint32_t i, RingId r) {
-    bool ok = r == kReadyRing ? ready_.push(i, [&](uint64_t pos) {
+void Queue::list(uint32_t i, RingId r, Ring::Run *run) {
+    auto note = [&](uint64_t pos) {
         // SYNC POINT: relaxed, published by the seq_cst cell CAS right after
-        // it (ring.hpp, push), which pairs with the popper's acquire load of
+        // it (ring.hpp, fill), which pairs with the popper's acquire load of
         // the cell before it loads listed_pos (recv.cpp, try_lease).
-        slot(i)->listed_pos.store(pos, std::memory_order_relaxed);
-    })
-                              : free_.push(i);
+        if (r == kReadyRing) slot(i)->listed_pos.store(pos, std::memory_order_relaxed);
+    };
+    Ring &ring = r == kReadyRing ? ready_ : free_;
+    bool ok = run != nullptr ? ring.fill(*run, i, note) : ring.push(i, note);
     if (!ok) hdr_->relist.store(1, std::memory_order_release);
 }
 
-bool Queue::transition_and_push(uint32_t i, SlotWord from, SlotWord to, RingId r, const Points &at) {
+bool Queue::transition_and_push(uint32_t i, SlotWord from, SlotWord to, RingId r, const Points &at, Ring::Run *run) {
     Pending *pd = claim_pending();
     pd->state.store(to.raw, std::memory_order_relaxed);
     // Bits 40-47 name the slots the word is in: 0 a queue's or a topic's
@@ -63,7 +64,7 @@ bool Queue::transition_and_push(uint32_t i, SlotWord from, SlotWord to, RingId r
     bool ok = slot(i)->state.compare_exchange_strong(from.raw, to.raw, std::memory_order_acq_rel);
     if (ok) {
         SHMQ_CRASH_POINT(at.cas);
-        list(i, r);
+        list(i, r, run);
         SHMQ_CRASH_POINT(at.push);
     }
     pd->target.store(0, std::memory_order_release);

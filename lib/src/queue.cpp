@@ -227,6 +227,10 @@ int Queue::attach(const shmq_options *opts) {
     spin_[0].init(o.spin_ns, o.wait == SHMQ_WAIT_ADAPTIVE);
     spin_[1].init(o.spin_ns, o.wait == SHMQ_WAIT_ADAPTIVE);
     single_ = o.single_thread == 1;
+    // The slot cache (send.cpp) is process memory: a single-threaded queue
+    // producer's only (a topic's payload slots are not cached).
+    const uint32_t share = g_slot_cache_share.load(std::memory_order_relaxed);
+    cache_max_ = single_ && !topic() && share > 0 ? std::min<uint32_t>(kCache, p_.slot_count / share) : 0;
     ProcessId me = self_process();
     rng_.store(uint64_t(me.pid) << 32 ^ uint64_t(real_ns()));
     for (uint32_t i = 0; i < p_.max_clients; ++i)
@@ -246,6 +250,11 @@ void Queue::detach() {
     self[me_ / 8] |= uint8_t(1u << (me_ % 8));
     shmq_recovery rep{};
     scan_all(self, &rep, 0, p_.slot_count);
+    // What we gave back may be what others sleep for: slots we held (a
+    // reservation, the slot cache) and leases made ready again.
+    if (rep.writes_reclaimed > 0) wake(Wait::Space, UINT32_MAX);
+    if (rep.leases_reclaimed > 0) wake_consumers();
+    cached_ = 0;
     release_sleepers(rec_);
     ClientWord w{rec_->word.load(std::memory_order_acquire)};
     rec_->word.store(ClientWord::make(ClientState::Free, w.epoch() + 1, 0).raw, std::memory_order_release);

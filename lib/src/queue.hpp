@@ -35,6 +35,9 @@ enum RingId : uint32_t { kReadyRing = 0, kFreeRing = 1 };
 
 // Period of the dead-client check clients run while no daemon does (recovery.cpp).
 extern std::atomic<int64_t> g_dead_check_ms;
+// A single-threaded producer keeps at most slot_count / this many free slots
+// across calls (send.cpp; 0: none). The exploration harness lowers it.
+extern std::atomic<uint32_t> g_slot_cache_share;
 
 // The identity of a message that leaves shared memory for disk and comes back.
 struct MessageMeta {
@@ -259,16 +262,19 @@ private:
     // recoverer finds the intent and pushes. False if the CAS failed.
     // (intent.cpp)
     Pending *claim_pending();
-    bool transition_and_push(uint32_t i, SlotWord from, SlotWord to, RingId r, const Points &at);
+    // With `run`, the push is part of a run on ring r that moves tail once
+    // (Ring::fill); the caller ends the run (Ring::end).
+    bool transition_and_push(uint32_t i, SlotWord from, SlotWord to, RingId r, const Points &at,
+                             Ring::Run *run = nullptr);
     uint32_t redo_pending(ClientRecord *dead);
-    void list(uint32_t i, RingId r);
+    void list(uint32_t i, RingId r, Ring::Run *run = nullptr);
 
     // Topics (topic.cpp).
     void bind_views();
     void sync_views();
     int publish_topic(uint32_t slot, SlotWord writing, uint32_t groups, const SendSpec &spec);
     void promote_staged(uint32_t slot, SlotWord staged);
-    bool free_slot(uint32_t slot, SlotWord from, const Points &at = Points{});
+    bool free_slot(uint32_t slot, SlotWord from, const Points &at = Points{}, Ring::Run *run = nullptr);
     void release_payload(uint32_t slot, SlotWord lane_free);
     uint32_t scan_all(const uint8_t *dead, shmq_recovery *rep, uint32_t first, uint32_t count);
     void scan_payload(const uint8_t *dead, shmq_recovery *rep, uint32_t first, uint32_t count);
@@ -287,6 +293,8 @@ private:
         SlotWord word;
     };
     static constexpr size_t kRun = 64;
+    static constexpr uint32_t kCache = 8; // most free slots a producer keeps across calls
+    bool take_cached(uint32_t *slot, SlotWord *word);
     Take take_free(uint32_t v, SlotWord *got);
     uint32_t try_claim_run(Claimed *run, uint32_t max);
     int claim_run(const shmq_iov *msgs, size_t count, int64_t timeout_ns, uint32_t headers_len, Claimed *run,
@@ -295,7 +303,7 @@ private:
                     size_t *published);
     int claim_free(uint32_t *slot, SlotWord *word, int64_t timeout_ns);
     int publish(uint32_t slot, SlotWord writing, size_t len, const MessageMeta *meta, const SendSpec &spec = {},
-                uint64_t *id = nullptr, uint32_t groups = 0);
+                uint64_t *id = nullptr, uint32_t groups = 0, Ring::Run *run = nullptr);
     // Deduplication (dedup.cpp).
     enum class Dedup { Stored, Duplicate };
     int publish_one(uint32_t slot, SlotWord writing, size_t len, const SendSpec &spec, int64_t timeout_ns,
@@ -339,8 +347,8 @@ private:
     void release_lease();
     void lease_ended(uint32_t owner);
     bool receipt(const shmq_msg *msg, uint32_t *i, SlotWord *w) const;
-    int end_with_free(shmq_msg *msg, bool wake_now); // ack without counting it
-    int finish(shmq_msg *msg, SlotWord to, const Points &at, bool wake_now = true);
+    int end_with_free(shmq_msg *msg, bool wake_now, Ring::Run *run = nullptr); // ack without counting it
+    int finish(shmq_msg *msg, SlotWord to, const Points &at, bool wake_now = true, Ring::Run *run = nullptr);
     uint32_t backoff_ms(uint32_t attempts);
     SlotWord retry_word(SlotWord from, uint32_t attempts, int64_t delay_ns, uint32_t now,
                         DeadReason dead = DeadReason::MaxAttempts);
@@ -407,6 +415,12 @@ private:
     ClientRecord *rec_ = nullptr;
     uint32_t prefetch_ = 0;
     bool single_ = false; // shmq_options.single_thread: plain stores on our own record
+    // Free slots this producer holds across calls (send.cpp): WRITING(me)
+    // slots taken in one free-ring run. Their words name us, so a recoverer
+    // that finds us dead frees them as any dead producer's WRITING slots,
+    // and detach() gives them back the same way.
+    Claimed cache_[kCache + 1]; // a refill takes one more than it keeps
+    uint32_t cached_ = 0, cache_max_ = 0;
     SpinBudget spin_[2]; // [0] waiting for messages, [1] for room
     std::atomic<uint64_t> rng_{0};
     uint64_t tag_ = 0;     // the segment's tag, in the top half of receipt[0]

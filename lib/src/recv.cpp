@@ -197,14 +197,14 @@ bool Queue::receipt(const shmq_msg *msg, uint32_t *i, SlotWord *w) const {
 
 // End a lease by moving the slot from its receipt state to `to`, pushing it
 // to ring `r` if `to` is FREE or READY. The receipt is spent either way.
-int Queue::finish(shmq_msg *msg, SlotWord to, const Points &at, bool wake_now) {
+int Queue::finish(shmq_msg *msg, SlotWord to, const Points &at, bool wake_now, Ring::Run *run) {
     uint32_t i;
     SlotWord from{0};
     if (!receipt(msg, &i, &from)) return SHMQ_EINVAL;
     msg->receipt[1] = 0;
     bool ok;
     if (to.state() == SlotState::Free) {
-        ok = free_slot(i, from, at);
+        ok = free_slot(i, from, at, run);
         if (ok && wake_now) wake(Wait::Space, 1);
     } else if (to.state() == SlotState::Ready) {
         ok = transition_and_push(i, from, to, kReadyRing, at);
@@ -224,9 +224,10 @@ int Queue::ack(shmq_msg *msg) {
     return rc;
 }
 
-int Queue::end_with_free(shmq_msg *msg, bool wake_now) {
+int Queue::end_with_free(shmq_msg *msg, bool wake_now, Ring::Run *run) {
     SlotWord from{msg != nullptr ? msg->receipt[1] : 0};
-    return finish(msg, from.next(SlotState::Free, kNoOwner, 0), Points{nullptr, "ack.after_free", nullptr}, wake_now);
+    return finish(msg, from.next(SlotState::Free, kNoOwner, 0), Points{nullptr, "ack.after_free", nullptr}, wake_now,
+                  run);
 }
 
 // Each message is acked on its own (one lease each); producers waiting for
@@ -236,12 +237,14 @@ int Queue::ack_batch(shmq_msg *msgs, size_t count, int *results) {
     if (msgs == nullptr && count > 0) return SHMQ_EINVAL;
     int first_error = SHMQ_OK;
     uint32_t freed = 0;
+    Ring::Run run; // the freed slots go on the free ring with one tail move
     for (size_t k = 0; k < count; ++k) {
-        int rc = end_with_free(&msgs[k], false);
+        int rc = end_with_free(&msgs[k], false, &run);
         freed += rc == SHMQ_OK;
         if (results != nullptr) results[k] = rc;
         if (first_error == SHMQ_OK) first_error = rc;
     }
+    free_.end(run);
     if (freed > 0) {
         bump(kAcked, freed);
         wake(Wait::Space, freed);

@@ -32,6 +32,22 @@ bool Ring::damaged_at(uint64_t h, uint64_t c) const {
     return at(h).load(std::memory_order_acquire) == c && h_->head.load(std::memory_order_acquire) == h;
 }
 
+const char *Ring::shape_error() const {
+    // raw(): plain reads, not scheduling points of the exploration build.
+    const uint64_t h = h_->head.raw()->load(), t = h_->tail.raw()->load();
+    uint64_t p = h;
+    for (; p < t; ++p)
+        if (!entry_at(p, cells_[p & mask_].raw()->load())) return "a cell between head and tail holds no entry";
+    while (p - h <= mask_ && entry_at(p, cells_[p & mask_].raw()->load())) ++p; // the run past tail
+    if (p - h > mask_) return nullptr; // full
+    const uint64_t x = p;
+    if (uint64_t c = cells_[x & mask_].raw()->load(); !unfilled_at(x, c) && !last_lap_at(x, c))
+        return "the cell where the next push goes is in a state no ring operation writes";
+    for (++p; p - h <= mask_; ++p)
+        if (entry_at(p, cells_[p & mask_].raw()->load())) return "an entry past a free cell beyond tail (a gap)";
+    return nullptr;
+}
+
 bool Ring::maybe_nonempty() const {
     uint64_t h = h_->head.load(std::memory_order_seq_cst);
     uint64_t c = at(h).load(std::memory_order_seq_cst);

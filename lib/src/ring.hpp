@@ -65,6 +65,32 @@ public:
         return push(v, [](uint64_t) {});
     }
 
+    // A run of pushes that moves tail once (issue 20). fill() puts v in the
+    // first free cell at or after the run's previous one, without moving
+    // tail; end() then moves tail past the whole run in one CAS. The cell CAS
+    // is still the claim, so nothing is ever claimed and left unfilled:
+    // between fill() and end() the run's cells are ordinary entries beyond
+    // tail, which poppers take (they read cells, not tail) and other pushers
+    // walk past (their own run ends past them). A pusher killed inside a run
+    // leaves tail behind its entries, which the next push or run moves past.
+    // Invariant: the cells filled this lap from tail on are a contiguous run
+    // [tail, X), and every push fills X.
+    struct Run {
+        uint64_t next = 0; // past the last cell this run filled or walked over
+        uint64_t from = 0; // the tail read first
+        bool open = false;
+    };
+    template <class F> [[nodiscard]] bool fill(Run &run, uint32_t v, F &&before_fill);
+    void end(Run &run) {
+        uint64_t from = run.from;
+        // SYNC POINT: acq_rel as in push(); damaged_at() pairs with it (every
+        // cell below the new tail was filled before this CAS).
+        while (run.open && from < run.next &&
+               !h_->tail.compare_exchange_strong(from, run.next, std::memory_order_acq_rel)) {
+        }
+        run.open = false;
+    }
+
     // Take the oldest entry whose slot `take(v, pos)` accepts. Stale entries
     // met on the way are passed over. Returns kEmpty when the ring is empty.
     template <class F> uint32_t pop(F &&take);
@@ -93,6 +119,12 @@ public:
     bool holds(uint64_t pos, uint32_t v) const;
 
     uint32_t cap() const { return mask_ + 1; }
+
+    // For the exploration harness, while no process runs: what breaks the
+    // ring's shape now, or null. From head, every cell below tail holds its
+    // entry, and the cells filled past tail are one contiguous run [tail, X)
+    // (fill()): no entry beyond a free cell, where no one would push next.
+    const char *shape_error() const;
 
 private:
     static constexpr uint64_t cell(uint64_t pos, uint32_t v) { return uint64_t(uint32_t(pos)) << 32 | v; }
@@ -193,9 +225,19 @@ template <class F> uint32_t Ring::pop_run(uint32_t *out, uint32_t max, F &&take)
 }
 
 template <class F> bool Ring::push(uint32_t v, F &&before_fill) {
+    Run run;
+    bool ok = fill(run, v, before_fill);
+    end(run);
+    return ok;
+}
+
+template <class F> bool Ring::fill(Run &run, uint32_t v, F &&before_fill) {
     uint64_t last_t = ~0ULL, last_c = 0;
     for (;;) {
-        uint64_t t = h_->tail.load(std::memory_order_acquire);
+        const uint64_t tail = h_->tail.load(std::memory_order_acquire);
+        if (!run.open) run.open = true, run.from = run.next = tail;
+        // Below tail every cell was filled this lap; our run may be ahead of it.
+        const uint64_t t = run.next > tail ? run.next : tail;
         uint64_t c = at(t).load(std::memory_order_acquire);
         bool old = last_lap_at(t, c);
         if (unfilled_at(t, c) || (old && spent(t - mask_ - 1))) {
@@ -205,19 +247,19 @@ template <class F> bool Ring::push(uint32_t v, F &&before_fill) {
             // release, publishes the slot state written before it to pop().
             if (at(t).compare_exchange_strong(c, cell(t + 1, v), std::memory_order_seq_cst)) {
                 SHMQ_CRASH_POINT(push_point_);
-                h_->tail.compare_exchange_strong(t, t + 1, std::memory_order_acq_rel);
+                run.next = t + 1;
                 return true;
             }
         } else if (entry_at(t, c)) {
-            // The cell at tail was filled by a pusher that has not advanced
-            // tail yet: help it.
-            h_->tail.compare_exchange_strong(t, t + 1, std::memory_order_acq_rel);
+            // Filled by another pusher that has not moved tail yet (or is
+            // dead): walk past it; end() moves tail past it with ours.
+            run.next = t + 1;
         } else if (old) {
             // Last lap's entry, not yet spent: full.
-            if (h_->tail.load(std::memory_order_acquire) == t) return false;
+            if (h_->tail.load(std::memory_order_acquire) == tail) return false;
         } else if (t == last_t && c == last_c) {
-            // A state no ring operation writes, seen twice with tail unmoved:
-            // damage from outside. Reset the cell for this lap and go on.
+            // A state no ring operation writes, seen twice at t with tail not
+            // past it: damage from outside. Reset the cell for this lap and go on.
             at(t).compare_exchange_strong(c, cell(t, kEmpty), std::memory_order_acq_rel);
         }
         last_t = t;
@@ -228,9 +270,14 @@ template <class F> bool Ring::push(uint32_t v, F &&before_fill) {
 template <class F> void Ring::for_each(F &&visit) const {
     uint64_t h = h_->head.load(std::memory_order_acquire);
     uint64_t t = h_->tail.load(std::memory_order_acquire);
-    for (uint64_t p = h; p != t + 1 && p - h <= mask_; ++p) {
+    // Past tail, the entries of runs whose tail move is still to come
+    // (fill()): they end at the first cell without one.
+    for (uint64_t p = h; p - h <= mask_; ++p) {
         uint64_t c = at(p).load(std::memory_order_acquire);
-        if (entry_at(p, c)) visit(val_of(c), p);
+        if (entry_at(p, c))
+            visit(val_of(c), p);
+        else if (p >= t)
+            break;
     }
 }
 

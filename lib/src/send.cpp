@@ -26,7 +26,26 @@ Take Queue::take_free(uint32_t v, SlotWord *got) {
     return Take::Taken;
 }
 
+std::atomic<uint32_t> g_slot_cache_share{16};
+
+// A slot from this producer's cache, refilled with one free-ring run (one
+// head move for up to kCache + 1 slots) when empty. The cached slots are
+// already WRITING(me): nothing about them is only in this process's memory
+// (queue.hpp, cache_).
+bool Queue::take_cached(uint32_t *out, SlotWord *word) {
+    if (cached_ == 0) cached_ = try_claim_run(cache_, cache_max_ + 1);
+    if (cached_ == 0) return false;
+    --cached_;
+    *out = cache_[cached_].slot;
+    *word = cache_[cached_].word;
+#ifndef SHMQ_EXPLORE
+    if (cached_ > 0) prefetch_slot(cache_[cached_ - 1].slot); // our next send's slot
+#endif
+    return true;
+}
+
 bool Queue::try_claim_free(uint32_t *out, SlotWord *word) {
+    if (cache_max_ > 0) return take_cached(out, word);
     uint32_t i = free_.pop([&](uint32_t v, uint64_t) { return take_free(v, word); });
     if (i == Ring::kEmpty) return false;
 #ifndef SHMQ_EXPLORE // a hint: in the exploration build it would only add scheduling points
@@ -64,7 +83,7 @@ int Queue::claim_free(uint32_t *out, SlotWord *word, int64_t timeout_ns) {
 // time of a message coming back from disk; null means a new message.
 // `spec` may ask for a delay (delay.cpp); `id` gets the message's id.
 int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *meta, const SendSpec &spec,
-                   uint64_t *id, uint32_t groups) {
+                   uint64_t *id, uint32_t groups, Ring::Run *run) {
     SlotHeader *s = slot(i);
     const uint64_t my_id = meta ? meta->id : hdr_->next_id.fetch_add(1, std::memory_order_relaxed);
     s->id.store(my_id, std::memory_order_relaxed);
@@ -85,7 +104,7 @@ int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *
     if (topic()) { // one payload, every group (topic.cpp)
         if (int rc = publish_topic(i, writing, groups, spec); rc != SHMQ_OK) return rc;
     } else if (spec.delay_ns > 0 ? !make_delayed(i, writing, spec.delay_ns)
-                                 : !transition_and_push(i, writing, ready, kReadyRing, at)) {
+                                 : !transition_and_push(i, writing, ready, kReadyRing, at, run)) {
         return SHMQ_ELEASELOST;
     }
     if (id != nullptr) *id = my_id;
@@ -180,7 +199,9 @@ int Queue::claim_run(const shmq_iov *msgs, size_t count, int64_t timeout_ns, uin
                                                            : SHMQ_OK;
     }
     if (bad != SHMQ_OK) --valid;
-    size_t k = valid > 0 ? try_claim_run(run, uint32_t(valid)) : 0;
+    size_t k = 0;
+    for (; k < valid && cached_ > 0; ++k) run[k] = cache_[--cached_]; // the slots we keep first
+    if (k < valid) k += try_claim_run(run + k, uint32_t(valid - k));
     *claimed = 0;
     if (k == 0 && valid > 0) {
         wake(Wait::Ready, UINT32_MAX); // let consumers drain what we sent before we wait
@@ -201,11 +222,14 @@ int Queue::publish_run(const shmq_iov *msgs, const Claimed *run, size_t k, const
     meta.fresh = true;
     size_t j = 0;
     int rc = SHMQ_OK;
+    Ring::Run cells; // the ready ring's tail moves once for the run (ring.hpp, fill)
     for (; j < k; ++j, ++meta.id) {
         if (msgs[j].len > 0) std::memcpy(payload(run[j].slot), msgs[j].data, msgs[j].len);
-        rc = publish(run[j].slot, run[j].word, msgs[j].len, &meta, spec, ids != nullptr ? &ids[j] : nullptr);
+        rc = publish(run[j].slot, run[j].word, msgs[j].len, &meta, spec, ids != nullptr ? &ids[j] : nullptr, 0,
+                     &cells);
         if (rc != SHMQ_OK) break;
     }
+    ready_.end(cells);
     for (size_t r = j + 1; r < k; ++r) // after a lost slot: give back what we still hold
         if (transition_and_push(run[r].slot, run[r].word, run[r].word.next(SlotState::Free, kNoOwner, 0),
                                 kFreeRing, Points{}))

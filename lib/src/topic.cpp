@@ -297,9 +297,9 @@ void Queue::promote_staged(uint32_t i, SlotWord staged) {
 
 // End a life with FREE: a queue's slot goes back to the free ring; a group's
 // word goes FREE and the group's hold on the payload is released.
-bool Queue::free_slot(uint32_t i, SlotWord from, const Points &at) {
+bool Queue::free_slot(uint32_t i, SlotWord from, const Points &at, Ring::Run *run) {
     SlotWord to = from.next(SlotState::Free, kNoOwner, 0);
-    if (lane_ == kNoLane) return transition_and_push(i, from, to, kFreeRing, at);
+    if (lane_ == kNoLane) return transition_and_push(i, from, to, kFreeRing, at, run);
     if (!slot(i)->state.compare_exchange_strong(from.raw, to.raw, std::memory_order_acq_rel)) return false;
     SHMQ_CRASH_POINT(at.cas);
     release_payload(i, to);

@@ -54,6 +54,21 @@ std::vector<Scenario> scenarios() {
                  "1 preemption: runs of the rings taken side by side",
          .producers = 2, .consumers = 2, .slots = 3, .batch = true, .single_thread = true, .preemptions = 1, .crashes = 1,
          .pct_runs = 2000, .exhaustive = false},
+        {.name = "slot_cache_crash",
+         .what = "single-threaded producers keeping free slots across calls (up to all 2), 1 producer of 2 "
+                 "messages, a kill anywhere: a dead producer's cached slots come back, a closed one's too",
+         .single_thread = true, .slot_cache = true, .preemptions = 0, .crashes = 1, .pct_runs = 2000},
+        {.name = "slot_cache_two",
+         .what = "2 single-threaded producers keeping free slots across calls (up to all 3), 2 consumers: a "
+                 "producer that waits for room while the other holds cached slots is woken when it closes",
+         .producers = 2, .consumers = 2, .slots = 3, .single_thread = true, .slot_cache = true, .preemptions = 0,
+         .pct_runs = 3000},
+        {.name = "batch_runs_crash",
+         .what = "2 single-threaded producers sending runs with send_batch into slot caches, 2 consumers "
+                 "acking runs with ack_batch, 4 slots, kills: runs of ring cells filled past tail (one tail "
+                 "move per run) that a killed pusher leaves are taken and walked past",
+         .producers = 2, .per_producer = 3, .consumers = 2, .slots = 4, .batch = true, .single_thread = true,
+         .slot_cache = true, .preemptions = 0, .crashes = 1, .pct_runs = 3000, .exhaustive = false},
         {.name = "two_producers_wake", .what = "2 producers, 1 sleeping consumer (no spin): no lost wake-up, 1 preemption",
          .producers = 2, .per_producer = 1, .slots = 3, .preemptions = 1, .pct_runs = 3000},
         {.name = "nack_retry",

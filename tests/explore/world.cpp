@@ -81,6 +81,8 @@ bool refused(int rc) {
 } // namespace
 
 World::World(const Scenario &sc, uint64_t serial) : sc_(sc), name_("x" + std::to_string(serial)) {
+    // Read at attach: off (slot_count / 0) unless the scenario explores the slot cache.
+    shmq::detail::g_slot_cache_share.store(sc.slot_cache ? 1 : 0);
     shmq_params p;
     shmq_params_init(&p);
     p.slot_size = sc.headers ? 128 : 16; // 8-byte keys, and about 80 bytes of headers
@@ -579,6 +581,23 @@ std::string World::describe(const void *addr) const {
 
 // ---- Invariants ----
 
+// A WRITING slot (a send in progress, a reservation, a producer's slot cache)
+// names a client record held by a live process: a dead one's come back
+// through recovery, a closed one's at its detach (checked while nobody runs
+// and no recovery is owed).
+std::string World::check_writing() const {
+    for (uint32_t i = 0; i < sc_.slots; ++i) {
+        SlotWord w{peek(core_->slot(i)->state)};
+        if (w.state() != SlotState::Writing) continue;
+        bool held = false;
+        for (auto &[proc, rec] : record_of_)
+            held = held || (rec == w.owner() && g_sim.procs[size_t(proc)].status != Status::Crashed &&
+                            g_sim.procs[size_t(proc)].status != Status::Done);
+        if (!held) return "slot " + std::to_string(i) + " is WRITING for a record no live process holds (leaked)";
+    }
+    return "";
+}
+
 std::string World::check_owners() const {
     std::map<uint32_t, int> owner;
     for (auto &[proc, rec] : record_of_) {
@@ -639,6 +658,13 @@ void World::check_reclaim(uint32_t slot, uint64_t was) const {
 
 void World::check_step() {
     if (!g_sim.failure.empty()) return;
+    // Rings: a run's cells past tail (Ring::fill) are contiguous, so every
+    // entry is reached by a pop and seen by recovery's walk (Ring::for_each).
+    for (size_t g = 0; g <= lanes_.size(); ++g) {
+        Queue *l = g < lanes_.size() ? lanes_[g] : core_;
+        const char *bad = l->ring(g < lanes_.size() ? shmq::detail::kReadyRing : shmq::detail::kFreeRing).shape_error();
+        if (bad != nullptr) return void(g_sim.failure = std::string(g < lanes_.size() ? "ready" : "free") + " ring: " + bad);
+    }
     for (uint32_t g = 0; g < lanes_.size() && g < 4; ++g) {
         Queue *l = lanes_[g];
         uint64_t keys[8];
@@ -708,6 +734,7 @@ std::string World::check_quiescent(const Sim &sim) {
         return "a retry falls due " + std::to_string((first_wake - due_ns) / 1000) +
                " us before any sleeper wakes to make it ready";
     std::string s = check_owners();
+    if (s.empty() && !recovery_owed && sc_.groups == 0) s = check_writing();
     return s.empty() ? check_lease_counts() : s;
 }
 

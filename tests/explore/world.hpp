@@ -26,6 +26,7 @@ struct Scenario {
     bool one_shot = false;        // the last consumer leaves after one message (acked, or nacked if nack_first)
     bool batch = false;           // producers send with send_batch; consumers lease with recv_batch, ack with ack_batch
     bool single_thread = false;   // every handle is opened with shmq_options.single_thread
+    bool slot_cache = false;      // single-threaded producers keep up to all the slots across calls (g_slot_cache_share 1)
     int64_t send_delay_ns = 0;    // producers send every message with this delay (shmq_send_ex)
     int64_t ttl_first_ns = 0;     // each producer's first message is sent with this ttl (0: none)
     int64_t ttl_rest_ns = 0;      // and its later ones with this one
@@ -127,6 +128,7 @@ private:
     std::string check_headers(uint64_t key, shmq_queue *q, const shmq_msg &m) const;
     std::string check_quiescent(const Sim &sim);
     std::string check_owners() const;
+    std::string check_writing() const;
     std::string check_lease_counts() const;
     std::string drain(std::vector<std::vector<uint64_t>> *out);
     std::string check_expired(const std::vector<std::vector<uint64_t>> &drained) const;

@@ -162,6 +162,10 @@ typedef struct shmq_options {
                                counters, lease count and publish intents then take
                                plain stores instead of locked instructions (7 fewer
                                per message sent, leased and acked; docs/core.md).
+                               A producer on such a handle also keeps up to
+                               min(8, slot_count / 16) free slots across calls (shown
+                               as `writing` in shmq_stats, given back by shmq_close;
+                               a crash gives them back through recovery).
                                Two threads calling into such a handle at once is
                                undefined: counts can be lost, and a crash at that
                                moment can strand a message. */
