@@ -33,7 +33,7 @@ private:
     void ensure_broker();
     void step();
     void deliver(const Delivery &d);
-    bool send_local(std::string_view payload, const OwnedHeaders &headers, uint64_t tag);
+    bool send_local(std::string_view payload, OwnedHeaders headers, uint64_t tag);
     void flush_acks();
     void read_lag();
 
@@ -91,11 +91,20 @@ void In::read_lag() {
 
 // Send until it succeeds. Returns false if it never can (poison) or the
 // bridge is stopping (the delivery then stays unacked: the broker keeps it).
-bool In::send_local(std::string_view payload, const OwnedHeaders &headers, uint64_t tag) {
+bool In::send_local(std::string_view payload, OwnedHeaders headers, uint64_t tag) {
     auto last_beat = std::chrono::steady_clock::now();
     while (!stop_.load(std::memory_order_relaxed)) {
         int rc = local_.send(payload, headers, int(b_.send_timeout_ms));
         if (LocalQueue::is_ok(rc)) return true;
+        if (LocalQueue::is_poison(rc) && !headers.empty()) {
+            // The payload may fit without the headers (identity ~100 bytes):
+            // carry it bare rather than refuse it, and count what was dropped.
+            m_.headers_skipped += headers.size();
+            spdlog::warn("[{}] delivery of {} bytes: its {} headers do not fit {} ({}); sent without them",
+                         b_.name, payload.size(), headers.size(), b_.local_queue, LocalQueue::strerror(rc));
+            headers.clear();
+            continue;
+        }
         if (LocalQueue::is_poison(rc)) {
             flush_acks();
             amqp_.reject(tag, false); // the broker dead-letters it if the queue has a DLX

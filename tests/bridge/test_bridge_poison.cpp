@@ -73,7 +73,7 @@ std::string dead_letters_via_shmqd(const std::string &queue, const std::string &
 }
 } // namespace
 
-TEST_CASE("in: a delivery too big for the local queue is rejected to the broker; the rest flow on") {
+TEST_CASE("in: a delivery too big for the local queue is rejected to the broker, one too big only with its headers goes bare; the rest flow on") {
     int port = broker_port();
     Peer peer(port);
     LocalQ b("poison", 128);
@@ -83,6 +83,14 @@ TEST_CASE("in: a delivery too big for the local queue is rejected to the broker;
                          "\"\nlocal_queue = \"" + b.name + "\"\n");
     peer.publish(q, "first");
     peer.publish(q, std::string(1000, 'x')); // slot_size is 128
+    amqp_table_entry_t e{};                  // fits alone, not with its header: sent bare
+    e.key = amqp_cstring_bytes("note");
+    e.value.kind = AMQP_FIELD_KIND_UTF8;
+    std::string note(100, 'n');
+    e.value.value.bytes = amqp_cstring_bytes(note.c_str());
+    amqp_table_t headers{1, &e};
+    const std::string bare(100, 'b');
+    peer.publish(q, bare, &headers);
     peer.publish(q, "last");
     bridge.start();
     std::vector<std::string> got;
@@ -90,13 +98,18 @@ TEST_CASE("in: a delivery too big for the local queue is rejected to the broker;
         shmq_msg m;
         if (shmq_recv(b.q, &m, 0) == SHMQ_OK) {
             got.emplace_back(static_cast<const char *>(m.data), m.len);
+            const void *block = nullptr;
+            size_t len = 1;
+            CHECK(shmq_msg_headers(b.q, &m, &block, &len) == SHMQ_OK);
+            CHECK(len == 0);
             shmq_ack(b.q, &m);
         }
-        return got.size() == 2;
+        return got.size() == 3;
     }));
-    CHECK(got == std::vector<std::string>{"first", "last"});
-    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_messages_sent_local_total") == 2; }));
+    CHECK(got == std::vector<std::string>{"first", bare, "last"});
+    REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_messages_sent_local_total") == 3; }));
     CHECK(metric(bridge.metrics(), "shmq_bridge_messages_poison_total") == 1);
+    CHECK(metric(bridge.metrics(), "shmq_bridge_headers_skipped_total") == 1);
     CHECK(bridge.stop() == 0);
     CHECK(peer.count(q) == 0); // rejected without requeue, not redelivered forever
 }
