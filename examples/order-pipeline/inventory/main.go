@@ -127,6 +127,9 @@ func (w *worker) handle(_ context.Context, m *shmq.Message) error {
 	// Consume acks only now, after the write returned: a crash before the
 	// ack redelivers the order, and the log turns that into a duplicate.
 	w.applied.Add(1)
+	if tp, ok := m.Header("traceparent"); ok {
+		logf("traceparent %s: %s applied", tp, o.OrderID)
+	}
 	return nil
 }
 
