@@ -79,11 +79,17 @@ TEST_CASE("C++: SendOptions::ttl expires a message not leased in time") {
     REQUIRE(q.send("gone", o, 0ns) == SHMQ_OK);
     o.ttl = 10s;
     REQUIRE(q.send("kept", o, 0ns) == SHMQ_OK);
-    o.ttl = -1ns;
+    o.ttl = shmq::SendOptions::never_expires;
+    REQUIRE(q.send("never", o, 0ns) == SHMQ_OK);
+    o.ttl = -2ns;
     CHECK(q.send("x", o, 0ns) == SHMQ_EINVAL);
     auto m = q.recv(0ns);
     REQUIRE(m.has_value());
     CHECK(m->data() == "kept");
+    CHECK(m->ack() == SHMQ_OK);
+    m = q.recv(0ns);
+    REQUIRE(m.has_value());
+    CHECK(m->data() == "never");
     CHECK(m->ack() == SHMQ_OK);
     shmq::Queue::unlink(name);
 }

@@ -37,7 +37,8 @@ inline int64_t to_ns(Timeout t) { return t.count() < 0 ? SHMQ_FOREVER : int64_t(
 struct SendOptions {
     std::chrono::nanoseconds delay{0}; // ready no earlier than this long after it is stored
     std::chrono::nanoseconds ttl{0};   // dead-lettered as expired if not leased this long after it is ready
-                                       // (0: the queue's ttl_ms)
+                                       // (0: the queue's ttl_ms; never_expires: none, whatever the queue's)
+    static constexpr std::chrono::nanoseconds never_expires{SHMQ_TTL_NEVER};
     // Carried with the message (rules in shmq.h: keys printable ASCII but '=',
     // unique; values UTF-8; at most SHMQ_MAX_HEADERS, SHMQ_MAX_HEADERS_SIZE encoded).
     std::vector<std::pair<std::string, std::string>> headers{};
