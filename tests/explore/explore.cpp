@@ -153,8 +153,8 @@ std::vector<Scenario> scenarios() {
                  "(take_for_spill, return_spilled, release_spilled: only that group's reference is released) and "
                  "restores into it alone; a kill anywhere: neither group loses a message, nothing twice unless the "
                  "daemon was killed, each payload slot freed by the last group",
-         .consumers = 2, .slots = 3, .spill = true, .preemptions = 0, .crashes = 1, .pct_runs = 1000,
-         .groups = 2},
+         .consumers = 2, .slots = 3, .spill = true, .preemptions = 0, .crashes = 1, .pct_runs = 2000,
+         .exhaustive = false, .groups = 2},
         {.name = "topic_remove_group",
          .what = "a topic whose second group is removed (forced) while 2 messages are published and consumed: the "
                  "first group gets all, the removed group's messages end acked or dead (group_removed), its lane "
