@@ -225,11 +225,48 @@ void read_groups(TableReader &r, QueueConfig *q) {
                      std::to_string(q->groups.size()) + "), got " + std::to_string(q->params.max_groups));
 }
 
-// Not built for topics yet: spilling a group, and snapshots (reboot).
+// [topics.T.group_options.G]: backlog and overflow of one configured group.
+// Per group there is no "block" or "fail": a publish-time check of one
+// group's backlog would be a protocol change (docs/core.md, Topics); those
+// apply to the topic's payload slots as a whole.
+void read_group_option(const toml::node &v, const std::string &g, const std::string &prefix, QueueConfig *q,
+                       std::string *err) {
+    const std::string at = prefix + "group_options." + g;
+    if (std::find(q->groups.begin(), q->groups.end(), g) == q->groups.end())
+        return (void)(*err = at + where(v) + ": not a group of this topic (groups = [...] names them)");
+    if (!v.is_table()) return (void)(*err = at + where(v) + ": expected a table [" + at + "]");
+    TableReader r(*v.as_table(), at + ".", err);
+    GroupOptions o = group_options(*q, g);
+    r.integer<uint32_t>("backlog", 1, 1u << 24, &o.backlog);
+    std::string overflow = o.spill ? "spill" : "hold";
+    if (const toml::node *n = r.get("overflow"); n != nullptr && (n->value_or(std::string()) == "block" ||
+                                                                 n->value_or(std::string()) == "fail"))
+        r.fail("overflow", *n, "\"block\" and \"fail\" apply to the topic's payload slots as a whole (set the "
+                               "topic's overflow); a group's overflow is \"spill\" or \"hold\"");
+    r.choice("overflow", {"spill", "hold"}, &overflow);
+    r.finish();
+    if (!r.failed() && o.backlog >= q->params.slot_count)
+        r.fail_plain(at + ".backlog: must be below the topic's slot_count (" + std::to_string(q->params.slot_count) +
+                     "), got " + std::to_string(o.backlog));
+    o.spill = overflow == "spill";
+    for (GroupOptions &x : q->group_options)
+        if (x.name == g) x = o;
+}
+
+void read_group_options(TableReader &r, QueueConfig *q, std::string *err) {
+    for (const std::string &g : q->groups) q->group_options.push_back(group_options(*q, g));
+    const toml::node *n = r.get("group_options");
+    if (n == nullptr) return;
+    if (!n->is_table()) return r.fail("group_options", *n, "expected tables [" + r.prefix() + "group_options.GROUP]");
+    for (auto &&[k, v] : *n->as_table()) {
+        if (!err->empty()) return;
+        read_group_option(v, std::string(k.str()), r.prefix(), q, err);
+    }
+}
+
+// Not built for topics yet: snapshots (reboot).
 void check_topic(TableReader &r, const QueueConfig &q) {
-    if (q.params.overflow == SHMQ_OVERFLOW_SPILL)
-        r.fail_plain(r.prefix() + "overflow: \"spill\" is not built for topics yet; use \"block\" or \"fail\"");
-    else if (q.durability == Durability::Reboot)
+    if (q.durability == Durability::Reboot)
         r.fail_plain(r.prefix() + "durability: \"reboot\" is not built for topics yet; use \"memory\"");
     else if (q.params.dedup_window_ms > 0)
         r.fail_plain(r.prefix() + "dedup_window_ms: deduplication is not built for topics yet; use a queue");
@@ -239,6 +276,7 @@ void read_topic(const toml::table &t, const std::string &name, QueueConfig *q, s
     TableReader r(t, "topics." + name + ".", err);
     read_queue_keys(r, q);
     read_groups(r, q);
+    if (!r.failed()) read_group_options(r, q, err);
     r.finish();
     if (!r.failed()) check_queue(r, *q);
     if (!r.failed()) check_topic(r, *q);
@@ -457,6 +495,17 @@ ConfigResult load_config(const std::string &path) {
 }
 
 std::string group_store_name(const std::string &topic, const std::string &group) { return topic + "." + group; }
+
+GroupOptions group_options(const QueueConfig &q, const std::string &group) {
+    for (const GroupOptions &o : q.group_options)
+        if (o.name == group) return o;
+    GroupOptions o;
+    o.name = group;
+    o.spill = q.params.overflow == SHMQ_OVERFLOW_SPILL;
+    o.backlog = uint32_t(std::clamp(std::floor(q.spill_high_water * q.params.slot_count), 1.0,
+                                    std::max(1.0, double(q.params.slot_count) - 1)));
+    return o;
+}
 
 const QueueConfig *find_queue(const Config &c, const std::string &name) {
     for (const QueueConfig &q : c.queues)

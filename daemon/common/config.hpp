@@ -24,6 +24,18 @@ enum class FsyncPolicy { Always, Interval, Never };
 enum class Durability { Memory, Reboot };
 const char *durability_name(Durability d);
 
+// How shmqd treats one consumer group's backlog ([topics.T.group_options.G]).
+// Spill: above `backlog` READY messages in the group, shmqd moves the group's
+// oldest ready messages to its spill store (TOPIC.GROUP) and brings them back
+// once the group's backlog is at or below half of it. Hold: the group keeps
+// its backlog in the payload slots, and once they are all held the topic's
+// own overflow (block or fail) is what publishers see.
+struct GroupOptions {
+    std::string name;
+    bool spill = false;
+    uint32_t backlog = 0; // messages; 0: spill_high_water x slot_count
+};
+
 struct QueueConfig {
     std::string name;
     shmq_params params;            // fixed in the segment when it is created
@@ -40,6 +52,7 @@ struct QueueConfig {
     // A topic ([topics.NAME], params.max_groups > 0): the consumer groups
     // shmqd binds when it creates or adopts the segment.
     std::vector<std::string> groups;
+    std::vector<GroupOptions> group_options; // one per group, in the order of `groups`
     bool topic() const { return params.max_groups > 0; }
 };
 
@@ -47,6 +60,8 @@ struct QueueConfig {
 // letters (and its redrive requests): "TOPIC.GROUP". The config refuses a
 // queue or topic of that name, and two groups whose names would meet.
 std::string group_store_name(const std::string &topic, const std::string &group);
+// The options of configured group `group` of topic `q` (defaults if none).
+GroupOptions group_options(const QueueConfig &q, const std::string &group);
 
 struct DaemonConfig {
     std::string spill_dir;

@@ -11,7 +11,7 @@
 namespace shmqctl {
 
 static const std::vector<std::string> kListColumns = {"name",    "kind",   "ready",    "spilled", "leased", "delayed",
-                                                      "dead",    "clients", "oldest", "enqueued", "acked"};
+                                                      "dead",    "lag",    "clients",  "oldest",  "enqueued", "acked"};
 
 static std::map<std::string, std::string> list_row(const std::string &name, uint32_t max_groups, const shmq_stats &s) {
     return {{"name", name},
@@ -21,18 +21,73 @@ static std::map<std::string, std::string> list_row(const std::string &name, uint
             {"leased", std::to_string(s.leased)},
             {"delayed", std::to_string(s.delayed)},
             {"dead", std::to_string(s.dead)},
+            {"lag", "-"},
             {"clients", std::to_string(s.clients)},
             {"oldest", format_age(s.oldest_ready_age_ns)},
             {"enqueued", std::to_string(s.enqueued)},
             {"acked", std::to_string(s.acked)}};
 }
 
+// One consumer group of a topic, from its lane's words. Lag: the messages
+// published to the group that it has not finished (acked or dead-lettered)
+// and that are in the segment: ready + leased + delayed. A group spilled by
+// shmqd holds the rest on disk (its `spilled` metric; the topic's row sums them).
+struct GroupRow {
+    std::string name;
+    bool removing = false;
+    shmq_stats s{};
+    uint64_t lag() const { return s.ready + s.leased + s.delayed; }
+};
+
+static std::vector<GroupRow> group_rows(shmq::detail::Queue &t) {
+    std::vector<GroupRow> rows;
+    for (uint32_t k = 0; k < t.layout().groups; ++k) {
+        GroupRow g;
+        g.name = t.lane_name(k, true);
+        shmq::detail::Queue *lane = t.lane_view(k);
+        if (g.name.empty() || lane == nullptr) continue;
+        g.removing = t.lane_name(k).empty(); // named, but no longer bound
+        g.s.struct_size = sizeof g.s;
+        if (lane->stats(&g.s) != SHMQ_OK) continue;
+        rows.push_back(g);
+    }
+    return rows;
+}
+
+static std::map<std::string, std::string> group_cells(const std::string &topic, const GroupRow &g) {
+    return {{"name", topic + "/" + g.name},
+            {"kind", g.removing ? "removing" : "group"},
+            {"ready", std::to_string(g.s.ready)},
+            {"spilled", "-"},
+            {"leased", std::to_string(g.s.leased)},
+            {"delayed", std::to_string(g.s.delayed)},
+            {"dead", std::to_string(g.s.dead)},
+            {"lag", std::to_string(g.lag())},
+            {"clients", "-"},
+            {"oldest", format_age(g.s.oldest_ready_age_ns)},
+            {"enqueued", "-"},
+            {"acked", "-"}};
+}
+
+static nlohmann::json group_json(const GroupRow &g) {
+    return {{"name", g.name},         {"state", g.removing ? "removing" : "bound"},
+            {"ready", g.s.ready},     {"leased", g.s.leased},
+            {"delayed", g.s.delayed}, {"dead", g.s.dead},
+            {"lag", g.lag()},         {"oldest_ready_age_ns", g.s.oldest_ready_age_ns}};
+}
+
+static std::vector<std::string> pick(const std::vector<std::string> &columns, std::map<std::string, std::string> row) {
+    std::vector<std::string> cells;
+    for (auto &c : columns) cells.push_back(row[c]);
+    return cells;
+}
+
 int cmd_list(const Output &out, std::vector<std::string> columns) {
     if (columns.empty()) columns = kListColumns;
     for (auto &c : columns)
         if (std::find(kListColumns.begin(), kListColumns.end(), c) == kListColumns.end())
-            return fail_msg("list: unknown column '" + c + "'; columns: name kind ready spilled leased delayed dead clients "
-                            "oldest enqueued acked", kUsage);
+            return fail_msg("list: unknown column '" + c + "'; columns: name kind ready spilled leased delayed dead lag "
+                            "clients oldest enqueued acked", kUsage);
     nlohmann::json all = nlohmann::json::array();
     std::vector<std::vector<std::string>> rows;
     for (const std::string &name : queue_names()) {
@@ -45,13 +100,18 @@ int cmd_list(const Output &out, std::vector<std::string> columns) {
         shmq_stats s = read_stats(*q);
         uint32_t groups = q->layout().groups;
         auto row = list_row(name, groups, s);
-        std::vector<std::string> cells;
-        for (auto &c : columns) cells.push_back(row[c]);
-        rows.push_back(cells);
+        rows.push_back(pick(columns, row));
         nlohmann::json j = stats_json(s);
         j["name"] = name;
         j["kind"] = row["kind"];
         j["max_groups"] = groups;
+        if (groups > 0) {
+            j["groups"] = nlohmann::json::array();
+            for (const GroupRow &g : group_rows(*q)) {
+                rows.push_back(pick(columns, group_cells(name, g)));
+                j["groups"].push_back(group_json(g));
+            }
+        }
         all.push_back(j);
     }
     if (out.json) print_json(all);

@@ -146,9 +146,9 @@ void add_dlq(CLI::App &app, Args &a) {
 
 void add_commands(CLI::App &app, Args &a) {
     add_dlq(app, a);
-    auto *l = app.add_subcommand("list", "a table of queues");
+    auto *l = app.add_subcommand("list", "a table of queues, and of topics with a row per consumer group");
     l->add_option("columns", a.columns,
-                  "columns: name ready spilled leased delayed dead clients oldest enqueued acked");
+                  "columns: name kind ready spilled leased delayed dead lag clients oldest enqueued acked");
     for (const char *name : {"stat", "purge", "delete", "recover"})
         app.add_subcommand(name, std::string(name) + " a queue")->add_option("queue", a.queue)->required();
     app.get_subcommand("delete")->add_flag("--if-empty", a.if_empty, "refuse (exit 5) if the queue holds messages");

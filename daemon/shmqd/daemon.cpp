@@ -63,6 +63,7 @@ bool Daemon::lock_instance() {
 }
 
 bool Daemon::supervise_all() {
+    dirs_.configured = configured_store_names(cfg_.queues);
     for (const QueueConfig &qc : cfg_.queues) {
         auto s = std::make_unique<Supervised>();
         std::string why;

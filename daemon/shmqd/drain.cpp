@@ -18,7 +18,7 @@ static store::DeadReason reason_of(uint32_t core_reason) {
     return store::DeadReason::Invalid; // a reason word we do not know: damaged or hostile
 }
 
-uint32_t drain_dead_letters(Supervised &s) {
+uint32_t drain_dead_letters(Supervised &s, shmq::detail::Queue *from) {
     if (!s.dlq_health.ok) return 0;
     const int64_t died = shmq::detail::real_ns();
     bool failed = false;
@@ -44,7 +44,7 @@ uint32_t drain_dead_letters(Supervised &s) {
                       store::dead_reason_name(reason), m.attempts);
         return true;
     };
-    return s.q->drain_dead(persist);
+    return (from != nullptr ? from : s.q.get())->drain_dead(persist);
 }
 
 void enforce_retention(Supervised &s, int64_t now_ms) {

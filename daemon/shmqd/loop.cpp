@@ -74,23 +74,23 @@ void flush_stores(Supervised &s) {
     }
 }
 
-// A topic's group: its dead letters to its store, redrive into the group,
-// syncs. Recovery and heartbeat are the topic's (they cover every group).
-bool tick_group(Supervised &g, const StoreDirs &dirs, int64_t now_ms) {
-    if (!g.dlq_health.ok && now_ms >= g.dlq_health.retry_ms) {
-        std::string why;
-        if (int rc = reopen_dlq(&g, dirs.dlq, &why); rc == 0) g.dlq_health.ok = true;
-        else store_failed(&g, &g.dlq_health, "dead-letter store", rc, why);
-    }
+// A topic's group: its dead letters to its store, spill and refill by its
+// backlog, redrive into the group, syncs. Recovery and heartbeat are the
+// topic's (they cover every group).
+bool tick_group(Supervised &g, const StoreDirs &dirs, uint32_t pool_free, int64_t now_ms) {
+    retry_stores(g, dirs, now_ms);
     take_stats(g);
+    g.pool_free = pool_free;
     uint32_t dead = g.stats.dead > 0 ? drain_dead_letters(g) : 0;
+    uint32_t out = spill_out(g);
+    uint32_t in = refill(g);
     uint32_t back = redrive_step(g, dirs.dlq, now_ms);
-    if (g.dlq_health.ok)
-        if (int rc = g.dlq.flush_if_due(); rc != 0) store_failed(&g, &g.dlq_health, "dead-letter store", rc, g.dlq.error());
+    flush_stores(g);
+    update_spill_head(g, now_ms);
     update_dlq_head(g, now_ms);
     enforce_retention(g, now_ms);
-    if (dead + back > 0) take_stats(g);
-    return dead >= kMoveBatch;
+    if (dead + out + in + back > 0) take_stats(g);
+    return dead >= kMoveBatch || out >= kMoveBatch || in >= kMoveBatch;
 }
 
 } // namespace
@@ -105,13 +105,16 @@ bool tick_queue(Supervised &s, const StoreDirs &dirs, int64_t now_ms) {
     uint32_t in = refill(s);
     uint32_t back = redrive_step(s, dirs.dlq, now_ms);
     flush_stores(s);
-    s.q->set_spilled(s.spill.count()); // for shmq_stats readers (shmqctl), not only metrics
+    uint64_t spilled = s.spill.count();
+    for (auto &g : s.groups) spilled += g->spill.count(); // a topic's: all its groups'
+    s.q->set_spilled(spilled); // for shmq_stats readers (shmqctl), not only metrics
     update_spill_head(s, now_ms);
     update_dlq_head(s, now_ms);
     enforce_retention(s, now_ms);
     if (dead + out + in + back > 0) take_stats(s); // the sample shows the result
     bool busy = false;
-    for (auto &g : s.groups) busy |= tick_group(*g, dirs, now_ms);
+    for (auto &g : s.groups) busy |= tick_group(*g, dirs, s.stats.free, now_ms);
+    busy |= drain_orphan_groups(s, dirs, now_ms) >= kMoveBatch;
     return busy || dead >= kMoveBatch || out >= kMoveBatch || in >= kMoveBatch;
 }
 

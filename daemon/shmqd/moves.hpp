@@ -15,7 +15,13 @@ constexpr uint32_t kMoveBatch = 256;
 
 // Write DEAD slots (a batch at most) to the dead-letter store; each slot is
 // freed only after its record was added (and synced, under fsync "always").
-uint32_t drain_dead_letters(Supervised &s);
+// `from`: another handle on the same segment whose DEAD slots go to s's store
+// (a topic's lane view: a group shmqd has no entry for).
+uint32_t drain_dead_letters(Supervised &s, shmq::detail::Queue *from = nullptr);
+// A topic's groups that shmqd does not supervise (bound by hand, or removed):
+// at most once a second, their dead letters go to stores TOPIC.GROUP too, so
+// none holds a payload slot forever (orphans.cpp).
+uint32_t drain_orphan_groups(Supervised &topic, const StoreDirs &dirs, int64_t now_ms);
 // READY above the high-water mark (overflow "spill"): move the oldest ready
 // messages to the spill store, down to the middle mark.
 uint32_t spill_out(Supervised &s);

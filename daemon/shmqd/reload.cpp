@@ -41,6 +41,11 @@ void apply_policies(Supervised *s, const QueueConfig &cfg, const StoreDirs &dirs
     bool stores = !same_store_options(cfg, s->cfg);
     s->cfg = cfg;
     s->marks = watermarks(cfg, s->params.slot_count);
+    for (auto &g : s->groups) { // a group's backlog and overflow (a new group list needs a restart)
+        GroupOptions o = group_options(cfg, g->group);
+        g->spills = o.spill;
+        g->marks = group_watermarks(o.backlog);
+    }
     if (stores) {
         reopen_stores(s, dirs);
         spdlog::info("queue {}: store settings applied (dlq fsync {}, spill fsync {}, spill cap {} bytes)", cfg.name,
@@ -86,6 +91,7 @@ void Daemon::reload_queues(const Config &next) {
         else queues_.push_back(std::move(s));
     }
     cfg_.queues = next.queues;
+    dirs_.configured = configured_store_names(cfg_.queues);
 }
 
 void Daemon::reload() {

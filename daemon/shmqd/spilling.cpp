@@ -74,8 +74,16 @@ bool sync_batch(Supervised &s, std::vector<Outgoing> &taken) {
 
 } // namespace
 
+// A queue spills under its overflow "spill"; a topic's group under its own
+// option (its READY are its own words; the payload slot is freed by the last
+// group to release it); a topic's own entry holds no READY messages.
+static bool spills(const Supervised &s) {
+    if (!s.group.empty()) return s.spills;
+    return !s.cfg.topic() && s.params.overflow == SHMQ_OVERFLOW_SPILL;
+}
+
 uint32_t spill_out(Supervised &s) {
-    if (s.params.overflow != SHMQ_OVERFLOW_SPILL || s.spill_full || !s.spill_health.ok) return 0;
+    if (!spills(s) || s.spill_full || !s.spill_health.ok) return 0;
     if (s.stats.ready <= s.marks.high) return 0;
     uint64_t want = std::min<uint64_t>(s.stats.ready - s.marks.mid, kMoveBatch);
     std::vector<Outgoing> taken;
@@ -127,7 +135,9 @@ size_t restore_batch(Supervised &s) {
 
 uint32_t refill(Supervised &s) {
     if (s.spill.count() == 0 || !s.spill_health.ok || s.stats.ready > s.marks.low) return 0;
-    uint64_t want = std::min<uint64_t>({s.marks.mid - s.stats.ready, s.stats.free, kMoveBatch});
+    // A group's message needs a free payload slot, not a free word of its own.
+    uint64_t free = s.group.empty() ? s.stats.free : s.pool_free;
+    uint64_t want = std::min<uint64_t>({s.marks.mid - s.stats.ready, free, kMoveBatch});
     if (want == 0) return 0;
     if (int rc = s.spill.peek_batch(want, &s.refill_batch); rc != 0) {
         store_failed(&s, &s.spill_health, "spill store", rc, s.spill.error());

@@ -28,6 +28,14 @@ Watermarks watermarks(const QueueConfig &c, uint32_t slot_count) {
     return m;
 }
 
+Watermarks group_watermarks(uint32_t backlog) {
+    Watermarks m;
+    m.high = std::max<uint32_t>(backlog, 1);
+    m.low = m.high / 2;
+    m.mid = (m.low + m.high + 1) / 2;
+    return m;
+}
+
 namespace {
 
 store::Fsync store_fsync(FsyncPolicy p) {
@@ -176,10 +184,14 @@ int supervise_groups(Supervised *s, const StoreDirs &dirs, std::string *why) {
         }
         g->publisher = s->q.get();
         g->lane_mask = 1u << g->q->lane();
+        GroupOptions opts = group_options(s->cfg, name);
+        g->spills = opts.spill;
+        g->marks = group_watermarks(opts.backlog);
         g->buf.reserve(g->params.slot_size);
         g->clients.resize(g->params.max_clients);
         g->stats.struct_size = sizeof(shmq_stats);
         if (int e = open_dlq(g.get(), dirs.dlq, why); e != 0) return e;
+        if (int e = open_spill(g.get(), dirs.spill, why); e != 0) return e;
         s->groups.push_back(std::move(g));
     }
     return 0;
@@ -204,6 +216,26 @@ int supervise(const QueueConfig &cfg, const StoreDirs &dirs, Supervised *s, std:
     if (rc == 0) rc = supervise_groups(s, dirs, why);
     if (rc != 0) unsupervise(s);
     return rc;
+}
+
+std::set<std::string> configured_store_names(const std::vector<QueueConfig> &queues) {
+    std::set<std::string> out;
+    for (const QueueConfig &q : queues) {
+        out.insert(q.name);
+        for (const std::string &g : q.groups) out.insert(group_store_name(q.name, g));
+    }
+    return out;
+}
+
+int supervise_orphan(const Supervised &topic, const std::string &group, const StoreDirs &dirs, Supervised *g,
+                     std::string *why) {
+    g->cfg = topic.cfg;
+    g->cfg.name = group_store_name(topic.cfg.name, group);
+    g->topic = topic.cfg.name;
+    g->group = group;
+    g->params = topic.params;
+    g->buf.reserve(g->params.slot_size);
+    return open_dlq(g, dirs.dlq, why);
 }
 
 int reopen_dlq(Supervised *s, int dirfd, std::string *why) {
@@ -248,6 +280,8 @@ void store_worked(Supervised *s, StoreHealth *h, const char *what) {
 void unsupervise(Supervised *s) {
     for (auto &g : s->groups) unsupervise(g.get());
     s->groups.clear();
+    for (auto &entry : s->orphans) unsupervise(entry.second.get());
+    s->orphans.clear();
     if (!s->redrive.cursor.sent.empty() && redrive_commit(s->dlq, &s->redrive.cursor) != 0) // else sent twice later
         spdlog::error("queue {}: dead-letter store (redrive): {}", s->cfg.name, s->dlq.error());
     if (s->dlq.sync() != 0) spdlog::error("queue {}: dead-letter store: {}", s->cfg.name, s->dlq.error());

@@ -18,6 +18,7 @@
 
 #include <array>
 #include <map>
+#include <set>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -32,6 +33,8 @@ struct Watermarks {
     uint32_t high = 0, low = 0, mid = 0;
 };
 Watermarks watermarks(const QueueConfig &c, uint32_t slot_count);
+// A topic's group: spill above `backlog` READY, refill at or below half of it.
+Watermarks group_watermarks(uint32_t backlog);
 
 struct RedriveJob {
     bool active = false;
@@ -89,20 +92,32 @@ struct Supervised {
     // This tick's snapshot of the segment, taken before moving anything.
     shmq_stats stats{};
     // A topic's configured groups, each with its group handle and its own
-    // dead-letter store (no lock, no spill: the topic's entry has those).
+    // dead-letter and spill stores (no lock: the topic's entry has it).
     std::string topic, group; // set in a group's entry
+    bool spills = false;      // a group whose overflow is "spill" (marks from its backlog)
+    uint32_t pool_free = 0;   // a group's entry: the topic's free payload slots this tick
     // A group's redrive goes in through the topic's handle, to this group's bit
     // (restore on a group handle is not supported by the core).
     shmq::detail::Queue *publisher = nullptr;
     uint32_t lane_mask = 0;
     std::vector<std::unique_ptr<Supervised>> groups;
+    // A topic's groups shmqd has no entry for, by store name: a dead-letter
+    // store each, opened when one first has dead letters (orphans.cpp).
+    std::map<std::string, std::unique_ptr<Supervised>> orphans;
+    int64_t orphan_check_ms = 0;
 };
 
 // The store directories, opened once: everything is created relative to them.
 struct StoreDirs {
     int spill = -1;
     int dlq = -1;
+    // The store names the config uses (queues, topics, configured groups'
+    // TOPIC.GROUP): a group bound by hand whose store would meet one of them
+    // gets no store of its own (orphans.cpp).
+    std::set<std::string> configured;
 };
+// The store names of every queue, topic and configured group in `c`.
+std::set<std::string> configured_store_names(const std::vector<QueueConfig> &queues);
 
 // Open or create the queue, lock it, open its stores. Returns 0, or an errno
 // value with *why (a message for the log, naming the queue).
@@ -116,6 +131,10 @@ void apply_policies(Supervised *s, const QueueConfig &cfg, const StoreDirs &dirs
 // Return 0 or the errno value of the failure, with *why.
 int reopen_dlq(Supervised *s, int dirfd, std::string *why);
 int reopen_spill(Supervised *s, int dirfd, std::string *why);
+// An entry with only a dead-letter store, for group `group` of topic `topic`
+// that is not in the config. 0 or an errno value with *why.
+int supervise_orphan(const Supervised &topic, const std::string &group, const StoreDirs &dirs, Supervised *out,
+                     std::string *why);
 // Note a store failure (`err` an errno value): count it by kind, log it if it
 // starts a failure, and schedule a reopen.
 void store_failed(Supervised *s, StoreHealth *h, const char *what, int err, const std::string &error);

@@ -35,7 +35,7 @@ const char *shmq_strerror(int err) {
     case SHMQ_EINVAL: return "invalid argument";
     case SHMQ_EBADNAME: return "bad queue name: use 1-64 of [A-Za-z0-9._-], not only dots";
     case SHMQ_ETOOBIG: return "message larger than the queue's slot size";
-    case SHMQ_ENOTFOUND: return "no such queue (or no such message header)";
+    case SHMQ_ENOTFOUND: return "not found (no such queue, topic, group or header; or a topic with no group bound)";
     case SHMQ_EEXIST: return "queue already exists";
     case SHMQ_EVERSION: return "segment was made by an incompatible shmq version";
     case SHMQ_ECORRUPT: return "segment is corrupt or was never fully initialised";

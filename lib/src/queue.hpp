@@ -119,6 +119,9 @@ public:
     int group_remove(const char *group, bool force);
     // Names of the bound groups, lane order (topic.cpp).
     std::vector<std::string> group_names() const;
+    // Lane k's group name while it is bound (or, with `removing`, also while
+    // being removed); empty otherwise. A copy consistent with the lane word.
+    std::string lane_name(uint32_t k, bool removing = false) const;
     bool topic() const { return p_.groups > 0; }
     uint32_t lane() const { return lane_; } // kNoLane: a queue, or a topic's publisher
     DedupEntry *dedup_at(uint32_t e) const { return dedup_entry(e); } // for the harness and tests

@@ -39,6 +39,7 @@
 #include "sys.hpp"
 #include "wait.hpp"
 
+#include <atomic>
 #include <climits>
 #include <cstring>
 
@@ -94,37 +95,58 @@ static uint64_t lane_word(LaneState s, uint64_t gen_of, uint32_t pid) {
 }
 static uint64_t next_free(uint64_t word) { return ((word & 0xFFFFFFFCu) + 4) & 0xFFFFFFFFu; } // Free, next generation
 
-int find_lane(const Queue &t, const char *group) {
-    for (uint32_t k = 0; k < t.layout().groups; ++k) {
-        LaneHeader *lh = t.lane_header(k);
-        if (state_of(lh->state.load(std::memory_order_acquire)) == LaneState::Bound &&
-            strncmp(lh->name, group, sizeof lh->name) == 0)
-            return int(k);
+// A lane's name is written by its binder while the lane is Binding and read
+// by anyone: byte by byte with atomic accesses (a formal race otherwise; TSan),
+// and a reader keeps a copy only if the lane word was the same before and
+// after it (a seqlock on the word: a rename needs Free -> Binding, a new word).
+static void store_name(LaneHeader *lh, const char *group) {
+    size_t n = strnlen(group, sizeof lh->name - 1);
+    for (size_t i = 0; i < sizeof lh->name; ++i)
+        std::atomic_ref<char>(lh->name[i]).store(i < n ? group[i] : '\0', std::memory_order_relaxed);
+}
+
+// The name of lane k if its word is in one of the states `ok` accepts.
+template <class Ok> static std::string read_name(const Queue &t, uint32_t k, Ok &&ok) {
+    LaneHeader *lh = t.lane_header(k);
+    for (int tries = 0; tries < 8; ++tries) {
+        uint64_t before = lh->state.load(std::memory_order_acquire);
+        if (!ok(state_of(before))) return {};
+        char name[sizeof lh->name] = {};
+        for (size_t i = 0; i + 1 < sizeof name; ++i) // SYNC POINT: acquire keeps the re-check after the copy
+            name[i] = std::atomic_ref<char>(lh->name[i]).load(std::memory_order_acquire);
+        if (lh->state.load(std::memory_order_relaxed) == before) return std::string(name);
     }
+    return {}; // rebound under us again and again: as good as not there
+}
+
+static std::string bound_name(const Queue &t, uint32_t k) {
+    return read_name(t, k, [](LaneState s) { return s == LaneState::Bound; });
+}
+
+int find_lane(const Queue &t, const char *group) {
+    for (uint32_t k = 0; k < t.layout().groups; ++k)
+        if (bound_name(t, k) == group) return int(k);
     return -1;
 }
 
 // Is `group` the name of a lane below k that is bound or being bound?
 static bool named_below(const Queue &t, const char *group, uint32_t k) {
-    for (uint32_t j = 0; j < k; ++j) {
-        LaneHeader *lh = t.lane_header(j);
-        LaneState s = state_of(lh->state.load(std::memory_order_acquire));
-        if ((s == LaneState::Bound || s == LaneState::Binding) && strncmp(lh->name, group, sizeof lh->name) == 0)
+    for (uint32_t j = 0; j < k; ++j)
+        if (read_name(t, j, [](LaneState s) { return s == LaneState::Bound || s == LaneState::Binding; }) == group)
             return true;
-    }
     return false;
 }
 
 std::vector<std::string> Queue::group_names() const {
     std::vector<std::string> out;
-    for (uint32_t k = 0; k < p_.groups; ++k) {
-        LaneHeader *lh = lane_header(k);
-        if (state_of(lh->state.load(std::memory_order_acquire)) != LaneState::Bound) continue;
-        char name[sizeof lh->name + 1] = {};
-        std::memcpy(name, lh->name, sizeof lh->name);
-        out.emplace_back(name);
-    }
+    for (uint32_t k = 0; k < p_.groups; ++k)
+        if (std::string n = bound_name(*this, k); !n.empty()) out.push_back(std::move(n));
     return out;
+}
+
+std::string Queue::lane_name(uint32_t k, bool removing) const {
+    if (k >= p_.groups) return {};
+    return read_name(*this, k, [&](LaneState s) { return s == LaneState::Bound || (removing && s == LaneState::Removing); });
 }
 
 // Take a free lane, name it, let publishes include it (its bit), and only
@@ -143,8 +165,7 @@ int Queue::group_add(const char *group) {
         if (state_of(st) != LaneState::Free) continue;
         const uint64_t binding = lane_word(LaneState::Binding, st, pid);
         if (!lh->state.compare_exchange_strong(st, binding, std::memory_order_acq_rel)) continue;
-        std::memset(lh->name, 0, sizeof lh->name);
-        std::strncpy(lh->name, group, sizeof lh->name - 1);
+        store_name(lh, group);
         uint64_t expect = binding;
         if (named_below(*this, group, k)) { // the same name is being bound at once, below us
             lh->state.compare_exchange_strong(expect, next_free(binding), std::memory_order_acq_rel);

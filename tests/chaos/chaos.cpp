@@ -9,8 +9,14 @@
 // duplicates must stay within what the kills and stalls can explain, no slot
 // may be leaked and the segment must audit clean.
 //
+// With --topic, "chaos" is a topic with two consumer groups, `a` (holds its
+// backlog) and `b` (spilled by shmqd above a backlog of 64); consumers
+// alternate between them, and every check above holds for each group on its
+// own (its own ledger, its own dead-letter store chaos.a / chaos.b), and no
+// payload slot is held at the end.
+//
 // Usage: chaos --daemon PATH [--seconds S] [--kill-ms MS] [--producers N]
-//              [--consumers M] [--size BYTES] [--poison PERCENT] [--seed X]
+//              [--consumers M] [--size BYTES] [--poison PERCENT] [--seed X] [--topic 1]
 #include "audit.hpp"
 #include "queue.hpp"
 #include "store/dead_letters.hpp"
@@ -46,13 +52,17 @@ struct Options {
     double seconds = 30;
     int kill_ms = 100, producers = 2, consumers = 2, size = 64, poison = 2;
     unsigned seed = 1;
+    bool topic = false;
 };
+
+constexpr int kGroups = 2; // with --topic
+const char *const kGroupNames[kGroups] = {"a", "b"};
 
 // Lives in a shared anonymous mapping: survives the kill of any child.
 struct Ledger {
     std::atomic<uint32_t> sent[kMaxProducers];     // seqs below this were sent (send returned OK)
     std::atomic<uint32_t> stop_producing;
-    std::atomic<uint8_t> processed[kMaxProducers][kMaxSeq]; // saturating counts
+    std::atomic<uint8_t> processed[kGroups][kMaxProducers][kMaxSeq]; // per group (a queue: [0]); saturating counts
 };
 
 struct Payload {
@@ -75,18 +85,22 @@ int producer_main(const Options &o, uint32_t me) {
         std::memcpy(buf.data(), &p, sizeof p);
         int rc = shmq_send(q, buf.data(), buf.size(), 20 * 1000000LL);
         if (rc == SHMQ_OK) g_ledger->sent[me].store(seq + 1); // recorded only once it is safe
+        else if (rc == SHMQ_ENOTFOUND) std::this_thread::yield(); // a topic before shmqd bound its groups
         else if (rc != SHMQ_ETIMEDOUT && rc != SHMQ_EFULL) return 11;
     }
     shmq_close(q);
     return 0;
 }
 
-int consumer_main(const Options &o) {
+int consumer_main(const Options &o, uint32_t me) {
     shmq_options opts;
     shmq_options_init(&opts);
     opts.prefetch = 1; // one kill or stall can then duplicate at most one message
     shmq_queue *q = nullptr;
-    if (shmq_open(g_queue.c_str(), &opts, &q) != SHMQ_OK) return 20;
+    const uint32_t group = o.topic ? me % kGroups : 0;
+    int orc = o.topic ? shmq_open_group(g_queue.c_str(), kGroupNames[group], &opts, &q)
+                      : shmq_open(g_queue.c_str(), &opts, &q);
+    if (orc != SHMQ_OK) return 20;
     for (;;) {
         shmq_msg m;
         int rc = shmq_recv(q, &m, 50 * 1000000LL);
@@ -99,7 +113,7 @@ int consumer_main(const Options &o) {
             shmq_nack(q, &m, -1); // poison: fails every time, ends in the dead-letter store
             continue;
         }
-        auto &c = g_ledger->processed[p.producer][p.seq];
+        auto &c = g_ledger->processed[group][p.producer][p.seq];
         uint8_t v = c.load();
         while (v < 255 && !c.compare_exchange_weak(v, uint8_t(v + 1))) {
         }
@@ -125,17 +139,23 @@ pid_t start(const Options &o, Proc &p) {
               "warn", (char *)nullptr);
         _exit(127);
     }
-    _exit(p.kind == Proc::Producer ? producer_main(o, p.index) : consumer_main(o));
+    _exit(p.kind == Proc::Producer ? producer_main(o, p.index) : consumer_main(o, p.index));
 }
 
 void write_config(const Options &o) {
     std::ofstream c(g_config);
     c << "version = 1\n[daemon]\nspill_dir = \"" << g_dir << "/spill\"\ndead_letter_dir = \"" << g_dir
-      << "/dlq\"\nmetrics = \"off\"\ntick_ms = 2\nlog_level = \"warn\"\n[queues.chaos]\nslot_size = "
+      << "/dlq\"\nmetrics = \"off\"\ntick_ms = 2\nlog_level = \"warn\"\n"
+      << (o.topic ? "[topics.chaos]\ngroups = [\"a\", \"b\"]\n" : "[queues.chaos]\n") << "slot_size = "
       << std::max(o.size, 16) << "\nslot_count = 256\nlease_ms = 300\nmax_attempts = 5\nbackoff_base_ms = 1\n"
       << "backoff_cap_ms = 20\njitter = \"full\"\noverflow = \"spill\"\nspill_high_water = 0.5\n"
       << "spill_low_water = 0.2\nspill_fsync = \"never\"\ndlq_fsync = \"always\"\n";
+    if (o.topic)
+        c << "[topics.chaos.group_options.a]\noverflow = \"hold\"\n[topics.chaos.group_options.b]\nbacklog = 64\n";
 }
+
+// The stores of group g (a queue: its own name).
+std::string store_name(const Options &o, int g) { return o.topic ? g_queue + "." + kGroupNames[g] : g_queue; }
 
 struct Counts {
     int kills[3] = {}, stalls = 0, restarts = 0;
@@ -183,7 +203,7 @@ shmq_stats queue_stats(shmq::detail::Queue &q) {
 }
 
 // Keys in the dead-letter store, and how many records it holds.
-std::set<uint64_t> dead_letters(uint64_t *records) {
+std::set<uint64_t> dead_letters(const std::string &store, uint64_t *records) {
     std::set<uint64_t> keys;
     shmq::store::Fd dir;
     std::string why;
@@ -192,7 +212,7 @@ std::set<uint64_t> dead_letters(uint64_t *records) {
     shmq::store::StoreOptions so;
     so.read_only = true;
     shmq::store::OpenReport rep;
-    if (dl.open(dir.get(), g_queue, so, &rep) != 0) return keys;
+    if (dl.open(dir.get(), store, so, &rep) != 0) return keys;
     *records = 0;
     shmq::store::RedriveResult res;
     dl.redrive_all(0, [&](const shmq::store::DeadLetterView &v) {
@@ -207,51 +227,76 @@ std::set<uint64_t> dead_letters(uint64_t *records) {
     return keys;
 }
 
-bool drained(shmq::detail::Queue &q) {
-    shmq_stats s = queue_stats(q);
-    if (s.ready + s.leased + s.delayed + s.writing + s.dead != 0) return false;
+bool spill_empty(const std::string &store) {
     struct stat st;
-    std::string spill = g_dir + "/spill/" + g_queue + ".spill";
+    std::string spill = g_dir + "/spill/" + store + ".spill";
     return stat(spill.c_str(), &st) != 0 || st.st_size <= 64; // empty but for its header
 }
 
-int verify(const Options &o, shmq::detail::Queue &q, const Counts &n) {
-    uint64_t dl_records = 0;
-    std::set<uint64_t> dlq = dead_letters(&dl_records);
+// A topic's payload slots count PUBLISHED (held by groups) as leased; each
+// group's lane has its own words and spill.
+bool drained(const Options &o, shmq::detail::Queue &q) {
+    shmq_stats s = queue_stats(q);
+    if (s.ready + s.leased + s.delayed + s.writing + s.dead != 0) return false;
+    for (int g = 0; g < (o.topic ? kGroups : 1); ++g) {
+        if (!spill_empty(store_name(o, g))) return false;
+        if (!o.topic) continue;
+        shmq_stats l = queue_stats(*q.lane_view(uint32_t(g)));
+        if (l.ready + l.leased + l.delayed + l.writing + l.dead != 0) return false;
+    }
+    return true;
+}
+
+struct Tally {
     uint64_t sent = 0, lost = 0, dups = 0, poison = 0, poison_missing = 0, normal_in_dlq = 0;
+};
+
+// One group's (a queue's) ledger against its dead-letter store.
+void tally_group(const Options &o, int g, Tally *t) {
+    uint64_t dl_records = 0;
+    std::set<uint64_t> dlq = dead_letters(store_name(o, g), &dl_records);
     for (int p = 0; p < o.producers; ++p) {
-        for (uint32_t s = 0; s < g_ledger->sent[p].load(); ++s, ++sent) {
+        for (uint32_t s = 0; s < g_ledger->sent[p].load(); ++s, ++t->sent) {
             uint64_t key = uint64_t(p) << 32 | s;
-            uint8_t done = g_ledger->processed[p][s].load();
+            uint8_t done = g_ledger->processed[g][p][s].load();
             if (is_poison(o, Payload{uint32_t(p), s})) {
-                ++poison;
-                poison_missing += dlq.count(key) == 0;
+                ++t->poison;
+                t->poison_missing += dlq.count(key) == 0;
             } else if (done == 0 && dlq.count(key) == 0) {
-                if (++lost <= 5) fprintf(stderr, "chaos: LOST producer %d seq %u\n", p, s);
+                if (++t->lost <= 5) fprintf(stderr, "chaos: LOST producer %d seq %u (group %d)\n", p, s, g);
             } else {
-                dups += done > 1 ? done - 1 : 0;
-                normal_in_dlq += dlq.count(key);
-                if (done > 0 && dlq.count(key) > 0) ++dups; // processed, then dead-lettered too
+                t->dups += done > 1 ? done - 1 : 0;
+                t->normal_in_dlq += dlq.count(key);
+                if (done > 0 && dlq.count(key) > 0) ++t->dups; // processed, then dead-lettered too
             }
         }
     }
-    dups += dl_records - dlq.size(); // the same message dead-lettered twice
+    t->dups += dl_records - dlq.size(); // the same message dead-lettered twice
+}
+
+int verify(const Options &o, shmq::detail::Queue &q, const Counts &n) {
+    Tally t;
+    for (int g = 0; g < (o.topic ? kGroups : 1); ++g) tally_group(o, g, &t);
     int kills = n.kills[0] + n.kills[1] + n.kills[2];
-    uint64_t bound = uint64_t(n.kills[0] + n.kills[1] + n.stalls) + uint64_t(n.kills[2]) * kSpillBatch;
+    // A daemon kill duplicates at most a spill batch; a group's batch may be
+    // as large as the slots (its backlog is not the pool's high-water mark).
+    uint64_t per_daemon_kill = o.topic ? 256 * kGroups : kSpillBatch;
+    uint64_t bound = uint64_t(n.kills[0] + n.kills[1] + n.stalls) + uint64_t(n.kills[2]) * per_daemon_kill;
     shmq_stats s = queue_stats(q);
     shmq::detail::Audit a = shmq::detail::audit(q);
     printf("\n| measure | value |\n| --- | --- |\n");
-    printf("| messages sent (recorded) | %llu |\n| poison among them | %llu |\n", (unsigned long long)sent,
-           (unsigned long long)poison);
+    if (o.topic) printf("| topic with groups | a (hold), b (spill above 64) |\n");
+    printf("| messages sent (recorded, x groups) | %llu |\n| poison among them | %llu |\n",
+           (unsigned long long)t.sent, (unsigned long long)t.poison);
     printf("| kills: producers / consumers / shmqd | %d / %d / %d |\n| stalls (SIGSTOP) | %d |\n", n.kills[0],
            n.kills[1], n.kills[2], n.stalls);
-    printf("| lost | %llu |\n| poison not dead-lettered | %llu |\n", (unsigned long long)lost,
-           (unsigned long long)poison_missing);
+    printf("| lost | %llu |\n| poison not dead-lettered | %llu |\n", (unsigned long long)t.lost,
+           (unsigned long long)t.poison_missing);
     printf("| duplicates | %llu (bound %llu) |\n| normal messages dead-lettered (attempts used up by kills) | %llu |\n",
-           (unsigned long long)dups, (unsigned long long)bound, (unsigned long long)normal_in_dlq);
+           (unsigned long long)t.dups, (unsigned long long)bound, (unsigned long long)t.normal_in_dlq);
     printf("| slots free at the end | %llu of %u |\n| audit | %s |\n", (unsigned long long)s.free, s.slot_count,
            a.ok() ? "clean" : "FAILED");
-    bool ok = lost == 0 && poison_missing == 0 && dups <= bound && s.free == s.slot_count && a.ok() && kills > 0;
+    bool ok = t.lost == 0 && t.poison_missing == 0 && t.dups <= bound && s.free == s.slot_count && a.ok() && kills > 0;
     printf("\nchaos: %s\n", ok ? "every message accounted for" : "FAILED");
     return ok ? 0 : 1;
 }
@@ -268,6 +313,7 @@ Options parse(int argc, char **argv) {
         else if (k == "--size") o.size = atoi(v.c_str());
         else if (k == "--poison") o.poison = atoi(v.c_str());
         else if (k == "--seed") o.seed = unsigned(atoi(v.c_str()));
+        else if (k == "--topic") o.topic = atoi(v.c_str()) != 0;
         else {
             fprintf(stderr, "chaos: unknown option %s\n", k.c_str());
             exit(2);
@@ -330,11 +376,11 @@ int main(int argc, char **argv) {
     for (auto &p : procs)
         if (p.stopped) kill(p.pid, SIGCONT), p.stopped = false;
     auto give_up = Clock::now() + std::chrono::seconds(120);
-    while (!drained(*q) && Clock::now() < give_up) {
+    while (!drained(o, *q) && Clock::now() < give_up) {
         usleep(20000); // a polling interval for the drained() condition, not synchronisation
         reap_and_restart(o, procs, n);
     }
-    if (!drained(*q)) fprintf(stderr, "chaos: the queue did not drain in 120 s\n");
+    if (!drained(o, *q)) fprintf(stderr, "chaos: the queue did not drain in 120 s\n");
     for (auto &p : procs)
         if (p.pid > 0) kill(p.pid, p.kind == Proc::Daemon ? SIGTERM : SIGKILL);
     for (auto &p : procs)

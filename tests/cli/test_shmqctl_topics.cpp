@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <span>
+#include <sstream>
+#include <vector>
 #include <string>
 
 using namespace testing;
@@ -50,6 +52,18 @@ void add_dead_letter(const std::string &dir, const std::string &store, uint64_t 
     std::string body = "dead " + std::to_string(id);
     shmq::store::DeadLetterMeta m{id, 5, shmq::store::DeadReason::Rejected, 1, 2};
     REQUIRE(dl.add(m, std::as_bytes(std::span(body.data(), body.size()))) == 0);
+}
+
+// Does the table `out` have a line whose cells are `cells`?
+bool has_row(const std::string &out, const std::vector<std::string> &cells) {
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream words(line);
+        std::vector<std::string> got;
+        for (std::string w; words >> w;) got.push_back(w);
+        if (got == cells) return true;
+    }
+    return false;
 }
 
 // What a consumer of group `group` receives with the library (not shmqctl), acking it.
@@ -98,7 +112,8 @@ TEST_CASE("a topic: send publishes to every group; peek, recv, purge and stat --
     REQUIRE(it != list.end());
     CHECK((*it)["kind"] == "topic");
     CHECK((*it)["max_groups"] == 4);
-    CHECK(ctl("list name kind").out.find(t + "  topic") != std::string::npos);
+    CHECK(has_row(ctl("list name kind").out, {t, "topic"}));
+    CHECK(has_row(ctl("list name kind").out, {t + "/email", "group"}));
     CHECK(ctl("delete " + t).code == 0);
 }
 
@@ -179,4 +194,57 @@ TEST_CASE("dlq --group: a group's store is TOPIC.GROUP; redrive puts its dead le
     CHECK(r.out.find("bad group name") != std::string::npos);
     ctl("delete " + t);
     CHECK(system(("rm -rf " + dir).c_str()) == 0);
+}
+
+TEST_CASE("list shows a row per group under its topic: ready, leased, delayed, dead and lag, also in --json") {
+    std::string t = unique_name("ctllist");
+    REQUIRE(ctl("create " + t + " --groups 2").code == 0);
+    REQUIRE(ctl("group add " + t + " busy").code == 0);
+    REQUIRE(ctl("group add " + t + " idle").code == 0);
+    for (const char *body : {"x", "y", "z"}) REQUIRE(ctl(std::string("send ") + t + " " + body).code == 0);
+    shmq_queue *g = nullptr;
+    REQUIRE(shmq_open_group(t.c_str(), "busy", nullptr, &g) == SHMQ_OK);
+    shmq_msg held, later, bad;
+    REQUIRE(shmq_recv(g, &held, 5 * 1000000000LL) == SHMQ_OK); // leased, kept
+    REQUIRE(shmq_recv(g, &later, 5 * 1000000000LL) == SHMQ_OK);
+    REQUIRE(shmq_nack(g, &later, 3600 * 1000000000LL) == SHMQ_OK); // delayed an hour
+    REQUIRE(shmq_recv(g, &bad, 5 * 1000000000LL) == SHMQ_OK);
+    REQUIRE(shmq_reject(g, &bad) == SHMQ_OK); // dead (no shmqd here to take it to disk)
+
+    auto list = ctl_json("list");
+    auto it = std::find_if(list.begin(), list.end(), [&](auto &j) { return j["name"] == t; });
+    REQUIRE(it != list.end());
+    REQUIRE((*it)["groups"].size() == 2);
+    const auto &busy = (*it)["groups"][0], &idle = (*it)["groups"][1];
+    CHECK(busy["name"] == "busy");
+    CHECK(busy["state"] == "bound");
+    CHECK(busy["ready"] == 0);
+    CHECK(busy["leased"] == 1);
+    CHECK(busy["delayed"] == 1);
+    CHECK(busy["dead"] == 1);
+    CHECK(busy["lag"] == 2); // ready + leased + delayed: not finished yet
+    CHECK(idle["name"] == "idle");
+    CHECK(idle["ready"] == 3);
+    CHECK(idle["lag"] == 3);
+
+    std::string table = ctl("list name kind ready leased delayed dead lag").out;
+    CHECK(has_row(table, {t + "/busy", "group", "0", "1", "1", "1", "2"}));
+    CHECK(has_row(table, {t + "/idle", "group", "3", "0", "0", "0", "3"}));
+    CHECK(ctl("list name lag").code == 0);
+    CHECK(ctl_err("list name lagg").out.find("lag") != std::string::npos);
+
+    // A group removed by force while its dead letter waits for shmqd: shown as removing.
+    REQUIRE(shmq_ack(g, &held) == SHMQ_OK);
+    shmq_close(g);
+    shmq_queue *topic = nullptr;
+    REQUIRE(shmq_open(t.c_str(), nullptr, &topic) == SHMQ_OK);
+    REQUIRE(shmq_group_remove(topic, "busy", 1) == SHMQ_OK);
+    shmq_close(topic);
+    list = ctl_json("list");
+    it = std::find_if(list.begin(), list.end(), [&](auto &j) { return j["name"] == t; });
+    REQUIRE(it != list.end());
+    REQUIRE((*it)["groups"].size() == 2);
+    CHECK((*it)["groups"][0]["state"] == "removing");
+    CHECK((*it)["groups"][0]["dead"] == 2); // its delayed message became a dead letter too (group_removed)
+    ctl("delete " + t);
 }

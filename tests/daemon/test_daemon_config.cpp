@@ -33,7 +33,10 @@ TEST_CASE("the commented example config parses") {
     CHECK(orders->params.overflow == SHMQ_OVERFLOW_SPILL);
     const QueueConfig *events = find_queue(r.config, "order-events");
     REQUIRE(events != nullptr);
-    CHECK(events->groups.size() == 2);
+    CHECK(events->groups.size() == 3);
+    CHECK(group_options(*events, "analytics").spill);
+    CHECK(group_options(*events, "analytics").backlog == 1024);
+    CHECK(!group_options(*events, "email").spill);
 }
 
 TEST_CASE("a minimal config: defaults for everything not given, relative paths anchored at the file") {
@@ -129,7 +132,6 @@ TEST_CASE("[topics.NAME]: queue keys plus groups and max_groups; one namespace w
     CHECK(error_of(head + "[topics.t]\ngroups = [\"a\", \"b\"]\nmax_groups = 1\n").find("topics.t.max_groups") !=
           std::string::npos);
     CHECK(error_of(head + "[topics.t]\nmax_groups = 17\n").find("topics.t.max_groups") != std::string::npos);
-    CHECK(error_of(head + "[topics.t]\noverflow = \"spill\"\n").find("topics.t.overflow") != std::string::npos);
     CHECK(error_of(head + "[topics.t]\ndurability = \"reboot\"\n").find("topics.t.durability") !=
           std::string::npos);
     CHECK(error_of(head + "[topics.t]\nslot_sise = 1\n").find("topics.t.slot_sise") != std::string::npos);
@@ -142,6 +144,40 @@ TEST_CASE("[topics.NAME]: queue keys plus groups and max_groups; one namespace w
               .find("kept as t.a.b") != std::string::npos);
     CHECK(error_of(head + "[topics.t]\ngroups = [\"" + std::string(63, 'g') + "\"]\n").find("longer than 64") !=
           std::string::npos);
+}
+
+TEST_CASE("[topics.T.group_options.G]: a group's backlog and overflow, validated") {
+    const std::string head = "version = 1\n[daemon]\nspill_dir = \"s\"\ndead_letter_dir = \"d\"\n"
+                             "[topics.t]\ngroups = [\"fast\", \"slow\", \"other\"]\nslot_count = 100\n";
+    ConfigResult r = parse(head + "[topics.t.group_options.slow]\nbacklog = 10\noverflow = \"spill\"\n"
+                                  "[topics.t.group_options.fast]\noverflow = \"hold\"\n");
+    REQUIRE_MESSAGE(r.ok(), r.error);
+    const QueueConfig &t = r.config.queues.at(0);
+    GroupOptions slow = group_options(t, "slow"), fast = group_options(t, "fast"), other = group_options(t, "other");
+    CHECK(slow.spill);
+    CHECK(slow.backlog == 10);
+    CHECK(!fast.spill);
+    CHECK(fast.backlog == 75); // spill_high_water (0.75) x slot_count
+    CHECK(!other.spill);      // the topic's overflow is "block": groups hold unless told
+    // The topic's overflow "spill" (the payload slots: block, EFULL when a spill store is full) makes it every
+    // group's default.
+    ConfigResult all = parse(head + "overflow = \"spill\"\n");
+    REQUIRE_MESSAGE(all.ok(), all.error);
+    CHECK(group_options(all.config.queues.at(0), "other").spill);
+    auto err = [&](const std::string &extra) { return error_of(head + extra); };
+    CHECK(err("[topics.t.group_options.nope]\nbacklog = 1\n").find("topics.t.group_options.nope") != std::string::npos);
+    CHECK(err("[topics.t.group_options.slow]\nbacklog = 100\n").find("below the topic's slot_count") !=
+          std::string::npos);
+    CHECK(err("[topics.t.group_options.slow]\nbacklog = 0\n").find("topics.t.group_options.slow.backlog") !=
+          std::string::npos);
+    CHECK(err("[topics.t.group_options.slow]\noverflow = \"block\"\n").find("payload slots as a whole") !=
+          std::string::npos);
+    CHECK(err("[topics.t.group_options.slow]\noverflow = \"sideways\"\n").find("expected one of") !=
+          std::string::npos);
+    std::string typo = err("[topics.t.group_options.slow]\nbacklg = 3\n");
+    CHECK(typo.find("topics.t.group_options.slow.backlg") != std::string::npos);
+    CHECK(typo.find("unknown key") != std::string::npos);
+    CHECK(err("[topics.t.group_options]\nslow = 3\n").find("expected a table") != std::string::npos);
 }
 
 TEST_CASE("the metrics address must be loopback unless remote access is allowed") {

@@ -174,6 +174,13 @@ std::vector<Scenario> scenarios() {
                  "spill pop dead-letters it): nothing lost, nothing twice unless the daemon was killed",
          .slots = 3, .ttl_first_ns = 1, .ttl_rest_ns = 1000000000, .spill = true, .preemptions = 0,
          .crashes = 1, .pct_runs = 500},
+        {.name = "topic_spill",
+         .what = "a topic with 2 groups, both consumed, while a daemon spills the second through a group handle "
+                 "(take_for_spill, return_spilled, release_spilled: only that group's reference is released) and "
+                 "restores into it alone; a kill anywhere: neither group loses a message, nothing twice unless the "
+                 "daemon was killed, each payload slot freed by the last group",
+         .consumers = 2, .slots = 3, .spill = true, .preemptions = 0, .crashes = 1, .pct_runs = 2000,
+         .exhaustive = false, .groups = 2},
         {.name = "topic_remove_group",
          .what = "a topic whose second group is removed (forced) while 2 messages are published and consumed: the "
                  "first group gets all, the removed group's messages end acked or dead (group_removed), its lane "

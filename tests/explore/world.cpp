@@ -461,8 +461,10 @@ void World::spill_one(Queue *q) {
 // shmqd, simulated: each round a spill move, the dead letters to their store
 // (drain_dead, release_dead), and whatever is on disk back into the queue
 // (restore, keeping its id, attempts and expiry). Until consumers finish.
+// On a topic it works on the last group through a group handle (shmqd's
+// spill of a lagging group): a release clears only that group's reference.
 void World::daemon(int proc) {
-    shmq_queue *q = open(proc, 0);
+    shmq_queue *q = open(proc, 0, sc_.groups > 0 ? int(sc_.groups) - 1 : -1);
     while (q != nullptr && !consumers_finished()) {
         spill_one(core(q));
         core(q)->drain_dead([&](const Outgoing &o) {
@@ -911,15 +913,20 @@ std::string World::check_removed_lane() const {
 }
 
 // One group's ledger against what it had left.
+// `spilled`: the group the daemon spills (its disk counts as holding them);
+// `daemon_died`: a message may then be on disk and in the group both.
 static std::string check_group(const Ledger &led, uint32_t g, const std::vector<uint64_t> &drained,
-                               const std::set<uint64_t> &dead, bool purge, bool only_after_add) {
+                               const std::set<uint64_t> &dead, bool purge, bool only_after_add, bool spilled,
+                               bool daemon_died) {
     std::set<uint64_t> left(drained.begin(), drained.end());
     size_t missing = 0;
     for (uint64_t k : led.sent) {
-        bool acked = led.acked[g].count(k) > 0;
+        bool acked = led.acked[g].count(k) > 0, on_disk = spilled && led.spilled.count(k) > 0;
         if (acked && left.count(k) > 0) return "message " + hex(k) + " came back after its ack";
+        if (on_disk && !daemon_died && (acked || left.count(k) > 0 || dead.count(k) > 0))
+            return "message " + hex(k) + " is on the spill disk and in the group, and the daemon lives";
         if (only_after_add && led.after_add.count(k) == 0) continue; // sent before the group was bound: may be absent
-        if (!acked && left.count(k) == 0 && dead.count(k) == 0 && led.acking[g].count(k) == 0) ++missing;
+        if (!acked && left.count(k) == 0 && dead.count(k) == 0 && !on_disk && led.acking[g].count(k) == 0) ++missing;
         if (!purge && missing > 0) return "message " + hex(k) + " was sent and is gone (lost)";
     }
     for (auto &[k, n] : led.acked[g])
@@ -938,6 +945,10 @@ std::string World::check_all_or_none(const std::vector<std::vector<uint64_t>> &d
         got[g].insert(drained[g].begin(), drained[g].end());
         for (uint32_t i = 0; i < sc_.slots; ++i)
             if (SlotWord{peek(lanes_[g]->slot(i)->state)}.state() == SlotState::Dead) got[g].insert(key_of(lanes_[g], i));
+        if (spilled_group(g)) { // the daemon's disks hold the rest of this group's
+            for (auto &entry : led_.spilled) got[g].insert(entry.first);
+            for (auto &entry : led_.dead_store) got[g].insert(entry.first);
+        }
         any.insert(got[g].begin(), got[g].end());
     }
     for (uint64_t k : any)
@@ -1005,7 +1016,9 @@ std::string World::final_check() {
                 if (SlotWord{peek(lanes_[g]->slot(i)->state)}.state() == SlotState::Dead) dead.insert(key_of(lanes_[g], i));
             if (sc_.remove_group && g == sc_.groups - 1) continue; // removed: checked by check_removed_lane
             const bool live = sc_.add_group_live && g == sc_.groups - 1;
-            bad = check_group(led_, g, drained[g], dead, sc_.purge, live);
+            if (spilled_group(g))
+                for (auto &entry : led_.dead_store) dead.insert(entry.first);
+            bad = check_group(led_, g, drained[g], dead, sc_.purge, live, spilled_group(g), daemon_died());
             if (!bad.empty()) return "group g" + std::to_string(g) + ": " + bad;
         }
     } else { // a queue
@@ -1017,7 +1030,7 @@ std::string World::final_check() {
         for (auto &[k, reason] : led_.dead_store) dead.insert(k);
         // A daemon killed between its disk write and freeing the slot leaves a
         // message on disk and in memory: a duplicate only after a kill.
-        const bool daemon_died = daemon_proc_ >= 0 && g_sim.procs[size_t(daemon_proc_)].status == Status::Crashed;
+        const bool daemon_died = this->daemon_died();
         size_t missing = 0;
         for (uint64_t k : led_.sent) {
             bool acked = led_.acked[0].count(k) > 0, on_disk = led_.spilled.count(k) > 0;

@@ -103,6 +103,10 @@ private:
     bool fixed_group(uint32_t g) const { // bound from start to end: owed every message
         return !((sc_.add_group_live || sc_.remove_group) && g == sc_.groups - 1);
     }
+    bool spilled_group(uint32_t g) const { return sc_.spill && sc_.groups > 0 && g == sc_.groups - 1; }
+    bool daemon_died() const {
+        return daemon_proc_ >= 0 && g_sim.procs[size_t(daemon_proc_)].status == Status::Crashed;
+    }
     std::string check_removed_lane() const;
     std::string check_payload_slots() const;
     std::string check_all_or_none(const std::vector<std::vector<uint64_t>> &drained) const;

@@ -64,7 +64,7 @@ typedef enum shmq_error {
     SHMQ_EINVAL = 6,       /* a bad argument (NULL, zero size, out-of-range parameter) */
     SHMQ_EBADNAME = 7,     /* queue name not [A-Za-z0-9._-]{1,64} */
     SHMQ_ETOOBIG = 8,      /* message larger than the queue's slot size */
-    SHMQ_ENOTFOUND = 9,    /* no such queue */
+    SHMQ_ENOTFOUND = 9,    /* no such queue, topic, group or header; a send to a topic with no group bound */
     SHMQ_EEXIST = 10,      /* the queue already exists */
     SHMQ_EVERSION = 11,    /* segment made by an incompatible shmq version or layout */
     SHMQ_ECORRUPT = 12,    /* segment header is damaged or was never fully initialised */

@@ -1,0 +1,88 @@
+// orphans.cpp - the dead letters of a topic's groups that shmqd has no entry
+// for: a group bound by hand (shmqctl group add) and not in the config, or a
+// group removed by force (its messages became dead letters, reason
+// group_removed). Left alone they would stay DEAD in the segment, each
+// holding its payload slot, for ever. At most once a second each lane that is
+// not a configured group's is looked at; one with dead letters gets a store
+// TOPIC.GROUP (the name its lane holds; a configured group's store if the
+// name is one) and they move there as a configured group's do: written (and
+// synced) first, released after. A lane whose name gives no usable store name
+// (longer than 64 characters, or a configured queue's) has its dead letters
+// released with a logged count.
+#include "moves.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace shmqd {
+
+using shmq::detail::Queue;
+
+namespace {
+
+bool configured_lane(const Supervised &t, uint32_t k) {
+    for (const auto &g : t.groups)
+        if (g->q && g->q->lane() == k) return true;
+    return false;
+}
+
+uint64_t dead_in(Queue &lane) {
+    shmq_stats st{};
+    st.struct_size = sizeof st;
+    return lane.stats(&st) == SHMQ_OK ? st.dead : 0;
+}
+
+// The entry whose store takes group `name`'s dead letters, or null.
+Supervised *store_for(Supervised &t, const std::string &name, const StoreDirs &dirs) {
+    for (auto &g : t.groups)
+        if (g->group == name) return g.get(); // a configured group's name, on another lane (re-bound by hand)
+    const std::string store = group_store_name(t.cfg.name, name);
+    if (dirs.configured.count(store) > 0) return nullptr; // a configured queue's store: released instead
+    if (auto it = t.orphans.find(store); it != t.orphans.end()) return it->second.get();
+    auto o = std::make_unique<Supervised>();
+    std::string why;
+    if (supervise_orphan(t, name, dirs, o.get(), &why) != 0) {
+        spdlog::error("{} (group {} is not in the config; tried again in a second)", why, name);
+        return nullptr;
+    }
+    spdlog::info("topic {}: group {} is not in the config: its dead letters go to the store {}", t.cfg.name, name,
+                 store);
+    return t.orphans.emplace(store, std::move(o)).first->second.get();
+}
+
+// No store can take them: free their payload slots, saying how many.
+uint32_t release_unstorable(Supervised &t, Queue &lane, uint32_t k) {
+    uint32_t n = lane.drain_dead([](const shmq::detail::Outgoing &) { return true; });
+    if (n > 0)
+        spdlog::warn("topic {}: lane {} holds a group whose store name is too long or a configured queue's: "
+                     "released {} of its dead letters without keeping them",
+                     t.cfg.name, k, n);
+    return n;
+}
+
+} // namespace
+
+uint32_t drain_orphan_groups(Supervised &t, const StoreDirs &dirs, int64_t now_ms) {
+    if (!t.cfg.topic() || now_ms < t.orphan_check_ms) return 0;
+    t.orphan_check_ms = now_ms + 1000;
+    uint32_t moved = 0;
+    for (uint32_t k = 0; k < t.params.max_groups; ++k) {
+        Queue *lane = t.q->lane_view(k);
+        if (lane == nullptr || configured_lane(t, k) || dead_in(*lane) == 0) continue;
+        std::string name = t.q->lane_name(k, true);
+        if (name.empty() || shmq_name_check(group_store_name(t.cfg.name, name).c_str()) != SHMQ_OK) {
+            moved += release_unstorable(t, *lane, k);
+            continue;
+        }
+        Supervised *s = store_for(t, name, dirs);
+        if (s == nullptr && dirs.configured.count(group_store_name(t.cfg.name, name)) > 0)
+            moved += release_unstorable(t, *lane, k);
+        if (s == nullptr) continue;
+        moved += drain_dead_letters(*s, lane);
+        if (s->dlq_health.ok)
+            if (int rc = s->dlq.flush_if_due(); rc != 0)
+                store_failed(s, &s->dlq_health, "dead-letter store", rc, s->dlq.error());
+    }
+    return moved;
+}
+
+} // namespace shmqd
