@@ -30,6 +30,25 @@ LocalQ::~LocalQ() {
     shmq_unlink(name.c_str());
 }
 
+std::string capture(const std::string &cmd, int *status) {
+    std::string out;
+    FILE *p = popen(cmd.c_str(), "r");
+    if (p == nullptr) throw std::runtime_error("popen: " + cmd);
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    int st = pclose(p);
+    if (status != nullptr) *status = st;
+    return out;
+}
+
+std::string shmqctl_bridge(const std::string &status_file, bool json) {
+    int status = 0;
+    std::string out = capture(std::string(SHMQCTL_BIN) + " bridge" + (json ? " --json" : "") + " --status-file " +
+                                  status_file, &status);
+    if (status != 0) throw std::runtime_error("shmqctl bridge failed: " + out);
+    return out;
+}
+
 std::string payload(int seq) {
     std::string s = "m" + std::to_string(seq);
     s.resize(64, '.');

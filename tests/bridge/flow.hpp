@@ -55,6 +55,11 @@ Tally collect(const std::string &queue, int n, double seconds, const std::atomic
               std::atomic<int> *progress = nullptr);
 
 std::string payload(int seq);
+// What `cmd` (run by the shell) prints on stdout; *status (may be null) gets
+// its pclose() status.
+std::string capture(const std::string &cmd, int *status = nullptr);
+// `shmqctl bridge` on the bridge's status file: the table, or with `json` its JSON.
+std::string shmqctl_bridge(const std::string &status_file, bool json);
 // out and in bindings along `hops` (queue, AMQP queue, queue, ...); the
 // identity crosses local hops in an envelope, or (envelope false) in headers.
 std::string chain_config(int port, const std::vector<std::string> &hops, bool envelope = true);

@@ -26,16 +26,6 @@ double json_number(const std::string &text, const std::string &key) {
     return at == std::string::npos ? -1 : std::strtod(text.c_str() + at + key.size() + 4, nullptr);
 }
 
-// What `shmqctl bridge --json` says of the bridge's status file.
-std::string shmqctl_bridge(const BridgeProcess &bridge) {
-    std::string out, cmd = std::string(SHMQCTL_BIN) + " bridge --json --status-file " + bridge.status_path;
-    FILE *p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-    CHECK(pclose(p) == 0);
-    return out;
-}
 } // namespace
 
 TEST_CASE("out publishes with the message's identity in AMQP properties and acks after the confirm") {
@@ -111,7 +101,7 @@ TEST_CASE("in: a full local queue stops consumption; the broker keeps the rest, 
     // The lag, read by the bridge while it is blocked: what the broker still holds.
     REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_broker_backlog_messages") >= uint64_t(n - 16 - 32); }));
     // shmqctl reads the same file: the binding, connected, its lag.
-    std::string ctl = shmqctl_bridge(bridge);
+    std::string ctl = shmqctl_bridge(bridge.status_path, true);
     CHECK(ctl.find("\"binding\": \"in:" + q + "\"") != std::string::npos);
     CHECK(json_number(ctl, "connected") == 1);
     CHECK(json_number(ctl, "broker_backlog_messages") >= double(n - 16 - 32));

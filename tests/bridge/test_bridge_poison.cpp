@@ -14,17 +14,6 @@
 using namespace bridge_test;
 
 namespace {
-// `shmqctl bridge` (the table) on the bridge's status file.
-std::string shmqctl_bridge_table(const BridgeProcess &bridge) {
-    std::string out, cmd = std::string(SHMQCTL_BIN) + " bridge --status-file " + bridge.status_path;
-    FILE *p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-    CHECK(pclose(p) == 0);
-    return out;
-}
-
 int broker_port() {
     std::string why;
     return *Broker::port(&why);
@@ -34,16 +23,6 @@ uint64_t stats_of_dead(shmq_queue *q) {
     shmq_stats st{};
     st.struct_size = sizeof st;
     return shmq_stats_get(q, &st) == SHMQ_OK ? st.dead : UINT64_MAX;
-}
-
-std::string run(const std::string &cmd) {
-    std::string out;
-    FILE *p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    char buf[4096];
-    for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-    pclose(p);
-    return out;
 }
 
 // Start shmqd on `queue` (it adopts the segment) with its stores under
@@ -65,7 +44,7 @@ std::string dead_letters_via_shmqd(const std::string &queue, const std::string &
     }
     std::string list = std::string(SHMQCTL_BIN) + " dlq list " + queue + " --dlq-dir " + dir + "/dlq --json 2>&1";
     std::string out;
-    eventually([&] { return (out = run(list)).find("\"id\"") != std::string::npos; }, 30);
+    eventually([&] { return (out = capture(list)).find("\"id\"") != std::string::npos; }, 30);
     kill(pid, SIGTERM);
     int status = 0;
     waitpid(pid, &status, 0);
@@ -182,7 +161,7 @@ TEST_CASE("out: a broker that stops reading (memory alarm) holds the bridge at m
     // the bridge then publishes nothing more: at most one window went out.
     REQUIRE(eventually([&] { return metric(bridge.metrics(), "shmq_bridge_broker_blocked") == 1; }));
     CHECK(metric(bridge.metrics(), "shmq_bridge_messages_published_total") <= uint64_t(inflight));
-    CHECK(shmqctl_bridge_table(bridge).find(" blocked ") != std::string::npos); // the connected column says so
+    CHECK(shmqctl_bridge(bridge.status_path, false).find(" blocked ") != std::string::npos); // the connected column says so
     shmq_stats st{};
     st.struct_size = sizeof st;
     REQUIRE(shmq_stats_get(a.q, &st) == SHMQ_OK);
