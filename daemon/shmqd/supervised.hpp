@@ -96,8 +96,8 @@ struct Supervised {
     std::string topic, group; // set in a group's entry
     bool spills = false;      // a group whose overflow is "spill" (marks from its backlog)
     uint32_t pool_free = 0;   // a group's entry: the topic's free payload slots this tick
-    // A group's redrive goes in through the topic's handle, to this group's bit
-    // (restore on a group handle is not supported by the core).
+    // A group's redrive goes in through the topic's handle, to this group's
+    // bit (a spill refill restores through the group's own handle instead).
     shmq::detail::Queue *publisher = nullptr;
     uint32_t lane_mask = 0;
     std::vector<std::unique_ptr<Supervised>> groups;
