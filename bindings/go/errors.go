@@ -33,7 +33,9 @@ const (
 	CodePrefetch       Code = C.SHMQ_EPREFETCH
 	CodeInterrupted    Code = C.SHMQ_EINTR
 	CodeSystem         Code = C.SHMQ_ESYS
-	CodeRange          Code = C.SHMQ_ERANGE // since 0.4
+	CodeRange          Code = C.SHMQ_ERANGE     // since 0.4
+	CodeBusy           Code = C.SHMQ_EBUSY      // since 0.5: a group removed without force still holds messages
+	CodeDedupFull      Code = C.SHMQ_EDEDUPFULL // since 0.5: the deduplication table is full
 )
 
 // String is libshmq's description of the code (shmq_strerror).
@@ -106,6 +108,8 @@ var (
 	ErrInterrupted    = &Error{Code: CodeInterrupted}
 	ErrSystem         = &Error{Code: CodeSystem}
 	ErrRange          = &Error{Code: CodeRange}
+	ErrBusy           = &Error{Code: CodeBusy}
+	ErrDedupFull      = &Error{Code: CodeDedupFull}
 )
 
 // codeErr turns a C return code into nil or an *Error.

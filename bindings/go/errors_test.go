@@ -51,8 +51,12 @@ func TestSentinelsMatchByCode(t *testing.T) {
 	if !errors.Is(err, ErrFull) || errors.Is(err, ErrEmpty) {
 		t.Fatal("errors.Is does not match on Code")
 	}
-	if CodeLeaseLost.String() == "unknown shmq error" {
-		t.Fatal("no description for a known code")
+	for _, e := range []*Error{ErrFull, ErrTimeout, ErrEmpty, ErrLeaseLost, ErrClosed, ErrInvalid, ErrBadName,
+		ErrTooBig, ErrNotFound, ErrExists, ErrVersion, ErrCorrupt, ErrPermission, ErrNoSpace, ErrTooManyClients,
+		ErrPrefetch, ErrInterrupted, ErrSystem, ErrRange, ErrBusy, ErrDedupFull} {
+		if e.Code.String() == "unknown shmq error" {
+			t.Fatalf("no description for code %d", e.Code)
+		}
 	}
 }
 

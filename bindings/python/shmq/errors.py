@@ -130,10 +130,20 @@ class OutOfRange(Error, ValueError):
     code = 19
 
 
+class Busy(Error):
+    """The consumer group still holds messages (removed without force)."""
+    code = 20
+
+
+class DedupTableFull(Error):
+    """A send with a deduplication key found the queue's key table full; nothing was sent."""
+    code = 21
+
+
 _BY_CODE = {cls.code: cls for cls in (
     Full, Timeout, Empty, LeaseLost, Closed, InvalidArgument, BadName, TooBig, NotFound, Exists,
     VersionMismatch, Corrupt, PermissionDenied, NoSpace, TooManyClients, PrefetchLimit,
-    Interrupted, OSFailure, OutOfRange)}
+    Interrupted, OSFailure, OutOfRange, Busy, DedupTableFull)}
 
 
 core.register({"base": Error, **_BY_CODE}, utc_from_ns)

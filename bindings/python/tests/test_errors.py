@@ -14,6 +14,7 @@ EXPECTED = {
     6: shmq.InvalidArgument, 7: shmq.BadName, 8: shmq.TooBig, 9: shmq.NotFound, 10: shmq.Exists,
     11: shmq.VersionMismatch, 12: shmq.Corrupt, 13: shmq.PermissionDenied, 14: shmq.NoSpace,
     15: shmq.TooManyClients, 16: shmq.PrefetchLimit, 17: shmq.Interrupted, 18: shmq.OSFailure,
+    19: shmq.OutOfRange, 20: shmq.Busy, 21: shmq.DedupTableFull,
 }
 
 
