@@ -21,6 +21,8 @@ struct Args {
     uint32_t count = 1;
     double interval = 1.0, timeout_s = 1.0, delay_s = 0, ttl_s = 0, dedup_window_s = 0;
     std::string dedup_key;
+    bool no_ttl = false;
+    CLI::Option *send_ttl = nullptr, *send_dedup = nullptr; // given on the command line? (their defaults mean "none")
     std::optional<double> nack_ms; // unset: no --nack given (-1 is a value: the backoff)
     int watch_count = 0;
     bool ack = false, no_ack = false, fix = false, if_empty = false;
@@ -40,8 +42,8 @@ int64_t to_ns(double s) { return s < 0 ? SHMQ_FOREVER : int64_t(s * 1e9); }
 int64_t delay_ns(double s) { return s * 1e9 >= 9e18 ? INT64_MAX : s * 1e9 <= -9e18 ? INT64_MIN : int64_t(s * 1e9); }
 
 // A duration option in seconds that takes units: 10s, 500ms, 2h, 7d.
-void add_duration(CLI::App *c, const char *name, double &to, const char *help) {
-    c->add_option(name, to, help)
+CLI::Option *add_duration(CLI::App *c, const char *name, double &to, const char *help) {
+    return c->add_option(name, to, help)
         ->transform(CLI::AsNumberWithUnit(std::map<std::string, double>{{"ms", 1e-3}, {"s", 1}, {"m", 60},
                                                                         {"h", 3600}, {"d", 86400}}));
 }
@@ -81,11 +83,12 @@ void add_message_commands(CLI::App &app, Args &a) {
     s->add_option("--timeout", a.timeout_s, "seconds to wait for room (-1: forever)");
     add_duration(s, "--delay", a.delay_s, "ready no earlier than this after it is stored: 10s, 500ms, 2h, 7d "
                                           "(a bare number is seconds; at most 14d)");
-    add_duration(s, "--ttl", a.ttl_s, "dead-letter it as expired if not leased within this after it is ready "
-                                      "(default: the queue's ttl; at most 7d)");
+    a.send_ttl = add_duration(s, "--ttl", a.ttl_s, "dead-letter it as expired if not leased within this after it is "
+                                                   "ready: > 0, at most 7d (default: the queue's ttl)");
+    s->add_flag("--no-ttl", a.no_ttl, "it never expires, whatever the queue's ttl");
     s->add_option("--header", a.headers, "KEY=VALUE carried with each message (repeatable): keys 1-255 printable "
                                          "ASCII but '=', values UTF-8, at most 64 headers and 4096 bytes encoded");
-    s->add_option("--dedup-key", a.dedup_key, "deduplication key (1-128 bytes; the queue needs a --dedup-window): "
+    a.send_dedup = s->add_option("--dedup-key", a.dedup_key, "deduplication key (1-128 bytes; the queue needs a --dedup-window): "
                                               "sent again within the window, nothing is stored");
     auto *r = app.add_subcommand("recv", "lease messages, print them, then ack (default), nack or leave them");
     r->add_option("queue", a.queue)->required();
@@ -208,6 +211,19 @@ int run_recv(const Args &a) {
     return cmd_recv(a.out, a.queue, a.group, a.count, act, ms < 0 ? -1 : int64_t(ms * 1e6), to_ns(a.timeout_s));
 }
 
+// send: an option whose default means "none" is refused when given that value
+// explicitly (--ttl 0 would silently mean the queue's ttl, --dedup-key "" no key).
+int send(Args &a) {
+    if (a.send_dedup->count() > 0 && a.dedup_key.empty())
+        return fail_msg("send: --dedup-key must not be empty (1-128 bytes)", kUsage);
+    int64_t ttl_ns = delay_ns(a.ttl_s);
+    if (a.no_ttl && a.send_ttl->count() > 0) return fail_msg("send: give --ttl or --no-ttl, not both", kUsage);
+    if (a.send_ttl->count() > 0 && a.ttl_s <= 0)
+        return fail_msg("send: --ttl must be > 0 (--no-ttl: never expires; without --ttl: the queue's)", kUsage);
+    if (a.no_ttl) ttl_ns = SHMQ_TTL_NEVER;
+    return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s), delay_ns(a.delay_s), ttl_ns, a.headers, a.dedup_key);
+}
+
 int run(const std::string &cmd, Args &a) {
     if (cmd == "list") return cmd_list(a.out, a.columns);
     if (cmd == "stat") return cmd_stat(a.out, a.queue, a.group, a.config);
@@ -215,9 +231,7 @@ int run(const std::string &cmd, Args &a) {
     if (cmd == "peek") return cmd_peek(a.out, a.queue, a.group, a.count);
     if (cmd == "create") return apply_create(a);
     if (cmd == "delete") return cmd_delete(a.out, a.queue, a.if_empty);
-    if (cmd == "send")
-        return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s), delay_ns(a.delay_s), delay_ns(a.ttl_s),
-                        a.headers, a.dedup_key);
+    if (cmd == "send") return send(a);
     if (cmd == "purge") return cmd_purge(a.out, a.queue, a.group);
     if (cmd == "group") return cmd_group_add(a.out, a.queue, a.group);
     if (cmd == "recover") return cmd_recover(a.out, a.queue);

@@ -153,18 +153,23 @@ TEST_CASE("create --ttl sets the queue's default; send --ttl a message's own; ou
     auto j = nlohmann::json::parse(ctl("stat " + q + " --json").out);
     CHECK(j["params"]["ttl_ms"] == 50);
     CHECK(ctl("send " + q + " x --ttl 8d").code == 5); // SHMQ_ERANGE: nothing sent
+    CHECK(ctl("send " + q + " x --ttl 0").code == 1);  // not silently "the queue's"
+    CHECK(ctl("send " + q + " x --ttl 1h --no-ttl").code == 1);
+    CHECK(ctl("send " + q + " x --dedup-key ''").code == 1); // not silently "no key"
     REQUIRE(ctl("send " + q + " short").code == 0);     // the queue's 50 ms
     REQUIRE(ctl("send " + q + " long --ttl 1h").code == 0);
+    REQUIRE(ctl("send " + q + " never --no-ttl").code == 0);
     timespec pause{0, 100000000};
     nanosleep(&pause, nullptr); // a ttl is a time: let 50 ms pass
-    Run got = ctl("recv " + q + " --json --count 2 --timeout 0");
+    Run got = ctl("recv " + q + " --json --count 3 --timeout 0");
     REQUIRE(got.code == 0);
     auto msgs = nlohmann::json::parse(got.out);
-    REQUIRE(msgs.size() == 1);
+    REQUIRE(msgs.size() == 2);
     CHECK(msgs[0]["data"] == "long");
+    CHECK(msgs[1]["data"] == "never");
     shmq_stats s = lib_stats(q);
     CHECK(s.expired == 1);
-    CHECK(s.enqueued == 2);
+    CHECK(s.enqueued == 3);
     CHECK(nlohmann::json::parse(ctl("stat " + q + " --json").out)["stats"]["expired"] == 1);
     ctl("delete " + q);
 }
