@@ -8,6 +8,8 @@
 #include "record_headers.hpp"
 #include "record_log.hpp"
 
+#include "shmq/shmq.h"
+
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -16,14 +18,14 @@
 
 namespace shmq::store {
 
-// Why a message died; the values of the core's DeadReason.
+// Why a message died: shmq.h's shmq_dead_reason (also the on-disk values).
 enum class DeadReason : uint32_t {
-    MaxAttempts = 1,
-    Rejected = 2,
-    Expired = 3,
-    Invalid = 4,
-    GroupRemoved = 5,
-    BridgeRejected = 6
+    MaxAttempts = SHMQ_DEAD_MAX_ATTEMPTS,
+    Rejected = SHMQ_DEAD_REJECTED,
+    Expired = SHMQ_DEAD_EXPIRED,
+    Invalid = SHMQ_DEAD_INVALID,
+    GroupRemoved = SHMQ_DEAD_GROUP_REMOVED,
+    BridgeRejected = SHMQ_DEAD_BRIDGE_REJECTED
 };
 const char *dead_reason_name(DeadReason r); // "max_attempts", ..., or "unknown"
 

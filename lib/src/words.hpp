@@ -6,6 +6,8 @@
 // epoch (compared with wrap-around arithmetic), or a dead-letter reason.
 #pragma once
 
+#include "shmq/shmq.h"
+
 #include <cstdint>
 
 namespace shmq::detail {
@@ -20,12 +22,12 @@ enum class SlotState : uint32_t {
 // shmq.h's shmq_dead_reason; a DEAD word's time field holds it.
 enum class DeadReason : uint32_t {
     None = 0,
-    MaxAttempts = 1,
-    Rejected = 2,
-    Expired = 3,
-    Invalid = 4,
-    GroupRemoved = 5,
-    BridgeRejected = 6
+    MaxAttempts = SHMQ_DEAD_MAX_ATTEMPTS,
+    Rejected = SHMQ_DEAD_REJECTED,
+    Expired = SHMQ_DEAD_EXPIRED,
+    Invalid = SHMQ_DEAD_INVALID,
+    GroupRemoved = SHMQ_DEAD_GROUP_REMOVED,
+    BridgeRejected = SHMQ_DEAD_BRIDGE_REJECTED
 };
 
 constexpr uint32_t kNoOwner = 511;
