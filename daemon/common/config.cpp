@@ -264,11 +264,9 @@ void read_group_options(TableReader &r, QueueConfig *q, std::string *err) {
     }
 }
 
-// Not built for topics yet: snapshots (reboot).
+// Not built for topics yet: deduplication.
 void check_topic(TableReader &r, const QueueConfig &q) {
-    if (q.durability == Durability::Reboot)
-        r.fail_plain(r.prefix() + "durability: \"reboot\" is not built for topics yet; use \"memory\"");
-    else if (q.params.dedup_window_ms > 0)
+    if (q.params.dedup_window_ms > 0)
         r.fail_plain(r.prefix() + "dedup_window_ms: deduplication is not built for topics yet; use a queue");
 }
 

@@ -59,7 +59,7 @@ Copy copy_slot(const Queue &q, uint32_t i, uint32_t now_ms, int64_t now_ns, Snap
         if (hlen > q.layout().slot_size - len) return Copy::Empty;
         m->payload.resize(len);
         m->headers.resize(hlen);
-        const char *from = reinterpret_cast<const char *>(sh) + sizeof(SlotHeader);
+        const char *from = q.payload_of(i); // a group's header is in its lane, the payload in the pool
         for (uint32_t k = 0; k < len + hlen; ++k) // racy by design, as Queue::copy_payload
             (k < len ? m->payload[k] : m->headers[k - len]) =
                 std::byte(std::atomic_ref<char>(const_cast<char &>(from[k])).load(std::memory_order_acquire));
@@ -88,9 +88,7 @@ QueueSnapshot take(const Supervised &s, uint32_t *busy) {
     return snap;
 }
 
-} // namespace
-
-bool snapshot_queue(Supervised &s, int dirfd) {
+bool snapshot_one(Supervised &s, int dirfd) {
     if (!s.q) {
         spdlog::error("queue {}: no segment at stop (it was deleted): no snapshot written", s.cfg.name);
         return false;
@@ -108,6 +106,26 @@ bool snapshot_queue(Supervised &s, int dirfd) {
     }
     spdlog::info("queue {}: snapshot of {} messages written (durability reboot)", s.cfg.name, snap.messages.size());
     return true;
+}
+
+// Groups bound by hand (not in the config) have no entry, so no snapshot.
+void warn_unconfigured_groups(const Supervised &topic) {
+    for (const std::string &g : topic.q->group_names())
+        if (std::find(topic.cfg.groups.begin(), topic.cfg.groups.end(), g) == topic.cfg.groups.end())
+            spdlog::warn("topic {}: group {} is not in the config: its messages are in no snapshot and will not "
+                         "survive a reboot", topic.cfg.name, g);
+}
+
+bool is_topic(const Supervised &s) { return !s.groups.empty() || (s.q && s.q->topic()); }
+
+} // namespace
+
+bool snapshot_queue(Supervised &s, int dirfd) {
+    if (!is_topic(s)) return snapshot_one(s, dirfd);
+    bool ok = true;
+    for (auto &g : s.groups) ok &= snapshot_one(*g, dirfd);
+    if (s.q) warn_unconfigured_groups(s);
+    return ok;
 }
 
 namespace {
@@ -158,9 +176,7 @@ void restore(Supervised &s, int dirfd, const QueueSnapshot &snap) {
     remove_file(s, dirfd, snapshot_file(s.cfg.name));
 }
 
-} // namespace
-
-void restore_queue(Supervised &s, int dirfd) {
+void restore_one(Supervised &s, int dirfd) {
     const std::string name = s.cfg.name;
     if (unlinkat(dirfd, snapshot_tmp_file(name).c_str(), 0) == 0)
         spdlog::warn("queue {}: removed {}, left by a snapshot write that did not finish", name, snapshot_tmp_file(name));
@@ -180,6 +196,13 @@ void restore_queue(Supervised &s, int dirfd) {
     }
     if (snap.messages.empty()) return remove_file(s, dirfd, snapshot_file(name)); // nothing to put back
     restore(s, dirfd, snap);
+}
+
+} // namespace
+
+void restore_queue(Supervised &s, int dirfd) {
+    if (!is_topic(s)) return restore_one(s, dirfd);
+    for (auto &g : s.groups) restore_one(*g, dirfd); // into that group alone (its handle's restore)
 }
 
 } // namespace shmqd

@@ -15,13 +15,16 @@
 
 namespace shmqd {
 
-// Write the snapshot of `s` into `dirfd`. False (logged) if it could not be
-// written: the messages then survive a restart of shmqd, not a reboot.
+// Write the snapshot of `s` into `dirfd`; of a topic, one per configured
+// group (TOPIC.GROUP.snapshot: what that group still has to handle). False
+// (logged) if one could not be written: those messages then survive a
+// restart of shmqd, not a reboot.
 bool snapshot_queue(Supervised &s, int dirfd);
 // At start, with the segment open: restore the queue's snapshot from `dirfd`
 // into it, or discard it if it is of this very segment. A torn or corrupt
 // snapshot is refused whole and moved aside (logged); the queue goes on as
-// it is. Messages that do not fit the segment go to the spill store.
+// it is. Messages that do not fit the segment go to the spill store. A
+// topic's group snapshots go back into their group alone.
 void restore_queue(Supervised &s, int dirfd);
 
 } // namespace shmqd

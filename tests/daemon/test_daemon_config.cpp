@@ -132,8 +132,8 @@ TEST_CASE("[topics.NAME]: queue keys plus groups and max_groups; one namespace w
     CHECK(error_of(head + "[topics.t]\ngroups = [\"a\", \"b\"]\nmax_groups = 1\n").find("topics.t.max_groups") !=
           std::string::npos);
     CHECK(error_of(head + "[topics.t]\nmax_groups = 17\n").find("topics.t.max_groups") != std::string::npos);
-    CHECK(error_of(head + "[topics.t]\ndurability = \"reboot\"\n").find("topics.t.durability") !=
-          std::string::npos);
+    CHECK(parse(head + "[topics.t]\ndurability = \"reboot\"\n").config.queues.at(0).durability ==
+          Durability::Reboot); // each configured group's messages are snapshotted
     CHECK(error_of(head + "[topics.t]\nslot_sise = 1\n").find("topics.t.slot_sise") != std::string::npos);
     CHECK(error_of(head + "[queues.x]\n[topics.x]\n").find("namespace") != std::string::npos);
     CHECK(error_of(head + "[queues.q]\ngroups = [\"a\"]\n").find("queues.q.groups") != std::string::npos);

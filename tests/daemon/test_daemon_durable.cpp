@@ -194,6 +194,72 @@ TEST_CASE("reboot: stop, delete the segment, start: every message back once, wit
     CHECK(d.stop() == 0);
 }
 
+TEST_CASE("reboot of a topic: each configured group gets back what it still held, once, with ids and attempts") {
+    TempDir dir;
+    dir.write("shmqd.toml", daemon_section(dir) +
+                                "[topics.t]\ngroups = [\"a\", \"b\"]\nmax_groups = 3\ndurability = \"reboot\"\n"
+                                "lease_ms = 600000\n");
+    auto open_group = [](const char *g) {
+        shmq_queue *q = nullptr;
+        REQUIRE(shmq_open_group("t", g, nullptr, &q) == SHMQ_OK);
+        return q;
+    };
+    std::map<uint32_t, uint64_t> ids;
+    uint32_t acked_by_a = 0, leased_by_b = 0;
+    {
+        Shmqd d(dir);
+        REQUIRE(d.wait_ready());
+        shmq_queue *t = open_queue("t");
+        REQUIRE(t != nullptr);
+        REQUIRE(shmq_group_add(t, "c") == SHMQ_OK); // bound by hand: no snapshot, and the log says so
+        uint64_t id = 0;
+        for (uint32_t i = 0; i < kCount; ++i) {
+            REQUIRE(shmq_send_ex(t, &i, sizeof i, nullptr, &id, kSecond) == SHMQ_OK);
+            ids[i] = id;
+        }
+        shmq_queue *a = open_group("a"), *b = open_group("b");
+        shmq_msg m;
+        REQUIRE(shmq_recv(a, &m, 5 * kSecond) == SHMQ_OK); // group a is done with one message
+        acked_by_a = value_of(m);
+        REQUIRE(shmq_ack(a, &m) == SHMQ_OK);
+        REQUIRE(shmq_recv(b, &m, 5 * kSecond) == SHMQ_OK); // group b still holds one when shmqd stops
+        leased_by_b = value_of(m);
+        REQUIRE(d.stop() == 0);
+        CHECK(d.log_has("queue t.a: snapshot of 19 messages written"));
+        CHECK(d.log_has("queue t.b: snapshot of 20 messages written"));
+        CHECK(d.log_has("topic t: group c is not in the config"));
+        shmq_close(a);
+        shmq_close(b);
+        shmq_close(t);
+    }
+    REQUIRE(exists(dir.file("spill/t.a.snapshot")));
+    REQUIRE(exists(dir.file("spill/t.b.snapshot")));
+    REQUIRE(shmq_unlink("t") == SHMQ_OK); // what a reboot does to /dev/shm
+
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    CHECK(d.log_has("queue t.a: restoring 19 messages"));
+    CHECK(d.log_has("queue t.b: restoring 20 messages"));
+    CHECK_FALSE(exists(dir.file("spill/t.a.snapshot")));
+    CHECK_FALSE(exists(dir.file("spill/t.b.snapshot")));
+    for (const char *g : {"a", "b"}) {
+        INFO("group " << g);
+        shmq_queue *q = open_group(g);
+        bool is_a = std::string(g) == "a";
+        std::map<uint32_t, Seen> after = consume_all(q, is_a ? kCount - 1 : kCount);
+        CHECK(after.size() == (is_a ? kCount - 1 : kCount));
+        for (auto &[v, s] : after) {
+            INFO("value " << v);
+            CHECK(s.times == 1);
+            CHECK(s.id == ids[v]);
+            CHECK(s.attempt == (!is_a && v == leased_by_b ? 2u : 1u)); // a lease at the stop counts
+        }
+        if (is_a) CHECK(after.count(acked_by_a) == 0);
+        shmq_close(q);
+    }
+    CHECK(d.stop() == 0);
+}
+
 TEST_CASE("a restart of shmqd alone keeps the segment and discards the snapshot: nothing twice") {
     TempDir dir;
     dir.write("shmqd.toml", reboot_config(dir));
