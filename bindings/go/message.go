@@ -166,20 +166,32 @@ func (m *Message) Finished() bool {
 
 // Ack marks the message done. ErrLeaseLost means the lease had expired or
 // been reclaimed and another consumer may have the message.
-func (m *Message) Ack() error { return m.finish("ack", C.SHMQ_GO_ACK, 0) }
+func (m *Message) Ack() error { return m.finish("ack", C.SHMQ_GO_ACK, 0, 0) }
 
 // Nack asks for a retry after delay; a negative delay applies the queue's
 // backoff policy. Past max attempts the message is dead-lettered instead.
-func (m *Message) Nack(delay time.Duration) error {
+func (m *Message) Nack(delay time.Duration) error { return m.NackWithReason(delay, 0) }
+
+// NackWithReason is Nack, but a message out of attempts is dead-lettered
+// with reason (0 or DeadMaxAttempts: Nack's). A reason a caller may not
+// give (see DeadReason) is ErrInvalid, and the message stays leased.
+func (m *Message) NackWithReason(delay time.Duration, reason DeadReason) error {
 	ns := C.int64_t(-1)
 	if delay >= 0 {
 		ns = C.int64_t(delay)
 	}
-	return m.finish("nack", C.SHMQ_GO_NACK, ns)
+	return m.finish("nack", C.SHMQ_GO_NACK, ns, reason)
 }
 
 // Reject dead-letters the message now, without retry.
-func (m *Message) Reject() error { return m.finish("reject", C.SHMQ_GO_REJECT, 0) }
+func (m *Message) Reject() error { return m.RejectWithReason(0) }
+
+// RejectWithReason is Reject with the dead letter's reason (0 or
+// DeadRejected: Reject's); counted as a reject either way. A reason a
+// caller may not give is ErrInvalid, and the message stays leased.
+func (m *Message) RejectWithReason(reason DeadReason) error {
+	return m.finish("reject", C.SHMQ_GO_REJECT, 0, reason)
+}
 
 // Extend sets the lease to end d from now (rounded up to milliseconds).
 func (m *Message) Extend(d time.Duration) error {
@@ -193,7 +205,7 @@ func (m *Message) Extend(d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	rc := C.shmq_go_finish(handle(h), &m.c, C.SHMQ_GO_EXTEND, C.int64_t(ms))
+	rc := C.shmq_go_finish(handle(h), &m.c, C.SHMQ_GO_EXTEND, C.int64_t(ms), 0)
 	m.q.leave()
 	if rc == C.SHMQ_ELEASELOST {
 		m.done = true
@@ -201,8 +213,13 @@ func (m *Message) Extend(d time.Duration) error {
 	return m.q.err(rc, "extend")
 }
 
-// finish acks, nacks or rejects the message (op: SHMQ_GO_ACK, ...).
-func (m *Message) finish(name string, op C.int, arg C.int64_t) error {
+// finish acks, nacks or rejects the message (op: SHMQ_GO_ACK, ...), a
+// nack or reject with reason (0: the default).
+func (m *Message) finish(name string, op C.int, arg C.int64_t, reason DeadReason) error {
+	if reason != 0 && !reason.callerMay() {
+		return &Error{Code: CodeInvalid, Op: name, Queue: m.q.name, Group: m.q.group,
+			Note: fmt.Sprintf("dead-letter reason %v is not one a caller may give (DeadMaxAttempts, DeadRejected, DeadBridgeRejected); the message is still leased", reason)}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.done {
@@ -212,7 +229,7 @@ func (m *Message) finish(name string, op C.int, arg C.int64_t) error {
 	if err != nil {
 		return err
 	}
-	rc := C.shmq_go_finish(handle(h), &m.c, op, arg)
+	rc := C.shmq_go_finish(handle(h), &m.c, op, arg, C.int(reason))
 	m.q.leave()
 	m.done = true // the C call spends the receipt, whatever it returns
 	return m.q.err(rc, name)
