@@ -48,10 +48,21 @@ func (q *Queue) Recv(ctx context.Context) (*Message, error) {
 // ackThenRecv acks handled (leased through q), then receives like Recv: in
 // one cgo call while a message is ready. The ack's error comes back apart.
 func (q *Queue) ackThenRecv(ctx context.Context, handled *Message) (m *Message, ackErr, err error) {
-	var c C.shmq_go_msg
-	if handled.claim(q, &c, "ack") != nil { // finished meanwhile by another goroutine
+	m, ackErr, err = q.ackThenTryRecv(handled)
+	if m == nil && errors.Is(err, ErrEmpty) {
 		m, err = q.Recv(ctx)
-		return m, nil, err
+	}
+	return m, ackErr, err
+}
+
+// ackThenTryRecv acks handled (if not nil; leased through q), then leases
+// the next message without waiting, in one cgo call. m is nil when nothing
+// was ready (err ErrEmpty) or the receive failed. The ack's error comes
+// back apart.
+func (q *Queue) ackThenTryRecv(handled *Message) (m *Message, ackErr, err error) {
+	var c C.shmq_go_msg
+	if handled == nil || handled.claim(q, &c, "ack") != nil { // none, or finished meanwhile elsewhere
+		return q.tryRecv()
 	}
 	h, err := q.enter("ack")
 	if err != nil {
@@ -60,16 +71,31 @@ func (q *Queue) ackThenRecv(ctx context.Context, handled *Message) (m *Message, 
 	r := C.shmq_go_ack_recv(handle(h), c)
 	q.leave()
 	ackErr = q.err(r.ack_rc, "ack")
-	switch r.rc {
+	m, err = q.received(&r.msg, &r.hdr, r.rc)
+	return m, ackErr, err
+}
+
+// tryRecv leases a message without waiting (ErrEmpty if none is ready).
+func (q *Queue) tryRecv() (*Message, error, error) {
+	h, err := q.enter("recv")
+	if err != nil {
+		return nil, nil, err
+	}
+	r := C.shmq_go_recv(handle(h), 0)
+	q.leave()
+	m, err := q.received(&r.msg, &r.hdr, r.rc)
+	return m, nil, err
+}
+
+// received wraps what a receive returned: the Message, or rc's error.
+func (q *Queue) received(c *C.shmq_go_msg, hdr *C.shmq_go_hdr, rc C.int) (*Message, error) {
+	switch rc {
 	case C.SHMQ_OK:
-		return q.newMessage(&r.msg, &r.hdr), ackErr, nil
-	case C.SHMQ_EEMPTY:
-		m, err = q.Recv(ctx)
-		return m, ackErr, err
+		return q.newMessage(c, hdr), nil
 	case C.SHMQ_EPREFETCH:
 		q.retireSlab() // as in Recv
 	}
-	return nil, ackErr, q.err(r.rc, "recv")
+	return nil, q.err(rc, "recv")
 }
 
 // Message is one leased message. Finish it exactly once with Ack, Nack or
