@@ -200,8 +200,9 @@ class Queue(core.Queue):
                          delay: Any = None, at: Any = None, ttl: Any = None, headers: Any = None,
                          dedup_key: Any = None) -> int:
         """Like send(), for asyncio, without blocking the event loop: a full
-        queue is retried after pauses growing from 0.5 ms to 20 ms (there is
-        no readiness fd for free space). Raises Full at once under the "fail"
+        queue (or a dedup key another sender has in flight) is retried after
+        pauses growing from 0.5 ms to 20 ms (there is no readiness fd for
+        free space). Raises Full at once under the "fail"
         overflow policy, Timeout when ``timeout`` seconds pass. Returns the
         message's id (a SendResult with a dedup_key)."""
         deadline = None if timeout is None else time.monotonic() + _seconds(timeout)
@@ -212,6 +213,8 @@ class Queue(core.Queue):
             except Full:
                 if self.params.overflow == "fail":
                     raise
+            except Timeout:
+                pass  # another sender has the same dedup key in flight: wait for it as for room
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise Timeout(f"timed out after {timeout} s: queue '{self.name}' is full")

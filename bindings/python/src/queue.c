@@ -239,14 +239,15 @@ static void queue_dealloc(PyObject *op) {
 
 /* ---- waiting ------------------------------------------------------------- */
 
-/* op(q, ctx, 0) holding the GIL; if it returned `wait_rc` and `timeout`
- * allows, op(q, ctx, slice) without the GIL until it stops timing out.
- * Returns op's code, or -1 with an exception set. */
+/* op(q, ctx, 0) holding the GIL; if it returned `wait_rc` or timed out
+ * (a send whose dedup key another sender has in flight waits for it), and
+ * `timeout` allows, op(q, ctx, slice) without the GIL until it stops timing
+ * out. Returns op's code, or -1 with an exception set. */
 int core_run_op(QueueObject *self, core_op_fn op, void *ctx, int64_t timeout, int wait_rc) {
     shmq_queue *q = core_queue_handle(self);
     if (q == NULL) return -1;
     int rc = op(q, ctx, 0);
-    if (rc != wait_rc || timeout == 0) return rc;
+    if ((rc != wait_rc && rc != SHMQ_ETIMEDOUT) || timeout == 0) return rc;
     int64_t deadline = timeout < 0 ? 0 : now_ns() + timeout;
     for (;;) {
         int64_t slice = SLICE_NS;
