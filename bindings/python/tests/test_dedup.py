@@ -4,6 +4,7 @@ stores nothing and returns the first message's id as a SendResult whose
 without a window and topics are refused before anything is sent."""
 import asyncio
 import pickle
+import subprocess
 import unittest
 
 import support
@@ -83,6 +84,24 @@ class Keys(support.QueueTest):
     def test_params_show_the_window(self):
         self.assertEqual(self.q.params.dedup_window, 60)
         self.assertGreaterEqual(self.q.params.dedup_capacity, 2 * 64)
+
+
+class TwoProcesses(support.QueueTest):
+    create_args = {"slot_size": 16, "slot_count": 32768, "dedup_window": 60, "dedup_capacity": 32768}
+
+    def test_two_senders_of_the_same_keys_store_each_once(self):
+        """Both send k0, k1, ... in step, so one often finds the other's key in
+        flight: it waits for it (a send with timeout None never times out)."""
+        n = 20000
+        kids = [support.child("send-keys", self.name, str(n), stdin=subprocess.PIPE) for _ in range(2)]
+        self.addCleanup(lambda: [k.kill() or k.wait() for k in kids])
+        self.assertEqual([support.read_line(k) for k in kids], ["ready", "ready"])
+        for kid in kids:
+            kid.stdin.write("go\n")
+            kid.stdin.flush()
+        dups = [int(support.read_line(k, timeout=120)) for k in kids]
+        self.assertEqual([k.wait(timeout=60) for k in kids], [0, 0])
+        self.assertEqual((sum(dups), len(self.q)), (n, n))
 
 
 class ShortWindow(support.QueueTest):
