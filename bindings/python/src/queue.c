@@ -368,15 +368,16 @@ static PyObject *queue_get_name(QueueObject *self, void *unused) {
 #define FAST (METH_FASTCALL | METH_KEYWORDS)
 static PyMethodDef queue_methods[] = {
     {"send", FN(core_queue_send), FAST,
-     "send(data, timeout=None, *, delay=None, at=None, ttl=None, headers=None) -> int: copy a bytes-like object\n"
-     "into the queue; returns its id. delay (seconds or timedelta) or at (datetime or Unix time): not ready\n"
+     "send(data, timeout=None, *, delay=None, at=None, ttl=None, headers=None, dedup_key=None) -> int: copy a\n"
+     "bytes-like object into the queue; returns its id. delay (seconds or timedelta) or at (datetime or Unix time): not ready\n"
      "before then. ttl (seconds or timedelta; None: the queue's; math.inf: never): dead-lettered as expired if not leased within\n"
      "it once ready. headers: a mapping of str to str carried with it (msg.headers); keys printable ASCII but\n"
-     "'=', at most 64 and 4096 bytes encoded"},
+     "'=', at most 64 and 4096 bytes encoded. dedup_key (bytes or str, 1..128 bytes; a queue with a dedup_window):\n"
+     "returns a SendResult, the id with .duplicate (True: sent within the window already, nothing stored)"},
     {"send_many", FN(core_queue_send_many), FAST,
-     "send_many(messages, timeout=None, *, delay=None, at=None, ids=None, ttl=None, headers=None) -> int: send in\n"
-     "order, 256 per shmq_send_batch, each with the same headers; ids (a list) gets the id of each message sent\n"
-     "appended, also on failure"},
+     "send_many(messages, timeout=None, *, delay=None, at=None, ids=None, ttl=None, headers=None, dedup_keys=None)\n"
+     "-> int: send in order, 256 per shmq_send_batch, each with the same headers; ids (a list) gets the id of each\n"
+     "message sent appended, also on failure (a SendResult with dedup_keys: one key per message, None for none)"},
     {"recv", FN(queue_recv), FAST,
      "recv(timeout=None, *, copy=True) -> Message: lease the oldest ready message"},
     {"recv_many", FN(queue_recv_many), FAST,
