@@ -37,7 +37,8 @@ def params(slot_size: Optional[int], slot_count: Optional[int], max_clients: Opt
            backoff_cap: Optional[float], jitter: Optional[str], overflow: Optional[str],
            mode: int, ttl: Optional[float] = None, dedup_window: Optional[float] = None,
            dedup_capacity: Optional[int] = None) -> dict[str, int]:
-    """shmq_params from Queue.create's keywords; None keeps libshmq's default."""
+    """shmq_params from Queue.create's keywords (durations in seconds or
+    timedeltas); None keeps libshmq's default."""
     p = core.default_params()
     for field, value in (("slot_size", slot_size), ("slot_count", slot_count),
                          ("max_clients", max_clients), ("max_attempts", max_attempts),
@@ -48,6 +49,8 @@ def params(slot_size: Optional[int], slot_count: Optional[int], max_clients: Opt
                            ("backoff_cap_ms", backoff_cap), ("ttl_ms", ttl),
                            ("dedup_window_ms", dedup_window)):
         if seconds is not None:
+            if hasattr(seconds, "total_seconds"):  # a timedelta
+                seconds = seconds.total_seconds()
             if math.isnan(seconds) or seconds < 0:
                 raise InvalidArgument(f"{field[:-3]} must be >= 0 seconds, got {seconds!r}")
             p[field] = u32(math.ceil(seconds * 1000), field[:-3] + " (in ms)")

@@ -75,7 +75,7 @@ class Queue(core.Queue):
                dedup_window: Optional[float] = None, dedup_capacity: Optional[int] = None) -> "Queue":
         """Create queue ``name`` and attach to it; raises Exists if it exists.
 
-        Durations are in seconds; None keeps libshmq's default (1 KiB x 1024
+        Durations are in seconds (or timedeltas); None keeps libshmq's default (1 KiB x 1024
         slots, 64 clients, 30 s lease, 5 attempts, backoff 0.1 s .. 30 s with
         "full" jitter, "block" overflow). jitter: "full", "equal" or "none";
         overflow: "block", "fail" or "spill". prefetch, spin_ns and wait as

@@ -3,6 +3,8 @@ stores nothing and returns the first message's id as a SendResult whose
 .duplicate is True; send_many takes one key per message; bad keys, queues
 without a window and topics are refused before anything is sent."""
 import asyncio
+import datetime
+import os
 import pickle
 import subprocess
 import unittest
@@ -84,6 +86,15 @@ class Keys(support.QueueTest):
     def test_params_show_the_window(self):
         self.assertEqual(self.q.params.dedup_window, 60)
         self.assertGreaterEqual(self.q.params.dedup_capacity, 2 * 64)
+
+    def test_a_window_may_be_a_timedelta_and_at_most_7_days(self):
+        name = support.unique_name("td")
+        with shmq.Queue.create(name, dedup_window=datetime.timedelta(minutes=5)) as q:
+            self.assertEqual(q.params.dedup_window, 300)
+        shmq.unlink(name)
+        with self.assertRaises(shmq.InvalidArgument):
+            shmq.Queue.create(name, dedup_window=datetime.timedelta(days=7, seconds=1))
+        self.assertFalse(os.path.exists(support.segment_path(name)))
 
 
 class TwoProcesses(support.QueueTest):
