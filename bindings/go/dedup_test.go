@@ -1,8 +1,14 @@
 package shmq
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +183,52 @@ func TestAfterTheWindowTheKeyStoresANewMessage(t *testing.T) {
 	}
 	if m := recvT(t, q); m.ID() != first {
 		t.Fatalf("first out %d, want %d", m.ID(), first)
+	}
+}
+
+// Two processes send the same keys in step, so one often finds the other's
+// key in flight and waits for it: each key is stored once.
+func TestTwoProcessesSendingTheSameKeysStoreEachOnce(t *testing.T) {
+	p := dedupParams()
+	p.SlotSize, p.SlotCount, p.DedupCapacity = 16, 32768, 32768
+	q := testQueue(t, p)
+	const n = 20000
+	type kid struct {
+		cmd *exec.Cmd
+		in  io.WriteCloser
+		out *bufio.Reader
+	}
+	var kids []kid
+	for i := 0; i < 2; i++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "SHMQ_GO_HELPER=send-keys", "SHMQ_GO_HELPER_QUEUE="+q.Name(), fmt.Sprint("SHMQ_GO_HELPER_N=", n))
+		cmd.Stderr = os.Stderr
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		kids = append(kids, kid{cmd, in, bufio.NewReader(out)})
+	}
+	for _, k := range kids {
+		if line, _ := k.out.ReadString('\n'); line != "ready\n" {
+			t.Fatalf("helper said %q", line)
+		}
+	}
+	for _, k := range kids {
+		io.WriteString(k.in, "go\n")
+	}
+	dups := 0
+	for _, k := range kids {
+		line, _ := k.out.ReadString('\n')
+		d, err := strconv.Atoi(strings.TrimSpace(line))
+		if err != nil || k.cmd.Wait() != nil {
+			t.Fatalf("helper said %q and ended with %v", line, k.cmd.ProcessState)
+		}
+		dups += d
+	}
+	if s, _ := q.Stats(); dups != n || s.Ready != n {
+		t.Fatalf("%d duplicates and %d stored, want %d and %d", dups, s.Ready, n, n)
 	}
 }
