@@ -7,7 +7,6 @@ import (
 	"errors"
 	"runtime/debug"
 	"sync"
-	"time"
 )
 
 // Handler processes one message. Returning nil acks it, an error nacks it
@@ -26,12 +25,13 @@ type Handler func(ctx context.Context, m *Message) error
 // message is redelivered, as at-least-once delivery allows.
 //
 // Consume never leases a message before a handler is free for it (a lease
-// taken ahead would count a delivery, and giving it back a retry). It leases
-// as many as there are free handlers in one cgo call (RecvBatch) and hands
-// them to the handlers' goroutines over a channel; with concurrency 1 the
-// handler runs on the receiving goroutine itself. Acks of handled messages
-// go in batches (AckBatch) of up to 32, sent as soon as no other message is
-// waiting for the handler, or 10 ms after the first was handled.
+// taken ahead would count a delivery, and giving it back a retry). A
+// handler that has finished a message acks it and leases its next one
+// itself, in one cgo call, while messages are ready; only when none is
+// ready does it go idle. One goroutine waits for messages for the idle
+// handlers: it leases as many as there are idle ones in one cgo call
+// (RecvBatch) and hands them over a channel. With concurrency 1 the
+// handler runs on the receiving goroutine itself.
 func (q *Queue) Consume(ctx context.Context, handler Handler, concurrency int) error {
 	if concurrency < 1 {
 		concurrency = 1
@@ -60,14 +60,10 @@ func (q *Queue) Consume(ctx context.Context, handler Handler, concurrency int) e
 	return ctx.Err()
 }
 
-const (
-	ackBatch     = 32                    // most handled messages a worker acks at once
-	ackBatchWait = 10 * time.Millisecond // longest a handled message waits for its ack
-)
-
-// consumer leases in batches (one cgo call each) and hands messages to
-// `concurrency` worker goroutines over a channel, so a hand-off costs no
-// cgo call; workers ack in batches.
+// consumer runs `concurrency` worker goroutines, which ack a handled
+// message and lease the next in one cgo call while messages are ready, and
+// one loop that waits for messages for the idle ones (a hand-off over a
+// channel costs no cgo call).
 type consumer struct {
 	q       *Queue
 	handler Handler
@@ -172,55 +168,50 @@ func (c *consumer) takeSlots(ctx context.Context) int {
 	return n
 }
 
-// worker runs the handler on messages from the channel; it acks handled
-// messages in batches, flushing when the channel is empty, the batch full
-// or its first message 10 ms old. Once ctx is done, a message still in the
-// channel (leased for this worker, not yet handled) is nacked for immediate
-// redelivery instead.
+// worker runs the handler on messages handed over by the loop, and on the
+// ones it leases itself after each (serve) until none is ready. Once ctx
+// is done, a message still in the channel (leased for this worker, not yet
+// handled) is nacked for immediate redelivery instead.
 func (c *consumer) worker(ctx context.Context) {
 	defer c.wg.Done()
-	var acks []*Message
-	var first time.Time
-	flush := func() {
-		if len(acks) == 0 {
-			return
-		}
-		c.acked(c.q.AckBatch(acks))
-		for range acks {
-			<-c.slots
-		}
-		acks = acks[:0]
-	}
-	defer flush()
-	for {
-		var m *Message
-		var ok bool
-		select {
-		case m, ok = <-c.work:
-		default:
-			flush()
-			m, ok = <-c.work
-		}
-		if !ok {
-			return
-		}
+	for m := range c.work {
 		if ctx.Err() != nil {
 			_ = m.Nack(0)
 			<-c.slots
 			continue
 		}
-		if !c.handle(ctx, m) {
-			<-c.slots
-			continue
-		}
-		if len(acks) == 0 {
-			first = time.Now()
-		}
-		acks = append(acks, m)
-		if len(acks) >= ackBatch || time.Since(first) >= ackBatchWait {
-			flush()
+		for m != nil {
+			m = c.serve(ctx, m)
 		}
 	}
+}
+
+// serve handles m, then acks it and leases the next message in one cgo
+// call; it returns that message, or nil once none is ready (or ctx is done,
+// or receiving failed), having given back m's slot.
+func (c *consumer) serve(ctx context.Context, m *Message) *Message {
+	var handled *Message
+	if c.handle(ctx, m) {
+		handled = m
+	}
+	select {
+	case <-ctx.Done(): // lease nothing more
+		if handled != nil {
+			c.acked(handled.Ack())
+		}
+		<-c.slots
+		return nil
+	default:
+	}
+	next, ackErr, err := c.q.ackThenTryRecv(handled)
+	c.acked(ackErr)
+	if next == nil {
+		if !errors.Is(err, ErrEmpty) && !errors.Is(err, ErrPrefetch) && ctx.Err() == nil {
+			c.fail(err)
+		}
+		<-c.slots
+	}
+	return next
 }
 
 // handle runs the handler on m; true if m is to be acked (the handler

@@ -157,3 +157,48 @@ func TestConsumeOneHandlerAcksBeforeTheNextReceive(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// Several handlers lease their next message themselves: still never more
+// leases at once than handlers (nor than the prefetch limit), and each
+// message is finished on its own: an error nacks it (redelivered, attempt
+// 2), a handler's own Reject is left alone, the rest are acked.
+func TestConsumeSeveralHandlersLeaseNoMoreThanThereAreHandlers(t *testing.T) {
+	for _, c := range []struct{ prefetch, concurrency, most int }{{64, 3, 3}, {2, 4, 2}} {
+		q := testQueue(t, testParams(), WithPrefetch(uint32(c.prefetch)))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		const n = 60
+		sendN(t, q, n)
+		var mu sync.Mutex
+		most, handled, retried := 0, 0, 0
+		err := q.Consume(ctx, func(_ context.Context, m *Message) error {
+			s, _ := q.Stats()
+			mu.Lock()
+			defer mu.Unlock()
+			if int(s.Leased) > most {
+				most = int(s.Leased)
+			}
+			handled++
+			if m.Attempt() == 2 {
+				retried++
+			}
+			if handled == n+n/10 { // every message, plus the retries of the nacked ones
+				cancel()
+			}
+			switch {
+			case m.Attempt() == 1 && m.ID()%10 == 3:
+				return errors.New("nack me") // redelivered at once (backoff base 0)
+			case m.ID()%10 == 5:
+				return m.Reject()
+			}
+			return nil
+		}, c.concurrency)
+		cancel()
+		s, _ := q.Stats()
+		if !errors.Is(err, context.Canceled) || most > c.most || retried != n/10 {
+			t.Fatalf("%+v: %v; at most %d leased (want <= %d), %d retried", c, err, most, c.most, retried)
+		}
+		if s.Dead != n/10 || s.Leased != 0 || s.Ready != 0 || s.Free != uint64(s.SlotCount)-n/10 {
+			t.Fatalf("%+v: stats %+v", c, s)
+		}
+	}
+}

@@ -1,12 +1,17 @@
 // helper_test.go - what the re-executed test binary does as a helper
 // process: "hold" leases one message, prints its id, and waits to be killed
-// (of group SHMQ_GO_HELPER_GROUP of the topic, when that is set).
+// (of group SHMQ_GO_HELPER_GROUP of the topic, when that is set);
+// "send-keys" prints "ready", waits for a line on stdin, sends
+// SHMQ_GO_HELPER_N messages with dedup keys k0, k1, ... and prints how many
+// were duplicates.
 package shmq
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -29,6 +34,23 @@ func runHelper(mode, queue string) int {
 		for { // hold the lease until SIGKILL (select{} would trip the deadlock detector)
 			time.Sleep(time.Hour)
 		}
+	case "send-keys":
+		n, _ := strconv.Atoi(os.Getenv("SHMQ_GO_HELPER_N"))
+		fmt.Println("ready")
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		dups := 0
+		for i := 0; i < n; i++ {
+			var dup bool
+			if _, err := q.Send(context.Background(), []byte("x"), WithDedupKey(fmt.Sprint("k", i)), Duplicate(&dup)); err != nil {
+				fmt.Fprintln(os.Stderr, "helper:", err)
+				return 3
+			}
+			if dup {
+				dups++
+			}
+		}
+		fmt.Println(dups)
+		return 0
 	default:
 		fmt.Fprintln(os.Stderr, "helper: unknown mode", mode)
 		return 4

@@ -48,10 +48,21 @@ func (q *Queue) Recv(ctx context.Context) (*Message, error) {
 // ackThenRecv acks handled (leased through q), then receives like Recv: in
 // one cgo call while a message is ready. The ack's error comes back apart.
 func (q *Queue) ackThenRecv(ctx context.Context, handled *Message) (m *Message, ackErr, err error) {
-	var c C.shmq_go_msg
-	if handled.claim(q, &c, "ack") != nil { // finished meanwhile by another goroutine
+	m, ackErr, err = q.ackThenTryRecv(handled)
+	if m == nil && errors.Is(err, ErrEmpty) {
 		m, err = q.Recv(ctx)
-		return m, nil, err
+	}
+	return m, ackErr, err
+}
+
+// ackThenTryRecv acks handled (if not nil; leased through q), then leases
+// the next message without waiting, in one cgo call. m is nil when nothing
+// was ready (err ErrEmpty) or the receive failed. The ack's error comes
+// back apart.
+func (q *Queue) ackThenTryRecv(handled *Message) (m *Message, ackErr, err error) {
+	var c C.shmq_go_msg
+	if handled == nil || handled.claim(q, &c, "ack") != nil { // none, or finished meanwhile elsewhere
+		return q.tryRecv()
 	}
 	h, err := q.enter("ack")
 	if err != nil {
@@ -60,16 +71,31 @@ func (q *Queue) ackThenRecv(ctx context.Context, handled *Message) (m *Message, 
 	r := C.shmq_go_ack_recv(handle(h), c)
 	q.leave()
 	ackErr = q.err(r.ack_rc, "ack")
-	switch r.rc {
+	m, err = q.received(&r.msg, &r.hdr, r.rc)
+	return m, ackErr, err
+}
+
+// tryRecv leases a message without waiting (ErrEmpty if none is ready).
+func (q *Queue) tryRecv() (*Message, error, error) {
+	h, err := q.enter("recv")
+	if err != nil {
+		return nil, nil, err
+	}
+	r := C.shmq_go_recv(handle(h), 0)
+	q.leave()
+	m, err := q.received(&r.msg, &r.hdr, r.rc)
+	return m, nil, err
+}
+
+// received wraps what a receive returned: the Message, or rc's error.
+func (q *Queue) received(c *C.shmq_go_msg, hdr *C.shmq_go_hdr, rc C.int) (*Message, error) {
+	switch rc {
 	case C.SHMQ_OK:
-		return q.newMessage(&r.msg, &r.hdr), ackErr, nil
-	case C.SHMQ_EEMPTY:
-		m, err = q.Recv(ctx)
-		return m, ackErr, err
+		return q.newMessage(c, hdr), nil
 	case C.SHMQ_EPREFETCH:
 		q.retireSlab() // as in Recv
 	}
-	return nil, ackErr, q.err(r.rc, "recv")
+	return nil, q.err(rc, "recv")
 }
 
 // Message is one leased message. Finish it exactly once with Ack, Nack or
@@ -166,20 +192,32 @@ func (m *Message) Finished() bool {
 
 // Ack marks the message done. ErrLeaseLost means the lease had expired or
 // been reclaimed and another consumer may have the message.
-func (m *Message) Ack() error { return m.finish("ack", C.SHMQ_GO_ACK, 0) }
+func (m *Message) Ack() error { return m.finish("ack", C.SHMQ_GO_ACK, 0, 0) }
 
 // Nack asks for a retry after delay; a negative delay applies the queue's
 // backoff policy. Past max attempts the message is dead-lettered instead.
-func (m *Message) Nack(delay time.Duration) error {
+func (m *Message) Nack(delay time.Duration) error { return m.NackWithReason(delay, 0) }
+
+// NackWithReason is Nack, but a message out of attempts is dead-lettered
+// with reason (0 or DeadMaxAttempts: Nack's). A reason a caller may not
+// give (see DeadReason) is ErrInvalid, and the message stays leased.
+func (m *Message) NackWithReason(delay time.Duration, reason DeadReason) error {
 	ns := C.int64_t(-1)
 	if delay >= 0 {
 		ns = C.int64_t(delay)
 	}
-	return m.finish("nack", C.SHMQ_GO_NACK, ns)
+	return m.finish("nack", C.SHMQ_GO_NACK, ns, reason)
 }
 
 // Reject dead-letters the message now, without retry.
-func (m *Message) Reject() error { return m.finish("reject", C.SHMQ_GO_REJECT, 0) }
+func (m *Message) Reject() error { return m.RejectWithReason(0) }
+
+// RejectWithReason is Reject with the dead letter's reason (0 or
+// DeadRejected: Reject's); counted as a reject either way. A reason a
+// caller may not give is ErrInvalid, and the message stays leased.
+func (m *Message) RejectWithReason(reason DeadReason) error {
+	return m.finish("reject", C.SHMQ_GO_REJECT, 0, reason)
+}
 
 // Extend sets the lease to end d from now (rounded up to milliseconds).
 func (m *Message) Extend(d time.Duration) error {
@@ -193,7 +231,7 @@ func (m *Message) Extend(d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	rc := C.shmq_go_finish(handle(h), &m.c, C.SHMQ_GO_EXTEND, C.int64_t(ms))
+	rc := C.shmq_go_finish(handle(h), &m.c, C.SHMQ_GO_EXTEND, C.int64_t(ms), 0)
 	m.q.leave()
 	if rc == C.SHMQ_ELEASELOST {
 		m.done = true
@@ -201,8 +239,13 @@ func (m *Message) Extend(d time.Duration) error {
 	return m.q.err(rc, "extend")
 }
 
-// finish acks, nacks or rejects the message (op: SHMQ_GO_ACK, ...).
-func (m *Message) finish(name string, op C.int, arg C.int64_t) error {
+// finish acks, nacks or rejects the message (op: SHMQ_GO_ACK, ...), a
+// nack or reject with reason (0: the default).
+func (m *Message) finish(name string, op C.int, arg C.int64_t, reason DeadReason) error {
+	if reason != 0 && !reason.callerMay() {
+		return &Error{Code: CodeInvalid, Op: name, Queue: m.q.name, Group: m.q.group,
+			Note: fmt.Sprintf("dead-letter reason %v is not one a caller may give (DeadMaxAttempts, DeadRejected, DeadBridgeRejected); the message is still leased", reason)}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.done {
@@ -212,7 +255,7 @@ func (m *Message) finish(name string, op C.int, arg C.int64_t) error {
 	if err != nil {
 		return err
 	}
-	rc := C.shmq_go_finish(handle(h), &m.c, op, arg)
+	rc := C.shmq_go_finish(handle(h), &m.c, op, arg, C.int(reason))
 	m.q.leave()
 	m.done = true // the C call spends the receipt, whatever it returns
 	return m.q.err(rc, name)

@@ -45,7 +45,18 @@ type Params struct {
 	Mode        os.FileMode   // 0600, or 0660 to share with the group
 	TTL         time.Duration // default time to live of a message (whole ms), 0 = none; at most MaxTTL
 	MaxGroups   uint32        // 0: a queue; 1 .. MaxGroups: a topic with room for that many consumer groups
+	// DedupWindow (whole ms, at most MaxDedupWindow; 0: off; queues only):
+	// a send WithDedupKey within this long after the first send of that key
+	// stores nothing and returns the first message's id.
+	DedupWindow   time.Duration
+	DedupCapacity uint32 // keys the deduplication table holds at once; 0: 2 x SlotCount
 }
+
+// MaxDedupWindow is the longest deduplication window (SHMQ_MAX_DEDUP_WINDOW_MS).
+const MaxDedupWindow = time.Duration(C.SHMQ_MAX_DEDUP_WINDOW_MS) * time.Millisecond
+
+// MaxDedupKey is the longest deduplication key, in bytes (SHMQ_MAX_DEDUP_KEY).
+const MaxDedupKey = C.SHMQ_MAX_DEDUP_KEY
 
 // DefaultParams are libshmq's defaults: 1024 slots of 1 KiB, 64 clients,
 // 30 s leases, 5 attempts, backoff 100 ms .. 30 s with full jitter, blocking
@@ -70,6 +81,9 @@ func paramsFromC(c *C.shmq_params) Params {
 		Mode:        os.FileMode(c.mode),
 		TTL:         time.Duration(c.ttl_ms) * time.Millisecond,
 		MaxGroups:   uint32(c.max_groups),
+
+		DedupWindow:   time.Duration(c.dedup_window_ms) * time.Millisecond,
+		DedupCapacity: uint32(c.dedup_capacity),
 	}
 }
 
@@ -101,6 +115,9 @@ func (p Params) Validate() error {
 		{p.Mode&^0o660 == 0 && p.Mode&0o600 == 0o600, fmt.Sprintf("Mode %#o: must be 0600 or 0660", uint32(p.Mode))},
 		{p.TTL >= 0 && p.TTL <= MaxTTL, fmt.Sprintf("TTL %v: must be 0 .. %v", p.TTL, MaxTTL)},
 		{p.MaxGroups <= MaxGroups, fmt.Sprintf("MaxGroups %d: must be 0 (a queue) .. %d", p.MaxGroups, MaxGroups)},
+		{p.DedupWindow >= 0 && p.DedupWindow <= MaxDedupWindow, fmt.Sprintf("DedupWindow %v: must be 0 (off) .. %v", p.DedupWindow, MaxDedupWindow)},
+		{p.DedupWindow == 0 || p.MaxGroups == 0, fmt.Sprintf("DedupWindow %v: a topic (MaxGroups %d) cannot deduplicate", p.DedupWindow, p.MaxGroups)},
+		{p.DedupCapacity <= C.SHMQ_MAX_DEDUP_CAPACITY, fmt.Sprintf("DedupCapacity %d: must be 0 (2 x SlotCount) .. %d", p.DedupCapacity, C.SHMQ_MAX_DEDUP_CAPACITY)},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -117,6 +134,7 @@ func (p Params) toC() (C.shmq_params, bool) {
 	base, ok2 := millis(p.BackoffBase)
 	capMs, ok3 := millis(p.BackoffCap)
 	ttl, ok4 := millis(p.TTL)
+	window, ok5 := millis(p.DedupWindow)
 	c.slot_size = C.uint32_t(p.SlotSize)
 	c.slot_count = C.uint32_t(p.SlotCount)
 	c.max_clients = C.uint32_t(p.MaxClients)
@@ -129,7 +147,9 @@ func (p Params) toC() (C.shmq_params, bool) {
 	c.mode = C.uint32_t(p.Mode)
 	c.ttl_ms = ttl
 	c.max_groups = C.uint32_t(p.MaxGroups)
-	return c, ok1 && ok2 && ok3 && ok4
+	c.dedup_window_ms = window
+	c.dedup_capacity = C.uint32_t(p.DedupCapacity)
+	return c, ok1 && ok2 && ok3 && ok4 && ok5
 }
 
 // millis rounds d up to whole milliseconds; false if negative or too large.

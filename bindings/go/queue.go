@@ -11,21 +11,23 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 )
 
 // Queue is one process's handle on one queue. It is safe for concurrent use.
 // Close it when done; a finalizer closes a forgotten handle as a backstop.
 type Queue struct {
-	name      string // the queue's or the topic's
-	group     string // the consumer group of a handle from OpenGroup, else ""
-	maxGroups uint32 // > 0: a topic's handle (publishes) or a group's
-	prefetch  uint32
-	mu        sync.RWMutex // held shared by every C call, exclusively by Close
-	h         *C.shmq_queue
-	slabMu    sync.Mutex
-	slab      *[slabSize]Message // where Recv takes its next Message (newMessage)
-	block     []byte             // where small payloads are copied (copyPayload)
+	name        string        // the queue's or the topic's
+	group       string        // the consumer group of a handle from OpenGroup, else ""
+	maxGroups   uint32        // > 0: a topic's handle (publishes) or a group's
+	dedupWindow time.Duration // > 0: sends may carry deduplication keys
+	prefetch    uint32
+	mu          sync.RWMutex // held shared by every C call, exclusively by Close
+	h           *C.shmq_queue
+	slabMu      sync.Mutex
+	slab        *[slabSize]Message // where Recv takes its next Message (newMessage)
+	block       []byte             // where small payloads are copied (copyPayload)
 }
 
 // checkName refuses what libshmq would refuse, and a NUL byte, which C
@@ -83,7 +85,7 @@ func Create(name string, params Params, opts ...Option) (*Queue, error) {
 		return nil, err
 	}
 	q := newQueue(name, h, uint32(o.prefetch))
-	q.maxGroups = params.MaxGroups
+	q.maxGroups, q.dedupWindow = params.MaxGroups, params.DedupWindow
 	return q, nil
 }
 

@@ -10,20 +10,32 @@ package shmq
 // lengths in lens; ids[k] gets each one's id. cgo forbids handing C an array
 // of Go pointers, so the iovecs are built here, on the C stack, from one Go
 // buffer.
+// Deduplication keys, if klens is not NULL, come the same way (kbuf, klens;
+// a length 0 is a message without one), and dups[k] gets whether message k
+// was a duplicate.
 static shmq_go_batch_result shmq_go_send_packed(shmq_go_handle h, const char *buf, const size_t *lens,
                                                 size_t count, int64_t delay_ns, int64_t ttl_ns,
-                                                const char *hbuf, size_t hcount, uint64_t *ids,
+                                                const char *hbuf, size_t hcount, const char *kbuf,
+                                                const size_t *klens, uint8_t *dups, uint64_t *ids,
                                                 int64_t timeout_ns) {
-    shmq_iov iov[256];
+    shmq_iov iov[256], keys[256];
     if (count > 256) count = 256;
     for (size_t i = 0; i < count; ++i) {
         iov[i].data = buf;
         iov[i].len = lens[i];
         buf += lens[i];
+        if (klens == NULL) continue;
+        keys[i].data = klens[i] > 0 ? kbuf : NULL;
+        keys[i].len = klens[i];
+        kbuf += klens[i];
     }
     shmq_send_opts o;
     shmq_header pairs[SHMQ_MAX_HEADERS];
     shmq_go_opts(&o, pairs, delay_ns, ttl_ns, hbuf, hcount);
+    if (klens != NULL) {
+        o.dedup_keys = keys;
+        o.duplicate_out = dups;
+    }
     shmq_go_batch_result r;
     r.rc = shmq_send_batch_ex(shmq_go_q(h), iov, count, &o, ids, &r.count, timeout_ns);
     return r;
@@ -33,6 +45,7 @@ import "C"
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -53,6 +66,10 @@ type SendOption func(*sendOptions)
 type sendOptions struct {
 	delay, ttl time.Duration
 	headers    []string // key, value, key, value, ... in the order sent
+	key        *string  // WithDedupKey's
+	keys       []string // WithDedupKeys'
+	duplicate  *bool    // Duplicate's
+	duplicates *[]bool  // Duplicates'
 }
 
 // WithDelay stores the message DELAYED: it becomes ready no earlier than d
@@ -118,6 +135,10 @@ type cOptions struct {
 	delay, ttl C.int64_t
 	hbuf       *C.char  // pairs packed as key NUL value NUL ..., or nil
 	hcount     C.size_t // pairs in hbuf
+	key        []byte   // Send's deduplication key, or nil
+	keys       []string // SendBatch's, or nil
+	duplicate  *bool
+	duplicates *[]bool
 }
 
 func optionsOf(opts []SendOption) (c cOptions, bad string) {
@@ -129,6 +150,18 @@ func optionsOf(opts []SendOption) (c cOptions, bad string) {
 		f(&o)
 	}
 	c.delay, c.ttl = C.int64_t(o.delay), C.int64_t(o.ttl)
+	c.keys, c.duplicate, c.duplicates = o.keys, o.duplicate, o.duplicates
+	if o.key != nil {
+		if len(*o.key) < 1 || len(*o.key) > MaxDedupKey {
+			return c, fmt.Sprintf("a dedup key must be 1 .. %d bytes, got %d", MaxDedupKey, len(*o.key))
+		}
+		c.key = []byte(*o.key)
+	}
+	for _, k := range o.keys {
+		if len(k) > MaxDedupKey {
+			return c, fmt.Sprintf("a dedup key must be 1 .. %d bytes (\"\": none), got %d", MaxDedupKey, len(k))
+		}
+	}
 	if len(o.headers) == 0 {
 		return c, ""
 	}
@@ -154,15 +187,25 @@ func (q *Queue) Send(ctx context.Context, data []byte, opts ...SendOption) (uint
 	}
 	n := C.size_t(len(data))
 	o, bad := optionsOf(opts)
+	if bad == "" {
+		bad = q.checkKeyed(o.key != nil, o.keys == nil && o.duplicates == nil, "SendBatch's: WithDedupKeys, Duplicates")
+	}
 	if bad != "" {
 		return 0, q.invalid("send", bad)
 	}
+	var key unsafe.Pointer
+	if o.key != nil {
+		key = unsafe.Pointer(&o.key[0])
+	}
 	var r C.shmq_go_send_result // returned by value: nothing escapes per call
 	err := q.blocking(ctx, "send", func(h *C.shmq_queue, ns C.int64_t) C.int {
-		r = C.shmq_go_send(handle(h), p, n, o.delay, o.ttl, o.hbuf, o.hcount, ns)
+		r = C.shmq_go_send(handle(h), p, n, o.delay, o.ttl, o.hbuf, o.hcount, key, C.size_t(len(o.key)), ns)
 		return r.rc
 	})
-	return uint64(r.id), err
+	if o.duplicate != nil {
+		*o.duplicate = err == nil && r.duplicate != 0
+	}
+	return uint64(r.id), q.dedupErr(err)
 }
 
 // SendBatch sends msgs in order, all with the same options, and returns the
@@ -174,10 +217,17 @@ func (q *Queue) SendBatch(ctx context.Context, msgs [][]byte, opts ...SendOption
 		return nil, nil
 	}
 	o, bad := optionsOf(opts)
+	if bad == "" && o.keys != nil && len(o.keys) != len(msgs) {
+		bad = fmt.Sprintf("WithDedupKeys has %d keys for %d messages: give one per message (\"\" for none)", len(o.keys), len(msgs))
+	}
+	if bad == "" {
+		bad = q.checkKeyed(o.keys != nil, o.key == nil && o.duplicate == nil, "Send's: WithDedupKey, Duplicate")
+	}
 	if bad != "" {
 		return nil, q.invalid("send_batch", bad)
 	}
 	buf, lens := pack(msgs)
+	ks := keyBatchOf(o.keys, len(msgs))
 	ids := make([]uint64, len(msgs)) // C writes them in place: uint64_t is uint64
 	done, off := 0, 0
 	err := q.blocking(ctx, "send_batch", func(h *C.shmq_queue, ns C.int64_t) C.int {
@@ -185,17 +235,22 @@ func (q *Queue) SendBatch(ctx context.Context, msgs [][]byte, opts ...SendOption
 		if off < len(buf) {
 			p = (*C.char)(unsafe.Pointer(&buf[off]))
 		}
-		r := C.shmq_go_send_packed(handle(h), p, &lens[done], C.size_t(len(msgs)-done), o.delay, o.ttl, o.hbuf, o.hcount, (*C.uint64_t)(&ids[done]), ns)
+		kbuf, klens, dups := ks.at(done)
+		r := C.shmq_go_send_packed(handle(h), p, &lens[done], C.size_t(len(msgs)-done), o.delay, o.ttl, o.hbuf, o.hcount, kbuf, klens, dups, (*C.uint64_t)(&ids[done]), ns)
 		for i := 0; i < int(r.count); i++ {
 			off += int(lens[done+i])
 		}
+		ks.advance(done, int(r.count))
 		done += int(r.count)
 		if r.rc == C.SHMQ_OK && done < len(msgs) {
 			return C.SHMQ_ETIMEDOUT // more to send: back through the ctx check
 		}
 		return r.rc
 	})
-	return ids[:done], err
+	if o.duplicates != nil {
+		*o.duplicates = ks.flags(done)
+	}
+	return ids[:done], q.dedupErr(err)
 }
 
 func pack(msgs [][]byte) ([]byte, []C.size_t) {

@@ -127,12 +127,16 @@ static inline shmq_go_ack_recv_result shmq_go_ack_recv(shmq_go_handle h, shmq_go
 enum { SHMQ_GO_ACK, SHMQ_GO_NACK, SHMQ_GO_REJECT, SHMQ_GO_EXTEND };
 
 /* Ack, nack (arg: the delay in ns, negative for the backoff), reject or
- * extend (arg: the lease in ms) the message. */
-static inline int shmq_go_finish(shmq_go_handle h, shmq_go_msg *m, int op, int64_t arg) {
+ * extend (arg: the lease in ms) the message. A nack or reject with a
+ * reason (0: the default) names why it would become a dead letter. */
+static inline int shmq_go_finish(shmq_go_handle h, shmq_go_msg *m, int op, int64_t arg, int reason) {
+    shmq_dead_reason why = (shmq_dead_reason)reason;
     switch (op) {
     case SHMQ_GO_ACK: return shmq_ack(shmq_go_q(h), shmq_go_c(m));
-    case SHMQ_GO_NACK: return shmq_nack(shmq_go_q(h), shmq_go_c(m), arg);
-    case SHMQ_GO_REJECT: return shmq_reject(shmq_go_q(h), shmq_go_c(m));
+    case SHMQ_GO_NACK:
+        return reason ? shmq_nack_ex(shmq_go_q(h), shmq_go_c(m), arg, why) : shmq_nack(shmq_go_q(h), shmq_go_c(m), arg);
+    case SHMQ_GO_REJECT:
+        return reason ? shmq_reject_ex(shmq_go_q(h), shmq_go_c(m), why) : shmq_reject(shmq_go_q(h), shmq_go_c(m));
     case SHMQ_GO_EXTEND: return shmq_extend(shmq_go_q(h), shmq_go_c(m), (uint32_t)arg);
     }
     return SHMQ_EINVAL;
@@ -140,6 +144,7 @@ static inline int shmq_go_finish(shmq_go_handle h, shmq_go_msg *m, int op, int64
 
 typedef struct {
     int rc;
+    uint8_t duplicate; /* 1: a send with a key found it inside the window; nothing stored */
     uint64_t id;
 } shmq_go_send_result;
 
@@ -164,13 +169,19 @@ static inline void shmq_go_opts(shmq_send_opts *o, shmq_header *pairs, int64_t d
     o->headers = pairs;
 }
 
+/* key: the deduplication key (key_len bytes), or NULL for none. */
 static inline shmq_go_send_result shmq_go_send(shmq_go_handle h, const void *data, size_t len, int64_t delay_ns,
-                                               int64_t ttl_ns, const char *hbuf, size_t hcount,
-                                               int64_t timeout_ns) {
-    shmq_go_send_result r = {SHMQ_OK, 0};
+                                               int64_t ttl_ns, const char *hbuf, size_t hcount, const void *key,
+                                               size_t key_len, int64_t timeout_ns) {
+    shmq_go_send_result r = {SHMQ_OK, 0, 0};
     shmq_send_opts o;
     shmq_header pairs[SHMQ_MAX_HEADERS];
     shmq_go_opts(&o, pairs, delay_ns, ttl_ns, hbuf, hcount);
+    if (key != NULL) {
+        o.dedup_key = key;
+        o.dedup_key_len = key_len;
+        o.duplicate_out = &r.duplicate;
+    }
     r.rc = shmq_send_ex(shmq_go_q(h), data, len, &o, &r.id, timeout_ns);
     return r;
 }

@@ -89,7 +89,7 @@ func (q *Queue) readKind() error {
 		q.Close()
 		return err
 	}
-	q.maxGroups = p.MaxGroups
+	q.maxGroups, q.dedupWindow = p.MaxGroups, p.DedupWindow
 	return nil
 }
 

@@ -17,9 +17,11 @@ from .errors import (BadName, Busy, Closed, Corrupt, DedupTableFull, Empty, Erro
                      PrefetchLimit, Timeout, TooBig, TooManyClients, VersionMismatch)
 from .queue import Queue, unlink
 from .stats import ROLE_DAEMON, ROLE_RECEIVER, ROLE_SENDER, ClientStats, QueueParams, Recovery, Stats
+from .values import DeadReason, SendResult
 
 Message = _core.Message
 MAX_GROUPS = _core.MAX_GROUPS  # most consumer groups of one topic
+MAX_DEDUP_KEY = _core.MAX_DEDUP_KEY  # longest deduplication key, in bytes
 __version__ = "0.5.0"
 
 
@@ -30,7 +32,7 @@ def library_version() -> str:
 
 
 __all__ = [
-    "Queue", "Message", "MAX_GROUPS", "unlink", "library_version", "Stats", "ClientStats", "QueueParams",
+    "Queue", "Message", "MAX_GROUPS", "MAX_DEDUP_KEY", "SendResult", "DeadReason", "unlink", "library_version", "Stats", "ClientStats", "QueueParams",
     "Recovery", "Error", "Full", "Timeout", "Empty", "LeaseLost", "Closed", "InvalidArgument",
     "BadName", "TooBig", "NotFound", "Exists", "VersionMismatch", "Corrupt", "PermissionDenied",
     "NoSpace", "TooManyClients", "PrefetchLimit", "Interrupted", "OSFailure", "OutOfRange",

@@ -35,16 +35,22 @@ def options(prefetch: int, spin_ns: int, wait: str) -> tuple[int, int, int]:
 def params(slot_size: Optional[int], slot_count: Optional[int], max_clients: Optional[int],
            lease: Optional[float], max_attempts: Optional[int], backoff_base: Optional[float],
            backoff_cap: Optional[float], jitter: Optional[str], overflow: Optional[str],
-           mode: int, ttl: Optional[float] = None) -> dict[str, int]:
-    """shmq_params from Queue.create's keywords; None keeps libshmq's default."""
+           mode: int, ttl: Optional[float] = None, dedup_window: Optional[float] = None,
+           dedup_capacity: Optional[int] = None) -> dict[str, int]:
+    """shmq_params from Queue.create's keywords (durations in seconds or
+    timedeltas); None keeps libshmq's default."""
     p = core.default_params()
     for field, value in (("slot_size", slot_size), ("slot_count", slot_count),
-                         ("max_clients", max_clients), ("max_attempts", max_attempts)):
+                         ("max_clients", max_clients), ("max_attempts", max_attempts),
+                         ("dedup_capacity", dedup_capacity)):
         if value is not None:
             p[field] = u32(value, field)
     for field, seconds in (("lease_ms", lease), ("backoff_base_ms", backoff_base),
-                           ("backoff_cap_ms", backoff_cap), ("ttl_ms", ttl)):
+                           ("backoff_cap_ms", backoff_cap), ("ttl_ms", ttl),
+                           ("dedup_window_ms", dedup_window)):
         if seconds is not None:
+            if hasattr(seconds, "total_seconds"):  # a timedelta
+                seconds = seconds.total_seconds()
             if math.isnan(seconds) or seconds < 0:
                 raise InvalidArgument(f"{field[:-3]} must be >= 0 seconds, got {seconds!r}")
             p[field] = u32(math.ceil(seconds * 1000), field[:-3] + " (in ms)")

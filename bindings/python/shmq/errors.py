@@ -12,6 +12,7 @@ from typing import Optional
 
 from ._load import core
 from .stats import utc_from_ns
+from .values import SendResult
 
 
 class Error(Exception):
@@ -136,7 +137,8 @@ class Busy(Error):
 
 
 class DedupTableFull(Error):
-    """A send with a deduplication key found the queue's key table full; nothing was sent."""
+    """A send with a deduplication key found the queue's key table full of keys
+    still in their window; nothing was sent (retry later, or a larger dedup_capacity)."""
     code = 21
 
 
@@ -146,7 +148,7 @@ _BY_CODE = {cls.code: cls for cls in (
     Interrupted, OSFailure, OutOfRange, Busy, DedupTableFull)}
 
 
-core.register({"base": Error, **_BY_CODE}, utc_from_ns)
+core.register({"base": Error, **_BY_CODE}, utc_from_ns, SendResult)
 
 
 def error_for(rc: int, message: Optional[str] = None) -> Error:

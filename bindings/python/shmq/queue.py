@@ -71,10 +71,11 @@ class Queue(core.Queue):
                backoff_base: Optional[float] = None, backoff_cap: Optional[float] = None,
                jitter: Optional[str] = None, overflow: Optional[str] = None, mode: int = 0o600,
                prefetch: int = 64, spin_ns: int = 20000, wait: str = "adaptive",
-               ttl: Optional[float] = None, max_groups: int = 0) -> "Queue":
+               ttl: Optional[float] = None, max_groups: int = 0,
+               dedup_window: Optional[float] = None, dedup_capacity: Optional[int] = None) -> "Queue":
         """Create queue ``name`` and attach to it; raises Exists if it exists.
 
-        Durations are in seconds; None keeps libshmq's default (1 KiB x 1024
+        Durations are in seconds (or timedeltas); None keeps libshmq's default (1 KiB x 1024
         slots, 64 clients, 30 s lease, 5 attempts, backoff 0.1 s .. 30 s with
         "full" jitter, "block" overflow). jitter: "full", "equal" or "none";
         overflow: "block", "fail" or "spill". prefetch, spin_ns and wait as
@@ -82,14 +83,21 @@ class Queue(core.Queue):
         (None: none; at most 7 days): one not leased within it once ready is
         dead-lettered as expired. max_groups: 0 makes a queue; 1 .. 16 a topic
         with room for that many consumer groups (add_group, open_group).
+        dedup_window: seconds (at most 7 days; None: off) during which a
+        send with the same dedup_key as an earlier one stores nothing and
+        returns the first message's id; dedup_capacity: keys the table holds
+        at once (None: 2 x slot_count). Queues only: a topic cannot have one.
         """
         check_name(name)
         p = params(slot_size, slot_count, max_clients, lease, max_attempts, backoff_base,
-                   backoff_cap, jitter, overflow, mode, ttl)
+                   backoff_cap, jitter, overflow, mode, ttl, dedup_window, dedup_capacity)
         if not isinstance(max_groups, int) or not 0 <= max_groups <= core.MAX_GROUPS:
             raise InvalidArgument(f"max_groups must be 0 (a queue) .. {core.MAX_GROUPS}, "
                                   f"got {max_groups!r}")
         p["max_groups"] = max_groups
+        if max_groups and dedup_window:
+            raise InvalidArgument(f"dedup_window is for queues only: topic '{name}' (max_groups "
+                                  f"{max_groups}) cannot deduplicate")
         q = cls.__new__(cls)
         q._create(name, p, *options(prefetch, spin_ns, wait))
         q._attached(prefetch, spin_ns, wait)
@@ -189,20 +197,24 @@ class Queue(core.Queue):
             yield await self.recv_async()
 
     async def send_async(self, data: Any, timeout: Optional[float] = None, *,
-                         delay: Any = None, at: Any = None, ttl: Any = None, headers: Any = None) -> int:
+                         delay: Any = None, at: Any = None, ttl: Any = None, headers: Any = None,
+                         dedup_key: Any = None) -> int:
         """Like send(), for asyncio, without blocking the event loop: a full
-        queue is retried after pauses growing from 0.5 ms to 20 ms (there is
-        no readiness fd for free space). Raises Full at once under the "fail"
+        queue (or a dedup key another sender has in flight) is retried after
+        pauses growing from 0.5 ms to 20 ms (there is no readiness fd for
+        free space). Raises Full at once under the "fail"
         overflow policy, Timeout when ``timeout`` seconds pass. Returns the
-        message's id."""
+        message's id (a SendResult with a dedup_key)."""
         deadline = None if timeout is None else time.monotonic() + _seconds(timeout)
         pause = _SEND_BACKOFF[0]
         while True:
             try:
-                return self.send(data, 0, delay=delay, at=at, ttl=ttl, headers=headers)
+                return self.send(data, 0, delay=delay, at=at, ttl=ttl, headers=headers, dedup_key=dedup_key)
             except Full:
                 if self.params.overflow == "fail":
                     raise
+            except Timeout:
+                pass  # another sender has the same dedup key in flight: wait for it as for room
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise Timeout(f"timed out after {timeout} s: queue '{self.name}' is full")

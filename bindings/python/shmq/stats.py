@@ -41,13 +41,16 @@ class QueueParams:
     mode: int
     ttl: Optional[float] = None  # seconds; None: messages do not expire unless sent with a ttl
     max_groups: int = 0   # 0: a queue; > 0: a topic with room for that many consumer groups
+    dedup_window: Optional[float] = None  # seconds; None: sends cannot carry dedup keys
+    dedup_capacity: int = 0  # keys the deduplication table holds at once
 
     @classmethod
     def from_c(cls, p: dict[str, int]) -> "QueueParams":
         return cls(p["slot_size"], p["slot_count"], p["max_clients"], p["lease_ms"] / 1000,
                    p["max_attempts"], p["backoff_base_ms"] / 1000, p["backoff_cap_ms"] / 1000,
                    _name_of(JITTER, p["jitter"]), _name_of(OVERFLOW, p["overflow"]), p["mode"],
-                   p["ttl_ms"] / 1000 if p["ttl_ms"] else None, p["max_groups"])
+                   p["ttl_ms"] / 1000 if p["ttl_ms"] else None, p["max_groups"],
+                   p["dedup_window_ms"] / 1000 if p["dedup_window_ms"] else None, p["dedup_capacity"])
 
 
 # Bits of ClientStats.role (shmq.h's SHMQ_ROLE_*).

@@ -13,9 +13,11 @@ static void after_fork_in_child(void) {
 
 static PyObject *mod_register(PyObject *module, PyObject *args) {
     (void)module;
-    PyObject *errors, *utc_from_ns;
-    if (!PyArg_ParseTuple(args, "O!O", &PyDict_Type, &errors, &utc_from_ns)) return NULL;
-    if (core_errors_register(errors) < 0 || core_message_set_helper(utc_from_ns) < 0) return NULL;
+    PyObject *errors, *utc_from_ns, *send_result;
+    if (!PyArg_ParseTuple(args, "O!OO", &PyDict_Type, &errors, &utc_from_ns, &send_result)) return NULL;
+    if (core_errors_register(errors) < 0 || core_message_set_helper(utc_from_ns) < 0 ||
+        core_send_set_result_type(send_result) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -52,7 +54,7 @@ static PyObject *mod_unlink(PyObject *module, PyObject *name) {
 }
 
 static PyMethodDef module_methods[] = {
-    {"register", mod_register, METH_VARARGS, "register(errors_by_code, utc_from_ns)"},
+    {"register", mod_register, METH_VARARGS, "register(errors_by_code, utc_from_ns, SendResult)"},
     {"version", mod_version, METH_NOARGS, "libshmq's runtime version number"},
     {"strerror", mod_strerror, METH_O, "shmq_strerror(code)"},
     {"name_check", mod_name_check, METH_O, "shmq_name_check(name) as a code"},
@@ -85,6 +87,7 @@ PyMODINIT_FUNC PyInit__core(void) {
     if (core_queue_init_type(m) < 0 || core_message_init_type(m) < 0 ||
         PyModule_AddIntConstant(m, "FOREVER", -1) < 0 ||
         PyModule_AddIntConstant(m, "MAX_GROUPS", SHMQ_MAX_GROUPS) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_DEDUP_KEY", SHMQ_MAX_DEDUP_KEY) < 0 ||
         PyModule_AddIntConstant(m, "HEADER_VERSION", SHMQ_VERSION) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -28,6 +28,7 @@ typedef struct {
     PyObject *group;      /* str: the consumer group of topic `name`, or NULL */
     uint32_t prefetch, spin_ns, wait, slot_size, overflow; /* wait: shmq_wait */
     uint32_t max_groups;  /* > 0: a topic (a publishing handle, or a group's if `group`) */
+    uint32_t dedup_window_ms; /* > 0: sends may carry deduplication keys */
 } QueueObject;
 
 /* A leased message. `h` is the handle it was leased through: finishing it
@@ -66,6 +67,8 @@ int core_kwargs(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                 const char *const *names, Py_ssize_t npos, Py_ssize_t nreq, PyObject **out);
 
 /* queue.c */
+typedef int (*core_op_fn)(shmq_queue *q, void *ctx, int64_t timeout_ns);
+int core_run_op(QueueObject *self, core_op_fn op, void *ctx, int64_t timeout, int wait_rc);
 int core_queue_init_type(PyObject *module);
 shmq_queue *core_queue_handle(QueueObject *self);
 void core_queue_release(QueueObject *self);
@@ -75,6 +78,12 @@ PyObject *core_default_params(PyObject *module, PyObject *unused);
 PyObject *core_params_dict(const shmq_params *p);
 int core_params_from(PyObject *dict, shmq_params *p);
 PyObject *core_queue_params(QueueObject *self, PyObject *unused);
+
+/* send.c */
+PyObject *core_queue_send(QueueObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+PyObject *core_queue_send_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames);
+int core_send_set_result_type(PyObject *cls);
 
 /* observe.c */
 PyObject *core_queue_stats(QueueObject *self, PyObject *cap);

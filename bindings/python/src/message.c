@@ -97,20 +97,42 @@ static PyObject *raise_finish(MessageObject *self, int rc) {
 
 enum verb { ACK, NACK, REJECT };
 
-static int finish(MessageObject *self, enum verb v, int64_t delay_ns) {
+/* Finish the message: ack, nack (after delay_ns, < 0 the backoff) or
+ * reject; a nack or reject with `reason` (0: the default) names why it
+ * becomes a dead letter (shmq_nack_ex, shmq_reject_ex). */
+static int finish_as(MessageObject *self, enum verb v, int64_t delay_ns, int reason) {
     if (self->done) {
         raise_finish(self, SHMQ_EINVAL);
         return -1;
     }
     shmq_queue *q = lease_handle(self);
     if (q == NULL) return -1;
-    int rc = v == ACK ? shmq_ack(q, &self->m)
-           : v == NACK ? shmq_nack(q, &self->m, delay_ns)
-                       : shmq_reject(q, &self->m);
+    shmq_dead_reason why = (shmq_dead_reason)reason;
+    int rc = v == ACK      ? shmq_ack(q, &self->m)
+           : v == NACK     ? (reason ? shmq_nack_ex(q, &self->m, delay_ns, why) : shmq_nack(q, &self->m, delay_ns))
+           : reason        ? shmq_reject_ex(q, &self->m, why)
+                           : shmq_reject(q, &self->m);
     self->done = 1;
     release_views(self);
     if (rc != SHMQ_OK) raise_finish(self, rc);
     return rc == SHMQ_OK ? 0 : -1;
+}
+
+static int finish(MessageObject *self, enum verb v, int64_t delay_ns) {
+    return finish_as(self, v, delay_ns, 0);
+}
+
+/* A dead-letter reason a caller may give (None: the default, 0), or -1 with
+ * InvalidArgument raised before anything is finished. */
+static int reason_of(MessageObject *self, PyObject *reason) {
+    if (reason == NULL || reason == Py_None) return 0;
+    long r = PyLong_AsLong(reason);
+    if (r == -1 && PyErr_Occurred()) return -1;
+    if (r == SHMQ_DEAD_MAX_ATTEMPTS || r == SHMQ_DEAD_REJECTED || r == SHMQ_DEAD_BRIDGE_REJECTED) return (int)r;
+    core_raise(SHMQ_EINVAL, self->queue, "message %llu: dead-letter reason %R is not one a caller may give "
+               "(DeadReason.MAX_ATTEMPTS, REJECTED or BRIDGE_REJECTED); the message is still leased",
+               (unsigned long long)self->m.id, reason);
+    return -1;
 }
 
 static PyObject *message_ack(MessageObject *self, PyObject *unused) {
@@ -119,9 +141,13 @@ static PyObject *message_ack(MessageObject *self, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
-static PyObject *message_reject(MessageObject *self, PyObject *unused) {
-    (void)unused;
-    if (finish(self, REJECT, 0) < 0) return NULL;
+static PyObject *message_reject(MessageObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames) {
+    static const char *const names[] = {"reason", NULL};
+    PyObject *a[1];
+    if (core_kwargs(args, nargs, kwnames, names, 0, 0, a) < 0) return NULL;
+    int reason = reason_of(self, a[0]);
+    if (reason < 0 || finish_as(self, REJECT, 0, reason) < 0) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -138,12 +164,13 @@ static int64_t duration_ns(PyObject *seconds) {
 
 static PyObject *message_nack(MessageObject *self, PyObject *const *args, Py_ssize_t nargs,
                               PyObject *kwnames) {
-    static const char *const names[] = {"delay", NULL};
-    PyObject *a[1];
+    static const char *const names[] = {"delay", "reason", NULL};
+    PyObject *a[2];
     if (core_kwargs(args, nargs, kwnames, names, 1, 0, a) < 0) return NULL;
     int64_t ns = a[0] == NULL || a[0] == Py_None ? -1 : duration_ns(a[0]);
     if (ns == -1 && PyErr_Occurred()) return NULL;
-    if (finish(self, NACK, ns) < 0) return NULL;
+    int reason = reason_of(self, a[1]);
+    if (reason < 0 || finish_as(self, NACK, ns, reason) < 0) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -379,8 +406,10 @@ static PyMethodDef message_methods[] = {
     {"ack", FN(message_ack), METH_NOARGS,
      "ack(): done, free the slot; LeaseLost if the lease was reclaimed"},
     {"nack", FN(message_nack), METH_FASTCALL | METH_KEYWORDS,
-     "nack(delay=None): retry after delay seconds, or the queue's backoff if None"},
-    {"reject", FN(message_reject), METH_NOARGS, "reject(): dead-letter it now"},
+     "nack(delay=None, *, reason=None): retry after delay seconds, or the queue's backoff if None; out of\n"
+     "attempts, dead-lettered with reason (a DeadReason; None: MAX_ATTEMPTS)"},
+    {"reject", FN(message_reject), METH_FASTCALL | METH_KEYWORDS,
+     "reject(*, reason=None): dead-letter it now, with reason (a DeadReason; None: REJECTED)"},
     {"extend", FN(message_extend), METH_O,
      "extend(seconds): extend the lease to seconds from now (rounded up to ms)"},
     {"view", FN(message_view), METH_NOARGS,

@@ -1,7 +1,7 @@
-/* shmq._core.Queue: one shmq_queue handle and the calls that send and
- * receive on it. Calls that may wait try once with timeout 0 holding the GIL;
+/* shmq._core.Queue: one shmq_queue handle and the calls that receive on it
+ * (sending is send.c). Calls that may wait try once with timeout 0 holding the GIL;
  * only if that would wait do they release it, in slices of at most 100 ms
- * (run_op). close() only withdraws the handle: whoever drops the last use
+ * (core_run_op). close() only withdraws the handle: whoever drops the last use
  * (a waiting call, an async waiter, a zero-copy buffer) detaches. */
 #include "core.h"
 
@@ -46,6 +46,7 @@ static int attach(QueueObject *self, shmq_queue *q) {
     self->slot_size = p.slot_size;
     self->overflow = p.overflow;
     self->max_groups = p.max_groups;
+    self->dedup_window_ms = p.dedup_window_ms;
     self->fork_generation = core_fork_generation;
     return 0;
 }
@@ -238,16 +239,15 @@ static void queue_dealloc(PyObject *op) {
 
 /* ---- waiting ------------------------------------------------------------- */
 
-typedef int (*op_fn)(shmq_queue *q, void *ctx, int64_t timeout_ns);
-
-/* op(q, ctx, 0) holding the GIL; if it returned `wait_rc` and `timeout`
- * allows, op(q, ctx, slice) without the GIL until it stops timing out.
- * Returns op's code, or -1 with an exception set. */
-static int run_op(QueueObject *self, op_fn op, void *ctx, int64_t timeout, int wait_rc) {
+/* op(q, ctx, 0) holding the GIL; if it returned `wait_rc` or timed out
+ * (a send whose dedup key another sender has in flight waits for it), and
+ * `timeout` allows, op(q, ctx, slice) without the GIL until it stops timing
+ * out. Returns op's code, or -1 with an exception set. */
+int core_run_op(QueueObject *self, core_op_fn op, void *ctx, int64_t timeout, int wait_rc) {
     shmq_queue *q = core_queue_handle(self);
     if (q == NULL) return -1;
     int rc = op(q, ctx, 0);
-    if (rc != wait_rc || timeout == 0) return rc;
+    if ((rc != wait_rc && rc != SHMQ_ETIMEDOUT) || timeout == 0) return rc;
     int64_t deadline = timeout < 0 ? 0 : now_ns() + timeout;
     for (;;) {
         int64_t slice = SLICE_NS;
@@ -271,180 +271,6 @@ static int run_op(QueueObject *self, op_fn op, void *ctx, int64_t timeout, int w
     }
 }
 
-static int send_wait_rc(QueueObject *self) {
-    return self->overflow == SHMQ_OVERFLOW_FAIL ? -2 : SHMQ_EFULL;
-}
-
-/* ---- sending ------------------------------------------------------------- */
-
-typedef struct {
-    const void *data;
-    size_t len;
-    shmq_send_opts opts;
-    uint64_t id;
-} send_ctx;
-
-static int send_op(shmq_queue *q, void *ctx, int64_t ns) {
-    send_ctx *c = ctx;
-    return shmq_send_ex(q, c->data, c->len, &c->opts, &c->id, ns);
-}
-
-static PyObject *raise_send(QueueObject *self, int rc, size_t len, const shmq_send_opts *o) {
-    if (rc == SHMQ_ETOOBIG && o->header_count > 0)
-        return core_raise(rc, self, "message of %zu bytes plus its headers larger than slot size %u of queue "
-                          "'%U', or headers over %d bytes encoded", len, self->slot_size, self->name,
-                          SHMQ_MAX_HEADERS_SIZE);
-    if (rc == SHMQ_ETOOBIG)
-        return core_raise(rc, self, "message of %zu bytes larger than slot size %u of queue '%U'",
-                          len, self->slot_size, self->name);
-    return core_raise_code(rc, self);
-}
-
-static PyObject *send_one(QueueObject *self, PyObject *data, send_ctx *cp, int64_t timeout) {
-    send_ctx c = *cp;
-    Py_buffer view = {0};
-    int rc;
-    if (PyBytes_CheckExact(data)) {
-        char *p;
-        Py_ssize_t n;
-        PyBytes_AsStringAndSize(data, &p, &n);
-        c.data = p;
-        c.len = (size_t)n;
-        rc = run_op(self, send_op, &c, timeout, send_wait_rc(self));
-    } else {
-        if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) return NULL;
-        c.data = view.buf;
-        c.len = (size_t)view.len;
-        rc = run_op(self, send_op, &c, timeout, send_wait_rc(self));
-        PyBuffer_Release(&view);
-    }
-    if (rc == SHMQ_OK) return PyLong_FromUnsignedLongLong(c.id);
-    return rc < 0 ? NULL : raise_send(self, rc, c.len, &c.opts);
-}
-
-static PyObject *queue_send(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
-                            PyObject *kwnames) {
-    static const char *const names[] = {"data", "timeout", "delay", "at", "ttl", "headers", NULL};
-    PyObject *a[6];
-    int64_t timeout;
-    send_ctx c;
-    core_headers h;
-    if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0 ||
-        core_send_opts(a[2], a[3], a[4], &c.opts) < 0 || core_headers_of(a[5], &h, &c.opts) < 0)
-        return NULL;
-    PyObject *r = send_one(self, a[0], &c, timeout);
-    core_headers_release(&h);
-    return r;
-}
-
-typedef struct {
-    shmq_iov iov[BATCH];
-    Py_buffer views[BATCH];
-    uint64_t ids[BATCH];
-    shmq_send_opts opts;
-    size_t n, done;
-} batch_ctx;
-
-static int send_batch_op(shmq_queue *q, void *ctx, int64_t ns) {
-    batch_ctx *c = ctx;
-    size_t sent = 0;
-    int rc = shmq_send_batch_ex(q, c->iov + c->done, c->n - c->done, &c->opts, c->ids + c->done, &sent, ns);
-    c->done += sent;
-    return rc;
-}
-
-static void release_views(batch_ctx *c) {
-    for (size_t i = 0; i < c->n; i++) PyBuffer_Release(&c->views[i]);
-    c->n = 0;
-}
-
-/* Up to BATCH buffers from the iterator; 0 at its end, -1 on error. */
-static int fill_batch(PyObject *it, batch_ctx *c) {
-    c->n = c->done = 0;
-    while (c->n < BATCH) {
-        PyObject *item = PyIter_Next(it);
-        if (item == NULL) return PyErr_Occurred() ? -1 : 0;
-        Py_buffer *v = &c->views[c->n];
-        int rc = PyObject_GetBuffer(item, v, PyBUF_SIMPLE);
-        Py_DECREF(item); /* the buffer export keeps the object alive */
-        if (rc < 0) return -1;
-        c->iov[c->n].data = v->buf;
-        c->iov[c->n].len = (size_t)v->len;
-        c->n++;
-    }
-    return 0;
-}
-
-static void set_sent(size_t sent) {
-    PyObject *t, *v, *tb;
-    PyErr_Fetch(&t, &v, &tb);
-    PyErr_NormalizeException(&t, &v, &tb);
-    PyObject *n = PyLong_FromSize_t(sent);
-    if (v && n && PyObject_SetAttrString(v, "sent", n) < 0) PyErr_Clear();
-    Py_XDECREF(n);
-    PyErr_Restore(t, v, tb);
-}
-
-static int append_ids(PyObject *list, const uint64_t *ids, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        PyObject *v = PyLong_FromUnsignedLongLong(ids[i]);
-        int rc = v ? PyList_Append(list, v) : -1;
-        Py_XDECREF(v);
-        if (rc < 0) return -1;
-    }
-    return 0;
-}
-
-static PyObject *send_many(QueueObject *self, PyObject *messages, PyObject *ids_arg, const shmq_send_opts *o,
-                           int64_t timeout) {
-    shmq_send_opts opts = *o;
-    PyObject *ids = ids_arg == Py_None ? NULL : ids_arg;
-    if (ids && !PyList_Check(ids)) {
-        PyErr_SetString(PyExc_TypeError, "ids must be a list (the ids of the messages sent are appended)");
-        return NULL;
-    }
-    PyObject *it = PyObject_GetIter(messages);
-    batch_ctx *c = it ? PyMem_Calloc(1, sizeof *c) : NULL;
-    size_t sent = 0;
-    int rc = SHMQ_OK;
-    if (it && !c) PyErr_NoMemory();
-    if (c) c->opts = opts;
-    while (c && (rc = fill_batch(it, c)) >= 0 && c->n > 0) {
-        rc = run_op(self, send_batch_op, c, timeout, send_wait_rc(self));
-        sent += c->done;
-        if (ids && append_ids(ids, c->ids, c->done) < 0) rc = -1;
-        if (rc == SHMQ_OK) release_views(c);
-        else {
-            if (rc > 0) raise_send(self, rc, c->iov[c->done].len, &c->opts);
-            rc = -1;
-            break;
-        }
-    }
-    if (c) release_views(c);
-    PyMem_Free(c);
-    Py_XDECREF(it);
-    if (it == NULL || c == NULL || rc < 0) {
-        set_sent(sent);
-        return NULL;
-    }
-    return PyLong_FromSize_t(sent);
-}
-
-static PyObject *queue_send_many(QueueObject *self, PyObject *const *args, Py_ssize_t nargs,
-                                 PyObject *kwnames) {
-    static const char *const names[] = {"messages", "timeout", "delay", "at", "ids", "ttl", "headers", NULL};
-    PyObject *a[7];
-    int64_t timeout;
-    shmq_send_opts opts;
-    core_headers h;
-    if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0 ||
-        core_send_opts(a[2], a[3], a[5], &opts) < 0 || core_headers_of(a[6], &h, &opts) < 0)
-        return NULL;
-    PyObject *r = send_many(self, a[0], a[4], &opts, timeout);
-    core_headers_release(&h);
-    return r;
-}
-
 /* ---- receiving ----------------------------------------------------------- */
 
 static int recv_op(shmq_queue *q, void *ctx, int64_t ns) {
@@ -461,7 +287,7 @@ static PyObject *queue_recv(QueueObject *self, PyObject *const *args, Py_ssize_t
     int copy = a[1] ? PyObject_IsTrue(a[1]) : 1;
     if (copy < 0) return NULL;
     shmq_msg m;
-    int rc = run_op(self, recv_op, &m, timeout, SHMQ_EEMPTY);
+    int rc = core_run_op(self, recv_op, &m, timeout, SHMQ_EEMPTY);
     if (rc == SHMQ_OK) return core_message_new(self, &m, copy);
     return rc < 0 ? NULL : core_raise_code(rc, self);
 }
@@ -518,7 +344,7 @@ static PyObject *queue_recv_many(QueueObject *self, PyObject *const *args, Py_ss
     recv_batch_ctx c = {n <= BATCH ? local : PyMem_Malloc((size_t)n * sizeof(shmq_msg)),
                         (size_t)n, 0};
     if (c.msgs == NULL) return PyErr_NoMemory();
-    int rc = run_op(self, recv_batch_op, &c, timeout, SHMQ_EEMPTY);
+    int rc = core_run_op(self, recv_batch_op, &c, timeout, SHMQ_EEMPTY);
     PyObject *r = c.count > 0 ? message_list(self, &c, copy)
                   : rc < 0    ? NULL
                               : core_raise_code(rc, self);
@@ -541,16 +367,17 @@ static PyObject *queue_get_name(QueueObject *self, void *unused) {
 
 #define FAST (METH_FASTCALL | METH_KEYWORDS)
 static PyMethodDef queue_methods[] = {
-    {"send", FN(queue_send), FAST,
-     "send(data, timeout=None, *, delay=None, at=None, ttl=None, headers=None) -> int: copy a bytes-like object\n"
-     "into the queue; returns its id. delay (seconds or timedelta) or at (datetime or Unix time): not ready\n"
+    {"send", FN(core_queue_send), FAST,
+     "send(data, timeout=None, *, delay=None, at=None, ttl=None, headers=None, dedup_key=None) -> int: copy a\n"
+     "bytes-like object into the queue; returns its id. delay (seconds or timedelta) or at (datetime or Unix time): not ready\n"
      "before then. ttl (seconds or timedelta; None: the queue's; math.inf: never): dead-lettered as expired if not leased within\n"
      "it once ready. headers: a mapping of str to str carried with it (msg.headers); keys printable ASCII but\n"
-     "'=', at most 64 and 4096 bytes encoded"},
-    {"send_many", FN(queue_send_many), FAST,
-     "send_many(messages, timeout=None, *, delay=None, at=None, ids=None, ttl=None, headers=None) -> int: send in\n"
-     "order, 256 per shmq_send_batch, each with the same headers; ids (a list) gets the id of each message sent\n"
-     "appended, also on failure"},
+     "'=', at most 64 and 4096 bytes encoded. dedup_key (bytes or str, 1..128 bytes; a queue with a dedup_window):\n"
+     "returns a SendResult, the id with .duplicate (True: sent within the window already, nothing stored)"},
+    {"send_many", FN(core_queue_send_many), FAST,
+     "send_many(messages, timeout=None, *, delay=None, at=None, ids=None, ttl=None, headers=None, dedup_keys=None)\n"
+     "-> int: send in order, 256 per shmq_send_batch, each with the same headers; ids (a list) gets the id of each\n"
+     "message sent appended, also on failure (a SendResult with dedup_keys: one key per message, None for none)"},
     {"recv", FN(queue_recv), FAST,
      "recv(timeout=None, *, copy=True) -> Message: lease the oldest ready message"},
     {"recv_many", FN(queue_recv_many), FAST,

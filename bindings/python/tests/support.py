@@ -52,11 +52,12 @@ def wait_until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "con
         time.sleep(0.002)
 
 
-def child(*args: str, stdout: Optional[int] = subprocess.PIPE) -> subprocess.Popen:
+def child(*args: str, stdout: Optional[int] = subprocess.PIPE,
+          stdin: Optional[int] = None) -> subprocess.Popen:
     """Start tests/child.py with ``args`` in a new Python process."""
     env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT)
     return subprocess.Popen([sys.executable, os.path.join(HERE, "child.py"), *args],
-                            env=env, stdout=stdout, text=True)
+                            env=env, stdout=stdout, stdin=stdin, text=True)
 
 
 def read_line(proc: subprocess.Popen, timeout: float = 10.0) -> str:
