@@ -65,7 +65,10 @@ amqp_table_entry_t text_entry(std::string_view key, std::string_view v) {
 constexpr std::string_view kReserved = "x-shmq-";
 bool is_identity_key(std::string_view k) { return k.substr(0, kReserved.size()) == kReserved; }
 // Headers of one hop: the delivery count there, and the id that matches a return.
-bool is_hop_key(std::string_view k) { return k == "x-shmq-attempt" || k == "x-shmq-local-id"; }
+// (x-shmq-message-id as an AMQP header is a stray copy: the property is the truth.)
+bool is_hop_key(std::string_view k) {
+    return k == "x-shmq-attempt" || k == "x-shmq-local-id" || k == kMessageIdHeader;
+}
 
 // shmq.h's key rule: 1..255 bytes of 0x21..0x7E but '='.
 bool key_ok(std::string_view k) {
@@ -130,8 +133,10 @@ template <class T> T take(const char *&p) {
 
 } // namespace
 
-Properties::Properties(const Identity &id, uint64_t local_id, bool persistent, const std::vector<Header> &extra)
-    : message_id_(id.queue + ":" + std::to_string(id.id)), queue_(id.queue) {
+Properties::Properties(const Identity &id, uint64_t local_id, bool persistent, const std::vector<Header> &extra,
+                       std::string_view message_id)
+    : message_id_(message_id.empty() ? id.queue + ":" + std::to_string(id.id) : std::string(message_id)),
+      queue_(id.queue) {
     entries_.reserve(5 + extra.size());
     entries_.push_back(text_entry("x-shmq-queue", queue_));
     entries_.push_back(i64_entry("x-shmq-id", int64_t(id.id)));
@@ -151,8 +156,14 @@ Properties::Properties(const Identity &id, uint64_t local_id, bool persistent, c
 OwnedHeaders local_headers_from(const amqp_basic_properties_t &p, bool identity, size_t *skipped) {
     OwnedHeaders out;
     *skipped = 0;
-    if (!(p._flags & AMQP_BASIC_HEADERS_FLAG)) return out;
     size_t bytes = 0;
+    bool bad = false;
+    if (std::optional<std::string> mid = foreign_message_id(p, &bad)) {
+        bytes += 3 + kMessageIdHeader.size() + mid->size();
+        out.emplace_back(std::string(kMessageIdHeader), std::move(*mid));
+    }
+    *skipped += bad;
+    if (!(p._flags & AMQP_BASIC_HEADERS_FLAG)) return out;
     for (int pass = 0; pass < 2; pass++) { // the identity first, so the bounds never cut it
         for (int i = 0; i < p.headers.num_entries; i++) {
             const amqp_table_entry_t &e = p.headers.entries[i];
@@ -196,6 +207,30 @@ Identity identity_from(const amqp_basic_properties_t &p) {
     id.attempt = uint32_t(header_int(p, "x-shmq-attempt").value_or(0));
     id.enqueued_ns = header_int(p, "x-shmq-enqueued-ns").value_or(0);
     return id;
+}
+
+std::string_view message_id_from(const std::vector<Header> &h) {
+    for (const Header &x : h)
+        if (x.key == kMessageIdHeader) return x.value;
+    return {};
+}
+
+std::optional<std::string> foreign_message_id(const amqp_basic_properties_t &p, bool *bad) {
+    *bad = false;
+    if (!(p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) || p.message_id.len == 0) return std::nullopt;
+    std::string mid(static_cast<const char *>(p.message_id.bytes), p.message_id.len);
+    Identity id = identity_from(p);
+    if (id.known() && mid == id.queue + ":" + std::to_string(id.id)) return std::nullopt; // ours: derived again out
+    if (!utf8_ok(mid)) {
+        *bad = true;
+        return std::nullopt;
+    }
+    return mid;
+}
+
+std::string_view dedup_key_of(const amqp_basic_properties_t &p) {
+    if (!(p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) || p.message_id.len > kMaxDedupKey) return {};
+    return std::string_view(static_cast<const char *>(p.message_id.bytes), p.message_id.len);
 }
 
 std::optional<uint64_t> local_id_from(const amqp_basic_properties_t &p) {

@@ -7,7 +7,11 @@
 // keeps retrying that one send and reads nothing more, so the broker holds at
 // most `prefetch` unacked messages for it: backpressure, never a drop. A
 // bridge killed at any moment leaves its unacked deliveries with the broker,
-// which delivers them again: duplicates locally are bounded by the prefetch.
+// which delivers them again: duplicates locally are bounded by the prefetch,
+// and none are stored when the local queue has a deduplication window (the
+// delivery's message_id is the send's key). The local queue may be a topic:
+// the send reaches every bound group; while none is bound it waits, as for a
+// full queue.
 #include "amqp.hpp"
 #include "binding.hpp"
 #include "identity.hpp"
@@ -33,7 +37,8 @@ private:
     void ensure_broker();
     void step();
     void deliver(const Delivery &d);
-    bool send_local(std::string_view payload, OwnedHeaders headers, uint64_t tag);
+    bool send_local(std::string_view payload, OwnedHeaders headers, const Delivery &d);
+    void wait_local(int rc, std::chrono::steady_clock::time_point *last_beat);
     void flush_acks();
     void read_lag();
 
@@ -47,6 +52,7 @@ private:
     uint64_t ack_tag_ = 0;  // the highest delivery tag sent locally, not yet acked
     uint32_t unacked_ = 0;  // how many deliveries that ack will cover
     bool ever_connected_ = false;
+    int last_wait_rc_ = 0; // the code of the last wait logged (one line per kind of wait)
     std::chrono::steady_clock::time_point lag_read_{};
 };
 
@@ -91,11 +97,18 @@ void In::read_lag() {
 
 // Send until it succeeds. Returns false if it never can (poison) or the
 // bridge is stopping (the delivery then stays unacked: the broker keeps it).
-bool In::send_local(std::string_view payload, OwnedHeaders headers, uint64_t tag) {
+bool In::send_local(std::string_view payload, OwnedHeaders headers, const Delivery &d) {
     auto last_beat = std::chrono::steady_clock::now();
+    std::string_view key = local_.dedups() ? dedup_key_of(d.env.message.properties) : std::string_view();
     while (!stop_.load(std::memory_order_relaxed)) {
-        int rc = local_.send(payload, headers, int(b_.send_timeout_ms));
-        if (LocalQueue::is_ok(rc)) return true;
+        bool duplicate = false;
+        int rc = local_.send(payload, headers, int(b_.send_timeout_ms), key, &duplicate);
+        if (LocalQueue::is_ok(rc)) {
+            if (duplicate) m_.duplicates++;
+            if (last_wait_rc_ != 0) spdlog::info("[{}] local sends to {} go through again", b_.name, b_.local_queue);
+            last_wait_rc_ = 0;
+            return true;
+        }
         if (LocalQueue::is_poison(rc) && !headers.empty()) {
             // The payload may fit without the headers (identity ~100 bytes):
             // carry it bare rather than refuse it, and count what was dropped.
@@ -107,27 +120,40 @@ bool In::send_local(std::string_view payload, OwnedHeaders headers, uint64_t tag
         }
         if (LocalQueue::is_poison(rc)) {
             flush_acks();
-            amqp_.reject(tag, false); // the broker dead-letters it if the queue has a DLX
+            amqp_.reject(d.env.delivery_tag, false); // the broker dead-letters it if the queue has a DLX
             m_.poison++;
             spdlog::error("[{}] delivery of {} bytes with {} headers cannot be sent to {}: {}; rejected to the broker",
                           b_.name, payload.size(), headers.size(), b_.local_queue, LocalQueue::strerror(rc));
             return false;
         }
-        if (LocalQueue::needs_reopen(rc) || !LocalQueue::is_full(rc)) {
+        if (!local_.no_group(rc) && !LocalQueue::is_dedup_full(rc) &&
+            (LocalQueue::needs_reopen(rc) || !LocalQueue::is_full(rc))) {
             spdlog::warn("[{}] local send: {}; opening {} again", b_.name, LocalQueue::strerror(rc), b_.local_queue);
             local_.close();
             while (!ensure_local() && !stop_.load(std::memory_order_relaxed)) {}
             continue;
         }
-        m_.backpressure_waits++;
-        flush_acks();
-        if (std::chrono::steady_clock::now() - last_beat >= std::chrono::seconds(1)) {
-            amqp_.heartbeat(); // we read nothing while blocked; tell the broker we live
-            last_beat = std::chrono::steady_clock::now();
-        }
-        read_lag();
+        wait_local(rc, &last_beat);
     }
     return false;
+}
+
+// The local queue cannot take the delivery now (full, a topic with no group
+// bound, or its deduplication table full): settle what was sent, keep the
+// connection alive, and try again (the broker keeps the rest meanwhile).
+void In::wait_local(int rc, std::chrono::steady_clock::time_point *last_beat) {
+    m_.backpressure_waits++;
+    if (rc != last_wait_rc_ && !LocalQueue::is_full(rc))
+        spdlog::warn("[{}] {}: {}; holding the delivery until it can be sent", b_.name, b_.local_queue,
+                     local_.no_group(rc) ? "a topic with no consumer group bound" : LocalQueue::strerror(rc));
+    last_wait_rc_ = rc;
+    flush_acks();
+    if (std::chrono::steady_clock::now() - *last_beat >= std::chrono::seconds(1)) {
+        amqp_.heartbeat(); // we read nothing while blocked; tell the broker we live
+        *last_beat = std::chrono::steady_clock::now();
+    }
+    read_lag();
+    if (!LocalQueue::waited(rc)) nap(stop_, 100); // the others return at once: do not spin
 }
 
 void In::deliver(const Delivery &d) {
@@ -146,7 +172,7 @@ void In::deliver(const Delivery &d) {
         m_.headers_skipped += skipped;
         spdlog::debug("[{}] {} AMQP headers of a delivery not carried locally", b_.name, skipped);
     }
-    if (!send_local(payload, headers, d.env.delivery_tag)) return;
+    if (!send_local(payload, std::move(headers), d)) return;
     m_.sent_local++;
     ack_tag_ = d.env.delivery_tag;
     if (++unacked_ >= ack_batch_) flush_acks();

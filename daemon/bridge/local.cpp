@@ -7,8 +7,8 @@
 namespace bridge {
 
 static_assert(kMaxHeaders == SHMQ_MAX_HEADERS && kMaxHeaderKey == SHMQ_MAX_HEADER_KEY &&
-                  kMaxHeadersSize == SHMQ_MAX_HEADERS_SIZE,
-              "local.hpp's header bounds are shmq.h's");
+                  kMaxHeadersSize == SHMQ_MAX_HEADERS_SIZE && kMaxDedupKey == SHMQ_MAX_DEDUP_KEY,
+              "local.hpp's header and key bounds are shmq.h's");
 
 namespace {
 shmq_queue *Q(void *q) { return static_cast<shmq_queue *>(q); }
@@ -26,11 +26,18 @@ int LocalQueue::open(const std::string &name, uint32_t prefetch, const std::stri
     shmq_queue *q = nullptr;
     int rc = group.empty() ? shmq_open(name.c_str(), &o, &q)
                            : shmq_open_group(name.c_str(), group.c_str(), &o, &q);
-    if (rc == SHMQ_OK) {
-        q_ = q;
-        name_ = name;
+    if (rc != SHMQ_OK) return rc;
+    shmq_params p;
+    shmq_params_init(&p);
+    if (group.empty() && (rc = shmq_get_params(q, &p)) != SHMQ_OK) {
+        shmq_close(q);
+        return rc;
     }
-    return rc;
+    q_ = q;
+    name_ = name;
+    topic_ = p.max_groups > 0;
+    dedup_ = p.dedup_window_ms > 0;
+    return SHMQ_OK;
 }
 
 void LocalQueue::close() {
@@ -71,15 +78,26 @@ void LocalQueue::release(Lease &l) {
     l.payload = {};
 }
 
-int LocalQueue::send(std::string_view payload, const OwnedHeaders &headers, int timeout_ms) {
-    if (headers.empty()) return shmq_send(Q(q_), payload.data(), payload.size(), ns(timeout_ms));
+int LocalQueue::send(std::string_view payload, const OwnedHeaders &headers, int timeout_ms,
+                     std::string_view dedup_key, bool *duplicate) {
+    if (duplicate != nullptr) *duplicate = false;
+    if (headers.empty() && dedup_key.empty())
+        return shmq_send(Q(q_), payload.data(), payload.size(), ns(timeout_ms));
     std::vector<shmq_header> pairs;
     for (const auto &[k, v] : headers) pairs.push_back(shmq_header{k.c_str(), v.c_str()});
+    uint8_t dup = 0;
     shmq_send_opts o;
     shmq_send_opts_init(&o);
-    o.headers = pairs.data();
+    o.headers = pairs.empty() ? nullptr : pairs.data();
     o.header_count = pairs.size();
-    return shmq_send_ex(Q(q_), payload.data(), payload.size(), &o, nullptr, ns(timeout_ms));
+    if (!dedup_key.empty()) {
+        o.dedup_key = dedup_key.data();
+        o.dedup_key_len = dedup_key.size();
+        o.duplicate_out = &dup;
+    }
+    int rc = shmq_send_ex(Q(q_), payload.data(), payload.size(), &o, nullptr, ns(timeout_ms));
+    if (rc == SHMQ_OK && duplicate != nullptr) *duplicate = dup != 0;
+    return rc;
 }
 
 bool LocalQueue::parse_headers(std::string_view block, std::vector<Header> *out) {
@@ -113,5 +131,8 @@ bool LocalQueue::is_full(int rc) {
 bool LocalQueue::is_poison(int rc) { return rc == SHMQ_ETOOBIG || rc == SHMQ_EINVAL; }
 bool LocalQueue::is_lost(int rc) { return rc == SHMQ_ELEASELOST; }
 bool LocalQueue::needs_reopen(int rc) { return rc == SHMQ_ECLOSED || rc == SHMQ_ENOTFOUND; }
+bool LocalQueue::is_not_found(int rc) { return rc == SHMQ_ENOTFOUND; }
+bool LocalQueue::is_dedup_full(int rc) { return rc == SHMQ_EDEDUPFULL; }
+bool LocalQueue::waited(int rc) { return rc == SHMQ_ETIMEDOUT; }
 
 } // namespace bridge

@@ -23,6 +23,7 @@ struct Header {
 using OwnedHeaders = std::vector<std::pair<std::string, std::string>>;
 // shmq.h's bounds on a message's headers (local.cpp checks they agree).
 constexpr size_t kMaxHeaders = 64, kMaxHeaderKey = 255, kMaxHeadersSize = 4096;
+constexpr size_t kMaxDedupKey = 128; // shmq.h's SHMQ_MAX_DEDUP_KEY
 
 // One leased message: its payload and header block stay valid until it is settled.
 struct Lease {
@@ -49,6 +50,10 @@ public:
     void close();
     bool is_open() const { return q_ != nullptr; }
     const std::string &name() const { return name_; }
+    // What the queue opened is: a topic (a send goes to every bound group),
+    // or a queue with a deduplication window (sends may carry a key).
+    bool is_topic() const { return topic_; }
+    bool dedups() const { return dedup_; }
 
     // Lease up to `max` messages into `out` (each must be settled or freed
     // with release()); waits up to timeout_ms for the first.
@@ -63,8 +68,12 @@ public:
     static void release(Lease &l); // frees the Lease's copy of the core's message
 
     // Send with headers (none if empty); the core checks their rules
-    // (SHMQ_EINVAL, SHMQ_ETOOBIG: is_poison).
-    int send(std::string_view payload, const OwnedHeaders &headers, int timeout_ms);
+    // (SHMQ_EINVAL, SHMQ_ETOOBIG: is_poison). A non-empty `dedup_key` (only
+    // if dedups(), at most kMaxDedupKey bytes) is the send's deduplication
+    // key: *duplicate is then true when a message with it was sent within
+    // the window and nothing was stored (SHMQ_OK all the same).
+    int send(std::string_view payload, const OwnedHeaders &headers, int timeout_ms,
+             std::string_view dedup_key = {}, bool *duplicate = nullptr);
     // The pairs of an encoded header block; false if it breaks the encoding.
     static bool parse_headers(std::string_view block, std::vector<Header> *out);
     int recover(); // run the core's recovery once (reclaims a dead bridge's leases)
@@ -78,10 +87,17 @@ public:
     static bool is_poison(int rc);   // this payload can never be sent (too big)
     static bool is_lost(int rc);     // the lease is gone: do not settle again
     static bool needs_reopen(int rc); // the queue went away (unlinked)
+    // A send to a topic that no group is bound to (nothing would get it):
+    // hold the message until one is, as for a full queue.
+    bool no_group(int rc) const { return topic_ && is_not_found(rc); }
+    static bool is_dedup_full(int rc); // the window's key table is full: retry later
+    static bool waited(int rc);        // the call waited its timeout out (a retry need not nap)
 
 private:
+    static bool is_not_found(int rc);
     void *q_ = nullptr; // shmq_queue
     std::string name_;
+    bool topic_ = false, dedup_ = false;
 };
 
 } // namespace bridge

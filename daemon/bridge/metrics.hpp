@@ -21,7 +21,7 @@ struct Metrics {
     std::atomic<int64_t> oldest_age_ms{0};      // age of its oldest ready message
     // in
     std::atomic<uint64_t> received{0}, sent_local{0}, acked_broker{0}, poison{0}, backpressure_waits{0},
-        headers_skipped{0};
+        headers_skipped{0}, duplicates{0};
     std::atomic<int64_t> broker_backlog{0};     // ready in the broker's queue (the lag)
     // both
     std::atomic<uint64_t> reconnects{0}, broker_errors{0};

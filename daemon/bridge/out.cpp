@@ -96,7 +96,8 @@ void Out::ensure_broker() {
 }
 
 // The identity published is the first one the message had: the one an in
-// binding wrote into its headers (or its envelope), else its own here.
+// binding wrote into its headers (or its envelope), else its own here; and
+// the message_id a foreign publisher gave it (x-shmq-message-id), if any.
 void Out::publish(Flight &f) {
     std::string_view body = f.lease.payload;
     std::vector<Header> headers;
@@ -111,8 +112,10 @@ void Out::publish(Flight &f) {
             if (carried->known()) id = {carried->queue, carried->id, f.lease.attempt, carried->enqueued_ns};
         }
     }
+    std::string_view mid = message_id_from(headers);
+    if (mid.size() > 255) mid = {}; // longer than AMQP's shortstr: not one we kept
     f.returned = false;
-    Properties props(id, f.lease.id, b_.persistent, headers);
+    Properties props(id, f.lease.id, b_.persistent, headers, mid);
     amqp_.publish(b_.exchange, b_.routing_key, b_.mandatory, props.get(), body);
     m_.published++;
 }

@@ -77,8 +77,18 @@ void flush_stores(Supervised &s) {
 // A topic's group: its dead letters to its store, spill and refill by its
 // backlog, redrive into the group, syncs. Recovery and heartbeat are the
 // topic's (they cover every group).
-bool tick_group(Supervised &g, const StoreDirs &dirs, uint32_t pool_free, int64_t now_ms) {
+// A group removed (by force) under shmqd is left alone (`bound` false): its
+// handle still names the lane, which may be bound again under another name,
+// and moving through it would act on that group (orphans.cpp drains it).
+bool tick_group(Supervised &g, const StoreDirs &dirs, uint32_t pool_free, int64_t now_ms, bool bound) {
     retry_stores(g, dirs, now_ms);
+    if (!bound) {
+        g.stats = shmq_stats{}; // not the lane's new group's numbers
+        flush_stores(g);
+        update_dlq_head(g, now_ms);
+        enforce_retention(g, now_ms);
+        return false;
+    }
     take_stats(g);
     g.pool_free = pool_free;
     uint32_t dead = g.stats.dead > 0 ? drain_dead_letters(g) : 0;
@@ -113,7 +123,7 @@ bool tick_queue(Supervised &s, const StoreDirs &dirs, int64_t now_ms) {
     enforce_retention(s, now_ms);
     if (dead + out + in + back > 0) take_stats(s); // the sample shows the result
     bool busy = false;
-    for (auto &g : s.groups) busy |= tick_group(*g, dirs, s.stats.free, now_ms);
+    for (auto &g : s.groups) busy |= tick_group(*g, dirs, s.stats.free, now_ms, still_bound(s, *g));
     busy |= drain_orphan_groups(s, dirs, now_ms) >= kMoveBatch;
     return busy || dead >= kMoveBatch || out >= kMoveBatch || in >= kMoveBatch;
 }

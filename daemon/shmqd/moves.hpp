@@ -22,6 +22,11 @@ uint32_t drain_dead_letters(Supervised &s, shmq::detail::Queue *from = nullptr);
 // at most once a second, their dead letters go to stores TOPIC.GROUP too, so
 // none holds a payload slot forever (orphans.cpp).
 uint32_t drain_orphan_groups(Supervised &topic, const StoreDirs &dirs, int64_t now_ms);
+// Whether configured group g's lane is bound under its name: false once it
+// was removed (the lane then holds its dead letters, or a group bound since
+// under another name: drain_orphan_groups moves those, shmqd does nothing
+// else through g's handle).
+bool still_bound(const Supervised &topic, const Supervised &g);
 // READY above the high-water mark (overflow "spill"): move the oldest ready
 // messages to the spill store, down to the middle mark.
 uint32_t spill_out(Supervised &s);

@@ -105,6 +105,9 @@ struct Supervised {
     // store each, opened when one first has dead letters (orphans.cpp).
     std::map<std::string, std::unique_ptr<Supervised>> orphans;
     int64_t orphan_check_ms = 0;
+    // Store names refused to such groups (another queue or group owns the
+    // store): each logged once, while it lasts.
+    std::set<std::string> orphan_refused;
 };
 
 // The store directories, opened once: everything is created relative to them.

@@ -12,8 +12,8 @@ namespace {
 int serial = 0;
 }
 
-LocalQ::LocalQ(const char *tag, uint32_t slot_size, uint32_t slots, uint32_t max_attempts)
-    : name(std::string("b.") + tag + "." + std::to_string(getpid()) + "." + std::to_string(serial++)) {
+namespace {
+shmq_params params_of(uint32_t slot_size, uint32_t slots, uint32_t max_attempts) {
     shmq_params p;
     shmq_params_init(&p);
     p.slot_size = slot_size;
@@ -21,6 +21,15 @@ LocalQ::LocalQ(const char *tag, uint32_t slot_size, uint32_t slots, uint32_t max
     p.max_attempts = max_attempts;
     p.backoff_base_ms = 10;
     p.backoff_cap_ms = 100;
+    return p;
+}
+} // namespace
+
+LocalQ::LocalQ(const char *tag, uint32_t slot_size, uint32_t slots, uint32_t max_attempts)
+    : LocalQ(tag, params_of(slot_size, slots, max_attempts)) {}
+
+LocalQ::LocalQ(const char *tag, const shmq_params &p)
+    : name(std::string("b.") + tag + "." + std::to_string(getpid()) + "." + std::to_string(serial++)) {
     int rc = shmq_create(name.c_str(), &p, nullptr, &q);
     if (rc != SHMQ_OK) throw std::runtime_error(std::string("shmq_create: ") + shmq_strerror(rc));
 }

@@ -17,6 +17,7 @@ namespace bridge_test {
 // A local queue created for the test and unlinked at the end.
 struct LocalQ {
     explicit LocalQ(const char *tag, uint32_t slot_size = 256, uint32_t slots = 1024, uint32_t max_attempts = 5);
+    LocalQ(const char *tag, const shmq_params &p); // any parameters: a topic, a deduplication window
     ~LocalQ();
     std::string name;
     shmq_queue *q = nullptr;

@@ -115,10 +115,15 @@ uint32_t Peer::count(const std::string &queue) {
     return ok->message_count;
 }
 
-void Peer::publish(const std::string &queue, const std::string &body, const amqp_table_t *headers) {
+void Peer::publish(const std::string &queue, const std::string &body, const amqp_table_t *headers,
+                   const std::string &message_id) {
     amqp_basic_properties_t p{};
     p._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
     p.delivery_mode = 2;
+    if (!message_id.empty()) {
+        p._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+        p.message_id = amqp_cstring_bytes(message_id.c_str());
+    }
     if (headers != nullptr) {
         p._flags |= AMQP_BASIC_HEADERS_FLAG;
         p.headers = *headers;

@@ -33,7 +33,8 @@ public:
     ~Peer();
     void declare(const std::string &queue);  // durable; purged if it existed
     uint32_t count(const std::string &queue); // ready messages (passive declare)
-    void publish(const std::string &queue, const std::string &body, const amqp_table_t *headers = nullptr);
+    void publish(const std::string &queue, const std::string &body, const amqp_table_t *headers = nullptr,
+                 const std::string &message_id = "");
     struct Got {
         std::string body, message_id;
         std::map<std::string, int64_t> ints;

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdexcept>
+#include <string>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,7 +43,7 @@ bool pump(int from, int to) {
 
 } // namespace
 
-Proxy::Proxy(int target_port) : target_(target_port) {
+Proxy::Proxy(int target_port, int loop_deadline_s) : target_(target_port), deadline_s_(loop_deadline_s) {
     // CLOEXEC on every socket: a child the test starts (a bridge, the broker
     // through broker.sh) must not hold a connection open that the proxy cut.
     listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -63,10 +64,18 @@ Proxy::~Proxy() {
     close(listen_fd_);
 }
 
-// The loop thread does cuts and freezes, so no descriptor changes under its poll.
+// The loop thread does cuts and freezes, so no descriptor changes under its
+// poll. A loop that does not take the request in time is stuck (a blocking
+// write to a peer that does not read): say so rather than wait for ever.
 void Proxy::wait_for_loop(std::atomic<bool> &request) {
     request = true;
-    while (request) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(deadline_s_);
+    while (request) {
+        if (std::chrono::steady_clock::now() > end)
+            throw std::runtime_error("proxy: its loop thread did not take the request within " +
+                                     std::to_string(deadline_s_) + " s (stuck writing to a peer that reads nothing?)");
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
 }
 
 int Proxy::cut() {
@@ -75,8 +84,11 @@ int Proxy::cut() {
 }
 
 void Proxy::freeze() { wait_for_loop(freeze_); }
+void Proxy::hold_upstream() { wait_for_loop(hold_); }
 
 void Proxy::reset_all() {
+    pairs_.insert(pairs_.end(), held_.begin(), held_.end());
+    held_.clear();
     for (auto &[c, b] : pairs_) {
         reset(c);
         reset(b);
@@ -96,11 +108,18 @@ void Proxy::loop() {
             pairs_.clear();
             freeze_ = false;
         }
+        if (hold_) {
+            held_.insert(held_.end(), pairs_.begin(), pairs_.end());
+            pairs_.clear();
+            hold_ = false;
+        }
         std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
         for (auto &[c, b] : pairs_) {
             fds.push_back({c, POLLIN, 0});
             fds.push_back({b, POLLIN, 0});
         }
+        const size_t held_at = fds.size(); // before an accept adds to pairs_
+        for (auto &[c, b] : held_) fds.push_back({b, POLLIN, 0});
         if (poll(fds.data(), fds.size(), 20) <= 0) continue;
         if (fds[0].revents & POLLIN) {
             int c = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
@@ -114,7 +133,14 @@ void Proxy::loop() {
                 close(b);
             }
         }
-        for (size_t i = 1; i + 1 < fds.size(); i += 2) {
+        for (size_t i = fds.size(); i-- > held_at;) { // backwards: erasing keeps the lower indexes
+            auto [c, b] = held_[i - held_at];
+            if (fds[i].revents == 0 || pump(b, c)) continue;
+            reset(c);
+            reset(b);
+            held_.erase(held_.begin() + long(i - held_at));
+        }
+        for (size_t i = 1; i + 1 < held_at; i += 2) {
             int c = fds[i].fd, b = fds[i + 1].fd;
             bool ok = true;
             if (fds[i].revents) ok = pump(c, b);
