@@ -94,7 +94,7 @@ void add_message_commands(CLI::App &app, Args &a) {
     r->add_option("queue", a.queue)->required();
     r->add_option("--count", a.count, "messages to receive");
     r->add_flag("--ack", a.ack, "ack each (the default)");
-    r->add_option("--nack", a.nack_ms, "nack each with this delay in ms (-1: the queue's backoff)");
+    r->add_option("--nack", a.nack_ms, "nack each with this delay in ms, 0 to 1209600000 (14 days; -1: the queue's backoff)");
     r->add_flag("--no-ack", a.no_ack, "neither: they go back to the queue when shmqctl exits (counts an attempt)");
     r->add_option("--timeout", a.timeout_s, "seconds to wait for the first message");
     auto *p = app.add_subcommand("peek", "show ready messages without leasing them");
@@ -208,6 +208,11 @@ int run_recv(const Args &a) {
         return fail_msg("recv: give at most one of --ack, --nack and --no-ack", kUsage);
     RecvAction act = a.no_ack ? RecvAction::NoAck : a.nack_ms ? RecvAction::Nack : RecvAction::Ack;
     double ms = a.nack_ms.value_or(-1);
+    // Checked before the cast: a NaN or a delay past int64 nanoseconds used to
+    // become the queue's backoff, a retry at once where a long delay was asked.
+    if (!(ms == -1 || (ms >= 0 && ms * 1e6 <= double(SHMQ_MAX_DELAY_NS))))
+        return fail_msg("recv: --nack takes -1 (the queue's backoff) or a delay of 0 to 1209600000 ms (14 days)",
+                        kUsage);
     return cmd_recv(a.out, a.queue, a.group, a.count, act, ms < 0 ? -1 : int64_t(ms * 1e6), to_ns(a.timeout_s));
 }
 
