@@ -22,6 +22,10 @@ uint32_t drain_dead_letters(Supervised &s, shmq::detail::Queue *from = nullptr);
 // at most once a second, their dead letters go to stores TOPIC.GROUP too, so
 // none holds a payload slot forever (orphans.cpp).
 uint32_t drain_orphan_groups(Supervised &topic, const StoreDirs &dirs, int64_t now_ms);
+// Redrive and purge requests for those groups' stores (shmqd holds their
+// writer locks, so no tool can carry them out): a redrive goes into the lane
+// bound under the group's name now, and fails if none is.
+uint32_t serve_orphan_requests(Supervised &topic, const StoreDirs &dirs, int64_t now_ms);
 // READY above the high-water mark (overflow "spill"): move the oldest ready
 // messages to the spill store, down to the middle mark.
 uint32_t spill_out(Supervised &s);

@@ -8,7 +8,9 @@
 // name is one) and they move there as a configured group's do: written (and
 // synced) first, released after. A lane whose name gives no usable store name
 // (longer than 64 characters, or a configured queue's) has its dead letters
-// released with a logged count.
+// released with a logged count. Such a store's redrive and purge requests
+// (shmqctl dlq ... TOPIC --group GROUP) are served here too, since shmqd holds
+// its writer lock: a redrive goes into the lane bound under that name now.
 #include "moves.hpp"
 
 #include <spdlog/spdlog.h>
@@ -59,7 +61,27 @@ uint32_t release_unstorable(Supervised &t, Queue &lane, uint32_t k) {
     return n;
 }
 
+// The lane bound under `group` now, not a configured group's; max_groups if none.
+uint32_t bound_lane(const Supervised &t, const std::string &group) {
+    for (uint32_t k = 0; k < t.params.max_groups; ++k)
+        if (!configured_lane(t, k) && t.q->lane_name(k) == group) return k;
+    return t.params.max_groups;
+}
+
 } // namespace
+
+uint32_t serve_orphan_requests(Supervised &t, const StoreDirs &dirs, int64_t now_ms) {
+    uint32_t sent = 0;
+    for (auto &entry : t.orphans) {
+        Supervised &o = *entry.second;
+        if (!o.redrive.active && now_ms < o.redrive.next_check_ms) continue; // nothing to look at yet
+        uint32_t k = bound_lane(t, o.group); // again at each step: the group may be removed meanwhile
+        o.publisher = k < t.params.max_groups ? t.q.get() : nullptr;
+        o.lane_mask = k < t.params.max_groups ? 1u << k : 0;
+        sent += redrive_step(o, dirs.dlq, now_ms);
+    }
+    return sent;
+}
 
 uint32_t drain_orphan_groups(Supervised &t, const StoreDirs &dirs, int64_t now_ms) {
     if (!t.cfg.topic() || now_ms < t.orphan_check_ms) return 0;
