@@ -25,7 +25,7 @@ struct Args {
     CLI::Option *send_ttl = nullptr, *send_dedup = nullptr; // given on the command line? (their defaults mean "none")
     std::optional<double> nack_ms; // unset: no --nack given (-1 is a value: the backoff)
     int watch_count = 0;
-    bool ack = false, no_ack = false, fix = false, if_empty = false;
+    bool ack = false, no_ack = false, fix = false, if_empty = false, force = false;
     std::string config, dlq_dir, dlq_cmd;
     std::string status_file = "/run/shmq-bridge/metrics.prom"; // shmq-bridge.service's RuntimeDirectory
     uint64_t id = 0;
@@ -105,6 +105,11 @@ void add_message_commands(CLI::App &app, Args &a) {
     auto *ga = g->add_subcommand("add", "bind GROUP on TOPIC: it receives what is published from now on");
     ga->add_option("topic", a.queue)->required();
     ga->add_option("group", a.group)->required();
+    auto *gr = g->add_subcommand("remove", "unbind GROUP from TOPIC: publishes stop including it; with --force "
+                                           "its messages become dead letters (reason group_removed)");
+    gr->add_option("topic", a.queue)->required();
+    gr->add_option("group", a.group)->required();
+    gr->add_flag("--force", a.force, "remove it even while it holds messages (without: refused, exit 5)");
 }
 
 // peek, recv, purge and stat take a topic's consumer group.
@@ -271,5 +276,7 @@ int main(int argc, char **argv) {
     a.out.payload = a.raw ? Output::Payload::Raw : a.hex ? Output::Payload::Hex : Output::Payload::Escaped;
     CLI::App *cmd = app.get_subcommands().front();
     if (cmd->get_name() == "dlq") return run_dlq(cmd->get_subcommands().front()->get_name(), a);
+    if (cmd->get_name() == "group" && cmd->get_subcommands().front()->get_name() == "remove")
+        return cmd_group_remove(a.out, a.queue, a.group, a.force);
     return run(cmd->get_name(), a);
 }
