@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
+
 #include <optional>
 
 namespace {
@@ -212,6 +214,8 @@ int run_recv(const Args &a) {
     if (int(a.ack) + int(a.no_ack) + int(a.nack_ms.has_value()) > 1)
         return fail_msg("recv: give at most one of --ack, --nack and --no-ack", kUsage);
     RecvAction act = a.no_ack ? RecvAction::NoAck : a.nack_ms ? RecvAction::Nack : RecvAction::Ack;
+    if (a.count == 0) return fail_msg("recv: --count must be at least 1", kUsage); // was "recv Q: success.", exit 5
+    if (std::isnan(a.timeout_s)) return fail_msg("recv: --timeout takes seconds (-1: forever)", kUsage);
     double ms = a.nack_ms.value_or(-1);
     // Checked before the cast: a NaN or a delay past int64 nanoseconds used to
     // become the queue's backoff, a retry at once where a long delay was asked.
@@ -231,6 +235,7 @@ int send(Args &a) {
     if (a.send_ttl->count() > 0 && a.ttl_s <= 0)
         return fail_msg("send: --ttl must be > 0 (--no-ttl: never expires; without --ttl: the queue's)", kUsage);
     if (a.no_ttl) ttl_ns = SHMQ_TTL_NEVER;
+    if (std::isnan(a.timeout_s)) return fail_msg("send: --timeout takes seconds (-1: forever)", kUsage);
     return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s), delay_ns(a.delay_s), ttl_ns, a.headers, a.dedup_key);
 }
 

@@ -119,6 +119,21 @@ TEST_CASE("recv --nack refuses a delay it cannot carry instead of retrying at on
     ctl("delete " + q);
 }
 
+TEST_CASE("recv --count 0 and a NaN --timeout are usage errors") {
+    // --count 0 failed with "recv Q: success." and exit 5; a NaN timeout
+    // (cast to int64 out of range) waited for ever.
+    std::string q = unique_name("ctlcount");
+    REQUIRE(ctl("create " + q).code == 0);
+    REQUIRE(ctl("send " + q + " kept").code == 0);
+    CHECK(ctl("recv " + q + " --count 0").code == 1);
+    CHECK(ctl("recv " + q + " --timeout nan").code == 1);
+    CHECK(ctl("send " + q + " more --timeout nan").code == 1);
+    shmq_stats s = lib_stats(q);
+    CHECK(s.ready == 1);
+    CHECK(s.delivered == 0);
+    ctl("delete " + q);
+}
+
 TEST_CASE("send prints the ids it sent; --delay stores them DELAYED, beyond 14 days refused") {
     std::string q = unique_name("ctldelay");
     REQUIRE(ctl("create " + q).code == 0);
