@@ -31,14 +31,20 @@ int fail(RedriveReport *rep, int rc, const std::string &why) {
     return rc;
 }
 
-// Wait until the daemon has deleted the request file, or the deadline.
-int wait_for_daemon(int dirfd, const RedriveOptions &o, RedriveReport *rep) {
+// Wait until the daemon has deleted the request file, or the deadline. A
+// redrive it dropped (a target it cannot open, a group no longer bound) says
+// "failed" in the status file it wrote for this request: that is an error.
+int wait_for_daemon(int dirfd, const RedriveOptions &o, const RedriveRequest &req, RedriveReport *rep) {
     auto deadline = Clock::now() + std::chrono::milliseconds(o.timeout_ms);
     while (redrive_request_pending(dirfd, o.queue)) {
         if (Clock::now() >= deadline)
             return fail(rep, ETIMEDOUT, "shmqd has not finished the redrive yet (the request stays pending)");
         std::this_thread::sleep_for(std::chrono::milliseconds(20)); // polling a file, with a deadline
     }
+    RedriveStatus st;
+    std::string why;
+    if (!req.purge && read_redrive_status(dirfd, o.queue, &st, &why) == 0 && st.state == "failed")
+        return fail(rep, EIO, "shmqd dropped the redrive: " + st.error);
     rep->finished = true;
     return 0;
 }
@@ -48,7 +54,7 @@ int via_daemon(int dirfd, const RedriveOptions &o, const RedriveRequest &req, Re
     std::string why;
     int rc = write_redrive_request(dirfd, o.queue, req, &why);
     if (rc != 0) return fail(rep, rc, why);
-    return o.wait ? wait_for_daemon(dirfd, o, rep) : 0;
+    return o.wait ? wait_for_daemon(dirfd, o, req, rep) : 0;
 }
 
 // The queue to put them back into: `to`, their topic (*groups: the bit of

@@ -29,6 +29,7 @@ int cmd_recv(const Output &out, const std::string &name, const std::string &grou
 int cmd_purge(const Output &out, const std::string &name, const std::string &group);
 // Bind consumer group `group` on topic `topic` (cmd_write.cpp).
 int cmd_group_add(const Output &out, const std::string &topic, const std::string &group);
+int cmd_group_remove(const Output &out, const std::string &topic, const std::string &group, bool force);
 int cmd_recover(const Output &out, const std::string &name);
 int cmd_doctor(const Output &out, bool fix);
 // shmq-bridge's bindings, from its status file (cmd_bridge.cpp).

@@ -193,6 +193,26 @@ int cmd_group_add(const Output &out, const std::string &topic, const std::string
     return kOk;
 }
 
+int cmd_group_remove(const Output &out, const std::string &topic, const std::string &group, bool force) {
+    const std::string what = "group remove " + topic;
+    if (shmq_name_check(group.c_str()) != SHMQ_OK)
+        return fail_msg(what + ": bad group name '" + group + "'. Names are 1-64 of [A-Za-z0-9._-].", kUsage);
+    QueuePtr q;
+    int rc = open_attached(topic, &q);
+    if (rc != SHMQ_OK) return fail(what, rc);
+    if (!q->topic()) return fail_msg(what + ": " + topic + " is a queue, not a topic", kUsage);
+    rc = q->group_remove(group.c_str(), force);
+    if (rc == SHMQ_ENOTFOUND) return fail_msg(what + ": topic " + topic + " has no group '" + group + "'", kNotFound);
+    if (rc == SHMQ_EBUSY)
+        return fail_msg(what + ": group '" + group + "' still holds messages; kept (--force makes them dead letters, "
+                        "reason group_removed)", kFailed);
+    if (rc != SHMQ_OK) return fail(what + " " + group, rc);
+    print_result(out, {{"topic", topic}, {"group", group}, {"removed", true}, {"forced", force}},
+                 "removed group " + group + " from topic " + topic +
+                     (force ? " (what it held goes to its dead letters, TOPIC.GROUP, through shmqd)" : ""));
+    return kOk;
+}
+
 int cmd_recover(const Output &out, const std::string &name) {
     QueuePtr q;
     int rc = open_attached(name, &q);

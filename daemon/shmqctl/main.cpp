@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
+
 #include <optional>
 
 namespace {
@@ -25,7 +27,7 @@ struct Args {
     CLI::Option *send_ttl = nullptr, *send_dedup = nullptr; // given on the command line? (their defaults mean "none")
     std::optional<double> nack_ms; // unset: no --nack given (-1 is a value: the backoff)
     int watch_count = 0;
-    bool ack = false, no_ack = false, fix = false, if_empty = false;
+    bool ack = false, no_ack = false, fix = false, if_empty = false, force = false;
     std::string config, dlq_dir, dlq_cmd;
     std::string status_file = "/run/shmq-bridge/metrics.prom"; // shmq-bridge.service's RuntimeDirectory
     uint64_t id = 0;
@@ -94,7 +96,7 @@ void add_message_commands(CLI::App &app, Args &a) {
     r->add_option("queue", a.queue)->required();
     r->add_option("--count", a.count, "messages to receive");
     r->add_flag("--ack", a.ack, "ack each (the default)");
-    r->add_option("--nack", a.nack_ms, "nack each with this delay in ms (-1: the queue's backoff)");
+    r->add_option("--nack", a.nack_ms, "nack each with this delay in ms, 0 to 1209600000 (14 days; -1: the queue's backoff)");
     r->add_flag("--no-ack", a.no_ack, "neither: they go back to the queue when shmqctl exits (counts an attempt)");
     r->add_option("--timeout", a.timeout_s, "seconds to wait for the first message");
     auto *p = app.add_subcommand("peek", "show ready messages without leasing them");
@@ -105,6 +107,11 @@ void add_message_commands(CLI::App &app, Args &a) {
     auto *ga = g->add_subcommand("add", "bind GROUP on TOPIC: it receives what is published from now on");
     ga->add_option("topic", a.queue)->required();
     ga->add_option("group", a.group)->required();
+    auto *gr = g->add_subcommand("remove", "unbind GROUP from TOPIC: publishes stop including it; with --force "
+                                           "its messages become dead letters (reason group_removed)");
+    gr->add_option("topic", a.queue)->required();
+    gr->add_option("group", a.group)->required();
+    gr->add_flag("--force", a.force, "remove it even while it holds messages (without: refused, exit 5)");
 }
 
 // peek, recv, purge and stat take a topic's consumer group.
@@ -207,7 +214,14 @@ int run_recv(const Args &a) {
     if (int(a.ack) + int(a.no_ack) + int(a.nack_ms.has_value()) > 1)
         return fail_msg("recv: give at most one of --ack, --nack and --no-ack", kUsage);
     RecvAction act = a.no_ack ? RecvAction::NoAck : a.nack_ms ? RecvAction::Nack : RecvAction::Ack;
+    if (a.count == 0) return fail_msg("recv: --count must be at least 1", kUsage); // was "recv Q: success.", exit 5
+    if (std::isnan(a.timeout_s)) return fail_msg("recv: --timeout takes seconds (-1: forever)", kUsage);
     double ms = a.nack_ms.value_or(-1);
+    // Checked before the cast: a NaN or a delay past int64 nanoseconds used to
+    // become the queue's backoff, a retry at once where a long delay was asked.
+    if (!(ms == -1 || (ms >= 0 && ms * 1e6 <= double(SHMQ_MAX_DELAY_NS))))
+        return fail_msg("recv: --nack takes -1 (the queue's backoff) or a delay of 0 to 1209600000 ms (14 days)",
+                        kUsage);
     return cmd_recv(a.out, a.queue, a.group, a.count, act, ms < 0 ? -1 : int64_t(ms * 1e6), to_ns(a.timeout_s));
 }
 
@@ -221,6 +235,7 @@ int send(Args &a) {
     if (a.send_ttl->count() > 0 && a.ttl_s <= 0)
         return fail_msg("send: --ttl must be > 0 (--no-ttl: never expires; without --ttl: the queue's)", kUsage);
     if (a.no_ttl) ttl_ns = SHMQ_TTL_NEVER;
+    if (std::isnan(a.timeout_s)) return fail_msg("send: --timeout takes seconds (-1: forever)", kUsage);
     return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s), delay_ns(a.delay_s), ttl_ns, a.headers, a.dedup_key);
 }
 
@@ -266,5 +281,7 @@ int main(int argc, char **argv) {
     a.out.payload = a.raw ? Output::Payload::Raw : a.hex ? Output::Payload::Hex : Output::Payload::Escaped;
     CLI::App *cmd = app.get_subcommands().front();
     if (cmd->get_name() == "dlq") return run_dlq(cmd->get_subcommands().front()->get_name(), a);
+    if (cmd->get_name() == "group" && cmd->get_subcommands().front()->get_name() == "remove")
+        return cmd_group_remove(a.out, a.queue, a.group, a.force);
     return run(cmd->get_name(), a);
 }

@@ -125,6 +125,7 @@ bool tick_queue(Supervised &s, const StoreDirs &dirs, int64_t now_ms) {
     bool busy = false;
     for (auto &g : s.groups) busy |= tick_group(*g, dirs, s.stats.free, now_ms, still_bound(s, *g));
     busy |= drain_orphan_groups(s, dirs, now_ms) >= kMoveBatch;
+    serve_orphan_requests(s, dirs, now_ms);
     return busy || dead >= kMoveBatch || out >= kMoveBatch || in >= kMoveBatch;
 }
 

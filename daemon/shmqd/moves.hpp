@@ -27,6 +27,10 @@ uint32_t drain_orphan_groups(Supervised &topic, const StoreDirs &dirs, int64_t n
 // under another name: drain_orphan_groups moves those, shmqd does nothing
 // else through g's handle).
 bool still_bound(const Supervised &topic, const Supervised &g);
+// Redrive and purge requests for those groups' stores (shmqd holds their
+// writer locks, so no tool can carry them out): a redrive goes into the lane
+// bound under the group's name now, and fails if none is.
+uint32_t serve_orphan_requests(Supervised &topic, const StoreDirs &dirs, int64_t now_ms);
 // READY above the high-water mark (overflow "spill"): move the oldest ready
 // messages to the spill store, down to the middle mark.
 uint32_t spill_out(Supervised &s);

@@ -11,7 +11,10 @@
 // count. A store name that another queue or group owns (a configured one's,
 // `a.b` + `c` against a queue `a.b.c`, or another topic's hand-bound group,
 // `a` + `b.c` against `a.b` + `c`: the store's lock says so) is refused:
-// those dead letters stay in the segment, logged once.
+// those dead letters stay in the segment, logged once. A store's redrive and
+// purge requests (shmqctl dlq ... TOPIC --group GROUP) are served here too,
+// since shmqd holds its writer lock: a redrive goes into the lane bound under
+// that name now.
 #include "moves.hpp"
 
 #include <spdlog/spdlog.h>
@@ -83,10 +86,30 @@ uint32_t release_unstorable(Supervised &t, Queue &lane, uint32_t k) {
     return n;
 }
 
+// The lane bound under `group` now, not a configured group's; max_groups if none.
+uint32_t bound_lane(const Supervised &t, const std::string &group) {
+    for (uint32_t k = 0; k < t.params.max_groups; ++k)
+        if (!configured_lane(t, k) && t.q->lane_name(k) == group) return k;
+    return t.params.max_groups;
+}
+
 } // namespace
 
 bool still_bound(const Supervised &topic, const Supervised &g) {
     return g.q && topic.q->lane_name(g.q->lane()) == g.group;
+}
+
+uint32_t serve_orphan_requests(Supervised &t, const StoreDirs &dirs, int64_t now_ms) {
+    uint32_t sent = 0;
+    for (auto &entry : t.orphans) {
+        Supervised &o = *entry.second;
+        if (!o.redrive.active && now_ms < o.redrive.next_check_ms) continue; // nothing to look at yet
+        uint32_t k = bound_lane(t, o.group); // again at each step: the group may be removed meanwhile
+        o.publisher = k < t.params.max_groups ? t.q.get() : nullptr;
+        o.lane_mask = k < t.params.max_groups ? 1u << k : 0;
+        sent += redrive_step(o, dirs.dlq, now_ms);
+    }
+    return sent;
 }
 
 uint32_t drain_orphan_groups(Supervised &t, const StoreDirs &dirs, int64_t now_ms) {

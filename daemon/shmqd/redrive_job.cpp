@@ -36,11 +36,29 @@ void write_status(Supervised &s, int dirfd, const std::string &state, const std:
     if (write_redrive_status(dirfd, s.cfg.name, st, &why) != 0) spdlog::warn("queue {}: {}", s.cfg.name, why);
 }
 
+// A request that cannot be carried out: logged, reported, dropped.
+void fail_job(Supervised &s, int dirfd, const std::string &error) {
+    spdlog::error("queue {}: redrive: {}; request dropped", s.cfg.name, error);
+    write_status(s, dirfd, "failed", error);
+    remove_redrive_request(dirfd, s.cfg.name);
+    s.redrive = RedriveJob{};
+}
+
+// Their own queue, or the lane of a group bound by hand (orphans.cpp), which
+// has no handle while it is not bound.
+bool has_own_target(const Supervised &s) { return s.q != nullptr || s.publisher != nullptr; }
+
+constexpr const char *kNotBound = "its group is not bound: nothing to redrive into (bind it again, or redrive --to a queue)";
+
 // The queue the records go into: their own, or the request's target (opened
 // as a client for the job's duration).
 bool open_target(Supervised &s, int dirfd) {
     RedriveJob &j = s.redrive;
-    if (j.req.to.empty() || j.req.to == s.cfg.name) return true;
+    if (j.req.to.empty() || j.req.to == s.cfg.name) {
+        if (has_own_target(s)) return true;
+        fail_job(s, dirfd, kNotBound);
+        return false;
+    }
     shmq_options o;
     shmq_options_init(&o);
     o.prefetch = 0;
@@ -48,11 +66,7 @@ bool open_target(Supervised &s, int dirfd) {
     int rc = shmq::detail::Queue::open(j.req.to.c_str(), &o, &q);
     j.target.reset(q);
     if (rc == SHMQ_OK) return true;
-    std::string error = "cannot open the target queue " + j.req.to + ": " + shmq_strerror(rc);
-    spdlog::error("queue {}: redrive: {}; request dropped", s.cfg.name, error);
-    write_status(s, dirfd, "failed", error);
-    remove_redrive_request(dirfd, s.cfg.name);
-    j = RedriveJob{};
+    fail_job(s, dirfd, "cannot open the target queue " + j.req.to + ": " + shmq_strerror(rc));
     return false;
 }
 
@@ -114,6 +128,10 @@ uint32_t redrive_step(Supervised &s, int dirfd, int64_t now_ms) {
     if (!j.active || now_ms - j.last_ms < kCallEveryMs) return 0;
     if (cancelled(s, dirfd, now_ms)) {
         end_job(s, dirfd, "cancelled");
+        return 0;
+    }
+    if (!j.target && !has_own_target(s)) { // a group bound by hand, removed meanwhile
+        end_job(s, dirfd, "failed");
         return 0;
     }
     j.tokens = std::min(j.tokens + j.req.rate * double(now_ms - j.last_ms) / 1000.0, std::max(1.0, j.req.rate));

@@ -99,6 +99,41 @@ TEST_CASE("recv --nack -1 nacks with the queue's backoff; it never acks (issue 1
     ctl("delete " + q);
 }
 
+TEST_CASE("recv --nack refuses a delay it cannot carry instead of retrying at once") {
+    // 1e20 ms, inf and nan were cast to int64 out of range: the nack went out
+    // with the queue's backoff (here: at once), the opposite of what was asked.
+    std::string q = unique_name("ctlnackrange");
+    REQUIRE(ctl("create " + q + " --backoff-base 0 --backoff-cap 0").code == 0);
+    REQUIRE(ctl("send " + q + " keep-me").code == 0);
+    for (std::string bad : {"1e20", "inf", "nan", "-2", "-0.5", "1209600001"}) {
+        CAPTURE(bad);
+        CHECK(ctl("recv " + q + " --nack " + bad).code == 1);
+        shmq_stats s = lib_stats(q);
+        CHECK(s.ready == 1); // refused before anything was leased
+        CHECK(s.delivered == 0);
+    }
+    REQUIRE(ctl("recv " + q + " --nack 1209600000").code == 0); // 14 days: the longest delay
+    shmq_stats s = lib_stats(q);
+    CHECK(s.delayed == 1);
+    CHECK(s.ready == 0);
+    ctl("delete " + q);
+}
+
+TEST_CASE("recv --count 0 and a NaN --timeout are usage errors") {
+    // --count 0 failed with "recv Q: success." and exit 5; a NaN timeout
+    // (cast to int64 out of range) waited for ever.
+    std::string q = unique_name("ctlcount");
+    REQUIRE(ctl("create " + q).code == 0);
+    REQUIRE(ctl("send " + q + " kept").code == 0);
+    CHECK(ctl("recv " + q + " --count 0").code == 1);
+    CHECK(ctl("recv " + q + " --timeout nan").code == 1);
+    CHECK(ctl("send " + q + " more --timeout nan").code == 1);
+    shmq_stats s = lib_stats(q);
+    CHECK(s.ready == 1);
+    CHECK(s.delivered == 0);
+    ctl("delete " + q);
+}
+
 TEST_CASE("send prints the ids it sent; --delay stores them DELAYED, beyond 14 days refused") {
     std::string q = unique_name("ctldelay");
     REQUIRE(ctl("create " + q).code == 0);

@@ -80,6 +80,7 @@ TEST_CASE("every command's --json output parses; the walk covers every command")
         {"create topic", "create " + t + " --groups 2"},
         {"group", "group add " + t + " g"},
         {"stat group", "stat " + t + " --group g"},
+        {"group remove", "group remove " + t + " g"},
         {"delete topic", "delete " + t},
         {"send", "send " + q + " hello"},
         {"list", "list"},

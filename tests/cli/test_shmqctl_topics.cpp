@@ -248,3 +248,30 @@ TEST_CASE("list shows a row per group under its topic: ready, leased, delayed, d
     CHECK((*it)["groups"][0]["dead"] == 2); // its delayed message became a dead letter too (group_removed)
     ctl("delete " + t);
 }
+
+TEST_CASE("group remove unbinds a group: refused while it holds messages, --force dead-letters them") {
+    // Before, no tool but a C program could remove a group, so a group bound
+    // by hand and never consumed held payload slots until the topic was deleted.
+    std::string t = unique_name("ctlrmg"), q = unique_name("ctlrmq");
+    REQUIRE(ctl("create " + t + " --groups 2").code == 0);
+    REQUIRE(ctl("create " + q).code == 0);
+    REQUIRE(ctl("group add " + t + " lagging").code == 0);
+    REQUIRE(ctl("group add " + t + " busy").code == 0);
+    REQUIRE(ctl("send " + t + " -", "one\\ntwo\\n").code == 0);
+    Run r = ctl_err("group remove " + t + " lagging");
+    CHECK(r.code == 5);
+    CHECK(r.out.find("still holds messages") != std::string::npos);
+    CHECK(ctl("peek " + t + " --group lagging --count 5 --json").out.find("two") != std::string::npos);
+    REQUIRE(ctl("group remove " + t + " lagging --force").code == 0);
+    CHECK(ctl("recv " + t + " --group lagging --timeout 0").code == 2); // gone
+    Run rest = ctl("recv " + t + " --group busy --count 2 --json");
+    REQUIRE(rest.code == 0);
+    CHECK(nlohmann::json::parse(rest.out).size() == 2); // the other group keeps its messages
+    CHECK(ctl("group remove " + t + " busy").code == 0); // empty: no --force needed
+    CHECK(ctl_err("group remove " + t + " busy").code == 2);
+    CHECK(ctl_err("group remove " + q + " g").code == 1);
+    CHECK(ctl_err("group remove " + t + " 'a b'").code == 1);
+    CHECK(ctl_err("group remove no.such.topic g").code == 2);
+    ctl("delete " + t);
+    ctl("delete " + q);
+}

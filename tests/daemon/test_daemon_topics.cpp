@@ -171,3 +171,73 @@ TEST_CASE("a poison message in one group lands in that group's dead letters; the
     shmq_close(t);
     CHECK(d.stop() == 0);
 }
+
+TEST_CASE("a group bound by hand: shmqd carries out a redrive and a purge of its dead letters") {
+    // shmqd holds the writer lock of such a group's store (TOPIC.GROUP, opened
+    // when its first dead letter came), so shmqctl hands requests to it; they
+    // used to stay pending for ever, since only configured groups served them.
+    TempDir dir;
+    dir.write("shmqd.toml", daemon_section(dir) + topic_section("orders", "groups = [\"email\"]\nmax_attempts = 1"));
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    shmq_queue *t = open_queue("orders");
+    REQUIRE(t != nullptr);
+    REQUIRE(shmq_group_add(t, "extra") == SHMQ_OK);
+    shmq_queue *extra = open_group("orders", "extra");
+    REQUIRE(extra != nullptr);
+    shmq_queue *email = open_group("orders", "email");
+    REQUIRE(email != nullptr);
+    shmq_msg m;
+    for (const char *data : {"first", "second"}) {
+        REQUIRE(shmq_send(t, data, 5, 0) == SHMQ_OK);
+        REQUIRE(shmq_recv(email, &m, 5 * kSecond) == SHMQ_OK);
+        CHECK(shmq_ack(email, &m) == SHMQ_OK);
+        REQUIRE(shmq_recv(extra, &m, 5 * kSecond) == SHMQ_OK);
+        CHECK(shmq_reject(extra, &m) == SHMQ_OK);
+    }
+    REQUIRE(eventually([&] { return dead_letters(dir, "orders.extra").size() == 2; }));
+    const uint64_t first = dead_letters(dir, "orders.extra")[0].meta.id;
+    shmqd::ops::RedriveOptions o;
+    o.queue = "orders.extra";
+    o.topic = "orders";
+    o.group = "extra";
+    o.dead_letter_dir = dir.file("dlq");
+    o.rate = 1000;
+    o.timeout_ms = 10000;
+    o.ids = {first};
+    shmqd::ops::RedriveReport rep;
+    REQUIRE_MESSAGE(shmqd::ops::redrive(o, &rep) == 0, rep.error);
+    CHECK(rep.via_daemon);
+    REQUIRE(shmq_recv(extra, &m, 5 * kSecond) == SHMQ_OK); // back into that group only
+    CHECK(m.id == first);
+    CHECK(m.attempt == 1);
+    CHECK(shmq_ack(extra, &m) == SHMQ_OK);
+    CHECK(shmq_recv(email, &m, 0) == SHMQ_EEMPTY);
+    o.ids.clear();
+    shmqd::ops::RedriveReport purged;
+    REQUIRE_MESSAGE(shmqd::ops::purge(o, &purged) == 0, purged.error);
+    CHECK(dead_letters(dir, "orders.extra").empty());
+    // A redrive shmqd drops is an error, not "done": into a queue that does
+    // not exist, and into the group once it was removed. The record stays.
+    REQUIRE(shmq_send(t, "third", 5, 0) == SHMQ_OK);
+    REQUIRE(shmq_recv(email, &m, 5 * kSecond) == SHMQ_OK);
+    CHECK(shmq_ack(email, &m) == SHMQ_OK);
+    REQUIRE(shmq_recv(extra, &m, 5 * kSecond) == SHMQ_OK);
+    CHECK(shmq_reject(extra, &m) == SHMQ_OK);
+    REQUIRE(eventually([&] { return dead_letters(dir, "orders.extra").size() == 1; }));
+    o.to = "no-such-queue";
+    shmqd::ops::RedriveReport bad;
+    CHECK(shmqd::ops::redrive(o, &bad) != 0);
+    CHECK_MESSAGE(bad.error.find("no-such-queue") != std::string::npos, bad.error);
+    o.to.clear();
+    shmq_close(extra);
+    REQUIRE(shmq_group_remove(t, "extra", 1) == SHMQ_OK);
+    shmqd::ops::RedriveReport unbound;
+    CHECK(shmqd::ops::redrive(o, &unbound) != 0);
+    CHECK_MESSAGE(unbound.error.find("not bound") != std::string::npos, unbound.error);
+    CHECK(dead_letters(dir, "orders.extra").size() == 1);
+    CHECK(eventually([&] { return stats_of(t).free == 16; }));
+    shmq_close(email);
+    shmq_close(t);
+    CHECK(d.stop() == 0);
+}
