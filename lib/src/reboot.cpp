@@ -99,11 +99,12 @@ int Queue::check_boot(int fd) {
     auto *h = static_cast<Header *>(map_.base);
     if (p_.durability != SHMQ_DURABILITY_DISK)
         return std::memcmp(h->boot_id, now.bytes, sizeof now.bytes) == 0 ? SHMQ_OK : SHMQ_EREBOOTED;
-#ifndef SHMQ_EXPLORE // the harness runs one opener at a time (its processes share one file table)
+#ifndef SHMQ_EXPLORE
     while (flock(fd, LOCK_EX) != 0)
         if (errno != EINTR) return error_from_errno(errno);
-#else
+#else // the harness's processes share one file table: it models the lock (sim.cpp)
     (void)fd;
+    explore_flock(true);
 #endif
     if (std::memcmp(h->boot_id, now.bytes, sizeof now.bytes) != 0) {
         bind();
@@ -115,6 +116,8 @@ int Queue::check_boot(int fd) {
     }
 #ifndef SHMQ_EXPLORE
     flock(fd, LOCK_UN);
+#else
+    explore_flock(false);
 #endif
     return SHMQ_OK;
 }
@@ -133,7 +136,15 @@ void Queue::rebase_epoch() {
 
 // Everything of the old boot's processes: records, sleepers, daemon, dedup.
 void Queue::forget_processes() {
-    for (uint32_t i = 0; i < p_.max_clients; ++i) new (client(i)) ClientRecord{};
+    for (uint32_t i = 0; i < p_.max_clients; ++i) { // freed as recovery frees them; counters kept (totals)
+        ClientRecord *rec = client(i);
+        ClientWord w{rec->word.load(std::memory_order_relaxed)};
+        if (w.state() != ClientState::Free)
+            rec->word.store(ClientWord::make(ClientState::Free, w.epoch() + 1, 0).raw, std::memory_order_relaxed);
+        for (A32 *f : {&rec->leased, &rec->returned, &rec->sleeping, &rec->space_sleeping, &rec->fd_armed})
+            f->store(0, std::memory_order_relaxed);
+        for (auto &pd : rec->pending) pd.target.store(0, std::memory_order_relaxed);
+    }
     hdr_->daemon_heartbeat_ms.store(0, std::memory_order_relaxed);
     hdr_->last_recover_ms.store(0, std::memory_order_relaxed);
     hdr_->daemon_pid.store(0, std::memory_order_relaxed);
