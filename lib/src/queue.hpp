@@ -113,7 +113,7 @@ public:
     // accessors may be used on such a handle.
     static int inspect(const char *name, Queue **out);
     // At open, before attaching (reboot.cpp): a DISK segment of another boot
-    // is rebuilt under an flock on `fd`; a MEMORY one is SHMQ_EREBOOTED.
+    // is rebuilt under a lock on `fd`; a MEMORY one is SHMQ_EREBOOTED.
     int check_boot(int fd);
     // A consumer handle on group `group` of topic `name` (topic.cpp).
     static int open_group(const char *name, const char *group, const shmq_options *opts, Queue **out);

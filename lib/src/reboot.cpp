@@ -3,8 +3,8 @@
 // Every segment records the kernel's boot id. Opening a MEMORY segment of
 // another boot is refused (SHMQ_EREBOOTED): its contents were never made
 // durable. A DISK segment of another boot is rebuilt before anyone attaches,
-// under an exclusive flock on its file (the kernel drops it if the rebuilder
-// dies): client records freed (pids of another boot mean nothing), rings
+// under an exclusive lock on its file (lock_file; the kernel drops it if the
+// rebuilder dies): client records freed (pids of another boot mean nothing), rings
 // re-initialised, and each slot judged by its state word and checksum. The
 // boot id is written last, so a rebuild killed midway is redone whole by the
 // next opener; every step below gives the same result when repeated.
@@ -18,7 +18,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <sys/file.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <utility>
@@ -92,6 +91,21 @@ bool Queue::sound(uint32_t i) const {
     return slot_crc(i, &c) && c == slot(i)->crc.load(std::memory_order_relaxed);
 }
 
+// The rebuild's lock: an open-file-description lock on the file's first
+// byte, waited for. Not flock(): shmqd holds an flock on every segment it
+// supervises (daemon/shmqd/lockfile.hpp), and the two kinds never conflict
+// on Linux. Like flock, the kernel drops it when its holder dies.
+static int lock_file(int fd, short type) {
+    struct flock fl{};
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 1;
+    while (fcntl(fd, type == F_UNLCK ? F_OFD_SETLK : F_OFD_SETLKW, &fl) != 0)
+        if (errno != EINTR) return error_from_errno(errno);
+    return SHMQ_OK;
+}
+
 // Called by open before attaching (the handle is mapped, not bound).
 int Queue::check_boot(int fd) {
     BootId now;
@@ -100,8 +114,7 @@ int Queue::check_boot(int fd) {
     if (p_.durability != SHMQ_DURABILITY_DISK)
         return std::memcmp(h->boot_id, now.bytes, sizeof now.bytes) == 0 ? SHMQ_OK : SHMQ_EREBOOTED;
 #ifndef SHMQ_EXPLORE
-    while (flock(fd, LOCK_EX) != 0)
-        if (errno != EINTR) return error_from_errno(errno);
+    if (int rc = lock_file(fd, F_WRLCK); rc != SHMQ_OK) return rc;
 #else // the harness's processes share one file table: it models the lock (sim.cpp)
     (void)fd;
     explore_flock(true);
@@ -115,7 +128,7 @@ int Queue::check_boot(int fd) {
         std::memcpy(h->boot_id, now.bytes, sizeof now.bytes);
     }
 #ifndef SHMQ_EXPLORE
-    flock(fd, LOCK_UN);
+    lock_file(fd, F_UNLCK);
 #else
     explore_flock(false);
 #endif

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <sys/file.h>
 #include <map>
 #include <string>
 #include <unistd.h>
@@ -310,5 +311,24 @@ TEST_CASE("shmq_sync: producer processes sync at once; a flusher killed mid-flus
     CHECK(s.flush_error == 0);
     CHECK(s.last_flush_ns > 0);
     shmq_close(q);
+    shmq_unlink(name.c_str());
+}
+
+TEST_CASE("a DISK queue opens while shmqd holds its flock on the segment file (the rebuild's lock is another kind)") {
+    DiskDir d;
+    std::string name = unique_name("disk_flock");
+    shmq_params p = disk_params();
+    shmq_queue *q = nullptr;
+    REQUIRE(shmq_create(name.c_str(), &p, nullptr, &q) == SHMQ_OK);
+    REQUIRE(send_text(q, "x", nullptr, nullptr) == SHMQ_OK);
+    shmq_close(q);
+    int fd = open((d.dir + "/shmq." + name).c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(flock(fd, LOCK_EX | LOCK_NB) == 0); // as shmqd's lockfile.cpp does
+    d.reboot();                                 // so the open rebuilds, under its lock
+    REQUIRE(shmq_open(name.c_str(), nullptr, &q) == SHMQ_OK);
+    CHECK(stats_of(q).ready == 1);
+    shmq_close(q);
+    close(fd);
     shmq_unlink(name.c_str());
 }
