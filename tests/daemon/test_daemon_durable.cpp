@@ -453,3 +453,27 @@ TEST_CASE("a snapshot write killed midway leaves the previous snapshot whole") {
     CHECK(back.segment == first.segment);
     CHECK(back.messages.size() == 5);
 }
+
+TEST_CASE("a memory queue's segment from before a reboot: shmqd unlinks it, says what it dropped, creates it again") {
+    TempDir dir;
+    dir.write("shmqd.toml", daemon_section(dir) + queue_section("mq"));
+    setenv("SHMQ_BOOT_ID", "11111111111111111111111111111111", 1); // the old boot
+    shmq_params p;
+    shmq_params_init(&p);
+    p.slot_count = 32;
+    p.slot_size = 64;
+    p.max_clients = 16;
+    shmq_queue *q = nullptr;
+    REQUIRE(shmq_create("mq", &p, nullptr, &q) == SHMQ_OK);
+    send_values(q, 0, 3);
+    shmq_close(q);
+    unsetenv("SHMQ_BOOT_ID"); // this boot: the kernel's
+    CHECK(shmq_open("mq", nullptr, &q) == SHMQ_EREBOOTED);
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    CHECK(d.log_has("from before a reboot (never durable)"));
+    CHECK(d.log_has("3 messages dropped"));
+    REQUIRE(shmq_open("mq", nullptr, &q) == SHMQ_OK);
+    shmq_close(q);
+    CHECK(d.stop() == 0);
+}
