@@ -96,6 +96,11 @@ bool Queue::sound(uint32_t i) const {
 // supervises (daemon/shmqd/lockfile.hpp), and the two kinds never conflict
 // on Linux. Like flock, the kernel drops it when its holder dies.
 static int lock_file(int fd, short type) {
+#ifdef SHMQ_EXPLORE // the harness's processes share one file table: it models the lock (sim.cpp)
+    (void)fd;
+    explore_flock(type != F_UNLCK);
+    return SHMQ_OK;
+#else
     struct flock fl{};
     fl.l_type = type;
     fl.l_whence = SEEK_SET;
@@ -104,6 +109,7 @@ static int lock_file(int fd, short type) {
     while (fcntl(fd, type == F_UNLCK ? F_OFD_SETLK : F_OFD_SETLKW, &fl) != 0)
         if (errno != EINTR) return error_from_errno(errno);
     return SHMQ_OK;
+#endif
 }
 
 // Called by open before attaching (the handle is mapped, not bound).
@@ -113,12 +119,7 @@ int Queue::check_boot(int fd) {
     auto *h = static_cast<Header *>(map_.base);
     if (p_.durability != SHMQ_DURABILITY_DISK)
         return std::memcmp(h->boot_id, now.bytes, sizeof now.bytes) == 0 ? SHMQ_OK : SHMQ_EREBOOTED;
-#ifndef SHMQ_EXPLORE
     if (int rc = lock_file(fd, F_WRLCK); rc != SHMQ_OK) return rc;
-#else // the harness's processes share one file table: it models the lock (sim.cpp)
-    (void)fd;
-    explore_flock(true);
-#endif
     if (std::memcmp(h->boot_id, now.bytes, sizeof now.bytes) != 0) {
         bind();
         rebuild();
@@ -127,11 +128,7 @@ int Queue::check_boot(int fd) {
         std::atomic_thread_fence(std::memory_order_release);
         std::memcpy(h->boot_id, now.bytes, sizeof now.bytes);
     }
-#ifndef SHMQ_EXPLORE
     lock_file(fd, F_UNLCK);
-#else
-    explore_flock(false);
-#endif
     return SHMQ_OK;
 }
 
