@@ -162,7 +162,7 @@ TEST_CASE("crash images: a DISK queue copied page by page while producers sync l
     const std::string base = tmpl, home = getenv("SHMQ_DIR");
     size_t copies = 0, confirmed = 0, delivered = 0;
     uint64_t quarantined = 0;
-    for (int round = 0; round < 8; ++round) {
+    for (int round = 0; round < 25; ++round) {
         const std::string dir = base + "/r" + std::to_string(round);
         std::filesystem::create_directory(dir);
         setenv("SHMQ_DIR", dir.c_str(), 1);
