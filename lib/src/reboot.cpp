@@ -80,10 +80,11 @@ bool Queue::slot_crc(uint32_t i, uint32_t *out) const {
     return true;
 }
 
-// A DISK queue's sender, before the CAS that makes slot i READY or DELAYED.
+// A DISK queue's sender, before the CAS that makes slot i READY or DELAYED
+// (memory queues never call it: they pay nothing).
 void Queue::seal(uint32_t i) {
     uint32_t c = 0;
-    if (p_.durability == SHMQ_DURABILITY_DISK && slot_crc(i, &c)) slot(i)->crc.store(c, std::memory_order_relaxed);
+    if (slot_crc(i, &c)) slot(i)->crc.store(c, std::memory_order_relaxed);
 }
 
 bool Queue::sound(uint32_t i) const {
