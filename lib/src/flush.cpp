@@ -21,10 +21,9 @@ namespace shmq::detail {
 
 constexpr int64_t kPatienceNs = 200000000; // how long a syncer trusts another's flush
 
-// One flush. *gen (may be null) gets its generation.
-int Queue::flush_once(uint64_t *gen) {
+// One flush, generation g.
+int Queue::flush_once() {
     const uint64_t g = hdr_->flush_started.fetch_add(1, std::memory_order_seq_cst) + 1;
-    if (gen != nullptr) *gen = g;
     const int64_t t0 = mono_ns();
     // SYNC POINT: the seq_cst increment above orders every store that
     // completed before it ahead of the write-back below.
@@ -49,7 +48,7 @@ int Queue::flush_once(uint64_t *gen) {
 
 int Queue::flush() {
     if (p_.durability != SHMQ_DURABILITY_DISK) return SHMQ_OK;
-    return flush_once(nullptr);
+    return flush_once();
 }
 
 // Wait for another's flush numbered above s: true once flush_done passed s.
@@ -75,7 +74,7 @@ int Queue::sync(int64_t timeout_ns) {
     if (mono_ns() >= until) return SHMQ_ETIMEDOUT;
     // None in progress, a failed one, or one we stopped trusting: our own
     // (numbered above s) answers for us. It is not cut short by the timeout.
-    return flush_once(nullptr);
+    return flush_once();
 }
 
 } // namespace shmq::detail

@@ -392,7 +392,7 @@ private:
     bool slot_crc(uint32_t i, uint32_t *out) const;
     void seal(uint32_t i);
     bool sound(uint32_t i) const;
-    int flush_once(uint64_t *gen);
+    int flush_once();
 
     // Readiness fd (notify.cpp).
     std::string fifo_path(uint32_t idx, uint32_t epoch) const;
