@@ -228,16 +228,21 @@ typedef struct shmq_queue shmq_queue;
  * name only once fully initialised, so no process ever sees a half-made one.
  * On success *out is a handle the caller closes with shmq_close().
  * Errors: SHMQ_EINVAL (out NULL, a parameter out of range, a struct_size
- * below 0.3's), SHMQ_EBADNAME, SHMQ_EEXIST, SHMQ_EPERM, SHMQ_ENOSPACE,
- * SHMQ_EINTR, SHMQ_ESYS. */
+ * below 0.3's, a SHMQ_BOOT_ID that is not 32 hex digits), SHMQ_EBADNAME,
+ * SHMQ_EEXIST, SHMQ_EPERM, SHMQ_ENOSPACE, SHMQ_EINTR, SHMQ_ESYS. */
 SHMQ_API int shmq_create(const char *name, const shmq_params *params,
                          const shmq_options *options, shmq_queue **out);
 
 /* Attach to an existing queue. Validates magic, layout version and layout
- * fingerprint: SHMQ_EVERSION or SHMQ_ECORRUPT on a mismatch.
- * Errors: SHMQ_EINVAL (out NULL, bad options), SHMQ_EBADNAME, SHMQ_ENOTFOUND,
- * SHMQ_EVERSION, SHMQ_ECORRUPT, SHMQ_EPERM, SHMQ_ECLIENTS (max_clients
- * attached), SHMQ_ENOSPACE, SHMQ_ESYS. */
+ * fingerprint: SHMQ_EVERSION or SHMQ_ECORRUPT on a mismatch. A segment made
+ * before the last reboot (its boot id is not the kernel's, or SHMQ_BOOT_ID's)
+ * is rebuilt first if it is a DISK queue (docs/durability.md: messages kept,
+ * client records freed, damaged messages quarantined), refused with
+ * SHMQ_EREBOOTED if it is a memory queue.
+ * Errors: SHMQ_EINVAL (out NULL, bad options, a SHMQ_BOOT_ID that is not 32
+ * hex digits), SHMQ_EBADNAME, SHMQ_ENOTFOUND, SHMQ_EVERSION, SHMQ_ECORRUPT,
+ * SHMQ_EREBOOTED, SHMQ_EPERM, SHMQ_ECLIENTS (max_clients attached),
+ * SHMQ_ENOSPACE, SHMQ_ESYS. */
 SHMQ_API int shmq_open(const char *name, const shmq_options *options, shmq_queue **out);
 
 /* Detach and free the handle; NULL is allowed. Leases still held go back to
