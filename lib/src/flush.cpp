@@ -4,10 +4,11 @@
 // msyncs the whole mapping, and on success raises flush_done to at least g.
 // A flush numbered g started after every call that read flush_started < g,
 // so it covers every write that completed before such a call: shmq_sync
-// reads s = flush_started and is done once flush_done > s. Concurrent
-// syncers wait for one flush (group commit); one that finds none in
-// progress, or a failed one, or waits longer than kPatienceNs (its flusher
-// may be dead: a killed flusher never raises flush_done), flushes itself.
+// reads s = flush_started and is done once flush_done > s. Syncers that
+// arrive while a flush runs wait for it to end and then share one flush
+// (group commit); one that finds none to wait for, or a failed one, or waits
+// longer than kPatienceNs (its flusher may be dead: a killed flusher never
+// raises flush_done), flushes itself.
 #include "queue.hpp"
 #include "sys.hpp"
 
@@ -70,6 +71,11 @@ int Queue::sync(int64_t timeout_ns) {
     if (p_.durability != SHMQ_DURABILITY_DISK) return SHMQ_OK;
     const uint64_t s = hdr_->flush_started.load(std::memory_order_seq_cst);
     const int64_t until = timeout_ns < 0 ? INT64_MAX : mono_ns() + timeout_ns;
+    // A flush numbered s in progress started before this call and may miss
+    // our writes; the next one will not. Wait for it to end, so that every
+    // caller arriving meanwhile shares that next one (group commit).
+    if (hdr_->flush_done.load(std::memory_order_seq_cst) < s) await_flush(hdr_, s - 1, until);
+    if (hdr_->flush_done.load(std::memory_order_seq_cst) > s) return SHMQ_OK;
     if (hdr_->flush_started.load(std::memory_order_seq_cst) > s && await_flush(hdr_, s, until)) return SHMQ_OK;
     if (mono_ns() >= until) return SHMQ_ETIMEDOUT;
     // None in progress, a failed one, or one we stopped trusting: our own
