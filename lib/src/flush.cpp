@@ -9,6 +9,7 @@
 // (group commit); one that finds none to wait for, or a failed one, or waits
 // longer than kPatienceNs (its flusher may be dead: a killed flusher never
 // raises flush_done), flushes itself.
+#include "crashpoint.hpp"
 #include "queue.hpp"
 #include "sys.hpp"
 
@@ -25,6 +26,7 @@ constexpr int64_t kPatienceNs = 200000000; // how long a syncer trusts another's
 // One flush, generation g.
 int Queue::flush_once() {
     const uint64_t g = hdr_->flush_started.fetch_add(1, std::memory_order_seq_cst) + 1;
+    SHMQ_CRASH_POINT("flush.after_started"); // syncers waiting for g give up on it after kPatienceNs
     const int64_t t0 = mono_ns();
     // SYNC POINT: the seq_cst increment above orders every store that
     // completed before it ahead of the write-back below.

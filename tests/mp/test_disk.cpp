@@ -5,6 +5,7 @@
 // another boot is refused; shmq_flush / shmq_sync confirm writes.
 #include "support.hpp"
 
+#include "crashpoint.hpp"
 #include "queue.hpp"
 
 #include <doctest/doctest.h>
@@ -282,15 +283,22 @@ TEST_CASE("a DISK queue in a tmpfs directory says it is not durable") {
     CHECK(stats_of(t.q).not_durable == 1);
 }
 
-TEST_CASE("shmq_sync: producer processes sync at once; a flusher killed mid-flush does not stall them") {
+TEST_CASE("shmq_sync: producer processes sync at once; a flusher killed mid-flush (a crash point) does not stall them") {
     DiskDir d;
     std::string name = unique_name("disk_sync");
     shmq_params p = disk_params(256);
     shmq_queue *q = nullptr;
     REQUIRE(shmq_create(name.c_str(), &p, nullptr, &q) == SHMQ_OK);
-    // A flusher that died after taking its generation: flush_started ahead of
+    // A flusher killed after taking its generation: flush_started ahead of
     // flush_done for good.
-    reinterpret_cast<shmq::detail::Queue *>(q)->header()->flush_started.fetch_add(1);
+    pid_t flusher = spawn([&] {
+        shmq_queue *fq = open_queue(name);
+        shmq::detail::crash_point_arm("flush.after_started", 0);
+        return fq == nullptr ? 90 : shmq_flush(fq) + 91; // never returns: killed first
+    });
+    REQUIRE(wait_child(flusher) == -SIGKILL);
+    shmq::detail::Header *h = reinterpret_cast<shmq::detail::Queue *>(q)->header();
+    CHECK(h->flush_started.load() == h->flush_done.load() + 1);
     std::vector<pid_t> kids;
     for (int k = 0; k < 4; ++k)
         kids.push_back(spawn([&, k] {
