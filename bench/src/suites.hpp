@@ -54,6 +54,8 @@ Json suite_depth(const Config &cfg);
 Json suite_recovery(const Config &cfg);
 // Publish/subscribe: 1 publisher -> 1, 2, 4 topic groups beside the same to N queues.
 Json suite_topic(const Config &cfg);
+// Memory vs DISK queues without and with shmq_sync, beside write + fdatasync (issue 17).
+Json suite_durability(const Config &cfg);
 
 // One run of shmq batch throughput (shmq_send_batch / shmq_recv_batch, ack each).
 RateRun shmq_batch_throughput(const Config &cfg, size_t batch);

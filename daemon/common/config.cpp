@@ -160,17 +160,14 @@ void read_segment_params(TableReader &r, shmq_params *p) {
     r.integer<uint32_t>("dedup_capacity", 0, SHMQ_MAX_DEDUP_CAPACITY, &p->dedup_capacity);
 }
 
-// "disk" is a valid name for a mode that is not built yet: say so, rather
-// than "expected one of".
 void read_durability(TableReader &r, Durability *out) {
     const toml::node *n = r.get("durability");
     if (n == nullptr) return;
     std::optional<std::string> v = n->value_exact<std::string>();
     if (v && *v == "memory") *out = Durability::Memory;
     else if (v && *v == "reboot") *out = Durability::Reboot;
-    else if (v && *v == "disk")
-        r.fail("durability", *n, "\"disk\" (file-backed segments) is not built yet; use \"memory\" or \"reboot\"");
-    else r.fail("durability", *n, "expected one of \"memory\", \"reboot\"");
+    else if (v && *v == "disk") *out = Durability::Disk;
+    else r.fail("durability", *n, "expected one of \"memory\", \"reboot\", \"disk\"");
 }
 
 void check_queue(TableReader &r, const QueueConfig &q) {
@@ -195,6 +192,8 @@ void read_queue_keys(TableReader &r, QueueConfig *q) {
     r.integer<uint64_t>("dlq_max_records", 0, uint64_t(1) << 40, &q->dlq_max_records);
     r.integer<uint64_t>("dlq_max_age_ms", 0, uint64_t(10) * 366 * 86400000, &q->dlq_max_age_ms);
     read_durability(r, &q->durability);
+    q->params.durability = q->durability == Durability::Disk ? SHMQ_DURABILITY_DISK : SHMQ_DURABILITY_MEMORY;
+    r.integer<uint32_t>("flush_ms", 1, 60000, &q->flush_ms);
 }
 
 void read_queue(const toml::table &t, const std::string &name, QueueConfig *q, std::string *err) {
@@ -264,9 +263,11 @@ void read_group_options(TableReader &r, QueueConfig *q, std::string *err) {
     }
 }
 
-// Not built for topics yet: deduplication.
+// Not built for topics yet: deduplication, durability "disk".
 void check_topic(TableReader &r, const QueueConfig &q) {
-    if (q.params.dedup_window_ms > 0)
+    if (q.durability == Durability::Disk)
+        r.fail_plain(r.prefix() + "durability: \"disk\" is not built for topics yet; use \"reboot\" or \"memory\"");
+    else if (q.params.dedup_window_ms > 0)
         r.fail_plain(r.prefix() + "dedup_window_ms: deduplication is not built for topics yet; use a queue");
 }
 
@@ -526,6 +527,7 @@ const std::pair<const char *, uint32_t shmq_params::*> kParamFields[] = {
     {"ttl_ms", &shmq_params::ttl_ms},
     {"max_groups", &shmq_params::max_groups},
     {"dedup_window_ms", &shmq_params::dedup_window_ms}, // not dedup_capacity: the segment rounds it up
+    {"durability", &shmq_params::durability},
 };
 } // namespace
 
@@ -541,6 +543,7 @@ std::string param_value(const shmq_params &p, const std::string &key) {
     static const char *const overflow[] = {"block", "fail", "spill"};
     if (key == "jitter" && p.jitter <= 2) return jitter[p.jitter];
     if (key == "overflow" && p.overflow <= 2) return overflow[p.overflow];
+    if (key == "durability") return p.durability == SHMQ_DURABILITY_DISK ? "disk" : "memory";
     if (key == "mode") {
         char buf[16];
         snprintf(buf, sizeof buf, "0%o", p.mode);
@@ -560,7 +563,9 @@ const char *fsync_name(FsyncPolicy p) {
     return "?";
 }
 
-const char *durability_name(Durability d) { return d == Durability::Reboot ? "reboot" : "memory"; }
+const char *durability_name(Durability d) {
+    return d == Durability::Reboot ? "reboot" : d == Durability::Disk ? "disk" : "memory";
+}
 
 Durability queue_durability(const Config &c, const std::string &name) {
     const QueueConfig *q = find_queue(c, name);

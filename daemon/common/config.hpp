@@ -19,9 +19,10 @@ enum class FsyncPolicy { Always, Interval, Never };
 
 // What a queue's messages survive (issue 17). Memory: processes dying (the
 // segment). Reboot: also a host restart, through the snapshot shmqd writes at
-// a clean stop (shmqd/snapshot.hpp). Disk (file-backed segments) is not built
-// yet: the parser refuses it with a message saying so.
-enum class Durability { Memory, Reboot };
+// a clean stop (shmqd/snapshot.hpp). Disk: also a host crash, for what
+// shmq_sync confirmed: the segment's own mode (shmq_params.durability), its
+// file written back every flush_ms by shmqd (shmqd/flusher.hpp).
+enum class Durability { Memory, Reboot, Disk };
 const char *durability_name(Durability d);
 
 // How shmqd treats one consumer group's backlog ([topics.T.group_options.G]).
@@ -48,7 +49,8 @@ struct QueueConfig {
     double redrive_rate = 100;        // messages per second put back by redrive
     uint64_t dlq_max_records = 0;     // retention: keep the newest this many dead letters (0: all)
     uint64_t dlq_max_age_ms = 0;      // retention: drop dead letters dead longer than this (0: never)
-    Durability durability = Durability::Memory; // shmqd's, not the segment's: read at start only
+    Durability durability = Durability::Memory; // memory/reboot: shmqd's; disk: also the segment's (params)
+    uint32_t flush_ms = 5;                      // disk: how often shmqd flushes the segment to its file
     // A topic ([topics.NAME], params.max_groups > 0): the consumer groups
     // shmqd binds when it creates or adopts the segment.
     std::vector<std::string> groups;

@@ -1,6 +1,8 @@
 // queue_json.cpp - see queue_json.hpp.
 #include "queue_json.hpp"
 
+#include <cstring>
+
 #include <algorithm>
 #include <memory>
 
@@ -33,6 +35,17 @@ nlohmann::json params_json(const shmq_params &p) {
             {"overflow", overflow[p.overflow % 3]}, {"mode", p.mode},
             {"ttl_ms", p.ttl_ms},             {"max_groups", p.max_groups},
             {"dedup_window_ms", p.dedup_window_ms}, {"dedup_capacity", p.dedup_capacity}};
+}
+
+// A DISK queue's flushes and rebuilds (docs/durability.md).
+nlohmann::json disk_json(const shmq_stats &s) {
+    return {{"not_durable", s.not_durable != 0},
+            {"flushes", s.flushes},
+            {"last_flush_unix_seconds",
+             s.last_flush_ns == 0 ? nlohmann::json(nullptr) : nlohmann::json(double(s.last_flush_ns) / 1e9)},
+            {"last_flush_seconds", double(s.last_flush_duration_ns) / 1e9},
+            {"flush_error", s.flush_error == 0 ? nlohmann::json(nullptr) : nlohmann::json(strerror(s.flush_error))},
+            {"quarantined", s.quarantined}};
 }
 
 } // namespace
@@ -89,11 +102,14 @@ nlohmann::json stat_json(shmq::detail::Queue &q, const std::string &name, const 
     shmq_stats s = read_stats(q, &clients);
     shmq_params p;
     q.params(&p);
+    const bool disk = p.durability == SHMQ_DURABILITY_DISK; // the segment's own mode: no config needed
+    if (disk) durability = "disk";
     nlohmann::json j = {{"name", name},
                         {"kind", p.max_groups > 0 ? "topic" : "queue"},
                         {"durability", durability ? nlohmann::json(durability) : nlohmann::json(nullptr)},
                         {"params", params_json(p)},
                         {"stats", stats_json(s)}};
+    if (disk) j["disk"] = disk_json(s);
     j["clients"] = nlohmann::json::array();
     for (auto &c : clients) j["clients"].push_back(client_json(c));
     return j;

@@ -127,6 +127,11 @@ static void print_stat_text(const std::string &name, const nlohmann::json &j) {
     else std::cout << "  durability = " << j["durability"].dump() << "\n";
     for (auto &[k, v] : j["params"].items()) std::cout << "  " << k << " = " << v.dump() << "\n";
     for (auto &[k, v] : j["stats"].items()) std::cout << "  " << k << " = " << v.dump() << "\n";
+    if (j.contains("disk")) {
+        if (j["disk"]["not_durable"].get<bool>()) std::cout << "  NOT DURABLE: its directory is tmpfs\n";
+        for (auto &[k, v] : j["disk"].items())
+            if (k != "not_durable") std::cout << "  " << k << " = " << v.dump() << "\n";
+    }
     std::vector<std::vector<std::string>> rows;
     for (auto &c : j["clients"]) {
         int alive = c["alive"];

@@ -9,14 +9,11 @@
 
 namespace shmqctl {
 
-// The segment has no field for durability: `reboot` is shmqd's (its config
-// says which queues it snapshots at stop), so shmqctl checks the config
-// agrees rather than promise what no one will do.
+// `disk` is the segment's own mode (shmq_params.durability); `reboot` is
+// shmqd's (its config says which queues it snapshots at stop), so shmqctl
+// checks the config agrees rather than promise what no one will do.
 static int check_durability(const std::string &name, const std::string &durability, const std::string &config) {
-    if (durability == "memory") return kOk;
-    if (durability == "disk")
-        return fail_msg("create " + name + ": durability \"disk\" (file-backed segments) is not built yet; use "
-                        "\"memory\" or \"reboot\"", kUsage);
+    if (durability == "memory" || durability == "disk") return kOk;
     std::string configured;
     if (int e = config_durability(config, name, &configured); e != kOk) return e;
     if (configured == "reboot") return kOk;
@@ -29,8 +26,15 @@ static int check_durability(const std::string &name, const std::string &durabili
 int cmd_create(const Output &out, const std::string &name, const shmq_params &p, const std::string &durability,
                const std::string &config) {
     if (int e = check_durability(name, durability, config); e != kOk) return e;
+    shmq_params want = p;
+    want.durability = durability == "disk" ? SHMQ_DURABILITY_DISK : SHMQ_DURABILITY_MEMORY;
     shmq::detail::Queue *q = nullptr;
-    int rc = shmq::detail::Queue::create(name.c_str(), &p, nullptr, &q);
+    int rc = shmq::detail::Queue::create(name.c_str(), &want, nullptr, &q);
+    shmq_stats st{};
+    st.struct_size = sizeof st;
+    if (rc == SHMQ_OK && q->stats(&st) == SHMQ_OK && st.not_durable != 0)
+        std::cerr << "shmqctl: warning: create " << name << ": not durable: " << shmq::detail::segment_dir()
+                  << " is tmpfs (point SHMQ_DIR at a real filesystem)\n";
     delete q;
     if (rc != SHMQ_OK) return fail("create " + name, rc);
     std::string groups = p.max_groups ? ", room for " + std::to_string(p.max_groups) + " groups" : "";

@@ -74,7 +74,8 @@ void add_create(CLI::App &app, Args &a) {
     c->add_option("--dedup-capacity", a.params.dedup_capacity,
                   "keys the deduplication table holds (default 2 x slots, rounded up to a power of two)");
     c->add_option("--durability", a.durability,
-                  "memory|reboot|disk: reboot needs --config naming shmqd's config that sets it; disk is not built yet")
+                  "memory|reboot|disk: reboot needs --config naming shmqd's config that sets it; disk needs SHMQ_DIR on a "
+                  "real filesystem (docs/durability.md)")
         ->check(CLI::IsMember({"memory", "reboot", "disk"}));
 }
 

@@ -172,6 +172,10 @@ bool Daemon::stop() {
     api_tcp_.reset();
     api_.reset(); // closes its handles: leases still held over HTTP go back to their queues
     if (metrics_) metrics_->stop();
+    flusher_.stop();
+    for (auto &s : queues_) // a last flush: what was sent until now is on disk
+        if (s->q && s->params.durability == SHMQ_DURABILITY_DISK && s->q->flush() != SHMQ_OK)
+            spdlog::error("queue {}: the last flush to disk failed", s->cfg.name);
     bool ok = snapshot_all();
     for (auto &s : queues_) unsupervise(s.get());
     queues_.clear();

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "config.hpp"
+#include "flusher.hpp"
 #include "store/fsutil.hpp"
 #include "lockfile.hpp"
 #include "metrics.hpp"
@@ -73,6 +74,7 @@ private:
     std::unique_ptr<HttpServer> metrics_;
     std::unique_ptr<Api> api_;                       // outlives the two servers below
     std::unique_ptr<HttpServer> api_unix_, api_tcp_; // the API on the Unix socket, on loopback TCP
+    Flusher flusher_; // DISK queues, every flush_ms, off the tick (flusher.hpp)
     uint64_t watchdog_ms_ = 0;
     int64_t next_watchdog_ms_ = 0;
 };

@@ -90,6 +90,14 @@ void queue_gauges(Writer &w, const Snapshot &s) {
               [](const QueueSample &q) { return q.stats.dead; });
     per_queue(w, s, "shmq_queue_messages_writing", "gauge", "Slots being written by a sender (or left by a dead one).",
               [](const QueueSample &q) { return q.stats.writing; });
+    // Durability disk (flusher.hpp): read from the segment, so every flusher's
+    // work shows, shmqd's and clients' shmq_sync alike.
+    per_queue(w, s, "shmq_queue_flush_error", "gauge",
+              "errno of the last failed flush of a disk queue to its file, 0 after a flush that worked.",
+              [](const QueueSample &q) { return uint64_t(q.stats.flush_error > 0 ? q.stats.flush_error : 0); });
+    w.family("shmq_queue_flush_seconds", "gauge", "How long the last flush of a disk queue to its file took.");
+    for (const QueueSample &q : s.queues)
+        w.sample("shmq_queue_flush_seconds", qlabel(q), num(double(q.stats.last_flush_duration_ns) / 1e9));
     w.family("shmq_queue_oldest_dead_letter_age_seconds", "gauge",
              "Time since the oldest record in the dead-letter store died (0 if none).");
     for (const QueueSample &q : s.queues)
@@ -122,6 +130,11 @@ void queue_counters(Writer &w, const Snapshot &s) {
     per_queue(w, s, "shmq_dead_letters_dropped_total", "counter",
               "Dead letters this daemon dropped by retention (dlq_max_records, dlq_max_age_ms).",
               [](const QueueSample &q) { return q.dlq_dropped_total; });
+    per_queue(w, s, "shmq_queue_flushes_total", "counter", "Flushes of a disk queue to its file that worked.",
+              [](const QueueSample &q) { return q.stats.flushes; });
+    per_queue(w, s, "shmq_messages_quarantined_total", "counter",
+              "Messages of a disk queue whose checksum failed at its rebuild after a reboot (dead-lettered as invalid).",
+              [](const QueueSample &q) { return q.stats.quarantined; });
     per_queue(w, s, "shmq_messages_redelivered_total", "counter", "Deliveries of a message after its first.",
               [](const QueueSample &q) { return q.stats.redelivered; });
     w.family("shmq_messages_dead_lettered_total", "counter",

@@ -85,8 +85,13 @@ bool Daemon::start_api() {
 
 void Daemon::publish_queue_names() {
     std::map<std::string, Durability> queues;
-    for (auto &s : queues_) queues[s->cfg.name] = s->cfg.durability;
+    std::vector<Flusher::Target> disk;
+    for (auto &s : queues_) {
+        queues[s->cfg.name] = s->cfg.durability;
+        if (s->params.durability == SHMQ_DURABILITY_DISK) disk.push_back({s->cfg.name, s->cfg.flush_ms});
+    }
     if (api_) api_->set_queues(queues);
+    flusher_.set(disk); // the segment's mode rules: a queue created DISK is flushed whatever the config says now
 }
 
 } // namespace shmqd

@@ -49,6 +49,24 @@ store::Fsync store_fsync(FsyncPolicy p) {
 
 uint32_t max_record(const shmq_params &p) { return uint32_t(std::min<uint64_t>(uint64_t(p.slot_size) + 4096, 1u << 30)); }
 
+// A memory queue's segment that outlived a reboot (its directory is on a
+// real filesystem): never durable, refused by the core. Count what it held,
+// then unlink it so that open_queue creates the queue again.
+void drop_rebooted(const QueueConfig &cfg) {
+    Queue *old = nullptr;
+    uint64_t held = 0;
+    if (Queue::inspect(cfg.name.c_str(), &old) == SHMQ_OK) {
+        shmq_stats st{};
+        st.struct_size = sizeof st;
+        old->stats(&st);
+        held = st.ready + st.leased + st.delayed + st.dead;
+        delete old;
+    }
+    int rc = shmq_unlink(cfg.name.c_str());
+    spdlog::warn("queue {}: its memory segment is from before a reboot (never durable): {}; {} messages dropped",
+                 cfg.name, rc == SHMQ_OK ? "unlinked, creating it again" : shmq_strerror(rc), held);
+}
+
 int open_queue(const QueueConfig &cfg, Queue **q, bool *created) {
     shmq_options o;
     shmq_options_init(&o);
@@ -56,6 +74,10 @@ int open_queue(const QueueConfig &cfg, Queue **q, bool *created) {
     o.spin_ns = 0;
     *created = false;
     int rc = Queue::open(cfg.name.c_str(), &o, q);
+    if (rc == SHMQ_EREBOOTED) {
+        drop_rebooted(cfg);
+        rc = Queue::open(cfg.name.c_str(), &o, q);
+    }
     if (rc != SHMQ_ENOTFOUND) return rc;
     rc = Queue::create(cfg.name.c_str(), &cfg.params, &o, q);
     if (rc == SHMQ_EEXIST) return Queue::open(cfg.name.c_str(), &o, q); // a client made it first
@@ -123,6 +145,15 @@ int open_spill(Supervised *s, int dirfd, std::string *why) {
 
 // 0, EIO if the core cannot open or create the segment (its error is in
 // *why), or the lock's errno (EWOULDBLOCK: another shmqd supervises it).
+// A DISK queue in a tmpfs directory is allowed (tests, containers), not durable.
+void warn_not_durable(const std::string &name, Queue &q) {
+    shmq_stats st{};
+    st.struct_size = sizeof st;
+    if (q.stats(&st) == SHMQ_OK && st.not_durable != 0)
+        spdlog::warn("queue {}: durability disk, but not durable: {} is tmpfs (point SHMQ_DIR at a real filesystem)",
+                     name, shmq::detail::segment_dir());
+}
+
 int take_segment(const QueueConfig &cfg, Supervised *s, std::string *why) {
     Queue *q = nullptr;
     bool created = false;
@@ -144,6 +175,7 @@ int take_segment(const QueueConfig &cfg, Supervised *s, std::string *why) {
                               s->params.slot_size);
     else spdlog::info("queue {}: adopted the existing segment", cfg.name);
     if (!created) warn_differences(cfg, s->params);
+    warn_not_durable(cfg.name, *q);
     return 0;
 }
 

@@ -48,6 +48,9 @@ const char *shmq_strerror(int err) {
     case SHMQ_ERANGE: return "time out of range: a delay above 14 days or a ttl above 7 days";
     case SHMQ_EBUSY: return "the consumer group still holds messages: remove it with force, or drain it first";
     case SHMQ_EDEDUPFULL: return "deduplication table full of keys still in their window: nothing sent";
+    case SHMQ_EFLUSH: return "writing the disk queue back to its file failed: what was sent may not be on disk";
+    case SHMQ_EREBOOTED:
+        return "memory queue's segment is from before a reboot: its contents were never durable (unlink and re-create it)";
     default: return "unknown shmq error";
     }
 }
@@ -220,6 +223,10 @@ int shmq_extend(shmq_queue *q, shmq_msg *msg, uint32_t lease_ms) {
 int shmq_ready_fd(shmq_queue *q, int *fd) { return q == nullptr ? SHMQ_EINVAL : Q(q)->ready_fd(fd); }
 
 int shmq_stats_get(shmq_queue *q, shmq_stats *out) { return q == nullptr ? SHMQ_EINVAL : Q(q)->stats(out); }
+
+int shmq_flush(shmq_queue *q) { return q == nullptr ? SHMQ_EINVAL : Q(q)->flush(); }
+
+int shmq_sync(shmq_queue *q, int64_t timeout_ns) { return q == nullptr ? SHMQ_EINVAL : Q(q)->sync(timeout_ns); }
 
 int shmq_recover(shmq_queue *q, shmq_recovery *report) {
     return q == nullptr ? SHMQ_EINVAL : Q(q)->recover(report);

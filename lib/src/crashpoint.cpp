@@ -29,6 +29,7 @@ const char *const kCrashPoints[] = {
     "recover.after_reclaim", // recoverer moved a dead client's lease, not yet pushed
     "dlq.after_write",       // shmqd wrote a dead letter to disk, slot not yet freed
     "spill.after_write",     // shmqd wrote a spilled message to disk, slot not yet freed
+    "flush.after_started",   // a DISK queue's flusher took its generation, flush_done not raised
     nullptr,
 };
 

@@ -15,11 +15,13 @@ namespace shmq::detail {
 
 constexpr std::size_t kLine = 64;
 constexpr uint64_t kMagic = 0x3147455351484d53ULL; // "SMHQSEG1" little-endian
-constexpr uint32_t kLayoutVersion = 6; // 2: event-count waits, listed positions, queue tags; 3: poppers never write ring cells;
+constexpr uint32_t kLayoutVersion = 7; // 2: event-count waits, listed positions, queue tags; 3: poppers never write ring cells;
                                        // 4: owner-only lease counts (ClientRecord::returned), expiry (Params::ttl_ms,
                                        //    SlotHeader::expires_ms, Header::expired);
                                        // 5: topics (Params::groups, LaneHeader, Header::groups_bound); SlotHeader::headers_len
                                        // 6: deduplication (Params::dedup_*, DedupEntry, Header::dedup_probe)
+                                       // 7: durability (Params::durability, Header::boot_id, quarantined, flush_*,
+                                       //    SlotHeader::crc; reboot.cpp, flush.cpp)
 constexpr uint32_t kMaxClients = 500;              // owner field has 9 bits, 511 = none
 constexpr uint32_t kMaxSlots = 1u << 24;
 constexpr uint32_t kMaxSlotSize = 1u << 30;
@@ -43,6 +45,8 @@ struct Params {
     uint64_t off_lanes, lane_stride;
     uint32_t dedup_window_ms, dedup_capacity; // 0 = no table (dedup.cpp); capacity a power of two
     uint64_t off_dedup;
+    uint32_t durability; // shmq_durability (reboot.cpp, flush.cpp)
+    uint32_t unused;
 };
 
 struct alignas(kLine) Header {
@@ -54,6 +58,8 @@ struct alignas(kLine) Header {
     int64_t epoch_mono_ns; // lease and retry times are ms since this
     int32_t creator_pid;
     uint32_t tag;          // random at creation: receipts name their queue with it
+    uint8_t boot_id[16];   // the kernel's boot id when the segment was created or last
+                           // rebuilt (reboot.cpp); written last by a rebuild
     alignas(kLine) Params params;
     // Liveness and control.
     alignas(kLine) AI64 daemon_heartbeat_ms; // ms since epoch, 0 = never
@@ -79,6 +85,15 @@ struct alignas(kLine) Header {
     alignas(kLine) A32 groups_bound;
     // Deduplication (dedup.cpp): the longest probe any key was placed at.
     alignas(kLine) A32 dedup_probe;
+    // Durability (flush.cpp): flush generations (a flush takes g = ++started
+    // and, once written back, raises done to g; done's low half is a futex
+    // word), the last flush's end, length and error, and the messages a
+    // rebuild quarantined (reboot.cpp).
+    alignas(kLine) A64 flush_started;
+    alignas(kLine) A64 flush_done;
+    AI64 last_flush_ns, last_flush_dur_ns;
+    A32 flush_error, flush_waiters;
+    A64 flushes, quarantined;
 };
 
 // One key of the deduplication table (dedup.cpp). `word` is the CAS word:
@@ -132,6 +147,8 @@ struct alignas(kLine) SlotHeader {
     A32 len;
     A32 attempts;         // deliveries so far
     A32 lease_ms;
+    A32 crc;              // DISK queues: CRC-32C of the message (reboot.cpp, slot_crc), written
+                          // before the CAS that makes it READY or DELAYED
     A64 listed_pos;       // ready-ring position of this life's entry (ring.hpp); ~0 while unlisted
     A32 expires_ms;       // ms-time from which this message may not be leased, 0 = never (expiry.cpp)
     A32 headers_len;      // bytes of encoded headers right after the payload, 0 = none (headers.cpp)
@@ -181,6 +198,11 @@ constexpr uint64_t layout_fingerprint() {
         offsetof(Header, expired),
         offsetof(Header, groups_bound),
         offsetof(Header, dedup_probe),
+        offsetof(Header, boot_id),
+        offsetof(Header, flush_started),
+        offsetof(Header, flush_done),
+        offsetof(Header, quarantined),
+        offsetof(Params, durability),
         sizeof(DedupEntry),
         offsetof(Params, off_dedup),
         sizeof(Params),
@@ -193,6 +215,7 @@ constexpr uint64_t layout_fingerprint() {
         offsetof(ClientRecord, count),
         sizeof(SlotHeader),
         offsetof(SlotHeader, attempts),
+        offsetof(SlotHeader, crc),
         offsetof(SlotHeader, listed_pos),
         offsetof(SlotHeader, expires_ms),
         offsetof(SlotHeader, headers_len),

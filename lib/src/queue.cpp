@@ -68,10 +68,21 @@ int Queue::create(const char *name, const shmq_params *params, const shmq_option
     });
 }
 
+// Map and validate `name`, then judge its boot (reboot.cpp): a DISK segment
+// of another boot is rebuilt, a MEMORY one refused.
+static int open_checked(Queue &q, const char *name, Mapping *map, Params *p) {
+    int fd = -1;
+    int rc = segment_open(name, map, p, &fd);
+    if (rc != SHMQ_OK) return rc;
+    rc = q.check_boot(fd);
+    close(fd);
+    return rc;
+}
+
 int Queue::open(const char *name, const shmq_options *opts, Queue **out) {
     if (check_options(opts) != SHMQ_OK) return SHMQ_EINVAL;
     return build(name, out, [&](Queue &q) {
-        int rc = segment_open(name, &q.map_, &q.p_);
+        int rc = open_checked(q, name, &q.map_, &q.p_);
         return rc == SHMQ_OK ? q.attach(opts) : rc;
     });
 }
@@ -80,7 +91,7 @@ int Queue::open_group(const char *name, const char *group, const shmq_options *o
     if (check_options(opts) != SHMQ_OK) return SHMQ_EINVAL;
     if (int rc = check_name(group); rc != SHMQ_OK) return rc;
     return build(name, out, [&](Queue &q) -> int {
-        int rc = segment_open(name, &q.map_, &q.p_);
+        int rc = open_checked(q, name, &q.map_, &q.p_);
         if (rc != SHMQ_OK) return rc;
         if (!q.topic()) return SHMQ_EINVAL;
         int k = find_lane(q, group);
@@ -138,6 +149,7 @@ void Queue::params(shmq_params *out) const {
     out->ttl_ms = p_.ttl_ms;
     out->max_groups = p_.groups;
     out->dedup_window_ms = p_.dedup_window_ms;
+    out->durability = p_.durability;
     out->dedup_capacity = p_.dedup_capacity;
 }
 
@@ -194,12 +206,14 @@ bool Queue::claim_record(uint32_t i, const ProcessId &me, bool take_dead) {
 void Queue::bind() {
     hdr_ = static_cast<Header *>(map_.base);
     // Our own copy, clamped: a damaged header must not make time overflow.
+    // A rebuilt DISK segment's epoch may be negative (reboot.cpp, rebase_epoch).
     int64_t now = mono_ns(), e = hdr_->epoch_mono_ns;
-    epoch_ = e > 0 && e <= now ? e : now - 1000000000;
+    epoch_ = e <= now && e > now - (int64_t(1) << 62) ? e : now - 1000000000;
     char *b = base();
     auto *rr = reinterpret_cast<RingHeader *>(b + p_.off_ready_ring);
     auto *fr = reinterpret_cast<RingHeader *>(b + p_.off_free_ring);
     tag_ = uint64_t(hdr_->tag) << 32;
+    not_durable_ = p_.durability == SHMQ_DURABILITY_DISK && on_tmpfs(segment_dir());
     ready_ = Ring(rr, reinterpret_cast<A64 *>(rr + 1), p_.ring_cap, "ready.push.after_cell",
                   "ready.pop.after_take");
     free_ = Ring(fr, reinterpret_cast<A64 *>(fr + 1), p_.ring_cap, "free.push.after_cell",

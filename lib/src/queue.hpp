@@ -112,6 +112,9 @@ public:
     // such as shmqctl list/stat/peek. Only stats(), peek() and the read-only
     // accessors may be used on such a handle.
     static int inspect(const char *name, Queue **out);
+    // At open, before attaching (reboot.cpp): a DISK segment of another boot
+    // is rebuilt under a lock on `fd`; a MEMORY one is SHMQ_EREBOOTED.
+    int check_boot(int fd);
     // A consumer handle on group `group` of topic `name` (topic.cpp).
     static int open_group(const char *name, const char *group, const shmq_options *opts, Queue **out);
     // Bind a consumer group on this topic (topic.cpp).
@@ -160,6 +163,10 @@ public:
 
     int ready_fd(int *fd);
     int stats(shmq_stats *out);
+    // Durability (flush.cpp): write the segment back to its file; wait until
+    // what was sent before the call is on disk. MEMORY queues: SHMQ_OK.
+    int flush();
+    int sync(int64_t timeout_ns);
     // One recovery pass. `budget` > 0 scans at most that many slots for
     // expired leases and due retries (a full pass whenever a dead client is
     // found); 0 scans all.
@@ -377,6 +384,16 @@ private:
     uint32_t scan_slots(const uint8_t *dead, shmq_recovery *rep, uint32_t first, uint32_t count);
     void relist_unlisted(shmq_recovery *rep);
 
+    // Durability (reboot.cpp, flush.cpp).
+    void rebuild();
+    void rebase_epoch();
+    void forget_processes();
+    SlotWord judge(uint32_t i, SlotWord w, uint32_t now);
+    bool slot_crc(uint32_t i, uint32_t *out) const;
+    void seal(uint32_t i);
+    bool sound(uint32_t i) const;
+    int flush_once();
+
     // Readiness fd (notify.cpp).
     std::string fifo_path(uint32_t idx, uint32_t epoch) const;
     void drain_fd();
@@ -427,6 +444,7 @@ private:
     SpinBudget spin_[2]; // [0] waiting for messages, [1] for room
     std::atomic<uint64_t> rng_{0};
     uint64_t tag_ = 0;     // the segment's tag, in the top half of receipt[0]
+    bool not_durable_ = false; // a DISK queue in a tmpfs directory (reboot.cpp)
     std::atomic<uint32_t> scan_cursor_{0};
     std::string name_;
     // Readiness fd: ours, and those of consumers we wake (by record index).

@@ -53,7 +53,8 @@ static bool params_in_range(const shmq_params &in) {
            in.overflow <= SHMQ_OVERFLOW_SPILL && (in.mode & ~0660u) == 0 &&
            (in.mode & 0600u) == 0600u && in.ttl_ms <= SHMQ_MAX_TTL_NS / 1000000 &&
            in.max_groups <= kMaxGroups && in.dedup_window_ms <= SHMQ_MAX_DEDUP_WINDOW_MS &&
-           in.dedup_capacity <= SHMQ_MAX_DEDUP_CAPACITY && (in.dedup_window_ms == 0 || in.max_groups == 0);
+           in.dedup_capacity <= SHMQ_MAX_DEDUP_CAPACITY && (in.dedup_window_ms == 0 || in.max_groups == 0) &&
+           in.durability <= SHMQ_DURABILITY_DISK && (in.durability == SHMQ_DURABILITY_MEMORY || in.max_groups == 0);
 }
 
 int compute_layout(const shmq_params &in, Params &out) {
@@ -71,6 +72,7 @@ int compute_layout(const shmq_params &in, Params &out) {
     out.mode = in.mode;
     out.ttl_ms = in.ttl_ms;
     out.groups = in.max_groups;
+    out.durability = in.durability;
     out.ring_cap = next_pow2(2 * in.slot_count);
     out.slot_stride = uint32_t(sizeof(SlotHeader) + align_up(in.slot_size, kLine));
     out.off_clients = align_up(sizeof(Header), kLine);
@@ -111,6 +113,7 @@ static shmq_params public_params(const Params &p) {
     q.max_groups = p.groups;
     q.dedup_window_ms = p.dedup_window_ms;
     q.dedup_capacity = p.dedup_capacity;
+    q.durability = p.durability;
     return q;
 }
 
@@ -160,7 +163,7 @@ static void init_lane(char *lane, const Params &p) {
 }
 
 // Fill a zeroed segment: every slot FREE and in the free ring. `magic` last.
-static void init_segment(void *base, const Params &p) {
+static void init_segment(void *base, const Params &p, const BootId &boot) {
     auto *h = new (base) Header{};
     h->layout_version = kLayoutVersion;
     h->header_size = sizeof(Header);
@@ -169,6 +172,7 @@ static void init_segment(void *base, const Params &p) {
     h->epoch_mono_ns = mono_ns() - 1000000000; // ms-times start at 1000: 0 can mean "never"
     h->creator_pid = int32_t(getpid());
     h->tag = random_tag();
+    std::memcpy(h->boot_id, boot.bytes, sizeof h->boot_id);
     h->params = p;
     h->next_id.store(1, std::memory_order_relaxed);
     char *b = static_cast<char *>(base);
@@ -217,6 +221,8 @@ static int check_dir() {
 int segment_create(const char *name, const Params &p, Mapping *out) {
     static std::atomic<unsigned> counter{0};
     if (int rc = check_dir(); rc != SHMQ_OK) return rc;
+    BootId boot;
+    if (int rc = current_boot_id(&boot); rc != SHMQ_OK) return rc;
     std::string path = segment_path(name);
     std::string tmp = segment_dir() + "/.shmq." + name + ".tmp." + std::to_string(getpid()) + "." +
                       std::to_string(counter.fetch_add(1));
@@ -229,7 +235,7 @@ int segment_create(const char *name, const Params &p, Mapping *out) {
     if (rc == SHMQ_OK) rc = map_fd(fd, p.total_size, out);
     close(fd);
     if (rc == SHMQ_OK) {
-        init_segment(out->base, p);
+        init_segment(out->base, p, boot);
         SHMQ_CRASH_POINT("create.before_link");
         // link() fails if the name exists: creating is atomic and exclusive.
         if (link(tmp.c_str(), path.c_str()) != 0) {
@@ -241,7 +247,7 @@ int segment_create(const char *name, const Params &p, Mapping *out) {
     return rc;
 }
 
-int segment_open(const char *name, Mapping *out, Params *p) {
+int segment_open(const char *name, Mapping *out, Params *p, int *fd_out) {
     std::string path = segment_path(name);
     int fd = open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT && check_dir() != SHMQ_OK) return SHMQ_ESYS;
@@ -253,10 +259,10 @@ int segment_open(const char *name, Mapping *out, Params *p) {
     if (rc == SHMQ_OK && (st.st_mode & 0007) != 0) rc = SHMQ_EPERM;
     if (rc == SHMQ_OK && size_t(st.st_size) < sizeof(Header)) rc = SHMQ_ECORRUPT;
     if (rc == SHMQ_OK) rc = map_fd(fd, size_t(st.st_size), out);
-    close(fd);
-    if (rc != SHMQ_OK) return rc;
-    rc = validate_segment(out->base, out->size, p);
+    if (rc == SHMQ_OK) rc = validate_segment(out->base, out->size, p);
     if (rc != SHMQ_OK) segment_unmap(out);
+    if (rc == SHMQ_OK && fd_out != nullptr) *fd_out = fd;
+    else close(fd);
     return rc;
 }
 

@@ -31,9 +31,21 @@ int compute_layout(const shmq_params &in, Params &out);
 int validate_segment(const void *base, size_t size, Params *out);
 
 int segment_create(const char *name, const Params &p, Mapping *out);
-int segment_open(const char *name, Mapping *out, Params *p);
+// With fd_out, the segment's file stays open for the caller (reboot.cpp's lock).
+int segment_open(const char *name, Mapping *out, Params *p, int *fd_out = nullptr);
 void segment_unmap(Mapping *m);
 int segment_unlink(const char *name);
+
+// The kernel's boot id (/proc/sys/kernel/random/boot_id), or $SHMQ_BOOT_ID
+// (32 hex digits, dashes ignored: tests and containers simulate a reboot
+// with it). SHMQ_EINVAL for a SHMQ_BOOT_ID that is not that; SHMQ_ESYS when
+// the kernel's cannot be read (reboot.cpp).
+struct BootId {
+    uint8_t bytes[16];
+};
+int current_boot_id(BootId *out);
+// Is directory `dir` on tmpfs (a DISK queue there survives no reboot)?
+bool on_tmpfs(const std::string &dir);
 
 // Map errno from a system call to the closest shmq_error.
 int error_from_errno(int e);

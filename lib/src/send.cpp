@@ -93,6 +93,7 @@ int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *
     s->expires_ms.store(expiry_of(spec, meta), std::memory_order_relaxed);
     if (spec.headers_len > 0) write_headers(spec, payload(i) + len); // headers.cpp
     s->headers_len.store(spec.headers_len, std::memory_order_relaxed);
+    if (p_.durability == SHMQ_DURABILITY_DISK) seal(i); // its checksum (reboot.cpp), released by the CAS below
     // A new life starts unlisted: an entry of an earlier life, still held by
     // a slow consumer, cannot match (ring.hpp). Released by the CAS below.
     s->listed_pos.store(kUnlisted, std::memory_order_relaxed);

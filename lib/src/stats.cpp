@@ -97,6 +97,13 @@ int Queue::stats(shmq_stats *out) {
     int64_t spilled = hdr_->spilled.load(std::memory_order_relaxed);
     s.spilled = spilled > 0 ? uint64_t(spilled) : 0; // a scribbled negative is no count
     s.expired = hdr_->expired.load(std::memory_order_relaxed);
+    s.durability = p_.durability;
+    s.not_durable = not_durable_ ? 1 : 0;
+    s.quarantined = hdr_->quarantined.load(std::memory_order_relaxed);
+    s.flushes = hdr_->flushes.load(std::memory_order_relaxed);
+    s.last_flush_ns = hdr_->last_flush_ns.load(std::memory_order_relaxed);
+    s.last_flush_duration_ns = hdr_->last_flush_dur_ns.load(std::memory_order_relaxed);
+    s.flush_error = int32_t(hdr_->flush_error.load(std::memory_order_relaxed));
     std::memcpy(out, &s, s.struct_size);
     return SHMQ_OK;
 }

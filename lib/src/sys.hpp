@@ -42,6 +42,8 @@ Liveness process_liveness(const ProcessId &id);
 // spin is a point where the scheduler runs someone else.
 void explore_yield();
 inline void cpu_relax() { explore_yield(); }
+// The segment file's flock (reboot.cpp): held until released or its holder dies.
+void explore_flock(bool lock);
 #else
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)

@@ -395,12 +395,19 @@ TEST_CASE("dlq list, show, redrive and purge on a dead-letter store") {
     CHECK(system(rm.c_str()) == 0);
 }
 
-TEST_CASE("durability: stat shows shmqd's config's mode; create --durability checks it, disk is not built yet") {
+TEST_CASE("durability: stat shows shmqd's config's mode; create --durability checks it; disk is the segment's") {
     std::string q = unique_name("ctldur"), other = unique_name("ctlmem");
     char tmpl[] = "/tmp/shmqctl-durable-XXXXXX";
     std::string dir = mkdtemp(tmpl), config = dir + "/shmqd.toml";
     std::ofstream(config) << "version = 1\n[queues.\"" << q << "\"]\ndurability = \"reboot\"\n";
-    CHECK(ctl("create " + q + " --durability disk").code == 1);
+    std::string dq = unique_name("ctldisk");
+    Run disk = ctl("create " + dq + " --durability disk --json");
+    REQUIRE(disk.code == 0);
+    nlohmann::json dj = nlohmann::json::parse(ctl("stat " + dq + " --json").out);
+    CHECK(dj["durability"] == "disk"); // from the segment, without --config
+    CHECK(dj["disk"]["not_durable"] == true);
+    CHECK(dj["disk"]["quarantined"] == 0);
+    shmq_unlink(dq.c_str());
     CHECK(ctl("create " + q + " --durability reboot").code == 1);                       // no config: who would snapshot it?
     CHECK(ctl("--config " + config + " create " + other + " --durability reboot").code == 1); // not reboot there
     Run made = ctl("--config " + config + " create " + q + " --durability reboot --json");

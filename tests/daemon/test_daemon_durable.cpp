@@ -391,19 +391,45 @@ TEST_CASE("a snapshot that cannot be written is logged and makes the stop exit 1
     rmdir(dir.file("spill/q.snapshot.tmp").c_str());
 }
 
-TEST_CASE("durability in the config: memory and reboot are taken, disk is refused as not built yet") {
+TEST_CASE("durability in the config: memory, reboot and disk are taken; disk is refused for topics") {
     TempDir dir;
     std::string out;
     dir.write("ok.toml", daemon_section(dir) + queue_section("a", "durability = \"memory\"") +
-                             queue_section("b", "durability = \"reboot\""));
+                             queue_section("b", "durability = \"reboot\"") +
+                             queue_section("c", "durability = \"disk\"\nflush_ms = 20"));
     CHECK(run_shmqd({"--config", dir.file("ok.toml"), "--check"}, &out) == 0);
-    dir.write("disk.toml", daemon_section(dir) + queue_section("a", "durability = \"disk\""));
-    CHECK(run_shmqd({"--config", dir.file("disk.toml"), "--check"}, &out) == 2);
-    CHECK(out.find("queues.a.durability") != std::string::npos);
-    CHECK(out.find("not built yet") != std::string::npos);
+    dir.write("topic.toml", daemon_section(dir) + "[topics.t]\ngroups = [\"g\"]\ndurability = \"disk\"\n");
+    CHECK(run_shmqd({"--config", dir.file("topic.toml"), "--check"}, &out) == 2);
+    CHECK(out.find("\"disk\" is not built for topics yet") != std::string::npos);
+    dir.write("flush.toml", daemon_section(dir) + queue_section("a", "durability = \"disk\"\nflush_ms = 0"));
+    CHECK(run_shmqd({"--config", dir.file("flush.toml"), "--check"}, &out) == 2);
+    CHECK(out.find("flush_ms") != std::string::npos);
     dir.write("bad.toml", daemon_section(dir) + queue_section("a", "durability = \"forever\""));
     CHECK(run_shmqd({"--config", dir.file("bad.toml"), "--check"}, &out) == 2);
-    CHECK(out.find("expected one of \"memory\", \"reboot\"") != std::string::npos);
+    CHECK(out.find("expected one of \"memory\", \"reboot\", \"disk\"") != std::string::npos);
+}
+
+TEST_CASE("a disk queue: shmqd creates it DISK, flushes it every flush_ms, warns on tmpfs, shows it in metrics") {
+    TempDir dir;
+    dir.write("shmqd.toml", daemon_section(dir) + queue_section("dq", "durability = \"disk\"\nflush_ms = 5"));
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    shmq_queue *q = open_queue("dq");
+    REQUIRE(q != nullptr);
+    shmq_params p;
+    REQUIRE(shmq_get_params(q, &p) == SHMQ_OK);
+    CHECK(p.durability == SHMQ_DURABILITY_DISK);
+    CHECK(d.log_has("not durable")); // the tests' SHMQ_DIR is in /dev/shm
+    shmq_stats s{};
+    s.struct_size = sizeof s;
+    for (int i = 0; i < 2000 && s.flushes < 2; ++i) { // polls a condition: the flusher's work
+        REQUIRE(shmq_stats_get(q, &s) == SHMQ_OK);
+        usleep(5000);
+    }
+    CHECK(s.flushes >= 2);
+    CHECK(s.flush_error == 0);
+    shmq_close(q);
+    CHECK(d.stop() == 0);
 }
 
 TEST_CASE("a memory queue writes no snapshot") {
@@ -492,4 +518,28 @@ TEST_CASE("a snapshot write killed midway leaves the previous snapshot whole") {
     REQUIRE(shmqd::read_snapshot(fd.get(), "q", &back, &why) == 0);
     CHECK(back.segment == first.segment);
     CHECK(back.messages.size() == 5);
+}
+
+TEST_CASE("a memory queue's segment from before a reboot: shmqd unlinks it, says what it dropped, creates it again") {
+    TempDir dir;
+    dir.write("shmqd.toml", daemon_section(dir) + queue_section("mq"));
+    setenv("SHMQ_BOOT_ID", "11111111111111111111111111111111", 1); // the old boot
+    shmq_params p;
+    shmq_params_init(&p);
+    p.slot_count = 32;
+    p.slot_size = 64;
+    p.max_clients = 16;
+    shmq_queue *q = nullptr;
+    REQUIRE(shmq_create("mq", &p, nullptr, &q) == SHMQ_OK);
+    send_values(q, 0, 3);
+    shmq_close(q);
+    unsetenv("SHMQ_BOOT_ID"); // this boot: the kernel's
+    CHECK(shmq_open("mq", nullptr, &q) == SHMQ_EREBOOTED);
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    CHECK(d.log_has("from before a reboot (never durable)"));
+    CHECK(d.log_has("3 messages dropped"));
+    REQUIRE(shmq_open("mq", nullptr, &q) == SHMQ_OK);
+    shmq_close(q);
+    CHECK(d.stop() == 0);
 }

@@ -197,6 +197,13 @@ std::vector<Scenario> scenarios() {
         {.name = "dedup_window",
          .what = "1 producer sends key k twice, 2 ms apart, with a 1 ms window: two messages",
          .dedup_window_ms = 1, .dedup_gap_ns = 2000000, .preemptions = 0, .crashes = 1, .pct_runs = 300},
+        {.name = "disk_reboot",
+         .what = "a DISK queue after a reboot (keys READY, LEASED, DELAYED, one damaged, a reservation WRITING, "
+                 "the old boot's record naming a live pid): 2 consumers open it at once, one rebuilds under the "
+                 "file lock, a kill at every access (the rebuild redone by the next opener): every message "
+                 "delivered once, the damaged one quarantined, every slot listed once",
+         .producers = 0, .consumers = 2, .slots = 7, .preemptions = 0, .crashes = 1, .pct_runs = 1000,
+         .reboot = true},
         {.name = "many_pct",
          .what = "2 producers, 2 consumers, 3 messages each, 3 slots: random PCT schedules with kills",
          .producers = 2, .per_producer = 3, .consumers = 2, .slots = 3, .crashes = 1, .pct_runs = 3000,

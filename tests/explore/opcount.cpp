@@ -40,6 +40,7 @@ void explore_point(const void *, Access kind) {
 }
 void explore_mapped(const void *, size_t, bool) {}
 void explore_yield() {}
+void explore_flock(bool) {} // one process: no one to wait for
 
 static int64_t clock_ns(clockid_t id) {
     timespec ts;

@@ -2,6 +2,8 @@
 // harness (sim.hpp), and the SHMQ_EXPLORE hooks the core calls.
 #include "sim.hpp"
 
+#include <climits>
+
 #include "sys.hpp"
 
 #include <algorithm>
@@ -52,6 +54,7 @@ void Sim::reset() {
     steps = 0;
     failure.clear();
     now_ns = 1000000000000LL;
+    flock_holder = 0;
 }
 
 void Sim::switch_to(int next) {
@@ -206,6 +209,25 @@ bool futex_wait(const void *word, uint32_t expected, int64_t timeout_ns) {
     return g_sim.futex_wait(word, expected, timeout_ns);
 }
 void futex_wake(const void *word, int count) { g_sim.futex_wake(word, count); }
+
+// Taken when free or when its holder is dead; a waiter looks again every ms
+// (a holder's death wakes nobody: the kernel's release is not modelled as a wake-up).
+void explore_flock(bool lock) {
+    if (!lock) {
+        g_sim.flock_holder = 0;
+        ++g_sim.flock_word;
+        g_sim.futex_wake(&g_sim.flock_word, INT32_MAX);
+        return;
+    }
+    for (;;) {
+        g_sim.point(true);
+        if (g_sim.flock_holder == 0 || !g_sim.pid_alive(g_sim.flock_holder) || g_sim.current < 0) {
+            g_sim.flock_holder = g_sim.self_pid();
+            return;
+        }
+        g_sim.futex_wait(&g_sim.flock_word, g_sim.flock_word, 1000000);
+    }
+}
 
 ProcessId self_process() { return ProcessId{g_sim.self_pid(), 7, 0}; }
 

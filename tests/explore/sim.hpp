@@ -84,6 +84,10 @@ public:
     // mapping that holds it (one segment per execution).
     const void *canon(const void *addr) const;
     std::vector<std::pair<const char *, size_t>> mappings;
+    // The segment file's flock (reboot.cpp): its holder's pid (0: none) and a
+    // word its waiters sleep on. The kernel drops a dead holder's lock.
+    int flock_holder = 0;
+    uint32_t flock_word = 0;
 
     // Called from the shmq code through the SHMQ_EXPLORE hooks.
     void point(bool is_yield, const void *addr = nullptr, int kind = -1);

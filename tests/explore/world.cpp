@@ -100,6 +100,10 @@ World::World(const Scenario &sc, uint64_t serial) : sc_(sc), name_("x" + std::to
     p.max_groups = sc.groups;
     p.dedup_window_ms = sc.dedup_window_ms;
     p.dedup_capacity = 4;
+    if (sc.reboot) {
+        p.durability = SHMQ_DURABILITY_DISK;
+        setenv("SHMQ_BOOT_ID", "0123456789abcdef0123456789abcdef", 1); // the old boot
+    }
     if (shmq_create(name_.c_str(), &p, &o, &admin_) != SHMQ_OK) abort();
     core_ = core(admin_);
     led_.firsts.resize(size_t(sc.consumers + (sc.add_group_live ? 1 : 0)));
@@ -113,6 +117,61 @@ World::World(const Scenario &sc, uint64_t serial) : sc_(sc), name_("x" + std::to
         bool live = sc.add_group_live && g == sc.groups - 1; // bound later, by a simulated process
         if (!live && shmq_group_add(admin_, ("g" + std::to_string(g)).c_str()) != SHMQ_OK) abort();
     }
+    if (sc.reboot) before_reboot();
+}
+
+// The world a reboot leaves, built by the harness alone: keys 1-5 sent, key 1
+// LEASED, key 4 DELAYED (5 ms), key 5's payload damaged past its key (to be
+// quarantined: DEAD, reason invalid), a reservation WRITING (an aborted key),
+// then every process of that boot gone (the harness's handle dropped as a
+// kill would, its record still naming pid 1, which is alive) and a new boot id.
+void World::before_reboot() {
+    auto send = [&](uint32_t seq, int64_t delay) {
+        uint64_t key = 1ULL << 32 | seq, id = 0, body[2] = {key, ~key}; // 16 bytes: byte 12 is checksummed
+        shmq_send_opts o;
+        shmq_send_opts_init(&o);
+        o.delay_ns = delay;
+        if (shmq_send_ex(admin_, body, sizeof body, &o, &id, 0) != SHMQ_OK) abort();
+        led_.sent.insert(key);
+        led_.ids[key] = id;
+        led_.not_before[key] = g_sim.now_ns + delay;
+    };
+    for (uint32_t seq = 1; seq <= 5; ++seq) send(seq, seq == 4 ? 5 * kMs : 0);
+    shmq_msg m;
+    if (shmq_recv(admin_, &m, 0) != SHMQ_OK || key_at(m.data) != (1ULL << 32 | 1)) abort();
+    for (uint32_t i = 0; i < sc_.slots; ++i)
+        if (SlotWord{peek(core_->slot(i)->state)}.state() == SlotState::Ready && key_of(core_, i) == (1ULL << 32 | 5))
+            const_cast<char *>(core_->payload_of(i))[12] ^= 1;
+    shmq_reservation r;
+    if (shmq_reserve(admin_, &r, 0) != SHMQ_OK) abort();
+    const uint64_t aborted = kAborted | 1ULL << 32 | 6;
+    std::memcpy(r.data, &aborted, sizeof aborted);
+    core_->abandon();
+    shmq_close(admin_);
+    admin_ = nullptr;
+    setenv("SHMQ_BOOT_ID", "fedcba9876543210fedcba9876543210", 1); // the new boot
+    if (Queue::inspect(name_.c_str(), &view_) != SHMQ_OK) abort();
+    core_ = view_;
+    lanes_ = {view_};
+}
+
+// After the run (reboot): key 5 quarantined (DEAD, invalid), counted once (or
+// not at all if a kill fell between its CAS and the count: Known limits); no
+// other message dead; the boot id is the new one.
+std::string World::check_reboot() const {
+    if (!sc_.reboot) return "";
+    uint32_t invalid = 0;
+    for (uint32_t i = 0; i < sc_.slots; ++i) {
+        SlotWord w{peek(core_->slot(i)->state)};
+        if (w.state() != SlotState::Dead) continue;
+        if (key_of(core_, i) != (1ULL << 32 | 5) || w.time() != uint32_t(DeadReason::Invalid))
+            return "message " + hex(key_of(core_, i)) + " dead after the rebuild with reason " + std::to_string(w.time());
+        ++invalid;
+    }
+    const uint64_t counted = peek(core_->header()->quarantined);
+    if (invalid != 1 || counted > 1 || (counted == 0 && crashes_seen_ == 0))
+        return "damaged message: " + std::to_string(invalid) + " dead slots, quarantined counted " + std::to_string(counted);
+    return std::memcmp(core_->header()->boot_id, "\xfe\xdc\xba\x98", 4) == 0 ? "" : "boot id not the new one";
 }
 
 World::~World() {
@@ -122,6 +181,8 @@ World::~World() {
     }
     for (shmq_queue *q : drainers_) shmq_close(q);
     shmq_close(admin_);
+    delete view_;
+    if (sc_.reboot) unsetenv("SHMQ_BOOT_ID");
     shmq_unlink(name_.c_str());
 }
 
@@ -662,7 +723,10 @@ void World::check_step() {
     if (!g_sim.failure.empty()) return;
     // Rings: a run's cells past tail (Ring::fill) are contiguous, so every
     // entry is reached by a pop and seen by recovery's walk (Ring::for_each).
-    for (size_t g = 0; g <= lanes_.size(); ++g) {
+    // A rebuild (reboot) re-initialises them under the file lock, and nobody
+    // reads them before its last step, the new boot id: shapes count from then.
+    const bool rebuilding = sc_.reboot && std::memcmp(core_->header()->boot_id, "\xfe\xdc\xba\x98", 4) != 0;
+    for (size_t g = 0; g <= lanes_.size() && !rebuilding; ++g) {
         Queue *l = g < lanes_.size() ? lanes_[g] : core_;
         const char *bad = l->ring(g < lanes_.size() ? shmq::detail::kReadyRing : shmq::detail::kFreeRing).shape_error();
         if (bad != nullptr) return void(g_sim.failure = std::string(g < lanes_.size() ? "ready" : "free") + " ring: " + bad);
@@ -1002,7 +1066,14 @@ std::string World::final_check() {
         it = handles_.erase(it);
     }
     record_of_.clear();
+    // A reboot's harness handle: opened now (it rebuilds if no process finished).
+    if (sc_.reboot) {
+        if (shmq_open(name_.c_str(), nullptr, &admin_) != SHMQ_OK) return "the harness cannot open the queue";
+        core_ = core(admin_);
+        lanes_ = {core_};
+    }
     std::string bad = check_counts();
+    if (bad.empty()) bad = check_reboot();
     std::vector<std::vector<uint64_t>> drained;
     if (bad.empty()) bad = drain(&drained);
     if (bad.empty()) bad = check_expired(drained);

@@ -51,6 +51,8 @@ struct Scenario {
     uint32_t groups = 0;          // > 0: a topic with this many groups; consumer i reads group i % groups
     bool add_group_live = false;  // the last group is bound by a process while the producers send
     bool remove_group = false;    // the last group is removed (forced) by a process while messages flow
+    bool reboot = false;          // a DISK queue whose old boot's processes are all gone (before_reboot):
+                                  // the run's processes rebuild it at open (reboot.cpp)
 };
 
 // A queue is one group; a topic's groups each have their own acks and leases.
@@ -120,6 +122,8 @@ private:
     void reaper(int proc);
     void daemon(int proc);
     void spill_one(shmq::detail::Queue *q);
+    void before_reboot();
+    std::string check_reboot() const;
     bool work(int proc, shmq_queue *q, shmq_msg *m);
     bool extend(int proc, shmq_queue *q, shmq_msg *m);
     int reserve_send(shmq_queue *q, uint64_t key, const shmq_send_opts *opts, uint64_t *id);
@@ -143,6 +147,7 @@ private:
     std::string name_;
     shmq_queue *admin_ = nullptr; // the harness's own handle (pid 1, not scheduled)
     shmq::detail::Queue *core_ = nullptr;
+    shmq::detail::Queue *view_ = nullptr; // reboot: an inspect handle for the checks (no record, no rebuild)
     std::vector<shmq::detail::Queue *> lanes_; // where each group's words are: core_ itself for a queue
     std::vector<shmq_queue *> drainers_;       // the harness's own group handles (topics)
     Ledger led_;

@@ -141,3 +141,20 @@ TEST_CASE("C++: a topic publishes once to each group; open_group throws for an u
     }
     shmq::Queue::unlink(name);
 }
+
+TEST_CASE("C++: flush and sync (a memory queue: at once; a DISK queue: flushed)") {
+    std::string name = testing::unique_name("cppsync");
+    shmq::Queue q = shmq::Queue::create(name);
+    CHECK(q.flush() == SHMQ_OK);
+    CHECK(q.sync(0ns) == SHMQ_OK);
+    shmq::Queue::unlink(name);
+    shmq_params p = shmq::default_params();
+    p.durability = SHMQ_DURABILITY_DISK;
+    shmq::Queue d = shmq::Queue::create(name, p);
+    REQUIRE(d.send("hello", 0ns) == SHMQ_OK);
+    CHECK(d.sync(1s) == SHMQ_OK);
+    CHECK(d.stats().flushes == 1);
+    CHECK(d.flush() == SHMQ_OK);
+    CHECK(d.stats().flushes == 2);
+    shmq::Queue::unlink(name);
+}

@@ -80,9 +80,15 @@ typedef enum shmq_error {
                               was sent. Since 0.4 */
     SHMQ_EBUSY = 20,       /* the consumer group still holds messages (shmq_group_remove
                               without force). Since 0.5 */
-    SHMQ_EDEDUPFULL = 21   /* a send with a deduplication key found the queue's table full
+    SHMQ_EDEDUPFULL = 21,  /* a send with a deduplication key found the queue's table full
                               of keys still inside their window: nothing was sent; retry
                               later, or create the queue with a larger dedup_capacity */
+    SHMQ_EFLUSH = 22,      /* writing a disk queue back to its file failed (shmq_flush,
+                              shmq_sync): what was sent may not be on disk; errno and
+                              shmq_stats.flush_error say why (e.g. ENOSPC, EIO) */
+    SHMQ_EREBOOTED = 23    /* a memory queue's segment (SHMQ_DIR on a real filesystem)
+                              survived a reboot: its contents were never made durable,
+                              so it is refused; unlink it and create the queue again */
 } shmq_error;
 
 /* A static English description of an error code; never NULL. */
@@ -140,7 +146,19 @@ typedef struct shmq_params {
     uint32_t dedup_capacity;  /* [0 = 2 x slot_count] keys the table holds at once, rounded
                                  up to a power of two, at most SHMQ_MAX_DEDUP_CAPACITY;
                                  0 when dedup_window_ms is 0 (192 bytes each) */
+    /* Since durability, after 0.5 (a struct_size that ends before it reads as 0): */
+    uint32_t durability;      /* shmq_durability [SHMQ_DURABILITY_MEMORY]. DISK: the
+                                 segment file is written back to its filesystem
+                                 (shmq_flush, shmq_sync) and survives a crash of the host;
+                                 put SHMQ_DIR on a real filesystem (docs/durability.md).
+                                 Queues only (a topic with DISK is SHMQ_EINVAL). */
 } shmq_params;
+
+/* What a queue's messages survive (docs/durability.md). */
+typedef enum shmq_durability {
+    SHMQ_DURABILITY_MEMORY = 0, /* the death of any process; not a reboot */
+    SHMQ_DURABILITY_DISK = 1    /* also a crash of the host, once flushed (shmq_sync) */
+} shmq_durability;
 
 /* Longest deduplication window (7 days) and largest table. */
 #define SHMQ_MAX_DEDUP_WINDOW_MS (7u * 24 * 3600 * 1000)
@@ -210,16 +228,21 @@ typedef struct shmq_queue shmq_queue;
  * name only once fully initialised, so no process ever sees a half-made one.
  * On success *out is a handle the caller closes with shmq_close().
  * Errors: SHMQ_EINVAL (out NULL, a parameter out of range, a struct_size
- * below 0.3's), SHMQ_EBADNAME, SHMQ_EEXIST, SHMQ_EPERM, SHMQ_ENOSPACE,
- * SHMQ_EINTR, SHMQ_ESYS. */
+ * below 0.3's, a SHMQ_BOOT_ID that is not 32 hex digits), SHMQ_EBADNAME,
+ * SHMQ_EEXIST, SHMQ_EPERM, SHMQ_ENOSPACE, SHMQ_EINTR, SHMQ_ESYS. */
 SHMQ_API int shmq_create(const char *name, const shmq_params *params,
                          const shmq_options *options, shmq_queue **out);
 
 /* Attach to an existing queue. Validates magic, layout version and layout
- * fingerprint: SHMQ_EVERSION or SHMQ_ECORRUPT on a mismatch.
- * Errors: SHMQ_EINVAL (out NULL, bad options), SHMQ_EBADNAME, SHMQ_ENOTFOUND,
- * SHMQ_EVERSION, SHMQ_ECORRUPT, SHMQ_EPERM, SHMQ_ECLIENTS (max_clients
- * attached), SHMQ_ENOSPACE, SHMQ_ESYS. */
+ * fingerprint: SHMQ_EVERSION or SHMQ_ECORRUPT on a mismatch. A segment made
+ * before the last reboot (its boot id is not the kernel's, or SHMQ_BOOT_ID's)
+ * is rebuilt first if it is a DISK queue (docs/durability.md: messages kept,
+ * client records freed, damaged messages quarantined), refused with
+ * SHMQ_EREBOOTED if it is a memory queue.
+ * Errors: SHMQ_EINVAL (out NULL, bad options, a SHMQ_BOOT_ID that is not 32
+ * hex digits), SHMQ_EBADNAME, SHMQ_ENOTFOUND, SHMQ_EVERSION, SHMQ_ECORRUPT,
+ * SHMQ_EREBOOTED, SHMQ_EPERM, SHMQ_ECLIENTS (max_clients attached),
+ * SHMQ_ENOSPACE, SHMQ_ESYS. */
 SHMQ_API int shmq_open(const char *name, const shmq_options *options, shmq_queue **out);
 
 /* Detach and free the handle; NULL is allowed. Leases still held go back to
@@ -585,7 +608,35 @@ typedef struct shmq_stats {
     /* Since 0.4: */
     uint64_t expired;                /* messages dead-lettered because their ttl passed
                                         (also counted in dead_lettered) */
+    /* Since durability, after 0.5 (a struct_size that ends before them is still accepted): */
+    uint32_t durability;             /* shmq_durability of the segment */
+    uint32_t not_durable;            /* 1: a DISK queue whose directory is tmpfs (nothing
+                                        survives a reboot there: tests and containers) */
+    uint64_t quarantined;            /* messages whose checksum failed when the queue was
+                                        rebuilt after a reboot: dead-lettered as "invalid" */
+    uint64_t flushes;                /* flushes finished (DISK) */
+    int64_t last_flush_ns;           /* CLOCK_REALTIME when the last one finished, 0 = never */
+    int64_t last_flush_duration_ns;  /* how long it took */
+    int32_t flush_error;             /* errno of the last failed flush, 0 if the last one
+                                        succeeded */
+    uint32_t reserved0;
 } shmq_stats;
+
+/* Write a DISK queue's segment back to its file (msync, MS_SYNC): every
+ * message whose send returned before this call is then on disk. Any process
+ * may call it at any time; no lock, no daemon needed (shmqd calls it every
+ * flush_ms). A MEMORY queue: SHMQ_OK at once.
+ * Errors: SHMQ_EINVAL (q NULL), SHMQ_EFLUSH (errno says why). */
+SHMQ_API int shmq_flush(shmq_queue *q);
+
+/* Wait until every message whose send returned before this call (in any
+ * process) is on disk: returns once a flush that started after the call has finished.
+ * Group commit: concurrent callers share one flush; with none in progress (or
+ * its flusher gone), the caller flushes itself. A MEMORY queue: SHMQ_OK at
+ * once (nothing more durable exists). timeout_ns as elsewhere (SHMQ_FOREVER).
+ * Errors: SHMQ_EINVAL (q NULL), SHMQ_ETIMEDOUT, SHMQ_EFLUSH (a flush failed:
+ * nothing is confirmed; errno says why). */
+SHMQ_API int shmq_sync(shmq_queue *q, int64_t timeout_ns);
 
 /* A snapshot read straight from the segment (not atomic as a whole: counts
  * taken while others work may be off by the operations in flight).

@@ -202,6 +202,11 @@ public:
         if (rc != SHMQ_OK) return std::nullopt;
         return Message(q_, m);
     }
+    // Write a DISK queue back to its file (shmq_flush); SHMQ_OK at once for memory.
+    int flush() { return shmq_flush(q_); }
+    // Wait until what was sent before the call is on disk (shmq_sync):
+    // SHMQ_OK, SHMQ_ETIMEDOUT or SHMQ_EFLUSH.
+    int sync(Timeout timeout = kForever) { return shmq_sync(q_, to_ns(timeout)); }
     shmq_stats stats() {
         shmq_stats s{};
         s.struct_size = sizeof s;
