@@ -26,15 +26,18 @@ const Suite kSuites[] = {
     {"scaling", "scaling", suite_scaling},        {"depth", "depth", suite_depth},
     {"backlog", "backlog", suite_backlog},        {"recovery", "recovery", suite_recovery},
     {"busy", "busy", suite_busy},                 {"topic", "topic", suite_topic},
+    {"durability", "durability", suite_durability},
 };
 
 void usage() {
     std::puts("usage: shmq_bench [--short] [--out DIR] [--only SUITE,...] [--variant NAME,...]\n"
               "                  [--quiet-wait SECONDS]\n"
               "suites: pingpong throughput size fixed_rate scaling depth backlog recovery busy topic\n"
+              "        durability\n"
               "variants: cacheline spsc_ring shmq_spin shmq_default shmq_sleep shmq_spin_zc\n"
               "          shmq_batch boost_mq boost_mq_spin unix_socket pipe posix_mq\n"
               "          shmq_topic shmq_queues (suite topic)\n"
+              "          memory disk disk_sync fsync_baseline (suite durability)\n"
               "--short: a quick run (CI); --out: results directory [bench/results]\n"
               "--quiet-wait: before each variant, wait up to this long for other processes\n"
               "              to use < 5% CPU [10, short mode 0; 0 = never wait]");
