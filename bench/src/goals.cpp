@@ -32,6 +32,7 @@ namespace {
 const char *kIssue20 = "issue 20";
 const char *kIssue3 = "issue 3 (kept)";
 const char *kIssue16 = "issue 16";
+const char *kIssue17 = "issue 17";
 
 std::string num(double v, const char *unit) {
     char buf[48];
@@ -178,6 +179,16 @@ void topic_goals(Goals &g, const Json &r) {
           ">= 0.8x", four / one, false, 0.8, num(four / one, "x") + " (" + rate(four) + " vs " + rate(one) + ")");
 }
 
+void durability_goals(Goals &g, const Json &r) {
+    const Json &cells = part(part(r, "durability"), "cells");
+    auto rate = [&](const char *c) { return cells.contains(c) ? cells[c].value("msgs_per_s", NAN) : NAN; };
+    double memory = rate("memory"), disk = rate("disk"), sync = rate("disk_sync"), fsync = rate("fsync_baseline");
+    g.add(kIssue17, "disk queue without sync vs memory queue (4 producers -> 1 consumer, 64 B)", ">= 0.5x",
+          disk / memory, false, 0.5, num(disk / memory, "x") + " (" + num(disk / 1e6, "M") + " vs " + num(memory / 1e6, "M msg/s") + ")");
+    g.add(kIssue17, "send + shmq_sync after each message, 4 producers: confirmed messages/s", ">= 20 k/s", sync,
+          false, 20000, num(sync / 1e3, " k/s") + " (fdatasync per message: " + num(fsync / 1e3, " k/s") + ")");
+}
+
 void issue3_goals(Goals &g, const Json &r) {
     double shmq50 = figure(r, "pingpong", "shmq_spin", "p50_ns");
     double boost50 = figure(r, "pingpong", "boost_mq", "p50_ns");
@@ -206,6 +217,7 @@ Json evaluate_goals(const Json &r) {
     scaling_goals(g, r);
     issue3_goals(g, r);
     topic_goals(g, r);
+    durability_goals(g, r);
     return g.list;
 }
 

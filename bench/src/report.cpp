@@ -225,6 +225,7 @@ void md_recovery(Out &o, const Json &r);
 void md_busy(Out &o, const Json &r);
 void md_backlog(Out &o, const Json &r);
 void md_topic(Out &o, const Json &r);
+void md_durability(Out &o, const Json &r);
 
 std::string render_markdown(const Json &r) {
     Out o;
@@ -245,6 +246,7 @@ std::string render_markdown(const Json &r) {
     md_size(o, r);
     md_scaling(o, r);
     md_topic(o, r);
+    md_durability(o, r);
     md_depth(o, r);
     md_fixed_rate(o, r);
     md_recovery(o, r);

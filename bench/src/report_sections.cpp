@@ -214,6 +214,37 @@ void md_topic(Out &o, const Json &r) {
     o << "\n";
 }
 
+// The four cells of the durability suite side by side, ratios against memory and fsync.
+void md_durability(Out &o, const Json &r) {
+    if (!r.contains("durability") || !r["durability"].contains("cells"))
+        return;
+    const Json &d = r["durability"];
+    const Json &cells = d["cells"];
+    o << "## Durability: disk queues and confirmed sends (issue 17)\n\n"
+      << d["producers"] << " producer processes, " << d["size"] << " B; the queue cells have one consumer process "
+         "(lease + ack). `disk`: `durability` DISK, no sync (the kernel writes back); `disk_sync`: each send "
+         "followed by `shmq_sync` (group commit); `fsync_baseline`: each producer appends to its own file and "
+         "`fdatasync`s each message. Directory " << d["dir"].get<std::string>()
+      << (d.value("tmpfs", false) ? " (tmpfs: these figures say nothing about a disk)" : "") << ".\n\n"
+      << "| cell | msg/s | vs memory | confirm p50 | confirm p99 |\n| --- | --- | --- | --- | --- |\n";
+    double memory = cells.contains("memory") ? cells["memory"].value("msgs_per_s", 0.0) : 0.0;
+    for (const auto &[name, c] : cells.items()) {
+        if (!c.contains("msgs_per_s")) {
+            o << "| " << name << " | " << c.value("error", std::string("error")) << " | | | |\n";
+            continue;
+        }
+        double v = c["msgs_per_s"].get<double>();
+        char ratio[32] = "-";
+        if (memory > 0)
+            std::snprintf(ratio, sizeof ratio, "%.2fx", v / memory);
+        bool conf = c.contains("confirm");
+        o << "| " << name << " | " << fmt_rate(v) << " | " << ratio << " | "
+          << (conf ? fmt_ns(c["confirm"]["p50_ns"].get<double>()) : "-") << " | "
+          << (conf ? fmt_ns(c["confirm"]["p99_ns"].get<double>()) : "-") << " |\n";
+    }
+    o << "\n";
+}
+
 void md_depth(Out &o, const Json &r) {
     if (!r.contains("depth"))
         return;

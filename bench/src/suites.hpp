@@ -54,7 +54,7 @@ Json suite_depth(const Config &cfg);
 Json suite_recovery(const Config &cfg);
 // Publish/subscribe: 1 publisher -> 1, 2, 4 topic groups beside the same to N queues.
 Json suite_topic(const Config &cfg);
-// Memory vs DISK queues without and with shmq_sync, beside write + fdatasync (issue 17).
+// Issue 17: memory vs disk queues, send + shmq_sync vs an fdatasync per message, 4 producers.
 Json suite_durability(const Config &cfg);
 
 // One run of shmq batch throughput (shmq_send_batch / shmq_recv_batch, ack each).
