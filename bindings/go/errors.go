@@ -36,6 +36,8 @@ const (
 	CodeRange          Code = C.SHMQ_ERANGE     // since 0.4
 	CodeBusy           Code = C.SHMQ_EBUSY      // since 0.5: a group removed without force still holds messages
 	CodeDedupFull      Code = C.SHMQ_EDEDUPFULL // since 0.5: the deduplication table is full
+	CodeFlush          Code = C.SHMQ_EFLUSH     // writing a disk queue back to its file failed (Sync, Flush)
+	CodeRebooted       Code = C.SHMQ_EREBOOTED  // a memory queue's segment outlived a reboot: refused
 )
 
 // String is libshmq's description of the code (shmq_strerror).
@@ -110,6 +112,8 @@ var (
 	ErrRange          = &Error{Code: CodeRange}
 	ErrBusy           = &Error{Code: CodeBusy}
 	ErrDedupFull      = &Error{Code: CodeDedupFull}
+	ErrFlush          = &Error{Code: CodeFlush}
+	ErrRebooted       = &Error{Code: CodeRebooted}
 )
 
 // codeErr turns a C return code into nil or an *Error.

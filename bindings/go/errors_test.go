@@ -53,7 +53,7 @@ func TestSentinelsMatchByCode(t *testing.T) {
 	}
 	for _, e := range []*Error{ErrFull, ErrTimeout, ErrEmpty, ErrLeaseLost, ErrClosed, ErrInvalid, ErrBadName,
 		ErrTooBig, ErrNotFound, ErrExists, ErrVersion, ErrCorrupt, ErrPermission, ErrNoSpace, ErrTooManyClients,
-		ErrPrefetch, ErrInterrupted, ErrSystem, ErrRange, ErrBusy, ErrDedupFull} {
+		ErrPrefetch, ErrInterrupted, ErrSystem, ErrRange, ErrBusy, ErrDedupFull, ErrFlush, ErrRebooted} {
 		if e.Code.String() == "unknown shmq error" {
 			t.Fatalf("no description for code %d", e.Code)
 		}

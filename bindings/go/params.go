@@ -29,6 +29,18 @@ const (
 	OverflowSpill Overflow = C.SHMQ_OVERFLOW_SPILL // shmqd spills to disk; without it, as Block
 )
 
+// Durability says what a queue's messages survive (shmq_durability;
+// docs/durability.md).
+type Durability uint32
+
+const (
+	DurabilityMemory Durability = C.SHMQ_DURABILITY_MEMORY // the death of any process, not a reboot
+	// DurabilityDisk: the segment is a file in SHMQ_DIR (put it on a real
+	// filesystem), written back by Sync/Flush and by shmqd every flush_ms;
+	// after a host crash every message a Sync confirmed is there. Queues only.
+	DurabilityDisk Durability = C.SHMQ_DURABILITY_DISK
+)
+
 // Params are a queue's parameters, fixed when it is created. Start from
 // DefaultParams(): every field is used as given (a zero BackoffBase means
 // "retry at once", not "default").
@@ -49,7 +61,8 @@ type Params struct {
 	// a send WithDedupKey within this long after the first send of that key
 	// stores nothing and returns the first message's id.
 	DedupWindow   time.Duration
-	DedupCapacity uint32 // keys the deduplication table holds at once; 0: 2 x SlotCount
+	DedupCapacity uint32     // keys the deduplication table holds at once; 0: 2 x SlotCount
+	Durability    Durability // DurabilityMemory (the zero value) or DurabilityDisk
 }
 
 // MaxDedupWindow is the longest deduplication window (SHMQ_MAX_DEDUP_WINDOW_MS).
@@ -84,6 +97,7 @@ func paramsFromC(c *C.shmq_params) Params {
 
 		DedupWindow:   time.Duration(c.dedup_window_ms) * time.Millisecond,
 		DedupCapacity: uint32(c.dedup_capacity),
+		Durability:    Durability(c.durability),
 	}
 }
 
@@ -117,6 +131,8 @@ func (p Params) Validate() error {
 		{p.MaxGroups <= MaxGroups, fmt.Sprintf("MaxGroups %d: must be 0 (a queue) .. %d", p.MaxGroups, MaxGroups)},
 		{p.DedupWindow >= 0 && p.DedupWindow <= MaxDedupWindow, fmt.Sprintf("DedupWindow %v: must be 0 (off) .. %v", p.DedupWindow, MaxDedupWindow)},
 		{p.DedupWindow == 0 || p.MaxGroups == 0, fmt.Sprintf("DedupWindow %v: a topic (MaxGroups %d) cannot deduplicate", p.DedupWindow, p.MaxGroups)},
+		{p.Durability <= DurabilityDisk, fmt.Sprintf("Durability %d: must be DurabilityMemory or DurabilityDisk", p.Durability)},
+		{p.Durability == DurabilityMemory || p.MaxGroups == 0, fmt.Sprintf("Durability: a topic (MaxGroups %d) cannot be DurabilityDisk", p.MaxGroups)},
 		{p.DedupCapacity <= C.SHMQ_MAX_DEDUP_CAPACITY, fmt.Sprintf("DedupCapacity %d: must be 0 (2 x SlotCount) .. %d", p.DedupCapacity, C.SHMQ_MAX_DEDUP_CAPACITY)},
 	}
 	for _, c := range checks {
@@ -149,6 +165,7 @@ func (p Params) toC() (C.shmq_params, bool) {
 	c.max_groups = C.uint32_t(p.MaxGroups)
 	c.dedup_window_ms = window
 	c.dedup_capacity = C.uint32_t(p.DedupCapacity)
+	c.durability = C.uint32_t(p.Durability)
 	return c, ok1 && ok2 && ok3 && ok4 && ok5
 }
 

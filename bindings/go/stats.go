@@ -7,6 +7,7 @@ package shmq
 import "C"
 
 import (
+	"context"
 	"time"
 	"unsafe"
 )
@@ -119,4 +120,25 @@ func (q *Queue) Recover() (Recovery, error) {
 		WritesReclaimed: uint64(r.writes_reclaimed), DelayedPromoted: uint64(r.delayed_promoted),
 		DeadLettered: uint64(r.dead_lettered), Republished: uint64(r.republished),
 	}, nil
+}
+
+// Sync waits until every message sent before the call (by any process) is
+// on disk: it returns once a flush that began after the call has ended, and
+// concurrent callers share one flush (group commit). A DurabilityMemory
+// queue returns at once. ErrFlush if the write-back failed (nothing is
+// confirmed); ctx's deadline or cancellation as for Recv.
+func (q *Queue) Sync(ctx context.Context) error {
+	return q.blocking(ctx, "sync", func(h *C.shmq_queue, timeoutNs C.int64_t) C.int { return C.shmq_sync(h, timeoutNs) })
+}
+
+// Flush writes a DurabilityDisk queue back to its file now (shmqd does it
+// every flush_ms); a DurabilityMemory queue has nothing to do. ErrFlush if
+// it failed.
+func (q *Queue) Flush() error {
+	h, err := q.enter("flush")
+	if err != nil {
+		return err
+	}
+	defer q.leave()
+	return q.err(C.shmq_flush(h), "flush")
 }

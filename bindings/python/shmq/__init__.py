@@ -11,7 +11,8 @@ are mapped only by the C library (never multiprocessing.shared_memory).
 from __future__ import annotations
 
 from ._load import core as _core
-from .errors import (BadName, Busy, Closed, Corrupt, DedupTableFull, Empty, Error, Exists, Full, Interrupted,
+from .errors import (BadName, Busy, Closed, Corrupt, DedupTableFull, Empty, Error, Exists, FlushFailed, Full,
+                     Interrupted, Rebooted,
                      InvalidArgument, LeaseLost, NoSpace, NotFound, OSFailure, OutOfRange,
                      PermissionDenied,
                      PrefetchLimit, Timeout, TooBig, TooManyClients, VersionMismatch)
@@ -36,5 +37,5 @@ __all__ = [
     "Recovery", "Error", "Full", "Timeout", "Empty", "LeaseLost", "Closed", "InvalidArgument",
     "BadName", "TooBig", "NotFound", "Exists", "VersionMismatch", "Corrupt", "PermissionDenied",
     "NoSpace", "TooManyClients", "PrefetchLimit", "Interrupted", "OSFailure", "OutOfRange",
-    "Busy", "DedupTableFull", "ROLE_SENDER", "ROLE_RECEIVER", "ROLE_DAEMON",
+    "Busy", "DedupTableFull", "FlushFailed", "Rebooted", "ROLE_SENDER", "ROLE_RECEIVER", "ROLE_DAEMON",
 ]

@@ -7,7 +7,7 @@ from typing import Optional
 
 from ._load import core
 from .errors import BadName, InvalidArgument
-from .stats import JITTER, OVERFLOW, WAIT
+from .stats import DURABILITY, JITTER, OVERFLOW, WAIT
 
 
 def check_name(name: str) -> bytes:
@@ -36,7 +36,7 @@ def params(slot_size: Optional[int], slot_count: Optional[int], max_clients: Opt
            lease: Optional[float], max_attempts: Optional[int], backoff_base: Optional[float],
            backoff_cap: Optional[float], jitter: Optional[str], overflow: Optional[str],
            mode: int, ttl: Optional[float] = None, dedup_window: Optional[float] = None,
-           dedup_capacity: Optional[int] = None) -> dict[str, int]:
+           dedup_capacity: Optional[int] = None, durability: Optional[str] = None) -> dict[str, int]:
     """shmq_params from Queue.create's keywords (durations in seconds or
     timedeltas); None keeps libshmq's default."""
     p = core.default_params()
@@ -58,6 +58,8 @@ def params(slot_size: Optional[int], slot_count: Optional[int], max_clients: Opt
         p["jitter"] = _choice(JITTER, jitter, "jitter")
     if overflow is not None:
         p["overflow"] = _choice(OVERFLOW, overflow, "overflow")
+    if durability is not None:
+        p["durability"] = _choice(DURABILITY, durability, "durability")
     p["mode"] = u32(mode, "mode")
     return p
 

@@ -142,10 +142,23 @@ class DedupTableFull(Error):
     code = 21
 
 
+class FlushFailed(Error):
+    """Writing a disk queue back to its file failed (sync, flush): what was
+    sent may not be on disk; ``stats().flush_error`` holds the errno."""
+    code = 22
+
+
+class Rebooted(Error):
+    """A memory queue's segment outlived a reboot (SHMQ_DIR on a real
+    filesystem): its contents were never made durable, so it is refused;
+    unlink it and create the queue again."""
+    code = 23
+
+
 _BY_CODE = {cls.code: cls for cls in (
     Full, Timeout, Empty, LeaseLost, Closed, InvalidArgument, BadName, TooBig, NotFound, Exists,
     VersionMismatch, Corrupt, PermissionDenied, NoSpace, TooManyClients, PrefetchLimit,
-    Interrupted, OSFailure, OutOfRange, Busy, DedupTableFull)}
+    Interrupted, OSFailure, OutOfRange, Busy, DedupTableFull, FlushFailed, Rebooted)}
 
 
 core.register({"base": Error, **_BY_CODE}, utc_from_ns, SendResult)

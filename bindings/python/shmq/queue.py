@@ -72,7 +72,8 @@ class Queue(core.Queue):
                jitter: Optional[str] = None, overflow: Optional[str] = None, mode: int = 0o600,
                prefetch: int = 64, spin_ns: int = 20000, wait: str = "adaptive",
                ttl: Optional[float] = None, max_groups: int = 0,
-               dedup_window: Optional[float] = None, dedup_capacity: Optional[int] = None) -> "Queue":
+               dedup_window: Optional[float] = None, dedup_capacity: Optional[int] = None,
+               durability: Optional[str] = None) -> "Queue":
         """Create queue ``name`` and attach to it; raises Exists if it exists.
 
         Durations are in seconds (or timedeltas); None keeps libshmq's default (1 KiB x 1024
@@ -87,10 +88,15 @@ class Queue(core.Queue):
         send with the same dedup_key as an earlier one stores nothing and
         returns the first message's id; dedup_capacity: keys the table holds
         at once (None: 2 x slot_count). Queues only: a topic cannot have one.
+        durability: "memory" (None, the default) or "disk": the segment is a
+        file in SHMQ_DIR, which must then be on a real filesystem, written back
+        by sync() (and by shmqd every flush_ms); after a crash of the host it
+        is rebuilt and every message a sync() confirmed is there
+        (docs/durability.md). Queues only.
         """
         check_name(name)
         p = params(slot_size, slot_count, max_clients, lease, max_attempts, backoff_base,
-                   backoff_cap, jitter, overflow, mode, ttl, dedup_window, dedup_capacity)
+                   backoff_cap, jitter, overflow, mode, ttl, dedup_window, dedup_capacity, durability)
         if not isinstance(max_groups, int) or not 0 <= max_groups <= core.MAX_GROUPS:
             raise InvalidArgument(f"max_groups must be 0 (a queue) .. {core.MAX_GROUPS}, "
                                   f"got {max_groups!r}")

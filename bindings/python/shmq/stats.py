@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 JITTER = {"none": 0, "full": 1, "equal": 2}
 OVERFLOW = {"block": 0, "fail": 1, "spill": 2}
+DURABILITY = {"memory": 0, "disk": 1}  # shmq_durability: SHMQ_DURABILITY_MEMORY, _DISK
 WAIT = {"adaptive": 0, "spin": 1}  # shmq_wait: SHMQ_WAIT_ADAPTIVE, SHMQ_WAIT_SPIN
 
 
@@ -43,6 +44,7 @@ class QueueParams:
     max_groups: int = 0   # 0: a queue; > 0: a topic with room for that many consumer groups
     dedup_window: Optional[float] = None  # seconds; None: sends cannot carry dedup keys
     dedup_capacity: int = 0  # keys the deduplication table holds at once
+    durability: str = "memory"  # "memory" | "disk" (sync() waits for the disk)
 
     @classmethod
     def from_c(cls, p: dict[str, int]) -> "QueueParams":
@@ -50,7 +52,8 @@ class QueueParams:
                    p["max_attempts"], p["backoff_base_ms"] / 1000, p["backoff_cap_ms"] / 1000,
                    _name_of(JITTER, p["jitter"]), _name_of(OVERFLOW, p["overflow"]), p["mode"],
                    p["ttl_ms"] / 1000 if p["ttl_ms"] else None, p["max_groups"],
-                   p["dedup_window_ms"] / 1000 if p["dedup_window_ms"] else None, p["dedup_capacity"])
+                   p["dedup_window_ms"] / 1000 if p["dedup_window_ms"] else None, p["dedup_capacity"],
+                   _name_of(DURABILITY, p["durability"]))
 
 
 # Bits of ClientStats.role (shmq.h's SHMQ_ROLE_*).

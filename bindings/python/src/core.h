@@ -89,6 +89,8 @@ int core_send_set_result_type(PyObject *cls);
 PyObject *core_queue_stats(QueueObject *self, PyObject *cap);
 PyObject *core_queue_qsize(QueueObject *self, PyObject *unused);
 PyObject *core_queue_recover(QueueObject *self, PyObject *unused);
+PyObject *core_queue_sync(QueueObject *self, PyObject *args, PyObject *kwargs);
+PyObject *core_queue_flush(QueueObject *self, PyObject *unused);
 PyObject *core_queue_ready_fd(QueueObject *self, PyObject *unused);
 PyObject *core_queue_enter(QueueObject *self, PyObject *unused);
 PyObject *core_queue_leave(QueueObject *self, PyObject *unused);

@@ -101,3 +101,39 @@ PyObject *core_queue_leave(QueueObject *self, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+
+/* sync(timeout=None): wait until everything sent before the call is on disk
+ * (a DISK queue; a MEMORY one returns at once). Releases the GIL: it waits
+ * for a flush, which takes the disk's time. */
+PyObject *core_queue_sync(QueueObject *self, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"timeout", NULL};
+    PyObject *timeout = NULL;
+    int64_t ns;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:sync", names, &timeout) || core_timeout_ns(timeout, &ns) < 0)
+        return NULL;
+    shmq_queue *q = core_queue_handle(self);
+    if (q == NULL) return NULL;
+    int rc;
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS
+    rc = shmq_sync(q, ns);
+    Py_END_ALLOW_THREADS
+    core_queue_release(self);
+    if (rc != SHMQ_OK) return core_raise_code(rc, self);
+    Py_RETURN_NONE;
+}
+
+/* flush(): write a DISK queue back to its file now (shmqd does it every flush_ms). */
+PyObject *core_queue_flush(QueueObject *self, PyObject *unused) {
+    (void)unused;
+    shmq_queue *q = core_queue_handle(self);
+    if (q == NULL) return NULL;
+    int rc;
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS
+    rc = shmq_flush(q);
+    Py_END_ALLOW_THREADS
+    core_queue_release(self);
+    if (rc != SHMQ_OK) return core_raise_code(rc, self);
+    Py_RETURN_NONE;
+}

@@ -4,13 +4,13 @@
 
 static const char *const param_names[] = {"slot_size", "slot_count", "max_clients", "lease_ms",
     "max_attempts", "backoff_base_ms", "backoff_cap_ms", "jitter", "overflow", "mode", "ttl_ms", "max_groups",
-    "dedup_window_ms", "dedup_capacity", NULL};
+    "dedup_window_ms", "dedup_capacity", "durability", NULL};
 
 static uint32_t *param_field(shmq_params *p, int i) {
     uint32_t *f[] = {&p->slot_size, &p->slot_count, &p->max_clients, &p->lease_ms,
                      &p->max_attempts, &p->backoff_base_ms, &p->backoff_cap_ms, &p->jitter,
                      &p->overflow, &p->mode, &p->ttl_ms, &p->max_groups,
-                     &p->dedup_window_ms, &p->dedup_capacity};
+                     &p->dedup_window_ms, &p->dedup_capacity, &p->durability};
     return f[i];
 }
 

@@ -395,6 +395,11 @@ static PyMethodDef queue_methods[] = {
     {"_params", FN(core_queue_params), METH_NOARGS, NULL},
     {"_stats", FN(core_queue_stats), METH_O, NULL},
     {"_recover", FN(core_queue_recover), METH_NOARGS, NULL},
+    {"sync", FN(core_queue_sync), METH_VARARGS | METH_KEYWORDS,
+     "sync(timeout=None): wait until every message sent before the call (by any process) is on disk;\n"
+     "one flush serves every caller at once. A memory queue returns at once. Raises Timeout, FlushFailed."},
+    {"flush", FN(core_queue_flush), METH_NOARGS,
+     "flush(): write a disk queue back to its file now (a memory queue: nothing to do). Raises FlushFailed."},
     {"_ready_fd", FN(core_queue_ready_fd), METH_NOARGS, NULL},
     {"_enter", FN(core_queue_enter), METH_NOARGS, NULL},
     {"_leave", FN(core_queue_leave), METH_NOARGS, NULL},

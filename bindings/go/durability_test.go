@@ -1,0 +1,87 @@
+package shmq
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+)
+
+// A new boot's id for libshmq (SHMQ_BOOT_ID, docs/durability.md) while fn runs.
+func afterReboot(t *testing.T, fn func()) {
+	t.Helper()
+	os.Setenv("SHMQ_BOOT_ID", "0123456789abcdef0123456789abcdef")
+	defer os.Unsetenv("SHMQ_BOOT_ID")
+	fn()
+}
+
+func TestSyncConfirmsADiskQueueAndItsMessagesSurviveAReboot(t *testing.T) {
+	p := testParams()
+	p.Durability = DurabilityDisk
+	q := testQueue(t, p)
+	got, err := q.Params()
+	if err != nil || got.Durability != DurabilityDisk {
+		t.Fatalf("params: %+v, %v", got, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var ids []uint64
+	for _, s := range []string{"a", "b", "c"} {
+		id, err := q.Send(ctx, []byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := q.Sync(ctx); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if err := q.Flush(); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	afterReboot(t, func() {
+		again, err := Open(q.Name())
+		if err != nil {
+			t.Fatalf("open after the reboot: %v", err)
+		}
+		defer again.Close()
+		for i, want := range []string{"a", "b", "c"} {
+			m, err := again.Recv(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.ID() != ids[i] || string(m.Data()) != want {
+				t.Fatalf("after the reboot got id %d %q, want %d %q", m.ID(), m.Data(), ids[i], want)
+			}
+			m.Ack()
+		}
+	})
+}
+
+func TestSyncOfAMemoryQueueReturnsAtOnceAndItsSegmentIsRefusedAfterAReboot(t *testing.T) {
+	q := testQueue(t, testParams())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q.Sync(ctx); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	afterReboot(t, func() {
+		if _, err := Open(q.Name()); !errors.Is(err, ErrRebooted) {
+			t.Fatalf("open of a memory segment of another boot: %v, want ErrRebooted", err)
+		}
+	})
+}
+
+func TestDurabilityIsValidatedByField(t *testing.T) {
+	p := testParams()
+	p.Durability = 7
+	if err := p.Validate(); err == nil {
+		t.Fatal("Durability 7 accepted")
+	}
+	p.Durability = DurabilityDisk
+	p.MaxGroups = 2
+	if err := p.Validate(); err == nil {
+		t.Fatal("a disk topic accepted")
+	}
+}
