@@ -234,4 +234,6 @@ bool BridgeProcess::alive() {
 std::string BridgeProcess::metrics() { return slurp(status_path); }
 std::string BridgeProcess::log() { return slurp(log_path); }
 
+std::string amqp_name(const char *tag) { return std::string("bq.") + tag + "." + std::to_string(getpid()); }
+
 } // namespace bridge_test

@@ -26,6 +26,14 @@ struct Broker {
     static void ctl(const std::string &args); // rabbitmqctl ARGS against the node
 };
 
+// The broker's port (the tests run only when it is available).
+inline int broker_port() {
+    std::string why;
+    return *Broker::port(&why);
+}
+// A broker queue name of this test process, tagged.
+std::string amqp_name(const char *tag);
+
 // A plain rabbitmq-c client (not the bridge's code) for setting up and checking.
 class Peer {
 public:

@@ -13,8 +13,6 @@
 
 namespace bridge_test {
 
-namespace {
-
 sockaddr_in loopback(int port) {
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -22,6 +20,8 @@ sockaddr_in loopback(int port) {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     return a;
 }
+
+namespace {
 
 void reset(int fd) {
     linger l{1, 0}; // close with RST, as a cut cable seen by a middlebox would

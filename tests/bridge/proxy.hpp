@@ -7,7 +7,11 @@
 #include <utility>
 #include <vector>
 
+#include <netinet/in.h>
+
 namespace bridge_test {
+
+sockaddr_in loopback(int port); // 127.0.0.1:port
 
 class Proxy {
 public:

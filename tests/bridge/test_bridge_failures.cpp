@@ -22,10 +22,6 @@ namespace {
 const int kMessages = std::getenv("SHMQ_BRIDGE_TEST_MESSAGES") ? std::atoi(std::getenv("SHMQ_BRIDGE_TEST_MESSAGES")) : 20000;
 constexpr int kInflight = 128, kPrefetch = 128; // chain_config's settings
 
-int broker_port() {
-    std::string why;
-    return *Broker::port(&why);
-}
 
 struct Outcome {
     Tally tally;

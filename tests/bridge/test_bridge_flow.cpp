@@ -14,11 +14,6 @@
 using namespace bridge_test;
 
 namespace {
-int broker_port() {
-    std::string why;
-    return *Broker::port(&why);
-}
-std::string amqp_name(const char *tag) { return std::string("bq.") + tag + "." + std::to_string(getpid()); }
 
 // The number after "key": in JSON text (-1 if absent).
 double json_number(const std::string &text, const std::string &key) {

@@ -16,11 +16,6 @@ using namespace bridge_test;
 
 namespace {
 
-int broker_port() {
-    std::string why;
-    return *Broker::port(&why);
-}
-std::string amqp_name(const char *tag) { return std::string("bq.") + tag + "." + std::to_string(getpid()); }
 
 std::string header_of(shmq_queue *q, const shmq_msg &m, const char *key) {
     const char *v = nullptr;

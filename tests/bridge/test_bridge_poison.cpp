@@ -14,10 +14,6 @@
 using namespace bridge_test;
 
 namespace {
-int broker_port() {
-    std::string why;
-    return *Broker::port(&why);
-}
 
 uint64_t stats_of_dead(shmq_queue *q) {
     shmq_stats st{};

@@ -13,10 +13,6 @@ using namespace bridge_test;
 
 namespace {
 
-int broker_port() {
-    std::string why;
-    return *Broker::port(&why);
-}
 
 shmq_params topic_params(uint32_t slots) {
     shmq_params p;
