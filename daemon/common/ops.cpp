@@ -6,6 +6,7 @@
 
 #include "store/dead_letters.hpp"
 #include "store/fsutil.hpp"
+#include "store/names.hpp"
 #include "queue.hpp"
 #include "redrive_request.hpp"
 #include "redrive_send.hpp"
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fcntl.h>
 #include <memory>
 #include <thread>
 #include <unistd.h>
@@ -115,6 +117,17 @@ int with_store(const RedriveOptions &o, const RedriveRequest &req, RedriveReport
     std::string why;
     if (int rc = store::open_dir(o.dead_letter_dir, false, &dir, &why); rc != 0)
         return fail(rep, rc, why + ": " + strerror(rc));
+    // No store file: nothing was ever dead-lettered under this name. Opening
+    // would create an empty store for a name that may not even exist.
+    if (store::valid_queue_name(o.queue) &&
+        faccessat(dir.get(), store::dlq_file(o.queue).c_str(), F_OK, 0) != 0 && errno == ENOENT) {
+        if (req.purge) {
+            rep->finished = true;
+            return 0;
+        }
+        return fail(rep, ENOENT, "no dead letters for '" + o.queue + "' (no store " + store::dlq_file(o.queue) + " in " +
+                                     o.dead_letter_dir + ")");
+    }
     store::DeadLetters dlq;
     int rc = dlq.open(dir.get(), o.queue, store::StoreOptions{}, nullptr);
     if (rc == EWOULDBLOCK) return via_daemon(dir.get(), o, req, rep); // shmqd holds the store

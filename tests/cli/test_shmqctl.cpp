@@ -390,6 +390,12 @@ TEST_CASE("dlq list, show, redrive and purge on a dead-letter store") {
     CHECK(ctl("dlq purge " + q + at).code == 0);
     CHECK(nlohmann::json::parse(ctl("dlq list " + q + at + " --json").out).size() == 0);
     CHECK(ctl("dlq list " + q + " --dlq-dir /nonexistent/dir").code == 2);
+    // A name with no store: nothing to redrive (an error), nothing to purge
+    // (done), and no empty store left behind by either.
+    std::string none = unique_name("ctlnone");
+    CHECK(ctl("dlq redrive " + none + at).code == 2);
+    CHECK(ctl("dlq purge " + none + at).code == 0);
+    CHECK(access((dir + "/" + none + ".dlq").c_str(), F_OK) != 0);
     ctl("delete " + q);
     std::string rm = "rm -rf " + dir;
     CHECK(system(rm.c_str()) == 0);
