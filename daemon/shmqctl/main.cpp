@@ -7,7 +7,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include <optional>
 
@@ -35,7 +37,8 @@ struct Args {
     RedriveArgs redrive;
     shmq_params params{};
     std::string jitter = "full", overflow = "block", durability = "memory";
-    uint32_t mode = 0600;
+    std::string mode = "0600";   // octal, with or without the leading 0
+    CLI::Option *groups = nullptr; // create --groups given?
 };
 
 int64_t to_ns(double s) { return s < 0 ? SHMQ_FOREVER : int64_t(s * 1e9); }
@@ -54,7 +57,7 @@ void add_create(CLI::App &app, Args &a) {
     shmq_params_init(&a.params);
     auto *c = app.add_subcommand("create", "create a queue, or with --groups a topic");
     c->add_option("queue", a.queue, "queue name")->required();
-    c->add_option("--groups", a.params.max_groups,
+    a.groups = c->add_option("--groups", a.params.max_groups,
                   "a topic with room for this many consumer groups (1-" + std::to_string(SHMQ_MAX_GROUPS) +
                       "): each message sent goes to every group bound (`shmqctl group add`)");
     c->add_option("--slots", a.params.slot_count, "message slots")->capture_default_str();
@@ -66,7 +69,7 @@ void add_create(CLI::App &app, Args &a) {
     c->add_option("--backoff-cap", a.params.backoff_cap_ms, "largest retry delay in ms")->capture_default_str();
     c->add_option("--jitter", a.jitter, "none|full|equal")->check(CLI::IsMember({"none", "full", "equal"}));
     c->add_option("--overflow", a.overflow, "block|fail|spill")->check(CLI::IsMember({"block", "fail", "spill"}));
-    c->add_option("--mode", a.mode, "file mode, 0600 or 0660 (octal)");
+    c->add_option("--mode", a.mode, "file mode, 0600 or 0660 (octal: 600 and 660 read the same)");
     add_duration(c, "--ttl", a.ttl_s, "default time to live of a message: not leased within it, it is "
                                       "dead-lettered as expired: 10s, 500ms, 2h, 7d (0: none; at most 7d)");
     add_duration(c, "--dedup-window", a.dedup_window_s, "deduplication window: a send with a key already sent "
@@ -181,13 +184,21 @@ int apply_create(Args &a) {
     a.params.jitter = a.jitter == "none" ? SHMQ_JITTER_NONE : a.jitter == "equal" ? SHMQ_JITTER_EQUAL : SHMQ_JITTER_FULL;
     a.params.overflow =
         a.overflow == "fail" ? SHMQ_OVERFLOW_FAIL : a.overflow == "spill" ? SHMQ_OVERFLOW_SPILL : SHMQ_OVERFLOW_BLOCK;
-    a.params.mode = a.mode;
+    char *end = nullptr;
+    unsigned long mode = std::strtoul(a.mode.c_str(), &end, 8);
+    if (a.mode.empty() || *end != '\0' || (mode != 0600 && mode != 0660))
+        return fail_msg("create: --mode takes 0600 or 0660 (octal), not '" + a.mode + "'", kUsage);
+    a.params.mode = uint32_t(mode);
+    if (a.groups->count() > 0 && a.params.max_groups == 0)
+        return fail_msg("create: --groups must be 1-" + std::to_string(SHMQ_MAX_GROUPS) +
+                            " (without --groups: a queue)", kUsage);
+    // Durations round up to whole ms: a ttl or window given is never read as 0 ("none").
     if (!(a.ttl_s >= 0 && a.ttl_s * 1e9 <= double(SHMQ_MAX_TTL_NS)))
         return fail_msg("create: --ttl must be between 0 and 7d", kUsage);
-    a.params.ttl_ms = uint32_t(a.ttl_s * 1000 + 0.5);
+    a.params.ttl_ms = uint32_t(std::ceil(a.ttl_s * 1000));
     if (!(a.dedup_window_s >= 0 && a.dedup_window_s * 1000 <= double(SHMQ_MAX_DEDUP_WINDOW_MS)))
         return fail_msg("create: --dedup-window must be between 0 and 7d", kUsage);
-    a.params.dedup_window_ms = uint32_t(a.dedup_window_s * 1000 + 0.5);
+    a.params.dedup_window_ms = uint32_t(std::ceil(a.dedup_window_s * 1000));
     return cmd_create(a.out, a.queue, a.params, a.durability, a.config);
 }
 
@@ -231,9 +242,9 @@ int run_recv(const Args &a) {
 int send(Args &a) {
     if (a.send_dedup->count() > 0 && a.dedup_key.empty())
         return fail_msg("send: --dedup-key must not be empty (1-128 bytes)", kUsage);
-    int64_t ttl_ns = delay_ns(a.ttl_s);
     if (a.no_ttl && a.send_ttl->count() > 0) return fail_msg("send: give --ttl or --no-ttl, not both", kUsage);
-    if (a.send_ttl->count() > 0 && a.ttl_s <= 0)
+    int64_t ttl_ns = a.ttl_s > 0 ? std::max<int64_t>(1, delay_ns(a.ttl_s)) : 0; // below 1 ns: 1 ns, never "none"
+    if (a.send_ttl->count() > 0 && !(a.ttl_s > 0))
         return fail_msg("send: --ttl must be > 0 (--no-ttl: never expires; without --ttl: the queue's)", kUsage);
     if (a.no_ttl) ttl_ns = SHMQ_TTL_NEVER;
     if (std::isnan(a.timeout_s)) return fail_msg("send: --timeout takes seconds (-1: forever)", kUsage);

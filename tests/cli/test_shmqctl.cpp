@@ -17,6 +17,7 @@
 #include <fstream>
 #include <span>
 #include <string>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -475,4 +476,22 @@ TEST_CASE("bridge shows each binding of shmq-bridge's status file; a missing fil
     std::ofstream(path) << "# nothing\n";
     CHECK(ctl(std::string("bridge --status-file ") + path).code == 5);
     std::remove(path);
+}
+
+TEST_CASE("create: --mode is octal with or without its 0; --groups 0 is refused, not a queue") {
+    auto segment_path = [](const std::string &q) { return std::string(getenv("SHMQ_DIR")) + "/shmq." + q; };
+    std::string a = unique_name("ctlmode"), b = unique_name("ctlmode"), c = unique_name("ctlmode");
+    REQUIRE(ctl("create " + a + " --mode 660").code == 0);
+    REQUIRE(ctl("create " + b + " --mode 0660").code == 0);
+    for (const std::string &q : {a, b}) {
+        struct stat st;
+        REQUIRE(stat(segment_path(q).c_str(), &st) == 0);
+        CHECK((st.st_mode & 0777) == 0660);
+    }
+    CHECK(ctl("create " + c + " --mode 644").code == 1);
+    CHECK(ctl("create " + c + " --mode 0x1b0").code == 1);
+    CHECK(ctl("create " + c + " --groups 0").code == 1);
+    CHECK(access(segment_path(c).c_str(), F_OK) != 0); // nothing was created
+    ctl("delete " + a);
+    ctl("delete " + b);
 }
