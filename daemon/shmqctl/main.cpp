@@ -192,13 +192,13 @@ int apply_create(Args &a) {
     if (a.groups->count() > 0 && a.params.max_groups == 0)
         return fail_msg("create: --groups must be 1-" + std::to_string(SHMQ_MAX_GROUPS) +
                             " (without --groups: a queue)", kUsage);
-    // Durations round up to whole ms: a ttl or window given is never read as 0 ("none").
+    // Durations round up to whole ms (past float noise): a ttl or window given is never read as 0 ("none").
     if (!(a.ttl_s >= 0 && a.ttl_s * 1e9 <= double(SHMQ_MAX_TTL_NS)))
         return fail_msg("create: --ttl must be between 0 and 7d", kUsage);
-    a.params.ttl_ms = uint32_t(std::ceil(a.ttl_s * 1000));
+    a.params.ttl_ms = uint32_t(std::ceil(a.ttl_s * 1000 - 1e-6));
     if (!(a.dedup_window_s >= 0 && a.dedup_window_s * 1000 <= double(SHMQ_MAX_DEDUP_WINDOW_MS)))
         return fail_msg("create: --dedup-window must be between 0 and 7d", kUsage);
-    a.params.dedup_window_ms = uint32_t(std::ceil(a.dedup_window_s * 1000));
+    a.params.dedup_window_ms = uint32_t(std::ceil(a.dedup_window_s * 1000 - 1e-6));
     return cmd_create(a.out, a.queue, a.params, a.durability, a.config);
 }
 
