@@ -180,6 +180,10 @@ void add_commands(CLI::App &app, Args &a) {
     add_group_option(app, a);
 }
 
+// Seconds as whole ms, rounded up (past float noise: 1100ms stays 1100), at
+// least 1 when above 0: a ttl or window given is never read as 0 ("none").
+uint32_t whole_ms(double s) { return s > 0 ? std::max<uint32_t>(1, uint32_t(std::ceil(s * 1000 - 1e-6))) : 0; }
+
 int apply_create(Args &a) {
     a.params.jitter = a.jitter == "none" ? SHMQ_JITTER_NONE : a.jitter == "equal" ? SHMQ_JITTER_EQUAL : SHMQ_JITTER_FULL;
     a.params.overflow =
@@ -192,13 +196,12 @@ int apply_create(Args &a) {
     if (a.groups->count() > 0 && a.params.max_groups == 0)
         return fail_msg("create: --groups must be 1-" + std::to_string(SHMQ_MAX_GROUPS) +
                             " (without --groups: a queue)", kUsage);
-    // Durations round up to whole ms (past float noise): a ttl or window given is never read as 0 ("none").
     if (!(a.ttl_s >= 0 && a.ttl_s * 1e9 <= double(SHMQ_MAX_TTL_NS)))
         return fail_msg("create: --ttl must be between 0 and 7d", kUsage);
-    a.params.ttl_ms = uint32_t(std::ceil(a.ttl_s * 1000 - 1e-6));
+    a.params.ttl_ms = whole_ms(a.ttl_s);
     if (!(a.dedup_window_s >= 0 && a.dedup_window_s * 1000 <= double(SHMQ_MAX_DEDUP_WINDOW_MS)))
         return fail_msg("create: --dedup-window must be between 0 and 7d", kUsage);
-    a.params.dedup_window_ms = uint32_t(std::ceil(a.dedup_window_s * 1000 - 1e-6));
+    a.params.dedup_window_ms = whole_ms(a.dedup_window_s);
     return cmd_create(a.out, a.queue, a.params, a.durability, a.config);
 }
 
