@@ -492,6 +492,12 @@ TEST_CASE("create: --mode is octal with or without its 0; --groups 0 is refused,
     CHECK(ctl("create " + c + " --mode 0x1b0").code == 1);
     CHECK(ctl("create " + c + " --groups 0").code == 1);
     CHECK(access(segment_path(c).c_str(), F_OK) != 0); // nothing was created
+    // Durations round up to whole ms: a tiny ttl is 1 ms, never 0 ("none"); 1100ms stays 1100.
+    REQUIRE(ctl("create " + c + " --ttl 0.000000000001 --dedup-window 1100ms").code == 0);
+    auto params = nlohmann::json::parse(ctl("stat " + c + " --json").out)["params"];
+    CHECK(params["ttl_ms"] == 1);
+    CHECK(params["dedup_window_ms"] == 1100);
+    ctl("delete " + c);
     ctl("delete " + a);
     ctl("delete " + b);
 }
