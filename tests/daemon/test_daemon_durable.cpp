@@ -422,11 +422,7 @@ TEST_CASE("a disk queue: shmqd creates it DISK, flushes it every flush_ms, warns
     CHECK(d.log_has("not durable")); // the tests' SHMQ_DIR is in /dev/shm
     shmq_stats s{};
     s.struct_size = sizeof s;
-    for (int i = 0; i < 2000 && s.flushes < 2; ++i) { // polls a condition: the flusher's work
-        REQUIRE(shmq_stats_get(q, &s) == SHMQ_OK);
-        usleep(5000);
-    }
-    CHECK(s.flushes >= 2);
+    CHECK(eventually([&] { return shmq_stats_get(q, &s) == SHMQ_OK && s.flushes >= 2; })); // the flusher's work
     CHECK(s.flush_error == 0);
     shmq_close(q);
     CHECK(d.stop() == 0);
