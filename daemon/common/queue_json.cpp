@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <string_view>
 
 namespace shmqd {
 
@@ -102,8 +103,11 @@ nlohmann::json stat_json(shmq::detail::Queue &q, const std::string &name, const 
     shmq_stats s = read_stats(q, &clients);
     shmq_params p;
     q.params(&p);
-    const bool disk = p.durability == SHMQ_DURABILITY_DISK; // the segment's own mode: no config needed
+    // The segment's own mode wins: `disk` is chosen at create, so a config
+    // that says disk for a memory segment did not take (shmqd logs it).
+    const bool disk = p.durability == SHMQ_DURABILITY_DISK;
     if (disk) durability = "disk";
+    else if (durability != nullptr && std::string_view(durability) == "disk") durability = "memory";
     nlohmann::json j = {{"name", name},
                         {"kind", p.max_groups > 0 ? "topic" : "queue"},
                         {"durability", durability ? nlohmann::json(durability) : nlohmann::json(nullptr)},

@@ -3,6 +3,7 @@
 // it removes what is provably stale (temporary files of dead creators).
 // The exit code is for alerting: 0 all ok, 6 warnings only, 5 errors.
 #include "cmd.hpp"
+#include "segment.hpp"
 #include "sys.hpp"
 
 #include <cerrno>
@@ -55,6 +56,16 @@ void check_dir(Findings &f) {
         f.add("warn", "/dev/shm lacks the sticky bit: other users could delete your queues", "chmod 1777 /dev/shm");
 }
 
+// A MEMORY segment stamped with another boot id: every open refuses it
+// (SHMQ_EREBOOTED, docs/durability.md); the observer handle does not check.
+bool from_another_boot(const shmq::detail::Queue &q) {
+    shmq_params p;
+    q.params(&p);
+    shmq::detail::BootId now;
+    return p.durability != SHMQ_DURABILITY_DISK && shmq::detail::current_boot_id(&now) == SHMQ_OK &&
+           std::memcmp(q.header()->boot_id, now.bytes, sizeof now.bytes) != 0;
+}
+
 void check_queue(Findings &f, const std::string &name) {
     QueuePtr q;
     int rc = open_observer(name, &q);
@@ -62,6 +73,13 @@ void check_queue(Findings &f, const std::string &name) {
         f.add("error", "queue " + name + ": " + shmq_strerror(rc),
               rc == SHMQ_EVERSION ? "use the matching shmq version, or `shmqctl delete " + name + "` and recreate it"
                                   : "`shmqctl delete " + name + "` and recreate it, if you own it");
+        return;
+    }
+    if (from_another_boot(*q)) {
+        f.add("error", "queue " + name + ": a memory queue from before a reboot: clients cannot open it (" +
+                           shmq_strerror(SHMQ_EREBOOTED) + ")",
+              "its messages were never durable: `shmqctl delete " + name +
+                  "` and recreate it (shmqd does that itself for a queue in its config)");
         return;
     }
     std::vector<shmq_client_stats> clients;

@@ -93,7 +93,10 @@ void add_message_commands(CLI::App &app, Args &a) {
                                                    "ready: > 0, at most 7d (default: the queue's ttl)");
     s->add_flag("--no-ttl", a.no_ttl, "it never expires, whatever the queue's ttl");
     s->add_option("--header", a.headers, "KEY=VALUE carried with each message (repeatable): keys 1-255 printable "
-                                         "ASCII but '=', values UTF-8, at most 64 headers and 4096 bytes encoded");
+                                         "ASCII but '=', values UTF-8, at most 64 headers and 4096 bytes encoded")
+        ->take_all()
+        ->expected(1)
+        ->allow_extra_args(false); // one KEY=VALUE per --header: never the queue and data after it
     a.send_dedup = s->add_option("--dedup-key", a.dedup_key, "deduplication key (1-128 bytes; the queue needs a --dedup-window): "
                                               "sent again within the window, nothing is stored");
     auto *r = app.add_subcommand("recv", "lease messages, print them, then ack (default), nack or leave them");

@@ -55,6 +55,8 @@ Copy copy_slot(const Queue &q, uint32_t i, uint32_t now_ms, int64_t now_ns, Snap
         m->enqueued_ns = sh->enqueued_ns.load(std::memory_order_relaxed);
         int64_t left_ms = std::max<int32_t>(0, int32_t(w.time() - now_ms)); // wrap-around, as the core compares
         m->due_ns = m->kind == SnapKind::Delayed ? now_ns + left_ms * 1000000 : 0;
+        uint32_t e = sh->expires_ms.load(std::memory_order_relaxed); // an ms-time, 0: never (expiry.cpp)
+        m->expires_ns = e == 0 ? 0 : std::max<int64_t>(now_ns + int64_t(int32_t(e - now_ms)) * 1000000, 1);
         uint32_t hlen = sh->headers_len.load(std::memory_order_relaxed); // its block follows the payload
         if (hlen > q.layout().slot_size - len) return Copy::Empty;
         m->payload.resize(len);
@@ -137,10 +139,10 @@ int put_back(Supervised &s, const SnapMessage &m, int64_t now_ns, uint32_t *spil
     if (m.kind == SnapKind::Delayed && m.due_ns > now_ns)
         spec.delay_ns = std::min<int64_t>(m.due_ns - now_ns, SHMQ_MAX_DELAY_NS);
     int rc = shmq::detail::read_header_block(m.headers.data(), m.headers.size(), &spec);
-    if (rc == SHMQ_OK) rc = s.q->restore({m.id, m.attempts, m.enqueued_ns}, m.payload.data(), m.payload.size(), spec);
+    if (rc == SHMQ_OK) rc = s.q->restore({m.id, m.attempts, m.enqueued_ns, m.expires_ns}, m.payload.data(), m.payload.size(), spec);
     if (rc == SHMQ_OK) return 0;
     ++*spilled; // a broken header block too: the refill dead-letters it (spilling.cpp)
-    return s.spill.push(shmq::store::SpillMeta{m.id, m.attempts, m.enqueued_ns}, m.payload, m.headers);
+    return s.spill.push(shmq::store::SpillMeta{m.id, m.attempts, m.enqueued_ns, m.expires_ns}, m.payload, m.headers);
 }
 
 void remove_file(Supervised &s, int dirfd, const std::string &file) {

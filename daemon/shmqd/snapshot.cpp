@@ -25,6 +25,8 @@ constexpr uint32_t kVersion = 1;
 constexpr size_t kBootIdLen = 40;
 constexpr size_t kBodyFixed = 4 + 4 + 8 + 8 + 8; // kind+flags+pad, attempts, id, enqueued, due
 constexpr uint32_t kHasHeaders = 1u << 8;         // flags bit 0, in the kind word
+constexpr uint32_t kHasExpiry = 1u << 9;          // flags bit 1: an i64 expiry follows due (older
+                                                  // snapshots have none: they read as never)
 constexpr uint32_t kMaxHeaders = 4096;            // SHMQ_MAX_HEADERS_SIZE
 
 struct Writer {
@@ -54,16 +56,17 @@ void encode_header(Writer &w, const QueueSnapshot &s) {
 }
 
 void encode_message(Writer &w, const SnapMessage &m) {
-    const bool has = !m.headers.empty();
-    w.put(uint32_t(kBodyFixed + (has ? 4 + m.headers.size() : 0) + m.payload.size()));
+    const bool has = !m.headers.empty(), expires = m.expires_ns != 0;
+    w.put(uint32_t(kBodyFixed + (expires ? 8 : 0) + (has ? 4 + m.headers.size() : 0) + m.payload.size()));
     size_t crc_at = w.b.size();
     w.put(uint32_t(0)); // the body's crc, filled in below
     size_t body = w.b.size();
-    w.put(uint32_t(m.kind) | (has ? kHasHeaders : 0));
+    w.put(uint32_t(m.kind) | (has ? kHasHeaders : 0) | (expires ? kHasExpiry : 0));
     w.put(m.attempts);
     w.put(m.id);
     w.put(m.enqueued_ns);
     w.put(m.due_ns);
+    if (expires) w.put(m.expires_ns);
     if (has) {
         w.put(uint32_t(m.headers.size()));
         w.raw(m.headers.data(), m.headers.size());
@@ -143,13 +146,17 @@ void decode_message(Reader &r, SnapMessage *m, uint64_t k) {
         return;
     }
     const size_t end = r.at + len;
-    uint32_t word = r.get<uint32_t>(what.c_str()), kind = word & ~kHasHeaders;
+    uint32_t word = r.get<uint32_t>(what.c_str()), kind = word & ~(kHasHeaders | kHasExpiry);
     if (kind > uint32_t(SnapKind::Leased)) r.bad = "unknown kind " + std::to_string(kind) + " of " + what;
     m->kind = SnapKind(kind);
     m->attempts = r.get<uint32_t>(what.c_str());
     m->id = r.get<uint64_t>(what.c_str());
     m->enqueued_ns = r.get<int64_t>(what.c_str());
     m->due_ns = r.get<int64_t>(what.c_str());
+    if ((word & kHasExpiry) != 0 && r.bad.empty()) {
+        m->expires_ns = end - r.at >= 8 ? r.get<int64_t>(what.c_str()) : 0;
+        if (m->expires_ns == 0) r.bad = "bad expiry in " + what;
+    }
     if ((word & kHasHeaders) != 0 && r.bad.empty()) {
         uint32_t hlen = end - r.at >= 4 ? r.get<uint32_t>(what.c_str()) : 0;
         if (hlen == 0 || hlen > kMaxHeaders || hlen > end - r.at)

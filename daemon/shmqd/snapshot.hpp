@@ -37,6 +37,7 @@ struct SnapMessage {
     uint32_t attempts = 0;    // deliveries so far
     int64_t enqueued_ns = 0;  // first enqueue, CLOCK_REALTIME
     int64_t due_ns = 0;       // Delayed: when it becomes ready, CLOCK_REALTIME
+    int64_t expires_ns = 0;   // when it may no longer be leased, CLOCK_REALTIME; 0: never
     std::vector<std::byte> payload;
     std::vector<std::byte> headers; // the encoded header block (shmq.h), empty if none
 };

@@ -86,6 +86,16 @@ bool Queue::release_spilled(const Outgoing &out) {
     return ok;
 }
 
+// A message that comes back keeps its id, so ids taken from now on must be
+// above it: a segment created again after a reboot starts at 1, and its
+// snapshot's messages would otherwise share ids with new ones. A monotone
+// maximum: killed before it, nothing was published; after it, a gap.
+void Queue::raise_next_id(uint64_t id) {
+    uint64_t cur = hdr_->next_id.load(std::memory_order_relaxed);
+    while (cur <= id && !hdr_->next_id.compare_exchange_strong(cur, id + 1, std::memory_order_relaxed)) {
+    }
+}
+
 int Queue::restore(const MessageMeta &meta, const void *data, size_t len, const SendSpec &spec, uint32_t groups) {
     if (lane_ != kNoLane) return pool_->restore(meta, data, len, spec, 1u << lane_); // back into this group only
     if (spec.headers_len > p_.slot_size || len > p_.slot_size - spec.headers_len) return SHMQ_ETOOBIG;
@@ -93,6 +103,7 @@ int Queue::restore(const MessageMeta &meta, const void *data, size_t len, const 
     uint32_t i;
     SlotWord w{0};
     if (!try_claim_free(&i, &w)) return SHMQ_EFULL;
+    raise_next_id(meta.id);
     if (len > 0) std::memcpy(payload(i), data, len);
     int rc = publish(i, w, len, &meta, spec, nullptr, groups);
     if (rc == SHMQ_OK) wake_sent(spec, 1);

@@ -191,6 +191,7 @@ public:
     // `groups` (topics): the groups to put it back into, 0 = every bound one.
     int restore(const MessageMeta &meta, const void *data, size_t len, const SendSpec &spec = {},
                 uint32_t groups = 0);
+    void raise_next_id(uint64_t id); // ids taken from now on are above `id` (admin.cpp)
     void set_spill_full(bool full);
     void set_spilled(uint64_t n);
     // Copy up to `max` READY messages, oldest first, without leasing them.

@@ -302,6 +302,21 @@ TEST_CASE("doctor's exit code and --json status are for alerting: 6 for warnings
     ctl("delete " + q);
 }
 
+TEST_CASE("doctor: a memory queue from before a reboot is an error with what to do, not valid") {
+    std::string q = unique_name("ctlboot");
+    REQUIRE(setenv("SHMQ_BOOT_ID", "0123456789abcdef0123456789abcdef", 1) == 0); // another boot's id
+    Run made = ctl("create " + q);
+    REQUIRE(unsetenv("SHMQ_BOOT_ID") == 0);
+    REQUIRE(made.code == 0);
+    CHECK(ctl("send " + q + " x").code != 0); // this boot's clients cannot open it
+    Run d = ctl("doctor --json");
+    CHECK(d.code == 5);
+    CHECK(d.out.find("queue " + q + ": a memory queue from before a reboot") != std::string::npos);
+    CHECK(d.out.find("shmqctl delete " + q) != std::string::npos);
+    CHECK(d.out.find("queue " + q + ": valid") == std::string::npos);
+    CHECK(ctl("delete " + q).code == 0);
+}
+
 TEST_CASE("dlq list filters by reason and age and pages; dlq export writes JSON lines with payloads") {
     std::string q = unique_name("ctlfilter");
     char tmpl[] = "/tmp/shmqctl-filter-XXXXXX";

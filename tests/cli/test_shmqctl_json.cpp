@@ -182,6 +182,11 @@ TEST_CASE("send --header K=V: peek, recv and dlq show/export give the headers in
     nlohmann::json got = nlohmann::json::parse(ctl("recv " + q + " --json").out);
     REQUIRE(got.size() == 1);
     CHECK(got[0]["headers"] == want);
+    REQUIRE(ctl("send --header a=1 --header b=2 " + q + " first").code == 0); // options before the positionals
+    got = nlohmann::json::parse(ctl("recv " + q + " --json").out);
+    REQUIRE(got.size() == 1);
+    CHECK(got[0]["data"] == "first");
+    CHECK(got[0]["headers"] == nlohmann::json({{"a", "1"}, {"b", "2"}}));
     REQUIRE(ctl("send " + q + " plain").code == 0);
     got = nlohmann::json::parse(ctl("recv " + q + " --json").out);
     REQUIRE(got.size() == 1);

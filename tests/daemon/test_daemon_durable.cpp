@@ -6,6 +6,7 @@
 #include "harness.hpp"
 #include "support.hpp"
 #include "http_client.hpp"
+#include "queue_json.hpp"
 #include "crashpoint.hpp"
 #include "snapshot.hpp"
 #include "store/fsutil.hpp"
@@ -13,6 +14,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
@@ -190,6 +192,46 @@ TEST_CASE("reboot: stop, delete the segment, start: every message back once, wit
         CHECK(after[i].attempt == before[i].attempt + 1);
     }
     CHECK(stats_of(q).delayed == 1);
+    uint64_t fresh = 0, highest = 0;
+    for (auto &[v, id] : ids) highest = std::max(highest, id);
+    uint32_t v = 2000;
+    REQUIRE(shmq_send_ex(q, &v, sizeof v, nullptr, &fresh, kSecond) == SHMQ_OK);
+    CHECK(fresh > highest); // a new message never shares an id with a restored one
+    shmq_close(q);
+    CHECK(d.stop() == 0);
+}
+
+TEST_CASE("reboot: a message keeps its expiry through the snapshot; one expired while down is dead-lettered, not delivered") {
+    TempDir dir;
+    dir.write("shmqd.toml", reboot_config(dir));
+    int64_t expires = 0;
+    {
+        Shmqd d(dir);
+        REQUIRE(d.wait_ready());
+        shmq_queue *q = open_queue("q");
+        REQUIRE(q != nullptr);
+        shmq_send_opts o{};
+        o.struct_size = sizeof o;
+        o.ttl_ns = kSecond / 2;
+        uint32_t v = 1;
+        expires = testing::mono_ns() + o.ttl_ns;
+        REQUIRE(shmq_send_ex(q, &v, sizeof v, &o, nullptr, kSecond) == SHMQ_OK);
+        v = 2;
+        REQUIRE(shmq_send_ex(q, &v, sizeof v, nullptr, nullptr, kSecond) == SHMQ_OK); // no ttl: delivered
+        shmq_close(q);
+        REQUIRE(d.stop() == 0);
+    }
+    REQUIRE(shmq_unlink("q") == SHMQ_OK);
+    REQUIRE(eventually([&] { return testing::mono_ns() > expires + kSecond / 10; })); // the host is down past it
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    CHECK(d.log_has("queue q: restoring 2 messages"));
+    shmq_queue *q = open_queue("q");
+    REQUIRE(q != nullptr);
+    std::map<uint32_t, Seen> after = consume_all(q, 1);
+    CHECK(after.count(1) == 0);
+    CHECK(after.count(2) == 1);
+    CHECK(stats_of(q).expired == 1);
     shmq_close(q);
     CHECK(d.stop() == 0);
 }
@@ -428,6 +470,23 @@ TEST_CASE("a disk queue: shmqd creates it DISK, flushes it every flush_ms, warns
     CHECK(d.stop() == 0);
 }
 
+TEST_CASE("stat: a memory segment that a config calls disk is reported as memory (the segment's mode wins)") {
+    std::string name = testing::unique_name("durstat");
+    shmq_params p;
+    shmq_params_init(&p);
+    p.slot_count = 16;
+    shmq_queue *q = nullptr;
+    REQUIRE(shmq_create(name.c_str(), &p, nullptr, &q) == SHMQ_OK);
+    nlohmann::json j;
+    REQUIRE(shmqd::queue_stat_json(name, &j, "disk") == SHMQ_OK);
+    CHECK(j["durability"] == "memory");
+    CHECK_FALSE(j.contains("disk"));
+    REQUIRE(shmqd::queue_stat_json(name, &j, "reboot") == SHMQ_OK);
+    CHECK(j["durability"] == "reboot");
+    shmq_close(q);
+    CHECK(shmq_unlink(name.c_str()) == SHMQ_OK);
+}
+
 TEST_CASE("a memory queue writes no snapshot") {
     TempDir dir;
     dir.write("shmqd.toml", daemon_section(dir) + queue_section("q"));
@@ -451,6 +510,7 @@ TEST_CASE("the snapshot file: a round trip keeps every field; every truncation a
         shmqd::SnapMessage m;
         m.kind = shmqd::SnapKind(i);
         m.id = 100 + i, m.attempts = i, m.enqueued_ns = 1000 + i, m.due_ns = i == 1 ? 5000 : 0;
+        m.expires_ns = i == 2 ? 7000 : 0;
         m.payload.assign(i * 7, std::byte('a' + i));
         s.messages.push_back(m);
     }
@@ -467,6 +527,7 @@ TEST_CASE("the snapshot file: a round trip keeps every field; every truncation a
         CHECK(back.messages[i].attempts == s.messages[i].attempts);
         CHECK(back.messages[i].enqueued_ns == s.messages[i].enqueued_ns);
         CHECK(back.messages[i].due_ns == s.messages[i].due_ns);
+        CHECK(back.messages[i].expires_ns == s.messages[i].expires_ns);
         CHECK(back.messages[i].payload == s.messages[i].payload);
     }
     CHECK(shmqd::read_snapshot(fd.get(), "other", &back, &why) == ENOENT);
