@@ -26,6 +26,13 @@ static int check_durability(const std::string &name, const std::string &durabili
 int cmd_create(const Output &out, const std::string &name, const shmq_params &p, const std::string &durability,
                const std::string &config) {
     if (int e = check_durability(name, durability, config); e != kOk) return e;
+    // shmq_create refuses these with a bare SHMQ_EINVAL: say which flags.
+    if (p.dedup_capacity != 0 && p.dedup_window_ms == 0)
+        return fail_msg("create " + name + ": --dedup-capacity needs --dedup-window (without a window deduplication is "
+                        "off, so no send could use the table)", kUsage);
+    if (p.overflow == SHMQ_OVERFLOW_SPILL && p.slot_count < 2)
+        return fail_msg("create " + name + ": --overflow spill needs --slots 2 or more (shmqd spills above a mark "
+                        "below the slot count, and one slot has none)", kUsage);
     shmq_params want = p;
     want.durability = durability == "disk" ? SHMQ_DURABILITY_DISK : SHMQ_DURABILITY_MEMORY;
     shmq::detail::Queue *q = nullptr;

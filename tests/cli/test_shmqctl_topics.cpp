@@ -164,6 +164,14 @@ TEST_CASE("topics: bad input is refused with a clear error and its exit code") {
     }
     CHECK(ctl("recv no.such.topic --group g").code == 2);
     CHECK(ctl("create " + unique_name("ctl17") + " --groups " + std::to_string(SHMQ_MAX_GROUPS + 1)).code == 1);
+    std::string one = unique_name("ctlspill1");
+    r = ctl_err("create " + one + " --groups 2 --overflow spill --slots 1"); // spill has no mark below 1 slot
+    CHECK(r.code == 1);
+    CHECK(r.out.find("--overflow spill needs --slots 2") != std::string::npos);
+    r = ctl_err("create " + one + " --dedup-capacity 8"); // a table no send could use
+    CHECK(r.code == 1);
+    CHECK(r.out.find("--dedup-capacity needs --dedup-window") != std::string::npos);
+    CHECK(ctl("stat " + one).code == 2); // neither was created
     ctl("delete " + t);
     ctl("delete " + q);
 }

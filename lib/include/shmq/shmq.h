@@ -123,7 +123,9 @@ typedef struct shmq_params {
     uint32_t backoff_base_ms; /* retry delay after the first attempt [100] */
     uint32_t backoff_cap_ms;  /* largest retry delay [30000] */
     uint32_t jitter;          /* shmq_jitter [SHMQ_JITTER_FULL] */
-    uint32_t overflow;        /* shmq_overflow [SHMQ_OVERFLOW_BLOCK] */
+    uint32_t overflow;        /* shmq_overflow [SHMQ_OVERFLOW_BLOCK]; SPILL needs
+                                 slot_count >= 2 (shmqd spills above a mark below
+                                 slot_count: one slot has none; SHMQ_EINVAL) */
     uint32_t mode;            /* file mode of the segment [0600]; 0660 shares with the group.
                                  Modes granting anything to "others" are refused. */
     /* Since 0.4 (a struct_size that ends before it, 0.3's, is still accepted): */
@@ -144,8 +146,9 @@ typedef struct shmq_params {
                                  first message's id. At most SHMQ_MAX_DEDUP_WINDOW_MS;
                                  queues only (a topic with a window is SHMQ_EINVAL) */
     uint32_t dedup_capacity;  /* [0 = 2 x slot_count] keys the table holds at once, rounded
-                                 up to a power of two, at most SHMQ_MAX_DEDUP_CAPACITY;
-                                 0 when dedup_window_ms is 0 (192 bytes each) */
+                                 up to a power of two, at most SHMQ_MAX_DEDUP_CAPACITY
+                                 (192 bytes each). Without a dedup_window_ms it must
+                                 be 0 (no table is made: SHMQ_EINVAL), and reads 0 */
     /* Since durability, after 0.5 (a struct_size that ends before it reads as 0): */
     uint32_t durability;      /* shmq_durability [SHMQ_DURABILITY_MEMORY]. DISK: the
                                  segment file is written back to its filesystem
@@ -227,8 +230,10 @@ typedef struct shmq_queue shmq_queue;
  * Fails with SHMQ_EEXIST if it exists. The segment becomes visible under its
  * name only once fully initialised, so no process ever sees a half-made one.
  * On success *out is a handle the caller closes with shmq_close().
- * Errors: SHMQ_EINVAL (out NULL, a parameter out of range, a struct_size
- * below 0.3's, a SHMQ_BOOT_ID that is not 32 hex digits), SHMQ_EBADNAME,
+ * Errors: SHMQ_EINVAL (out NULL, a parameter out of range, parameters that
+ * make no sense together: a dedup_capacity without a dedup_window_ms, the
+ * spill policy with one slot; a struct_size below 0.3's, a SHMQ_BOOT_ID that
+ * is not 32 hex digits), SHMQ_EBADNAME,
  * SHMQ_EEXIST, SHMQ_EPERM, SHMQ_ENOSPACE, SHMQ_EINTR, SHMQ_ESYS. */
 SHMQ_API int shmq_create(const char *name, const shmq_params *params,
                          const shmq_options *options, shmq_queue **out);
