@@ -554,12 +554,13 @@ typedef enum shmq_dead_reason {
  * SHMQ_DEAD_BRIDGE_REJECTED for a message the broker kept refusing. The
  * reason is part of the one state word the nack's compare-and-swap writes.
  * Errors: those of shmq_nack, and SHMQ_EINVAL for a reason a caller may not
- * give (nothing is changed then). Since 0.5. */
+ * give, 0 included (nothing is changed then): for the default reason call
+ * shmq_nack. Since 0.5. */
 SHMQ_API int shmq_nack_ex(shmq_queue *q, shmq_msg *msg, int64_t delay_ns, shmq_dead_reason reason);
 
 /* shmq_reject with `reason` (shmq_reject's is SHMQ_DEAD_REJECTED); counted
  * as a reject either way. Errors: those of shmq_reject, and SHMQ_EINVAL for
- * a reason a caller may not give. Since 0.5. */
+ * a reason a caller may not give, 0 included. Since 0.5. */
 SHMQ_API int shmq_reject_ex(shmq_queue *q, shmq_msg *msg, shmq_dead_reason reason);
 
 /* Extend the lease to `lease_ms` from now. Updates msg's receipt, so later
