@@ -283,3 +283,18 @@ TEST_CASE("group remove unbinds a group: refused while it holds messages, --forc
     ctl("delete " + t);
     ctl("delete " + q);
 }
+
+TEST_CASE("group add while a removed group still holds its lane says so, not that the groups are all bound") {
+    std::string t = unique_name("ctlrebind");
+    REQUIRE(ctl("create " + t + " --groups 1").code == 0);
+    REQUIRE(ctl("group add " + t + " a").code == 0);
+    REQUIRE(ctl("send " + t + " x").code == 0);
+    REQUIRE(ctl("group remove " + t + " a --force").code == 0); // x is a dead letter in a's lane; no shmqd takes it
+    for (const char *g : {"a", "b"}) { // the same name again, or another
+        Run r = ctl_err("group add " + t + " " + g);
+        CHECK(r.code == 5);
+        CHECK(r.out.find("removed groups still hold some (a: `removing`") != std::string::npos);
+        CHECK(r.out.find("are bound") == std::string::npos);
+    }
+    ctl("delete " + t);
+}

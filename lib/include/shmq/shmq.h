@@ -451,8 +451,12 @@ typedef struct shmq_msg {
  * message in all or in none). Such a handle cannot receive (SHMQ_EINVAL).
  *
  * Bind a group (a name as for queues). It receives what is sent from now on.
- * SHMQ_EEXIST if it is bound already, SHMQ_EFULL if max_groups are bound,
- * SHMQ_EBADNAME, SHMQ_EINVAL if `topic` is not a topic handle. */
+ * SHMQ_EEXIST if it is bound already; SHMQ_EFULL if no lane is free: all
+ * max_groups are bound, or some lanes still hold removed groups
+ * (shmq_group_remove; a removed group of this very name included) until
+ * their last message ends (leased ones acked or reclaimed, dead letters taken
+ * by shmqd: without shmqd they stay), so bind again after that;
+ * SHMQ_EBADNAME; SHMQ_EINVAL if `topic` is not a topic handle. */
 SHMQ_API int shmq_group_add(shmq_queue *topic, const char *group);
 
 /* Remove a group: publishes stop including it at once, its ready and delayed
