@@ -200,6 +200,13 @@ TEST_CASE("dlq --group: a group's store is TOPIC.GROUP; redrive puts its dead le
     Run r = ctl_err("dlq list " + t + " --group 'a b'" + at);
     CHECK(r.code == 1);
     CHECK(r.out.find("bad group name") != std::string::npos);
+    for (const char *sub : {"status", "redrive", "list"}) { // the store's name for the group: say what to type
+        r = ctl_err(std::string("dlq ") + sub + " " + t + ".email" + at);
+        CHECK(r.code == 1);
+        CHECK(r.out.find("is group email of topic " + t + ": type `shmqctl dlq " + sub + " " + t + " --group email`") !=
+              std::string::npos);
+    }
+    CHECK(ctl("dlq status " + t + " --group email" + at).code == 0);
     ctl("delete " + t);
     CHECK(system(("rm -rf " + dir).c_str()) == 0);
 }
