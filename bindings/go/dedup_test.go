@@ -146,6 +146,31 @@ func TestAQueueWithoutAWindowOrATopicRefusesKeys(t *testing.T) {
 	}
 }
 
+func TestACapacityWithoutAWindowAndASpillQueueOfOneSlotAreRefused(t *testing.T) {
+	lone := testParams()
+	lone.DedupCapacity = 64
+	spill := testParams()
+	spill.Overflow, spill.SlotCount = OverflowSpill, 1
+	spillTopic := spill
+	spillTopic.MaxGroups = 2
+	for _, c := range []struct {
+		p    Params
+		note string
+	}{{lone, "needs a DedupWindow"}, {spill, "SlotCount 2 or more"}, {spillTopic, "SlotCount 2 or more"}} {
+		name := uniqueName("combo")
+		q, err := Create(name, c.p)
+		if err == nil {
+			q.Close()
+			Unlink(name)
+		}
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.note) {
+			t.Fatalf("%+v: %v", c.p, err)
+		}
+	}
+	spill.SlotCount = 2 // the least that works
+	testQueue(t, spill)
+}
+
 func TestAFullDedupTableIsErrDedupFull(t *testing.T) {
 	p := dedupParams()
 	p.DedupCapacity = 4

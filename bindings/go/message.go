@@ -196,26 +196,36 @@ func (m *Message) Ack() error { return m.finish("ack", C.SHMQ_GO_ACK, 0, 0) }
 
 // Nack asks for a retry after delay; a negative delay applies the queue's
 // backoff policy. Past max attempts the message is dead-lettered instead.
-func (m *Message) Nack(delay time.Duration) error { return m.NackWithReason(delay, 0) }
+func (m *Message) Nack(delay time.Duration) error { return m.finish("nack", C.SHMQ_GO_NACK, nackDelay(delay), 0) }
 
 // NackWithReason is Nack, but a message out of attempts is dead-lettered
-// with reason (0 or DeadMaxAttempts: Nack's). A reason a caller may not
-// give (see DeadReason) is ErrInvalid, and the message stays leased.
+// with reason (Nack's is DeadMaxAttempts). A reason a caller may not give
+// (see DeadReason), 0 included, is ErrInvalid, as shmq_nack_ex refuses it,
+// and the message stays leased.
 func (m *Message) NackWithReason(delay time.Duration, reason DeadReason) error {
-	ns := C.int64_t(-1)
-	if delay >= 0 {
-		ns = C.int64_t(delay)
+	if err := m.checkReason("nack", reason); err != nil {
+		return err
 	}
-	return m.finish("nack", C.SHMQ_GO_NACK, ns, reason)
+	return m.finish("nack", C.SHMQ_GO_NACK, nackDelay(delay), reason)
+}
+
+func nackDelay(delay time.Duration) C.int64_t {
+	if delay < 0 {
+		return -1
+	}
+	return C.int64_t(delay)
 }
 
 // Reject dead-letters the message now, without retry.
-func (m *Message) Reject() error { return m.RejectWithReason(0) }
+func (m *Message) Reject() error { return m.finish("reject", C.SHMQ_GO_REJECT, 0, 0) }
 
-// RejectWithReason is Reject with the dead letter's reason (0 or
-// DeadRejected: Reject's); counted as a reject either way. A reason a
-// caller may not give is ErrInvalid, and the message stays leased.
+// RejectWithReason is Reject with the dead letter's reason (Reject's is
+// DeadRejected); counted as a reject either way. A reason a caller may not
+// give, 0 included, is ErrInvalid, and the message stays leased.
 func (m *Message) RejectWithReason(reason DeadReason) error {
+	if err := m.checkReason("reject", reason); err != nil {
+		return err
+	}
 	return m.finish("reject", C.SHMQ_GO_REJECT, 0, reason)
 }
 
@@ -239,13 +249,20 @@ func (m *Message) Extend(d time.Duration) error {
 	return m.q.err(rc, "extend")
 }
 
-// finish acks, nacks or rejects the message (op: SHMQ_GO_ACK, ...), a
-// nack or reject with reason (0: the default).
-func (m *Message) finish(name string, op C.int, arg C.int64_t, reason DeadReason) error {
-	if reason != 0 && !reason.callerMay() {
-		return &Error{Code: CodeInvalid, Op: name, Queue: m.q.name, Group: m.q.group,
-			Note: fmt.Sprintf("dead-letter reason %v is not one a caller may give (DeadMaxAttempts, DeadRejected, DeadBridgeRejected); the message is still leased", reason)}
+// checkReason refuses a reason a caller may not give (0 is none: libshmq's
+// shmq_nack_ex and shmq_reject_ex refuse it, and so does Python).
+func (m *Message) checkReason(name string, reason DeadReason) error {
+	if reason.callerMay() {
+		return nil
 	}
+	return &Error{Code: CodeInvalid, Op: name, Queue: m.q.name, Group: m.q.group,
+		Note: fmt.Sprintf("dead-letter reason %v is not one a caller may give (DeadMaxAttempts, DeadRejected, DeadBridgeRejected); the message is still leased", reason)}
+}
+
+// finish acks, nacks or rejects the message (op: SHMQ_GO_ACK, ...), a
+// nack or reject with reason (0: Nack's and Reject's own, shmq_nack and
+// shmq_reject; callers' reasons are checked by checkReason first).
+func (m *Message) finish(name string, op C.int, arg C.int64_t, reason DeadReason) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.done {

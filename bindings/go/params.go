@@ -26,7 +26,7 @@ type Overflow uint32
 const (
 	OverflowBlock Overflow = C.SHMQ_OVERFLOW_BLOCK // wait, up to ctx's deadline
 	OverflowFail  Overflow = C.SHMQ_OVERFLOW_FAIL  // ErrFull at once
-	OverflowSpill Overflow = C.SHMQ_OVERFLOW_SPILL // shmqd spills to disk; without it, as Block
+	OverflowSpill Overflow = C.SHMQ_OVERFLOW_SPILL // shmqd spills to disk; without it, as Block. Needs SlotCount >= 2
 )
 
 // Durability says what a queue's messages survive (shmq_durability;
@@ -134,6 +134,8 @@ func (p Params) Validate() error {
 		{p.Durability <= DurabilityDisk, fmt.Sprintf("Durability %d: must be DurabilityMemory or DurabilityDisk", p.Durability)},
 		{p.Durability == DurabilityMemory || p.MaxGroups == 0, fmt.Sprintf("Durability: a topic (MaxGroups %d) cannot be DurabilityDisk", p.MaxGroups)},
 		{p.DedupCapacity <= C.SHMQ_MAX_DEDUP_CAPACITY, fmt.Sprintf("DedupCapacity %d: must be 0 (2 x SlotCount) .. %d", p.DedupCapacity, C.SHMQ_MAX_DEDUP_CAPACITY)},
+		{p.DedupCapacity == 0 || p.DedupWindow > 0, fmt.Sprintf("DedupCapacity %d: needs a DedupWindow (without a window deduplication is off, so no send could use the table)", p.DedupCapacity)},
+		{p.Overflow != OverflowSpill || p.SlotCount >= 2, fmt.Sprintf("Overflow OverflowSpill needs SlotCount 2 or more, got %d (shmqd spills above a mark below the slot count, and one slot has none)", p.SlotCount)},
 	}
 	for _, c := range checks {
 		if !c.ok {

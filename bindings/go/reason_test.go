@@ -34,7 +34,7 @@ func TestAReasonOnlyLibshmqGivesIsRefusedAndChangesNothing(t *testing.T) {
 	q := testQueue(t, testParams())
 	q.Send(context.Background(), []byte("x"))
 	m := recvT(t, q)
-	for _, r := range []DeadReason{DeadExpired, DeadInvalid, DeadGroupRemoved, 99} {
+	for _, r := range []DeadReason{0, DeadExpired, DeadInvalid, DeadGroupRemoved, 99} { // 0: refused, as by C and Python
 		for _, err := range []error{m.RejectWithReason(r), m.NackWithReason(0, r)} {
 			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "still leased") {
 				t.Fatalf("reason %v: %v", r, err)

@@ -52,7 +52,9 @@ func OpenGroup(topic, group string, opts ...Option) (*Queue, error) {
 
 // AddGroup binds consumer group name to this topic: it receives every message
 // whose Send begins after AddGroup returns. ErrExists if it is bound already,
-// ErrFull if Params.MaxGroups groups are, ErrInvalid on a queue's or a group's
+// ErrFull if no lane is free (Params.MaxGroups groups are bound, or removed
+// groups, one of this name included, still hold lanes until their last
+// message ends: shmq_group_add), ErrInvalid on a queue's or a group's
 // handle, ErrBadName for a bad name.
 func (q *Queue) AddGroup(name string) error {
 	if err := checkName("add_group", name); err != nil {

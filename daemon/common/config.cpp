@@ -178,6 +178,10 @@ void check_queue(TableReader &r, const QueueConfig &q) {
         r.fail_plain(r.prefix() + "spill_low_water: must be below spill_high_water");
     if (q.params.overflow == SHMQ_OVERFLOW_SPILL && q.params.slot_count < 2)
         r.fail_plain(r.prefix() + "slot_count: the spill policy needs at least 2 slots");
+    if (q.params.dedup_capacity != 0 && q.params.dedup_window_ms == 0) // shmq_create refuses it too
+        r.fail_plain(r.prefix() + "dedup_capacity: needs " + r.prefix() +
+                     "dedup_window_ms (deduplication is off without a window, so no send could use the table); "
+                     "set dedup_window_ms or remove dedup_capacity");
 }
 
 void read_queue_keys(TableReader &r, QueueConfig *q) {

@@ -37,6 +37,11 @@ int cmd_bridge(const Output &out, const std::string &status_file);
 
 // Dead letters (cmd_dlq.cpp). The directory comes from shmqd's config.
 std::string dead_letter_dir(const std::string &config, const std::string &override_dir);
+// `dlq SUB NAME` without --group, NAME being a topic's group written as its
+// store name TOPIC.GROUP (and no queue of that name): the exit code of a usage
+// error that names the command to type instead (a redrive would go into a
+// queue NAME). kOk for any other name.
+int check_group_spelling(const std::string &sub, const std::string &name);
 // Which dead letters `dlq list` and `dlq export` show: by reason, by age
 // (time since death, in seconds; negative: no bound), then a page of them.
 struct DlqFilter {

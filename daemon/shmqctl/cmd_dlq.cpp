@@ -26,6 +26,22 @@ std::string dead_letter_dir(const std::string &config, const std::string &overri
     return r.config.daemon.dead_letter_dir;
 }
 
+int check_group_spelling(const std::string &sub, const std::string &name) {
+    QueuePtr q;
+    if (open_observer(name, &q) == SHMQ_OK) return kOk; // a queue or topic of that very name
+    for (size_t dot = name.find('.'); dot != std::string::npos; dot = name.find('.', dot + 1)) {
+        std::string topic = name.substr(0, dot), group = name.substr(dot + 1);
+        QueuePtr t;
+        if (shmq_name_check(topic.c_str()) != SHMQ_OK || open_observer(topic, &t) != SHMQ_OK || !t->topic()) continue;
+        for (uint32_t k = 0; k < t->layout().groups; ++k)
+            if (t->lane_name(k, true) == group)
+                return fail_msg("dlq " + sub + " " + name + ": " + name + " is group " + group + " of topic " + topic +
+                                    ": type `shmqctl dlq " + sub + " " + topic + " --group " + group + "`",
+                                kUsage);
+    }
+    return kOk;
+}
+
 // With `missing`, a queue without a store file sets *missing and returns kOk.
 static int open_store(const std::string &dir, const std::string &queue, bool read_only, store::DeadLetters *dl,
                       bool *missing = nullptr) {

@@ -26,6 +26,13 @@ static int check_durability(const std::string &name, const std::string &durabili
 int cmd_create(const Output &out, const std::string &name, const shmq_params &p, const std::string &durability,
                const std::string &config) {
     if (int e = check_durability(name, durability, config); e != kOk) return e;
+    // shmq_create refuses these with a bare SHMQ_EINVAL: say which flags.
+    if (p.dedup_capacity != 0 && p.dedup_window_ms == 0)
+        return fail_msg("create " + name + ": --dedup-capacity needs --dedup-window (without a window deduplication is "
+                        "off, so no send could use the table)", kUsage);
+    if (p.overflow == SHMQ_OVERFLOW_SPILL && p.slot_count < 2)
+        return fail_msg("create " + name + ": --overflow spill needs --slots 2 or more (shmqd spills above a mark "
+                        "below the slot count, and one slot has none)", kUsage);
     shmq_params want = p;
     want.durability = durability == "disk" ? SHMQ_DURABILITY_DISK : SHMQ_DURABILITY_MEMORY;
     shmq::detail::Queue *q = nullptr;
@@ -179,6 +186,25 @@ int cmd_purge(const Output &out, const std::string &name, const std::string &gro
     return kOk;
 }
 
+// SHMQ_EFULL from group_add: no free lane. A removed group keeps its lane
+// until its last message ends (leased ones with their consumers, dead
+// letters once shmqd takes them), so say which lanes are only draining.
+static int group_add_full(const std::string &topic, const std::string &group, shmq::detail::Queue &t) {
+    std::string removing;
+    for (uint32_t k = 0; k < t.layout().groups; ++k)
+        if (std::string n = t.lane_name(k, true); !n.empty() && t.lane_name(k).empty())
+            removing += (removing.empty() ? "" : ", ") + n;
+    std::string lanes = std::to_string(t.layout().groups);
+    if (removing.empty())
+        return fail_msg("group add " + topic + ": all " + lanes +
+                            " groups of the topic are bound (its max_groups; recreate it with more --groups)", kFailed);
+    return fail_msg("group add " + topic + ": no free lane for group '" + group + "': of the topic's " + lanes +
+                        " lanes, removed groups still hold some (" + removing + ": `removing` in `shmqctl list`) "
+                        "until their last message ends: leased ones with their consumers, dead letters once shmqd "
+                        "moves them to its store (is it running?). Bind again after that",
+                    kFailed);
+}
+
 int cmd_group_add(const Output &out, const std::string &topic, const std::string &group) {
     QueuePtr q;
     int rc = open_attached(topic, &q);
@@ -188,9 +214,7 @@ int cmd_group_add(const Output &out, const std::string &topic, const std::string
                         "`shmqctl create NAME --groups N`)", kUsage);
     rc = q->group_add(group.c_str());
     if (rc == SHMQ_EEXIST) return fail_msg("group add " + topic + ": group '" + group + "' is bound already", kFailed);
-    if (rc == SHMQ_EFULL)
-        return fail_msg("group add " + topic + ": all " + std::to_string(q->layout().groups) +
-                            " groups of the topic are bound (its max_groups; recreate it with more --groups)", kFailed);
+    if (rc == SHMQ_EFULL) return group_add_full(topic, group, *q);
     if (rc != SHMQ_OK) return fail("group add " + topic + " " + group, rc);
     print_result(out, {{"topic", topic}, {"group", group}, {"added", true}},
                  "bound group " + group + " on topic " + topic + " (it receives what is published from now on)");

@@ -218,6 +218,8 @@ int run_dlq(const std::string &sub, Args &a) {
         a.redrive.topic = a.queue;
         a.redrive.group = a.group;
         a.queue = shmqd::group_store_name(a.queue, a.group);
+    } else if (int e = check_group_spelling(sub, a.queue); e != kOk) {
+        return e;
     }
     if (sub == "list") return cmd_dlq_list(a.out, dir, a.queue, a.filter);
     if (sub == "export") return cmd_dlq_export(a.out, dir, a.queue, a.filter);

@@ -89,23 +89,33 @@ std::string base64(const void *data, size_t len) {
     return out;
 }
 
-std::string make_receipt(const std::string &queue, const shmq_msg &m) {
+// A target is a queue "q" or a topic's group "t/g" (as in the paths). In a
+// receipt the '/' is a '~', so that a receipt is one path segment.
+std::string make_receipt(const std::string &target, const shmq_msg &m) {
     char hex[33];
     snprintf(hex, sizeof hex, "%016" PRIx64 "%016" PRIx64, m.receipt[0], m.receipt[1]);
-    return queue + "~" + hex;
+    std::string names = target;
+    if (size_t slash = names.find('/'); slash != std::string::npos) names[slash] = '~';
+    return names + "~" + hex;
 }
 
-// "<queue>~<32 hex digits>" -> queue and a shmq_msg carrying the receipt words.
-bool parse_receipt(const std::string &text, std::string *queue, shmq_msg *m) {
-    size_t tilde = text.find('~');
+// "<queue>~<32 hex>" or "<topic>~<group>~<32 hex>" -> the target ("q" or
+// "t/g") and a shmq_msg carrying the receipt words.
+bool parse_receipt(const std::string &text, std::string *target, shmq_msg *m) {
+    size_t tilde = text.rfind('~');
     if (tilde == std::string::npos || text.size() - tilde - 1 != 32) return false;
     std::string hex = text.substr(tilde + 1);
     if (hex.find_first_not_of("0123456789abcdef") != std::string::npos) return false;
-    *queue = text.substr(0, tilde);
+    std::string names = text.substr(0, tilde);
+    size_t sep = names.find('~');
+    std::string first = names.substr(0, sep), group = sep == std::string::npos ? "" : names.substr(sep + 1);
+    if (shmq_name_check(first.c_str()) != SHMQ_OK) return false;
+    if (sep != std::string::npos && shmq_name_check(group.c_str()) != SHMQ_OK) return false; // a '~' in it too
+    *target = sep == std::string::npos ? first : first + "/" + group;
     *m = shmq_msg{};
     m->receipt[0] = strtoull(hex.substr(0, 16).c_str(), nullptr, 16);
     m->receipt[1] = strtoull(hex.substr(16).c_str(), nullptr, 16);
-    return shmq_name_check(queue->c_str()) == SHMQ_OK;
+    return true;
 }
 
 nlohmann::json message_json(const std::string &queue, shmq_queue *q, const shmq_msg &m) {
@@ -162,10 +172,14 @@ bool Api::known(const std::string &queue) const {
     return queues_.count(queue) != 0;
 }
 
-int Api::handle_of(const std::string &queue, shmq_queue **out) {
+// A queue's handle, or for "t/g" a group handle of a topic this shmqd
+// supervises (any group bound on it, configured or not).
+int Api::handle_of(const std::string &target, shmq_queue **out) {
+    size_t slash = target.find('/');
+    std::string queue = target.substr(0, slash);
     std::lock_guard<std::mutex> g(mu_);
     if (queues_.count(queue) == 0) return SHMQ_ENOTFOUND;
-    auto it = handles_.find(queue);
+    auto it = handles_.find(target);
     if (it != handles_.end()) {
         *out = it->second;
         return SHMQ_OK;
@@ -174,8 +188,9 @@ int Api::handle_of(const std::string &queue, shmq_queue **out) {
     shmq_options_init(&o);
     o.prefetch = 0;
     shmq_queue *q = nullptr;
-    int rc = shmq_open(queue.c_str(), &o, &q);
-    if (rc == SHMQ_OK) handles_[queue] = *out = q;
+    int rc = slash == std::string::npos ? shmq_open(queue.c_str(), &o, &q)
+                                        : shmq_open_group(queue.c_str(), target.c_str() + slash + 1, &o, &q);
+    if (rc == SHMQ_OK) handles_[target] = *out = q;
     return rc;
 }
 
@@ -211,6 +226,11 @@ HttpResponse Api::route(const HttpRequest &r, const std::vector<std::string> &p)
     if (p.size() == 3 && p[1] == "queues" && get) return stat(p[2]);
     if (p.size() == 4 && p[1] == "queues" && p[3] == "messages" && post) return send(r, p[2]);
     if (p.size() == 4 && p[1] == "queues" && p[3] == "leases" && post) return lease(r, p[2]);
+    // A topic's group is addressed topic/group (DESIGN.md); it only consumes.
+    if (p.size() == 5 && p[1] == "queues" && p[4] == "leases" && post) return lease(r, p[2] + "/" + p[3]);
+    if (p.size() == 5 && p[1] == "queues" && p[4] == "messages" && post)
+        return error(SHMQ_ENOTFOUND, "a group does not take sends: publish to its topic, POST /v1/queues/" + p[2] +
+                                         "/messages");
     if (p.size() == 4 && p[1] == "receipts" && post) return settle(r, p[2], p[3]);
     return error(SHMQ_ENOTFOUND, "no such route: " + r.method + " " + r.path);
 }
@@ -275,13 +295,19 @@ HttpResponse Api::lease(const HttpRequest &r, const std::string &queue) {
     std::vector<shmq_msg> msgs(static_cast<size_t>(max));
     size_t n = 0;
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-    for (;;) { // in slices, so that stopping shmqd ends a long-poll quickly
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-        int64_t slice = std::max<int64_t>(0, std::min<int64_t>(left.count(), 200));
-        rc = shmq_recv_batch(q, msgs.data(), msgs.size(), &n, slice * kMs);
-        if (n > 0 || (rc != SHMQ_ETIMEDOUT && rc != SHMQ_EEMPTY) || slice == 0 || stopping_) break;
+    rc = poll(q, &msgs, &n, until);
+    if (rc == SHMQ_ECLOSED && n == 0) { // unlinked and made again, or a group removed (and perhaps bound again)
+        retire(queue, q);
+        if (rc = handle_of(queue, &q); rc != SHMQ_OK) return shmq_error(rc, "lease from " + queue);
+        rc = poll(q, &msgs, &n, until);
     }
     if (rc == SHMQ_ECLOSED) retire(queue, q);
+    shmq_params params;
+    shmq_params_init(&params);
+    if (n == 0 && rc == SHMQ_EINVAL && shmq_get_params(q, &params) == SHMQ_OK && params.max_groups > 0 &&
+        queue.find('/') == std::string::npos) // a topic's own handle only publishes
+        return error(rc, "lease from " + queue + ": a topic is consumed through its groups: POST /v1/queues/" + queue +
+                             "/GROUP/leases");
     if (n == 0 && rc != SHMQ_ETIMEDOUT && rc != SHMQ_EEMPTY) return shmq_error(rc, "lease from " + queue);
     nlohmann::json out = nlohmann::json::array();
     for (size_t i = 0; i < n; ++i) {
@@ -291,11 +317,23 @@ HttpResponse Api::lease(const HttpRequest &r, const std::string &queue) {
     return json(200, {{"messages", out}});
 }
 
+// Lease into *msgs until one comes or `until`, in slices, so that stopping
+// shmqd ends a long-poll quickly.
+int Api::poll(shmq_queue *q, std::vector<shmq_msg> *msgs, size_t *n, std::chrono::steady_clock::time_point until) {
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+        int64_t slice = std::max<int64_t>(0, std::min<int64_t>(left.count(), 200));
+        int rc = shmq_recv_batch(q, msgs->data(), msgs->size(), n, slice * kMs);
+        if (*n > 0 || (rc != SHMQ_ETIMEDOUT && rc != SHMQ_EEMPTY) || slice == 0 || stopping_) return rc;
+    }
+}
+
 HttpResponse Api::settle(const HttpRequest &r, const std::string &receipt, const std::string &action) {
     std::string queue;
     shmq_msg m;
     if (!parse_receipt(receipt, &queue, &m))
-        return error(SHMQ_EINVAL, "malformed receipt \"" + receipt + "\" (expected <queue>~<32 hex digits>)");
+        return error(SHMQ_EINVAL, "malformed receipt \"" + receipt +
+                                      "\" (expected <queue>~<32 hex digits> or <topic>~<group>~<32 hex digits>)");
     HttpResponse bad;
     int64_t delay_ms, lease_ms;
     if (!query_int(r, "delay", -1, 86400000, -1, &delay_ms, &bad) ||

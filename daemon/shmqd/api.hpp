@@ -3,14 +3,17 @@
 // queue figures, /metrics, /healthz. Described in openapi.json (OpenAPI 3).
 //
 // It runs on the HTTP server's connection threads and never touches what the
-// loop owns: it holds its own client handles (public C API, one per queue,
-// prefetch unlimited), opened on first use. Leases taken over HTTP are this
+// loop owns: it holds its own client handles (public C API, one per queue and
+// one per topic group leased from, prefetch unlimited), opened on first use.
+// A topic's group is addressed "topic/group" in paths (POST
+// /v1/queues/TOPIC/GROUP/leases); a topic's own handle only publishes. Leases taken over HTTP are this
 // handle's leases, so the core treats them like any live consumer's: they end
 // when their deadline passes (recovery, run by the loop every tick, takes them
 // back) or when shmqd stops (shmq_close: back to the queue as if nacked).
 //
 // A receipt names the queue and the core's receipt words, so shmqd keeps no
-// table of leases: "<queue>~<32 hex digits>" (queue names have no '~'). The
+// table of leases: "<queue>~<32 hex digits>", or "<topic>~<group>~<32 hex
+// digits>" for a group's lease (names have no '~'). The
 // core checks the words (queue tag, slot, state, owner, lease generation), so
 // a forged or stale receipt is refused, never misapplied.
 #pragma once
@@ -21,6 +24,7 @@
 #include "shmq/shmq.h"
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -50,11 +54,12 @@ private:
     HttpResponse route(const HttpRequest &r, const std::vector<std::string> &parts);
     HttpResponse send(const HttpRequest &r, const std::string &queue);
     HttpResponse lease(const HttpRequest &r, const std::string &queue);
+    int poll(shmq_queue *q, std::vector<shmq_msg> *msgs, size_t *n, std::chrono::steady_clock::time_point until);
     HttpResponse settle(const HttpRequest &r, const std::string &receipt, const std::string &action);
     HttpResponse list() const;
     HttpResponse stat(const std::string &queue) const;
     HttpResponse health() const;
-    int handle_of(const std::string &queue, shmq_queue **out); // SHMQ_OK or a code
+    int handle_of(const std::string &target, shmq_queue **out); // "q" or "t/g"; SHMQ_OK or a code
     void retire(const std::string &queue, shmq_queue *q);
     bool known(const std::string &queue) const;
 

@@ -60,7 +60,7 @@ static int params_or_default(const shmq_params *in, shmq_params *out) {
 int Queue::create(const char *name, const shmq_params *params, const shmq_options *opts, Queue **out) {
     if (check_options(opts) != SHMQ_OK) return SHMQ_EINVAL;
     shmq_params in;
-    if (params_or_default(params, &in) != SHMQ_OK) return SHMQ_EINVAL;
+    if (params_or_default(params, &in) != SHMQ_OK || check_new_params(in) != SHMQ_OK) return SHMQ_EINVAL;
     return build(name, out, [&](Queue &q) {
         int rc = compute_layout(in, q.p_);
         if (rc == SHMQ_OK) rc = segment_create(name, q.p_, &q.map_);

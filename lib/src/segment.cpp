@@ -57,6 +57,15 @@ static bool params_in_range(const shmq_params &in) {
            in.durability <= SHMQ_DURABILITY_DISK && (in.durability == SHMQ_DURABILITY_MEMORY || in.max_groups == 0);
 }
 
+int check_new_params(const shmq_params &in) {
+    // A table no send can use: only a window turns deduplication on.
+    if (in.dedup_capacity != 0 && in.dedup_window_ms == 0) return SHMQ_EINVAL;
+    // shmqd spills when READY passes a mark below slot_count (a topic's group
+    // backlog is 1 .. slot_count - 1): with one slot there is no such mark.
+    if (in.overflow == SHMQ_OVERFLOW_SPILL && in.slot_count < 2) return SHMQ_EINVAL;
+    return SHMQ_OK;
+}
+
 int compute_layout(const shmq_params &in, Params &out) {
     if (in.struct_size < sizeof(shmq_params) || !params_in_range(in)) return SHMQ_EINVAL;
     out = Params{};

@@ -25,6 +25,10 @@ std::string segment_path(const char *name);
 
 // Turn public parameters into a full layout. SHMQ_EINVAL on any out-of-range value.
 int compute_layout(const shmq_params &in, Params &out);
+// What only a new queue is refused for (shmq_create): parameters in range
+// that make no sense together. Not part of compute_layout, so a segment made
+// before the rule still opens. SHMQ_OK or SHMQ_EINVAL.
+int check_new_params(const shmq_params &in);
 
 // Check a segment image of `size` bytes. On SHMQ_OK, *out holds its parameters,
 // all offsets proven to lie inside the image. Never reads outside [base, base+size).

@@ -163,6 +163,8 @@ TEST_CASE("send prints the ids it sent; --delay stores them DELAYED, beyond 14 d
 TEST_CASE("create --dedup-window; send --dedup-key stores a key once and says when it was a duplicate") {
     std::string q = unique_name("ctldedup");
     CHECK(ctl("create " + q + " --dedup-window 8d").code == 1); // above 7 days: nothing created
+    CHECK(ctl("create " + q + " --dedup-capacity 8").code == 1); // a table without a window (the message: topics test)
+    CHECK(ctl("stat " + q).code == 2);                           // nothing created
     REQUIRE(ctl("create " + q + " --dedup-window 60s --dedup-capacity 8").code == 0);
     auto j = nlohmann::json::parse(ctl("stat " + q + " --json").out);
     CHECK(j["params"]["dedup_window_ms"] == 60000);

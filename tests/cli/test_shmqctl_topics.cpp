@@ -164,6 +164,14 @@ TEST_CASE("topics: bad input is refused with a clear error and its exit code") {
     }
     CHECK(ctl("recv no.such.topic --group g").code == 2);
     CHECK(ctl("create " + unique_name("ctl17") + " --groups " + std::to_string(SHMQ_MAX_GROUPS + 1)).code == 1);
+    std::string one = unique_name("ctlspill1");
+    r = ctl_err("create " + one + " --groups 2 --overflow spill --slots 1"); // spill has no mark below 1 slot
+    CHECK(r.code == 1);
+    CHECK(r.out.find("--overflow spill needs --slots 2") != std::string::npos);
+    r = ctl_err("create " + one + " --dedup-capacity 8"); // a table no send could use
+    CHECK(r.code == 1);
+    CHECK(r.out.find("--dedup-capacity needs --dedup-window") != std::string::npos);
+    CHECK(ctl("stat " + one).code == 2); // neither was created
     ctl("delete " + t);
     ctl("delete " + q);
 }
@@ -192,6 +200,13 @@ TEST_CASE("dlq --group: a group's store is TOPIC.GROUP; redrive puts its dead le
     Run r = ctl_err("dlq list " + t + " --group 'a b'" + at);
     CHECK(r.code == 1);
     CHECK(r.out.find("bad group name") != std::string::npos);
+    for (const char *sub : {"status", "redrive", "list"}) { // the store's name for the group: say what to type
+        r = ctl_err(std::string("dlq ") + sub + " " + t + ".email" + at);
+        CHECK(r.code == 1);
+        CHECK(r.out.find("is group email of topic " + t + ": type `shmqctl dlq " + sub + " " + t + " --group email`") !=
+              std::string::npos);
+    }
+    CHECK(ctl("dlq status " + t + " --group email" + at).code == 0);
     ctl("delete " + t);
     CHECK(system(("rm -rf " + dir).c_str()) == 0);
 }
@@ -274,4 +289,19 @@ TEST_CASE("group remove unbinds a group: refused while it holds messages, --forc
     CHECK(ctl_err("group remove no.such.topic g").code == 2);
     ctl("delete " + t);
     ctl("delete " + q);
+}
+
+TEST_CASE("group add while a removed group still holds its lane says so, not that the groups are all bound") {
+    std::string t = unique_name("ctlrebind");
+    REQUIRE(ctl("create " + t + " --groups 1").code == 0);
+    REQUIRE(ctl("group add " + t + " a").code == 0);
+    REQUIRE(ctl("send " + t + " x").code == 0);
+    REQUIRE(ctl("group remove " + t + " a --force").code == 0); // x is a dead letter in a's lane; no shmqd takes it
+    for (const char *g : {"a", "b"}) { // the same name again, or another
+        Run r = ctl_err("group add " + t + " " + g);
+        CHECK(r.code == 5);
+        CHECK(r.out.find("removed groups still hold some (a: `removing`") != std::string::npos);
+        CHECK(r.out.find("are bound") == std::string::npos);
+    }
+    ctl("delete " + t);
 }

@@ -60,10 +60,11 @@ struct Api {
     TempDir dir;
     std::unique_ptr<Shmqd> d;
     Endpoint e;
-    explicit Api(const std::string &daemon_extra = "", const std::string &queue_extra = "") {
+    // `more`: further tables (a topic) after the queue's.
+    explicit Api(const std::string &daemon_extra = "", const std::string &queue_extra = "", const std::string &more = "") {
         std::string cfg = daemon_section(dir);
         cfg.insert(cfg.find("[daemon]\n") + 9, daemon_extra);
-        dir.write("shmqd.toml", cfg + queue_section("q", queue_extra));
+        dir.write("shmqd.toml", cfg + queue_section("q", queue_extra) + more);
         d = std::make_unique<Shmqd>(dir);
         REQUIRE(d->wait_ready());
         e.unix_path = dir.file("spill") + "/shmqd.sock";
@@ -128,6 +129,71 @@ TEST_CASE("api: send, lease, ack over the Unix socket; the queue's figures match
     CHECK(again.status == 409); // spent: the lease it names is over
     CHECK(json::parse(again.body)["error"] == "SHMQ_ELEASELOST");
     shmq_close(q);
+}
+
+// Topic "t" with the configured groups a and b (c is bound by hand in a test).
+const std::string kTopic = "[topics.t]\nslot_count = 16\nslot_size = 64\nmax_clients = 16\ngroups = [\"a\", \"b\"]\n";
+
+HttpReply group_lease(const Endpoint &e, const std::string &group, const std::string &query = "") {
+    return call(e, "POST", "/v1/queues/{topic}/{group}/leases", "/v1/queues/t/" + group + "/leases" + query);
+}
+
+TEST_CASE("api: a topic's groups are leased from as topic/group; receipts ack, nack, extend and reject in that group") {
+    Api a("", "", kTopic);
+    HttpReply pub = call(a.e, "POST", "/v1/queues/{queue}/messages", "/v1/queues/t/messages", "news");
+    REQUIRE(pub.status == 201);
+    HttpReply r = group_lease(a.e, "a", "?wait=5000");
+    REQUIRE(r.status == 200);
+    json ma = json::parse(r.body)["messages"].at(0);
+    CHECK(unbase64(ma["data"]) == "news");
+    CHECK(ma["id"] == json::parse(pub.body)["id"]);
+    CHECK(ma["receipt"].get<std::string>().rfind("t~a~", 0) == 0);
+    CHECK(a.settle(ma["receipt"], "nack", "?delay=0").status == 200); // back into a only
+    r = group_lease(a.e, "a", "?wait=5000");
+    REQUIRE(r.status == 200);
+    ma = json::parse(r.body)["messages"].at(0);
+    CHECK(ma["attempt"] == 2);
+    HttpReply ext = a.settle(ma["receipt"], "extend", "?lease=60000");
+    REQUIRE(ext.status == 200);
+    CHECK(a.settle(json::parse(ext.body)["receipt"], "ack").status == 200);
+    CHECK(json::parse(group_lease(a.e, "a").body)["messages"].empty()); // done in a
+    json mb = json::parse(group_lease(a.e, "b", "?wait=5000").body)["messages"].at(0); // b has its own copy
+    CHECK(mb["attempt"] == 1);
+    HttpReply wrong = a.settle("t~a~" + mb["receipt"].get<std::string>().substr(4), "ack"); // b's words, a's handle
+    CHECK((wrong.status == 400 || wrong.status == 409)); // refused, and b's lease untouched:
+    CHECK(a.settle(mb["receipt"], "reject").status == 200);
+    REQUIRE(eventually([&] { return dead_letters(a.dir, "t.b").size() == 1; })); // into b's store
+    CHECK(dead_letters(a.dir, "t.a").empty());
+}
+
+TEST_CASE("api: a group bound by hand is leased from too; a topic itself, an unbound group, a send to a group are refused clearly") {
+    Api a("", "", kTopic);
+    shmq_queue *t = open_queue("t");
+    REQUIRE(t != nullptr);
+    REQUIRE(shmq_group_add(t, "c") == SHMQ_OK);
+    REQUIRE(shmq_send(t, "x", 1, 0) == SHMQ_OK);
+    CHECK(json::parse(group_lease(a.e, "c", "?wait=5000").body)["messages"].size() == 1);
+    HttpReply r = call(a.e, "POST", "/v1/queues/{queue}/leases", "/v1/queues/t/leases");
+    CHECK(r.status == 400);
+    CHECK(json::parse(r.body)["message"].get<std::string>().find("/v1/queues/t/GROUP/leases") != std::string::npos);
+    r = group_lease(a.e, "nope");
+    CHECK(r.status == 404);
+    CHECK(json::parse(r.body)["error"] == "SHMQ_ENOTFOUND");
+    r = group_lease(a.e, "bad!name");
+    CHECK(r.status == 400);
+    r = call(a.e, "POST", "/v1/queues/{topic}/{group}/leases", "/v1/queues/q/a/leases"); // q is a queue
+    CHECK(r.status == 400);
+    r = http_request(a.e, "POST", "/v1/queues/t/a/messages", "x");
+    CHECK(r.status == 404);
+    CHECK(json::parse(r.body)["message"].get<std::string>().find("POST /v1/queues/t/messages") != std::string::npos);
+    for (const char *bad : {"t~a~zz", "t~~00000000000000000000000000000000", "t~a~b~00000000000000000000000000000000"}) {
+        r = a.settle(bad, "ack");
+        CHECK(r.status == 400);
+        CHECK(json::parse(r.body)["message"].get<std::string>().find("malformed receipt") != std::string::npos);
+    }
+    CHECK(shmq_group_remove(t, "c", 1) == SHMQ_OK);
+    CHECK(group_lease(a.e, "c").status == 404); // its handle is closed, and no group c is bound now
+    shmq_close(t);
 }
 
 TEST_CASE("api: an Idempotency-Key sent twice within the queue's window stores one message") {
@@ -431,7 +497,7 @@ TEST_CASE("api: a queue added by SIGHUP is served, one removed is not") {
 }
 
 TEST_CASE("api: every path in openapi.json answers") {
-    Api a;
+    Api a("", "", kTopic);
     const json &paths = spec()["paths"];
     REQUIRE(a.send("x").status == 201);
     json m = a.lease_one("");
@@ -440,6 +506,7 @@ TEST_CASE("api: every path in openapi.json answers") {
         {"/v1/queues/{queue}", "/v1/queues/q"},
         {"/v1/queues/{queue}/messages", "/v1/queues/q/messages"},
         {"/v1/queues/{queue}/leases", "/v1/queues/q/leases"},
+        {"/v1/queues/{topic}/{group}/leases", "/v1/queues/t/a/leases"},
         {"/v1/receipts/{receipt}/{action}", "/v1/receipts/" + m["receipt"].get<std::string>() + "/ack"},
         {"/metrics", "/metrics"},
         {"/healthz", "/healthz"}};

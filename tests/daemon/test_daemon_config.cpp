@@ -125,6 +125,11 @@ TEST_CASE("[topics.NAME]: queue keys plus groups and max_groups; one namespace w
     REQUIRE_MESSAGE(d.ok(), d.error);
     CHECK(d.config.queues.at(0).params.dedup_window_ms == 300000);
     CHECK(d.config.queues.at(0).params.dedup_capacity == 4096);
+    std::string lone = error_of(head + "[queues.q]\ndedup_capacity = 4096\n"); // a table without a window
+    CHECK(lone.find("queues.q.dedup_capacity") != std::string::npos);
+    CHECK(lone.find("queues.q.dedup_window_ms") != std::string::npos);
+    CHECK(error_of(head + "[topics.t]\nslot_count = 1\noverflow = \"spill\"\n").find("topics.t.slot_count") !=
+          std::string::npos);
     CHECK(error_of(head + "[queues.q]\ndedup_window_ms = 604800001\n").find("queues.q.dedup_window_ms") !=
           std::string::npos);
     CHECK(error_of(head + "[topics.t]\ngroups = [\"a b\"]\n").find("topics.t.groups") != std::string::npos);

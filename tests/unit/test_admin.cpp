@@ -87,9 +87,10 @@ TEST_CASE("restore refuses when no slot is free, and oversized payloads") {
 }
 
 TEST_CASE("under the spill policy producers block, and get EFULL once shmqd says its disk is full") {
-    shmq_params p = small_params(1);
+    shmq_params p = small_params(2); // the spill policy needs 2 slots (shmq_create)
     p.overflow = SHMQ_OVERFLOW_SPILL;
     TestQueue t("spillfull", p);
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
     REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
     CHECK(shmq_send(t.q, "y", 1, 10 * 1000000LL) == SHMQ_ETIMEDOUT);
     core(t.q).heartbeat();

@@ -88,6 +88,30 @@ TEST_CASE("out-of-range parameters are refused with EINVAL") {
     CHECK(shmq_create(unique_name("opt").c_str(), nullptr, &o, &q) == SHMQ_EINVAL);
 }
 
+TEST_CASE("parameters in range that make no sense together are refused with EINVAL, nothing created") {
+    auto create = [](uint32_t slots, uint32_t overflow, uint32_t groups, uint32_t window, uint32_t capacity) {
+        shmq_params p = small_params(slots);
+        p.overflow = overflow, p.max_groups = groups, p.dedup_window_ms = window, p.dedup_capacity = capacity;
+        std::string name = unique_name("combo");
+        shmq_queue *q = nullptr;
+        int rc = shmq_create(name.c_str(), &p, nullptr, &q);
+        shmq_close(q);
+        shmq_queue *again = nullptr;
+        if (rc != SHMQ_OK) CHECK(shmq_open(name.c_str(), nullptr, &again) == SHMQ_ENOTFOUND);
+        shmq_unlink(name.c_str());
+        return rc;
+    };
+    // A deduplication table without a window: no send could use it.
+    CHECK(create(8, SHMQ_OVERFLOW_BLOCK, 0, 0, 64) == SHMQ_EINVAL);
+    CHECK(create(8, SHMQ_OVERFLOW_BLOCK, 0, 1000, 64) == SHMQ_OK);
+    CHECK(create(8, SHMQ_OVERFLOW_BLOCK, 0, 0, 0) == SHMQ_OK);
+    // Spill with one slot: shmqd's mark (a group's backlog) must be below slot_count.
+    CHECK(create(1, SHMQ_OVERFLOW_SPILL, 2, 0, 0) == SHMQ_EINVAL); // a topic
+    CHECK(create(1, SHMQ_OVERFLOW_SPILL, 0, 0, 0) == SHMQ_EINVAL); // a queue
+    CHECK(create(2, SHMQ_OVERFLOW_SPILL, 2, 0, 0) == SHMQ_OK);
+    CHECK(create(1, SHMQ_OVERFLOW_BLOCK, 2, 0, 0) == SHMQ_OK);
+}
+
 TEST_CASE("stats accepts 0.1's shorter struct and writes nothing past it; shorter still is refused") {
     TestQueue t("oldstats");
     struct {

@@ -61,7 +61,18 @@ def params(slot_size: Optional[int], slot_count: Optional[int], max_clients: Opt
     if durability is not None:
         p["durability"] = _choice(DURABILITY, durability, "durability")
     p["mode"] = u32(mode, "mode")
+    _check_together(p)
     return p
+
+
+def _check_together(p: dict[str, int]) -> None:
+    """What shmq_create refuses with a bare SHMQ_EINVAL, said in words."""
+    if p["dedup_capacity"] and not p["dedup_window_ms"]:
+        raise InvalidArgument("dedup_capacity needs a dedup_window (without a window deduplication "
+                              "is off, so no send could use the table)")
+    if p["overflow"] == OVERFLOW["spill"] and p["slot_count"] < 2:
+        raise InvalidArgument("overflow 'spill' needs slot_count 2 or more (shmqd spills above a "
+                              "mark below the slot count, and one slot has none)")
 
 
 def _choice(table: dict[str, int], value: str, what: str) -> int:

@@ -38,7 +38,9 @@ class DeadReason(enum.IntEnum):
     dead-letter store and its metric name them in lower case
     (``reason.name.lower()``). ``msg.nack(reason=...)`` and
     ``msg.reject(reason=...)`` accept MAX_ATTEMPTS, REJECTED and
-    BRIDGE_REJECTED; the others only libshmq gives."""
+    BRIDGE_REJECTED; the others only libshmq gives. 0 is no reason: it is
+    refused (InvalidArgument), as by shmq_nack_ex and Go's NackWithReason;
+    ``reason=None`` is the default."""
 
     MAX_ATTEMPTS = 1     # out of attempts (nack's default)
     REJECTED = 2         # reject's default

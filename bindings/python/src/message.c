@@ -122,8 +122,9 @@ static int finish(MessageObject *self, enum verb v, int64_t delay_ns) {
     return finish_as(self, v, delay_ns, 0);
 }
 
-/* A dead-letter reason a caller may give (None: the default, 0), or -1 with
- * InvalidArgument raised before anything is finished. */
+/* A dead-letter reason a caller may give (None: the default, returned as 0),
+ * or -1 with InvalidArgument raised before anything is finished; a reason of
+ * 0 is refused, as shmq_nack_ex and Go's NackWithReason refuse it. */
 static int reason_of(MessageObject *self, PyObject *reason) {
     if (reason == NULL || reason == Py_None) return 0;
     long r = PyLong_AsLong(reason);

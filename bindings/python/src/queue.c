@@ -200,8 +200,9 @@ static PyObject *queue_add_group(QueueObject *self, PyObject *group) {
     if (rc == SHMQ_EEXIST)
         return core_raise(rc, self, "group '%U' is already bound to topic '%U'", group, self->name);
     if (rc == SHMQ_EFULL)
-        return core_raise(rc, self, "topic '%U' has all its %u groups bound: no room for '%U'",
-                          self->name, self->max_groups, group);
+        return core_raise(rc, self, "topic '%U' has no free lane for '%U': its %u lanes hold bound groups, "
+                          "or removed ones until their last message ends (`removing` in shmqctl list)",
+                          self->name, group, self->max_groups);
     if (rc == SHMQ_EINVAL)
         return core_raise(rc, self, "add_group('%U'): only a topic's own handle binds groups; "
                           "'%U' is %s", group, self->name,

@@ -96,6 +96,19 @@ class Keys(support.QueueTest):
             shmq.Queue.create(name, dedup_window=datetime.timedelta(days=7, seconds=1))
         self.assertFalse(os.path.exists(support.segment_path(name)))
 
+    def test_a_capacity_without_a_window_and_a_spill_queue_of_one_slot_are_refused(self):
+        name = support.unique_name("combo")
+        for kwargs, words in (({"dedup_capacity": 64}, "dedup_capacity needs a dedup_window"),
+                              ({"overflow": "spill", "slot_count": 1}, "needs slot_count 2"),
+                              ({"overflow": "spill", "slot_count": 1, "max_groups": 2}, "needs slot_count 2")):
+            with self.assertRaises(shmq.InvalidArgument) as cm:
+                shmq.Queue.create(name, **kwargs)
+            self.assertIn(words, str(cm.exception))
+            self.assertFalse(os.path.exists(support.segment_path(name)))
+        with shmq.Queue.create(name, overflow="spill", slot_count=2) as q:  # the least that works
+            self.assertEqual(q.params.slot_count, 2)
+        shmq.unlink(name)
+
 
 class TwoProcesses(support.QueueTest):
     create_args = {"slot_size": 16, "slot_count": 32768, "dedup_window": 60, "dedup_capacity": 32768}

@@ -157,7 +157,7 @@ class Errors(TopicTest):
             self.t.add_group(g)
         with self.assertRaisesRegex(shmq.Exists, "group 'a' is already bound"):
             self.t.add_group("a")
-        with self.assertRaisesRegex(shmq.Full, "all its 3 groups"):
+        with self.assertRaisesRegex(shmq.Full, "its 3 lanes hold bound groups"):
             self.t.add_group("d")
 
     def test_a_queue_is_not_a_topic(self):

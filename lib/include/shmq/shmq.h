@@ -123,7 +123,9 @@ typedef struct shmq_params {
     uint32_t backoff_base_ms; /* retry delay after the first attempt [100] */
     uint32_t backoff_cap_ms;  /* largest retry delay [30000] */
     uint32_t jitter;          /* shmq_jitter [SHMQ_JITTER_FULL] */
-    uint32_t overflow;        /* shmq_overflow [SHMQ_OVERFLOW_BLOCK] */
+    uint32_t overflow;        /* shmq_overflow [SHMQ_OVERFLOW_BLOCK]; SPILL needs
+                                 slot_count >= 2 (shmqd spills above a mark below
+                                 slot_count: one slot has none; SHMQ_EINVAL) */
     uint32_t mode;            /* file mode of the segment [0600]; 0660 shares with the group.
                                  Modes granting anything to "others" are refused. */
     /* Since 0.4 (a struct_size that ends before it, 0.3's, is still accepted): */
@@ -144,8 +146,9 @@ typedef struct shmq_params {
                                  first message's id. At most SHMQ_MAX_DEDUP_WINDOW_MS;
                                  queues only (a topic with a window is SHMQ_EINVAL) */
     uint32_t dedup_capacity;  /* [0 = 2 x slot_count] keys the table holds at once, rounded
-                                 up to a power of two, at most SHMQ_MAX_DEDUP_CAPACITY;
-                                 0 when dedup_window_ms is 0 (192 bytes each) */
+                                 up to a power of two, at most SHMQ_MAX_DEDUP_CAPACITY
+                                 (192 bytes each). Without a dedup_window_ms it must
+                                 be 0 (no table is made: SHMQ_EINVAL), and reads 0 */
     /* Since durability, after 0.5 (a struct_size that ends before it reads as 0): */
     uint32_t durability;      /* shmq_durability [SHMQ_DURABILITY_MEMORY]. DISK: the
                                  segment file is written back to its filesystem
@@ -227,8 +230,10 @@ typedef struct shmq_queue shmq_queue;
  * Fails with SHMQ_EEXIST if it exists. The segment becomes visible under its
  * name only once fully initialised, so no process ever sees a half-made one.
  * On success *out is a handle the caller closes with shmq_close().
- * Errors: SHMQ_EINVAL (out NULL, a parameter out of range, a struct_size
- * below 0.3's, a SHMQ_BOOT_ID that is not 32 hex digits), SHMQ_EBADNAME,
+ * Errors: SHMQ_EINVAL (out NULL, a parameter out of range, parameters that
+ * make no sense together: a dedup_capacity without a dedup_window_ms, the
+ * spill policy with one slot; a struct_size below 0.3's, a SHMQ_BOOT_ID that
+ * is not 32 hex digits), SHMQ_EBADNAME,
  * SHMQ_EEXIST, SHMQ_EPERM, SHMQ_ENOSPACE, SHMQ_EINTR, SHMQ_ESYS. */
 SHMQ_API int shmq_create(const char *name, const shmq_params *params,
                          const shmq_options *options, shmq_queue **out);
@@ -446,8 +451,12 @@ typedef struct shmq_msg {
  * message in all or in none). Such a handle cannot receive (SHMQ_EINVAL).
  *
  * Bind a group (a name as for queues). It receives what is sent from now on.
- * SHMQ_EEXIST if it is bound already, SHMQ_EFULL if max_groups are bound,
- * SHMQ_EBADNAME, SHMQ_EINVAL if `topic` is not a topic handle. */
+ * SHMQ_EEXIST if it is bound already; SHMQ_EFULL if no lane is free: all
+ * max_groups are bound, or some lanes still hold removed groups
+ * (shmq_group_remove; a removed group of this very name included) until
+ * their last message ends (leased ones acked or reclaimed, dead letters taken
+ * by shmqd: without shmqd they stay), so bind again after that;
+ * SHMQ_EBADNAME; SHMQ_EINVAL if `topic` is not a topic handle. */
 SHMQ_API int shmq_group_add(shmq_queue *topic, const char *group);
 
 /* Remove a group: publishes stop including it at once, its ready and delayed
@@ -549,12 +558,13 @@ typedef enum shmq_dead_reason {
  * SHMQ_DEAD_BRIDGE_REJECTED for a message the broker kept refusing. The
  * reason is part of the one state word the nack's compare-and-swap writes.
  * Errors: those of shmq_nack, and SHMQ_EINVAL for a reason a caller may not
- * give (nothing is changed then). Since 0.5. */
+ * give, 0 included (nothing is changed then): for the default reason call
+ * shmq_nack. Since 0.5. */
 SHMQ_API int shmq_nack_ex(shmq_queue *q, shmq_msg *msg, int64_t delay_ns, shmq_dead_reason reason);
 
 /* shmq_reject with `reason` (shmq_reject's is SHMQ_DEAD_REJECTED); counted
  * as a reject either way. Errors: those of shmq_reject, and SHMQ_EINVAL for
- * a reason a caller may not give. Since 0.5. */
+ * a reason a caller may not give, 0 included. Since 0.5. */
 SHMQ_API int shmq_reject_ex(shmq_queue *q, shmq_msg *msg, shmq_dead_reason reason);
 
 /* Extend the lease to `lease_ms` from now. Updates msg's receipt, so later
