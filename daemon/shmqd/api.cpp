@@ -21,13 +21,19 @@ constexpr uint32_t kMaxLeaseBatch = 1000;
 constexpr uint64_t kMaxWaitMs = 60000;
 constexpr int64_t kStalledNs = 5000 * kMs; // /healthz: the loop has not ticked for this long
 
+} // namespace
+
 const char *code_name(int rc) {
-    static const char *names[] = {"SHMQ_OK",      "SHMQ_EFULL",    "SHMQ_ETIMEDOUT", "SHMQ_EEMPTY",  "SHMQ_ELEASELOST",
-                                  "SHMQ_ECLOSED", "SHMQ_EINVAL",   "SHMQ_EBADNAME",  "SHMQ_ETOOBIG", "SHMQ_ENOTFOUND",
-                                  "SHMQ_EEXIST",  "SHMQ_EVERSION", "SHMQ_ECORRUPT",  "SHMQ_EPERM",   "SHMQ_ENOSPACE",
-                                  "SHMQ_ECLIENTS", "SHMQ_EPREFETCH", "SHMQ_EINTR",   "SHMQ_ESYS"};
+    static const char *names[] = {"SHMQ_OK",        "SHMQ_EFULL",      "SHMQ_ETIMEDOUT", "SHMQ_EEMPTY",
+                                  "SHMQ_ELEASELOST", "SHMQ_ECLOSED",   "SHMQ_EINVAL",    "SHMQ_EBADNAME",
+                                  "SHMQ_ETOOBIG",   "SHMQ_ENOTFOUND",  "SHMQ_EEXIST",    "SHMQ_EVERSION",
+                                  "SHMQ_ECORRUPT",  "SHMQ_EPERM",      "SHMQ_ENOSPACE",  "SHMQ_ECLIENTS",
+                                  "SHMQ_EPREFETCH", "SHMQ_EINTR",      "SHMQ_ESYS",      "SHMQ_ERANGE",
+                                  "SHMQ_EBUSY",     "SHMQ_EDEDUPFULL", "SHMQ_EFLUSH",    "SHMQ_EREBOOTED"};
     return rc >= 0 && size_t(rc) < sizeof names / sizeof *names ? names[rc] : "SHMQ_ESYS";
 }
+
+namespace {
 
 HttpResponse error(int rc, const std::string &message) {
     HttpResponse r = json_error(http_status(rc), code_name(rc), message);
@@ -149,7 +155,10 @@ int http_status(int rc) {
     case SHMQ_EFULL: case SHMQ_EPREFETCH: return 429;
     case SHMQ_ETIMEDOUT: case SHMQ_ECLOSED: case SHMQ_ECLIENTS: case SHMQ_ENOSPACE: return 503;
     case SHMQ_ELEASELOST: return 409;
-    case SHMQ_EINVAL: case SHMQ_EBADNAME: return 400;
+    case SHMQ_EINVAL: case SHMQ_EBADNAME: case SHMQ_ERANGE: return 400;
+    case SHMQ_EBUSY: return 409;
+    case SHMQ_EDEDUPFULL: return 429;
+    case SHMQ_EREBOOTED: return 503;
     case SHMQ_ETOOBIG: return 413;
     case SHMQ_ENOTFOUND: return 404;
     case SHMQ_EPERM: return 403;

@@ -72,7 +72,9 @@ private:
     std::vector<shmq_queue *> retired_; // handles of unlinked segments, closed at the end
 };
 
-// The HTTP status for a shmq error code.
+// The HTTP status for a shmq error code, and the code's name for the body
+// ("SHMQ_ESYS" for a code this build does not know).
 int http_status(int shmq_error);
+const char *code_name(int shmq_error);
 
 } // namespace shmqd

@@ -3,6 +3,7 @@
 // expiry and redelivery, long-poll timing, a full queue, every bad input, the
 // bearer token; and daemon/shmqd/openapi.json checked against the answers
 // (every path answers; every status a test sees is listed for its path).
+#include "api.hpp"
 #include "harness.hpp"
 #include "http_client.hpp"
 #include "support.hpp"
@@ -12,6 +13,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <set>
 #include <sys/stat.h>
 #include <thread>
 
@@ -522,4 +524,22 @@ TEST_CASE("api: every path in openapi.json answers") {
     CHECK(concrete.size() == paths.size());
     HttpReply metrics = http_request(a.e, "GET", "/metrics");
     CHECK(metrics.body.find("shmq_queue_slots{queue=\"q\"} 32") != std::string::npos);
+}
+
+TEST_CASE("every error code has its own name and a status in HTTP errors, the newest codes included") {
+    std::set<std::string> names;
+    for (int rc = SHMQ_OK; rc <= SHMQ_EREBOOTED; ++rc) {
+        CAPTURE(rc);
+        std::string n = shmqd::code_name(rc);
+        CHECK(n.rfind("SHMQ_", 0) == 0);
+        CHECK((rc == SHMQ_ESYS || n != "SHMQ_ESYS"));
+        names.insert(n);
+    }
+    CHECK(names.size() == size_t(SHMQ_EREBOOTED) + 1);
+    CHECK(std::string(shmqd::code_name(SHMQ_EDEDUPFULL)) == "SHMQ_EDEDUPFULL");
+    CHECK(shmqd::http_status(SHMQ_EDEDUPFULL) == 429); // a full table: retry later, as SHMQ_EFULL
+    CHECK(shmqd::http_status(SHMQ_ERANGE) == 400);
+    CHECK(shmqd::http_status(SHMQ_EBUSY) == 409);
+    CHECK(shmqd::http_status(SHMQ_EFLUSH) == 500);
+    CHECK(shmqd::http_status(SHMQ_EREBOOTED) == 503);
 }
