@@ -2,6 +2,7 @@ package shmq
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"testing"
@@ -83,5 +84,46 @@ func TestDurabilityIsValidatedByField(t *testing.T) {
 	p.MaxGroups = 2
 	if err := p.Validate(); err == nil {
 		t.Fatal("a disk topic accepted")
+	}
+}
+
+// Header::flush_started (lib/src/layout.hpp, layout 8): raised above
+// flush_done, it is what a flusher killed mid-flush leaves behind; a sync
+// waits for that flush (up to 200 ms) before it flushes itself.
+const flushStartedOffset = 960
+
+func TestWithSyncStoresAndConfirmsOrSaysItIsQueued(t *testing.T) {
+	p := testParams()
+	p.Durability = DurabilityDisk
+	q := testQueue(t, p)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id, err := q.Send(ctx, []byte("a"), WithSync())
+	if err != nil || id == 0 {
+		t.Fatalf("send with sync: %d, %v", id, err)
+	}
+	ids, err := q.SendBatch(ctx, [][]byte{[]byte("b"), []byte("c")}, WithSync())
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("batch with sync: %v, %v", ids, err)
+	}
+	// A flusher that died mid-flush: the sync waits past a short deadline.
+	poke(t, q.Name(), flushStartedOffset, binary.LittleEndian.AppendUint64(nil, 1000)) // above flush_done (2)
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	id, err = q.Send(short, []byte("d"), WithSync())
+	if !errors.Is(err, context.DeadlineExceeded) || id == 0 {
+		t.Fatalf("sync past its deadline: id %d, err %v; want an id and DeadlineExceeded", id, err)
+	}
+	st, err := q.Stats()
+	if err != nil || st.Ready != 4 {
+		t.Fatalf("stats: ready %d, %v; want 4 (the unconfirmed one is queued)", st.Ready, err)
+	}
+}
+
+func TestWithSyncOnAMemoryQueueIsAPlainSend(t *testing.T) {
+	q := testQueue(t, testParams())
+	id, err := q.Send(context.Background(), []byte("a"), WithSync())
+	if err != nil || id == 0 {
+		t.Fatalf("send with sync: %d, %v", id, err)
 	}
 }

@@ -70,7 +70,17 @@ type sendOptions struct {
 	keys       []string // WithDedupKeys'
 	duplicate  *bool    // Duplicate's
 	duplicates *[]bool  // Duplicates'
+	sync       bool     // WithSync's
 }
+
+// WithSync makes Send and SendBatch wait, once the message(s) are stored,
+// until they are on disk, as Queue.Sync does (one flush serves every
+// producer waiting at once), within the same ctx. A DurabilityMemory queue
+// has nothing more durable: no wait. If that wait fails (ErrFlush, or ctx's
+// error), the id(s) are returned with the error: the messages ARE queued and
+// will be delivered, but are not confirmed on disk. An error with id 0 (no
+// ids) is the send's own: nothing was stored.
+func WithSync() SendOption { return func(o *sendOptions) { o.sync = true } }
 
 // WithDelay stores the message DELAYED: it becomes ready no earlier than d
 // after it is stored. A negative d fails with ErrInvalid, one above MaxDelay
@@ -139,6 +149,7 @@ type cOptions struct {
 	keys       []string // SendBatch's, or nil
 	duplicate  *bool
 	duplicates *[]bool
+	sync       bool
 }
 
 func optionsOf(opts []SendOption) (c cOptions, bad string) {
@@ -150,7 +161,7 @@ func optionsOf(opts []SendOption) (c cOptions, bad string) {
 		f(&o)
 	}
 	c.delay, c.ttl = C.int64_t(o.delay), C.int64_t(o.ttl)
-	c.keys, c.duplicate, c.duplicates = o.keys, o.duplicate, o.duplicates
+	c.keys, c.duplicate, c.duplicates, c.sync = o.keys, o.duplicate, o.duplicates, o.sync
 	if o.key != nil {
 		if len(*o.key) < 1 || len(*o.key) > MaxDedupKey {
 			return c, fmt.Sprintf("a dedup key must be 1 .. %d bytes, got %d", MaxDedupKey, len(*o.key))
@@ -205,6 +216,9 @@ func (q *Queue) Send(ctx context.Context, data []byte, opts ...SendOption) (uint
 	if o.duplicate != nil {
 		*o.duplicate = err == nil && r.duplicate != 0
 	}
+	if err == nil && o.sync {
+		return uint64(r.id), q.Sync(ctx) // an error here: stored, not confirmed (WithSync)
+	}
 	return uint64(r.id), q.dedupErr(err)
 }
 
@@ -249,6 +263,9 @@ func (q *Queue) SendBatch(ctx context.Context, msgs [][]byte, opts ...SendOption
 	})
 	if o.duplicates != nil {
 		*o.duplicates = ks.flags(done)
+	}
+	if err == nil && o.sync {
+		return ids[:done], q.Sync(ctx) // an error here: all stored, none confirmed (WithSync)
 	}
 	return ids[:done], q.dedupErr(err)
 }

@@ -46,7 +46,8 @@ nlohmann::json disk_json(const shmq_stats &s) {
              s.last_flush_ns == 0 ? nlohmann::json(nullptr) : nlohmann::json(double(s.last_flush_ns) / 1e9)},
             {"last_flush_seconds", double(s.last_flush_duration_ns) / 1e9},
             {"flush_error", s.flush_error == 0 ? nlohmann::json(nullptr) : nlohmann::json(strerror(s.flush_error))},
-            {"quarantined", s.quarantined}};
+            {"quarantined", s.quarantined},
+            {"durable_lag", s.durable_lag}};
 }
 
 } // namespace

@@ -23,7 +23,8 @@ int cmd_delete(const Output &out, const std::string &name, bool if_empty);
 // ttl_ns > 0: it expires that long after it is ready (0: the queue's ttl).
 // headers: "KEY=VALUE" strings, carried by every message sent.
 int cmd_send(const Output &out, const std::string &name, const std::string &data, int64_t timeout_ns,
-             int64_t delay_ns, int64_t ttl_ns, std::vector<std::string> headers, const std::string &dedup_key = "");
+             int64_t delay_ns, int64_t ttl_ns, std::vector<std::string> headers, const std::string &dedup_key = "",
+             bool sync = false);
 int cmd_recv(const Output &out, const std::string &name, const std::string &group, uint32_t count, RecvAction act,
              int64_t nack_ns, int64_t timeout_ns);
 int cmd_purge(const Output &out, const std::string &name, const std::string &group);

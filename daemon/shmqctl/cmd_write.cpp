@@ -89,7 +89,9 @@ static int split_headers(std::vector<std::string> &kv, std::vector<shmq_header> 
 }
 
 int cmd_send(const Output &out, const std::string &name, const std::string &data, int64_t timeout_ns,
-             int64_t delay_ns, int64_t ttl_ns, std::vector<std::string> headers, const std::string &dedup_key) {
+             int64_t delay_ns, int64_t ttl_ns, std::vector<std::string> headers, const std::string &dedup_key,
+             bool sync) {
+    if (sync && timeout_ns == 0) return fail_msg("send: --sync needs a --timeout other than 0 to wait in", kUsage);
     shmq_send_opts opts;
     shmq_send_opts_init(&opts);
     opts.delay_ns = delay_ns;
@@ -127,12 +129,19 @@ int cmd_send(const Output &out, const std::string &name, const std::string &data
         rc = send_one(data);
     }
     if (rc != SHMQ_OK) return fail("send " + name + " (after " + std::to_string(ids.size()) + " sent)", rc);
+    // --sync: one sync for every line sent (group commit), as SHMQ_SEND_SYNC
+    // does per call. On a failure the messages are stored, not confirmed.
+    if (sync && (rc = q->sync(timeout_ns)) != SHMQ_OK) {
+        std::cerr << "shmqctl: send " << name << ": " << ids.size() << " sent and queued, NOT confirmed on disk: "
+                  << shmq_strerror(rc) << "\n";
+        return kFailed; // not kNothing (a timeout's): something was sent
+    }
     if (duplicate != 0) { // nothing stored: the key's first message has this id
         if (out.json) print_json({{"queue", name}, {"sent", 0}, {"ids", ids}, {"duplicate", true}});
         else std::cerr << "duplicate of id " << ids[0] << " (key sent within the window): nothing stored\n";
         return kOk;
     }
-    if (out.json) print_json({{"queue", name}, {"sent", ids.size()}, {"ids", ids}});
+    if (out.json) print_json({{"queue", name}, {"sent", ids.size()}, {"ids", ids}, {"synced", sync}});
     else if (ids.size() == 1) std::cerr << "sent 1 (id " << ids[0] << ")\n";
     else std::cerr << "sent " << ids.size() << "\n";
     return kOk;

@@ -25,7 +25,7 @@ struct Args {
     uint32_t count = 1;
     double interval = 1.0, timeout_s = 1.0, delay_s = 0, ttl_s = 0, dedup_window_s = 0;
     std::string dedup_key;
-    bool no_ttl = false;
+    bool no_ttl = false, sync = false;
     CLI::Option *send_ttl = nullptr, *send_dedup = nullptr; // given on the command line? (their defaults mean "none")
     std::optional<double> nack_ms; // unset: no --nack given (-1 is a value: the backoff)
     int watch_count = 0;
@@ -97,6 +97,8 @@ void add_message_commands(CLI::App &app, Args &a) {
         ->take_all()
         ->expected(1)
         ->allow_extra_args(false); // one KEY=VALUE per --header: never the queue and data after it
+    s->add_flag("--sync", a.sync, "then wait until it is on disk (a disk queue; shmq_sync, within --timeout): "
+                                  "exit 5 if that fails or times out, the messages being queued but not confirmed");
     a.send_dedup = s->add_option("--dedup-key", a.dedup_key, "deduplication key (1-128 bytes; the queue needs a --dedup-window): "
                                               "sent again within the window, nothing is stored");
     auto *r = app.add_subcommand("recv", "lease messages, print them, then ack (default), nack or leave them");
@@ -256,7 +258,7 @@ int send(Args &a) {
         return fail_msg("send: --ttl must be > 0 (--no-ttl: never expires; without --ttl: the queue's)", kUsage);
     if (a.no_ttl) ttl_ns = SHMQ_TTL_NEVER;
     if (std::isnan(a.timeout_s)) return fail_msg("send: --timeout takes seconds (-1: forever)", kUsage);
-    return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s), delay_ns(a.delay_s), ttl_ns, a.headers, a.dedup_key);
+    return cmd_send(a.out, a.queue, a.data, to_ns(a.timeout_s), delay_ns(a.delay_s), ttl_ns, a.headers, a.dedup_key, a.sync);
 }
 
 int run(const std::string &cmd, Args &a) {

@@ -95,6 +95,9 @@ void queue_gauges(Writer &w, const Snapshot &s) {
     per_queue(w, s, "shmq_queue_flush_error", "gauge",
               "errno of the last failed flush of a disk queue to its file, 0 after a flush that worked.",
               [](const QueueSample &q) { return uint64_t(q.stats.flush_error > 0 ? q.stats.flush_error : 0); });
+    per_queue(w, s, "shmq_queue_durable_lag_messages", "gauge",
+              "Messages sent to a disk queue that no finished flush covers yet (0 for a memory queue).",
+              [](const QueueSample &q) { return q.stats.durable_lag; });
     w.family("shmq_queue_flush_seconds", "gauge", "How long the last flush of a disk queue to its file took.");
     for (const QueueSample &q : s.queues)
         w.sample("shmq_queue_flush_seconds", qlabel(q), num(double(q.stats.last_flush_duration_ns) / 1e9));

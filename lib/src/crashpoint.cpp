@@ -30,6 +30,7 @@ const char *const kCrashPoints[] = {
     "dlq.after_write",       // shmqd wrote a dead letter to disk, slot not yet freed
     "spill.after_write",     // shmqd wrote a spilled message to disk, slot not yet freed
     "flush.after_started",   // a DISK queue's flusher took its generation, flush_done not raised
+    "flush.after_msync",     // a DISK queue's flusher wrote back, durable_sent and flush_done not raised
     nullptr,
 };
 

@@ -9,6 +9,12 @@
 // (group commit); one that finds none to wait for, or a failed one, or waits
 // longer than kPatienceNs (its flusher may be dead: a killed flusher never
 // raises flush_done), flushes itself.
+//
+// Durable lag: before its msync a flush reads the sends counted so far (the
+// sum of every record's kSent, bumped after each send's slot is published),
+// and once written back raises Header::durable_sent to it. Sends now less
+// durable_sent is the lag. A flusher killed between msync and that store
+// leaves the lag larger than it is, never smaller.
 #include "crashpoint.hpp"
 #include "queue.hpp"
 #include "sys.hpp"
@@ -24,9 +30,27 @@ namespace shmq::detail {
 constexpr int64_t kPatienceNs = 200000000; // how long a syncer trusts another's flush
 
 // One flush, generation g.
+// Every send counted so far, by any client (records keep their counts when
+// freed, so the sum only grows).
+uint64_t Queue::sends_total() const {
+    uint64_t n = 0;
+    // SYNC POINT: acquire pairs with bump's release: a counted send's slot
+    // was written before the msync that follows.
+    for (uint32_t i = 0; i < p_.max_clients; ++i) n += client(i)->count[kSent].load(std::memory_order_acquire);
+    return n;
+}
+
+// Raise *a to at least v (flushes may end out of order).
+static void raise_to(A64 &a, uint64_t v) {
+    uint64_t cur = a.load(std::memory_order_relaxed);
+    while (cur < v && !a.compare_exchange_strong(cur, v, std::memory_order_seq_cst)) {
+    }
+}
+
 int Queue::flush_once() {
     const uint64_t g = hdr_->flush_started.fetch_add(1, std::memory_order_seq_cst) + 1;
     SHMQ_CRASH_POINT("flush.after_started"); // syncers waiting for g give up on it after kPatienceNs
+    const uint64_t sent = sends_total();
     const int64_t t0 = mono_ns();
     // SYNC POINT: the seq_cst increment above orders every store that
     // completed before it ahead of the write-back below.
@@ -36,13 +60,13 @@ int Queue::flush_once() {
             futex_wake(hdr_->flush_done.raw(), INT32_MAX);
         return SHMQ_EFLUSH;
     }
+    SHMQ_CRASH_POINT("flush.after_msync"); // written back, not published: the lag only looks larger
     hdr_->last_flush_dur_ns.store(mono_ns() - t0, std::memory_order_relaxed);
     hdr_->last_flush_ns.store(real_ns(), std::memory_order_relaxed);
     hdr_->flush_error.store(0, std::memory_order_relaxed);
     hdr_->flushes.fetch_add(1, std::memory_order_relaxed);
-    uint64_t cur = hdr_->flush_done.load(std::memory_order_relaxed);
-    while (cur < g && !hdr_->flush_done.compare_exchange_strong(cur, g, std::memory_order_seq_cst)) {
-    }
+    raise_to(hdr_->durable_sent, sent);
+    raise_to(hdr_->flush_done, g);
     // SYNC POINT: pairs with the waiter's seq_cst flush_waiters increment
     // before its futex_wait, which compares flush_done with what it read.
     if (hdr_->flush_waiters.load(std::memory_order_seq_cst) != 0) futex_wake(hdr_->flush_done.raw(), INT32_MAX);

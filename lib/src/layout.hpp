@@ -15,13 +15,14 @@ namespace shmq::detail {
 
 constexpr std::size_t kLine = 64;
 constexpr uint64_t kMagic = 0x3147455351484d53ULL; // "SMHQSEG1" little-endian
-constexpr uint32_t kLayoutVersion = 7; // 2: event-count waits, listed positions, queue tags; 3: poppers never write ring cells;
+constexpr uint32_t kLayoutVersion = 8; // 2: event-count waits, listed positions, queue tags; 3: poppers never write ring cells;
                                        // 4: owner-only lease counts (ClientRecord::returned), expiry (Params::ttl_ms,
                                        //    SlotHeader::expires_ms, Header::expired);
                                        // 5: topics (Params::groups, LaneHeader, Header::groups_bound); SlotHeader::headers_len
                                        // 6: deduplication (Params::dedup_*, DedupEntry, Header::dedup_probe)
                                        // 7: durability (Params::durability, Header::boot_id, quarantined, flush_*,
                                        //    SlotHeader::crc; reboot.cpp, flush.cpp)
+                                       // 8: durable lag (Header::durable_sent, flush.cpp)
 constexpr uint32_t kMaxClients = 500;              // owner field has 9 bits, 511 = none
 constexpr uint32_t kMaxSlots = 1u << 24;
 constexpr uint32_t kMaxSlotSize = 1u << 30;
@@ -88,12 +89,15 @@ struct alignas(kLine) Header {
     // Durability (flush.cpp): flush generations (a flush takes g = ++started
     // and, once written back, raises done to g; done's low half is a futex
     // word), the last flush's end, length and error, and the messages a
-    // rebuild quarantined (reboot.cpp).
+    // rebuild quarantined (reboot.cpp). durable_sent: the sends counted (the
+    // sum of every record's kSent) before the latest flush that worked began,
+    // so all on disk; raised only, by that flush (flush.cpp).
     alignas(kLine) A64 flush_started;
     alignas(kLine) A64 flush_done;
     AI64 last_flush_ns, last_flush_dur_ns;
     A32 flush_error, flush_waiters;
     A64 flushes, quarantined;
+    A64 durable_sent;
 };
 
 // One key of the deduplication table (dedup.cpp). `word` is the CAS word:
@@ -202,6 +206,7 @@ constexpr uint64_t layout_fingerprint() {
         offsetof(Header, flush_started),
         offsetof(Header, flush_done),
         offsetof(Header, quarantined),
+        offsetof(Header, durable_sent),
         offsetof(Params, durability),
         sizeof(DedupEntry),
         offsetof(Params, off_dedup),

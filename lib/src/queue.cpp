@@ -279,7 +279,11 @@ void Queue::detach() {
 // Only this handle writes its counters. A locked add unless the handle is
 // single-threaded: a handle may be shared by threads (Go's Consume does), and
 // metrics must not lose counts.
-void Queue::bump(Counter c, uint64_t n) { add_own(rec_->count[c], n); }
+// SYNC POINT: the release orders the counted work (for kSent, the slot's
+// READY or DELAYED CAS and its bytes) before the count; pairs with the
+// acquire loads of sends_total (flush.cpp), so a flush never counts as
+// durable a send whose slot it may not have written back. Free on x86.
+void Queue::bump(Counter c, uint64_t n) { add_own(rec_->count[c], n, std::memory_order_release); }
 
 // Mark this client a producer (bit 0) or consumer (bit 1), once.
 void Queue::mark_role(uint32_t bit) {

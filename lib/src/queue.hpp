@@ -78,6 +78,7 @@ struct SendSpec {
     uint32_t dedup_key_len = 0;
     const shmq_iov *dedup_keys = nullptr;
     uint8_t *duplicate = nullptr;
+    bool sync = false; // SHMQ_SEND_SYNC: shmq_sync after the send (send_opts.cpp)
 };
 
 // The lane of topic t's bound group `group`, or -1 (topic.cpp).
@@ -251,11 +252,11 @@ private:
     void bump(Counter c, uint64_t n);
     // Add n (modulo 2^bits) to a word of our own record that only this
     // handle writes: plain load and store when single-threaded.
-    template <class A, class T> void add_own(A &a, T n) {
+    template <class A, class T> void add_own(A &a, T n, std::memory_order mo = std::memory_order_relaxed) {
         if (single_)
-            a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+            a.store(a.load(std::memory_order_relaxed) + n, mo);
         else
-            a.fetch_add(n, std::memory_order_relaxed);
+            a.fetch_add(n, mo);
     }
     // Leases this handle holds: its own count less those others ended.
     uint32_t held_leases() const;
@@ -394,6 +395,7 @@ private:
     void seal(uint32_t i);
     bool sound(uint32_t i) const;
     int flush_once();
+    uint64_t sends_total() const;
 
     // Readiness fd (notify.cpp).
     std::string fifo_path(uint32_t idx, uint32_t epoch) const;

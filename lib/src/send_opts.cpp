@@ -1,6 +1,7 @@
 // send_opts.cpp - the _ex send calls of shmq.h: their options, validated
 // before anything is claimed, and the ids they hand back.
 #include "queue.hpp"
+#include "sys.hpp"
 
 #include "shmq/shmq.h"
 
@@ -42,13 +43,27 @@ int check_batch_keys(const shmq_iov *keys, size_t count) {
     return SHMQ_OK;
 }
 
+// SHMQ_SEND_SYNC: the sync gets what is left of the call's timeout, measured
+// from `start`. Without the flag, `rc` as it is.
+int then_sync(Queue *q, const SendSpec &spec, int rc, int64_t start, int64_t timeout_ns) {
+    if (!spec.sync || rc != SHMQ_OK) return rc;
+    int64_t left = timeout_ns < 0 ? timeout_ns : std::max<int64_t>(0, timeout_ns - (shmq::detail::mono_ns() - start));
+    return q->sync(left);
+}
+
+// A sync needs time to wait in: SHMQ_SEND_SYNC with timeout 0 is refused.
+int check_sync(const SendSpec &spec, int64_t timeout_ns) {
+    return spec.sync && timeout_ns == 0 ? SHMQ_EINVAL : SHMQ_OK;
+}
+
 } // namespace
 
 int shmq::detail::read_send_opts(const shmq_send_opts *o, SendSpec *out) {
     *out = SendSpec{};
     if (o == nullptr) return SHMQ_OK;
-    if (o->struct_size < kSendOptsFirst || o->reserved != 0)
+    if (o->struct_size < kSendOptsFirst || (o->flags & ~SHMQ_SEND_SYNC) != 0)
         return SHMQ_EINVAL;
+    out->sync = (o->flags & SHMQ_SEND_SYNC) != 0;
     if (o->delay_ns < 0) return SHMQ_EINVAL;
     if (o->delay_ns > SHMQ_MAX_DELAY_NS) return SHMQ_ERANGE;
     out->delay_ns = o->delay_ns;
@@ -77,7 +92,11 @@ int shmq_send_ex(shmq_queue *q, const void *data, size_t len, const shmq_send_op
     SendSpec spec;
     int rc = q == nullptr ? SHMQ_EINVAL : read_send_opts(opts, &spec);
     if (rc == SHMQ_OK && spec.dedup_keys != nullptr) rc = SHMQ_EINVAL; // a batch's field
-    return rc != SHMQ_OK ? rc : Q(q)->send(data, len, timeout_ns, spec, id_out);
+    if (rc == SHMQ_OK) rc = check_sync(spec, timeout_ns);
+    if (rc != SHMQ_OK) return rc;
+    const int64_t start = spec.sync ? shmq::detail::mono_ns() : 0; // no clock read for a plain send
+    if (spec.sync && id_out != nullptr) *id_out = 0; // nonzero after an error: stored, not synced
+    return then_sync(Q(q), spec, Q(q)->send(data, len, timeout_ns, spec, id_out), start, timeout_ns);
 }
 
 int shmq_send_batch_ex(shmq_queue *q, const shmq_iov *msgs, size_t count, const shmq_send_opts *opts,
@@ -86,7 +105,11 @@ int shmq_send_batch_ex(shmq_queue *q, const shmq_iov *msgs, size_t count, const 
     int rc = q == nullptr ? SHMQ_EINVAL : read_send_opts(opts, &spec);
     if (rc == SHMQ_OK && spec.dedup_key != nullptr) rc = SHMQ_EINVAL; // one key for many messages: use dedup_keys
     if (rc == SHMQ_OK) rc = check_batch_keys(spec.dedup_keys, count);
-    if (rc == SHMQ_OK) return Q(q)->send_batch(msgs, count, sent, timeout_ns, spec, ids);
+    if (rc == SHMQ_OK) rc = check_sync(spec, timeout_ns);
+    if (rc == SHMQ_OK) {
+        const int64_t start = spec.sync ? shmq::detail::mono_ns() : 0;
+        return then_sync(Q(q), spec, Q(q)->send_batch(msgs, count, sent, timeout_ns, spec, ids), start, timeout_ns);
+    }
     if (sent != nullptr) *sent = 0;
     return rc;
 }
@@ -94,7 +117,7 @@ int shmq_send_batch_ex(shmq_queue *q, const shmq_iov *msgs, size_t count, const 
 int shmq_commit_ex(shmq_queue *q, shmq_reservation *r, size_t len, const shmq_send_opts *opts, uint64_t *id_out) {
     SendSpec spec;
     int rc = q == nullptr ? SHMQ_EINVAL : read_send_opts(opts, &spec);
-    if (rc == SHMQ_OK && spec.dedup_keys != nullptr) rc = SHMQ_EINVAL; // a batch's field
+    if (rc == SHMQ_OK && (spec.dedup_keys != nullptr || spec.sync)) rc = SHMQ_EINVAL; // a batch's field; no timeout to sync in
     return rc != SHMQ_OK ? rc : Q(q)->commit(r, len, spec, id_out);
 }
 

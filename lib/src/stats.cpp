@@ -104,6 +104,10 @@ int Queue::stats(shmq_stats *out) {
     s.last_flush_ns = hdr_->last_flush_ns.load(std::memory_order_relaxed);
     s.last_flush_duration_ns = hdr_->last_flush_dur_ns.load(std::memory_order_relaxed);
     s.flush_error = int32_t(hdr_->flush_error.load(std::memory_order_relaxed));
+    // Read after the sends (count_clients): a flush ending in between may
+    // pass them, which reads as no lag, never as a negative one.
+    const uint64_t durable = hdr_->durable_sent.load(std::memory_order_relaxed);
+    if (p_.durability == SHMQ_DURABILITY_DISK && s.enqueued > durable) s.durable_lag = s.enqueued - durable;
     std::memcpy(out, &s, s.struct_size);
     return SHMQ_OK;
 }

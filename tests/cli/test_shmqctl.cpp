@@ -431,6 +431,16 @@ TEST_CASE("durability: stat shows shmqd's config's mode; create --durability che
     CHECK(dj["durability"] == "disk"); // from the segment, without --config
     CHECK(dj["disk"]["not_durable"] == true);
     CHECK(dj["disk"]["quarantined"] == 0);
+    CHECK(dj["disk"]["durable_lag"] == 0);
+    // The durable lag: two sent without a sync, then one with --sync covers all three.
+    REQUIRE(ctl("send " + dq + " -", "a\\nb\\n").code == 0);
+    CHECK(nlohmann::json::parse(ctl("stat " + dq + " --json").out)["disk"]["durable_lag"] == 2);
+    CHECK(ctl("stat " + dq).out.find("durable_lag = 2") != std::string::npos);
+    Run synced = ctl("send " + dq + " c --sync --json");
+    REQUIRE(synced.code == 0);
+    CHECK(nlohmann::json::parse(synced.out)["synced"] == true);
+    CHECK(nlohmann::json::parse(ctl("stat " + dq + " --json").out)["disk"]["durable_lag"] == 0);
+    CHECK(ctl("send " + dq + " d --sync --timeout 0").code == 1); // no time to sync in
     shmq_unlink(dq.c_str());
     CHECK(ctl("create " + q + " --durability reboot").code == 1);                       // no config: who would snapshot it?
     CHECK(ctl("--config " + config + " create " + other + " --durability reboot").code == 1); // not reboot there

@@ -466,6 +466,14 @@ TEST_CASE("a disk queue: shmqd creates it DISK, flushes it every flush_ms, warns
     s.struct_size = sizeof s;
     CHECK(eventually([&] { return shmq_stats_get(q, &s) == SHMQ_OK && s.flushes >= 2; })); // the flusher's work
     CHECK(s.flush_error == 0);
+    // The durable lag: the flusher's flushes cover what was sent, with no sync
+    // by the client; the metric shows the segment's count.
+    send_values(q, 0, 3);
+    CHECK(eventually([&] { return shmq_stats_get(q, &s) == SHMQ_OK && s.enqueued == 3 && s.durable_lag == 0; }));
+    Endpoint e{d.metrics_port(), ""};
+    HttpReply r = http_request(e, "GET", "/metrics", "", {}, std::chrono::seconds(5));
+    CHECK(r.status == 200);
+    CHECK(r.body.find("shmq_queue_durable_lag_messages{queue=\"dq\"} 0") != std::string::npos);
     shmq_close(q);
     CHECK(d.stop() == 0);
 }

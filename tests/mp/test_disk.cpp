@@ -340,3 +340,134 @@ TEST_CASE("a DISK queue opens while shmqd holds its flock on the segment file (t
     close(fd);
     shmq_unlink(name.c_str());
 }
+
+namespace {
+
+// A flusher process killed at crash point `point` of its flush of `name`.
+void kill_flusher_at(const std::string &name, const char *point) {
+    pid_t flusher = spawn([&] {
+        shmq_queue *fq = open_queue(name);
+        shmq::detail::crash_point_arm(point, 0);
+        return fq == nullptr ? 90 : shmq_flush(fq) + 91; // never returns: killed first
+    });
+    REQUIRE(wait_child(flusher) == -SIGKILL);
+}
+
+void send_n(shmq_queue *q, uint64_t from, uint64_t n) {
+    for (uint64_t k = from; k < from + n; ++k) REQUIRE(send_text(q, body_of(k), nullptr, nullptr) == SHMQ_OK);
+}
+
+shmq_send_opts sync_opts() {
+    shmq_send_opts o;
+    shmq_send_opts_init(&o);
+    o.flags = SHMQ_SEND_SYNC;
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("the durable lag: sends no finished flush covers, from every process; a flusher killed after its msync only makes it larger") {
+    DiskDir d;
+    std::string name = unique_name("disk_lag");
+    shmq_params p = disk_params(64);
+    shmq_queue *q = nullptr;
+    REQUIRE(shmq_create(name.c_str(), &p, nullptr, &q) == SHMQ_OK);
+    CHECK(stats_of(q).durable_lag == 0);
+    send_n(q, 0, 5);
+    CHECK(stats_of(q).durable_lag == 5); // no flush yet
+    REQUIRE(shmq_flush(q) == SHMQ_OK);
+    CHECK(stats_of(q).durable_lag == 0);
+    // Another process's sends count too, also after it closed its handle.
+    pid_t producer = spawn([&] {
+        shmq_queue *pq = open_queue(name);
+        if (pq == nullptr) return 90;
+        for (uint64_t k = 0; k < 3; ++k)
+            if (send_text(pq, body_of(100 + k), nullptr, nullptr) != SHMQ_OK) return 91;
+        shmq_close(pq);
+        return 0;
+    });
+    REQUIRE(wait_child(producer) == 0);
+    CHECK(stats_of(q).durable_lag == 3);
+    // Written back but killed before publishing: the lag stays (conservative).
+    kill_flusher_at(name, "flush.after_msync");
+    CHECK(stats_of(q).durable_lag == 3);
+    REQUIRE(shmq_sync(q, SHMQ_FOREVER) == SHMQ_OK);
+    shmq_stats s = stats_of(q);
+    CHECK(s.durable_lag == 0);
+    CHECK(s.enqueued == 8);
+    // An old caller's struct that ends before durable_lag is not written past.
+    send_n(q, 200, 2);
+    shmq_stats old{};
+    old.struct_size = uint32_t(offsetof(shmq_stats, durable_lag));
+    old.durable_lag = 77;
+    REQUIRE(shmq_stats_get(q, &old) == SHMQ_OK);
+    CHECK(old.durable_lag == 77);
+    CHECK(stats_of(q).durable_lag == 2);
+    shmq_close(q);
+    shmq_unlink(name.c_str());
+}
+
+TEST_CASE("the durable lag of a memory queue is 0") {
+    TestQueue t("mem_lag", small_params());
+    REQUIRE(shmq_send(t.q, "x", 1, 0) == SHMQ_OK);
+    CHECK(stats_of(t.q).enqueued == 1);
+    CHECK(stats_of(t.q).durable_lag == 0);
+}
+
+TEST_CASE("SHMQ_SEND_SYNC: stored and on disk; a sync that times out still stored, with its id; bad uses refused") {
+    DiskDir d;
+    std::string name = unique_name("disk_sendsync");
+    shmq_params p = disk_params(4);
+    shmq_queue *q = nullptr;
+    REQUIRE(shmq_create(name.c_str(), &p, nullptr, &q) == SHMQ_OK);
+    shmq_send_opts o = sync_opts();
+    uint64_t id = 0;
+    REQUIRE(shmq_send_ex(q, "a", 1, &o, &id, SHMQ_FOREVER) == SHMQ_OK);
+    CHECK(id != 0);
+    shmq_stats s = stats_of(q);
+    CHECK(s.flushes == 1); // the send's own sync flushed
+    CHECK(s.durable_lag == 0);
+    shmq_iov two[2] = {{"b", 1}, {"c", 1}};
+    uint64_t ids[2] = {};
+    size_t sent = 0;
+    REQUIRE(shmq_send_batch_ex(q, two, 2, &o, ids, &sent, SHMQ_FOREVER) == SHMQ_OK);
+    CHECK(sent == 2);
+    CHECK(stats_of(q).flushes == 2);
+    CHECK(stats_of(q).durable_lag == 0);
+    // Bad uses: no time to sync in, a commit (no timeout), an unknown flag.
+    CHECK(shmq_send_ex(q, "x", 1, &o, &id, 0) == SHMQ_EINVAL);
+    shmq_reservation r;
+    REQUIRE(shmq_reserve(q, &r, SHMQ_FOREVER) == SHMQ_OK);
+    CHECK(shmq_commit_ex(q, &r, 1, &o, &id) == SHMQ_EINVAL);
+    REQUIRE(shmq_abort(q, &r) == SHMQ_OK);
+    o.flags = SHMQ_SEND_SYNC | 2;
+    CHECK(shmq_send_ex(q, "x", 1, &o, &id, SHMQ_FOREVER) == SHMQ_EINVAL);
+    CHECK(stats_of(q).ready == 3); // none of them stored anything
+    // A flusher killed mid-flush: the send's sync waits for it until its
+    // timeout. The message is stored (ready), its id given, not confirmed.
+    kill_flusher_at(name, "flush.after_started");
+    o = sync_opts();
+    id = 0;
+    CHECK(shmq_send_ex(q, "d", 1, &o, &id, 20 * kMs) == SHMQ_ETIMEDOUT);
+    CHECK(id != 0);
+    s = stats_of(q);
+    CHECK(s.ready == 4);
+    CHECK(s.durable_lag == 1);
+    // A send that fails itself (the queue is full): id 0, nothing stored.
+    id = 99;
+    CHECK(shmq_send_ex(q, "e", 1, &o, &id, kMs) == SHMQ_ETIMEDOUT);
+    CHECK(id == 0);
+    CHECK(stats_of(q).ready == 4);
+    shmq_close(q);
+    shmq_unlink(name.c_str());
+}
+
+TEST_CASE("SHMQ_SEND_SYNC on a memory queue: stored, nothing flushed") {
+    TestQueue t("mem_sendsync", small_params());
+    shmq_send_opts o = sync_opts();
+    uint64_t id = 0;
+    REQUIRE(shmq_send_ex(t.q, "a", 1, &o, &id, SHMQ_FOREVER) == SHMQ_OK);
+    CHECK(id != 0);
+    CHECK(stats_of(t.q).ready == 1);
+    CHECK(stats_of(t.q).flushes == 0);
+}

@@ -90,7 +90,7 @@ TEST_CASE("bad send options are refused before anything is claimed or written") 
     o.struct_size = 4; // a struct older than its first field
     CHECK(shmq_send_ex(t.q, "x", 1, &o, &id, 0) == SHMQ_EINVAL);
     o = delayed(0);
-    o.reserved = 1;
+    o.flags = 2; // no such flag
     CHECK(shmq_send_ex(t.q, "x", 1, &o, &id, 0) == SHMQ_EINVAL);
     o = delayed(INT64_MAX);
     shmq_iov iov[1] = {{"x", 1}};

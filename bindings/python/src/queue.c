@@ -369,12 +369,14 @@ static PyObject *queue_get_name(QueueObject *self, void *unused) {
 #define FAST (METH_FASTCALL | METH_KEYWORDS)
 static PyMethodDef queue_methods[] = {
     {"send", FN(core_queue_send), FAST,
-     "send(data, timeout=None, *, delay=None, at=None, ttl=None, headers=None, dedup_key=None) -> int: copy a\n"
+     "send(data, timeout=None, *, delay=None, at=None, ttl=None, headers=None, dedup_key=None, sync=False) -> int: copy a\n"
      "bytes-like object into the queue; returns its id. delay (seconds or timedelta) or at (datetime or Unix time): not ready\n"
      "before then. ttl (seconds or timedelta; None: the queue's; math.inf: never): dead-lettered as expired if not leased within\n"
      "it once ready. headers: a mapping of str to str carried with it (msg.headers); keys printable ASCII but\n"
      "'=', at most 64 and 4096 bytes encoded. dedup_key (bytes or str, 1..128 bytes; a queue with a dedup_window):\n"
-     "returns a SendResult, the id with .duplicate (True: sent within the window already, nothing stored)"},
+     "returns a SendResult, the id with .duplicate (True: sent within the window already, nothing stored).\n"
+     "sync=True: then wait (within timeout; not 0) until it is on disk (a disk queue; as q.sync()); if that fails,\n"
+     "Timeout or FlushFailed is raised with .id set: the message IS queued, not confirmed on disk"},
     {"send_many", FN(core_queue_send_many), FAST,
      "send_many(messages, timeout=None, *, delay=None, at=None, ids=None, ttl=None, headers=None, dedup_keys=None)\n"
      "-> int: send in order, 256 per shmq_send_batch, each with the same headers; ids (a list) gets the id of each\n"

@@ -5,6 +5,8 @@
  * plain int, so the usual send pays nothing for it. */
 #include "core.h"
 
+#include <time.h>
+
 #define BATCH 256
 
 static PyObject *send_result_type; /* shmq.SendResult, set by register */
@@ -109,10 +111,52 @@ static PyObject *send_one(QueueObject *self, PyObject *data, send_ctx *c, int64_
     return rc < 0 ? NULL : raise_send(self, rc, c->len, &c->opts);
 }
 
+/* ---- sync=True ----------------------------------------------------------- */
+
+static int64_t mono_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* After a send that returned `sent` (an id, or NULL on error): wait until it
+ * is on disk with what is left of the timeout since `start`. The sync is not
+ * SHMQ_SEND_SYNC inside the send: the send is retried in slices (to see
+ * signals), and a retry after a sync's timeout would store the message again.
+ * A failed sync raises Timeout or FlushFailed with .id set: the message is
+ * queued, not confirmed. */
+static PyObject *then_sync(QueueObject *self, PyObject *sent, int64_t start, int64_t timeout) {
+    if (sent == NULL) return NULL;
+    shmq_queue *q = core_queue_handle(self);
+    if (q == NULL) {
+        Py_DECREF(sent);
+        return NULL;
+    }
+    int64_t left = timeout < 0 ? timeout : timeout - (mono_now() - start);
+    if (timeout >= 0 && left < 1) left = 1; /* 0 would not wait for a flush in progress */
+    int rc;
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS
+    rc = shmq_sync(q, left);
+    Py_END_ALLOW_THREADS
+    core_queue_release(self);
+    if (rc == SHMQ_OK) return sent;
+    core_raise(rc, self, "message %S was sent and is queued, but not confirmed on disk: %s", sent,
+               shmq_strerror(rc));
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL) PyObject_SetAttrString(value, "id", sent);
+    PyErr_Restore(type, value, tb);
+    Py_DECREF(sent);
+    return NULL;
+}
+
 PyObject *core_queue_send(QueueObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
-    static const char *const names[] = {"data", "timeout", "delay", "at", "ttl", "headers", "dedup_key", NULL};
-    PyObject *a[7];
+    static const char *const names[] = {"data", "timeout", "delay", "at", "ttl", "headers", "dedup_key", "sync", NULL};
+    PyObject *a[8];
     int64_t timeout;
+    const int64_t start = mono_now();
     send_ctx c = {0};
     core_headers h;
     Py_buffer key = {0};
@@ -120,6 +164,10 @@ PyObject *core_queue_send(QueueObject *self, PyObject *const *args, Py_ssize_t n
     if (core_kwargs(args, nargs, kwnames, names, 2, 1, a) < 0 || core_timeout_ns(a[1], &timeout) < 0 ||
         core_send_opts(a[2], a[3], a[4], &c.opts) < 0)
         return NULL;
+    int sync = a[7] != NULL ? PyObject_IsTrue(a[7]) : 0;
+    if (sync < 0) return NULL;
+    if (sync && timeout == 0)
+        return core_raise(SHMQ_EINVAL, self, "sync=True needs a timeout other than 0 to wait for the disk in");
     if (a[6] != NULL && a[6] != Py_None) {
         if (check_keyed(self) < 0 || key_of(self, a[6], &key) < 0) return NULL;
         keyed = 1;
@@ -133,7 +181,7 @@ PyObject *core_queue_send(QueueObject *self, PyObject *const *args, Py_ssize_t n
         core_headers_release(&h);
     }
     if (keyed) PyBuffer_Release(&key);
-    return r;
+    return sync ? then_sync(self, r, start, timeout) : r;
 }
 
 /* ---- many messages ------------------------------------------------------- */

@@ -4,6 +4,7 @@ message, and a memory queue's segment of another boot is refused as Rebooted.
 A reboot is simulated with SHMQ_BOOT_ID, the library's override of the
 kernel's boot id (docs/durability.md)."""
 import os
+import struct
 import unittest
 
 import support
@@ -50,7 +51,48 @@ class Disk(support.QueueTest):
         self.assertEqual(got, [(ids[0], b"order 0", 2), (ids[1], b"order 1", 1), (ids[2], b"order 2", 1)])
 
 
+# Header::flush_started (lib/src/layout.hpp, layout 8). Raising it above
+# flush_done is what a flusher killed mid-flush leaves behind.
+FLUSH_STARTED = 960
+
+
+def stall_flushes(name):
+    """Make the queue look as if a flusher died mid-flush: a sync waits for
+    that flush (up to 200 ms) before it flushes itself."""
+    with open(support.segment_path(name), "r+b") as f:
+        f.seek(FLUSH_STARTED)
+        f.write(struct.pack("<Q", 1000))  # above any flush_done a test reaches
+
+
+class SendSync(support.QueueTest):
+    create_args = {"slot_size": 256, "slot_count": 64, "durability": "disk"}
+
+    def test_send_sync_returns_the_id_of_a_message_on_disk(self):
+        i = self.q.send(b"order", timeout=5, sync=True)
+        self.assertIsInstance(i, int)
+        with self.q.recv(timeout=0) as msg:
+            self.assertEqual((msg.id, msg.data), (i, b"order"))
+
+    def test_a_sync_that_times_out_says_the_message_is_queued_with_its_id(self):
+        stall_flushes(self.name)
+        with self.assertRaises(shmq.Timeout) as cm:
+            self.q.send(b"order", timeout=0.05, sync=True)
+        self.assertIn("queued, but not confirmed on disk", str(cm.exception))
+        with self.q.recv(timeout=0) as msg:  # it was stored all the same
+            self.assertEqual((msg.id, msg.data), (cm.exception.id, b"order"))
+
+    def test_sync_needs_a_timeout_to_wait_in(self):
+        with self.assertRaises(shmq.InvalidArgument):
+            self.q.send(b"x", timeout=0, sync=True)
+        self.assertEqual(self.q.stats().ready, 0)  # nothing sent
+
+
 class Memory(support.QueueTest):
+    def test_send_sync_on_a_memory_queue_is_a_plain_send(self):
+        i = self.q.send(b"x", sync=True)
+        with self.q.recv(timeout=0) as msg:
+            self.assertEqual(msg.id, i)
+
     def test_sync_and_flush_return_at_once_and_the_params_say_memory(self):
         self.assertEqual(self.q.params.durability, "memory")
         self.q.send(b"x")

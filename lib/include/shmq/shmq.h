@@ -366,7 +366,8 @@ typedef struct shmq_header {
 typedef struct shmq_send_opts {
     uint32_t struct_size; /* sizeof(shmq_send_opts), set by shmq_send_opts_init; a
                              smaller value than 0.4's struct is SHMQ_EINVAL */
-    uint32_t reserved;    /* must be 0 */
+    uint32_t flags;       /* [0] SHMQ_SEND_* bits (before SHMQ_SEND_SYNC this field was
+                             "reserved, must be 0"); an unknown bit is SHMQ_EINVAL */
     int64_t delay_ns;     /* [0] > 0: store the message DELAYED; it becomes ready no
                              earlier than delay_ns after it was stored (at most ~1 ms
                              later without shmqd's tick, or a tick later with it).
@@ -403,6 +404,24 @@ typedef struct shmq_send_opts {
     uint8_t *duplicate_out; /* [NULL] if set: 1 byte per message (`count` for a batch),
                               1 if the message was a duplicate and not stored, else 0 */
 } shmq_send_opts;
+
+/* shmq_send_opts.flags: after storing the message(s), wait until they are on
+ * disk, as shmq_sync does (group commit), with what is left of the call's
+ * timeout_ns (SHMQ_FOREVER: no limit). shmq_send_ex and shmq_send_batch_ex
+ * only (shmq_commit_ex has no timeout: SHMQ_EINVAL, call shmq_sync after it).
+ * A timeout_ns of 0 leaves no time to sync: SHMQ_EINVAL, nothing sent.
+ * A MEMORY queue: no sync (there is nothing more durable), as shmq_sync.
+ * Returns:
+ *   SHMQ_OK: stored and on disk;
+ *   the send's own error: nothing stored (a batch: only *sent messages were
+ *     stored, and they were not synced), as without the flag;
+ *   SHMQ_ETIMEDOUT or SHMQ_EFLUSH from the sync: the message IS stored (and
+ *     will be delivered) but not confirmed on disk; *id_out (each ids[k], and
+ *     *sent == count, for a batch) is filled in as on success.
+ * To tell a send's SHMQ_ETIMEDOUT from the sync's, pass id_out: with this
+ * flag it is set to 0 first, and ids are never 0, so a nonzero id after an
+ * error means "stored, not confirmed". Since the durable lag, after 0.5. */
+#define SHMQ_SEND_SYNC 1u
 
 /* Set `struct_size` and every option to its default, for a struct of `size`
    bytes (the caller's sizeof, passed by the inline shmq_send_opts_init: a
@@ -630,6 +649,12 @@ typedef struct shmq_stats {
     int32_t flush_error;             /* errno of the last failed flush, 0 if the last one
                                         succeeded */
     uint32_t reserved0;
+    /* Since the durable lag, after 0.5 (a struct_size that ends before it is still accepted): */
+    uint64_t durable_lag;            /* DISK: messages sent that no finished flush covers
+                                        yet (sends counted before the last flush that worked
+                                        began are on disk). Conservative: a flusher killed
+                                        after its write-back leaves it larger, never smaller.
+                                        0 for a MEMORY queue */
 } shmq_stats;
 
 /* Write a DISK queue's segment back to its file (msync, MS_SYNC): every
