@@ -45,7 +45,7 @@ func (q *Queue) checkKeyed(keyed, own bool, others string) string {
 	case !keyed || q.dedupWindow > 0:
 		return ""
 	case q.maxGroups > 0:
-		return "a topic does not deduplicate: dedup keys work on queues only"
+		return "the topic has no deduplication window (Params.DedupWindow): it takes no dedup keys"
 	}
 	return "the queue has no deduplication window (Params.DedupWindow): it takes no dedup keys"
 }

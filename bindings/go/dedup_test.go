@@ -123,7 +123,7 @@ func TestBadDedupOptionsSendNothing(t *testing.T) {
 func sendErr(_ uint64, err error) error    { return err }
 func batchErr(_ []uint64, err error) error { return err }
 
-func TestAQueueWithoutAWindowOrATopicRefusesKeys(t *testing.T) {
+func TestAQueueOrTopicWithoutAWindowRefusesKeys(t *testing.T) {
 	q := testQueue(t, testParams())
 	_, err := q.Send(context.Background(), []byte("x"), WithDedupKey("k"))
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "DedupWindow") {
@@ -131,17 +131,12 @@ func TestAQueueWithoutAWindowOrATopicRefusesKeys(t *testing.T) {
 	}
 	p := testParams()
 	p.MaxGroups = 2
-	p.DedupWindow = time.Minute
-	if err := p.Validate(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "cannot deduplicate") {
-		t.Fatalf("topic params with a window: %v", err)
-	}
-	p.DedupWindow = 0
 	topic := testQueue(t, p)
 	if err := topic.AddGroup("g"); err != nil {
 		t.Fatal(err)
 	}
 	_, err = topic.SendBatch(context.Background(), [][]byte{[]byte("x")}, WithDedupKeys([]string{"k"}))
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "topic") {
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "topic has no deduplication window") {
 		t.Fatalf("topic: %v", err)
 	}
 }
@@ -169,6 +164,36 @@ func TestACapacityWithoutAWindowAndASpillQueueOfOneSlotAreRefused(t *testing.T) 
 	}
 	spill.SlotCount = 2 // the least that works
 	testQueue(t, spill)
+}
+
+func TestATopicWithAWindowPublishesAKeyOnceToEveryGroup(t *testing.T) {
+	p := dedupParams()
+	p.MaxGroups = 2
+	topic := testQueue(t, p)
+	ctx := context.Background()
+	for _, g := range []string{"a", "b"} {
+		if err := topic.AddGroup(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var dup1, dup2 bool
+	first, err := topic.Send(ctx, []byte("x"), WithDedupKey("k"), Duplicate(&dup1))
+	if err != nil || dup1 {
+		t.Fatalf("first: %v dup %v", err, dup1)
+	}
+	again, err := topic.Send(ctx, []byte("y"), WithDedupKey("k"), Duplicate(&dup2))
+	if err != nil || !dup2 || again != first {
+		t.Fatalf("again: id %d (first %d) dup %v err %v", again, first, dup2, err)
+	}
+	for _, g := range []string{"a", "b"} {
+		h := openGroupT(t, topic, g)
+		m := recvT(t, h)
+		if m.ID() != first || string(m.Data()) != "x" {
+			t.Fatalf("group %s got %v, want the first publish %d", g, m, first)
+		}
+		m.Ack()
+		expectEmpty(t, h) // the duplicate reached no group
+	}
 }
 
 func TestAFullDedupTableIsErrDedupFull(t *testing.T) {

@@ -57,7 +57,7 @@ type Params struct {
 	Mode        os.FileMode   // 0600, or 0660 to share with the group
 	TTL         time.Duration // default time to live of a message (whole ms), 0 = none; at most MaxTTL
 	MaxGroups   uint32        // 0: a queue; 1 .. MaxGroups: a topic with room for that many consumer groups
-	// DedupWindow (whole ms, at most MaxDedupWindow; 0: off; queues only):
+	// DedupWindow (whole ms, at most MaxDedupWindow; 0: off; on a topic a duplicate reaches no group):
 	// a send WithDedupKey within this long after the first send of that key
 	// stores nothing and returns the first message's id.
 	DedupWindow   time.Duration
@@ -130,7 +130,6 @@ func (p Params) Validate() error {
 		{p.TTL >= 0 && p.TTL <= MaxTTL, fmt.Sprintf("TTL %v: must be 0 .. %v", p.TTL, MaxTTL)},
 		{p.MaxGroups <= MaxGroups, fmt.Sprintf("MaxGroups %d: must be 0 (a queue) .. %d", p.MaxGroups, MaxGroups)},
 		{p.DedupWindow >= 0 && p.DedupWindow <= MaxDedupWindow, fmt.Sprintf("DedupWindow %v: must be 0 (off) .. %v", p.DedupWindow, MaxDedupWindow)},
-		{p.DedupWindow == 0 || p.MaxGroups == 0, fmt.Sprintf("DedupWindow %v: a topic (MaxGroups %d) cannot deduplicate", p.DedupWindow, p.MaxGroups)},
 		{p.Durability <= DurabilityDisk, fmt.Sprintf("Durability %d: must be DurabilityMemory or DurabilityDisk", p.Durability)},
 		{p.Durability == DurabilityMemory || p.MaxGroups == 0, fmt.Sprintf("Durability: a topic (MaxGroups %d) cannot be DurabilityDisk", p.MaxGroups)},
 		{p.DedupCapacity <= C.SHMQ_MAX_DEDUP_CAPACITY, fmt.Sprintf("DedupCapacity %d: must be 0 (2 x SlotCount) .. %d", p.DedupCapacity, C.SHMQ_MAX_DEDUP_CAPACITY)},

@@ -267,12 +267,10 @@ void read_group_options(TableReader &r, QueueConfig *q, std::string *err) {
     }
 }
 
-// Not built for topics yet: deduplication, durability "disk".
+// Not built for topics yet: durability "disk".
 void check_topic(TableReader &r, const QueueConfig &q) {
     if (q.durability == Durability::Disk)
         r.fail_plain(r.prefix() + "durability: \"disk\" is not built for topics yet; use \"reboot\" or \"memory\"");
-    else if (q.params.dedup_window_ms > 0)
-        r.fail_plain(r.prefix() + "dedup_window_ms: deduplication is not built for topics yet; use a queue");
 }
 
 void read_topic(const toml::table &t, const std::string &name, QueueConfig *q, std::string *err) {

@@ -14,13 +14,16 @@ sync mode it says the email went out already, and the email group only acks it.
 
 Requests (JSON): {"user_id": "u-1", "email": "a@example.com",
 "items": [{"sku": "SKU-1", "qty": 2}], "locale": "en"}, with an optional
-Idempotency-Key header: retries with the same key are the same order, and
+Idempotency-Key header (1..128 bytes): retries with the same key are the same
+order (the same order id, derived from the key) and are published once: the
+key is the publish's deduplication key, and the topic's window (shmqd.toml,
+dedup_window_ms) stores a retry inside it as nothing. And
 an optional W3C traceparent header: the event carries the server's span of
 that trace (a new trace without one) as its `traceparent` message header, the
 workers log it, and the answer has it as its own traceparent header.
 Answers: 202 {"order_id"}, 400 {"error"} for a bad order, 411 without a
 Content-Length, 413 for a body over 64 KiB, 503 {"error"} with Retry-After when the topic refuses the message
-(nothing was half-published silently: the client retries with its key).
+or its deduplication table is full (nothing was half-published silently: the client retries with its key).
 """
 from __future__ import annotations
 
@@ -50,21 +53,27 @@ class Shop:
         self.mode = mode
         self.mailer = mailer
         self.topic = shmq.Queue(orders.TOPIC)  # a topic's handle: it publishes
+        if self.topic.params.dedup_window is None:  # an Idempotency-Key would be refused on every request
+            self.topic.close()
+            raise shmq.InvalidArgument(f"topic {orders.TOPIC} has no deduplication window (shmqd.toml: "
+                                       "dedup_window_ms; a topic made before it must be re-created)")
 
     def close(self) -> None:
         self.log.close()
         self.topic.close()
 
-    def place(self, oid: str, order: dict, trace: str) -> None:
+    def place(self, oid: str, order: dict, trace: str, key: str | None = None) -> None:
         """Record the order, then publish it once (every bound group gets it, or
-        none does); raises shmq.Full/Timeout/NotFound, or in sync mode the
-        email's error (then nothing is recorded)."""
+        none does) under its Idempotency-Key if it has one: a retry within the
+        topic's window publishes nothing. Raises shmq.Full/Timeout/NotFound/
+        DedupTableFull, or in sync mode the email's error (then nothing is recorded)."""
         payload = orders.event(oid, order, emailed=self.mode == "sync")
         if self.mode == "sync":
             self.email_inline(json.loads(payload))
-        with self.lock:  # one line per order, whole: this is the shop's database
+        with self.lock:  # one line per request, whole: this is the shop's database (a retry adds its line again)
             self.log.write(payload + b"\n")
-        self.topic.send(payload, timeout=SEND_TIMEOUT, headers={"traceparent": trace})
+        self.topic.send(payload, timeout=SEND_TIMEOUT, headers={"traceparent": trace},
+                        **({"dedup_key": key} if key else {}))
 
     def email_inline(self, order: dict) -> None:
         subject, body = orders.confirmation(order)  # the poison order fails the request here
@@ -100,9 +109,9 @@ class Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY:
             self.close_connection = True
             return self.reply(413, {"error": f"body over {MAX_BODY} bytes"})
-        key = self.headers.get("Idempotency-Key")
-        if key is not None and not 1 <= len(key) <= 200:
-            return self.reply(400, {"error": "Idempotency-Key: 1..200 characters"})
+        key = self.headers.get("Idempotency-Key")  # http.server reads header values as Latin-1
+        if key is not None and not 1 <= len(key.encode()) <= shmq.MAX_DEDUP_KEY:
+            return self.reply(400, {"error": f"Idempotency-Key: 1..{shmq.MAX_DEDUP_KEY} bytes"})
         try:
             body = json.loads(self.rfile.read(length) or b"null")
         except ValueError as e:  # also bad UTF-8
@@ -114,9 +123,12 @@ class Handler(BaseHTTPRequestHandler):
         oid = orders.order_id(key)
         trace = orders.traceparent(self.headers.get("traceparent"))
         try:
-            self.server.shop.place(oid, order, trace)
+            self.server.shop.place(oid, order, trace, key)
         except (shmq.Full, shmq.Timeout) as e:
             return self.reply(503, {"error": f"topic full ({e}); retry"}, {"Retry-After": "1"})
+        except shmq.DedupTableFull as e:  # more keys inside the window than the table holds
+            return self.reply(503, {"error": f"too many orders in the deduplication window ({e}); retry"},
+                              {"Retry-After": "1"})
         except shmq.NotFound as e:  # no group bound: nobody would get it, so nothing was sent
             return self.reply(503, {"error": f"no consumer group ({e}); retry"}, {"Retry-After": "1"})
         except (TransientError, KeyError) as e:  # sync mode only: the provider or the template

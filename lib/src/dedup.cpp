@@ -2,6 +2,11 @@
 // makes a second send of a key within the queue's window return the first
 // message's id and store nothing (docs/core.md, "Deduplication").
 //
+// On a topic the same steps run around the topic's publish (topic.cpp): the
+// payload slot's WRITING -> PUBLISHED CAS is the commit point, so a key is in
+// every group or in none; `slot` names a payload slot, read through pool_
+// (a group handle's own slot(i) is its lane's word).
+//
 // Open addressing over a hash of the key; an entry's word is
 // DedupState:3 | slot:24 | hash:16 | generation:21. A keyed send holds its
 // slot WRITING, then claims an entry (RESERVED), writes key, id, window end
@@ -106,7 +111,7 @@ int Queue::dedup_settle(uint32_t e, uint64_t word, int64_t deadline) {
             d->word.compare_exchange_strong(word, w.next(DState::Void).raw, std::memory_order_acq_rel);
             return SHMQ_OK;
         }
-        SlotWord s{slot(w.slot())->state.load(std::memory_order_acquire)};
+        SlotWord s{pool_->slot(w.slot())->state.load(std::memory_order_acquire)};
         if (w.state() == DState::Pending && s.raw != life) {
             // The slot left its WRITING life: only by the publish (a free
             // voids the entry first). The message exists: commit the key.
@@ -118,7 +123,7 @@ int Queue::dedup_settle(uint32_t e, uint64_t word, int64_t deadline) {
             // Read the slot again once its writer is known dead: it may have
             // published and then died after our first read.
             if ((cw.state() == ClientState::Free || is_dead(s.owner(), cw)) &&
-                slot(w.slot())->state.load(std::memory_order_acquire) == s.raw) {
+                pool_->slot(w.slot())->state.load(std::memory_order_acquire) == s.raw) {
                 d->word.compare_exchange_strong(word, w.next(DState::Void).raw, std::memory_order_acq_rel);
                 return SHMQ_OK;
             }
@@ -257,6 +262,8 @@ int Queue::send_keyed(uint32_t i, SlotWord w, size_t len, const SendSpec &spec, 
         *how = Dedup::Duplicate;
         return rc;
     }
+    meta.dedup_entry = e; // a topic with no group bound frees the slot: it voids the entry first
+    meta.dedup_word = word;
     rc = publish(i, w, len, &meta, spec, id);
     SHMQ_CRASH_POINT("dedup.published");
     DedupEntry *d = dedup_entry(e);
@@ -271,6 +278,13 @@ int Queue::send_keyed(uint32_t i, SlotWord w, size_t len, const SendSpec &spec, 
     return rc;
 }
 
+// Our PENDING entry e (its word `pending`), whose slot is about to be freed
+// unpublished: VOID, so that nobody reads the freed slot as a publish.
+void Queue::dedup_void(uint32_t e, uint64_t pending) {
+    DWord pend{pending};
+    dedup_entry(e)->word.compare_exchange_strong(pending, pend.next(DState::Void).raw, std::memory_order_acq_rel);
+}
+
 // Recovery, before a dead client's WRITING slots are freed (scan_all): void
 // the entries those slots hold, commit PENDING ones whose slot was published.
 void Queue::dedup_sweep(const uint8_t *dead) {
@@ -280,7 +294,7 @@ void Queue::dedup_sweep(const uint8_t *dead) {
         if (w.state() != DState::Reserved && w.state() != DState::Pending) continue;
         const uint64_t life = d->life.load(std::memory_order_relaxed);
         if (d->word.load(std::memory_order_acquire) != w.raw || w.slot() >= p_.slot_count) continue;
-        SlotWord s{slot(w.slot())->state.load(std::memory_order_acquire)};
+        SlotWord s{pool_->slot(w.slot())->state.load(std::memory_order_acquire)};
         uint64_t was = w.raw;
         if (w.state() == DState::Pending && s.raw != life)
             d->word.compare_exchange_strong(was, w.next(DState::Committed).raw, std::memory_order_acq_rel);

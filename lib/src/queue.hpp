@@ -48,6 +48,10 @@ struct MessageMeta {
     bool fresh = false;     // a new message whose id and time the sender took (a batch run):
                             // its expiry comes from the send spec, its count from the sender
     uint32_t headers_len = 0; // peek: bytes of encoded headers copied right after the payload (headers.cpp)
+    // A keyed send's PENDING deduplication entry (dedup.cpp), ~0u for none:
+    // a publish that frees its WRITING slot instead voids it first.
+    uint32_t dedup_entry = ~0u;
+    uint64_t dedup_word = 0;
 };
 
 // A message taken out of shared memory by shmqd (admin.cpp): a DEAD slot on
@@ -284,7 +288,7 @@ private:
     // Topics (topic.cpp).
     void bind_views();
     void sync_views();
-    int publish_topic(uint32_t slot, SlotWord writing, uint32_t groups, const SendSpec &spec);
+    int publish_topic(uint32_t slot, SlotWord writing, uint32_t groups, const SendSpec &spec, const MessageMeta *meta);
     void promote_staged(uint32_t slot, SlotWord staged);
     bool free_slot(uint32_t slot, SlotWord from, const Points &at = Points{}, Ring::Run *run = nullptr);
     void release_payload(uint32_t slot, SlotWord lane_free);
@@ -332,6 +336,7 @@ private:
     int dedup_settle(uint32_t e, uint64_t word, int64_t deadline);
     bool dedup_same_key(uint32_t e, uint64_t word, const void *key, uint32_t key_len) const;
     void dedup_sweep(const uint8_t *dead);
+    void dedup_void(uint32_t e, uint64_t pending);
     DedupEntry *dedup_entry(uint32_t e) const {
         return reinterpret_cast<DedupEntry *>(base() + p_.off_dedup + uint64_t(e) * sizeof(DedupEntry));
     }

@@ -53,7 +53,7 @@ static bool params_in_range(const shmq_params &in) {
            in.overflow <= SHMQ_OVERFLOW_SPILL && (in.mode & ~0660u) == 0 &&
            (in.mode & 0600u) == 0600u && in.ttl_ms <= SHMQ_MAX_TTL_NS / 1000000 &&
            in.max_groups <= kMaxGroups && in.dedup_window_ms <= SHMQ_MAX_DEDUP_WINDOW_MS &&
-           in.dedup_capacity <= SHMQ_MAX_DEDUP_CAPACITY && (in.dedup_window_ms == 0 || in.max_groups == 0) &&
+           in.dedup_capacity <= SHMQ_MAX_DEDUP_CAPACITY &&
            in.durability <= SHMQ_DURABILITY_DISK && (in.durability == SHMQ_DURABILITY_MEMORY || in.max_groups == 0);
 }
 

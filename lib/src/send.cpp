@@ -103,7 +103,7 @@ int Queue::publish(uint32_t i, SlotWord writing, size_t len, const MessageMeta *
     SlotWord ready = writing.next(SlotState::Ready, kNoOwner, 0);
     Points at{"send.after_intent", "send.after_ready", "send.after_push"};
     if (topic()) { // one payload, every group (topic.cpp)
-        if (int rc = publish_topic(i, writing, groups, spec); rc != SHMQ_OK) return rc;
+        if (int rc = publish_topic(i, writing, groups, spec, meta); rc != SHMQ_OK) return rc;
     } else if (spec.delay_ns > 0 ? !make_delayed(i, writing, spec.delay_ns)
                                  : !transition_and_push(i, writing, ready, kReadyRing, at, run)) {
         return SHMQ_ELEASELOST;

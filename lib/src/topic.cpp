@@ -246,7 +246,8 @@ void Queue::drop_removed(shmq_recovery *rep) {
 
 // WRITING payload slot i (its header written) becomes PUBLISHED to `groups`
 // (0: every bound group), as described at the top of this file.
-int Queue::publish_topic(uint32_t i, SlotWord writing, uint32_t groups, const SendSpec &spec) {
+int Queue::publish_topic(uint32_t i, SlotWord writing, uint32_t groups, const SendSpec &spec,
+                         const MessageMeta *meta) {
     // The lane views are the handle's (a pool view's owner's: restore into one group).
     const auto &lanes = owner_->lanes_;
     if (groups == 0) groups = hdr_->groups_bound.load(std::memory_order_acquire);
@@ -284,6 +285,8 @@ int Queue::publish_topic(uint32_t i, SlotWord writing, uint32_t groups, const Se
                                                             std::memory_order_acq_rel))
             staged &= ~(1u << k);
     if (staged == 0) { // no group to hand it to: nothing was sent
+        // A keyed publish's entry reads a moved-on slot as published: void it first (dedup.cpp).
+        if (meta != nullptr && meta->dedup_entry != ~0u) dedup_void(meta->dedup_entry, meta->dedup_word);
         (void)free_slot(i, writing);
         return SHMQ_ENOTFOUND;
     }

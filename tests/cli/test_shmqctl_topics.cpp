@@ -1,5 +1,5 @@
 // shmqctl on topics (issue 16): create --groups, group add, send publishing
-// to every bound group, and peek / recv / purge / stat with --group, each on
+// to every bound group (once per deduplication key with a window), and peek / recv / purge / stat with --group, each on
 // the named group only; bad input gives a clear error and its exit code.
 #include "run_ctl.hpp"
 #include "support.hpp"
@@ -115,6 +115,25 @@ TEST_CASE("a topic: send publishes to every group; peek, recv, purge and stat --
     CHECK(has_row(ctl("list name kind").out, {t, "topic"}));
     CHECK(has_row(ctl("list name kind").out, {t + "/email", "group"}));
     CHECK(ctl("delete " + t).code == 0);
+}
+
+TEST_CASE("create --groups --dedup-window: send --dedup-key publishes a key once, to every group") {
+    std::string t = unique_name("ctltopicdedup");
+    REQUIRE(ctl("create " + t + " --groups 2 --slots 8 --slot-size 64 --dedup-window 60s").code == 0);
+    CHECK(ctl_json("stat " + t)["params"]["dedup_window_ms"] == 60000);
+    REQUIRE(ctl("group add " + t + " email").code == 0);
+    REQUIRE(ctl("group add " + t + " inventory").code == 0);
+    auto one = ctl_json("send " + t + " a --dedup-key order-1");
+    CHECK(one["sent"] == 1);
+    auto two = ctl_json("send " + t + " b --dedup-key order-1");
+    CHECK(two["duplicate"] == true);
+    CHECK(two["sent"] == 0);
+    CHECK(two["ids"][0] == one["ids"][0]);
+    for (const char *g : {"email", "inventory"}) {
+        CHECK(lib_recv_group(t, g) == "a");
+        CHECK(ctl_json("stat " + t + " --group " + g)["stats"]["ready"] == 0); // the duplicate reached no group
+    }
+    ctl("delete " + t);
 }
 
 TEST_CASE("a group bound later gets only what is published after it") {

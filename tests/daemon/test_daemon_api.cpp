@@ -213,6 +213,35 @@ TEST_CASE("api: an Idempotency-Key sent twice within the queue's window stores o
     CHECK(json::parse(a.lease("").body)["messages"].empty());
 }
 
+TEST_CASE("api: an Idempotency-Key on a topic with a window: one message, in every group") {
+    TempDir dir;
+    dir.write("shmqd.toml", daemon_section(dir) + "[topics.t]\nslot_count = 8\nslot_size = 64\nmax_clients = 16\n"
+                                                  "groups = [\"a\", \"b\"]\ndedup_window_ms = 60000\n");
+    Shmqd d(dir);
+    REQUIRE(d.wait_ready());
+    Endpoint e;
+    e.unix_path = dir.file("spill") + "/shmqd.sock";
+    const std::string path = "/v1/queues/t/messages", tmpl = "/v1/queues/{queue}/messages";
+    HttpReply r1 = call(e, "POST", tmpl, path, "first", {{"Idempotency-Key", "order-9"}});
+    REQUIRE(r1.status == 201);
+    HttpReply r2 = call(e, "POST", tmpl, path, "again", {{"Idempotency-Key", "order-9"}});
+    REQUIRE(r2.status == 200);
+    CHECK(json::parse(r2.body)["duplicate"] == true);
+    CHECK(json::parse(r2.body)["id"] == json::parse(r1.body)["id"]);
+    for (const char *group : {"a", "b"}) {
+        CAPTURE(group);
+        shmq_queue *g = nullptr;
+        REQUIRE(shmq_open_group("t", group, nullptr, &g) == SHMQ_OK);
+        shmq_msg m;
+        REQUIRE(shmq_recv(g, &m, 0) == SHMQ_OK);
+        CHECK(std::string(static_cast<const char *>(m.data), m.len) == "first");
+        CHECK(m.id == json::parse(r1.body)["id"].get<uint64_t>());
+        CHECK(shmq_ack(g, &m) == SHMQ_OK);
+        CHECK(shmq_recv(g, &m, 0) == SHMQ_EEMPTY); // the duplicate reached no group
+        shmq_close(g);
+    }
+}
+
 TEST_CASE("api: a message sent with the C library is leased over HTTP, and one sent over HTTP is received by it") {
     Api a;
     shmq_queue *q = open_queue("q");

@@ -120,7 +120,11 @@ TEST_CASE("[topics.NAME]: queue keys plus groups and max_groups; one namespace w
     CHECK(!find_queue(r.config, "q")->topic());
     CHECK(parse(head + "[topics.t]\n").config.queues.at(0).params.max_groups == 4); // no groups yet: bound live
     CHECK(error_of(head + "[topics.t]\ngroups = [\"a\", \"a\"]\n").find("topics.t.groups") != std::string::npos);
-    CHECK(error_of(head + "[topics.t]\ndedup_window_ms = 1000\n").find("topics.t.dedup_window_ms") != std::string::npos);
+    ConfigResult td = parse(head + "[topics.t]\ndedup_window_ms = 1000\n"); // a topic deduplicates too
+    REQUIRE_MESSAGE(td.ok(), td.error);
+    CHECK(td.config.queues.at(0).params.dedup_window_ms == 1000);
+    CHECK(error_of(head + "[topics.t]\ndedup_window_ms = 604800001\n").find("topics.t.dedup_window_ms") !=
+          std::string::npos);
     ConfigResult d = parse(head + "[queues.q]\ndedup_window_ms = 300000\ndedup_capacity = 4096\n");
     REQUIRE_MESSAGE(d.ok(), d.error);
     CHECK(d.config.queues.at(0).params.dedup_window_ms == 300000);

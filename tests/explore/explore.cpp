@@ -194,6 +194,18 @@ std::vector<Scenario> scenarios() {
         {.name = "dedup_race",
          .what = "2 producers send key k1 at once, 1 consumer, 2 slots, 1 preemption: one message, one id",
          .producers = 2, .per_producer = 1, .dedup_window_ms = 1000, .preemptions = 1, .pct_runs = 1500},
+        {.name = "dedup_topic_race",
+         .what = "a topic with 2 groups, 1 consumer each: 2 producers publish key k1 at once, 1 preemption: one "
+                 "message, one id, in each group once",
+         .producers = 2, .per_producer = 1, .consumers = 2, .dedup_window_ms = 1000, .preemptions = 1,
+         // Exhaustive (1 preemption): 66,076 runs, 5 min, passed once by hand; too long for ctest.
+         .pct_runs = 3000, .exhaustive = false, .groups = 2},
+        {.name = "dedup_topic_crash",
+         .what = "a topic with 2 groups, 1 consumer each: 2 producers publish keys k1, k2 (the same keys), 3 slots, "
+                 "a kill anywhere: every key whose publish returned OK is in each group once, all its publishes "
+                 "return one id, a key in every group or none, no entry left in flight",
+         .producers = 2, .consumers = 2, .slots = 3, .dedup_window_ms = 1000, .preemptions = 0, .crashes = 1,
+         .pct_runs = 1500, .exhaustive = false, .groups = 2},
         {.name = "dedup_window",
          .what = "1 producer sends key k twice, 2 ms apart, with a 1 ms window: two messages",
          .dedup_window_ms = 1, .dedup_gap_ns = 2000000, .preemptions = 0, .crashes = 1, .pct_runs = 300},

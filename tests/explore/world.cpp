@@ -111,6 +111,7 @@ World::World(const Scenario &sc, uint64_t serial) : sc_(sc), name_("x" + std::to
     led_.acking.resize(group_count());
     led_.leased_first.resize(group_count());
     led_.seen.resize(group_count());
+    led_.observed_in.resize(group_count());
     if (sc.groups == 0) lanes_.push_back(core_);
     for (uint32_t g = 0; g < sc.groups; ++g) {
         lanes_.push_back(core_->lane_view(g));
@@ -329,6 +330,7 @@ std::string World::check_headers(uint64_t key, shmq_queue *q, const shmq_msg &m)
 void World::check_delivery(uint64_t key, shmq_queue *q, const shmq_msg &m, uint32_t group) {
     led_.seen[group].insert(key);
     led_.observed[m.id] = key;
+    led_.observed_in[group][m.id] = key;
     if ((key & kAborted) != 0) fail("message " + hex(key & ~kAborted) + "'s aborted reservation was delivered");
     if (led_.rejected.count(key) > 0) fail("message " + hex(key) + " delivered after its reject returned");
     if (std::string got = check_headers(key, q, m); !got.empty() && g_sim.failure.empty())
@@ -622,6 +624,12 @@ std::string World::describe(const void *addr) const {
             return std::string(ring) + ".cell" + std::to_string((roff - 128) / 8);
         };
         if (off < p.off_ready_ring) return slot_field((off - p.off_slots) / p.slot_stride, (off - p.off_slots) % p.slot_stride);
+        // The table sits after the lanes: named before them.
+        if (p.dedup_capacity > 0 && off >= p.off_dedup) { // the deduplication table (dedup.cpp)
+            uint64_t e = (off - p.off_dedup) / sizeof(shmq::detail::DedupEntry), f = (off - p.off_dedup) % sizeof(shmq::detail::DedupEntry);
+            static const char *names[] = {"word", "life", "id", "expires"};
+            return "dedup" + std::to_string(e) + "." + (f < 32 && f % 8 == 0 ? names[f / 8] : "+" + std::to_string(f));
+        }
         if (p.groups > 0 && off >= p.off_lanes) { // a topic's group lane
             uint64_t k = (off - p.off_lanes) / p.lane_stride, lo = (off - p.off_lanes) % p.lane_stride;
             std::string g = "g" + std::to_string(k) + ".";
@@ -629,11 +637,6 @@ std::string World::describe(const void *addr) const {
             if (lo < hs) return g + (lo == offsetof(shmq::detail::LaneHeader, ready_wait) ? "ready_wait" : "hdr+" + std::to_string(lo));
             if (lo < hs + p.slot_count * ss) return g + slot_field((lo - hs) / ss, (lo - hs) % ss);
             return g + ring_field("ready", lo - hs - p.slot_count * ss);
-        }
-        if (p.dedup_capacity > 0 && off >= p.off_dedup) { // the deduplication table (dedup.cpp)
-            uint64_t e = (off - p.off_dedup) / sizeof(shmq::detail::DedupEntry), f = (off - p.off_dedup) % sizeof(shmq::detail::DedupEntry);
-            static const char *names[] = {"word", "life", "id", "expires"};
-            return "dedup" + std::to_string(e) + "." + (f < 32 && f % 8 == 0 ? names[f / 8] : "+" + std::to_string(f));
         }
         if (p.groups == 0 && off >= p.off_lanes) return "hdr?";
         if (off < p.off_free_ring) return ring_field("ready", off - p.off_ready_ring);
@@ -877,6 +880,7 @@ std::string World::drain(std::vector<std::vector<uint64_t>> *out) {
                 std::memcpy(&key, m.data, sizeof key);
                 (*out)[g].push_back(key);
                 led_.observed[m.id] = key;
+                led_.observed_in[g][m.id] = key;
                 if (shmq_ack(from[g], &m) != SHMQ_OK) return "the harness's own ack failed";
             }
         }
@@ -1022,33 +1026,46 @@ std::string World::check_all_or_none(const std::vector<std::vector<uint64_t>> &d
 }
 
 // Deduplication, after recovery and drain: every OK send of one key returned
-// the same id, a message with that id was stored (delivered, drained or
-// dead); at most one message per key was ever stored; no entry is left
-// RESERVED or PENDING, and every COMMITTED one names a stored message of its key.
+// the same id; in each group (a queue is one), a message with that id was
+// stored (delivered, drained or dead) and at most one message per key was
+// ever stored; no entry is left RESERVED or PENDING, and every COMMITTED one
+// names a stored message of its key (in every group: a topic's key is
+// committed by the publish that reaches them all).
 std::string World::check_dedup() const {
     if (sc_.dedup_window_ms == 0) return "";
-    std::map<uint64_t, uint64_t> stored = led_.observed; // id -> message key
-    for (uint32_t i = 0; i < sc_.slots; ++i)
-        if (SlotWord{peek(core_->slot(i)->state)}.state() == SlotState::Dead)
-            stored[peek(core_->slot(i)->id)] = key_of(core_, i);
     if (sc_.dedup_gap_ns > 0) { // sends further apart than the window: each stores its own
         if (led_.dup_sends > 0) return "a send after the window ran out was taken for a duplicate";
         return "";
     }
-    for (auto &[seq, ids] : led_.key_ids) {
+    for (auto &[seq, ids] : led_.key_ids)
         if (ids.size() > 1) return "sends of key k" + std::to_string(seq) + " returned different ids";
+    for (uint32_t g = 0; g < group_count(); ++g)
+        if (std::string bad = check_dedup_group(g); !bad.empty())
+            return sc_.groups > 0 ? "group g" + std::to_string(g) + ": " + bad : bad;
+    for (uint32_t e = 0; e < core_->layout().dedup_capacity; ++e) {
+        auto *d = core_->dedup_at(e);
+        uint64_t w = peek(d->word);
+        if ((w & 7) == 1 || (w & 7) == 2) return "a deduplication entry is left in flight after recovery";
+    }
+    return "";
+}
+
+// Group g's part of check_dedup (a queue: g 0, its own slots).
+std::string World::check_dedup_group(uint32_t g) const {
+    Queue *l = lanes_[g];
+    std::map<uint64_t, uint64_t> stored = led_.observed_in[g]; // id -> message key
+    for (uint32_t i = 0; i < sc_.slots; ++i)
+        if (SlotWord{peek(l->slot(i)->state)}.state() == SlotState::Dead) stored[peek(l->slot(i)->id)] = key_of(l, i);
+    for (auto &[seq, ids] : led_.key_ids)
         if (stored.count(*ids.begin()) == 0)
             return "key k" + std::to_string(seq) + "'s send returned OK and no message with its id was stored";
-    }
     std::map<uint32_t, std::set<uint64_t>> per_key; // seq -> message keys stored
     for (auto &[id, key] : stored) per_key[uint32_t(key)].insert(key);
     for (auto &[seq, keys] : per_key)
         if (keys.size() > 1) return "key k" + std::to_string(seq) + " stored twice within its window";
     for (uint32_t e = 0; e < core_->layout().dedup_capacity; ++e) {
         auto *d = core_->dedup_at(e);
-        uint64_t w = peek(d->word);
-        if ((w & 7) == 1 || (w & 7) == 2) return "a deduplication entry is left in flight after recovery";
-        if ((w & 7) != 3) continue;
+        if ((peek(d->word) & 7) != 3) continue;
         auto it = stored.find(peek(d->id));
         char k[17] = {};
         uint64_t kw[2] = {peek(d->key[0]), peek(d->key[1])};

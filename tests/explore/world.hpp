@@ -78,6 +78,7 @@ struct Ledger {
     int64_t purged = -1;                // what the purge returned (-1: it did not return)
     std::map<uint32_t, std::set<uint64_t>> key_ids; // dedup: seq -> ids its OK sends returned
     std::map<uint64_t, uint64_t> observed;          // dedup: id -> message key, for every message seen stored
+    std::vector<std::map<uint64_t, uint64_t>> observed_in; // dedup: the same, per group (a queue: group 0)
     int fresh_sends = 0, dup_sends = 0;             // dedup: OK sends that stored / did not
 };
 
@@ -142,6 +143,7 @@ private:
     std::string check_expired(const std::vector<std::vector<uint64_t>> &drained) const;
     int dedup_send(shmq_queue *q, uint64_t key, shmq_send_opts *opts, uint64_t *id);
     std::string check_dedup() const;
+    std::string check_dedup_group(uint32_t g) const;
 
     const Scenario &sc_;
     std::string name_;

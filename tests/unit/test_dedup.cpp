@@ -1,7 +1,7 @@
 // The deduplication window (dedup.cpp): a second send of a key within the
 // window returns the first id and stores nothing; after it, a new message is
 // stored; a full table refuses keyed sends only; bad keys and parameters are
-// refused before anything is written.
+// refused before anything is written. Topics: the same, for every group at once.
 #include "support.hpp"
 
 #include <doctest/doctest.h>
@@ -222,8 +222,56 @@ TEST_CASE("bad keys and parameters are refused before anything is written") {
     CHECK(shmq_create(unique_name("dedup_range").c_str(), &p, nullptr, &q) == SHMQ_EINVAL);
     p = dedup_params(1000, SHMQ_MAX_DEDUP_CAPACITY + 1);
     CHECK(shmq_create(unique_name("dedup_range").c_str(), &p, nullptr, &q) == SHMQ_EINVAL);
-    p = dedup_params(1000);
-    p.max_groups = 2; // topics have no table (yet)
-    CHECK(shmq_create(unique_name("dedup_topic").c_str(), &p, nullptr, &q) == SHMQ_EINVAL);
     CHECK(q == nullptr);
+}
+
+namespace {
+
+shmq_queue *group_of(const TestQueue &t, const char *group) {
+    shmq_queue *g = nullptr;
+    REQUIRE(shmq_open_group(t.name.c_str(), group, nullptr, &g) == SHMQ_OK);
+    return g;
+}
+
+} // namespace
+
+TEST_CASE("a topic with a window: a duplicate publish reaches no group, after the window a new message") {
+    shmq_params p = dedup_params(60000);
+    p.max_groups = 2;
+    TestQueue t("dedup_topic", p);
+    uint64_t a = 0, b = 0;
+    bool dup = true;
+    // No group bound: nothing published, and the key is not taken.
+    CHECK(send_keyed(t.q, "lost", "order-1", &a, &dup) == SHMQ_ENOTFOUND);
+    REQUIRE(shmq_group_add(t.q, "billing") == SHMQ_OK);
+    REQUIRE(shmq_group_add(t.q, "shipping") == SHMQ_OK);
+    shmq_queue *g1 = group_of(t, "billing"), *g2 = group_of(t, "shipping");
+    REQUIRE(send_keyed(t.q, "first", "order-1", &a, &dup) == SHMQ_OK);
+    CHECK_FALSE(dup);
+    REQUIRE(send_keyed(t.q, "second", "order-1", &b, &dup) == SHMQ_OK);
+    CHECK(dup);
+    CHECK(b == a);
+    for (shmq_queue *g : {g1, g2}) {
+        auto got = drain(g);
+        REQUIRE(got.size() == 1);
+        CHECK(got[0] == std::make_pair(std::string("first"), a));
+    }
+    shmq_stats s{};
+    s.struct_size = sizeof s;
+    REQUIRE(shmq_stats_get(t.q, &s) == SHMQ_OK);
+    CHECK(s.free == 8); // the duplicate's payload slot was given back, the first freed by both acks
+    shmq_close(g1);
+    shmq_close(g2);
+
+    p.dedup_window_ms = 20;
+    TestQueue w("dedup_topic_window", p);
+    REQUIRE(shmq_group_add(w.q, "billing") == SHMQ_OK);
+    g1 = group_of(w, "billing");
+    REQUIRE(send_keyed(w.q, "x", "k", &a, &dup) == SHMQ_OK);
+    sleep_ms(30); // waiting for a time (the window), not for another process
+    REQUIRE(send_keyed(w.q, "y", "k", &b, &dup) == SHMQ_OK);
+    CHECK_FALSE(dup);
+    CHECK(b != a);
+    CHECK(drain(g1).size() == 2);
+    shmq_close(g1);
 }

@@ -87,7 +87,7 @@ class Queue(core.Queue):
         dedup_window: seconds (at most 7 days; None: off) during which a
         send with the same dedup_key as an earlier one stores nothing and
         returns the first message's id; dedup_capacity: keys the table holds
-        at once (None: 2 x slot_count). Queues only: a topic cannot have one.
+        at once (None: 2 x slot_count). A topic's duplicate reaches no group.
         durability: "memory" (None, the default) or "disk": the segment is a
         file in SHMQ_DIR, which must then be on a real filesystem, written back
         by sync() (and by shmqd every flush_ms); after a crash of the host it
@@ -101,9 +101,6 @@ class Queue(core.Queue):
             raise InvalidArgument(f"max_groups must be 0 (a queue) .. {core.MAX_GROUPS}, "
                                   f"got {max_groups!r}")
         p["max_groups"] = max_groups
-        if max_groups and dedup_window:
-            raise InvalidArgument(f"dedup_window is for queues only: topic '{name}' (max_groups "
-                                  f"{max_groups}) cannot deduplicate")
         q = cls.__new__(cls)
         q._create(name, p, *options(prefetch, spin_ns, wait))
         q._attached(prefetch, spin_ns, wait)

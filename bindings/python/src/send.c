@@ -36,12 +36,12 @@ static PyObject *id_of(uint64_t id, int keyed, uint8_t duplicate) {
 /* May this handle send with deduplication keys? Raises InvalidArgument if not. */
 static int check_keyed(QueueObject *self) {
     if (self->dedup_window_ms > 0) return 0;
-    if (self->max_groups > 0 || self->group)
-        core_raise(SHMQ_EINVAL, self, "topic '%U' does not deduplicate: dedup keys work on queues only",
-                   self->name);
+    if (self->group)
+        core_raise(SHMQ_EINVAL, self, "a group handle of topic '%U' does not send", self->name);
     else
-        core_raise(SHMQ_EINVAL, self, "queue '%U' has no deduplication window: create it with "
-                   "dedup_window=SECONDS to send with dedup keys", self->name);
+        core_raise(SHMQ_EINVAL, self, "%s '%U' has no deduplication window: create it with "
+                   "dedup_window=SECONDS to send with dedup keys", self->max_groups > 0 ? "topic" : "queue",
+                   self->name);
     return -1;
 }
 

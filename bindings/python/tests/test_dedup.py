@@ -1,7 +1,8 @@
 """Deduplication keys: a second send with a key inside the queue's window
 stores nothing and returns the first message's id as a SendResult whose
-.duplicate is True; send_many takes one key per message; bad keys, queues
-without a window and topics are refused before anything is sent."""
+.duplicate is True; send_many takes one key per message; bad keys and queues
+without a window are refused before anything is sent; on a topic a duplicate
+reaches no group."""
 import asyncio
 import datetime
 import os
@@ -163,17 +164,32 @@ class NoWindow(support.QueueTest):
         self.assertEqual(len(self.q), 0)
         self.assertIsNone(self.q.params.dedup_window)
 
-    def test_a_topic_cannot_deduplicate(self):
+    def test_a_topic_deduplicates_for_every_group(self):
         name = support.unique_name("topic")
-        with self.assertRaises(shmq.InvalidArgument):
-            shmq.Queue.create(name, max_groups=2, dedup_window=60)
+        with shmq.Queue.create(name, max_groups=2, dedup_window=60) as t:
+            t.add_group("a")
+            t.add_group("b")
+            first = t.send(b"x", dedup_key="k")
+            again = t.send(b"y", dedup_key="k")
+            self.assertFalse(first.duplicate)
+            self.assertTrue(again.duplicate)
+            self.assertEqual(again, first)
+            for g in ("a", "b"):
+                with shmq.Queue.open_group(name, g) as h:
+                    with h.recv(timeout=0) as m:
+                        self.assertEqual((m.data, m.id), (b"x", first))
+                    with self.assertRaises(shmq.Empty):  # the duplicate reached no group
+                        h.recv(timeout=0)
+        shmq.unlink(name)
+
+    def test_a_topic_without_a_window_refuses_keys(self):
+        name = support.unique_name("topic")
         with shmq.Queue.create(name, max_groups=2) as t:
             t.add_group("g")
             with self.assertRaises(shmq.InvalidArgument) as cm:
                 t.send(b"x", dedup_key="k")
-            self.assertIn("topic", str(cm.exception))
+            self.assertIn("no deduplication window", str(cm.exception))
         shmq.unlink(name)
-
 
 if __name__ == "__main__":
     unittest.main()

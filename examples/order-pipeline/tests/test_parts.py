@@ -34,7 +34,7 @@ def make_groups(groups: tuple = orders.GROUPS) -> dict:
     except shmq.NotFound:
         pass
     topic = shmq.Queue.create(orders.TOPIC, slot_size=2048, slot_count=64, max_attempts=3,
-                              backoff_base=0, backoff_cap=0, max_groups=4)
+                              backoff_base=0, backoff_cap=0, max_groups=4, dedup_window=600)
     for g in groups:
         topic.add_group(g)
     return {"": topic, **{g: shmq.Queue.open_group(orders.TOPIC, g) for g in groups}}
@@ -153,7 +153,14 @@ class ServerTest(unittest.TestCase):
                 self.assertEqual(json.loads(m.data)["order_id"], body["order_id"])
         with open(os.path.join(self.tmp.name, "orders.jsonl")) as f:
             self.assertEqual(json.loads(f.read())["order_id"], body["order_id"])
+        # A retry with the key: the same order, and nothing published (the topic's window).
         self.assertEqual(self.request("POST", "/orders", GOOD, {"Idempotency-Key": "k"})[1], body)
+        self.assertEqual(self.queues[""].stats().enqueued, 1)
+        for g in orders.GROUPS:
+            with self.assertRaises(shmq.Empty):
+                self.queues[g].recv(timeout=0)
+        status, body = self.request("POST", "/orders", GOOD, {"Idempotency-Key": "k" * 129})
+        self.assertEqual((status, body["error"]), (400, "Idempotency-Key: 1..128 bytes"))
 
     def test_the_traceparent_travels_as_a_message_header(self):
         self.start("queue")

@@ -143,8 +143,9 @@ typedef struct shmq_params {
     uint32_t dedup_window_ms; /* [0 = off] a send with a deduplication key
                                  (shmq_send_opts.dedup_key) within this long after the
                                  first send of that key stores nothing and returns the
-                                 first message's id. At most SHMQ_MAX_DEDUP_WINDOW_MS;
-                                 queues only (a topic with a window is SHMQ_EINVAL) */
+                                 first message's id. At most SHMQ_MAX_DEDUP_WINDOW_MS.
+                                 On a topic, a duplicate reaches no group; a stored
+                                 message reaches every group bound, as any publish */
     uint32_t dedup_capacity;  /* [0 = 2 x slot_count] keys the table holds at once, rounded
                                  up to a power of two, at most SHMQ_MAX_DEDUP_CAPACITY
                                  (192 bytes each). Without a dedup_window_ms it must
