@@ -100,10 +100,17 @@ int Queue::sync(int64_t timeout_ns) {
     // A flush numbered s in progress started before this call and may miss
     // our writes; the next one will not. Wait for it to end, so that every
     // caller arriving meanwhile shares that next one (group commit).
-    if (hdr_->flush_done.load(std::memory_order_seq_cst) < s) await_flush(hdr_, s - 1, until);
+    // The timeout bounds only these waits for another's flush: a caller that
+    // has none to wait for flushes at once, whatever its timeout (even 0).
+    bool timed_out = false;
+    if (hdr_->flush_done.load(std::memory_order_seq_cst) < s)
+        timed_out = !await_flush(hdr_, s - 1, until) && mono_ns() >= until;
     if (hdr_->flush_done.load(std::memory_order_seq_cst) > s) return SHMQ_OK;
-    if (hdr_->flush_started.load(std::memory_order_seq_cst) > s && await_flush(hdr_, s, until)) return SHMQ_OK;
-    if (mono_ns() >= until) return SHMQ_ETIMEDOUT;
+    if (!timed_out && hdr_->flush_started.load(std::memory_order_seq_cst) > s) {
+        if (await_flush(hdr_, s, until)) return SHMQ_OK;
+        timed_out = mono_ns() >= until;
+    }
+    if (timed_out) return SHMQ_ETIMEDOUT;
     // None in progress, a failed one, or one we stopped trusting: our own
     // (numbered above s) answers for us. It is not cut short by the timeout.
     return flush_once();

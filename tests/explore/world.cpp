@@ -99,7 +99,7 @@ World::World(const Scenario &sc, uint64_t serial) : sc_(sc), name_("x" + std::to
     o.prefetch = 0;
     p.max_groups = sc.groups;
     p.dedup_window_ms = sc.dedup_window_ms;
-    p.dedup_capacity = 4;
+    p.dedup_capacity = sc.dedup_window_ms != 0 ? 4 : 0; // a capacity needs a window (shmq_create)
     if (sc.reboot) {
         p.durability = SHMQ_DURABILITY_DISK;
         setenv("SHMQ_BOOT_ID", "0123456789abcdef0123456789abcdef", 1); // the old boot

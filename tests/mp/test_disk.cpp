@@ -462,6 +462,27 @@ TEST_CASE("SHMQ_SEND_SYNC: stored and on disk; a sync that times out still store
     shmq_unlink(name.c_str());
 }
 
+TEST_CASE("shmq_sync with timeout 0: flushes at once when no other flush runs; ETIMEDOUT only while another's runs") {
+    DiskDir d;
+    std::string name = unique_name("disk_sync0");
+    shmq_params p = disk_params(4);
+    shmq_queue *q = nullptr;
+    REQUIRE(shmq_create(name.c_str(), &p, nullptr, &q) == SHMQ_OK);
+    REQUIRE(send_text(q, "a", nullptr, nullptr) == SHMQ_OK);
+    CHECK(shmq_sync(q, 0) == SHMQ_OK); // nobody else flushing: its own flush
+    shmq_stats s = stats_of(q);
+    CHECK(s.flushes == 1);
+    CHECK(s.durable_lag == 0);
+    REQUIRE(send_text(q, "b", nullptr, nullptr) == SHMQ_OK);
+    kill_flusher_at(name, "flush.after_started"); // a flush "in progress" for good
+    CHECK(shmq_sync(q, 0) == SHMQ_ETIMEDOUT);     // no time to wait for it
+    CHECK(stats_of(q).durable_lag == 1);
+    CHECK(shmq_sync(q, SHMQ_FOREVER) == SHMQ_OK); // past its patience, flushes itself
+    CHECK(stats_of(q).durable_lag == 0);
+    shmq_close(q);
+    shmq_unlink(name.c_str());
+}
+
 TEST_CASE("SHMQ_SEND_SYNC on a memory queue: stored, nothing flushed") {
     TestQueue t("mem_sendsync", small_params());
     shmq_send_opts o = sync_opts();

@@ -110,6 +110,15 @@ class Stats:
     clients: list[ClientStats] = field(default_factory=list)
     spilled: int = 0                  # messages in shmqd's spill store on disk
     expired: int = 0                  # dead-lettered because their ttl passed (in dead_lettered too)
+    # Durability (docs/durability.md); the flush fields are for "disk" queues.
+    durability: str = "memory"        # "memory" or "disk": the segment's own mode
+    not_durable: bool = False         # a disk queue whose directory is tmpfs
+    quarantined: int = 0              # torn messages found after a reboot, dead-lettered "invalid"
+    flushes: int = 0                  # flushes finished
+    last_flush: Optional[float] = None  # CLOCK_REALTIME seconds when the last one finished
+    last_flush_duration: float = 0.0  # seconds
+    flush_error: int = 0              # errno of the last failed flush, 0 if the last one worked
+    durable_lag: int = 0              # messages sent that no finished flush covers yet
 
     @classmethod
     def from_c(cls, s: dict[str, Any]) -> "Stats":
@@ -118,7 +127,11 @@ class Stats:
                    s["dead"], s["oldest_ready_age_ns"] / 1e9, s["enqueued"], s["delivered"],
                    s["acked"], s["nacked"], s["rejected"], s["redelivered"], s["reclaimed"],
                    s["dead_lettered"], s["clients_max"], None if hb < 0 else hb / 1e9,
-                   [ClientStats.from_c(c) for c in s["client"]], s["spilled"], s["expired"])
+                   [ClientStats.from_c(c) for c in s["client"]], s["spilled"], s["expired"],
+                   "disk" if s["durability"] == 1 else "memory", bool(s["not_durable"]),
+                   s["quarantined"], s["flushes"],
+                   s["last_flush_ns"] / 1e9 if s["last_flush_ns"] > 0 else None,
+                   s["last_flush_duration_ns"] / 1e9, s["flush_error"], s["durable_lag"])
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,18 @@ static PyObject *stats_dict(const shmq_stats *s) {
     }
     if (clients == NULL) return NULL;
     return Py_BuildValue(
-        "{s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:L,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:L,s:K,s:K,s:N}",
+        "{s:I,s:K,s:K,s:K,s:K,s:K,s:K,s:L,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:L,s:K,s:K,"
+        "s:I,s:I,s:K,s:K,s:L,s:L,s:i,s:K,s:N}",
         "slot_count", s->slot_count, "free", s->free, "writing", s->writing, "ready", s->ready,
         "leased", s->leased, "delayed", s->delayed, "dead", s->dead, "oldest_ready_age_ns",
         s->oldest_ready_age_ns, "enqueued", s->enqueued, "delivered", s->delivered, "acked",
         s->acked, "nacked", s->nacked, "rejected", s->rejected, "redelivered", s->redelivered,
         "reclaimed", s->reclaimed, "dead_lettered", s->dead_lettered, "clients", s->clients,
         "clients_max", s->clients_max, "daemon_heartbeat_age_ns", s->daemon_heartbeat_age_ns,
-        "spilled", s->spilled, "expired", s->expired, "client", clients);
+        "spilled", s->spilled, "expired", s->expired, "durability", s->durability, "not_durable",
+        s->not_durable, "quarantined", s->quarantined, "flushes", s->flushes, "last_flush_ns",
+        s->last_flush_ns, "last_flush_duration_ns", s->last_flush_duration_ns, "flush_error",
+        (int)s->flush_error, "durable_lag", s->durable_lag, "client", clients);
 }
 
 static int get_stats(QueueObject *self, shmq_stats *s, shmq_client_stats *clients, size_t cap) {

@@ -33,6 +33,21 @@ class Disk(support.QueueTest):
         with self.q.recv(timeout=0) as msg:
             self.assertEqual(msg.id, ids[0])
 
+    def test_stats_show_the_mode_the_flushes_and_the_durable_lag(self):
+        s = self.q.stats()
+        self.assertEqual(s.durability, "disk")
+        self.assertEqual((s.flushes, s.durable_lag, s.flush_error), (0, 0, 0))
+        self.assertIsNone(s.last_flush)
+        self.q.send(b"a")
+        self.q.send(b"b")
+        self.assertEqual(self.q.stats().durable_lag, 2)
+        self.assertIsNone(self.q.sync(timeout=0))  # nobody else flushing: flushes at once
+        s = self.q.stats()
+        self.assertEqual((s.flushes, s.durable_lag), (1, 0))
+        self.assertIsNotNone(s.last_flush)
+        self.assertGreaterEqual(s.last_flush_duration, 0.0)
+        self.assertEqual(s.quarantined, 0)
+
     def test_after_a_reboot_every_message_is_back_with_its_id(self):
         ids = [self.q.send(b"order %d" % i) for i in range(3)]
         leased = self.q.recv(timeout=0)  # leased at the "crash": back as ready, its delivery counted
@@ -96,6 +111,7 @@ class Memory(support.QueueTest):
     def test_sync_and_flush_return_at_once_and_the_params_say_memory(self):
         self.assertEqual(self.q.params.durability, "memory")
         self.q.send(b"x")
+        self.assertEqual((self.q.stats().durability, self.q.stats().durable_lag), ("memory", 0))
         self.assertIsNone(self.q.sync(timeout=0))
         self.assertIsNone(self.q.flush())
 

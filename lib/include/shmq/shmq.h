@@ -669,8 +669,11 @@ SHMQ_API int shmq_flush(shmq_queue *q);
  * process) is on disk: returns once a flush that started after the call has finished.
  * Group commit: concurrent callers share one flush; with none in progress (or
  * its flusher gone), the caller flushes itself. A MEMORY queue: SHMQ_OK at
- * once (nothing more durable exists). timeout_ns as elsewhere (SHMQ_FOREVER).
- * Errors: SHMQ_EINVAL (q NULL), SHMQ_ETIMEDOUT, SHMQ_EFLUSH (a flush failed:
+ * once (nothing more durable exists). timeout_ns (SHMQ_FOREVER as elsewhere)
+ * bounds only the wait for another's flush: with none in progress the
+ * caller flushes at once, even with timeout 0, and its own flush is not cut
+ * short. Errors: SHMQ_EINVAL (q NULL), SHMQ_ETIMEDOUT (the timeout passed
+ * while another's flush ran: nothing confirmed), SHMQ_EFLUSH (a flush failed:
  * nothing is confirmed; errno says why). */
 SHMQ_API int shmq_sync(shmq_queue *q, int64_t timeout_ns);
 
