@@ -23,35 +23,6 @@ shmq_params dedup_params() {
     return p;
 }
 
-int send_key(shmq_queue *q, const char *data, const char *key, uint64_t *id, uint8_t *dup) {
-    shmq_send_opts o;
-    shmq_send_opts_init(&o);
-    o.dedup_key = key;
-    o.dedup_key_len = std::strlen(key);
-    o.duplicate_out = dup;
-    return shmq_send_ex(q, data, std::strlen(data), &o, id, 10 * 1000000000LL); // waits only for a sender of the same key
-}
-
-// A child sends "retry" with `key` and reports its id and duplicate flag.
-void retry_in_child(const std::string &queue, const char *key, uint64_t *id, uint8_t *dup) {
-    Pipe out;
-    pid_t pid = spawn([&] {
-        shmq_queue *q = open_queue(queue);
-        uint64_t got[2] = {0, 9};
-        uint8_t d = 9;
-        if (q == nullptr || send_key(q, "retry", key, &got[0], &d) != SHMQ_OK) return 90;
-        got[1] = d;
-        out.put(got, sizeof got);
-        shmq_close(q);
-        return 0;
-    });
-    uint64_t got[2] = {};
-    REQUIRE(out.get(got, sizeof got));
-    REQUIRE(wait_child(pid) == 0);
-    *id = got[0];
-    *dup = uint8_t(got[1]);
-}
-
 std::vector<std::pair<std::string, uint64_t>> drain(shmq_queue *q) {
     std::vector<std::pair<std::string, uint64_t>> out;
     shmq_msg m;
@@ -77,13 +48,13 @@ TEST_CASE("a producer killed at any step of a keyed send, retried by a new proce
             shmq::detail::crash_point_arm(point, 0);
             uint64_t id = 0;
             uint8_t dup = 0;
-            send_key(q, "first", "order-7", &id, &dup);
+            send_keyed(q, "first", "order-7", &id, &dup);
             return 91; // the point was not reached
         });
         REQUIRE(wait_child(pid) == -SIGKILL);
         uint64_t id = 0;
         uint8_t dup = 9;
-        retry_in_child(t.name, "order-7", &id, &dup); // no recovery ran: the retry settles the dead entry
+        REQUIRE(send_keyed_in_child(t.name, "order-7", &id, &dup)); // no recovery ran: the retry settles the dead entry
         auto got = drain(t.q);
         REQUIRE(got.size() == 1);
         CHECK(got[0].second == id);
@@ -106,7 +77,7 @@ TEST_CASE("a producer SIGKILLed between two sends of one key leaves exactly one 
         shmq_queue *q = open_queue(t.name);
         uint64_t id = 0;
         uint8_t dup = 9;
-        if (q == nullptr || send_key(q, "once", "pay-1", &id, &dup) != SHMQ_OK || dup != 0) return 90;
+        if (q == nullptr || send_keyed(q, "once", "pay-1", &id, &dup) != SHMQ_OK || dup != 0) return 90;
         out.put(&id, sizeof id);
         raise(SIGKILL);
         return 91;
@@ -116,7 +87,7 @@ TEST_CASE("a producer SIGKILLed between two sends of one key leaves exactly one 
     REQUIRE(wait_child(pid) == -SIGKILL);
     uint64_t id = 0;
     uint8_t dup = 9;
-    retry_in_child(t.name, "pay-1", &id, &dup);
+    REQUIRE(send_keyed_in_child(t.name, "pay-1", &id, &dup));
     CHECK(dup == 1);
     CHECK(id == first);
     auto got = drain(t.q);
@@ -140,7 +111,7 @@ TEST_CASE("many processes send the same keys at once: one message per key") {
                 uint64_t id = 0;
                 uint8_t dup = 0;
                 int rc;
-                rc = send_key(q, "m", key.c_str(), &id, &dup);
+                rc = send_keyed(q, "m", key.c_str(), &id, &dup);
                 if (rc != SHMQ_OK) return 91;
             }
             shmq_close(q);

@@ -33,35 +33,6 @@ struct Topic : TestQueue {
     }
 };
 
-int publish_key(shmq_queue *q, const char *data, const char *key, uint64_t *id, uint8_t *dup) {
-    shmq_send_opts o;
-    shmq_send_opts_init(&o);
-    o.dedup_key = key;
-    o.dedup_key_len = std::strlen(key);
-    o.duplicate_out = dup;
-    return shmq_send_ex(q, data, std::strlen(data), &o, id, 10 * 1000000000LL); // waits only for a sender of the same key
-}
-
-// A child publishes "retry" with `key` and reports its id and duplicate flag.
-void retry_in_child(const std::string &topic, const char *key, uint64_t *id, uint8_t *dup) {
-    Pipe out;
-    pid_t pid = spawn([&] {
-        shmq_queue *q = open_queue(topic);
-        uint64_t got[2] = {0, 9};
-        uint8_t d = 9;
-        if (q == nullptr || publish_key(q, "retry", key, &got[0], &d) != SHMQ_OK) return 90;
-        got[1] = d;
-        out.put(got, sizeof got);
-        shmq_close(q);
-        return 0;
-    });
-    uint64_t got[2] = {};
-    REQUIRE(out.get(got, sizeof got));
-    REQUIRE(wait_child(pid) == 0);
-    *id = got[0];
-    *dup = uint8_t(got[1]);
-}
-
 // Everything group `group` has ready now, acked: payloads and ids.
 std::vector<std::pair<std::string, uint64_t>> drain(const std::string &topic, const char *group) {
     shmq_queue *g = nullptr;
@@ -93,13 +64,13 @@ TEST_CASE("a publisher killed at any step of a keyed publish, retried by a new p
             shmq::detail::crash_point_arm(point, 0);
             uint64_t id = 0;
             uint8_t dup = 0;
-            publish_key(q, "first", "order-7", &id, &dup);
+            send_keyed(q, "first", "order-7", &id, &dup);
             return 91; // the point was not reached
         });
         REQUIRE(wait_child(pid) == -SIGKILL);
         uint64_t id = 0;
         uint8_t dup = 9;
-        retry_in_child(t.name, "order-7", &id, &dup); // no recovery ran: the retry settles the dead entry
+        REQUIRE(send_keyed_in_child(t.name, "order-7", &id, &dup)); // no recovery ran: the retry settles the dead entry
         shmq_recovery rep{}; // a dead publisher's staged groups are promoted (or unstaged) by recovery
         REQUIRE(shmq_recover(t.q, &rep) == SHMQ_OK);
         const bool published = std::string(point) == "topic.after_commit" || std::string(point) == "dedup.published";
@@ -125,7 +96,7 @@ TEST_CASE("a publisher SIGKILLed between two publishes of one key leaves exactly
         shmq_queue *q = open_queue(t.name);
         uint64_t id = 0;
         uint8_t dup = 9;
-        if (q == nullptr || publish_key(q, "once", "pay-1", &id, &dup) != SHMQ_OK || dup != 0) return 90;
+        if (q == nullptr || send_keyed(q, "once", "pay-1", &id, &dup) != SHMQ_OK || dup != 0) return 90;
         out.put(&id, sizeof id);
         raise(SIGKILL);
         return 91;
@@ -135,7 +106,7 @@ TEST_CASE("a publisher SIGKILLed between two publishes of one key leaves exactly
     REQUIRE(wait_child(pid) == -SIGKILL);
     uint64_t id = 0;
     uint8_t dup = 9;
-    retry_in_child(t.name, "pay-1", &id, &dup);
+    REQUIRE(send_keyed_in_child(t.name, "pay-1", &id, &dup));
     CHECK(dup == 1);
     CHECK(id == first);
     for (const char *g : kGroups) {

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <sys/wait.h>
 #include <time.h>
@@ -118,6 +119,35 @@ void Pipe::close_read() {
 void Pipe::close_write() {
     if (fd[1] >= 0) close(fd[1]);
     fd[1] = -1;
+}
+
+int send_keyed(shmq_queue *q, const char *data, const char *key, uint64_t *id, uint8_t *dup) {
+    shmq_send_opts o;
+    shmq_send_opts_init(&o);
+    o.dedup_key = key;
+    o.dedup_key_len = std::strlen(key);
+    o.duplicate_out = dup;
+    return shmq_send_ex(q, data, std::strlen(data), &o, id, 10 * 1000000000LL);
+}
+
+bool send_keyed_in_child(const std::string &queue, const char *key, uint64_t *id, uint8_t *dup) {
+    Pipe out;
+    pid_t pid = spawn([&] {
+        shmq_queue *q = open_queue(queue);
+        uint64_t got[2] = {0, 9};
+        uint8_t d = 9;
+        if (q == nullptr || send_keyed(q, "retry", key, &got[0], &d) != SHMQ_OK) return 90;
+        got[1] = d;
+        out.put(got, sizeof got);
+        shmq_close(q);
+        return 0;
+    });
+    uint64_t got[2] = {};
+    bool ok = out.get(got, sizeof got);
+    ok = wait_child(pid) == 0 && ok;
+    *id = got[0];
+    *dup = uint8_t(got[1]);
+    return ok;
 }
 
 } // namespace testing

@@ -46,4 +46,11 @@ struct Pipe {
     int fd[2];
 };
 
+// Send `data` with deduplication key `key` (waiting up to 10 s, only for
+// a sender of the same key): the call's code; *id and *dup as shmq_send_ex.
+int send_keyed(shmq_queue *q, const char *data, const char *key, uint64_t *id, uint8_t *dup);
+// The same ("retry" as data) from a child process that opens `queue` (a
+// queue or a topic): false if it could not; its id and duplicate flag.
+bool send_keyed_in_child(const std::string &queue, const char *key, uint64_t *id, uint8_t *dup);
+
 } // namespace testing
