@@ -35,8 +35,16 @@ func TestSyncConfirmsADiskQueueAndItsMessagesSurviveAReboot(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
+	if st, err := q.Stats(); err != nil || st.Durability != DurabilityDisk || st.DurableLag != 3 || st.Flushes != 0 ||
+		!st.LastFlush.IsZero() {
+		t.Fatalf("stats before a flush: %+v, %v", st, err)
+	}
 	if err := q.Sync(ctx); err != nil {
 		t.Fatalf("sync: %v", err)
+	}
+	if st, err := q.Stats(); err != nil || st.DurableLag != 0 || st.Flushes != 1 || st.LastFlush.IsZero() ||
+		st.FlushError != 0 || st.Quarantined != 0 {
+		t.Fatalf("stats after a sync: %+v, %v", st, err)
 	}
 	if err := q.Flush(); err != nil {
 		t.Fatalf("flush: %v", err)

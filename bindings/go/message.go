@@ -196,7 +196,9 @@ func (m *Message) Ack() error { return m.finish("ack", C.SHMQ_GO_ACK, 0, 0) }
 
 // Nack asks for a retry after delay; a negative delay applies the queue's
 // backoff policy. Past max attempts the message is dead-lettered instead.
-func (m *Message) Nack(delay time.Duration) error { return m.finish("nack", C.SHMQ_GO_NACK, nackDelay(delay), 0) }
+func (m *Message) Nack(delay time.Duration) error {
+	return m.finish("nack", C.SHMQ_GO_NACK, nackDelay(delay), 0)
+}
 
 // NackWithReason is Nack, but a message out of attempts is dead-lettered
 // with reason (Nack's is DeadMaxAttempts). A reason a caller may not give

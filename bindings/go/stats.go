@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"context"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -28,6 +29,15 @@ type Stats struct {
 	ClientsMax                                  uint64
 	DaemonHeartbeatAge                          time.Duration // -1 if no daemon ever ran
 	Clients                                     []ClientStats
+	// Durability (docs/durability.md); the flush fields are for DurabilityDisk.
+	Durability        Durability    // the segment's own mode
+	NotDurable        bool          // a DurabilityDisk queue whose directory is tmpfs
+	Quarantined       uint64        // torn messages found after a reboot, dead-lettered "invalid"
+	Flushes           uint64        // flushes finished
+	LastFlush         time.Time     // when the last one finished; zero if never
+	LastFlushDuration time.Duration // how long it took
+	FlushError        syscall.Errno // of the last failed flush; 0 if the last one worked
+	DurableLag        uint64        // messages sent that no finished flush covers yet
 }
 
 // Bits of ClientStats.Role (shmq.h's SHMQ_ROLE_*).
@@ -82,6 +92,12 @@ func statsFromC(s *C.shmq_stats) Stats {
 		Reclaimed: uint64(s.reclaimed), DeadLettered: uint64(s.dead_lettered), Spilled: uint64(s.spilled),
 		Expired:    uint64(s.expired),
 		ClientsMax: uint64(s.clients_max), DaemonHeartbeatAge: time.Duration(s.daemon_heartbeat_age_ns),
+		Durability: Durability(s.durability), NotDurable: s.not_durable != 0, Quarantined: uint64(s.quarantined),
+		Flushes: uint64(s.flushes), LastFlushDuration: time.Duration(s.last_flush_duration_ns),
+		FlushError: syscall.Errno(s.flush_error), DurableLag: uint64(s.durable_lag),
+	}
+	if s.last_flush_ns > 0 {
+		out.LastFlush = time.Unix(0, int64(s.last_flush_ns))
 	}
 	n := int(s.clients)
 	if n > int(s.client_cap) {
